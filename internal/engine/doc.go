@@ -1,0 +1,32 @@
+// Package engine starts the NATS JetStream engine that holds every byte of
+// pricestream's state, or connects to an external NATS server or cluster.
+//
+// # Embedded and external
+//
+// With no [Config.URL] the NATS server runs inside the process with JetStream
+// on file storage under [Config.DataDir]; clients connect to it in-process
+// (no TCP listener unless [Config.Listen] asks for one). With a URL the same
+// code talks to an external server or cluster, whose own configuration then
+// decides durability and replication.
+//
+// # Durability
+//
+// [FsyncAlways] (the default) makes the embedded server fsync every stored
+// message before it acknowledges it. [FsyncPolicy.Interval] lets acknowledged
+// messages sit in the operating system's cache for up to that long, so a power
+// failure can lose that window of acknowledged writes; a process crash loses
+// nothing in either mode.
+//
+// # Names
+//
+// Every engine object (JetStream stream, key-value bucket, subject) that the
+// parts create is named from [Engine.Name] and [Engine.Subject], so one NATS
+// cluster can hold several pricestream installations under distinct
+// namespaces and tests can isolate themselves.
+//
+// # Concurrency
+//
+// An [Engine] is safe for concurrent use. [Engine.Close] is idempotent and
+// waits for the embedded server to stop. This package imports no other
+// pricestream package.
+package engine

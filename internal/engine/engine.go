@@ -1,0 +1,372 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ErrClosed is returned by an [Engine] after [Engine.Close]. Test with errors.Is.
+var ErrClosed = errors.New("engine: closed")
+
+// Deps are the engine's dependencies.
+type Deps struct {
+	// Logger receives the engine's and the embedded server's log. Nil
+	// discards it.
+	Logger *slog.Logger
+}
+
+// Engine is a running embedded NATS server with JetStream, or a connection
+// to an external one.
+type Engine struct {
+	cfg    Config
+	logger *slog.Logger
+	srv    *server.Server // nil when external
+	lock   *os.File       // data dir lock of the embedded server
+	nc     *nats.Conn
+	js     jetstream.JetStream
+
+	mu struct {
+		sync.Mutex
+		closed bool
+		conns  []*nats.Conn
+	}
+}
+
+// Start starts the embedded server (or connects to cfg.URL) and returns when
+// JetStream is ready. It does not start goroutines of its own beyond those
+// of the NATS server and client. The caller must call [Engine.Close].
+func Start(ctx context.Context, cfg Config, deps Deps) (*Engine, error) {
+	if err := cfg.Validate("engine"); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	logger := deps.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{cfg: cfg, logger: logger.With("component", "engine")}
+	if cfg.URL == "" {
+		if err := e.startEmbedded(); err != nil {
+			return nil, err
+		}
+	}
+	nc, err := e.Connect("pricestream")
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	e.nc = nc
+	js, err := jetstream.New(nc)
+	if err != nil {
+		e.Close()
+		return nil, fmt.Errorf("engine: jetstream: %w", err)
+	}
+	e.js = js
+	if err := e.waitReady(ctx); err != nil {
+		e.Close()
+		return nil, err
+	}
+	if cfg.URL == "" {
+		e.logger.Info("engine started", "mode", "embedded", "data_dir", cfg.DataDir, "fsync", cfg.Fsync.String(), "listen", e.ClientURL())
+	} else {
+		e.logger.Info("engine connected", "mode", "external", "url", redactURL(cfg.URL), "note", "durability and replication follow the external server's configuration")
+	}
+	return e, nil
+}
+
+func (e *Engine) startEmbedded() error {
+	cfg := e.cfg
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("engine: data dir: %w", err)
+	}
+	lock, err := lockDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	e.lock = lock
+	opts := &server.Options{
+		ServerName:         "pricestream",
+		JetStream:          true,
+		StoreDir:           filepath.Join(cfg.DataDir, "jetstream"),
+		DontListen:         cfg.Listen == "",
+		MaxPayload:         int32(cfg.MaxPayload),
+		MaxPending:         int64(4 * cfg.MaxPayload),
+		NoSigs:             true,
+		NoSystemAccount:    true,
+		SyncAlways:         cfg.Fsync.Interval == 0,
+		SyncInterval:       cfg.Fsync.Interval,
+		JetStreamMaxMemory: -1,
+		JetStreamMaxStore:  -1,
+	}
+	if opts.SyncAlways {
+		// SyncInterval still drives the periodic flush of index state.
+		opts.SyncInterval = 2 * time.Minute
+	}
+	if cfg.Listen != "" {
+		host, port, err := net.SplitHostPort(cfg.Listen)
+		if err != nil {
+			e.unlock()
+			return fmt.Errorf("engine: listen %q: %w", cfg.Listen, err)
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil {
+			e.unlock()
+			return fmt.Errorf("engine: listen %q: bad port", cfg.Listen)
+		}
+		opts.Host, opts.Port = host, p
+		if p == 0 {
+			opts.Port = server.RANDOM_PORT
+		}
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		e.unlock()
+		return fmt.Errorf("engine: new server: %w", err)
+	}
+	srv.SetLoggerV2(serverLogger{e.logger}, false, false, false)
+	srv.Start()
+	if !srv.ReadyForConnections(30 * time.Second) {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		e.unlock()
+		return errors.New("engine: embedded server not ready after 30s")
+	}
+	e.srv = srv
+	return nil
+}
+
+func (e *Engine) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		err := e.Ready(ctx)
+		if err == nil {
+			return nil
+		}
+		t := time.NewTimer(50 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("engine: jetstream not ready: %w", err)
+		case <-t.C:
+		}
+	}
+}
+
+// Ready reports whether JetStream answers. It returns nil when the engine can
+// store and serve messages.
+func (e *Engine) Ready(ctx context.Context) error {
+	if e.isClosed() {
+		return ErrClosed
+	}
+	if s := e.nc.Status(); s != nats.CONNECTED {
+		return fmt.Errorf("engine: connection %s", s)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := e.js.AccountInfo(ctx); err != nil {
+		return fmt.Errorf("engine: jetstream: %w", err)
+	}
+	return nil
+}
+
+// Connect opens an additional client connection to the engine, named name.
+// Parts that consume at high rates use their own connection so that they do
+// not queue behind publishes. [Engine.Close] closes it.
+func (e *Engine) Connect(name string) (*nats.Conn, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.mu.closed {
+		return nil, ErrClosed
+	}
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectBufSize(-1), // publishes fail fast while disconnected rather than queueing
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				e.logger.Warn("engine connection lost", "conn", name, "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { e.logger.Info("engine connection restored", "conn", name) }),
+	}
+	var (
+		nc  *nats.Conn
+		err error
+	)
+	if e.srv != nil {
+		nc, err = nats.Connect("", append(opts, nats.InProcessServer(e.srv))...)
+	} else {
+		nc, err = nats.Connect(e.cfg.URL, opts...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("engine: connect: %w", err)
+	}
+	e.mu.conns = append(e.mu.conns, nc)
+	return nc, nil
+}
+
+// Conn returns the engine's shared client connection.
+func (e *Engine) Conn() *nats.Conn { return e.nc }
+
+// JetStream returns the JetStream context of the shared connection.
+func (e *Engine) JetStream() jetstream.JetStream { return e.js }
+
+// Embedded reports whether the server runs in this process.
+func (e *Engine) Embedded() bool { return e.srv != nil }
+
+// Config returns the effective configuration (defaults filled in).
+func (e *Engine) Config() Config { return e.cfg }
+
+// ClientURL returns the URL NATS clients outside the process can use: the
+// listener of the embedded server, the external URL, or "" when the embedded
+// server has no listener.
+func (e *Engine) ClientURL() string {
+	if e.srv == nil {
+		return redactURL(e.cfg.URL)
+	}
+	if e.cfg.Listen == "" {
+		return ""
+	}
+	return e.srv.ClientURL()
+}
+
+// Name returns the engine name of a pricestream object of the given kind
+// ("stream", "table" ...), for JetStream streams and buckets. Dots in name
+// become '~' (JetStream names cannot hold dots).
+func (e *Engine) Name(kind, name string) string {
+	return e.cfg.Namespace + "_" + kind + "_" + Token(name)
+}
+
+// Subject joins the namespace and tokens into a subject; each token has its
+// dots replaced as in [Token].
+func (e *Engine) Subject(tokens ...string) string {
+	var b strings.Builder
+	b.WriteString(e.cfg.Namespace)
+	for _, t := range tokens {
+		b.WriteByte('.')
+		b.WriteString(Token(t))
+	}
+	return b.String()
+}
+
+// Token makes name usable as one subject token or in a JetStream name by
+// replacing '.' with '~'. Names that reach it are validated by their owners
+// and hold no '~', so the mapping is reversible.
+func Token(name string) string { return strings.ReplaceAll(name, ".", "~") }
+
+// Close drains the client connections, stops the embedded server (flushing
+// its store) and releases the data directory. It is idempotent, blocks until
+// the server has stopped, and returns nil after the first call.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	if e.mu.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.mu.closed = true
+	conns := e.mu.conns
+	e.mu.conns = nil
+	e.mu.Unlock()
+
+	var wg sync.WaitGroup
+	for _, nc := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			drainConn(nc, 5*time.Second)
+		}()
+	}
+	wg.Wait()
+	if e.srv != nil {
+		e.srv.Shutdown()
+		e.srv.WaitForShutdown()
+		e.logger.Info("engine stopped")
+	}
+	e.unlock()
+	return nil
+}
+
+func drainConn(nc *nats.Conn, timeout time.Duration) {
+	if nc.IsClosed() {
+		return
+	}
+	done := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(done) })
+	if err := nc.Drain(); err != nil {
+		nc.Close()
+		return
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		nc.Close()
+	}
+}
+
+func (e *Engine) isClosed() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.mu.closed
+}
+
+func (e *Engine) unlock() {
+	if e.lock != nil {
+		_ = syscall.Flock(int(e.lock.Fd()), syscall.LOCK_UN)
+		_ = e.lock.Close()
+		e.lock = nil
+	}
+}
+
+// lockDir takes an exclusive lock on dir so that two processes never share
+// one store.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("engine: lock data dir: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("engine: data dir %s is in use by another process: %w", dir, err)
+	}
+	return f, nil
+}
+
+func redactURL(u string) string {
+	// nats://user:pass@host -> nats://***@host
+	parts := strings.Split(u, ",")
+	for i, p := range parts {
+		if at := strings.LastIndex(p, "@"); at >= 0 {
+			if s := strings.Index(p, "://"); s >= 0 && s < at {
+				parts[i] = p[:s+3] + "***" + p[at:]
+			}
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// serverLogger adapts the NATS server's logger to slog.
+type serverLogger struct{ l *slog.Logger }
+
+func (s serverLogger) Noticef(format string, v ...any) { s.l.Debug(fmt.Sprintf(format, v...)) }
+func (s serverLogger) Warnf(format string, v ...any)   { s.l.Warn(fmt.Sprintf(format, v...)) }
+func (s serverLogger) Fatalf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
+func (s serverLogger) Errorf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
+func (s serverLogger) Debugf(format string, v ...any)  { s.l.Debug(fmt.Sprintf(format, v...)) }
+func (s serverLogger) Tracef(format string, v ...any)  {}

@@ -1,0 +1,424 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Stream is a handle on one stream. It is safe for concurrent use.
+type Stream struct {
+	m             *Manager
+	name          string
+	jsName        string
+	ranges        []HashRange
+	subjects      []string
+	maxRecordSize int
+	created       time.Time
+	writers       []*partWriter
+
+	recordsIn prometheus.Counter
+	bytesIn   prometheus.Counter
+	batches   prometheus.Counter
+	putTime   prometheus.Observer
+}
+
+func newStream(m *Manager, info *Info) *Stream {
+	s := &Stream{
+		m:             m,
+		name:          info.Name,
+		jsName:        m.eng.Name("stream", info.Name),
+		maxRecordSize: info.MaxRecordSize,
+		created:       info.Created,
+		recordsIn:     m.metrics.recordsIn.WithLabelValues(info.Name),
+		bytesIn:       m.metrics.bytesIn.WithLabelValues(info.Name),
+		batches:       m.metrics.batches.WithLabelValues(info.Name),
+		putTime:       m.metrics.putSeconds.WithLabelValues(info.Name),
+	}
+	for i, p := range info.Partitions {
+		s.ranges = append(s.ranges, p.HashRange)
+		subj := m.eng.Subject("stream", info.Name, strconv.Itoa(i))
+		s.subjects = append(s.subjects, subj)
+		s.writers = append(s.writers, &partWriter{s: s, part: i, subject: subj})
+	}
+	return s
+}
+
+// Name returns the stream's name.
+func (s *Stream) Name() string { return s.name }
+
+// Partitions returns the number of partitions.
+func (s *Stream) Partitions() int { return len(s.ranges) }
+
+// HashRange returns the hash-key range partition part owns.
+func (s *Stream) HashRange(part int) HashRange { return s.ranges[part] }
+
+// MaxRecordSize returns the largest record data the stream accepts, in bytes.
+func (s *Stream) MaxRecordSize() int { return s.maxRecordSize }
+
+// Created returns the stream's creation time; a stream deleted and created
+// again under the same name has a new one.
+func (s *Stream) Created() time.Time { return s.created }
+
+// Entry is a record to append.
+type Entry struct {
+	// PartitionKey decides the partition (1-256 characters) and is stored
+	// with the record.
+	PartitionKey string
+	// ExplicitHashKey, when set, is a decimal hash key in [0, 2^128) that
+	// decides the partition instead of the MD5 of PartitionKey.
+	ExplicitHashKey string
+	// Data is the record's payload. Append keeps a reference until it returns.
+	Data []byte
+}
+
+// Result is the outcome of appending one entry.
+type Result struct {
+	Partition int
+	Position  Position // valid when Err is nil
+	// Err says why the record was not stored: wrapping ErrThrottled,
+	// ErrUnavailable or ErrNotFound. A record whose write timed out may have
+	// been stored.
+	Err error
+}
+
+// Partition returns the partition an entry goes to.
+func (s *Stream) Partition(e *Entry) (int, error) {
+	if n := len(e.PartitionKey); n < 1 || n > MaxPartitionKeyLen {
+		return 0, fmt.Errorf("%w: partition key must be 1-%d characters, got %d", ErrInvalidArgument, MaxPartitionKeyLen, n)
+	}
+	var h HashKey
+	if e.ExplicitHashKey != "" {
+		var err error
+		if h, err = ParseHashKey(e.ExplicitHashKey); err != nil {
+			return 0, err
+		}
+	} else {
+		h = HashPartitionKey(e.PartitionKey)
+	}
+	return partitionOf(s.ranges, h), nil
+}
+
+// Append stores entries and returns one result per entry, in order. Entries
+// of one partition keep their order. The batch is not atomic: each result
+// says whether its record was stored. Append refuses the whole call, storing
+// nothing, when an entry is invalid (the error wraps ErrInvalidArgument and
+// names the entry). It returns when every record is stored (acknowledged,
+// and fsynced under the default policy) or has failed, or when ctx is done;
+// then the records may still be stored.
+func (s *Stream) Append(ctx context.Context, entries []Entry) ([]Result, error) {
+	start := time.Now()
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	parts := make([]int32, len(entries))
+	counts := make([]int32, len(s.ranges))
+	var bytes int
+	for i := range entries {
+		e := &entries[i]
+		p, err := s.Partition(e)
+		if err != nil {
+			return nil, fmt.Errorf("records[%d]: %w", i, err)
+		}
+		if len(e.Data) > s.maxRecordSize {
+			return nil, fmt.Errorf("records[%d]: %w: data is %d bytes, more than the stream's maximum record size of %d", i, ErrInvalidArgument, len(e.Data), s.maxRecordSize)
+		}
+		parts[i] = int32(p)
+		counts[p]++
+		bytes += len(e.Data) + len(e.PartitionKey)
+	}
+	arrival := start.UnixNano()
+	req := &request{results: make([]Result, len(entries)), done: make(chan struct{})}
+	pend := make([]*pending, len(s.ranges))
+	active := 0
+	for p, c := range counts {
+		if c > 0 {
+			pend[p] = &pending{recs: make([]batchRecord, 0, c), idx: make([]int32, 0, c), req: req}
+			active++
+		}
+	}
+	for i := range entries {
+		p := pend[parts[i]]
+		p.recs = append(p.recs, batchRecord{key: entries[i].PartitionKey, data: entries[i].Data, arrival: arrival})
+		p.idx = append(p.idx, int32(i))
+	}
+	req.left.Store(int32(active))
+	for part, p := range pend {
+		if p != nil {
+			s.writers[part].submit(p)
+		}
+	}
+	select {
+	case <-req.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	var ok int
+	for i := range req.results {
+		if req.results[i].Err == nil {
+			ok++
+		}
+	}
+	s.recordsIn.Add(float64(ok))
+	if ok == len(entries) {
+		s.bytesIn.Add(float64(bytes))
+	} else {
+		var b int
+		for i := range entries {
+			if req.results[i].Err == nil {
+				b += len(entries[i].Data) + len(entries[i].PartitionKey)
+			}
+		}
+		s.bytesIn.Add(float64(b))
+	}
+	s.putTime.Observe(time.Since(start).Seconds())
+	return req.results, nil
+}
+
+// request is one Append call waiting for its partitions' writers.
+type request struct {
+	results []Result
+	left    atomic.Int32 // partitions not yet complete
+	done    chan struct{}
+}
+
+// pending is a request's records for one partition, queued at its writer.
+type pending struct {
+	recs []batchRecord
+	idx  []int32 // indices of recs in req.results
+	next int     // records taken by the writer (owned by the writer)
+	req  *request
+}
+
+// segment is a run of a pending's records placed in one batch.
+type segment struct {
+	p        *pending
+	from, to int
+}
+
+// partWriter stores a partition's records. Records wait in a queue while a
+// write is in flight; the next write takes everything queued, up to the batch
+// limits, as one engine message (group commit). At most one flusher
+// goroutine runs per partition at a time; it exits when the queue is empty.
+type partWriter struct {
+	s       *Stream
+	part    int
+	subject string
+
+	mu struct {
+		sync.Mutex
+		queue    []*pending
+		inflight bool
+	}
+
+	// Owned by the running flusher; handed from one flusher to the next
+	// through mu.
+	known   bool   // lastSeq and offset are current
+	lastSeq uint64 // engine sequence of the partition's last batch
+	offset  uint64 // records stored in the partition
+	buf     []byte
+	recs    []*batchRecord
+	segs    []segment
+}
+
+func (w *partWriter) submit(p *pending) {
+	w.mu.Lock()
+	w.mu.queue = append(w.mu.queue, p)
+	if w.mu.inflight {
+		w.mu.Unlock()
+		return
+	}
+	w.mu.inflight = true
+	w.mu.Unlock()
+
+	m := w.s.m
+	m.mu.Lock()
+	if m.mu.closed {
+		m.mu.Unlock()
+		w.failAll(ErrClosed)
+		return
+	}
+	m.wg.Add(1)
+	m.mu.Unlock()
+	go w.run()
+}
+
+// failAll fails everything queued and clears inflight.
+func (w *partWriter) failAll(err error) {
+	w.mu.Lock()
+	q := w.mu.queue
+	w.mu.queue = nil
+	w.mu.inflight = false
+	w.mu.Unlock()
+	for _, p := range q {
+		for _, i := range p.idx[p.next:] {
+			p.req.results[i] = Result{Partition: w.part, Err: err}
+		}
+		p.next = len(p.recs)
+		p.req.partDone()
+	}
+}
+
+func (r *request) partDone() {
+	if r.left.Add(-1) == 0 {
+		close(r.done)
+	}
+}
+
+func (w *partWriter) run() {
+	defer w.s.m.wg.Done()
+	for w.take() {
+		w.write()
+	}
+}
+
+// take moves the next batch's worth of queued records into w.segs. It
+// returns false, clearing inflight, when the queue is empty.
+func (w *partWriter) take() bool {
+	maxBytes := w.s.m.cfg.MaxBatchBytes
+	w.segs = w.segs[:0]
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	q := w.mu.queue
+	if len(q) == 0 {
+		w.mu.inflight = false
+		return false
+	}
+	size, count, popped := batchHeaderMax, 0, 0
+	for _, p := range q {
+		from := p.next
+		for p.next < len(p.recs) && count < maxBatchRecords {
+			rs := recordSize(&p.recs[p.next])
+			if count > 0 && size+rs > maxBytes {
+				break
+			}
+			size += rs
+			count++
+			p.next++
+		}
+		if p.next > from {
+			w.segs = append(w.segs, segment{p: p, from: from, to: p.next})
+		}
+		if p.next < len(p.recs) {
+			break
+		}
+		popped++
+	}
+	n := copy(q, q[popped:])
+	clear(q[n:])
+	w.mu.queue = q[:n]
+	return true
+}
+
+// write stores w.segs as one batch and completes their records.
+func (w *partWriter) write() {
+	m := w.s.m
+	w.recs = w.recs[:0]
+	for _, sg := range w.segs {
+		for i := sg.from; i < sg.to; i++ {
+			w.recs = append(w.recs, &sg.p.recs[i])
+		}
+	}
+	seq, err := w.publish()
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			m.forget(w.s)
+		}
+		m.metrics.writeErrors.WithLabelValues(w.s.name).Inc()
+		m.logger.Warn("stream write failed", "stream", w.s.name, "partition", w.part, "records", len(w.recs), "err", err)
+	} else {
+		w.s.batches.Inc()
+		m.metrics.batchRecords.Observe(float64(len(w.recs)))
+	}
+	k := 0
+	for _, sg := range w.segs {
+		for i := sg.from; i < sg.to; i++ {
+			r := &sg.p.req.results[sg.p.idx[i]]
+			if err != nil {
+				*r = Result{Partition: w.part, Err: err}
+			} else {
+				*r = Result{Partition: w.part, Position: Position{Seq: seq, Index: uint32(k)}}
+			}
+			k++
+		}
+		if sg.to == len(sg.p.recs) {
+			sg.p.req.partDone()
+		}
+	}
+	clear(w.recs)
+	clear(w.segs)
+}
+
+// publish writes w.recs as one batch, conditional on the partition's last
+// batch being the one this writer knows, so that record offsets stay exact
+// when another process writes the same partition.
+func (w *partWriter) publish() (uint64, error) {
+	m := w.s.m
+	deadline := time.Now().Add(m.cfg.WriteTimeout)
+	for attempt := 0; ; attempt++ {
+		if !w.known {
+			if err := w.loadTip(); err != nil {
+				return 0, err
+			}
+		}
+		w.buf = appendBatch(w.buf[:0], w.offset, w.recs)
+		msg := &nats.Msg{Subject: w.subject, Data: w.buf}
+		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.WriteTimeout)
+		t0 := time.Now()
+		ack, err := m.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(w.lastSeq))
+		cancel()
+		if err == nil {
+			m.metrics.writeSeconds.Observe(time.Since(t0).Seconds())
+			w.lastSeq = ack.Sequence
+			w.offset += uint64(len(w.recs))
+			if cap(w.buf) > 4*m.cfg.MaxBatchBytes {
+				w.buf = nil
+			}
+			return ack.Sequence, nil
+		}
+		w.known = false
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) && time.Now().Before(deadline) {
+			// Another process wrote the partition. Back off with jitter so
+			// that two writers do not keep colliding.
+			m.metrics.writeConflicts.Inc()
+			backoff := time.Duration(rand.Int64N(int64(min(attempt+1, 20)) * int64(250*time.Microsecond)))
+			select {
+			case <-time.After(backoff):
+			case <-m.ctx.Done():
+			}
+			continue
+		}
+		return 0, classify(m.nc, err)
+	}
+}
+
+// loadTip reads the partition's last batch from the stream leader.
+func (w *partWriter) loadTip() error {
+	m := w.s.m
+	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.WriteTimeout)
+	defer cancel()
+	seq, data, err := msgGetLast(ctx, m.nc, w.s.jsName, w.subject)
+	if errors.Is(err, errNoMessage) {
+		w.lastSeq, w.offset, w.known = 0, 0, true
+		return nil
+	}
+	if err != nil {
+		return classify(m.nc, err)
+	}
+	h, _, err := decodeBatchHeader(data)
+	if err != nil {
+		return fmt.Errorf("stream %q partition %d batch %d: %w", w.s.name, w.part, seq, err)
+	}
+	w.lastSeq, w.offset, w.known = seq, h.offset+uint64(h.count), true
+	return nil
+}
