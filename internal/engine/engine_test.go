@@ -116,3 +116,23 @@ func TestEngineFsyncIntervalStarts(t *testing.T) {
 	e := enginetest.Start(t, enginetest.WithFsync(engine.FsyncPolicy{Interval: 50 * time.Millisecond}))
 	require.Equal(t, "interval:50ms", e.Config().Fsync.String())
 }
+
+func TestEngineSecretIsStableAndShared(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	e := enginetest.Start(t, enginetest.WithDir(dir))
+	a, err := e.Secret(ctx, "iterators")
+	require.NoError(t, err)
+	require.Len(t, a, 32)
+	b, err := e.Secret(ctx, "iterators")
+	require.NoError(t, err)
+	require.Equal(t, a, b)
+	c, err := e.Secret(ctx, "other")
+	require.NoError(t, err)
+	require.NotEqual(t, a, c)
+	require.NoError(t, e.Close())
+	e2 := enginetest.Start(t, enginetest.WithDir(dir))
+	d, err := e2.Secret(ctx, "iterators")
+	require.NoError(t, err)
+	require.Equal(t, a, d, "survives restart")
+}

@@ -23,24 +23,34 @@ import (
 type Config struct {
 	// Replicas of each stream in a NATS cluster. Default 1.
 	Replicas int `yaml:"replicas" json:"replicas"`
-	// MaxBatchBytes caps one record batch (engine message); larger requests
-	// are split. Default 1 MiB, and at most the engine's max payload.
+	// MaxBatchBytes is the size up to which a partition's writer merges
+	// records into one batch (engine message); larger requests are split,
+	// and a record larger than it travels alone. Default 1 MiB.
 	MaxBatchBytes int `yaml:"max_batch_bytes" json:"max_batch_bytes"`
 	// WriteTimeout bounds one engine write. Default 10s.
 	WriteTimeout time.Duration `yaml:"write_timeout" json:"write_timeout"`
+	// MaxQueuedBytes bounds the records waiting, per partition, for the
+	// write in flight; beyond it appends fail with ErrThrottled (HTTP 429)
+	// instead of queueing without bound. Default 64 MiB.
+	MaxQueuedBytes int `yaml:"max_queued_bytes" json:"max_queued_bytes"`
 }
 
 // Defaults and limits, after Kinesis's where it has one.
 const (
-	DefaultPartitions    = 4
-	DefaultRetention     = 24 * time.Hour
-	DefaultMaxRecordSize = 1 << 20
-	DefaultMaxBatchBytes = 1 << 20
-	DefaultWriteTimeout  = 10 * time.Second
-	MaxPartitions        = 1024
-	MaxPartitionKeyLen   = 256
-	MaxRecordSizeLimit   = 4 << 20
-	MinRetention         = time.Minute
+	DefaultPartitions     = 4
+	DefaultRetention      = 24 * time.Hour
+	DefaultMaxRecordSize  = 1 << 20
+	DefaultMaxBatchBytes  = 1 << 20
+	DefaultWriteTimeout   = 10 * time.Second
+	DefaultMaxQueuedBytes = 64 << 20
+	// MaxPutRecords and MaxPutBytes bound one put request (records, and
+	// bytes of data plus partition keys), as Kinesis PutRecords does.
+	MaxPutRecords      = 500
+	MaxPutBytes        = 5 << 20
+	MaxPartitions      = 1024
+	MaxPartitionKeyLen = 256
+	MaxRecordSizeLimit = 4 << 20
+	MinRetention       = time.Minute
 	// maxBatchRecords keeps a batch index below seqFactor.
 	maxBatchRecords = 100_000
 )
@@ -54,6 +64,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.MaxQueuedBytes == 0 {
+		c.MaxQueuedBytes = DefaultMaxQueuedBytes
 	}
 	return c
 }
@@ -70,6 +83,9 @@ func (c Config) Validate(prefix string) error {
 	if c.WriteTimeout < 0 {
 		errs = append(errs, fmt.Errorf("%s.write_timeout: must be > 0", prefix))
 	}
+	if c.MaxQueuedBytes < 0 {
+		errs = append(errs, fmt.Errorf("%s.max_queued_bytes: must be > 0", prefix))
+	}
 	return errors.Join(errs...)
 }
 
@@ -83,6 +99,7 @@ type Deps struct {
 // Manager creates, opens and deletes the streams of one engine.
 type Manager struct {
 	cfg     Config
+	maxMsg  int // largest batch the engine accepts
 	eng     *engine.Engine
 	js      jetstream.JetStream
 	nc      *nats.Conn // writes and control
@@ -118,9 +135,8 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 		return nil, errors.New("stream: no engine")
 	}
 	cfg = cfg.withDefaults()
-	if mp := int(deps.Engine.Conn().MaxPayload()); cfg.MaxBatchBytes > mp-1024 {
-		cfg.MaxBatchBytes = mp - 1024
-	}
+	maxMsg := int(deps.Engine.Conn().MaxPayload()) - 1024 // room for the engine's headers
+	cfg.MaxBatchBytes = min(cfg.MaxBatchBytes, maxMsg)
 	logger := deps.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -138,6 +154,7 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 		return nil, fmt.Errorf("stream: jetstream: %w", err)
 	}
 	m := &Manager{
+		maxMsg:  maxMsg,
 		rjs:     rjs,
 		cfg:     cfg,
 		eng:     deps.Engine,
@@ -435,10 +452,11 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 	return nil
 }
 
-// maxFittingRecord is the largest record data that fits one batch with the
-// longest partition key.
+// maxFittingRecord is the largest record data that fits one engine message
+// with the longest partition key. (MaxBatchBytes only bounds the merging of
+// records; a larger record travels alone.)
 func (m *Manager) maxFittingRecord() int {
-	return m.cfg.MaxBatchBytes - batchHeaderMax - recordSize(&batchRecord{key: string(make([]byte, MaxPartitionKeyLen))})
+	return m.maxMsg - batchHeaderMax - recordSize(&batchRecord{key: string(make([]byte, MaxPartitionKeyLen))})
 }
 
 // Open returns a handle on an existing stream. Handles are cached and shared.

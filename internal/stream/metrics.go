@@ -16,6 +16,7 @@ type metrics struct {
 	writeSeconds   prometheus.Histogram
 	batchRecords   prometheus.Histogram
 	writeConflicts prometheus.Counter
+	throttled      *prometheus.CounterVec
 }
 
 // latencyBuckets cover 50 µs to 10 s.
@@ -48,8 +49,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		writeConflicts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pricestream_stream_write_conflicts_total", Help: "Batch writes retried because another writer wrote the same partition.",
 		}),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pricestream_stream_throttled_records_total", Help: "Records refused because too much was waiting to be stored in their partition.",
+		}, []string{"stream"}),
 	}
-	reg.MustRegister(m.recordsIn, m.bytesIn, m.batches, m.putSeconds, m.writeErrors, m.writeSeconds, m.batchRecords, m.writeConflicts)
+	reg.MustRegister(m.throttled, m.recordsIn, m.bytesIn, m.batches, m.putSeconds, m.writeErrors, m.writeSeconds, m.batchRecords, m.writeConflicts)
 	return m
 }
 

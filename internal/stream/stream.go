@@ -150,6 +150,7 @@ func (s *Stream) Append(ctx context.Context, entries []Entry) ([]Result, error) 
 		p := pend[parts[i]]
 		p.recs = append(p.recs, batchRecord{key: entries[i].PartitionKey, data: entries[i].Data, arrival: arrival})
 		p.idx = append(p.idx, int32(i))
+		p.bytes += recordSize(&p.recs[len(p.recs)-1])
 	}
 	req.left.Store(int32(active))
 	for part, p := range pend {
@@ -193,10 +194,11 @@ type request struct {
 
 // pending is a request's records for one partition, queued at its writer.
 type pending struct {
-	recs []batchRecord
-	idx  []int32 // indices of recs in req.results
-	next int     // records taken by the writer (owned by the writer)
-	req  *request
+	recs  []batchRecord
+	idx   []int32 // indices of recs in req.results
+	next  int     // records taken by the writer (owned by the writer)
+	bytes int     // encoded size of recs
+	req   *request
 }
 
 // segment is a run of a pending's records placed in one batch.
@@ -217,6 +219,7 @@ type partWriter struct {
 	mu struct {
 		sync.Mutex
 		queue    []*pending
+		queued   int // bytes of records in queue not yet taken
 		inflight bool
 	}
 
@@ -232,7 +235,18 @@ type partWriter struct {
 
 func (w *partWriter) submit(p *pending) {
 	w.mu.Lock()
+	if w.mu.queued > 0 && w.mu.queued+p.bytes > w.s.m.cfg.MaxQueuedBytes {
+		// The engine is not keeping up: refuse rather than queue without bound.
+		w.mu.Unlock()
+		w.s.m.metrics.throttled.WithLabelValues(w.s.name).Add(float64(len(p.recs)))
+		for _, i := range p.idx {
+			p.req.results[i] = Result{Partition: w.part, Err: fmt.Errorf("%w: partition %d has %d bytes waiting to be stored", ErrThrottled, w.part, w.s.m.cfg.MaxQueuedBytes)}
+		}
+		p.req.partDone()
+		return
+	}
 	w.mu.queue = append(w.mu.queue, p)
+	w.mu.queued += p.bytes
 	if w.mu.inflight {
 		w.mu.Unlock()
 		return
@@ -257,6 +271,7 @@ func (w *partWriter) failAll(err error) {
 	w.mu.Lock()
 	q := w.mu.queue
 	w.mu.queue = nil
+	w.mu.queued = 0
 	w.mu.inflight = false
 	w.mu.Unlock()
 	for _, p := range q {
@@ -304,6 +319,7 @@ func (w *partWriter) take() bool {
 			size += rs
 			count++
 			p.next++
+			w.mu.queued -= rs
 		}
 		if p.next > from {
 			w.segs = append(w.segs, segment{p: p, from: from, to: p.next})
@@ -420,5 +436,17 @@ func (w *partWriter) loadTip() error {
 		return fmt.Errorf("stream %q partition %d batch %d: %w", w.s.name, w.part, seq, err)
 	}
 	w.lastSeq, w.offset, w.known = seq, h.offset+uint64(h.count), true
+	return nil
+}
+
+// CheckPut checks the limits of one put request: 1 to MaxPutRecords
+// records, and at most MaxPutBytes of data and partition keys.
+func CheckPut(records, bytes int) error {
+	if records < 1 || records > MaxPutRecords {
+		return fmt.Errorf("%w: a put holds 1-%d records, got %d", ErrInvalidArgument, MaxPutRecords, records)
+	}
+	if bytes > MaxPutBytes {
+		return fmt.Errorf("%w: a put holds at most %d bytes of data and partition keys, got %d", ErrInvalidArgument, MaxPutBytes, bytes)
+	}
 	return nil
 }

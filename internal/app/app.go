@@ -1,0 +1,149 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/pricestream/pricestream/internal/api"
+	"github.com/pricestream/pricestream/internal/api/kinesis"
+	"github.com/pricestream/pricestream/internal/engine"
+	"github.com/pricestream/pricestream/internal/stream"
+)
+
+// NewLogger returns the logger the configuration asks for, writing to w.
+func NewLogger(c LogConfig, w io.Writer) *slog.Logger {
+	var level slog.Level
+	switch strings.ToLower(c.Level) {
+	case "debug":
+		level = slog.LevelDebug
+	case "warn":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if strings.EqualFold(c.Format, "json") {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// App is a running pricestream: its engine, parts and HTTP server.
+type App struct {
+	cfg      Config
+	logger   *slog.Logger
+	registry *prometheus.Registry
+	engine   *engine.Engine
+	streams  *stream.Manager
+	server   *api.Server
+}
+
+// New validates cfg, starts the engine and builds the parts and the HTTP
+// server, bound to its address but not yet serving. The caller must call
+// [App.Run] or [App.Close].
+func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = 15 * time.Second
+	}
+	a := &App{cfg: cfg, logger: logger, registry: prometheus.NewRegistry()}
+	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var err error
+	if a.engine, err = engine.Start(ctx, cfg.Engine, engine.Deps{Logger: logger}); err != nil {
+		return nil, err
+	}
+	if a.streams, err = stream.New(cfg.Streams, stream.Deps{Engine: a.engine, Logger: logger, Registerer: a.registry}); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if a.server, err = api.New(cfg.HTTP, api.Deps{Streams: a.streams, Logger: logger, Registerer: a.registry, Gatherer: a.registry}); err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.server.AddReadyCheck("engine", a.engine.Ready)
+	key, err := a.engine.Secret(ctx, "kinesis-iterators")
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	kh, err := kinesis.New(cfg.Kinesis, kinesis.Deps{Streams: a.streams, IteratorKey: key, Logger: logger, Registerer: a.registry})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.server.HandleTarget(kinesis.Target, kh)
+	if err := a.server.Listen(); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// Addr returns the HTTP server's bound address.
+func (a *App) Addr() string { return a.server.Addr().String() }
+
+// Engine returns the engine.
+func (a *App) Engine() *engine.Engine { return a.engine }
+
+// Streams returns the stream manager.
+func (a *App) Streams() *stream.Manager { return a.streams }
+
+// Run serves until ctx is done, SIGINT or SIGTERM arrives, or a part fails;
+// then it shuts down gracefully and closes the app. It returns nil after a
+// clean stop.
+func (a *App) Run(ctx context.Context) error {
+	var g run.Group
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g.Add(func() error {
+		<-ctx.Done()
+		return nil
+	}, func(error) { cancel() })
+	g.Add(run.SignalHandler(ctx, os.Interrupt, syscall.SIGTERM))
+	g.Add(a.server.Serve, func(error) {
+		sctx, scancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+		defer scancel()
+		a.logger.Info("shutting down: no new requests, finishing in-flight ones", "timeout", a.cfg.ShutdownTimeout)
+		if err := a.server.Shutdown(sctx); err != nil {
+			a.logger.Warn("requests still running at the shutdown deadline were cut off", "err", err)
+		}
+	})
+	err := g.Run()
+	if errors.Is(err, run.ErrSignal) {
+		a.logger.Info("stopping on signal", "signal", err.Error())
+		err = nil
+	}
+	a.Close()
+	return err
+}
+
+// Close stops the parts and the engine, in that order. It is idempotent.
+func (a *App) Close() {
+	if a.streams != nil {
+		a.streams.Close()
+	}
+	if a.engine != nil {
+		a.engine.Close()
+	}
+}
+
+// Describe returns a one-line summary for the startup log.
+func (a *App) Describe() string {
+	return fmt.Sprintf("http=%s engine=%s", a.Addr(), map[bool]string{true: "embedded", false: "external"}[a.engine.Embedded()])
+}

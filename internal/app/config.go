@@ -1,0 +1,187 @@
+package app
+
+import (
+	"encoding"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/pricestream/pricestream/internal/api"
+	"github.com/pricestream/pricestream/internal/api/kinesis"
+	"github.com/pricestream/pricestream/internal/engine"
+	"github.com/pricestream/pricestream/internal/stream"
+)
+
+// Config is pricestream's whole configuration. Every field has a default
+// that serves the embedded single-process case; a zero field means that
+// default.
+type Config struct {
+	Engine  engine.Config  `yaml:"engine" json:"engine"`
+	HTTP    api.Config     `yaml:"http" json:"http"`
+	Streams stream.Config  `yaml:"streams" json:"streams"`
+	Kinesis kinesis.Config `yaml:"kinesis" json:"kinesis"`
+	Log     LogConfig      `yaml:"log" json:"log"`
+	// ShutdownTimeout bounds the graceful part of shutdown. Default 15s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" json:"shutdown_timeout"`
+}
+
+// LogConfig configures logging.
+type LogConfig struct {
+	// Level is debug, info (the default), warn or error.
+	Level string `yaml:"level" json:"level"`
+	// Format is text (the default) or json.
+	Format string `yaml:"format" json:"format"`
+}
+
+// DefaultConfig returns the configuration with every default filled in.
+func DefaultConfig() Config {
+	return Config{
+		Engine:          engine.DefaultConfig(),
+		HTTP:            api.Config{Addr: api.DefaultAddr},
+		Log:             LogConfig{Level: "info", Format: "text"},
+		ShutdownTimeout: 15 * time.Second,
+	}
+}
+
+// Validate reports every problem at once, each with its path.
+func (c Config) Validate() error {
+	var errs []error
+	errs = append(errs, c.Engine.Validate("engine"), c.HTTP.Validate("http"), c.Streams.Validate("streams"))
+	switch strings.ToLower(c.Log.Level) {
+	case "", "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level: want debug, info, warn or error, got %q", c.Log.Level))
+	}
+	switch strings.ToLower(c.Log.Format) {
+	case "", "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log.format: want text or json, got %q", c.Log.Format))
+	}
+	if c.ShutdownTimeout < 0 {
+		errs = append(errs, errors.New("shutdown_timeout: must be > 0"))
+	}
+	return errors.Join(errs...)
+}
+
+// LoadFile reads a YAML configuration file over the defaults. Unknown keys
+// are errors, reported with their line.
+func LoadFile(path string) (Config, error) {
+	cfg := DefaultConfig()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	if err := yaml.UnmarshalWithOptions(b, &cfg, yaml.Strict()); err != nil {
+		return cfg, fmt.Errorf("config %s: %s", path, yaml.FormatError(err, false, true))
+	}
+	return cfg, nil
+}
+
+// EnvPrefix starts every environment variable that overrides a setting:
+// the YAML path in upper case with '_' between the parts, for example
+// PRICESTREAM_ENGINE_DATA_DIR for engine.data_dir.
+const EnvPrefix = "PRICESTREAM_"
+
+// ApplyEnv overrides cfg with the PRICESTREAM_* variables that env (for
+// example os.Environ()) sets.
+func ApplyEnv(cfg *Config, env []string) error {
+	vars := map[string]string{}
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, EnvPrefix) {
+			vars[k] = v
+		}
+	}
+	var errs []error
+	walkFields(reflect.ValueOf(cfg).Elem(), "", func(path string, f reflect.Value) {
+		name := EnvPrefix + strings.ToUpper(strings.ReplaceAll(path, ".", "_"))
+		v, ok := vars[name]
+		if !ok {
+			return
+		}
+		if err := setField(f, v); err != nil {
+			errs = append(errs, fmt.Errorf("%s (%s): %w", name, path, err))
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// Settings lists every setting as its YAML path, environment variable and
+// current value (for documentation and `config print`).
+func Settings(cfg *Config) []Setting {
+	var out []Setting
+	walkFields(reflect.ValueOf(cfg).Elem(), "", func(path string, f reflect.Value) {
+		out = append(out, Setting{Path: path, Env: EnvPrefix + strings.ToUpper(strings.ReplaceAll(path, ".", "_")), Value: fmt.Sprint(f.Interface())})
+	})
+	return out
+}
+
+// Setting is one configuration setting.
+type Setting struct {
+	Path, Env, Value string
+}
+
+var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+
+func walkFields(v reflect.Value, prefix string, fn func(path string, f reflect.Value)) {
+	t := v.Type()
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		tag, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		if tag == "-" || !sf.IsExported() {
+			continue
+		}
+		if tag == "" {
+			tag = strings.ToLower(sf.Name)
+		}
+		path := tag
+		if prefix != "" {
+			path = prefix + "." + tag
+		}
+		f := v.Field(i)
+		if f.Kind() == reflect.Struct && !reflect.PointerTo(f.Type()).Implements(textUnmarshaler) && f.Type() != reflect.TypeFor[time.Duration]() {
+			walkFields(f, path, fn)
+			continue
+		}
+		fn(path, f)
+	}
+}
+
+func setField(f reflect.Value, s string) error {
+	if f.CanAddr() && f.Addr().Type().Implements(textUnmarshaler) {
+		return f.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s))
+	}
+	switch {
+	case f.Type() == reflect.TypeFor[time.Duration]():
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		f.SetInt(int64(d))
+	case f.Kind() == reflect.String:
+		f.SetString(s)
+	case f.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return err
+		}
+		f.SetBool(b)
+	case f.CanInt():
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return err
+		}
+		f.SetInt(n)
+	case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:
+		parts := strings.Split(s, ",")
+		f.Set(reflect.ValueOf(parts))
+	default:
+		return fmt.Errorf("cannot set a %s from the environment", f.Type())
+	}
+	return nil
+}
