@@ -153,25 +153,8 @@ func (s *Server) putRecords(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, s.logger, err)
 		return
 	}
-	var req PutRequest
-	if err := json.UnmarshalNoEscape(body, &req); err != nil {
-		release()
-		WriteError(w, r, s.logger, fmt.Errorf("%w: %v", ErrMalformed, err))
-		return
-	}
-	entries := make([]stream.Entry, len(req.Records))
-	bytes := 0
-	for i := range req.Records {
-		rec := &req.Records[i]
-		if len(rec.Data) == 0 {
-			release()
-			WriteError(w, r, s.logger, fmt.Errorf("%w: records[%d].data: missing", stream.ErrInvalidArgument, i))
-			return
-		}
-		entries[i] = stream.Entry{PartitionKey: rec.PartitionKey, ExplicitHashKey: rec.ExplicitHashKey, Data: rec.Data}
-		bytes += len(rec.Data) + len(rec.PartitionKey)
-	}
-	if err := stream.CheckPut(len(entries), bytes); err != nil {
+	entries, err := decodePut(body)
+	if err != nil {
 		release()
 		WriteError(w, r, s.logger, err)
 		return
@@ -217,6 +200,30 @@ func (s *Server) putRecords(w http.ResponseWriter, r *http.Request) {
 	out = append(out, "]}"...)
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(out)
+}
+
+// decodePut decodes and checks the body of a native put: its records, at
+// most MaxPutRecords and MaxPutBytes, each with JSON data. The entries'
+// data may alias body.
+func decodePut(body []byte) ([]stream.Entry, error) {
+	var req PutRequest
+	if err := json.UnmarshalNoEscape(body, &req); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	entries := make([]stream.Entry, len(req.Records))
+	bytes := 0
+	for i := range req.Records {
+		rec := &req.Records[i]
+		if len(rec.Data) == 0 {
+			return nil, fmt.Errorf("%w: records[%d].data: missing", stream.ErrInvalidArgument, i)
+		}
+		entries[i] = stream.Entry{PartitionKey: rec.PartitionKey, ExplicitHashKey: rec.ExplicitHashKey, Data: rec.Data}
+		bytes += len(rec.Data) + len(rec.PartitionKey)
+	}
+	if err := stream.CheckPut(len(entries), bytes); err != nil {
+		return nil, err
+	}
+	return entries, nil
 }
 
 // readParams are the query parameters of record reads.

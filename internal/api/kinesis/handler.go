@@ -51,6 +51,7 @@ type Handler struct {
 	key     []byte
 	logger  *slog.Logger
 	ops     map[string]func(context.Context, *request) (any, *Error)
+	now     func() time.Time
 
 	requests *prometheus.CounterVec
 	seconds  *prometheus.HistogramVec
@@ -85,7 +86,7 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		reg = prometheus.NewRegistry()
 	}
 	h := &Handler{
-		cfg: cfg, streams: deps.Streams, key: deps.IteratorKey, logger: logger.With("component", "kinesis"),
+		cfg: cfg, streams: deps.Streams, key: deps.IteratorKey, logger: logger.With("component", "kinesis"), now: time.Now,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pricestream_kinesis_requests_total", Help: "Kinesis API requests by operation and error type (empty when it succeeded).",
 		}, []string{"operation", "error"}),

@@ -493,7 +493,7 @@ func (h *Handler) getShardIterator(ctx context.Context, req *request) (any, *Err
 	if err != nil {
 		return nil, h.toError(err, name)
 	}
-	it := iterator{stream: name, created: st.Created().UnixNano(), partition: uint32(part), pos: pos, issued: time.Now().UnixNano()}
+	it := iterator{stream: name, created: st.Created().UnixNano(), partition: uint32(part), pos: pos, issued: h.now().UnixNano()}
 	return struct {
 		ShardIterator string `json:"ShardIterator"`
 	}{it.encode(h.key)}, nil
@@ -531,9 +531,9 @@ func (h *Handler) getRecords(ctx context.Context, req *request) (any, *Error) {
 	if err != nil {
 		return nil, invalidArgument("Invalid ShardIterator: it was not issued by this service or was modified.")
 	}
-	if it.expired(time.Now(), h.cfg.IteratorTTL) {
+	if it.expired(h.now(), h.cfg.IteratorTTL) {
 		return nil, errorf("ExpiredIteratorException", http.StatusBadRequest, "Iterator expired. The iterator was created at time %s while right now it is %s which is further in the future than the tolerated delay of %d milliseconds.",
-			time.Unix(0, it.issued).UTC().Format(time.RFC1123), time.Now().UTC().Format(time.RFC1123), h.cfg.IteratorTTL.Milliseconds())
+			time.Unix(0, it.issued).UTC().Format(time.RFC1123), h.now().UTC().Format(time.RFC1123), h.cfg.IteratorTTL.Milliseconds())
 	}
 	st, err := h.streams.Open(ctx, it.stream)
 	if err != nil {
@@ -554,7 +554,7 @@ func (h *Handler) getRecords(ctx context.Context, req *request) (any, *Error) {
 		recs[i] = outRecord{Data: r.Data, PartitionKey: r.PartitionKey, SequenceNumber: r.Position.SequenceNumber(), ApproximateArrivalTimestamp: toEpoch(r.Arrival)}
 	}
 	next := *it
-	next.pos, next.issued = res.Next, time.Now().UnixNano()
+	next.pos, next.issued = res.Next, h.now().UnixNano()
 	return struct {
 		Records            []outRecord `json:"Records"`
 		NextShardIterator  string      `json:"NextShardIterator"`
