@@ -377,4 +377,3 @@ func TestServeRefusesBadConfig(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, string(out), `--fsync: engine: fsync "sometimes"`)
 }
-
