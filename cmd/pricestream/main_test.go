@@ -55,7 +55,7 @@ func cli(t *testing.T, args ...string) (string, error) {
 	return out.String(), err
 }
 
-const rees46 = "../../../shared/data/rees46-2019-oct-sample.csv"
+const rees46 = "../../examples/data/rees46-2019-oct-sample.csv"
 
 func TestCLIStreamPutREES46(t *testing.T) {
 	if _, err := os.Stat(rees46); err != nil {

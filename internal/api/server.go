@@ -36,6 +36,9 @@ const (
 	DefaultMaxBodyBytes = 16 << 20
 )
 
+// DefaultConfig returns the configuration with every default filled in.
+func DefaultConfig() Config { return Config{}.withDefaults() }
+
 func (c Config) withDefaults() Config {
 	if c.Addr == "" {
 		c.Addr = DefaultAddr

@@ -43,7 +43,9 @@ type LogConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		Engine:          engine.DefaultConfig(),
-		HTTP:            api.Config{Addr: api.DefaultAddr},
+		HTTP:            api.DefaultConfig(),
+		Streams:         stream.DefaultConfig(),
+		Kinesis:         kinesis.DefaultConfig(),
 		Log:             LogConfig{Level: "info", Format: "text"},
 		ShutdownTimeout: 15 * time.Second,
 	}

@@ -55,6 +55,9 @@ const (
 	maxBatchRecords = 100_000
 )
 
+// DefaultConfig returns the configuration with every default filled in.
+func DefaultConfig() Config { return Config{}.withDefaults() }
+
 func (c Config) withDefaults() Config {
 	if c.Replicas == 0 {
 		c.Replicas = 1

@@ -34,6 +34,25 @@ type Config struct {
 	MaxBodyBytes int64 `yaml:"-" json:"-"`
 }
 
+// DefaultConfig returns the configuration with every default filled in.
+func DefaultConfig() Config { return Config{}.withDefaults() }
+
+func (c Config) withDefaults() Config {
+	if c.Region == "" {
+		c.Region = "us-east-1"
+	}
+	if c.AccountID == "" {
+		c.AccountID = "000000000000"
+	}
+	if c.IteratorTTL == 0 {
+		c.IteratorTTL = 5 * time.Minute
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 16 << 20
+	}
+	return c
+}
+
 // Deps are the handler's dependencies.
 type Deps struct {
 	Streams *stream.Manager
@@ -65,18 +84,7 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	if len(deps.IteratorKey) < 16 {
 		return nil, errors.New("kinesis: iterator key must be at least 16 bytes")
 	}
-	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
-	}
-	if cfg.AccountID == "" {
-		cfg.AccountID = "000000000000"
-	}
-	if cfg.IteratorTTL == 0 {
-		cfg.IteratorTTL = 5 * time.Minute
-	}
-	if cfg.MaxBodyBytes == 0 {
-		cfg.MaxBodyBytes = 16 << 20
-	}
+	cfg = cfg.withDefaults()
 	logger := deps.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
