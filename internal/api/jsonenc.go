@@ -64,7 +64,7 @@ func appendRecordJSON(dst []byte, r *stream.Record) []byte {
 	dst = append(dst, `{"partition":`...)
 	dst = strconv.AppendInt(dst, int64(r.Partition), 10)
 	dst = append(dst, `,"sequence_number":"`...)
-	dst = append(dst, r.Position.SequenceNumber()...)
+	dst = append(dst, r.Position.SequenceNumber(r.Partition)...)
 	dst = append(dst, `","offset":`...)
 	dst = strconv.AppendUint(dst, r.Offset, 10)
 	dst = append(dst, `,"partition_key":`...)

@@ -194,7 +194,7 @@ func (s *Server) putRecords(w http.ResponseWriter, r *http.Request) {
 		out = append(out, `{"partition":`...)
 		out = strconv.AppendInt(out, int64(res.Partition), 10)
 		out = append(out, `,"sequence_number":"`...)
-		out = append(out, res.Position.SequenceNumber()...)
+		out = append(out, res.Position.SequenceNumber(res.Partition)...)
 		out = append(out, `"}`...)
 	}
 	out = append(out, "]}"...)
@@ -320,7 +320,7 @@ func (s *Server) readAndWrite(w http.ResponseWriter, r *http.Request, st *stream
 		out = appendRecordJSON(out, &res.Records[i])
 	}
 	out = append(out, `],"next":"at:`...)
-	out = append(out, res.Next.SequenceNumber()...)
+	out = append(out, res.Next.SequenceNumber(p.partition)...)
 	out = append(out, `","millis_behind":`...)
 	out = strconv.AppendInt(out, res.MillisBehind, 10)
 	out = append(out, '}')
@@ -470,7 +470,7 @@ func (s *Server) describeConsumer(w http.ResponseWriter, r *http.Request) {
 	for _, l := range lags {
 		cl := ConsumerLagJS{Partition: l.Partition, Records: l.Records, MillisBehind: l.Millis}
 		if l.Checkpoint != nil {
-			cl.Checkpoint = &CheckpointJS{SequenceNumber: l.Checkpoint.Position.SequenceNumber(), Offset: l.Checkpoint.Offset, Arrival: l.Checkpoint.Arrival.UTC(), Committed: l.Checkpoint.Committed.UTC()}
+			cl.Checkpoint = &CheckpointJS{SequenceNumber: l.Checkpoint.Position.SequenceNumber(l.Partition), Offset: l.Checkpoint.Offset, Arrival: l.Checkpoint.Arrival.UTC(), Committed: l.Checkpoint.Committed.UTC()}
 		}
 		out.Partitions = append(out.Partitions, cl)
 	}
@@ -497,7 +497,10 @@ func (s *Server) commitConsumer(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, s.logger, err)
 		return
 	}
-	pos, err := stream.ParseSequenceNumber(req.SequenceNumber)
+	part, pos, err := stream.ParseSequenceNumber(req.SequenceNumber)
+	if err == nil && part != req.Partition {
+		err = fmt.Errorf("%w: sequence number %s belongs to partition %d, not %d", stream.ErrInvalidArgument, req.SequenceNumber, part, req.Partition)
+	}
 	if err != nil {
 		WriteError(w, r, s.logger, err)
 		return

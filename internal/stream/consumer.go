@@ -150,7 +150,7 @@ func (c *Consumer) CommitPosition(ctx context.Context, part int, p Position) err
 		return err
 	}
 	if len(res.Records) == 0 || res.Records[0].Position != p {
-		return fmt.Errorf("%w: no record at sequence number %s in partition %d", ErrInvalidArgument, p, part)
+		return fmt.Errorf("%w: no record at sequence number %s in partition %d", ErrInvalidArgument, p.SequenceNumber(part), part)
 	}
 	return c.Commit(ctx, &res.Records[0])
 }

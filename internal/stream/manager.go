@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -305,17 +306,53 @@ func (m *Manager) registry(ctx context.Context) (jetstream.KeyValue, error) {
 	return kv, nil
 }
 
-func (m *Manager) streamConfig(d *definition) jetstream.StreamConfig {
+// partitionName is the JetStream stream of one partition. Each partition
+// has its own: the engine writes (and fsyncs) the messages of one JetStream
+// stream one after the other, so partitions in separate streams are stored
+// in parallel.
+func (m *Manager) partitionName(stream string, part int) string {
+	return m.eng.Name("stream", stream) + "_" + strconv.Itoa(part)
+}
+
+func (m *Manager) partitionConfig(d *definition, part int) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
-		Name:        m.eng.Name("stream", d.Name),
-		Description: d.Description,
-		Subjects:    []string{m.eng.Subject("stream", d.Name) + ".*"},
+		Name:        m.partitionName(d.Name, part),
+		Description: fmt.Sprintf("pricestream stream %s partition %d", d.Name, part),
+		Subjects:    []string{m.eng.Subject("stream", d.Name, strconv.Itoa(part))},
 		Storage:     jetstream.FileStorage,
 		Replicas:    m.cfg.Replicas,
 		MaxAge:      d.Retention,
 		Discard:     jetstream.DiscardOld,
 		AllowDirect: true,
 	}
+}
+
+// createPartitions creates the partitions' engine streams, replacing any
+// left over from a deletion that was interrupted (their records belong to
+// the deleted stream).
+func (m *Manager) createPartitions(ctx context.Context, d *definition) error {
+	for p := range d.Partitions {
+		sc := m.partitionConfig(d, p)
+		_, err := m.js.CreateStream(ctx, sc)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			if err = m.js.DeleteStream(ctx, sc.Name); err == nil {
+				_, err = m.js.CreateStream(ctx, sc)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *Manager) deletePartitions(ctx context.Context, d *definition) error {
+	for p := range d.Partitions {
+		if err := m.js.DeleteStream(ctx, m.partitionName(d.Name, p)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return err
+		}
+	}
+	return nil
 }
 
 // Create creates a stream. It returns ErrExists when one of that name exists.
@@ -341,17 +378,10 @@ func (m *Manager) Create(ctx context.Context, spec Spec) (*Info, error) {
 		}
 		return nil, fmt.Errorf("create stream %q: %w", spec.Name, classify(m.nc, err))
 	}
-	sc := m.streamConfig(d)
-	_, err = m.js.CreateStream(ctx, sc)
-	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		// Left over from a delete interrupted after the registry entry went:
-		// its records belong to the deleted stream.
-		if err = m.js.DeleteStream(ctx, sc.Name); err == nil {
-			_, err = m.js.CreateStream(ctx, sc)
-		}
-	}
-	if err != nil {
-		_ = reg.Delete(context.WithoutCancel(ctx), keyToken(spec.Name))
+	if err := m.createPartitions(ctx, d); err != nil {
+		dctx := context.WithoutCancel(ctx)
+		_ = m.deletePartitions(dctx, d)
+		_ = reg.Delete(dctx, keyToken(spec.Name))
 		return nil, fmt.Errorf("create stream %q: %w", spec.Name, classify(m.nc, err))
 	}
 	m.logger.Info("stream created", "stream", spec.Name, "partitions", spec.Partitions, "retention", spec.Retention)
@@ -387,17 +417,20 @@ func (m *Manager) Describe(ctx context.Context, name string) (*Info, error) {
 		return nil, err
 	}
 	info := d.info()
-	js, err := m.js.Stream(ctx, m.eng.Name("stream", name))
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		// Left over from a create interrupted before the engine stream was
-		// made: make it now.
-		js, err = m.js.CreateStream(ctx, m.streamConfig(d))
+	for p := range d.Partitions {
+		js, err := m.js.Stream(ctx, m.partitionName(name, p))
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			// Left over from a create interrupted before the engine
+			// streams were made: make them now.
+			js, err = m.js.CreateStream(ctx, m.partitionConfig(d, p))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("describe stream %q: %w", name, classify(m.nc, err))
+		}
+		st := js.CachedInfo().State
+		info.Batches += st.Msgs
+		info.Bytes += st.Bytes
 	}
-	if err != nil {
-		return nil, fmt.Errorf("describe stream %q: %w", name, classify(m.nc, err))
-	}
-	st := js.CachedInfo().State
-	info.Batches, info.Bytes = st.Msgs, st.Bytes
 	return info, nil
 }
 
@@ -432,7 +465,8 @@ func (m *Manager) List(ctx context.Context) ([]*Info, error) {
 
 // Delete deletes the stream with its records and its consumers' positions.
 func (m *Manager) Delete(ctx context.Context, name string) error {
-	if _, err := m.definition(ctx, name); err != nil {
+	d, err := m.definition(ctx, name)
+	if err != nil {
 		return err
 	}
 	reg, err := m.registry(ctx)
@@ -442,7 +476,7 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 	if err := reg.Purge(ctx, keyToken(name)); err != nil {
 		return fmt.Errorf("delete stream %q: %w", name, classify(m.nc, err))
 	}
-	if err := m.js.DeleteStream(ctx, m.eng.Name("stream", name)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+	if err := m.deletePartitions(ctx, d); err != nil {
 		return fmt.Errorf("delete stream %q: %w", name, classify(m.nc, err))
 	}
 	m.mu.Lock()

@@ -2,7 +2,6 @@ package stream
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -16,21 +15,35 @@ type Position struct {
 	Index uint32 // index of the record in the batch
 }
 
-// seqFactor combines a position into one sequence number: Seq*seqFactor+Index.
-// A batch holds fewer than maxBatchRecords < seqFactor records.
-const seqFactor = 1_000_000
+// A sequence number is the decimal number Seq·10¹⁰ + Index·10⁴ + partition:
+// it increases within a partition and is unique across the partitions of a
+// stream, as Kinesis's are. A batch holds fewer than maxBatchRecords < 10⁶
+// records and a stream at most MaxPartitions < 10⁴ partitions.
 
-// SequenceNumber returns the decimal sequence number of the record, as
-// Kinesis writes it.
-func (p Position) SequenceNumber() string {
-	if p.Seq > (math.MaxUint64-uint64(p.Index))/seqFactor {
-		return strconv.FormatUint(p.Seq, 10) + fmt.Sprintf("%06d", p.Index)
+// SequenceNumber returns the decimal sequence number of the record at p in
+// partition part, as Kinesis writes it.
+func (p Position) SequenceNumber(part int) string {
+	b := make([]byte, 0, 32)
+	if p.Seq > 0 {
+		b = strconv.AppendUint(b, p.Seq, 10)
 	}
-	return strconv.FormatUint(p.Seq*seqFactor+uint64(p.Index), 10)
+	b = appendPadded(b, uint64(p.Index), 6)
+	b = appendPadded(b, uint64(part), 4)
+	i := 0
+	for i < len(b)-1 && b[i] == '0' {
+		i++
+	}
+	return string(b[i:])
 }
 
-// String returns the sequence number.
-func (p Position) String() string { return p.SequenceNumber() }
+func appendPadded(b []byte, v uint64, width int) []byte {
+	var tmp [20]byte
+	d := strconv.AppendUint(tmp[:0], v, 10)
+	for range width - len(d) {
+		b = append(b, '0')
+	}
+	return append(b, d...)
+}
 
 // Less reports whether p comes before o.
 func (p Position) Less(o Position) bool {
@@ -41,26 +54,30 @@ func (p Position) Less(o Position) bool {
 func (p Position) Next() Position { return Position{Seq: p.Seq, Index: p.Index + 1} }
 
 // ParseSequenceNumber parses a sequence number made by
-// [Position.SequenceNumber].
-func ParseSequenceNumber(s string) (Position, error) {
-	if s == "" || len(s) > 26 || strings.TrimLeft(s, "0123456789") != "" || (len(s) > 1 && s[0] == '0') {
-		return Position{}, fmt.Errorf("%w: sequence number %q: want a decimal number", ErrInvalidArgument, s)
+// [Position.SequenceNumber], returning its partition and position.
+func ParseSequenceNumber(s string) (int, Position, error) {
+	bad := func() (int, Position, error) {
+		return 0, Position{}, fmt.Errorf("%w: sequence number %q: not one this service issued", ErrInvalidArgument, s)
 	}
-	if len(s) <= 19 {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err == nil {
-			return Position{Seq: v / seqFactor, Index: uint32(v % seqFactor)}, nil
+	if s == "" || len(s) > 30 || strings.TrimLeft(s, "0123456789") != "" || (len(s) > 1 && s[0] == '0') {
+		return bad()
+	}
+	if len(s) < 10 {
+		s = strings.Repeat("0", 10-len(s)) + s
+	}
+	part, _ := strconv.Atoi(s[len(s)-4:])
+	idx, _ := strconv.ParseUint(s[len(s)-10:len(s)-4], 10, 32)
+	var seq uint64
+	if rest := s[:len(s)-10]; rest != "" {
+		var err error
+		if seq, err = strconv.ParseUint(rest, 10, 64); err != nil {
+			return bad()
 		}
 	}
-	if len(s) <= 6 {
-		return Position{}, fmt.Errorf("%w: sequence number %q out of range", ErrInvalidArgument, s)
+	if idx >= maxBatchRecords || part >= MaxPartitions || (seq == 0 && idx != 0) {
+		return bad()
 	}
-	seq, err := strconv.ParseUint(s[:len(s)-6], 10, 64)
-	if err != nil {
-		return Position{}, fmt.Errorf("%w: sequence number %q out of range", ErrInvalidArgument, s)
-	}
-	idx, _ := strconv.ParseUint(s[len(s)-6:], 10, 32)
-	return Position{Seq: seq, Index: uint32(idx)}, nil
+	return part, Position{Seq: seq, Index: uint32(idx)}, nil
 }
 
 // StartKind says where reading a partition starts.
@@ -97,9 +114,12 @@ func ParseStartKind(s string) (StartKind, error) {
 
 // Start is where reading a partition begins.
 type Start struct {
-	Kind     StartKind
-	Position Position  // for AtPosition and AfterPosition
-	Time     time.Time // for AtTimestamp
+	Kind StartKind
+	// Partition and Position, for AtPosition and AfterPosition: the
+	// partition the position belongs to must be the one read.
+	Partition int
+	Position  Position
+	Time      time.Time // for AtTimestamp
 }
 
 // ParseStart parses the compact form used by the native API and the CLI:
@@ -111,14 +131,14 @@ func ParseStart(s string) (Start, error) {
 	case "latest":
 		return Start{Kind: Latest}, nil
 	case "at", "after":
-		p, err := ParseSequenceNumber(v)
+		part, p, err := ParseSequenceNumber(v)
 		if err != nil {
 			return Start{}, err
 		}
 		if strings.EqualFold(k, "at") {
-			return Start{Kind: AtPosition, Position: p}, nil
+			return Start{Kind: AtPosition, Partition: part, Position: p}, nil
 		}
-		return Start{Kind: AfterPosition, Position: p}, nil
+		return Start{Kind: AfterPosition, Partition: part, Position: p}, nil
 	case "time":
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {

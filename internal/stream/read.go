@@ -69,7 +69,7 @@ func (s *Stream) Read(ctx context.Context, part int, from Position, opts ReadOpt
 	seq := from.Seq
 	bytes := 0
 	for {
-		msg, mseq, err := directGet(ctx, s.m.rc, s.jsName, s.subjects[part], seq)
+		msg, mseq, err := directGet(ctx, s.m.rc, s.jsNames[part], s.subjects[part], seq)
 		if errors.Is(err, errNoMessage) {
 			return res, nil
 		}
@@ -125,10 +125,14 @@ func (s *Stream) Resolve(ctx context.Context, part int, st Start) (Position, err
 	switch st.Kind {
 	case TrimHorizon:
 		return Position{}, nil
-	case AtPosition:
+	case AtPosition, AfterPosition:
+		if st.Partition != part {
+			return Position{}, fmt.Errorf("%w: sequence number %s belongs to partition %d, not %d", ErrInvalidArgument, st.Position.SequenceNumber(st.Partition), st.Partition, part)
+		}
+		if st.Kind == AfterPosition {
+			return st.Position.Next(), nil
+		}
 		return st.Position, nil
-	case AfterPosition:
-		return st.Position.Next(), nil
 	case Latest:
 		tip, err := s.Tip(ctx, part)
 		if err != nil {
@@ -154,7 +158,7 @@ func (s *Stream) resolveTime(ctx context.Context, part int, t time.Time) (Positi
 	}
 	// Direct gets by time need NATS 2.11; a short-lived consumer works on
 	// every server version.
-	cons, err := s.m.rjs.CreateConsumer(ctx, s.jsName, jetstream.ConsumerConfig{
+	cons, err := s.m.rjs.CreateConsumer(ctx, s.jsNames[part], jetstream.ConsumerConfig{
 		FilterSubject:     s.subjects[part],
 		DeliverPolicy:     jetstream.DeliverByStartTimePolicy,
 		OptStartTime:      &t,
@@ -166,7 +170,7 @@ func (s *Stream) resolveTime(ctx context.Context, part int, t time.Time) (Positi
 		return Position{}, fmt.Errorf("stream %q partition %d: %w", s.name, part, classify(s.m.rc, err))
 	}
 	defer func() {
-		_ = s.m.rjs.DeleteConsumer(context.WithoutCancel(ctx), s.jsName, cons.CachedInfo().Name)
+		_ = s.m.rjs.DeleteConsumer(context.WithoutCancel(ctx), s.jsNames[part], cons.CachedInfo().Name)
 	}()
 	msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
 	if err != nil {
@@ -212,10 +216,10 @@ func (s *Stream) Tip(ctx context.Context, part int) (Tip, error) {
 	if err := s.checkPartition(part); err != nil {
 		return Tip{}, err
 	}
-	msg, mseq, err := directGetLast(ctx, s.m.rc, s.jsName, s.subjects[part])
+	msg, mseq, err := directGetLast(ctx, s.m.rc, s.jsNames[part], s.subjects[part])
 	if errors.Is(err, errNoMessage) {
 		// Nothing stored: everything from the stream's next sequence is new.
-		si, err := s.m.js.Stream(ctx, s.jsName)
+		si, err := s.m.js.Stream(ctx, s.jsNames[part])
 		if err != nil {
 			return Tip{}, fmt.Errorf("stream %q: %w", s.name, classify(s.m.nc, err))
 		}
@@ -264,7 +268,7 @@ func (s *Stream) Subscribe(ctx context.Context, part int, from Position) (*Subsc
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = from.Seq
 	}
-	cons, err := s.m.rjs.OrderedConsumer(ctx, s.jsName, cfg)
+	cons, err := s.m.rjs.OrderedConsumer(ctx, s.jsNames[part], cfg)
 	if err != nil {
 		return nil, fmt.Errorf("subscribe stream %q partition %d: %w", s.name, part, classify(s.m.rc, err))
 	}

@@ -19,7 +19,7 @@ import (
 type Stream struct {
 	m             *Manager
 	name          string
-	jsName        string
+	jsNames       []string // engine stream of each partition
 	ranges        []HashRange
 	subjects      []string
 	maxRecordSize int
@@ -36,7 +36,6 @@ func newStream(m *Manager, info *Info) *Stream {
 	s := &Stream{
 		m:             m,
 		name:          info.Name,
-		jsName:        m.eng.Name("stream", info.Name),
 		maxRecordSize: info.MaxRecordSize,
 		created:       info.Created,
 		recordsIn:     m.metrics.recordsIn.WithLabelValues(info.Name),
@@ -48,6 +47,7 @@ func newStream(m *Manager, info *Info) *Stream {
 		s.ranges = append(s.ranges, p.HashRange)
 		subj := m.eng.Subject("stream", info.Name, strconv.Itoa(i))
 		s.subjects = append(s.subjects, subj)
+		s.jsNames = append(s.jsNames, m.partitionName(info.Name, i))
 		s.writers = append(s.writers, &partWriter{s: s, part: i, subject: subj})
 	}
 	return s
@@ -423,7 +423,7 @@ func (w *partWriter) loadTip() error {
 	m := w.s.m
 	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.WriteTimeout)
 	defer cancel()
-	seq, data, err := msgGetLast(ctx, m.nc, w.s.jsName, w.subject)
+	seq, data, err := msgGetLast(ctx, m.nc, w.s.jsNames[w.part], w.subject)
 	if errors.Is(err, errNoMessage) {
 		w.lastSeq, w.offset, w.known = 0, 0, true
 		return nil

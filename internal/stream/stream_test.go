@@ -223,14 +223,14 @@ func testStarts(t *testing.T, e *engine.Engine) {
 		require.NoError(t, err)
 		var out []string
 		for _, rec := range r.Records {
-			out = append(out, rec.Position.SequenceNumber())
+			out = append(out, rec.Position.SequenceNumber(rec.Partition))
 		}
 		return out
 	}
 	seqs := func(rs ...stream.Result) []string {
 		var out []string
 		for _, r := range rs {
-			out = append(out, r.Position.SequenceNumber())
+			out = append(out, r.Position.SequenceNumber(r.Partition))
 		}
 		return out
 	}

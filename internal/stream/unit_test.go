@@ -59,17 +59,25 @@ func TestStreamParseHashKeyErrors(t *testing.T) {
 }
 
 func TestStreamSequenceNumbers(t *testing.T) {
-	for _, p := range []Position{{1, 0}, {1, 499}, {42, 99_999}, {1 << 40, 7}, {^uint64(0), 5}} {
-		s := p.SequenceNumber()
-		got, err := ParseSequenceNumber(s)
+	for _, tc := range []struct {
+		part int
+		p    Position
+	}{{0, Position{1, 0}}, {3, Position{1, 499}}, {1023, Position{42, 99_999}}, {7, Position{1 << 40, 7}}, {2, Position{^uint64(0), 5}}, {5, Position{}}, {0, Position{}}} {
+		s := tc.p.SequenceNumber(tc.part)
+		part, got, err := ParseSequenceNumber(s)
 		require.NoError(t, err, s)
-		require.Equal(t, p, got, s)
+		require.Equal(t, tc.p, got, s)
+		require.Equal(t, tc.part, part, s)
 	}
-	require.Equal(t, "42000007", Position{42, 7}.SequenceNumber())
+	require.Equal(t, "420000070003", Position{42, 7}.SequenceNumber(3))
+	require.Equal(t, "5", Position{}.SequenceNumber(5))
+	// Increasing within a partition, unique across partitions.
+	require.Less(t, Position{1, 99_999}.SequenceNumber(3), Position{2, 0}.SequenceNumber(3))
+	require.NotEqual(t, Position{1, 0}.SequenceNumber(0), Position{1, 0}.SequenceNumber(1))
 	require.True(t, Position{1, 5}.Less(Position{2, 0}))
 	require.True(t, Position{2, 0}.Less(Position{2, 1}))
-	for _, s := range []string{"", "abc", "-5", "01", "1.5", "123456789012345678901234567"} {
-		_, err := ParseSequenceNumber(s)
+	for _, s := range []string{"", "abc", "-5", "01", "1.5", "1234567890123456789012345678901", "99999999999999999999999999990000", "11000000001"} {
+		_, _, err := ParseSequenceNumber(s)
 		require.ErrorIs(t, err, ErrInvalidArgument, s)
 	}
 }
@@ -79,14 +87,15 @@ func TestStreamParseStart(t *testing.T) {
 	for in, want := range map[string]Start{
 		"trim_horizon":              {Kind: TrimHorizon},
 		"LATEST":                    {Kind: Latest},
-		"at:42000007":               {Kind: AtPosition, Position: Position{42, 7}},
-		"after:1000000":             {Kind: AfterPosition, Position: Position{1, 0}},
+		"at:420000070002":           {Kind: AtPosition, Partition: 2, Position: Position{42, 7}},
+		"after:10000000000":         {Kind: AfterPosition, Position: Position{1, 0}},
 		"time:2026-11-25T10:00:00Z": {Kind: AtTimestamp, Time: ts},
 	} {
 		got, err := ParseStart(in)
 		require.NoError(t, err, in)
 		require.Equal(t, want.Kind, got.Kind, in)
 		require.Equal(t, want.Position, got.Position, in)
+		require.Equal(t, want.Partition, got.Partition, in)
 		require.True(t, want.Time.Equal(got.Time), in)
 	}
 	for _, in := range []string{"soon", "at:x", "time:yesterday"} {

@@ -225,6 +225,8 @@ func TestKinesisSDKRoundTrip(t *testing.T) {
 	require.Equal(t, "ValidationException", apiErrorCode(t, err))
 	_, err = kc.GetShardIterator(ctx, &kds.GetShardIteratorInput{StreamName: aws.String("clicks"), ShardId: shard0, ShardIteratorType: types.ShardIteratorTypeAtSequenceNumber, StartingSequenceNumber: aws.String("x1")})
 	require.ErrorAs(t, err, &inv)
+	_, err = kc.GetShardIterator(ctx, &kds.GetShardIteratorInput{StreamName: aws.String("clicks"), ShardId: shard0, ShardIteratorType: types.ShardIteratorTypeAtSequenceNumber, StartingSequenceNumber: pr.Records[7].SequenceNumber})
+	require.ErrorAs(t, err, &inv, "a sequence number of another shard")
 
 	// An iterator does not outlive its stream.
 	_, err = kc.DeleteStream(ctx, &kds.DeleteStreamInput{StreamName: aws.String("clicks")})

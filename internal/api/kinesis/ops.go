@@ -337,7 +337,7 @@ func (h *Handler) putRecord(ctx context.Context, req *request) (any, *Error) {
 		ShardID        string `json:"ShardId"`
 		SequenceNumber string `json:"SequenceNumber"`
 		EncryptionType string `json:"EncryptionType"`
-	}{ShardID(res[0].Partition), res[0].Position.SequenceNumber(), "NONE"}, nil
+	}{ShardID(res[0].Partition), res[0].Position.SequenceNumber(res[0].Partition), "NONE"}, nil
 }
 
 func checkKey(field, key string) *Error {
@@ -428,7 +428,7 @@ func (h *Handler) putRecords(ctx context.Context, req *request) (any, *Error) {
 			continue
 		}
 		out = append(out, `{"SequenceNumber":"`...)
-		out = append(out, res.Position.SequenceNumber()...)
+		out = append(out, res.Position.SequenceNumber(res.Partition)...)
 		out = append(out, `","ShardId":"`...)
 		out = append(out, ShardID(res.Partition)...)
 		out = append(out, `"}`...)
@@ -471,11 +471,11 @@ func (h *Handler) getShardIterator(ctx context.Context, req *request) (any, *Err
 		if in.StartingSequenceNumber == "" {
 			return nil, invalidArgument("StartingSequenceNumber is required for ShardIteratorType %s", kind)
 		}
-		p, err := stream.ParseSequenceNumber(in.StartingSequenceNumber)
-		if err != nil {
-			return nil, invalidArgument("StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under account %s is invalid.", in.StartingSequenceNumber, in.ShardID, name, h.cfg.AccountID)
+		sp, p, err := stream.ParseSequenceNumber(in.StartingSequenceNumber)
+		if err != nil || sp != part {
+			return nil, invalidArgument("StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under account %s is invalid because it did not come from this shard.", in.StartingSequenceNumber, in.ShardID, name, h.cfg.AccountID)
 		}
-		start.Position = p
+		start.Partition, start.Position = sp, p
 	case stream.AtTimestamp:
 		if in.Timestamp == nil {
 			return nil, invalidArgument("Timestamp is required for ShardIteratorType AT_TIMESTAMP")
@@ -551,7 +551,7 @@ func (h *Handler) getRecords(ctx context.Context, req *request) (any, *Error) {
 	}
 	recs := make([]outRecord, len(res.Records))
 	for i, r := range res.Records {
-		recs[i] = outRecord{Data: r.Data, PartitionKey: r.PartitionKey, SequenceNumber: r.Position.SequenceNumber(), ApproximateArrivalTimestamp: toEpoch(r.Arrival)}
+		recs[i] = outRecord{Data: r.Data, PartitionKey: r.PartitionKey, SequenceNumber: r.Position.SequenceNumber(r.Partition), ApproximateArrivalTimestamp: toEpoch(r.Arrival)}
 	}
 	next := *it
 	next.pos, next.issued = res.Next, h.now().UnixNano()
