@@ -98,8 +98,9 @@ func numberSize(s string) int { return (Number{s}.digits()+1)/2 + 1 }
 
 // Validate checks what DynamoDB checks of a whole item before storing it:
 // attribute names non-empty and at most [MaxNameLen] bytes, no zero Values,
-// and a size of at most [MaxSize]. Values built by this package are valid
-// otherwise by construction.
+// nesting at most [MaxDepth] levels (an update can nest a document deeper
+// than any of its values), and a size of at most [MaxSize]. Values built
+// by this package are valid otherwise by construction.
 func (it Item) Validate() error {
 	for k, v := range it {
 		if err := checkName(k); err != nil {
@@ -108,9 +109,29 @@ func (it Item) Validate() error {
 		if !v.IsValid() {
 			return &ValidationError{Path: k, Msg: "attribute has no value"}
 		}
+		if v.depth() > MaxDepth {
+			return &ValidationError{Path: k, Msg: msgNesting}
+		}
 	}
 	if it.Size() > MaxSize {
 		return &ValidationError{Msg: "Item size has exceeded the maximum allowed size"}
 	}
 	return nil
+}
+
+// depth returns the nesting depth of v: 1 for a scalar or set, 1 more than
+// its deepest element for a list or map.
+func (v Value) depth() int {
+	d := 0
+	switch v.t {
+	case L:
+		for _, e := range v.list {
+			d = max(d, e.depth())
+		}
+	case M:
+		for _, e := range v.m {
+			d = max(d, e.depth())
+		}
+	}
+	return d + 1
 }

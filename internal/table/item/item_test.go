@@ -48,6 +48,12 @@ func TestItemValidate(t *testing.T) {
 	require.ErrorContains(t, Item{"": StringValue("x")}.Validate(), "Empty attribute name")
 	require.ErrorContains(t, Item{strings.Repeat("n", MaxNameLen+1): StringValue("x")}.Validate(), "too large")
 	require.ErrorContains(t, Item{"a": {}}.Validate(), "a: attribute has no value")
+	deep := StringValue("x")
+	for range MaxDepth - 1 {
+		deep = ListValue([]Value{deep})
+	}
+	require.NoError(t, Item{"a": deep}.Validate())
+	require.ErrorContains(t, Item{"a": ListValue([]Value{deep})}.Validate(), "a: Nesting Levels have exceeded supported limits")
 }
 
 func TestValueCompareAndContains(t *testing.T) {
