@@ -11,7 +11,7 @@ import (
 	"github.com/pricestream/pricestream/internal/table/item"
 )
 
-// TestExprDataDriven runs the scripts in testdata/. Regenerate the
+// TestExprDataDriven runs the scripts in testdata/eval. Regenerate the
 // expected output with
 //
 //	go test ./internal/table/expr -run TestExprDataDriven -rewrite
@@ -28,7 +28,7 @@ import (
 // and "values: {...}" (attribute-value JSON object) give
 // ExpressionAttributeNames and ExpressionAttributeValues.
 func TestExprDataDriven(t *testing.T) {
-	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+	datadriven.Walk(t, "testdata/eval", func(t *testing.T, path string) {
 		var cur item.Item
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			if d.Cmd == "item" {
