@@ -1,0 +1,299 @@
+package item
+
+import (
+	"encoding/binary"
+	"slices"
+)
+
+// The binary form of an item is how storage keeps it: compact, fast, and
+// deterministic (equal items encode to equal bytes, since attributes and
+// map members are written sorted by name and set members are kept sorted),
+// so that "did this write change anything" is a byte comparison.
+//
+//	item   = version(0x01) uvarint(count) { name value }    names ascending
+//	name   = uvarint(len) bytes
+//	value  = tag payload
+//	  S, B, N        uvarint(len) bytes            (N: canonical text)
+//	  FALSE, TRUE, NULL                            (no payload)
+//	  L              uvarint(count) { value }
+//	  M              uvarint(count) { name value } names ascending
+//	  SS, NS, BS     uvarint(count) { uvarint(len) bytes }  members ascending
+const binaryVersion = 1
+
+const (
+	tagS byte = iota + 1
+	tagN
+	tagB
+	tagFalse
+	tagTrue
+	tagNull
+	tagL
+	tagM
+	tagSS
+	tagNS
+	tagBS
+)
+
+// AppendBinary appends the binary form of it to dst. It implements
+// encoding.BinaryAppender and never fails.
+func (it Item) AppendBinary(dst []byte) ([]byte, error) {
+	dst = append(dst, binaryVersion)
+	return appendBinMap(dst, it), nil
+}
+
+// MarshalBinary returns the binary form of it.
+func (it Item) MarshalBinary() ([]byte, error) { return it.AppendBinary(make([]byte, 0, 64)) }
+
+// UnmarshalBinary decodes the binary form of an item into *it.
+func (it *Item) UnmarshalBinary(data []byte) error {
+	v, err := DecodeBinary(data)
+	if err != nil {
+		return err
+	}
+	*it = v
+	return nil
+}
+
+func appendBinMap(dst []byte, m map[string]Value) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(m)))
+	if len(m) == 1 {
+		for k, v := range m {
+			dst = appendBinString(dst, k)
+			dst = v.appendBinary(dst)
+		}
+		return dst
+	}
+	var buf [32]string
+	keys := buf[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		dst = appendBinString(dst, k)
+		dst = m[k].appendBinary(dst)
+	}
+	return dst
+}
+
+func appendBinString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+func (v Value) appendBinary(dst []byte) []byte {
+	switch v.t {
+	case S:
+		return appendBinString(append(dst, tagS), v.s)
+	case N:
+		return appendBinString(append(dst, tagN), v.s)
+	case B:
+		return appendBinString(append(dst, tagB), v.s)
+	case BOOL:
+		if v.b {
+			return append(dst, tagTrue)
+		}
+		return append(dst, tagFalse)
+	case L:
+		dst = binary.AppendUvarint(append(dst, tagL), uint64(len(v.list)))
+		for _, e := range v.list {
+			dst = e.appendBinary(dst)
+		}
+		return dst
+	case M:
+		return appendBinMap(append(dst, tagM), v.m)
+	case SS, NS, BS:
+		tag := tagSS + byte(v.t-SS)
+		dst = binary.AppendUvarint(append(dst, tag), uint64(len(v.list)))
+		for _, m := range v.list {
+			dst = appendBinString(dst, m.s)
+		}
+		return dst
+	}
+	return append(dst, tagNull)
+}
+
+// DecodeBinary decodes the binary form of an item. Strings in the result
+// share one copy of data, so decoding allocates little; data itself is not
+// retained. Corrupt input gives an error, never a panic.
+func DecodeBinary(data []byte) (Item, error) {
+	if len(data) == 0 || data[0] != binaryVersion {
+		return nil, errCorrupt("unknown version")
+	}
+	d := binDecoder{s: string(data[1:])}
+	m, err := d.mapBody(0)
+	if err != nil {
+		return nil, err
+	}
+	if d.pos != len(d.s) {
+		return nil, errCorrupt("trailing bytes")
+	}
+	return Item(m), nil
+}
+
+func errCorrupt(msg string) error { return &ValidationError{Msg: "corrupt binary item: " + msg} }
+
+type binDecoder struct {
+	s   string
+	pos int
+}
+
+func (d *binDecoder) uvarint() (int, error) {
+	var x uint64
+	var shift uint
+	for i := 0; i < binary.MaxVarintLen64; i++ {
+		if d.pos >= len(d.s) {
+			return 0, errCorrupt("truncated")
+		}
+		b := d.s[d.pos]
+		d.pos++
+		if b < 0x80 {
+			if b == 0 && i > 0 {
+				return 0, errCorrupt("non-minimal varint")
+			}
+			x |= uint64(b) << shift
+			if x > uint64(len(d.s)) {
+				return 0, errCorrupt("length out of range")
+			}
+			return int(x), nil
+		}
+		x |= uint64(b&0x7f) << shift
+		shift += 7
+	}
+	return 0, errCorrupt("bad varint")
+}
+
+func (d *binDecoder) str() (string, error) {
+	n, err := d.uvarint()
+	if err != nil {
+		return "", err
+	}
+	if n > len(d.s)-d.pos {
+		return "", errCorrupt("truncated")
+	}
+	s := d.s[d.pos : d.pos+n]
+	d.pos += n
+	return s, nil
+}
+
+func (d *binDecoder) mapBody(depth int) (map[string]Value, error) {
+	n, err := d.uvarint()
+	if err != nil {
+		return nil, err
+	}
+	if n > (len(d.s)-d.pos)/2 {
+		return nil, errCorrupt("count out of range")
+	}
+	m := make(map[string]Value, n)
+	prev := ""
+	for i := 0; i < n; i++ {
+		k, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 && k <= prev {
+			return nil, errCorrupt("names out of order")
+		}
+		prev = k
+		v, err := d.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		m[k] = v
+	}
+	return m, nil
+}
+
+func (d *binDecoder) value(depth int) (Value, error) {
+	if depth > MaxDepth {
+		return Value{}, errCorrupt("nested too deeply")
+	}
+	if d.pos >= len(d.s) {
+		return Value{}, errCorrupt("truncated")
+	}
+	tag := d.s[d.pos]
+	d.pos++
+	switch tag {
+	case tagS, tagB:
+		s, err := d.str()
+		if err != nil {
+			return Value{}, err
+		}
+		if tag == tagS {
+			return Value{t: S, s: s}, nil
+		}
+		return Value{t: B, s: s}, nil
+	case tagN:
+		s, err := d.str()
+		if err != nil {
+			return Value{}, err
+		}
+		if err := checkCanonical(s); err != nil {
+			return Value{}, err
+		}
+		return Value{t: N, s: s}, nil
+	case tagFalse, tagTrue:
+		return Value{t: BOOL, b: tag == tagTrue}, nil
+	case tagNull:
+		return Value{t: NULL, b: true}, nil
+	case tagL:
+		n, err := d.uvarint()
+		if err != nil {
+			return Value{}, err
+		}
+		if n > len(d.s)-d.pos {
+			return Value{}, errCorrupt("count out of range")
+		}
+		list := make([]Value, n)
+		for i := range list {
+			if list[i], err = d.value(depth + 1); err != nil {
+				return Value{}, err
+			}
+		}
+		return Value{t: L, list: list}, nil
+	case tagM:
+		m, err := d.mapBody(depth)
+		if err != nil {
+			return Value{}, err
+		}
+		return Value{t: M, m: m}, nil
+	case tagSS, tagNS, tagBS:
+		t := SS + Type(tag-tagSS)
+		n, err := d.uvarint()
+		if err != nil {
+			return Value{}, err
+		}
+		if n == 0 || n > len(d.s)-d.pos {
+			return Value{}, errCorrupt("set size out of range")
+		}
+		et := t.Elem()
+		members := make([]Value, n)
+		for i := range members {
+			s, err := d.str()
+			if err != nil {
+				return Value{}, err
+			}
+			if et == N {
+				if err := checkCanonical(s); err != nil {
+					return Value{}, err
+				}
+			}
+			members[i] = Value{t: et, s: s}
+			if i > 0 && compareMembers(t, members[i-1], members[i]) >= 0 {
+				return Value{}, errCorrupt("set members out of order")
+			}
+		}
+		return Value{t: t, list: members}, nil
+	}
+	return Value{}, errCorrupt("unknown tag")
+}
+
+// checkCanonical checks that s is the canonical text of a number.
+func checkCanonical(s string) error {
+	var buf [maxCanonical]byte
+	b, err := canonicalNumber(buf[:0], s)
+	if err != nil || string(b) != s {
+		return errCorrupt("bad number")
+	}
+	return nil
+}

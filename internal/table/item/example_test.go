@@ -1,0 +1,37 @@
+package item_test
+
+import (
+	"fmt"
+
+	"github.com/pricestream/pricestream/internal/table/item"
+)
+
+// Numbers stay exact and come back in DynamoDB's canonical text.
+func ExampleParseItem() {
+	it, err := item.ParseItem([]byte(`{"product_id":{"S":"p-1"},"price":{"N":"129.990"},"sizes":{"NS":["42","40.0"]}}`), "Item")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(string(it.AppendJSON(nil)))
+	fmt.Println(it.Size(), "bytes")
+
+	_, err = item.ParseItem([]byte(`{"price":{"N":"12x"}}`), "Item")
+	fmt.Println(err)
+	// Output:
+	// {"price":{"N":"129.99"},"product_id":{"S":"p-1"},"sizes":{"NS":["40","42"]}}
+	// 31 bytes
+	// item: Item.price: N "12x" is not a number
+}
+
+// Plain JSON numbers are read from their text, not through float64.
+func ExampleParseJSON() {
+	it, err := item.ParseJSON([]byte(`{"order_id":"o-1","total":12345678901234567890.10}`), "Item")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(it["total"].Type(), it["total"].N())
+	fmt.Println(string(it.AppendPlainJSON(nil)))
+	// Output:
+	// N 12345678901234567890.1
+	// {"order_id":"o-1","total":12345678901234567890.1}
+}
