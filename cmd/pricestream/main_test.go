@@ -377,3 +377,26 @@ func TestServeRefusesBadConfig(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, string(out), `--fsync: engine: fsync "sometimes"`)
 }
+
+func TestCLIConfigValidateAndPrint(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	require.NoError(t, os.WriteFile(good, []byte("http:\n  addr: 127.0.0.1:9999\nengine:\n  url: nats://user:hunter2@nats-1:4222\n"), 0o644))
+	out, err := cli(t, "config", "validate", good)
+	require.NoError(t, err)
+	require.Contains(t, out, "valid")
+
+	bad := filepath.Join(dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("engine:\n  max_payload: 5\nlog:\n  level: loud\n"), 0o644))
+	_, err = cli(t, "config", "validate", bad)
+	require.ErrorAs(t, err, new(exitError))
+
+	t.Setenv("PRICESTREAM_LOG_LEVEL", "debug")
+	out, err = cli(t, "config", "print", "--config", good, "--data-dir", "/srv/ps")
+	require.NoError(t, err)
+	require.Regexp(t, `http\.addr\s+127\.0\.0\.1:9999`, out, "from the file")
+	require.Regexp(t, `log\.level\s+debug`, out, "from the environment")
+	require.Regexp(t, `engine\.data_dir\s+/srv/ps`, out, "from a flag")
+	require.Contains(t, out, "nats://***@nats-1:4222")
+	require.NotContains(t, out, "hunter2")
+}

@@ -118,7 +118,14 @@ func ApplyEnv(cfg *Config, env []string) error {
 func Settings(cfg *Config) []Setting {
 	var out []Setting
 	walkFields(reflect.ValueOf(cfg).Elem(), "", func(path string, f reflect.Value) {
-		out = append(out, Setting{Path: path, Env: EnvPrefix + strings.ToUpper(strings.ReplaceAll(path, ".", "_")), Value: fmt.Sprint(f.Interface())})
+		v := fmt.Sprint(f.Interface())
+		if isSecret(path) && v != "" {
+			v = "***"
+		}
+		if path == "engine.url" {
+			v = maskURL(v)
+		}
+		out = append(out, Setting{Path: path, Env: EnvPrefix + strings.ToUpper(strings.ReplaceAll(path, ".", "_")), Value: v})
 	})
 	return out
 }
@@ -126,6 +133,32 @@ func Settings(cfg *Config) []Setting {
 // Setting is one configuration setting.
 type Setting struct {
 	Path, Env, Value string
+}
+
+// secretKeys name settings whose values are masked when shown.
+var secretKeys = []string{"password", "secret", "token", "creds", "nkey", "key_file"}
+
+func isSecret(path string) bool {
+	last := path[strings.LastIndexByte(path, '.')+1:]
+	for _, k := range secretKeys {
+		if strings.Contains(last, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// maskURL hides the credentials of URLs such as nats://user:pass@host.
+func maskURL(s string) string {
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		if at := strings.LastIndex(p, "@"); at >= 0 {
+			if sch := strings.Index(p, "://"); sch >= 0 && sch < at {
+				parts[i] = p[:sch+3] + "***" + p[at:]
+			}
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
