@@ -57,4 +57,3 @@ func newConfigCmd() *cobra.Command {
 	cmd.AddCommand(print)
 	return cmd
 }
-
