@@ -1,0 +1,239 @@
+package tree
+
+import (
+	"math"
+	"slices"
+
+	"github.com/pricestream/pricestream/internal/model/internal/base"
+)
+
+// node is one node of the flat tree layout: 16 bytes, so four share a
+// cache line. Every tree of an ensemble lives in one slice; the two children
+// of a split are adjacent (right = left+1), laid out breadth-first so that
+// the top levels of a tree, which every row visits, share cache lines.
+type node struct {
+	// value is, for a leaf, the leaf value; for a plain numerical split,
+	// the threshold t of the decision "go left iff x < t"; for a special
+	// split (flagSpecial), the index of its record in Ensemble.specials.
+	value float64
+	// meta is the feature index (featureMask) and the flags.
+	meta uint32
+	// left is the index of the left child; the right child is left+1.
+	left int32
+}
+
+const (
+	flagLeaf        = 1 << 31 // a leaf: value is the leaf value
+	flagDefaultLeft = 1 << 30 // a missing value (NaN) goes left
+	flagSpecial     = 1 << 29 // decided by specials[int(value)]
+	featureMask     = 1<<29 - 1
+
+	// maxFeatures bounds the feature index a node can hold.
+	maxFeatures = featureMask + 1
+)
+
+// specialKind is a split decided off the fast path.
+type specialKind uint8
+
+const (
+	// lightGBMNumerical is a LightGBM numerical split that the fast path
+	// cannot express: missing type Zero (values within kZeroThreshold of
+	// zero take the missing direction) or a threshold of +Inf.
+	lightGBMNumerical specialKind = iota + 1
+	// xgboostCategorical is an XGBoost categorical split: a category in the
+	// set goes right, any other category (or an invalid one) goes left.
+	xgboostCategorical
+	// lightGBMCategorical is a LightGBM categorical split: a category in the
+	// set goes left, any other category (or a negative one) goes right.
+	lightGBMCategorical
+)
+
+// special is the record of a split off the fast path. A missing value never
+// reaches it: NaN takes the node's default direction first.
+type special struct {
+	kind        specialKind
+	defaultLeft bool     // lightGBMNumerical: direction of a value counted as missing
+	zeroMissing bool     // lightGBMNumerical: values within kZeroThreshold of 0 are missing
+	threshold   float64  // lightGBMNumerical: go left iff x <= threshold
+	bits        []uint32 // categorical: the category set, bit c of word c/32
+}
+
+// kZeroThreshold is LightGBM's kZeroThreshold: the float constant 1e-35f.
+var kZeroThreshold = float64(float32(1e-35))
+
+// goLeft decides a special split for x, which is not NaN.
+func (s *special) goLeft(x float64) bool {
+	switch s.kind {
+	case lightGBMNumerical:
+		if s.zeroMissing && x >= -kZeroThreshold && x <= kZeroThreshold {
+			return s.defaultLeft
+		}
+		return x <= s.threshold
+	case xgboostCategorical:
+		// XGBoost: common::Decision on float32(x); a negative category, or
+		// one of 2^24 or more, is invalid and goes left, as does one beyond
+		// the set's bitset.
+		c := float32(x)
+		if c < 0 || c >= 1<<24 {
+			return true
+		}
+		return !s.has(uint32(c))
+	case lightGBMCategorical:
+		// LightGBM: static_cast<int>(x); a negative int (also what x86 gives
+		// for x out of int range) goes right, as does a category not in the
+		// set.
+		if !(x > -1) || x >= 1<<31 {
+			return false
+		}
+		return s.has(uint32(int32(x)))
+	}
+	return false
+}
+
+func (s *special) has(c uint32) bool {
+	w := c / 32
+	return w < uint32(len(s.bits)) && s.bits[w]>>(c%32)&1 != 0
+}
+
+// link is the transformation from the summed margin to the prediction.
+type link uint8
+
+const (
+	linkIdentity link = iota
+	// linkSigmoid32 is XGBoost's common::Sigmoid, in float32.
+	linkSigmoid32
+	// linkSigmoid is LightGBM's 1/(1+exp(-scale*x)), in float64.
+	linkSigmoid
+)
+
+// Ensemble is a loaded tree ensemble: XGBoost or LightGBM trees in one flat
+// layout, evaluated by one loop. It satisfies model.Runtime.
+//
+// An Ensemble is immutable after loading and safe for concurrent use;
+// Predict does not allocate.
+type Ensemble struct {
+	nodes    []node
+	roots    []int32
+	specials []special
+
+	numFeatures  int
+	featureNames []string
+
+	// base is the margin the tree outputs are added to.
+	base float64
+	// sum32 accumulates in float32, tree by tree, as XGBoost does;
+	// otherwise in float64, as LightGBM does.
+	sum32 bool
+	// divisor, if not 0, divides the sum (LightGBM average_output).
+	divisor float64
+	link    link
+	// scale multiplies the margin inside linkSigmoid.
+	scale float64
+
+	info base.Info
+}
+
+// NumFeatures returns the number of features a row has: the row's length.
+func (e *Ensemble) NumFeatures() int { return e.numFeatures }
+
+// FeatureNames returns the feature names the model file carries, in row
+// order, or nil if it carries none. The slice is a copy.
+func (e *Ensemble) FeatureNames() []string { return slices.Clone(e.featureNames) }
+
+// Info describes the model.
+func (e *Ensemble) Info() base.Info { return e.info }
+
+// Predict returns the prediction for one row of NumFeatures values; NaN
+// marks a missing value. Values beyond the row's length count as missing
+// and extra values are ignored, so Predict never panics; use
+// model.PredictChecked to reject such rows. Predict does not allocate and
+// does not modify row.
+func (e *Ensemble) Predict(row []float64) float64 {
+	if e.sum32 {
+		s := float32(e.base)
+		for _, r := range e.roots {
+			s += float32(e.leaf(r, row))
+		}
+		return e.finish(float64(s))
+	}
+	s := e.base
+	for _, r := range e.roots {
+		s += e.leaf(r, row)
+	}
+	return e.finish(s)
+}
+
+// PredictBatch writes the prediction for rows[i] to out[i], as Predict
+// would. It panics if out is shorter than rows.
+func (e *Ensemble) PredictBatch(rows [][]float64, out []float64) {
+	if len(out) < len(rows) {
+		panic("tree: PredictBatch: out is shorter than rows")
+	}
+	for i, row := range rows {
+		out[i] = e.Predict(row)
+	}
+}
+
+// leaf walks one tree from root and returns the value of the leaf the row
+// reaches.
+func (e *Ensemble) leaf(root int32, row []float64) float64 {
+	nodes := e.nodes
+	i := root
+	for {
+		n := &nodes[i]
+		if n.meta&flagLeaf != 0 {
+			return n.value
+		}
+		x := math.NaN()
+		if f := int(n.meta & featureMask); f < len(row) {
+			x = row[f]
+		}
+		var right int32
+		switch {
+		case n.meta&flagSpecial != 0:
+			if x != x {
+				right = b2i(n.meta&flagDefaultLeft == 0)
+			} else {
+				right = b2i(!e.specials[int(n.value)].goLeft(x))
+			}
+		case x < n.value:
+		case x >= n.value:
+			right = 1
+		default: // NaN
+			right = b2i(n.meta&flagDefaultLeft == 0)
+		}
+		i = n.left + right
+	}
+}
+
+func b2i(b bool) int32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// finish turns the summed margin into the prediction.
+func (e *Ensemble) finish(s float64) float64 {
+	if e.divisor != 0 {
+		s /= e.divisor
+	}
+	switch e.link {
+	case linkSigmoid32:
+		return float64(sigmoid32(float32(s)))
+	case linkSigmoid:
+		return 1 / (1 + math.Exp(-e.scale*s))
+	}
+	return s
+}
+
+// sigmoid32 is XGBoost's common::Sigmoid: 1/(1+expf(-x)) in float32, with
+// -x capped at 88.7 so that expf does not overflow.
+func sigmoid32(x float32) float32 {
+	t := -x
+	if t > 88.7 {
+		t = 88.7
+	}
+	e := float32(math.Exp(float64(t)))
+	return 1 / (e + 1)
+}
