@@ -208,7 +208,7 @@ func LoadXGBoostJSON(data []byte) (*Ensemble, error) {
 	var doc xgbDocument
 	data = xgbSanitize(data)
 	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, jsonError(format, data, err)
+		return nil, base.JSONError(format, data, err)
 	}
 	invalid := func(pos string, f string, args ...any) error {
 		return base.Invalid(format, pos, fmt.Errorf(f, args...))
@@ -486,34 +486,4 @@ func xgbVersion(v []int) string {
 		parts[i] = strconv.Itoa(n)
 	}
 	return strings.Join(parts, ".")
-}
-
-// jsonError turns an encoding/json error into a *LoadError that names the
-// byte offset, line and column, and the field if known.
-func jsonError(format string, data []byte, err error) error {
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syntax):
-		return base.Invalid(format, offsetPos(data, syntax.Offset), fmt.Errorf("malformed JSON: %v", syntax))
-	case errors.As(err, &typ):
-		what := fmt.Sprintf("JSON %s where %s expects %s", typ.Value, typ.Field, typ.Type)
-		if typ.Field == "" {
-			what = fmt.Sprintf("JSON %s where %s is expected", typ.Value, typ.Type)
-		}
-		return base.Invalid(format, offsetPos(data, typ.Offset), errors.New(what))
-	}
-	// Errors of the UnmarshalJSON methods, and unexpected end of input.
-	return base.Invalid(format, "", err)
-}
-
-// offsetPos describes a byte offset as "offset N (line L, column C)".
-func offsetPos(data []byte, off int64) string {
-	if off < 0 || off > int64(len(data)) {
-		return fmt.Sprintf("offset %d", off)
-	}
-	before := data[:off]
-	line := bytes.Count(before, []byte{'\n'}) + 1
-	col := int(off) - (bytes.LastIndexByte(before, '\n') + 1) + 1
-	return fmt.Sprintf("offset %d (line %d, column %d)", off, line, col)
 }
