@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/pricestream/pricestream/internal/model/internal/base"
 )
@@ -75,7 +76,7 @@ func build(spec ensembleSpec, trees []rawTree) (*Ensemble, error) {
 		info:         spec.info,
 	}
 	var seen []bool
-	var queue []int
+	var queue, level []int // raw index and depth of each node of a tree
 	for ti, t := range trees {
 		if len(t.nodes) == 0 {
 			return nil, base.Invalid(spec.format, fmt.Sprintf("tree %d", ti), errors.New("tree has no nodes"))
@@ -92,6 +93,8 @@ func build(spec ensembleSpec, trees []rawTree) (*Ensemble, error) {
 		start := len(e.nodes)
 		e.roots = append(e.roots, int32(start))
 		queue = append(queue[:0], 0)
+		level = append(level[:0], 0)
+		depth := 0
 		seen[0] = true
 		for k := 0; k < len(queue); k++ {
 			ri := queue[k]
@@ -101,7 +104,10 @@ func build(spec ensembleSpec, trees []rawTree) (*Ensemble, error) {
 				if math.IsNaN(rn.value) || math.IsInf(rn.value, 0) {
 					return nil, base.Invalid(spec.format, pos(), fmt.Errorf("leaf value %v is not a finite number", rn.value))
 				}
-				e.nodes = append(e.nodes, node{value: rn.value, meta: flagLeaf})
+				// A leaf is its own left child, so a walk that reaches it
+				// stays there.
+				self := int32(start + k)
+				e.nodes = append(e.nodes, node{value: rn.value, meta: leafMeta, left: self})
 				continue
 			}
 			if rn.feature < 0 || rn.feature >= spec.numFeatures {
@@ -118,8 +124,10 @@ func build(spec ensembleSpec, trees []rawTree) (*Ensemble, error) {
 			}
 			n := node{meta: uint32(rn.feature), left: int32(start + len(queue))}
 			queue = append(queue, rn.left, rn.right)
-			if rn.defaultLeft {
-				n.meta |= flagDefaultLeft
+			level = append(level, level[k]+1, level[k]+1)
+			depth = max(depth, level[k]+1)
+			if !rn.defaultLeft {
+				n.meta |= flagDefaultRight
 			}
 			if rn.sp != nil {
 				if rn.sp.kind == lightGBMNumerical && math.IsNaN(rn.sp.threshold) {
@@ -136,6 +144,10 @@ func build(spec ensembleSpec, trees []rawTree) (*Ensemble, error) {
 			}
 			e.nodes = append(e.nodes, n)
 		}
+		e.depth = append(e.depth, depth)
+	}
+	for g := 0; g+groupSize <= len(e.depth); g += groupSize {
+		e.groupDepth = append(e.groupDepth, slices.Max(e.depth[g:g+groupSize]))
 	}
 	return e, nil
 }

@@ -8,9 +8,16 @@
 // All the nodes of all the trees sit in one slice of 16-byte nodes: the
 // threshold (or leaf value), the feature index with flag bits, and the
 // index of the left child; the right child is the next node. Trees are laid
-// out breadth-first, so the levels every row visits share cache lines, and
-// a walk is a loop of loads and one comparison per level, with no pointers
-// and no recursion.
+// out breadth-first, so the levels every row visits share cache lines.
+//
+// A step from a node to its child is free of data-dependent branches: the
+// comparison's result is added to the left child's index. A leaf is its
+// own left child and its step always compares false, so a walk can take a
+// fixed number of steps (the tree's depth) without testing for leaves.
+// Predict walks four trees at once; their steps do not depend on one
+// another, so the processor overlaps their memory loads. This is what
+// makes it several times faster than a recursive walk over pointers (see
+// BenchmarkTreePredictPlainWalk).
 //
 // # One comparison for two libraries
 //

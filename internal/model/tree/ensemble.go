@@ -18,18 +18,25 @@ type node struct {
 	value float64
 	// meta is the feature index (featureMask) and the flags.
 	meta uint32
-	// left is the index of the left child; the right child is left+1.
+	// left is the index of the left child; the right child is left+1. A
+	// leaf is its own left child.
 	left int32
 }
 
 const (
-	flagLeaf        = 1 << 31 // a leaf: value is the leaf value
-	flagDefaultLeft = 1 << 30 // a missing value (NaN) goes left
-	flagSpecial     = 1 << 29 // decided by specials[int(value)]
-	featureMask     = 1<<29 - 1
+	flagLeaf         = 1 << 31 // a leaf: value is the leaf value
+	flagDefaultRight = 1 << 30 // a missing value (NaN) goes right
+	flagSpecial      = 1 << 29 // decided by specials[int(value)]
+	featureMask      = 1<<29 - 1
 
-	// maxFeatures bounds the feature index a node can hold.
-	maxFeatures = featureMask + 1
+	// leafMeta is the meta of a leaf. Its feature index, featureMask, is
+	// beyond every row Predict looks at (it cuts rows to maxFeatures), so
+	// a step from a leaf reads NaN, compares false and, with no
+	// flagDefaultRight, stays on the leaf.
+	leafMeta = flagLeaf | featureMask
+
+	// maxFeatures bounds the number of features of a model.
+	maxFeatures = featureMask - 1
 )
 
 // specialKind is a split decided off the fast path.
@@ -115,6 +122,10 @@ type Ensemble struct {
 	nodes    []node
 	roots    []int32
 	specials []special
+	// depth is the number of steps from each root to its deepest leaf;
+	// groupDepth the largest depth of each group of groupSize trees.
+	depth      []int
+	groupDepth []int
 
 	numFeatures  int
 	featureNames []string
@@ -148,19 +159,106 @@ func (e *Ensemble) Info() base.Info { return e.info }
 // and extra values are ignored, so Predict never panics; use
 // model.PredictChecked to reject such rows. Predict does not allocate and
 // does not modify row.
+//
+// Predict walks groupSize trees at once: their walks do not depend on one
+// another, so the processor overlaps their memory loads. Every step is
+// free of data-dependent branches (a leaf steps to itself), so a group
+// takes as many steps as its deepest tree. The leaf values are then added
+// tree by tree in file order, as the libraries add them.
 func (e *Ensemble) Predict(row []float64) float64 {
-	if e.sum32 {
-		s := float32(e.base)
-		for _, r := range e.roots {
-			s += float32(e.leaf(r, row))
+	if len(row) > maxFeatures {
+		row = row[:maxFeatures] // keep leafMeta's index out of reach
+	}
+	nodes, roots := e.nodes, e.roots
+	special := len(e.specials) > 0
+	s64, s32 := e.base, float32(e.base)
+	k := 0
+	for g, depth := range e.groupDepth {
+		r := roots[k : k+groupSize : k+groupSize]
+		i0, i1, i2, i3 := r[0], r[1], r[2], r[3]
+		if special {
+			for range depth {
+				i0 = e.nextSpecial(i0, row)
+				i1 = e.nextSpecial(i1, row)
+				i2 = e.nextSpecial(i2, row)
+				i3 = e.nextSpecial(i3, row)
+			}
+		} else {
+			for range depth {
+				i0 = next(nodes, i0, row)
+				i1 = next(nodes, i1, row)
+				i2 = next(nodes, i2, row)
+				i3 = next(nodes, i3, row)
+			}
 		}
-		return e.finish(float64(s))
+		v0, v1, v2, v3 := nodes[i0].value, nodes[i1].value, nodes[i2].value, nodes[i3].value
+		if e.sum32 {
+			s32 += float32(v0)
+			s32 += float32(v1)
+			s32 += float32(v2)
+			s32 += float32(v3)
+		} else {
+			s64 += v0
+			s64 += v1
+			s64 += v2
+			s64 += v3
+		}
+		k = (g + 1) * groupSize
 	}
-	s := e.base
-	for _, r := range e.roots {
-		s += e.leaf(r, row)
+	for ; k < len(roots); k++ {
+		i := roots[k]
+		for range e.depth[k] {
+			if special {
+				i = e.nextSpecial(i, row)
+			} else {
+				i = next(nodes, i, row)
+			}
+		}
+		s64 += nodes[i].value
+		s32 += float32(nodes[i].value)
 	}
-	return e.finish(s)
+	if e.sum32 {
+		return e.finish(float64(s32))
+	}
+	return e.finish(s64)
+}
+
+// groupSize is the number of trees Predict walks at once.
+const groupSize = 4
+
+// next returns the node after i for row: its left child, its right child,
+// or i itself if i is a leaf. It handles plain splits only; nextSpecial
+// handles every kind.
+func next(nodes []node, i int32, row []float64) int32 {
+	n := &nodes[i]
+	m := n.meta
+	x := nan
+	if f := int(m & featureMask); f < len(row) {
+		x = row[f]
+	}
+	// Right iff x >= t, or x is NaN and the default is right; a leaf
+	// reads NaN and stays (see leafMeta).
+	right := b2i(x >= n.value) | b2i(x != x)&int32(m>>30&1)
+	return n.left + right
+}
+
+// nan is a quiet NaN.
+var nan = math.NaN()
+
+// nextSpecial is next for ensembles with special splits.
+func (e *Ensemble) nextSpecial(i int32, row []float64) int32 {
+	n := &e.nodes[i]
+	if n.meta&flagSpecial == 0 {
+		return next(e.nodes, i, row)
+	}
+	x := nan
+	if f := int(n.meta & featureMask); f < len(row) {
+		x = row[f]
+	}
+	if x != x {
+		return n.left + b2i(n.meta&flagDefaultRight != 0)
+	}
+	return n.left + b2i(!e.specials[int(n.value)].goLeft(x))
 }
 
 // PredictBatch writes the prediction for rows[i] to out[i], as Predict
@@ -171,38 +269,6 @@ func (e *Ensemble) PredictBatch(rows [][]float64, out []float64) {
 	}
 	for i, row := range rows {
 		out[i] = e.Predict(row)
-	}
-}
-
-// leaf walks one tree from root and returns the value of the leaf the row
-// reaches.
-func (e *Ensemble) leaf(root int32, row []float64) float64 {
-	nodes := e.nodes
-	i := root
-	for {
-		n := &nodes[i]
-		if n.meta&flagLeaf != 0 {
-			return n.value
-		}
-		x := math.NaN()
-		if f := int(n.meta & featureMask); f < len(row) {
-			x = row[f]
-		}
-		var right int32
-		switch {
-		case n.meta&flagSpecial != 0:
-			if x != x {
-				right = b2i(n.meta&flagDefaultLeft == 0)
-			} else {
-				right = b2i(!e.specials[int(n.value)].goLeft(x))
-			}
-		case x < n.value:
-		case x >= n.value:
-			right = 1
-		default: // NaN
-			right = b2i(n.meta&flagDefaultLeft == 0)
-		}
-		i = n.left + right
 	}
 }
 
