@@ -199,6 +199,10 @@ func (f *flags) UnmarshalJSON(data []byte) error {
 // by tree in file order; the logistic objectives apply XGBoost's float32
 // sigmoid.
 //
+// Every tree in the file counts, as in Booster.predict. A model saved after
+// early stopping still holds the trees past best_iteration; save
+// booster[:best_iteration+1] to serve only the best ones.
+//
 // A malformed file gives an error wrapping model.ErrInvalidModel, a
 // well-formed one that needs something unimplemented (multi-class or
 // multi-target models, the dart or gblinear boosters, other objectives) an
@@ -262,6 +266,9 @@ func LoadXGBoostJSON(data []byte) (*Ensemble, error) {
 		if n > 1 {
 			return nil, unsupported("learner.learner_model_param.num_target", "%d targets (only single-output models are supported)", n)
 		}
+	}
+	if len(l.FeatureNames) == 0 {
+		l.FeatureNames = nil // XGBoost writes [] for a model without names
 	}
 	if l.FeatureNames != nil && len(l.FeatureNames) != numFeatures {
 		return nil, invalid("learner.feature_names", "%d names for %d features", len(l.FeatureNames), numFeatures)

@@ -181,6 +181,12 @@ func TestXGBoostMinimal(t *testing.T) {
 		require.Equal(t, tt.want, e.Predict(tt.row), "row %v", tt.row)
 	}
 	require.Equal(t, []string{"a", "b"}, e.FeatureNames())
+
+	// A model trained without names has "feature_names":[].
+	e, err = tree.LoadXGBoostJSON([]byte(strings.Replace(minimalXGB, `"feature_names":["a","b"]`, `"feature_names":[]`, 1)))
+	require.NoError(t, err)
+	require.Nil(t, e.FeatureNames())
+	require.Equal(t, 2, e.NumFeatures())
 }
 
 // TestXGBoostNonFiniteTokens: XGBoost writes NaN and ±Infinity as bare

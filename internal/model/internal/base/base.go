@@ -82,7 +82,7 @@ var (
 // errors.Is(err, ErrInvalidModel) or errors.Is(err, ErrUnsupported) tells
 // the two apart; the message names the format, the position and the problem:
 //
-//	model: lightgbm: line 57 (Tree=3 threshold): value 4: invalid number "0.3x"
+//	model: lightgbm: line 57 (Tree=3): threshold value 4: "0.3x" is not a number
 type LoadError struct {
 	// Format is the format being read, such as FormatXGBoostJSON.
 	Format string
