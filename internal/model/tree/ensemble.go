@@ -261,14 +261,102 @@ func (e *Ensemble) nextSpecial(i int32, row []float64) int32 {
 	return n.left + b2i(!e.specials[int(n.value)].goLeft(x))
 }
 
-// PredictBatch writes the prediction for rows[i] to out[i], as Predict
-// would. It panics if out is shorter than rows.
+// PredictBatch writes the prediction for rows[i] to out[i], exactly as
+// Predict would. It panics if out is shorter than rows.
+//
+// It takes the rows batchBlock at a time and walks each group of trees for
+// every row of the block before it moves to the next group, so the nodes
+// of a group come from memory once per block rather than once per row.
 func (e *Ensemble) PredictBatch(rows [][]float64, out []float64) {
 	if len(out) < len(rows) {
 		panic("tree: PredictBatch: out is shorter than rows")
 	}
-	for i, row := range rows {
-		out[i] = e.Predict(row)
+	for start := 0; start < len(rows); start += batchBlock {
+		block := rows[start:min(start+batchBlock, len(rows))]
+		if !e.blockable(block) {
+			for j, row := range block {
+				out[start+j] = e.Predict(row)
+			}
+			continue
+		}
+		e.predictBlock(block, out[start:start+len(block)])
+	}
+}
+
+// batchBlock is the number of rows PredictBatch walks through each group
+// of trees together.
+const batchBlock = 16
+
+// blockable tells whether predictBlock can take rows: the ensemble has no
+// special splits and no row is longer than maxFeatures (Predict cuts
+// those).
+func (e *Ensemble) blockable(rows [][]float64) bool {
+	if len(e.specials) > 0 {
+		return false
+	}
+	for _, row := range rows {
+		if len(row) > maxFeatures {
+			return false
+		}
+	}
+	return true
+}
+
+// predictBlock is Predict for up to batchBlock rows at once, summing each
+// row's tree values in the same order.
+func (e *Ensemble) predictBlock(rows [][]float64, out []float64) {
+	nodes, roots := e.nodes, e.roots
+	var s64 [batchBlock]float64
+	var s32 [batchBlock]float32
+	for j := range rows {
+		s64[j], s32[j] = e.base, float32(e.base)
+	}
+	k := 0
+	for g, depth := range e.groupDepth {
+		r := roots[k : k+groupSize : k+groupSize]
+		for j, row := range rows {
+			i0, i1, i2, i3 := r[0], r[1], r[2], r[3]
+			for range depth {
+				i0 = next(nodes, i0, row)
+				i1 = next(nodes, i1, row)
+				i2 = next(nodes, i2, row)
+				i3 = next(nodes, i3, row)
+			}
+			v0, v1, v2, v3 := nodes[i0].value, nodes[i1].value, nodes[i2].value, nodes[i3].value
+			if e.sum32 {
+				s := s32[j]
+				s += float32(v0)
+				s += float32(v1)
+				s += float32(v2)
+				s += float32(v3)
+				s32[j] = s
+			} else {
+				s := s64[j]
+				s += v0
+				s += v1
+				s += v2
+				s += v3
+				s64[j] = s
+			}
+		}
+		k = (g + 1) * groupSize
+	}
+	for ; k < len(roots); k++ {
+		for j, row := range rows {
+			i := roots[k]
+			for range e.depth[k] {
+				i = next(nodes, i, row)
+			}
+			s64[j] += nodes[i].value
+			s32[j] += float32(nodes[i].value)
+		}
+	}
+	for j := range rows {
+		if e.sum32 {
+			out[j] = e.finish(float64(s32[j]))
+		} else {
+			out[j] = e.finish(s64[j])
+		}
 	}
 }
 
