@@ -66,7 +66,7 @@ type special struct {
 }
 
 // kZeroThreshold is LightGBM's kZeroThreshold: the float constant 1e-35f.
-var kZeroThreshold = float64(float32(1e-35))
+const kZeroThreshold = float64(float32(1e-35))
 
 // goLeft decides a special split for x, which is not NaN.
 func (s *special) goLeft(x float64) bool {
