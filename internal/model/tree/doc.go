@@ -14,7 +14,7 @@
 // comparison's result is added to the left child's index. A leaf is its
 // own left child and its step always compares false, so a walk can take a
 // fixed number of steps (the tree's depth) without testing for leaves.
-// Predict walks four trees at once; their steps do not depend on one
+// Predict walks eight trees at once; their steps do not depend on one
 // another, so the processor overlaps their memory loads. This is what
 // makes it several times faster than a recursive walk over pointers (see
 // BenchmarkTreePredictPlainWalk).

@@ -175,13 +175,17 @@ func (e *Ensemble) Predict(row []float64) float64 {
 	k := 0
 	for g, depth := range e.groupDepth {
 		r := roots[k : k+groupSize : k+groupSize]
-		i0, i1, i2, i3 := r[0], r[1], r[2], r[3]
+		i0, i1, i2, i3, i4, i5, i6, i7 := r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]
 		if special {
 			for range depth {
 				i0 = e.nextSpecial(i0, row)
 				i1 = e.nextSpecial(i1, row)
 				i2 = e.nextSpecial(i2, row)
 				i3 = e.nextSpecial(i3, row)
+				i4 = e.nextSpecial(i4, row)
+				i5 = e.nextSpecial(i5, row)
+				i6 = e.nextSpecial(i6, row)
+				i7 = e.nextSpecial(i7, row)
 			}
 		} else {
 			for range depth {
@@ -189,19 +193,19 @@ func (e *Ensemble) Predict(row []float64) float64 {
 				i1 = next(nodes, i1, row)
 				i2 = next(nodes, i2, row)
 				i3 = next(nodes, i3, row)
+				i4 = next(nodes, i4, row)
+				i5 = next(nodes, i5, row)
+				i6 = next(nodes, i6, row)
+				i7 = next(nodes, i7, row)
 			}
 		}
-		v0, v1, v2, v3 := nodes[i0].value, nodes[i1].value, nodes[i2].value, nodes[i3].value
-		if e.sum32 {
-			s32 += float32(v0)
-			s32 += float32(v1)
-			s32 += float32(v2)
-			s32 += float32(v3)
-		} else {
-			s64 += v0
-			s64 += v1
-			s64 += v2
-			s64 += v3
+		// Add in tree order.
+		for _, i := range [groupSize]int32{i0, i1, i2, i3, i4, i5, i6, i7} {
+			if e.sum32 {
+				s32 += float32(nodes[i].value)
+			} else {
+				s64 += nodes[i].value
+			}
 		}
 		k = (g + 1) * groupSize
 	}
@@ -224,7 +228,7 @@ func (e *Ensemble) Predict(row []float64) float64 {
 }
 
 // groupSize is the number of trees Predict walks at once.
-const groupSize = 4
+const groupSize = 8
 
 // next returns the node after i for row: its left child, its right child,
 // or i itself if i is a leaf. It handles plain splits only; nextSpecial
@@ -315,29 +319,23 @@ func (e *Ensemble) predictBlock(rows [][]float64, out []float64) {
 	for g, depth := range e.groupDepth {
 		r := roots[k : k+groupSize : k+groupSize]
 		for j, row := range rows {
-			i0, i1, i2, i3 := r[0], r[1], r[2], r[3]
+			i0, i1, i2, i3, i4, i5, i6, i7 := r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]
 			for range depth {
 				i0 = next(nodes, i0, row)
 				i1 = next(nodes, i1, row)
 				i2 = next(nodes, i2, row)
 				i3 = next(nodes, i3, row)
+				i4 = next(nodes, i4, row)
+				i5 = next(nodes, i5, row)
+				i6 = next(nodes, i6, row)
+				i7 = next(nodes, i7, row)
 			}
-			v0, v1, v2, v3 := nodes[i0].value, nodes[i1].value, nodes[i2].value, nodes[i3].value
-			if e.sum32 {
-				s := s32[j]
-				s += float32(v0)
-				s += float32(v1)
-				s += float32(v2)
-				s += float32(v3)
-				s32[j] = s
-			} else {
-				s := s64[j]
-				s += v0
-				s += v1
-				s += v2
-				s += v3
-				s64[j] = s
+			s64j, s32j := s64[j], s32[j]
+			for _, i := range [groupSize]int32{i0, i1, i2, i3, i4, i5, i6, i7} {
+				s64j += nodes[i].value
+				s32j += float32(nodes[i].value)
 			}
+			s64[j], s32[j] = s64j, s32j
 		}
 		k = (g + 1) * groupSize
 	}
