@@ -155,7 +155,7 @@ func castIn(v Value, t *Type, owner *Record) (Value, error) {
 		if err != nil {
 			return Value{}, castErr(v, t, err.Error())
 		}
-		return fitDecimal(d, t)
+		return fitDecimal(d, t, v)
 	case KindTimestamp, KindDate:
 		return castTime(v, t)
 	case KindBinary:
@@ -263,14 +263,15 @@ func castStruct(src *Record, t *Type, owner *Record) (Value, error) {
 	return Value{kind: KindStruct, ref: dst}, nil
 }
 
-// fitDecimal rescales d to t's scale and checks t's precision.
-func fitDecimal(d Value, t *Type) (Value, error) {
+// fitDecimal rescales d to t's scale and checks t's precision; errors name
+// orig, the value being cast.
+func fitDecimal(d Value, t *Type, orig Value) (Value, error) {
 	r, ok := d.rescale(t.Scale)
 	if !ok {
-		return Value{}, castErr(d, t, fmt.Sprintf("more than %d fraction digits", t.Scale))
+		return Value{}, castErr(orig, t, fmt.Sprintf("more than %d fraction digits", t.Scale))
 	}
 	if p, _ := r.decimalDigits(); p > t.Precision && !(p == 1 && r.num == 0 && r.str == "") {
-		return Value{}, castErr(d, t, fmt.Sprintf("more than %d digits", t.Precision))
+		return Value{}, castErr(orig, t, fmt.Sprintf("more than %d digits", t.Precision))
 	}
 	return r, nil
 }

@@ -168,6 +168,15 @@ func splitCSV(s string, o *CSVOptions, fields []string) ([]string, *csvError) {
 	delim, quote := o.Delimiter, o.Quote
 	i := 0
 	for {
+		if o.TrimSpace {
+			j := i
+			for j < len(s) && (s[j] == ' ' || s[j] == '\t') {
+				j++
+			}
+			if j < len(s) && s[j] == quote {
+				i = j
+			}
+		}
 		if i < len(s) && s[i] == quote {
 			// quoted field
 			j := i + 1
@@ -317,7 +326,7 @@ func (cr *CSVReader) next() (string, int, error) {
 			return "", start, err
 		}
 		eof := err != nil
-		if !eof && !balancedQuotes(cr.buf, cr.opts.Quote) {
+		if !eof && !csvComplete(cr.buf, &cr.opts) {
 			continue // a quoted field goes on on the next line
 		}
 		if len(cr.buf) == 0 && eof {
@@ -339,14 +348,34 @@ func (cr *CSVReader) next() (string, int, error) {
 	}
 }
 
-func balancedQuotes(b []byte, q byte) bool {
-	n := 0
-	for _, c := range b {
-		if c == q {
-			n++
+// csvComplete reports whether b ends outside a quoted field: only a quote
+// that starts a field opens one, so a stray quote inside an unquoted field
+// does not swallow the following lines.
+func csvComplete(b []byte, o *CSVOptions) bool {
+	atStart, inQuote := true, false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inQuote {
+			if c == o.Quote {
+				if i+1 < len(b) && b[i+1] == o.Quote {
+					i++
+				} else {
+					inQuote = false
+				}
+			}
+			continue
+		}
+		switch {
+		case c == o.Quote && atStart:
+			inQuote = true
+		case c == o.Delimiter || c == '\n':
+			atStart = true
+		case o.TrimSpace && (c == ' ' || c == '\t'):
+		default:
+			atStart = false
 		}
 	}
-	return n%2 == 0
+	return !inQuote
 }
 
 // Read decodes the next record into r, which it resets first. It returns

@@ -281,6 +281,9 @@ func (sc *jsonScanner) object(r *Record, depth int) error {
 		if err != nil {
 			return err
 		}
+		if depth == 1 {
+			sc.field = ""
+		}
 		var bit uint64 = 1
 		if len(key) > 0 {
 			bit <<= (uint(len(key))*7 + uint(key[0]) + uint(key[len(key)-1])*3) & 63
@@ -304,9 +307,6 @@ func (sc *jsonScanner) object(r *Record, depth int) error {
 			sc.skipSpace()
 		case '}':
 			sc.i++
-			if depth == 1 {
-				sc.field = ""
-			}
 			return nil
 		default:
 			return sc.errorf("expected ',' or '}' after object member, found %s", quoteByte(s[sc.i]))

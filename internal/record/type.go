@@ -1,6 +1,7 @@
 package record
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -27,7 +28,7 @@ type Type struct {
 	// Fields are the fields of a struct, in order.
 	Fields []Column
 	// Choices are the alternatives of a choice, in a canonical order (by
-	// kind), with no nested choices and no duplicates.
+	// kind, then spelling), with no nested choices and no duplicates.
 	Choices []*Type
 }
 
@@ -126,12 +127,13 @@ func ChoiceType(types ...*Type) *Type {
 	case 1:
 		return out[0]
 	}
-	// insertion sort by kind, stable
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j].Kind < out[j-1].Kind; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
+	// sort by kind, then by spelling, so that equal choices print alike
+	slices.SortStableFunc(out, func(a, b *Type) int {
+		if a.Kind != b.Kind {
+			return int(a.Kind) - int(b.Kind)
 		}
-	}
+		return strings.Compare(a.String(), b.String())
+	})
 	return &Type{Kind: KindChoice, Choices: out}
 }
 

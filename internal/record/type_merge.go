@@ -14,7 +14,8 @@ func MergeTypes(a, b *Type) *Type {
 	if w := widen(a, b); w != nil {
 		return w
 	}
-	// a choice: merge b into the alternative of the same kind, if any
+	// a choice: merge each alternative of b into the first alternative of a
+	// that it widens with, else add it
 	var alts []*Type
 	if a.Kind == KindChoice {
 		alts = slices.Clone(a.Choices)
@@ -30,12 +31,10 @@ func MergeTypes(a, b *Type) *Type {
 	for _, t := range add {
 		merged := false
 		for i, o := range alts {
-			if o.Kind == t.Kind {
-				if w := widen(o, t); w != nil {
-					alts[i] = w
-					merged = true
-					break
-				}
+			if w := widen(o, t); w != nil {
+				alts[i] = w
+				merged = true
+				break
 			}
 		}
 		if !merged {
