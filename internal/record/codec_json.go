@@ -439,7 +439,7 @@ const (
 func swarStop(x uint64) uint64 {
 	q := x ^ (swarLo * '"')
 	b := x ^ (swarLo * '\\')
-	return ((q - swarLo) &^ q | (b - swarLo) &^ b | (x - swarLo*0x20) | x) & swarHi
+	return ((q-swarLo)&^q | (b-swarLo)&^b | (x - swarLo*0x20) | x) & swarHi
 }
 
 // strSlow handles escapes and non-ASCII from j on.

@@ -58,7 +58,7 @@ var namedTimeFormats = map[string]timeKind{
 // minute, ss second, S… fraction (1 to 9 digits; the letter count is the
 // width printed), EEE or EEEE day name (checked loosely), z zone name (UTC,
 // GMT, UT or Z), X, XX, XXX, Z or x… zone offset (Z, ±hh, ±hhmm, ±hh:mm).
-// 'quoted text' is literal, '' is a quote, [ … ] is an optional section, and
+// 'quoted text' is literal, ” is a quote, [ … ] is an optional section, and
 // any other non-letter is literal. Example: "yyyy-MM-dd HH:mm:ss z".
 func ParseTimeFormat(spec string) (TimeFormat, error) {
 	if k, ok := namedTimeFormats[strings.ToLower(spec)]; ok {
@@ -913,13 +913,13 @@ func (f TimeFormat) formatPattern(dst []byte, nanos int64) []byte {
 
 // extra patterns tried by detection after the ISO shapes.
 var detectPatterns = []string{
-	"EEE, dd MMM yyyy HH:mm:ss z",   // RFC 1123
-	"EEE, dd MMM yyyy HH:mm:ss Z",   // RFC 1123 with an offset
-	"dd/MMM/yyyy:HH:mm:ss Z",        // common log format
-	"dd MMM yyyy HH:mm:ss",          //
-	"MMM d, yyyy h:mm:ss a",         // US long form
-	"yyyy-MM-dd HH:mm:ss.SSSSSS z",  // (covered by ISO shapes; kept for clarity)
-	"yyyyMMdd'T'HHmmss[.SSS]XX",     // ISO basic
+	"EEE, dd MMM yyyy HH:mm:ss z",    // RFC 1123
+	"EEE, dd MMM yyyy HH:mm:ss Z",    // RFC 1123 with an offset
+	"dd/MMM/yyyy:HH:mm:ss Z",         // common log format
+	"dd MMM yyyy HH:mm:ss",           //
+	"MMM d, yyyy h:mm:ss a",          // US long form
+	"yyyy-MM-dd HH:mm:ss.SSSSSS z",   // (covered by ISO shapes; kept for clarity)
+	"yyyyMMdd'T'HHmmss[.SSS]XX",      // ISO basic
 	"yyyy-MM-dd'T'HH:mm:ss.SSSSSSSZ", //
 }
 
