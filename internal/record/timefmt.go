@@ -58,7 +58,8 @@ var namedTimeFormats = map[string]timeKind{
 // minute, ss second, S… fraction (1 to 9 digits; the letter count is the
 // width printed), EEE or EEEE day name (checked loosely), z zone name (UTC,
 // GMT, UT or Z), X, XX, XXX, Z or x… zone offset (Z, ±hh, ±hhmm, ±hh:mm).
-// 'quoted text' is literal, ” is a quote, [ … ] is an optional section, and
+// 'quoted text' is literal (a doubled single quote is a quote), [ … ] is an
+// optional section, and
 // any other non-letter is literal. Example: "yyyy-MM-dd HH:mm:ss z".
 func ParseTimeFormat(spec string) (TimeFormat, error) {
 	if k, ok := namedTimeFormats[strings.ToLower(spec)]; ok {

@@ -32,7 +32,7 @@ const maxTypeDepth = 64
 // tinyint (int), float and real (double), bool (boolean), char(n),
 // varchar(n) and text (string), bytes (binary) and void (null), and
 // "struct<a int>" with a space for a colon. A field name that is not an
-// identifier goes in backquotes (“ inside for a backquote). [Type.String]
+// identifier goes in backquotes (a doubled backquote inside for one). [Type.String]
 // prints what ParseType reads back to an equal type.
 func ParseType(s string) (*Type, error) {
 	p := typeParser{src: s}
