@@ -152,3 +152,7 @@ func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+// AppendJSONString appends s as a quoted JSON string; invalid UTF-8 becomes
+// U+FFFD.
+func AppendJSONString(dst []byte, s string) []byte { return appendJSONString(dst, s) }

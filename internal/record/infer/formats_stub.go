@@ -1,12 +1,39 @@
 package infer
 
 import (
+	"bytes"
 	"errors"
 	"io"
+
+	"github.com/pricestream/pricestream/internal/record"
+	"github.com/pricestream/pricestream/internal/record/avro"
 )
 
+// inferAvro reads the container's records: the writer schema gives the
+// types exactly, and the sample checks that the data reads.
 func (res *Result) inferAvro(data []byte, opts *Options) error {
-	return errors.New("infer: avro: not implemented")
+	fr, err := avro.NewFileReader(bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	defer fr.Close()
+	res.WriterSchema = fr.Codec().WriterSchema()
+	res.Schema = fr.Codec().Schema()
+	var r record.Record
+	for res.Records < opts.maxRecords() {
+		err := fr.Read(&r)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if !opts.Truncated {
+				res.fail(err)
+			}
+			break
+		}
+		res.Records++
+	}
+	return nil
 }
 
 func (res *Result) inferParquet(r io.ReaderAt, size int64, opts *Options) error {

@@ -1,6 +1,7 @@
 package infer_test
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pricestream/pricestream/internal/record"
+	"github.com/pricestream/pricestream/internal/record/avro"
 	"github.com/pricestream/pricestream/internal/record/infer"
 )
 
@@ -202,4 +204,30 @@ func TestInferFileAndMerge(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, res.Errors)
 	require.Equal(t, 4, res.Records)
+}
+
+func TestInferAvro(t *testing.T) {
+	const schema = `{"type":"record","name":"click","fields":[{"name":"id","type":"long"},{"name":"brand","type":["null","string"]}]}`
+	c, err := avro.New(schema)
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	fw, err := avro.NewFileWriter(&buf, c, "deflate")
+	require.NoError(t, err)
+	r := record.New(2)
+	r.Append("id", record.LongValue(2103807459595387724))
+	r.Append("brand", record.NullValue())
+	for range 10 {
+		require.NoError(t, fw.Write(r))
+	}
+	require.NoError(t, fw.Close())
+	res, err := infer.Bytes(buf.Bytes(), infer.Options{})
+	require.NoError(t, err)
+	require.Equal(t, infer.FormatAvro, res.Classification.Format)
+	require.Equal(t, 10, res.Records)
+	require.JSONEq(t, schema, res.WriterSchema)
+	require.Equal(t, "id long not null\nbrand string\n", res.Schema.Describe())
+
+	res, err = infer.Bytes(buf.Bytes()[:buf.Len()-5], infer.Options{Truncated: true})
+	require.NoError(t, err)
+	require.Zero(t, res.Errors)
 }
