@@ -2,9 +2,9 @@ package avro
 
 import (
 	"fmt"
-	"slices"
 	"math"
 	"math/big"
+	"slices"
 	"unicode/utf8"
 
 	hamba "github.com/hamba/avro/v2"

@@ -27,10 +27,10 @@ const (
 	opMap
 	opUnion
 	opFixed
-	opDate            // int days
-	opTimestamp       // long in units of mul nanoseconds
-	opDecimalBytes    // bytes, two's complement big-endian
-	opDecimalFixed    // fixed, two's complement big-endian
+	opDate         // int days
+	opTimestamp    // long in units of mul nanoseconds
+	opDecimalBytes // bytes, two's complement big-endian
+	opDecimalFixed // fixed, two's complement big-endian
 )
 
 // node is a compiled Avro schema node. Named types that refer to themselves
