@@ -13,6 +13,7 @@ import (
 	"github.com/pricestream/pricestream/internal/record"
 	"github.com/pricestream/pricestream/internal/record/avro"
 	"github.com/pricestream/pricestream/internal/record/infer"
+	"github.com/pricestream/pricestream/internal/record/parquet"
 )
 
 const rees46Path = "../../../../shared/data/rees46-2019-oct-sample.csv"
@@ -232,4 +233,42 @@ func TestInferAvro(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, res.Errors)
 	require.Equal(t, 200, res.Records)
+}
+
+// TestInferParquetREES46 writes the REES46 sample to Parquet with its
+// inferred schema and infers it back from the file.
+func TestInferParquetREES46(t *testing.T) {
+	data := rees46(t)
+	res, err := infer.Bytes(data, infer.Options{})
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	w, err := parquet.NewWriter(&buf, res.Schema)
+	require.NoError(t, err)
+	cr, err := record.NewCSVReader(bytes.NewReader(data), record.CSVOptions{Schema: res.Schema})
+	require.NoError(t, err)
+	var r record.Record
+	for cr.Read(&r) == nil {
+		require.NoError(t, w.Write(&r))
+	}
+	require.NoError(t, w.Close())
+
+	path := filepath.Join(t.TempDir(), "rees46.parquet")
+	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o600))
+	back, err := infer.File(path, infer.Options{})
+	require.NoError(t, err)
+	require.Equal(t, infer.FormatParquet, back.Classification.Format)
+	require.Equal(t, 1000, back.Records)
+	require.Contains(t, back.WriterSchema, "category_id")
+	// Parquet keeps the types; the text format of the timestamp is not a
+	// property of the data any more
+	require.Equal(t, `event_time timestamp not null
+event_type string not null
+product_id long not null
+category_id long not null
+category_code string
+brand string
+price double not null
+user_id long not null
+user_session string not null
+`, back.Schema.Describe())
 }

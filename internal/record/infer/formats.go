@@ -7,6 +7,7 @@ import (
 
 	"github.com/pricestream/pricestream/internal/record"
 	"github.com/pricestream/pricestream/internal/record/avro"
+	"github.com/pricestream/pricestream/internal/record/parquet"
 )
 
 // inferAvro reads the container's records: the writer schema gives the
@@ -36,6 +37,27 @@ func (res *Result) inferAvro(data []byte, opts *Options) error {
 	return nil
 }
 
+// inferParquet reads the file's footer: its schema gives the types
+// exactly, and a sample of rows checks that the data reads.
 func (res *Result) inferParquet(r io.ReaderAt, size int64, opts *Options) error {
-	return errors.New("infer: parquet: not implemented")
+	rd, err := parquet.NewReader(r, size)
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	res.WriterSchema = rd.WriterSchema()
+	res.Schema = rd.Schema()
+	var rec record.Record
+	for res.Records < opts.maxRecords() {
+		err := rd.Read(&rec)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			res.fail(err)
+			break
+		}
+		res.Records++
+	}
+	return nil
 }
