@@ -80,7 +80,7 @@ func TestParquetRoundTrip(t *testing.T) {
 // structs (its own nesting conventions, optional pointers, repeated fields).
 func TestParquetReadsOtherWriters(t *testing.T) {
 	type item struct {
-		ProductID int64  `parquet:"product_id"`
+		ProductID int64   `parquet:"product_id"`
 		Note      *string `parquet:"note,optional"`
 	}
 	type row struct {
