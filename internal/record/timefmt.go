@@ -420,8 +420,8 @@ func parseISO(s string, sh *isoShape) (int64, int, string) {
 		}
 	}
 	var off int64
-	if i < len(s) {
-		if s[i] == ' ' && sh.timeSep != 0 {
+	if i < len(s) && sh.timeSep != 0 { // a zone only after a time
+		if s[i] == ' ' {
 			sh.zoneSpace = true
 			i++
 		}
