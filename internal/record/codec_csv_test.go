@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,17 +14,26 @@ import (
 	"github.com/pricestream/pricestream/internal/record"
 )
 
-const rees46Path = "../../../shared/data/rees46-2019-oct-sample.csv"
-
-// rees46 returns the real REES46 sample; tests that need it skip without it.
+// rees46 returns the real REES46 sample, shared/data/rees46-2019-oct-sample.csv
+// beside the repository (../shared from its root), found by walking up from
+// the package directory, so that it is found from a clone and a worktree
+// alike. The test fails without it: the REES46 checks must not pass by
+// skipping.
 func rees46(t testing.TB) []byte {
 	t.Helper()
-	b, err := os.ReadFile(rees46Path)
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skip("REES46 sample not found at " + rees46Path)
-	}
+	dir, err := os.Getwd()
 	require.NoError(t, err)
-	return b
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "shared", "data", "rees46-2019-oct-sample.csv"))
+		if err == nil {
+			return b
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("shared/data/rees46-2019-oct-sample.csv not found in any parent directory")
+		}
+		dir = parent
+	}
 }
 
 func readAllCSV(t *testing.T, in string, opts record.CSVOptions) ([]*record.Record, []error) {
