@@ -188,28 +188,39 @@ func (d *JSONDecoder) topObject(sc *jsonScanner, r *Record) error {
 func (d *JSONDecoder) typeFields(sc *jsonScanner, r *Record) error {
 	s := d.opts.Schema
 	cols := s.Columns()
-	out := r.fields[:0]
-	for k, f := range r.fields {
+	unknown := false
+	for k := range r.fields {
+		f := &r.fields[k]
 		ci := -1
 		if k < len(cols) && cols[k].Name == f.Name {
-			ci = k
+			ci = k // fields in schema order: no lookup
 		} else {
 			ci = s.Index(f.Name)
 		}
 		if ci < 0 {
-			if !d.opts.DropUnknown {
-				out = append(out, f)
-			}
+			unknown = true
 			continue
 		}
-		v, err := castIn(f.Value, d.types[ci], r)
-		if err != nil {
-			return &DecodeError{Format: "json", Offset: -1, Index: sc.index, Field: f.Name, Msg: "cannot cast to " + d.types[ci].String(), Err: err}
+		t := d.types[ci]
+		if f.Value.kind == t.Kind && t.Kind != KindDecimal && t.Kind != KindInt && !t.Kind.IsNested() {
+			continue // already of the type: no write
 		}
-		out = append(out, Field{Name: f.Name, Value: v})
+		v, err := castIn(f.Value, t, r)
+		if err != nil {
+			return &DecodeError{Format: "json", Offset: -1, Index: sc.index, Field: f.Name, Msg: "cannot cast to " + t.String(), Err: err}
+		}
+		f.Value = v
 	}
-	clear(r.fields[len(out):])
-	r.fields = out
+	if unknown && d.opts.DropUnknown {
+		out := r.fields[:0]
+		for _, f := range r.fields {
+			if s.Index(f.Name) >= 0 {
+				out = append(out, f)
+			}
+		}
+		clear(r.fields[len(out):])
+		r.fields = out
+	}
 	return nil
 }
 

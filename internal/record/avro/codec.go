@@ -1,6 +1,7 @@
 package avro
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -103,7 +104,6 @@ type decoder struct {
 	s      string
 	i      int
 	root   *record.Record
-	path   []string
 	index  int64
 	active []*node // recursive records being decoded
 }
@@ -123,29 +123,30 @@ func (d *decoder) top(c *Codec, r *record.Record) error {
 	return d.fields(c.root, r, 0)
 }
 
+// errorf returns a DecodeError at the current offset; the field path is
+// filled in by fields as the error goes up (no path is kept while decoding).
 func (d *decoder) errorf(format string, args ...any) error {
-	path := ""
-	for i, p := range d.path {
-		if i > 0 {
-			path += "."
-		}
-		path += p
-	}
 	index := int64(-1)
 	if d.index > 0 {
 		index = d.index - 1
 	}
-	return &record.DecodeError{Format: "avro", Offset: int64(d.i), Index: index, Field: path, Msg: fmt.Sprintf(format, args...)}
+	return &record.DecodeError{Format: "avro", Offset: int64(d.i), Index: index, Msg: fmt.Sprintf(format, args...)}
 }
 
 func (d *decoder) fields(n *node, r *record.Record, depth int) error {
 	for _, f := range n.fields {
-		d.path = append(d.path, f.name)
 		v, err := d.value(f.node, depth)
 		if err != nil {
+			var de *record.DecodeError
+			if errors.As(err, &de) {
+				if de.Field == "" {
+					de.Field = f.name
+				} else {
+					de.Field = f.name + "." + de.Field
+				}
+			}
 			return err
 		}
-		d.path = d.path[:len(d.path)-1]
 		r.Append(f.name, v)
 	}
 	return nil

@@ -178,7 +178,6 @@ func (fr *FileReader) Read(r *record.Record) error {
 	}
 	r.Reset()
 	fr.block.root = r
-	fr.block.path = fr.block.path[:0]
 	fr.index++
 	fr.block.index = fr.index
 	if err := fr.block.top(fr.codec, r); err != nil {
