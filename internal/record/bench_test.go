@@ -257,3 +257,86 @@ func BenchmarkRecordRefGet(b *testing.B) {
 		}
 	})
 }
+
+// sideBySide runs a and b alternately in blocks of n calls within one
+// benchmark loop and reports each one's ns per call and their ratio, so that
+// both see the same machine load (the shared 2-core machine is noisy).
+func sideBySide(b *testing.B, n int, nameA string, a func(), nameB string, bf func()) {
+	b.Helper()
+	var ta, tb time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		t0 := time.Now()
+		for range n {
+			a()
+		}
+		t1 := time.Now()
+		for range n {
+			bf()
+		}
+		ta += t1.Sub(t0)
+		tb += time.Since(t1)
+	}
+	calls := float64(b.N) * float64(n)
+	b.ReportMetric(float64(ta.Nanoseconds())/calls, "ns/record-"+nameA)
+	b.ReportMetric(float64(tb.Nanoseconds())/calls, "ns/record-"+nameB)
+	b.ReportMetric(float64(ta)/float64(tb), "ratio")
+}
+
+// BenchmarkRecordJSONDecodeClickVsGoccy decodes the click event into a
+// Record and, alternately, with goccy/go-json into a struct of the same
+// fields: the ratio is the goal of issue 4 (at most 1.5).
+func BenchmarkRecordJSONDecodeClickVsGoccy(b *testing.B) {
+	data := []byte(clickJSON)
+	dec := record.NewJSONDecoder(record.JSONOptions{})
+	var r record.Record
+	var c clickStruct
+	sideBySide(b, 32, "record", func() {
+		if err := dec.Decode(data, &r); err != nil {
+			b.Fatal(err)
+		}
+	}, "goccy", func() {
+		c = clickStruct{}
+		if err := gojson.Unmarshal(data, &c); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// BenchmarkRecordJSONDecodeClickTypedVsGoccy is the same with the catalog
+// schema applied (the timestamp parsed), which goccy does not do.
+func BenchmarkRecordJSONDecodeClickTypedVsGoccy(b *testing.B) {
+	data := []byte(clickJSON)
+	dec := record.NewJSONDecoder(record.JSONOptions{Schema: clickSchema})
+	var r record.Record
+	var c clickStruct
+	sideBySide(b, 32, "record", func() {
+		if err := dec.Decode(data, &r); err != nil {
+			b.Fatal(err)
+		}
+	}, "goccy", func() {
+		c = clickStruct{}
+		if err := gojson.Unmarshal(data, &c); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// BenchmarkRecordJSONDecodeBatchVsGoccy decodes a 100-event JSON array.
+func BenchmarkRecordJSONDecodeBatchVsGoccy(b *testing.B) {
+	data := clickBatch()
+	dec := record.NewJSONDecoder(record.JSONOptions{})
+	var cs []clickStruct
+	sideBySide(b, 1, "record-batch100", func() {
+		for _, err := range dec.Records(data) {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}, "goccy-batch100", func() {
+		cs = cs[:0]
+		if err := gojson.Unmarshal(data, &cs); err != nil {
+			b.Fatal(err)
+		}
+	})
+}

@@ -138,7 +138,7 @@ func (o *CSVOptions) fill(r *Record, fields []string, l *csvLayout, line int, in
 				}
 			}
 		}
-		r.fields = append(r.fields, Field{Name: l.names[i], Value: v})
+		r.Append(l.names[i], v)
 	}
 	return nil
 }

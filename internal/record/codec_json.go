@@ -75,7 +75,7 @@ func (d *JSONDecoder) Decode(data []byte, r *Record) error {
 // it does not copy s.
 func (d *JSONDecoder) DecodeString(s string, r *Record) error {
 	r.Reset()
-	sc := jsonScanner{s: s, root: r, maxDepth: d.opts.MaxDepth, index: -1}
+	sc := jsonScanner{s: s, root: r, maxDepth: d.opts.MaxDepth, index: -1, fieldAt: -1}
 	sc.skipSpace()
 	if err := d.topObject(&sc, r); err != nil {
 		return err
@@ -97,7 +97,7 @@ func (d *JSONDecoder) Records(data []byte) iter.Seq2[*Record, error] {
 	return func(yield func(*Record, error) bool) {
 		s := string(data)
 		r := &Record{}
-		sc := jsonScanner{s: s, root: r, maxDepth: d.opts.MaxDepth}
+		sc := jsonScanner{s: s, root: r, maxDepth: d.opts.MaxDepth, fieldAt: -1}
 		sc.skipSpace()
 		if sc.i < len(s) && s[sc.i] == '[' {
 			sc.i++
@@ -231,7 +231,10 @@ type jsonScanner struct {
 	root     *Record
 	maxDepth int
 	index    int64 // index of the current record in a multi-record input
-	field    string
+	// fieldAt is the offset of the opening quote of the top-level key whose
+	// value is being decoded, or -1: an int, not the key string, so that the
+	// hot path stores no pointer (no write barrier)
+	fieldAt int
 }
 
 func (sc *jsonScanner) errorf(format string, args ...any) error {
@@ -239,7 +242,22 @@ func (sc *jsonScanner) errorf(format string, args ...any) error {
 	if len(args) > 0 {
 		msg = sprintf(format, args...)
 	}
-	return &DecodeError{Format: "json", Offset: int64(sc.i), Index: sc.index, Field: sc.field, Msg: msg}
+	field := ""
+	if sc.fieldAt >= 0 && sc.fieldAt < len(sc.s) {
+		// the key's raw text (escapes are not decoded in error messages)
+		k := sc.s[sc.fieldAt+1:]
+		for j := 0; j < len(k); j++ {
+			if k[j] == '\\' {
+				j++
+				continue
+			}
+			if k[j] == '"' {
+				field = k[:j]
+				break
+			}
+		}
+	}
+	return &DecodeError{Format: "json", Offset: int64(sc.i), Index: sc.index, Field: field, Msg: msg}
 }
 
 var spaceTab = [256]bool{' ': true, '\t': true, '\n': true, '\r': true}
@@ -272,6 +290,7 @@ func (sc *jsonScanner) object(r *Record, depth int) error {
 		if s[sc.i] != '"' {
 			return sc.errorf("expected a string key, found %s", quoteByte(s[sc.i]))
 		}
+		keyAt := sc.i
 		key, err := sc.str()
 		if err != nil {
 			return err
@@ -286,28 +305,35 @@ func (sc *jsonScanner) object(r *Record, depth int) error {
 		sc.i++
 		sc.skipSpace()
 		if depth == 1 {
-			sc.field = key
+			sc.fieldAt = keyAt
 		}
-		v, err := sc.value(depth)
-		if err != nil {
+		// decode into the next slot in place: no copy of a Field through a
+		// typed move (which costs bulk write barriers while the GC marks)
+		n := len(r.fields)
+		if n < cap(r.fields) {
+			r.fields = r.fields[:n+1]
+		} else {
+			r.fields = append(r.fields, Field{})
+		}
+		f := &r.fields[n]
+		f.Name = key
+		if err := sc.valueInto(&f.Value, depth); err != nil {
 			return err
 		}
 		if depth == 1 {
-			sc.field = ""
+			sc.fieldAt = -1
 		}
 		var bit uint64 = 1
 		if len(key) > 0 {
 			bit <<= (uint(len(key))*7 + uint(key[0]) + uint(key[len(key)-1])*3) & 63
 		}
 		if seen&bit != 0 {
-			if i := r.Index(key); i >= 0 {
-				r.fields[i].Value = v
-				goto next
+			if i := r.Index(key); i < n {
+				r.fields[i].Value = f.Value // of duplicate keys the last wins
+				r.fields = r.fields[:n]
 			}
 		}
 		seen |= bit
-		r.fields = append(r.fields, Field{Name: key, Value: v})
-	next:
 		sc.skipSpace()
 		if sc.i >= len(s) {
 			return sc.errorf("unexpected end of input in object")
@@ -325,45 +351,80 @@ func (sc *jsonScanner) object(r *Record, depth int) error {
 	}
 }
 
-// value decodes the value at sc.i.
-func (sc *jsonScanner) value(depth int) (Value, error) {
+// set writes a scalar into dst field by field (a whole-struct copy is a
+// typed move, with bulk write barriers while the GC marks), and clears the
+// nested reference only when there is one.
+func (dst *Value) set(k Kind, num uint64, str string) {
+	dst.kind = k
+	dst.scale = 0
+	dst.num = num
+	dst.str = str
+	if dst.ref != nil {
+		dst.ref = nil
+	}
+}
+
+// valueInto decodes the value at sc.i into dst.
+func (sc *jsonScanner) valueInto(dst *Value, depth int) error {
 	s := sc.s
 	if sc.i >= len(s) {
-		return Value{}, sc.errorf("unexpected end of input, expected a value")
+		return sc.errorf("unexpected end of input, expected a value")
 	}
 	switch c := s[sc.i]; c {
 	case '"':
 		str, err := sc.str()
-		return Value{kind: KindString, str: str}, err
+		if err != nil {
+			return err
+		}
+		dst.set(KindString, 0, str)
+		return nil
 	case '{':
 		child := sc.root.Alloc()
 		if err := sc.object(child, depth+1); err != nil {
-			return Value{}, err
+			return err
 		}
-		return Value{kind: KindStruct, ref: child}, nil
+		*dst = Value{kind: KindStruct, ref: child}
+		return nil
 	case '[':
-		return sc.array(depth + 1)
+		v, err := sc.array(depth + 1)
+		*dst = v
+		return err
 	case 't':
 		if len(s)-sc.i >= 4 && s[sc.i:sc.i+4] == "true" {
 			sc.i += 4
-			return Value{kind: KindBool, num: 1}, nil
+			dst.set(KindBool, 1, "")
+			return nil
 		}
 	case 'f':
 		if len(s)-sc.i >= 5 && s[sc.i:sc.i+5] == "false" {
 			sc.i += 5
-			return Value{kind: KindBool}, nil
+			dst.set(KindBool, 0, "")
+			return nil
 		}
 	case 'n':
 		if len(s)-sc.i >= 4 && s[sc.i:sc.i+4] == "null" {
 			sc.i += 4
-			return Value{}, nil
+			dst.set(KindNull, 0, "")
+			return nil
 		}
 	default:
 		if c == '-' || (c >= '0' && c <= '9') {
-			return sc.number()
+			v, err := sc.number()
+			if err != nil {
+				return err
+			}
+			dst.set(v.kind, v.num, v.str)
+			return nil
 		}
 	}
-	return Value{}, sc.errorf("invalid character %s looking for a value", quoteByte(s[sc.i]))
+	return sc.errorf("invalid character %s looking for a value", quoteByte(s[sc.i]))
+}
+
+// value decodes the value at sc.i.
+func (sc *jsonScanner) value(depth int) (Value, error) {
+	var v Value
+	err := sc.valueInto(&v, depth)
+	return v, err
 }
 
 func (sc *jsonScanner) array(depth int) (Value, error) {

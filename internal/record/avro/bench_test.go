@@ -2,6 +2,7 @@ package avro_test
 
 import (
 	"testing"
+	"time"
 
 	hamba "github.com/hamba/avro/v2"
 
@@ -87,4 +88,36 @@ func BenchmarkAvroEncodeClick(b *testing.B) {
 		}
 	}
 	report(b, len(data))
+}
+
+// BenchmarkAvroDecodeClickVsHamba alternates our decoder into a Record and
+// hamba/avro into a struct in blocks, so both see the same machine load.
+func BenchmarkAvroDecodeClickVsHamba(b *testing.B) {
+	c, data := clickDatum(b)
+	schema := hamba.MustParse(clickSchema)
+	var r record.Record
+	var s clickAvro
+	var ta, tb time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		t0 := time.Now()
+		for range 32 {
+			if err := c.Decode(data, &r); err != nil {
+				b.Fatal(err)
+			}
+		}
+		t1 := time.Now()
+		for range 32 {
+			s = clickAvro{}
+			if err := hamba.Unmarshal(schema, data, &s); err != nil {
+				b.Fatal(err)
+			}
+		}
+		ta += t1.Sub(t0)
+		tb += time.Since(t1)
+	}
+	calls := float64(b.N) * 32
+	b.ReportMetric(float64(ta.Nanoseconds())/calls, "ns/record-record")
+	b.ReportMetric(float64(tb.Nanoseconds())/calls, "ns/record-hamba")
+	b.ReportMetric(float64(ta)/float64(tb), "ratio")
 }
