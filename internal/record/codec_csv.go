@@ -222,24 +222,23 @@ func splitCSV(s string, o *CSVOptions, fields []string) ([]string, *csvError) {
 			i = j + 1
 			continue
 		}
-		k := strings.IndexByte(s[i:], delim)
-		var f string
-		if k < 0 {
-			f = s[i:]
-		} else {
-			f = s[i : i+k]
+		// fields are short: one byte loop beats two IndexByte calls
+		j := i
+		for j < len(s) && s[j] != delim && s[j] != quote {
+			j++
 		}
-		if strings.IndexByte(f, quote) >= 0 {
-			return fields, &csvError{off: i + strings.IndexByte(f, quote), msg: "bare quote in unquoted field"}
+		if j < len(s) && s[j] == quote {
+			return fields, &csvError{off: j, msg: "bare quote in unquoted field"}
 		}
+		f := s[i:j]
 		if o.TrimSpace {
 			f = strings.Trim(f, " \t")
 		}
 		fields = append(fields, f)
-		if k < 0 {
+		if j == len(s) {
 			return fields, nil
 		}
-		i += k + 1
+		i = j + 1
 	}
 }
 
