@@ -2,7 +2,6 @@ package record
 
 import (
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -31,8 +30,6 @@ import (
 // A conversion that would lose information is an error. Nested results are
 // new records; Cast does not modify v.
 func Cast(v Value, t *Type) (Value, error) { return castIn(v, t, nil) }
-
-var errCast = errors.New("record: cannot cast")
 
 func castErr(v Value, t *Type, why string) error {
 	text := v.String()

@@ -33,6 +33,7 @@ type DecodeError struct {
 	Err    error // underlying error, if any
 }
 
+// Error returns "record: FORMAT: record N, line L, offset O, field \"F\": message".
 func (e *DecodeError) Error() string {
 	b := []byte("record: ")
 	b = append(b, e.Format...)

@@ -110,6 +110,7 @@ type TimeError struct {
 	Reason string
 }
 
+// Error describes the mismatch with its offset.
 func (e *TimeError) Error() string {
 	f := e.Format
 	if f == "" {

@@ -13,6 +13,7 @@ type TypeSyntaxError struct {
 	Msg    string
 }
 
+// Error describes the problem with its offset.
 func (e *TypeSyntaxError) Error() string {
 	return fmt.Sprintf("record: type %q: offset %d: %s", e.Text, e.Offset, e.Msg)
 }

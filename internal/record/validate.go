@@ -16,6 +16,7 @@ type Violation struct {
 	Reason string
 }
 
+// String returns "path: reason".
 func (v Violation) String() string { return v.Path + ": " + v.Reason }
 
 // ValidationError lists every violation of a record against a schema.
@@ -23,6 +24,7 @@ type ValidationError struct {
 	Violations []Violation
 }
 
+// Error lists every violation.
 func (e *ValidationError) Error() string {
 	var b strings.Builder
 	b.WriteString("record: ")

@@ -351,7 +351,7 @@ func (st *schemaText) typ(t *record.Type, name string) ([]byte, error) {
 		return append(append([]byte(`{"type":"array","items":`), e...), '}'), nil
 	case record.KindMap:
 		if t.Key.Kind != record.KindString {
-			return nil, errors.New("Avro map keys must be strings")
+			return nil, errors.New("map keys must be strings in Avro")
 		}
 		e, err := st.typ(t.Elem, name)
 		if err != nil {

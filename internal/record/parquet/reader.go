@@ -28,7 +28,8 @@ const Magic = "PAR1"
 // and two level forms) and bare repeated fields array; MAP map.
 type Reader struct {
 	file   *pq.File
-	rows   *pq.Reader
+	groups []pq.RowGroup
+	rows   pq.Rows // of groups[0], or nil
 	cols   []*pnode
 	schema *record.Schema
 	buf    []pq.Row
@@ -61,7 +62,7 @@ func NewReader(r io.ReaderAt, size int64) (rd *Reader, err error) {
 		return nil, &record.DecodeError{Format: "parquet", Offset: -1, Index: -1, Msg: "schema", Err: err}
 	}
 	return &Reader{
-		file: f, rows: pq.NewReader(f), cols: cols, schema: s,
+		file: f, groups: f.RowGroups(), cols: cols, schema: s,
 		buf: make([]pq.Row, 64), values: make([][]pq.Value, len(f.Schema().Columns())),
 		pos: make([]int, len(f.Schema().Columns())),
 	}, nil
@@ -85,7 +86,38 @@ func (rd *Reader) NumRows() int64 { return rd.file.NumRows() }
 func (rd *Reader) WriterSchema() string { return rd.file.Schema().String() }
 
 // Close releases the reader's resources. It does not close the input.
-func (rd *Reader) Close() error { return rd.rows.Close() }
+func (rd *Reader) Close() error {
+	if rd.rows == nil {
+		return nil
+	}
+	err := rd.rows.Close()
+	rd.rows = nil
+	return err
+}
+
+// fill reads the next rows into buf, moving through the row groups.
+func (rd *Reader) fill() (int, error) {
+	for {
+		if rd.rows == nil {
+			if len(rd.groups) == 0 {
+				return 0, io.EOF
+			}
+			rd.rows = rd.groups[0].Rows()
+			rd.groups = rd.groups[1:]
+		}
+		n, err := rd.rows.ReadRows(rd.buf)
+		if n > 0 {
+			return n, nil
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return 0, err
+		}
+		if cerr := rd.rows.Close(); cerr != nil {
+			return 0, cerr
+		}
+		rd.rows = nil
+	}
+}
 
 // Read decodes the next row into r, which it resets first. It returns
 // [io.EOF] after the last row. After any other error the reader cannot go
@@ -101,9 +133,9 @@ func (rd *Reader) Read(r *record.Record) (err error) {
 	}()
 	defer recoverTo(&err, rd.index)
 	if rd.i == rd.n {
-		n, err := rd.rows.ReadRows(rd.buf)
+		n, err := rd.fill()
 		if n == 0 {
-			if err == nil || errors.Is(err, io.EOF) {
+			if errors.Is(err, io.EOF) {
 				return io.EOF
 			}
 			return &record.DecodeError{Format: "parquet", Offset: -1, Index: rd.index, Msg: "read rows", Err: err}

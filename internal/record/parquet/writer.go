@@ -25,7 +25,7 @@ import (
 // elements and map values are OPTIONAL. Choice types cannot be written:
 // resolve them first. It is not safe for concurrent use.
 type Writer struct {
-	w     *pq.Writer
+	w     *pq.GenericWriter[any]
 	cols  []*pnode
 	names []string
 	row   pq.Row
@@ -43,7 +43,7 @@ func NewWriter(w io.Writer, s *record.Schema) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parquet: %w", err)
 	}
-	return &Writer{w: pq.NewWriter(w, ps), cols: cols, names: s.Names()}, nil
+	return &Writer{w: pq.NewGenericWriter[any](w, ps), cols: cols, names: s.Names()}, nil
 }
 
 // Write appends one record. A missing field is null.
