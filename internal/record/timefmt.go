@@ -16,6 +16,11 @@ type TimeFormat struct {
 	spec string
 	kind timeKind
 	toks []timeTok
+	// fast is set for patterns of an ISO 8601 shape (those detection
+	// produces, like "yyyy-MM-dd HH:mm:ss z"): the flexible ISO scanner
+	// parses them, and its result counts when the shape it saw is the
+	// pattern's.
+	fast *isoShape
 }
 
 type timeKind uint8
@@ -69,7 +74,15 @@ func ParseTimeFormat(spec string) (TimeFormat, error) {
 	if err != nil {
 		return TimeFormat{}, fmt.Errorf("record: time format %q: %w", spec, err)
 	}
-	return TimeFormat{spec: spec, kind: timePattern, toks: toks}, nil
+	f := TimeFormat{spec: spec, kind: timePattern, toks: toks}
+	// an ISO-shaped pattern: its output is ISO text whose shape spells the
+	// pattern back
+	sample := string(f.formatPattern(nil, 1569933296123456789)) // 2019-10-01T12:34:56.123456789Z
+	var sh isoShape
+	if _, _, reason := parseISO(sample, &sh); reason == "" && sh.timeSep != 0 && sh.pattern() == spec {
+		f.fast = &sh
+	}
+	return f, nil
 }
 
 // MustTimeFormat is [ParseTimeFormat] for formats known to be valid; it
@@ -140,6 +153,12 @@ func (f TimeFormat) Parse(s string) (int64, error) {
 		}
 		return n, nil
 	case timePattern:
+		if f.fast != nil {
+			var sh isoShape
+			if n, _, reason := parseISO(s, &sh); reason == "" && f.fast.sameShape(&sh) {
+				return n, nil
+			}
+		}
 		n, off, reason := f.parsePattern(s)
 		if reason != "" {
 			return 0, f.errorf(s, off, reason)
@@ -337,6 +356,67 @@ type isoShape struct {
 	zone      byte // 0 none, 'Z' a 'Z', ':' ±hh:mm, '4' ±hhmm, '2' ±hh, 'n' a space and a name
 	zoneName  string
 	zoneSpace bool // an offset or Z preceded by a space
+	fracComma bool // a comma before the fraction
+}
+
+// zoneClass groups zones as patterns read them: none, an offset (X… reads
+// Z, ±hh, ±hhmm and ±hh:mm), or a name (z).
+func zoneClass(z byte) byte {
+	switch z {
+	case 0:
+		return 0
+	case 'n':
+		return 'n'
+	}
+	return 'o'
+}
+
+// sameShape reports whether a text of shape o matches the pattern whose
+// shape is s, so that the ISO scanner's result is the pattern's.
+func (s *isoShape) sameShape(o *isoShape) bool {
+	return s.dateSep == o.dateSep && s.timeSep == o.timeSep && s.seconds == o.seconds &&
+		(s.fracLen > 0) == (o.fracLen > 0) && !o.fracComma &&
+		zoneClass(s.zone) == zoneClass(o.zone) && s.zoneSpace == o.zoneSpace
+}
+
+// pattern returns the pattern of exactly this shape, as detection reports
+// it (yyyy-MM-dd HH:mm:ss z for the REES46 form).
+func (s *isoShape) pattern() string {
+	var b strings.Builder
+	b.WriteString("yyyy")
+	b.WriteByte(s.dateSep)
+	b.WriteString("MM")
+	b.WriteByte(s.dateSep)
+	b.WriteString("dd")
+	if s.timeSep == 0 {
+		return b.String()
+	}
+	if s.timeSep == ' ' {
+		b.WriteString(" HH:mm")
+	} else {
+		b.WriteString("'" + string(s.timeSep) + "'HH:mm")
+	}
+	if s.seconds {
+		b.WriteString(":ss")
+	}
+	if s.fracLen > 0 {
+		b.WriteByte('.')
+		b.WriteString(strings.Repeat("S", min(s.fracLen, 9)))
+	}
+	if s.zoneSpace {
+		b.WriteByte(' ')
+	}
+	switch s.zone {
+	case 'Z', ':':
+		b.WriteString("XXX")
+	case '4':
+		b.WriteString("XX")
+	case '2':
+		b.WriteString("X")
+	case 'n':
+		b.WriteString("z")
+	}
+	return b.String()
 }
 
 func (s *isoShape) isRFC3339() bool {
@@ -401,6 +481,7 @@ func parseISO(s string, sh *isoShape) (int64, int, string) {
 			sh.seconds = true
 			i += 3
 			if i < len(s) && (s[i] == '.' || s[i] == ',') {
+				sh.fracComma = s[i] == ','
 				i++
 				start := i
 				for i < len(s) && s[i] >= '0' && s[i] <= '9' {
@@ -951,44 +1032,10 @@ func DetectTimeFormat(s string) (f TimeFormat, kind Kind, ok bool) {
 		if sh.isRFC3339() {
 			return TimeFormat{spec: "rfc3339", kind: timeRFC3339}, KindTimestamp, true
 		}
-		var b strings.Builder
-		b.WriteString("yyyy")
-		b.WriteByte(sh.dateSep)
-		b.WriteString("MM")
-		b.WriteByte(sh.dateSep)
-		b.WriteString("dd")
 		if sh.timeSep == 0 {
-			if sh.dateSep == '-' {
-				return MustTimeFormat("yyyy-MM-dd"), KindDate, true
-			}
-			return MustTimeFormat(b.String()), KindDate, true
+			return MustTimeFormat(sh.pattern()), KindDate, true
 		}
-		if sh.timeSep == ' ' {
-			b.WriteString(" HH:mm")
-		} else {
-			b.WriteString("'" + string(sh.timeSep) + "'HH:mm")
-		}
-		if sh.seconds {
-			b.WriteString(":ss")
-		}
-		if sh.fracLen > 0 {
-			b.WriteByte('.')
-			b.WriteString(strings.Repeat("S", min(sh.fracLen, 9)))
-		}
-		if sh.zoneSpace {
-			b.WriteByte(' ')
-		}
-		switch sh.zone {
-		case 'Z', ':':
-			b.WriteString("XXX")
-		case '4':
-			b.WriteString("XX")
-		case '2':
-			b.WriteString("X")
-		case 'n':
-			b.WriteString("z")
-		}
-		f, err := ParseTimeFormat(b.String())
+		f, err := ParseTimeFormat(sh.pattern())
 		if err != nil {
 			return TimeFormat{}, KindNull, false
 		}
