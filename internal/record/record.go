@@ -141,6 +141,35 @@ func (r *Record) Set(name string, v Value) {
 	r.fields = append(r.fields, Field{Name: name, Value: v})
 }
 
+// SetPath sets the field at a dotted path such as "billing.address.city",
+// creating the structs on the way (from [Record.Alloc]) and replacing a
+// non-struct value that is in the way. A name that contains a dot cannot be
+// reached through SetPath; use [Record.Set] on its parent.
+func (r *Record) SetPath(path string, v Value) {
+	cur := r
+	for {
+		dot := strings.IndexByte(path, '.')
+		if dot < 0 {
+			cur.Set(path, v)
+			return
+		}
+		name := path[:dot]
+		path = path[dot+1:]
+		i := cur.Index(name)
+		if i >= 0 && cur.fields[i].Value.kind == KindStruct {
+			cur = cur.fields[i].Value.ref
+			continue
+		}
+		child := r.Alloc()
+		if i >= 0 {
+			cur.fields[i].Value.assign(StructValue(child))
+		} else {
+			cur.Append(name, StructValue(child))
+		}
+		cur = child
+	}
+}
+
 // Append appends a field without checking that name is new. Decoders and
 // transforms that build a record from a known set of names use it; a
 // duplicate name makes [Record.Get] see only the first.

@@ -157,3 +157,55 @@ func MergeSchemas(a, b *Schema) *Schema {
 	}
 	return s
 }
+
+// Widens reports whether every value of type from is also a value of type
+// to, read without loss: equal types, null into anything, int into long or
+// double, long into double, a decimal into one with as many integer and
+// fraction digits, timestamps and dates with text formats into the flexible
+// timestamp, arrays and maps by element, structs whose fields all widen and
+// where every field that to adds is nullable, and any alternative of a
+// choice into a choice (or type) that takes it. A catalog checks schema
+// compatibility with it: a reader of schema to can read data of schema from
+// when every column widens.
+func Widens(from, to *Type) bool {
+	if from.Equal(to) || from.Kind == KindNull {
+		return true
+	}
+	if from.Kind == KindChoice {
+		for _, c := range from.Choices {
+			if !Widens(c, to) {
+				return false
+			}
+		}
+		return true
+	}
+	if to.Kind == KindChoice {
+		for _, c := range to.Choices {
+			if Widens(from, c) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case from.Kind == KindStruct && to.Kind == KindStruct:
+		for _, f := range from.Fields {
+			t := to.Field(f.Name)
+			if t == nil || !Widens(f.Type, t.Type) || (f.Nullable && !t.Nullable) {
+				return false
+			}
+		}
+		for _, t := range to.Fields {
+			if from.Field(t.Name) == nil && !t.Nullable {
+				return false
+			}
+		}
+		return true
+	case from.Kind == KindArray && to.Kind == KindArray:
+		return Widens(from.Elem, to.Elem)
+	case from.Kind == KindMap && to.Kind == KindMap:
+		return Widens(from.Key, to.Key) && Widens(from.Elem, to.Elem)
+	}
+	w := widen(from, to)
+	return w != nil && w.Equal(to)
+}

@@ -205,3 +205,45 @@ func TestValueConversions(t *testing.T) {
 	require.Equal(t, "2019-10-01", record.DateValue(18170).Text())
 	require.Equal(t, "", record.NullValue().Text())
 }
+
+func TestRecordSetPath(t *testing.T) {
+	r := record.New(2)
+	r.Append("a", record.LongValue(1))
+	r.SetPath("billing.address.city", record.StringValue("Oslo"))
+	r.SetPath("billing.zip", record.StringValue("0150"))
+	r.SetPath("a.b", record.BoolValue(true)) // replaces the long in the way
+	r.SetPath("top", record.NullValue())
+	require.Equal(t, `{"a":{"b":true},"billing":{"address":{"city":"Oslo"},"zip":"0150"},"top":null}`, r.String())
+	v, ok := r.Lookup("billing.address.city")
+	require.True(t, ok)
+	require.Equal(t, "Oslo", v.Str())
+}
+
+func TestTypeWidens(t *testing.T) {
+	cases := []struct {
+		from, to string
+		want     bool
+	}{
+		{"int", "long", true},
+		{"long", "int", false},
+		{"long", "double", true},
+		{"null", "struct<a:int>", true},
+		{"decimal(5,2)", "decimal(10,2)", true},
+		{"decimal(5,2)", "decimal(10,1)", false},
+		{"timestamp('yyyy-MM-dd HH:mm:ss z')", "timestamp", true},
+		{"timestamp", "timestamp('rfc3339')", false},
+		{"string", "long", false},
+		{"long", "choice<long,string>", true},
+		{"choice<int,string>", "choice<long,string>", true},
+		{"choice<long,string>", "long", false},
+		{"array<int>", "array<long>", true},
+		{"map<string,int>", "map<string,double>", true},
+		{"struct<a:int not null>", "struct<a:long,b:string>", true},
+		{"struct<a:int>", "struct<a:long not null>", false},
+		{"struct<a:int not null>", "struct<a:long not null,b:string not null>", false},
+		{"struct<a:int,b:int>", "struct<a:int>", false},
+	}
+	for _, c := range cases {
+		require.Equal(t, c.want, record.Widens(record.MustParseType(c.from), record.MustParseType(c.to)), "%s -> %s", c.from, c.to)
+	}
+}
