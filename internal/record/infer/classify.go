@@ -3,6 +3,7 @@ package infer
 import (
 	"bytes"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/pricestream/pricestream/internal/record"
@@ -125,29 +126,7 @@ func classifyJSON(text []byte, truncated bool) (Classification, bool) {
 }
 
 func plural(n int, what string) string {
-	return itoa(n) + " " + what
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
+	return strconv.Itoa(n) + " " + what
 }
 
 // classifyCSV tries each delimiter and returns those that split the lines
@@ -184,7 +163,7 @@ func classifyCSV(text []byte, truncated bool) []Classification {
 			cert *= 0.5 // one line says little
 		}
 		header := detectHeader(lines, d)
-		reason := itoa(first) + " fields on " + itoa(same) + " of " + itoa(len(lines)) + " lines"
+		reason := strconv.Itoa(first) + " fields on " + strconv.Itoa(same) + " of " + strconv.Itoa(len(lines)) + " lines"
 		if cert < 1 || !header {
 			cert *= 0.9 // Glue's CSV classifier is sure only of a clean table with a header
 		}
