@@ -7,6 +7,7 @@ import (
 	"iter"
 	"math"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
@@ -98,6 +99,9 @@ func (d *JSONDecoder) Records(data []byte) iter.Seq2[*Record, error] {
 		s := string(data)
 		r := &Record{}
 		sc := jsonScanner{s: s, root: r, maxDepth: d.opts.MaxDepth, fieldAt: -1}
+		if strings.HasPrefix(s, "\ufeff") {
+			sc.i = 3 // a byte order mark, as files exported on Windows have
+		}
 		sc.skipSpace()
 		if sc.i < len(s) && s[sc.i] == '[' {
 			sc.i++
@@ -790,6 +794,16 @@ func (jr *JSONReader) Read(rec *Record) error {
 		}
 		c := jr.buf[jr.off]
 		if !jr.started {
+			if bytes.HasPrefix(jr.buf[jr.off:], []byte("\ufeff")) {
+				jr.off += 3
+				continue
+			}
+			if c == 0xef && len(jr.buf)-jr.off < 3 && !jr.eof {
+				if err := jr.fill(); err != nil { // maybe a split byte order mark
+					return err
+				}
+				continue
+			}
 			jr.started = true
 			if c == '[' {
 				jr.inArray = true

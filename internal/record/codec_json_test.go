@@ -204,6 +204,10 @@ func TestJSONRecords(t *testing.T) {
 	require.Len(t, errs, 1)
 	require.ErrorContains(t, errs[0], "record 1, offset 13")
 
+	got, errs = collect("\ufeff{\"a\":1}\n{\"a\":2}")
+	require.Empty(t, errs)
+	require.Len(t, got, 2)
+
 	got, errs = collect(`{"a":1}`)
 	require.Empty(t, errs)
 	require.Len(t, got, 1)
@@ -249,7 +253,7 @@ func TestJSONReader(t *testing.T) {
 		}
 		return out, errs
 	}
-	got, errs := read(`[{"a":"x]}"},{"b":[1,{"c":2}]}]`)
+	got, errs := read("\ufeff[{\"a\":\"x]}\"},{\"b\":[1,{\"c\":2}]}]")
 	require.Empty(t, errs)
 	require.Equal(t, []string{`{"a":"x]}"}`, `{"b":[1,{"c":2}]}`}, got)
 
