@@ -58,9 +58,8 @@ func cli(t *testing.T, args ...string) (string, error) {
 const rees46 = "../../examples/data/rees46-2019-oct-sample.csv"
 
 func TestCLIStreamPutREES46(t *testing.T) {
-	if _, err := os.Stat(rees46); err != nil {
-		t.Skipf("the REES46 sample is not at %s: %v", rees46, err)
-	}
+	_, err := os.Stat(rees46)
+	require.NoError(t, err, "the REES46 sample belongs in examples/data")
 	url := startApp(t)
 	out, err := cli(t, "--server", url, "stream", "create", "clicks", "--partitions", "4")
 	require.NoError(t, err)

@@ -15,26 +15,14 @@ import (
 	"github.com/pricestream/pricestream/internal/record/parquet"
 )
 
-// rees46 returns the real REES46 sample, shared/data/rees46-2019-oct-sample.csv
-// beside the repository (../shared from its root), found by walking up from
-// the package directory, so that it is found from a clone and a worktree
-// alike. The test fails without it: the REES46 checks must not pass by
-// skipping.
+// rees46 returns the real REES46 sample kept in the repository
+// (examples/data). The test fails without it: the REES46 checks must not
+// pass by skipping.
 func rees46(t testing.TB) []byte {
 	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "shared", "data", "rees46-2019-oct-sample.csv"))
-		if err == nil {
-			return b
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("shared/data/rees46-2019-oct-sample.csv not found in any parent directory")
-		}
-		dir = parent
-	}
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "examples", "data", "rees46-2019-oct-sample.csv"))
+	require.NoError(t, err, "the REES46 sample belongs in examples/data")
+	return b
 }
 
 // TestInferREES46 checks every column of the real REES46 export.
