@@ -8,6 +8,7 @@ import (
 
 	"github.com/goccy/go-json"
 
+	"github.com/pricestream/pricestream/internal/catalog"
 	"github.com/pricestream/pricestream/internal/stream"
 )
 
@@ -37,6 +38,14 @@ var errorCodes = []ErrorCode{
 	{stream.ErrThrottled, http.StatusTooManyRequests, "throttled"},
 	{stream.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
 	{stream.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
+	{catalog.ErrInvalid, http.StatusBadRequest, "invalid_argument"},
+	{catalog.ErrRecordInvalid, http.StatusBadRequest, "schema_mismatch"},
+	{catalog.ErrNotFound, http.StatusNotFound, "not_found"},
+	{catalog.ErrExists, http.StatusConflict, "already_exists"},
+	{catalog.ErrIncompatible, http.StatusConflict, "incompatible_schema"},
+	{catalog.ErrConflict, http.StatusConflict, "conflict"},
+	{catalog.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
+	{catalog.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout"},
 }
 

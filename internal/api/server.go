@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/pricestream/pricestream/internal/catalog"
 	"github.com/pricestream/pricestream/internal/stream"
 )
 
@@ -74,7 +75,10 @@ func (c Config) Validate(prefix string) error {
 
 // Deps are the server's dependencies.
 type Deps struct {
-	Streams    *stream.Manager
+	Streams *stream.Manager
+	// Catalog, if set, serves /v1/catalog and checks the puts of bound
+	// streams.
+	Catalog    *catalog.Catalog
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	// Gatherer serves /metrics; usually the same registry as Registerer.
@@ -88,6 +92,7 @@ type ReadyCheck func(ctx context.Context) error
 type Server struct {
 	cfg     Config
 	streams *stream.Manager
+	catalog *catalog.Catalog
 	logger  *slog.Logger
 	mux     *http.ServeMux
 	srv     *http.Server
@@ -119,6 +124,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{
 		cfg:     cfg,
 		streams: deps.Streams,
+		catalog: deps.Catalog,
 		logger:  logger.With("component", "api"),
 		mux:     http.NewServeMux(),
 		metrics: newHTTPMetrics(reg),
@@ -136,6 +142,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.mux.HandleFunc("POST /{$}", s.awsTarget)
 	if s.streams != nil {
 		s.routeStreams()
+	}
+	if s.catalog != nil {
+		s.routeCatalog()
 	}
 	s.srv = &http.Server{
 		Handler:           s.Handler(),

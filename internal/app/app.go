@@ -17,6 +17,7 @@ import (
 
 	"github.com/pricestream/pricestream/internal/api"
 	"github.com/pricestream/pricestream/internal/api/kinesis"
+	"github.com/pricestream/pricestream/internal/catalog"
 	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/stream"
 )
@@ -46,6 +47,7 @@ type App struct {
 	registry *prometheus.Registry
 	engine   *engine.Engine
 	streams  *stream.Manager
+	catalog  *catalog.Catalog
 	server   *api.Server
 }
 
@@ -72,7 +74,15 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		a.Close()
 		return nil, err
 	}
-	if a.server, err = api.New(cfg.HTTP, api.Deps{Streams: a.streams, Logger: logger, Registerer: a.registry, Gatherer: a.registry}); err != nil {
+	if a.catalog, err = catalog.New(cfg.Catalog, catalog.Deps{Engine: a.engine, Logger: logger, Registerer: a.registry}); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if err := a.catalog.Start(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if a.server, err = api.New(cfg.HTTP, api.Deps{Streams: a.streams, Catalog: a.catalog, Logger: logger, Registerer: a.registry, Gatherer: a.registry}); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -103,6 +113,9 @@ func (a *App) Engine() *engine.Engine { return a.engine }
 
 // Streams returns the stream manager.
 func (a *App) Streams() *stream.Manager { return a.streams }
+
+// Catalog returns the data catalog.
+func (a *App) Catalog() *catalog.Catalog { return a.catalog }
 
 // Run serves until ctx is done, SIGINT or SIGTERM arrives, or a part fails;
 // then it shuts down gracefully and closes the app. It returns nil after a
@@ -135,6 +148,9 @@ func (a *App) Run(ctx context.Context) error {
 
 // Close stops the parts and the engine, in that order. It is idempotent.
 func (a *App) Close() {
+	if a.catalog != nil {
+		a.catalog.Close()
+	}
 	if a.streams != nil {
 		a.streams.Close()
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pricestream/pricestream/internal/api"
 	"github.com/pricestream/pricestream/internal/api/kinesis"
+	"github.com/pricestream/pricestream/internal/catalog"
 	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/stream"
 )
@@ -26,6 +27,7 @@ type Config struct {
 	HTTP    api.Config     `yaml:"http" json:"http"`
 	Streams stream.Config  `yaml:"streams" json:"streams"`
 	Kinesis kinesis.Config `yaml:"kinesis" json:"kinesis"`
+	Catalog catalog.Config `yaml:"catalog" json:"catalog"`
 	Log     LogConfig      `yaml:"log" json:"log"`
 	// ShutdownTimeout bounds the graceful part of shutdown. Default 15s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" json:"shutdown_timeout"`
@@ -46,6 +48,7 @@ func DefaultConfig() Config {
 		HTTP:            api.DefaultConfig(),
 		Streams:         stream.DefaultConfig(),
 		Kinesis:         kinesis.DefaultConfig(),
+		Catalog:         catalog.DefaultConfig(),
 		Log:             LogConfig{Level: "info", Format: "text"},
 		ShutdownTimeout: 15 * time.Second,
 	}
@@ -54,7 +57,7 @@ func DefaultConfig() Config {
 // Validate reports every problem at once, each with its path.
 func (c Config) Validate() error {
 	var errs []error
-	errs = append(errs, c.Engine.Validate("engine"), c.HTTP.Validate("http"), c.Streams.Validate("streams"))
+	errs = append(errs, c.Engine.Validate("engine"), c.HTTP.Validate("http"), c.Streams.Validate("streams"), c.Catalog.Validate("catalog"))
 	switch strings.ToLower(c.Log.Level) {
 	case "", "debug", "info", "warn", "error":
 	default:

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestCLICatalog(t *testing.T) {
+	url := startApp(t)
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := cli(t, append([]string{"--server", url}, args...)...)
+		require.NoError(t, err, out)
+		return out
+	}
+	require.Contains(t, run("catalog", "create-database", "shop", "--description", "Fast Sneakers", "--param", "owner=de"), "created database shop")
+	out := run("catalog", "create-table", "shop", "clicks",
+		"--columns", "event_time timestamp('yyyy-MM-dd HH:mm:ss z') not null, product_id long not null, price double",
+		"--partition-key", "product_id", "--event-time", "event_time")
+	require.Contains(t, out, "created table shop.clicks (version 1, 3 columns)")
+
+	// get --json: the definition with the columns as [{"name","type","nullable"}]
+	out = run("catalog", "get", "shop", "clicks", "--json")
+	var def struct {
+		Database, Name string
+		Version        int
+		Location       map[string]string
+		Columns        []map[string]any
+		PartitionKeys  []string `json:"partition_keys"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &def), out)
+	require.Equal(t, "clicks", def.Name)
+	require.Equal(t, 1, def.Version)
+	require.Equal(t, map[string]string{"stream": "clicks"}, def.Location)
+	require.Equal(t, []map[string]any{
+		{"name": "event_time", "type": "timestamp('yyyy-MM-dd HH:mm:ss z')", "nullable": false},
+		{"name": "product_id", "type": "long", "nullable": false},
+		{"name": "price", "type": "double", "nullable": true},
+	}, def.Columns)
+
+	out = run("catalog", "get", "shop", "clicks")
+	require.Contains(t, out, "table shop.clicks, version 1")
+	require.Contains(t, out, "event time: event_time (yyyy-MM-dd HH:mm:ss z)")
+
+	// a new version from a document: the JSON of get, edited
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal([]byte(run("catalog", "get", "shop", "clicks", "--json")), &doc))
+	doc["kind"] = "table"
+	doc["columns"] = append(doc["columns"].([]any), map[string]any{"name": "brand", "type": "string"})
+	b, err := json.Marshal(doc)
+	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), "clicks.json")
+	require.NoError(t, os.WriteFile(file, b, 0o600))
+	require.Contains(t, run("catalog", "apply", "-f", file), "table shop.clicks updated (version 2)")
+	require.Contains(t, run("catalog", "apply", "-f", file), "table shop.clicks unchanged (version 2)")
+
+	out = run("catalog", "versions", "shop", "clicks")
+	require.Contains(t, out, "+ brand string")
+	out = run("catalog", "diff", "shop", "clicks")
+	require.Contains(t, out, "shop.clicks: version 1 -> 2")
+	require.Contains(t, out, "+ brand string")
+	require.Contains(t, run("catalog", "list"), "shop")
+	require.Contains(t, run("catalog", "list", "shop"), "clicks")
+
+	// mistakes are reported with their position
+	_, err = cli(t, "--server", url, "catalog", "create-table", "shop", "bad", "--columns", "a long, b strin")
+	require.ErrorContains(t, err, `--columns: offset 10: unknown type "strin"`)
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("kind: table\ndatabase: shop\nname: t\nlocation: {stream: t}\nformat: {type: orc}\ncolumns: [{name: a, type: long}]\n"), 0o600))
+	_, err = cli(t, "--server", url, "catalog", "apply", "-f", bad)
+	require.ErrorContains(t, err, `5:16: format.type: unknown format "orc"`)
+	_, err = cli(t, "--server", url, "catalog", "create-table", "shop", "clicks", "--columns", "a long")
+	require.ErrorContains(t, err, "already_exists")
+
+	require.Contains(t, run("catalog", "delete", "shop", "clicks"), "deleted table shop.clicks")
+	require.Contains(t, run("catalog", "delete", "shop"), "deleted database shop")
+}

@@ -1,0 +1,155 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/pricestream/pricestream/internal/api"
+	"github.com/pricestream/pricestream/internal/catalog"
+)
+
+func dbPath(db string) string { return "/v1/catalog/databases/" + url.PathEscape(db) }
+
+func tablePath(db, table string) string {
+	return dbPath(db) + "/tables/" + url.PathEscape(table)
+}
+
+// CreateDatabase creates a catalog database.
+func (c *Client) CreateDatabase(ctx context.Context, d catalog.Database) (*catalog.Database, error) {
+	var out catalog.Database
+	return &out, c.do(ctx, http.MethodPost, "/v1/catalog/databases", d, &out)
+}
+
+// UpdateDatabase replaces a database's description and parameters.
+func (c *Client) UpdateDatabase(ctx context.Context, d catalog.Database) (*catalog.Database, error) {
+	var out catalog.Database
+	return &out, c.do(ctx, http.MethodPut, dbPath(d.Name), d, &out)
+}
+
+// GetDatabase returns a database.
+func (c *Client) GetDatabase(ctx context.Context, name string) (*catalog.Database, error) {
+	var out catalog.Database
+	return &out, c.do(ctx, http.MethodGet, dbPath(name), nil, &out)
+}
+
+// ListDatabases lists the databases.
+func (c *Client) ListDatabases(ctx context.Context) ([]*catalog.Database, error) {
+	var out struct {
+		Databases []*catalog.Database `json:"databases"`
+	}
+	return out.Databases, c.do(ctx, http.MethodGet, "/v1/catalog/databases", nil, &out)
+}
+
+// DeleteDatabase deletes a database; cascade deletes its tables too.
+func (c *Client) DeleteDatabase(ctx context.Context, name string, cascade bool) error {
+	p := dbPath(name)
+	if cascade {
+		p += "?cascade=true"
+	}
+	return c.do(ctx, http.MethodDelete, p, nil, nil)
+}
+
+// CreateTable creates a table (version 1).
+func (c *Client) CreateTable(ctx context.Context, t *catalog.Table) (*catalog.Table, error) {
+	var out catalog.Table
+	return &out, c.do(ctx, http.MethodPost, dbPath(t.Database)+"/tables", t, &out)
+}
+
+// PutTable creates the table or makes t its new version; with ifVersion
+// > 0 the update fails with the code "conflict" unless the latest version
+// is ifVersion.
+func (c *Client) PutTable(ctx context.Context, t *catalog.Table, ifVersion int) (*catalog.Table, error) {
+	p := tablePath(t.Database, t.Name)
+	if ifVersion > 0 {
+		p += "?if_version=" + strconv.Itoa(ifVersion)
+	}
+	var out catalog.Table
+	return &out, c.do(ctx, http.MethodPut, p, t, &out)
+}
+
+// GetTable returns a version of a table (the latest when version is 0).
+func (c *Client) GetTable(ctx context.Context, db, table string, version int) (*catalog.Table, error) {
+	p := tablePath(db, table)
+	if version > 0 {
+		p += "?version=" + strconv.Itoa(version)
+	}
+	var out catalog.Table
+	return &out, c.do(ctx, http.MethodGet, p, nil, &out)
+}
+
+// ListTables lists the tables of a database (their latest versions).
+func (c *Client) ListTables(ctx context.Context, db string) ([]*catalog.Table, error) {
+	var out struct {
+		Tables []*catalog.Table `json:"tables"`
+	}
+	return out.Tables, c.do(ctx, http.MethodGet, dbPath(db)+"/tables", nil, &out)
+}
+
+// DeleteTable deletes a table with all its versions.
+func (c *Client) DeleteTable(ctx context.Context, db, table string) error {
+	return c.do(ctx, http.MethodDelete, tablePath(db, table), nil, nil)
+}
+
+// TableVersions lists a table's versions with their changes.
+func (c *Client) TableVersions(ctx context.Context, db, table string) ([]api.VersionSummary, error) {
+	var out struct {
+		Versions []api.VersionSummary `json:"versions"`
+	}
+	return out.Versions, c.do(ctx, http.MethodGet, tablePath(db, table)+"/versions", nil, &out)
+}
+
+// DiffTable returns the changes from version from to version to (0 and 0:
+// the version before the latest and the latest).
+func (c *Client) DiffTable(ctx context.Context, db, table string, from, to int) (*catalog.Diff, error) {
+	q := url.Values{}
+	if from > 0 {
+		q.Set("from", strconv.Itoa(from))
+	}
+	if to > 0 {
+		q.Set("to", strconv.Itoa(to))
+	}
+	var out catalog.Diff
+	return &out, c.do(ctx, http.MethodGet, tablePath(db, table)+"/diff?"+q.Encode(), nil, &out)
+}
+
+// ValidateRecords checks JSON records against a table's schema.
+func (c *Client) ValidateRecords(ctx context.Context, db, table string, req api.ValidateRequest) (*api.ValidateResult, error) {
+	var out api.ValidateResult
+	return &out, c.do(ctx, http.MethodPost, tablePath(db, table)+"/validate", req, &out)
+}
+
+// ApplyCatalog applies YAML or JSON catalog documents (the text of a
+// file) and returns what each did.
+func (c *Client) ApplyCatalog(ctx context.Context, documents []byte) ([]catalog.ApplyResult, error) {
+	var out struct {
+		Results []catalog.ApplyResult `json:"results"`
+	}
+	return out.Results, c.do(ctx, http.MethodPost, "/v1/catalog/apply", documents, &out)
+}
+
+// Bind binds a stream to a catalog table for ingest checks.
+func (c *Client) Bind(ctx context.Context, b catalog.Binding) (*catalog.Binding, error) {
+	var out catalog.Binding
+	return &out, c.do(ctx, http.MethodPut, "/v1/catalog/bindings/"+url.PathEscape(b.Stream), b, &out)
+}
+
+// Unbind removes a stream's binding.
+func (c *Client) Unbind(ctx context.Context, stream string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/catalog/bindings/"+url.PathEscape(stream), nil, nil)
+}
+
+// GetBinding returns a stream's binding.
+func (c *Client) GetBinding(ctx context.Context, stream string) (*catalog.Binding, error) {
+	var out catalog.Binding
+	return &out, c.do(ctx, http.MethodGet, "/v1/catalog/bindings/"+url.PathEscape(stream), nil, &out)
+}
+
+// ListBindings lists the stream bindings.
+func (c *Client) ListBindings(ctx context.Context) ([]*catalog.Binding, error) {
+	var out struct {
+		Bindings []*catalog.Binding `json:"bindings"`
+	}
+	return out.Bindings, c.do(ctx, http.MethodGet, "/v1/catalog/bindings", nil, &out)
+}
