@@ -130,7 +130,7 @@ brand string
 func TestCrawlPlanKeepsTableSettings(t *testing.T) {
 	cur := &catalog.Table{Database: "shop", Name: "events", Location: catalog.Location{Stream: "events"},
 		Format: catalog.Format{Type: catalog.FormatJSON}, Compatibility: catalog.CompatForward,
-		Schema: record.MustSchema(record.Column{Name: "id", Type: record.TypeLong}, record.Column{Name: "ts", Type: record.TypeTime}),
+		Schema:        record.MustSchema(record.Column{Name: "id", Type: record.TypeLong}, record.Column{Name: "ts", Type: record.TypeTime}),
 		PartitionKeys: []string{"id"}, EventTime: &catalog.EventTime{Field: "ts"}, Description: "events",
 		Parameters: map[string]string{"owner": "de"}, Version: 3}
 	next, err := crawl.Plan(cur, "shop", "events", result(t, "id long"), crawl.Policy{Delete: crawl.DeleteFromDatabase})
