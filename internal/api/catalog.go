@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pricestream/pricestream/internal/catalog"
+	"github.com/pricestream/pricestream/internal/catalog/crawl"
 	"github.com/pricestream/pricestream/internal/record"
 )
 
@@ -32,6 +33,7 @@ func (s *Server) routeCatalog() {
 	s.mux.HandleFunc("GET /v1/catalog/databases/{db}/tables/{table}/versions/{version}", s.tableVersion)
 	s.mux.HandleFunc("GET /v1/catalog/databases/{db}/tables/{table}/diff", s.tableDiff)
 	s.mux.HandleFunc("POST /v1/catalog/databases/{db}/tables/{table}/validate", s.validateRecords)
+	s.mux.HandleFunc("POST /v1/catalog/databases/{db}/tables/{table}/crawl", s.applyCrawl)
 	s.mux.HandleFunc("POST /v1/catalog/apply", s.applyDocuments)
 	s.mux.HandleFunc("GET /v1/catalog/bindings", s.listBindings)
 	s.mux.HandleFunc("GET /v1/catalog/bindings/{stream}", s.getBinding)
@@ -479,4 +481,48 @@ func (s *Server) deleteBinding(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// CrawlRequest is the body of POST .../crawl: what a crawl found (the CLI
+// reads and infers on its side) and the schema-change policy.
+type CrawlRequest struct {
+	Result *crawl.Result `json:"result"`
+	crawl.Policy
+}
+
+// applyCrawl creates or updates a table from a crawl result; the answer
+// is a crawl.Outcome.
+func (s *Server) applyCrawl(w http.ResponseWriter, r *http.Request) {
+	var req CrawlRequest
+	if err := decodeStrictLimit(r, &req, maxDefinitionBytes); err != nil {
+		WriteError(w, r, s.logger, err)
+		return
+	}
+	if req.Result == nil {
+		WriteError(w, r, s.logger, fmt.Errorf("%w: result: missing", catalog.ErrInvalid))
+		return
+	}
+	out, err := crawl.Apply(r.Context(), s.catalog, r.PathValue("db"), r.PathValue("table"), req.Result, req.Policy)
+	if err != nil {
+		WriteError(w, r, s.logger, err)
+		return
+	}
+	s.logger.Info("crawl applied", "database", r.PathValue("db"), "table", r.PathValue("table"), "action", out.Action,
+		"version", out.Table.Version, "records", req.Result.Records)
+	writeJSON(w, http.StatusOK, out)
+}
+
+// decodeStrictLimit is decodeStrict for bodies up to limit bytes.
+func decodeStrictLimit(r *http.Request, v any, limit int64) error {
+	body, release, err := ReadBody(r, limit)
+	if err != nil {
+		return err
+	}
+	defer release()
+	dec := stdjson.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pricestream/pricestream/internal/api"
 	"github.com/pricestream/pricestream/internal/catalog"
+	"github.com/pricestream/pricestream/internal/catalog/crawl"
 )
 
 func dbPath(db string) string { return "/v1/catalog/databases/" + url.PathEscape(db) }
@@ -152,4 +153,11 @@ func (c *Client) ListBindings(ctx context.Context) ([]*catalog.Binding, error) {
 		Bindings []*catalog.Binding `json:"bindings"`
 	}
 	return out.Bindings, c.do(ctx, http.MethodGet, "/v1/catalog/bindings", nil, &out)
+}
+
+// ApplyCrawl creates or updates a table from a crawl result under a
+// schema-change policy (the server applies it against the latest version).
+func (c *Client) ApplyCrawl(ctx context.Context, db, table string, res *crawl.Result, p crawl.Policy) (*crawl.Outcome, error) {
+	var out crawl.Outcome
+	return &out, c.do(ctx, http.MethodPost, tablePath(db, table)+"/crawl", api.CrawlRequest{Result: res, Policy: p}, &out)
 }
