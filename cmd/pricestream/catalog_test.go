@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -78,4 +80,55 @@ func TestCLICatalog(t *testing.T) {
 
 	require.Contains(t, run("catalog", "delete", "shop", "clicks"), "deleted table shop.clicks")
 	require.Contains(t, run("catalog", "delete", "shop"), "deleted database shop")
+}
+
+// TestCLIBindKinesis binds a stream with the CLI and puts through the
+// Kinesis API: the check applies there too.
+func TestCLIBindKinesis(t *testing.T) {
+	url := startApp(t)
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := cli(t, append([]string{"--server", url}, args...)...)
+		require.NoError(t, err, out)
+		return out
+	}
+	run("stream", "create", "clicks", "--partitions", "1")
+	run("stream", "create", "clicks-dlq", "--partitions", "1")
+	run("catalog", "create-database", "shop")
+	run("catalog", "create-table", "shop", "clicks", "--columns", "event_id string not null, price double not null")
+	require.Contains(t, run("catalog", "bind", "clicks", "shop", "clicks", "--policy", "reject"), "stream clicks is checked against shop.clicks (reject)")
+	require.Contains(t, run("catalog", "bindings"), "shop.clicks")
+
+	kinesisPut := func(datas ...string) (int, map[string]any) {
+		t.Helper()
+		var recs []map[string]any
+		for _, d := range datas {
+			recs = append(recs, map[string]any{"Data": []byte(d), "PartitionKey": "k"})
+		}
+		body, err := json.Marshal(map[string]any{"StreamName": "clicks", "Records": recs})
+		require.NoError(t, err)
+		req, err := http.NewRequest(http.MethodPost, url+"/", bytes.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("X-Amz-Target", "Kinesis_20131202.PutRecords")
+		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var out map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+		return resp.StatusCode, out
+	}
+	status, out := kinesisPut(`{"event_id":"e1","price":1.5}`, `{"event_id":"e2","price":"x"}`)
+	require.Equal(t, 400, status)
+	require.Equal(t, "ValidationException", out["__type"])
+	require.Contains(t, out["message"], `records[1]: 1 violation: price: expected double`)
+
+	run("catalog", "bind", "clicks", "shop", "clicks", "--policy", "dead-letter", "--dead-letter", "clicks-dlq")
+	status, out = kinesisPut(`{"event_id":"e1","price":1.5}`, `not json`)
+	require.Equal(t, 200, status, out)
+	require.Equal(t, float64(0), out["FailedRecordCount"])
+	out2 := run("stream", "tail", "clicks-dlq", "--from", "trim_horizon", "--limit", "1", "--data")
+	require.Contains(t, out2, `"data_base64":"bm90IGpzb24="`)
+	require.Contains(t, out2, `"reason":"json: `)
+	require.Contains(t, run("catalog", "unbind", "clicks"), "no longer checked")
 }

@@ -2,16 +2,19 @@ package api
 
 import (
 	"bytes"
+	"context"
 	stdjson "encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pricestream/pricestream/internal/catalog"
 	"github.com/pricestream/pricestream/internal/catalog/crawl"
 	"github.com/pricestream/pricestream/internal/record"
+	"github.com/pricestream/pricestream/internal/stream"
 )
 
 // maxDefinitionBytes bounds a catalog definition body (an Avro writer
@@ -525,4 +528,202 @@ func decodeStrictLimit(r *http.Request, v any, limit int64) error {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	return nil
+}
+
+// maxListedRecords bounds the records a schema_mismatch refusal names.
+const maxListedRecords = 10
+
+// ingestVerdict is what the check of a bound stream's put decided: which
+// records go on to the stream and which went to the dead-letter stream.
+type ingestVerdict struct {
+	// keep maps the entries passed on (by their order) to their index in
+	// the put.
+	keep []int
+	// dead are the records sent to the dead-letter stream, by index in the
+	// put.
+	dead       map[int]deadLettered
+	deadStream string
+}
+
+type deadLettered struct {
+	result stream.Result
+	reason string
+}
+
+// checkIngest checks the records of a put to a bound stream against its
+// table. Under the reject policy a record that does not match refuses the
+// put (catalog.ErrRecordInvalid, naming records and violations); under
+// dead_letter such records are appended to the dead-letter stream, with
+// the reason, and left out of the entries returned.
+func (s *Server) checkIngest(ctx context.Context, sc *catalog.StreamCheck, entries []stream.Entry) ([]stream.Entry, *ingestVerdict, error) {
+	var rec record.Record
+	var bad []int
+	var errs []error
+	for i := range entries {
+		if err := sc.Check(entries[i].Data, &rec); err != nil {
+			bad = append(bad, i)
+			errs = append(errs, err)
+		}
+	}
+	if len(bad) == 0 {
+		sc.Count(len(entries), 0, 0)
+		return entries, nil, nil
+	}
+	b := &sc.Binding
+	if b.Policy != catalog.PolicyDeadLetter {
+		sc.Count(0, len(entries), 0)
+		var msg strings.Builder
+		fmt.Fprintf(&msg, "stream %q: %d of %d records do not match table %s.%s (version %d):", b.Stream, len(bad), len(entries), b.Database, b.Table, sc.Table.Version)
+		for j, i := range bad {
+			if j == maxListedRecords {
+				fmt.Fprintf(&msg, " … and %d more", len(bad)-j)
+				break
+			}
+			fmt.Fprintf(&msg, " records[%d]: %s;", i, strings.TrimPrefix(errs[j].Error(), "record: "))
+		}
+		return nil, nil, fmt.Errorf("%w: %s", catalog.ErrRecordInvalid, strings.TrimSuffix(msg.String(), ";"))
+	}
+	v := &ingestVerdict{dead: make(map[int]deadLettered, len(bad)), deadStream: b.DeadLetter}
+	dlq := make([]stream.Entry, len(bad))
+	for j, i := range bad {
+		reason := strings.TrimPrefix(errs[j].Error(), "record: ")
+		v.dead[i] = deadLettered{reason: reason}
+		dlq[j] = stream.Entry{PartitionKey: entries[i].PartitionKey, ExplicitHashKey: entries[i].ExplicitHashKey,
+			Data: deadLetterRecord(sc, &entries[i], errs[j])}
+	}
+	results := make([]stream.Result, len(dlq))
+	ds, err := s.streams.Open(ctx, b.DeadLetter)
+	if err == nil {
+		results, err = ds.Append(ctx, dlq)
+	}
+	for j, i := range bad {
+		d := v.dead[i]
+		if err != nil {
+			d.result.Err = fmt.Errorf("dead-letter stream %q: %w", b.DeadLetter, err)
+		} else {
+			d.result = results[j]
+		}
+		v.dead[i] = d
+	}
+	kept := make([]stream.Entry, 0, len(entries)-len(bad))
+	v.keep = make([]int, 0, len(entries)-len(bad))
+	for i := range entries {
+		if _, dead := v.dead[i]; !dead {
+			kept = append(kept, entries[i])
+			v.keep = append(v.keep, i)
+		}
+	}
+	sc.Count(len(kept), 0, len(bad))
+	return kept, v, nil
+}
+
+// DeadLetter is the data of a record on a dead-letter stream: why it was
+// refused and the record as it was put.
+type DeadLetter struct {
+	Stream       string      `json:"stream"`
+	Table        string      `json:"table"`
+	TableVersion int         `json:"table_version"`
+	PartitionKey string      `json:"partition_key"`
+	Reason       string      `json:"reason"`
+	Violations   []Violation `json:"violations,omitempty"`
+	// Data is the record as put when it is JSON, else DataBase64 holds it.
+	Data       stdjson.RawMessage `json:"data,omitempty"`
+	DataBase64 []byte             `json:"data_base64,omitempty"`
+	Time       time.Time          `json:"time"`
+}
+
+func deadLetterRecord(sc *catalog.StreamCheck, e *stream.Entry, err error) []byte {
+	d := DeadLetter{Stream: sc.Binding.Stream, Table: sc.Table.FullName(), TableVersion: sc.Table.Version,
+		PartitionKey: e.PartitionKey, Reason: strings.TrimPrefix(err.Error(), "record: "), Time: time.Now().UTC()}
+	var ve *record.ValidationError
+	if errors.As(err, &ve) {
+		d.Violations = violations(ve)
+	}
+	if stdjson.Valid(e.Data) {
+		d.Data = stdjson.RawMessage(e.Data)
+	} else {
+		d.DataBase64 = e.Data
+	}
+	b, _ := stdjson.Marshal(d)
+	return b
+}
+
+// merge returns the results of the put's records, in its order, from the
+// results of the entries passed on: a dead-lettered record's result is its
+// place on the dead-letter stream.
+func (v *ingestVerdict) merge(results []stream.Result) []stream.Result {
+	all := make([]stream.Result, len(v.keep)+len(v.dead))
+	for j, i := range v.keep {
+		all[i] = results[j]
+	}
+	for i, d := range v.dead {
+		all[i] = d.result
+	}
+	return all
+}
+
+// CheckPut runs the ingest check of a stream bound to a catalog table on
+// the records of a put from another put path (the Kinesis API): it returns
+// the entries to store and, when records went to the dead-letter stream,
+// a function that turns the stored entries' results into the results of
+// the put's records (nil when every record goes on). Its error refuses the
+// put (catalog.ErrRecordInvalid, naming records and violations). An
+// unbound stream costs one map lookup.
+func (s *Server) CheckPut(ctx context.Context, streamName string, entries []stream.Entry) ([]stream.Entry, func([]stream.Result) []stream.Result, error) {
+	if s.catalog == nil {
+		return entries, nil, nil
+	}
+	sc := s.catalog.StreamCheck(streamName)
+	if sc == nil {
+		return entries, nil, nil
+	}
+	kept, v, err := s.checkIngest(ctx, sc, entries)
+	if err != nil || v == nil {
+		return kept, nil, err
+	}
+	return kept, v.merge, nil
+}
+
+// appendCheckedResults writes the answer of a checked put: the results of
+// the entries passed on and of those dead-lettered, in the put's order.
+func appendCheckedResults(out []byte, results []stream.Result, v *ingestVerdict) []byte {
+	all := v.merge(results)
+	failed := 0
+	for i := range all {
+		if all[i].Err != nil {
+			failed++
+		}
+	}
+	out = append(out, `{"failed_record_count":`...)
+	out = strconv.AppendInt(out, int64(failed), 10)
+	out = append(out, `,"dead_lettered_count":`...)
+	out = strconv.AppendInt(out, int64(len(v.dead)), 10)
+	out = append(out, `,"records":[`...)
+	for i, res := range all {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		if res.Err != nil {
+			_, code := errorStatus(res.Err)
+			out = append(out, `{"error_code":"`...)
+			out = append(out, code...)
+			out = append(out, `","error":`...)
+			out = AppendJSONString(out, res.Err.Error())
+			out = append(out, '}')
+			continue
+		}
+		out = append(out, `{"partition":`...)
+		out = strconv.AppendInt(out, int64(res.Partition), 10)
+		out = append(out, `,"sequence_number":"`...)
+		out = append(out, res.Position.SequenceNumber(res.Partition)...)
+		out = append(out, '"')
+		if d, dead := v.dead[i]; dead {
+			out = append(out, `,"dead_letter_stream":`...)
+			out = AppendJSONString(out, v.deadStream)
+			out = append(out, `,"reason":`...)
+			out = AppendJSONString(out, d.reason)
+		}
+		out = append(out, '}')
+	}
+	return append(out, "]}"...)
 }

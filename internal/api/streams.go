@@ -159,7 +159,22 @@ func (s *Server) putRecords(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, s.logger, err)
 		return
 	}
-	results, err := st.Append(r.Context(), entries)
+	// A stream bound to a catalog table has its records checked; an
+	// unbound stream costs one map lookup.
+	var verdict *ingestVerdict
+	if s.catalog != nil {
+		if sc := s.catalog.StreamCheck(st.Name()); sc != nil {
+			if entries, verdict, err = s.checkIngest(r.Context(), sc, entries); err != nil {
+				release()
+				WriteError(w, r, s.logger, err)
+				return
+			}
+		}
+	}
+	var results []stream.Result
+	if len(entries) > 0 {
+		results, err = st.Append(r.Context(), entries)
+	}
 	if err != nil {
 		if !errors.Is(err, context.Canceled) {
 			release() // the writers no longer refer to the body
@@ -168,6 +183,11 @@ func (s *Server) putRecords(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	release()
+	if verdict != nil {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(appendCheckedResults(make([]byte, 0, 64+(len(verdict.keep)+len(verdict.dead))*64), results, verdict))
+		return
+	}
 	out := make([]byte, 0, 64+len(results)*48)
 	failed := 0
 	for _, res := range results {

@@ -92,7 +92,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		a.Close()
 		return nil, err
 	}
-	kh, err := kinesis.New(cfg.Kinesis, kinesis.Deps{Streams: a.streams, IteratorKey: key, Logger: logger, Registerer: a.registry})
+	kh, err := kinesis.New(cfg.Kinesis, kinesis.Deps{Streams: a.streams, IteratorKey: key, Logger: logger, Registerer: a.registry, Check: a.server.CheckPut})
 	if err != nil {
 		a.Close()
 		return nil, err

@@ -153,7 +153,10 @@ func (c *Client) DeleteStream(ctx context.Context, name string) error {
 
 // PutResult is the answer to a put.
 type PutResult struct {
-	FailedRecordCount int               `json:"failed_record_count"`
+	FailedRecordCount int `json:"failed_record_count"`
+	// DeadLetteredCount counts the records of a stream bound to a catalog
+	// table that did not match it and went to its dead-letter stream.
+	DeadLetteredCount int               `json:"dead_lettered_count,omitempty"`
 	Records           []PutRecordResult `json:"records"`
 }
 
@@ -163,6 +166,10 @@ type PutRecordResult struct {
 	SequenceNumber string `json:"sequence_number,omitempty"`
 	ErrorCode      string `json:"error_code,omitempty"`
 	Error          string `json:"error,omitempty"`
+	// DeadLetterStream is set when the record went to the dead-letter
+	// stream (at Partition and SequenceNumber there) for Reason.
+	DeadLetterStream string `json:"dead_letter_stream,omitempty"`
+	Reason           string `json:"reason,omitempty"`
 }
 
 // PutRecords puts records (at most 500 and 5 MiB) to a stream.

@@ -61,12 +61,24 @@ type Deps struct {
 	IteratorKey []byte
 	Logger      *slog.Logger
 	Registerer  prometheus.Registerer
+	// Check, if set, runs on the records of every put after they are
+	// decoded and before they are stored: the schema check of streams bound
+	// to catalog tables (api.Server.CheckPut).
+	Check PutCheck
 }
+
+// PutCheck checks the records of a put to a stream. It returns the entries
+// to store and, if it set some records aside (to a dead-letter stream), a
+// function from the stored entries' results to the results of all the
+// put's records in order; an error refuses the whole put as a
+// ValidationException. It is called concurrently.
+type PutCheck func(ctx context.Context, stream string, entries []stream.Entry) ([]stream.Entry, func([]stream.Result) []stream.Result, error)
 
 // Handler serves the Kinesis API.
 type Handler struct {
 	cfg     Config
 	streams *stream.Manager
+	check   PutCheck
 	key     []byte
 	logger  *slog.Logger
 	ops     map[string]func(context.Context, *request) (any, *Error)
@@ -94,7 +106,7 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		reg = prometheus.NewRegistry()
 	}
 	h := &Handler{
-		cfg: cfg, streams: deps.Streams, key: deps.IteratorKey, logger: logger.With("component", "kinesis"), now: time.Now,
+		cfg: cfg, streams: deps.Streams, check: deps.Check, key: deps.IteratorKey, logger: logger.With("component", "kinesis"), now: time.Now,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pricestream_kinesis_requests_total", Help: "Kinesis API requests by operation and error type (empty when it succeeded).",
 		}, []string{"operation", "error"}),

@@ -326,7 +326,7 @@ func (h *Handler) putRecord(ctx context.Context, req *request) (any, *Error) {
 	if len(in.Data) > st.MaxRecordSize() {
 		return nil, validation("1 validation error detected: Value at 'data' failed to satisfy constraint: Member must have length less than or equal to %d", st.MaxRecordSize())
 	}
-	res, err := st.Append(ctx, []stream.Entry{{PartitionKey: in.PartitionKey, ExplicitHashKey: in.ExplicitHashKey, Data: in.Data}})
+	res, err := h.append(ctx, st, []stream.Entry{{PartitionKey: in.PartitionKey, ExplicitHashKey: in.ExplicitHashKey, Data: in.Data}})
 	if err != nil {
 		return nil, h.toError(err, name)
 	}
@@ -400,7 +400,7 @@ func (h *Handler) putRecords(ctx context.Context, req *request) (any, *Error) {
 	if total > stream.MaxPutBytes {
 		return nil, invalidArgument("Records size exceeds %d bytes: %d bytes of data and partition keys", stream.MaxPutBytes, total)
 	}
-	results, err := st.Append(ctx, entries)
+	results, err := h.append(ctx, st, entries)
 	if err != nil {
 		return nil, h.toError(err, name)
 	}
@@ -560,4 +560,27 @@ func (h *Handler) getRecords(ctx context.Context, req *request) (any, *Error) {
 		NextShardIterator  string      `json:"NextShardIterator"`
 		MillisBehindLatest int64       `json:"MillisBehindLatest"`
 	}{recs, next.encode(h.key), res.MillisBehind}, nil
+}
+
+// append stores the entries of a put, through the put check when there is
+// one: records it sets aside answer with their place on the dead-letter
+// stream, and its refusal is a ValidationException.
+func (h *Handler) append(ctx context.Context, st *stream.Stream, entries []stream.Entry) ([]stream.Result, error) {
+	if h.check == nil {
+		return st.Append(ctx, entries)
+	}
+	kept, merge, err := h.check(ctx, st.Name(), entries)
+	if err != nil {
+		return nil, validation("%s", err.Error())
+	}
+	var results []stream.Result
+	if len(kept) > 0 {
+		if results, err = st.Append(ctx, kept); err != nil {
+			return nil, err
+		}
+	}
+	if merge != nil {
+		results = merge(results)
+	}
+	return results, nil
 }
