@@ -75,7 +75,23 @@ type Catalog struct {
 	kv   jetstream.KeyValue
 
 	cache cache // stream bindings, kept current by Start's watcher
+
+	// decoded keeps the last decoded definition of each table key with its
+	// revision: definitions are immutable, so a read of an unchanged table
+	// costs the engine's get alone.
+	decoded struct {
+		sync.Mutex
+		m map[string]decodedTable
+	}
 }
+
+type decodedTable struct {
+	rev uint64
+	t   *Table
+}
+
+// maxDecoded bounds the decoded-definition cache.
+const maxDecoded = 10_000
 
 // New returns the catalog on deps.Engine. It starts no goroutines; the
 // watcher that keeps stream bindings current starts with [Catalog.Start].
@@ -341,10 +357,23 @@ func (c *Catalog) getTable(ctx context.Context, kv jetstream.KeyValue, db, name 
 	if err != nil {
 		return nil, nil, fmt.Errorf("catalog: table %s.%s: %w", db, name, c.classify(err))
 	}
+	key := e.Key()
+	c.decoded.Lock()
+	d, ok := c.decoded.m[key]
+	c.decoded.Unlock()
+	if ok && d.rev == e.Revision() {
+		return d.t, e, nil
+	}
 	t, err := decodeTable(e.Value())
 	if err != nil {
 		return nil, nil, fmt.Errorf("catalog: table %s.%s: bad entry: %w", db, name, err)
 	}
+	c.decoded.Lock()
+	if c.decoded.m == nil || len(c.decoded.m) >= maxDecoded {
+		c.decoded.m = make(map[string]decodedTable)
+	}
+	c.decoded.m[key] = decodedTable{rev: e.Revision(), t: t}
+	c.decoded.Unlock()
 	return t, e, nil
 }
 

@@ -61,6 +61,7 @@
 //
 // A [Catalog] is safe for concurrent use. [Catalog.Start] starts one
 // goroutine, the watcher of bindings and tables; [Catalog.Close] stops it
-// and waits. Tables and StreamChecks handed out are immutable. Lock order:
-// Catalog.kvMu and cache.mu are never held together.
+// and waits. Tables and StreamChecks handed out are immutable (and shared
+// between callers: change a [Table.Clone]). Catalog.kvMu, Catalog.decoded
+// and cache.mu are never held together.
 package catalog
