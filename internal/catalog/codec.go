@@ -1,0 +1,47 @@
+package catalog
+
+import (
+	"github.com/pricestream/pricestream/internal/record"
+	"github.com/pricestream/pricestream/internal/record/avro"
+)
+
+// Decoder returns a decoder of one record of the table (the data of one
+// stream record), typed by the table's schema: JSON objects with each
+// column's value cast to its type (a timestamp column parses its format,
+// ids stay exact), CSV lines (no header; the columns in the schema's
+// order, with the table's delimiter, quote and null markers), or Avro
+// datums of the table's writer schema. Parquet is a file format and has no
+// per-record decoder. The decoder is safe for concurrent use. ETL jobs
+// decode with it; [Table.Validator] then checks nullability and
+// everything a cast does not.
+func (t *Table) Decoder() (record.Decoder, error) {
+	switch t.Format.Type {
+	case FormatJSON:
+		return record.NewJSONDecoder(record.JSONOptions{Schema: t.Schema}), nil
+	case FormatCSV:
+		o := t.Format.CSVOptions()
+		o.NoHeader = true
+		o.Schema = t.Schema
+		d, err := record.NewCSVDecoder(o)
+		if err != nil {
+			return nil, invalidf("table %s: %v", t.FullName(), err)
+		}
+		return d, nil
+	case FormatAvro:
+		if t.Format.AvroSchema == "" {
+			return nil, invalidf("table %s: avro records need the writer schema (format.avro_schema)", t.FullName())
+		}
+		c, err := avro.New(t.Format.AvroSchema)
+		if err != nil {
+			return nil, invalidf("table %s: %v", t.FullName(), err)
+		}
+		return c, nil
+	}
+	return nil, invalidf("table %s: format %s has no per-record decoder", t.FullName(), t.Format.Type)
+}
+
+// Validator returns a validator of records against the table's schema,
+// reporting every violation with its field path ([record.Validator]).
+func (t *Table) Validator(opts record.ValidateOptions) *record.Validator {
+	return record.NewValidator(t.Schema, opts)
+}
