@@ -297,8 +297,9 @@ func crawlFile(ctx context.Context, path string, opts *Options, prog *progress) 
 		prog.cr = nil
 		prog.report()
 	}()
-	br := bufio.NewReaderSize(prog.cr, classifyBytes)
-	sample, err := br.Peek(classifyBytes)
+	peek := int(min(classifyBytes, max(st.Size(), 4096)))
+	br := bufio.NewReaderSize(prog.cr, peek)
+	sample, err := br.Peek(peek)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return nil, fmt.Errorf("crawl: %s: %w", path, err)
 	}

@@ -85,10 +85,15 @@ func Records(ctx context.Context, src Source, loc catalog.Location, opts Options
 	}
 	var detected *infer.Classification
 	if iopts.Format == "" {
+		// classify once here, and tell inference what was found
 		c := infer.Classify(joined.Bytes(), false)
-		if c.Format == infer.FormatCSV {
+		switch c.Format {
+		case infer.FormatCSV:
 			// records of a stream are lines without a header
 			iopts.Format, iopts.CSV = infer.FormatCSV, &record.CSVOptions{Delimiter: c.Delimiter, NoHeader: true}
+			detected = &c
+		case infer.FormatJSON, infer.FormatJSONLines:
+			iopts.Format = c.Format
 			detected = &c
 		}
 	}
