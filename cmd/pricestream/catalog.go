@@ -81,6 +81,7 @@ func catalogCreateDatabaseCmd(g *globals) *cobra.Command {
 
 type tableFlags struct {
 	file, location, format, delimiter, quote, nullMarkers, avroSchema string
+	grokPattern, grokCustom                                           string
 	noHeader                                                          bool
 	columns, schemaFile                                               string
 	partitionKeys                                                     []string
@@ -91,12 +92,14 @@ type tableFlags struct {
 func (f *tableFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&f.file, "file", "f", "", "a YAML or JSON table document instead of the flags")
 	cmd.Flags().StringVar(&f.location, "location", "", "where the data lives: stream:NAME, table:NAME or a path (default stream:TABLE)")
-	cmd.Flags().StringVar(&f.format, "format", "json", "json, csv, avro or parquet")
+	cmd.Flags().StringVar(&f.format, "format", "json", "json, csv, avro, parquet or grok")
 	cmd.Flags().StringVar(&f.delimiter, "delimiter", "", "CSV field delimiter (default ,)")
 	cmd.Flags().StringVar(&f.quote, "quote", "", "CSV quote character (default \")")
 	cmd.Flags().BoolVar(&f.noHeader, "no-header", false, "CSV files have no header line")
 	cmd.Flags().StringVar(&f.nullMarkers, "null-markers", "", "comma-separated CSV texts read as null (default: the empty field)")
 	cmd.Flags().StringVar(&f.avroSchema, "avro-schema", "", "file holding the Avro writer schema")
+	cmd.Flags().StringVar(&f.grokPattern, "grok-pattern", "", "the Grok pattern of a log line (format grok)")
+	cmd.Flags().StringVar(&f.grokCustom, "grok-custom-patterns", "", `file of custom Grok patterns, one "NAME expression" per line`)
 	cmd.Flags().StringVar(&f.columns, "columns", "", `columns as "name type [not null], …", e.g. "event_time timestamp('yyyy-MM-dd HH:mm:ss z') not null, price double"`)
 	cmd.Flags().StringVar(&f.schemaFile, "schema-file", "", `file of columns as JSON [{"name","type","nullable"}]`)
 	cmd.Flags().StringSliceVar(&f.partitionKeys, "partition-key", nil, "partition key column(s)")
@@ -156,6 +159,12 @@ func (f *tableFlags) table(db, name string) (*catalog.Table, error) {
 			return nil, err
 		}
 		t.Format.AvroSchema = string(b)
+	}
+	t.Format.GrokPattern = f.grokPattern
+	if f.grokCustom != "" {
+		if t.Format.GrokCustomPatterns, err = readGrokPatterns(f.grokCustom); err != nil {
+			return nil, err
+		}
 	}
 	switch {
 	case f.columns != "" && f.schemaFile != "":

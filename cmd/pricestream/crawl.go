@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -23,6 +24,7 @@ type crawlOptions struct {
 	sample                         int
 	duration                       time.Duration
 	format, delimiter, nullMarkers string
+	grokPattern, grokCustom        string
 	noHeader, noTimes, asJSON      bool
 	update, delete, progress       string
 }
@@ -54,11 +56,13 @@ with the column and not written.`,
 	f.StringVar(&o.stream, "stream", "", "crawl a sample of this stream's records instead of files")
 	f.IntVar(&o.sample, "sample", 0, "records to read: per file (default every record), or from the stream (default 1000)")
 	f.DurationVar(&o.duration, "duration", 0, "stream: keep sampling new records for this long (default: stop at the stream's end)")
-	f.StringVar(&o.format, "format", "auto", "auto, json, csv, avro or parquet")
+	f.StringVar(&o.format, "format", "auto", "auto, json, csv, avro, parquet or grok (with --grok-pattern)")
 	f.StringVar(&o.delimiter, "delimiter", "", "CSV delimiter (with --format csv)")
 	f.BoolVar(&o.noHeader, "no-header", false, "CSV files have no header line (with --format csv)")
 	f.StringVar(&o.nullMarkers, "null-markers", "", "comma-separated CSV texts read as null (with --format csv)")
 	f.BoolVar(&o.noTimes, "no-times", false, "keep time-like texts as strings")
+	f.StringVar(&o.grokPattern, "grok-pattern", "", `a Grok pattern for log lines, tried before the built-in classifiers (e.g. "%{COMMONAPACHELOG}")`)
+	f.StringVar(&o.grokCustom, "grok-custom-patterns", "", "file of custom Grok patterns, one \"NAME expression\" per line")
 	f.StringVar(&o.update, "update-behavior", string(crawl.UpdateInDatabase), "UPDATE_IN_DATABASE or LOG")
 	f.StringVar(&o.delete, "delete-behavior", string(crawl.DeleteLog), "LOG, DEPRECATE_IN_DATABASE or DELETE_FROM_DATABASE")
 	f.StringVar(&o.progress, "progress", "auto", "show a progress bar: auto (on a terminal), always or never")
@@ -84,10 +88,18 @@ func (o *crawlOptions) crawlOpts() (crawl.Options, error) {
 			f.NullMarkers = strings.Split(o.nullMarkers, ",")
 		}
 		opts.CSV = &f
-	case "avro", "parquet":
+	case "avro", "parquet", "grok":
 		opts.Format = catalog.FormatType(o.format)
 	default:
-		return opts, fmt.Errorf("--format %q: want auto, json, csv, avro or parquet", o.format)
+		return opts, fmt.Errorf("--format %q: want auto, json, csv, avro, parquet or grok", o.format)
+	}
+	opts.GrokPattern = o.grokPattern
+	if o.grokCustom != "" {
+		custom, err := readGrokPatterns(o.grokCustom)
+		if err != nil {
+			return opts, err
+		}
+		opts.GrokCustomPatterns = custom
 	}
 	if o.format != "csv" && (o.delimiter != "" || o.noHeader || o.nullMarkers != "") {
 		return opts, errors.New("--delimiter, --no-header and --null-markers need --format csv")
@@ -322,4 +334,26 @@ func byteSize(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// readGrokPatterns reads a Logstash-style patterns file: one
+// "NAME expression" per line; blank lines and # comments are skipped.
+func readGrokPatterns(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, expr, ok := strings.Cut(line, " ")
+		if !ok || strings.TrimSpace(expr) == "" {
+			return nil, fmt.Errorf("%s:%d: want NAME expression", path, i+1)
+		}
+		out[name] = strings.TrimSpace(expr)
+	}
+	return out, nil
 }

@@ -117,3 +117,22 @@ func TestCLICrawlStream(t *testing.T) {
 	_, err = cli(t, "--server", url, "crawl", "--stream", "nope", "--database", "shop", "--table", "x")
 	require.ErrorContains(t, err, "not_found")
 }
+
+func TestCLICrawlGrok(t *testing.T) {
+	url := startApp(t)
+	dir := t.TempDir()
+	log := filepath.Join(dir, "price.log")
+	require.NoError(t, os.WriteFile(log, []byte("2019-10-01 00:00:01 INFO product=44600062 price=35.79 up\n2019-10-01 00:00:02 WARN product=3900821 price=33.20 down\n"), 0o600))
+	patterns := filepath.Join(dir, "patterns")
+	require.NoError(t, os.WriteFile(patterns, []byte("# the shop's price lines\nPRICELINE %{TIMESTAMP_ISO8601:time} %{LOGLEVEL:level} product=%{NUMBER:product_id} price=%{NUMBER:price} %{GREEDYDATA:message}\n"), 0o600))
+	out, err := cli(t, "--server", url, "crawl", log, "--database", "shop", "--table", "price_log",
+		"--grok-pattern", "%{PRICELINE}", "--grok-custom-patterns", patterns)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "format: grok, certainty 1.00 (the grok pattern matches 2 of 2 lines)")
+	require.Contains(t, out, "table shop.price_log created (version 1)")
+	tbl, err := client.New(url).GetTable(context.Background(), "shop", "price_log", 0)
+	require.NoError(t, err)
+	require.Equal(t, "%{PRICELINE}", tbl.Format.GrokPattern)
+	require.Equal(t, []string{"time", "level", "product_id", "price", "message"}, tbl.Schema.Names())
+	require.Equal(t, "long", tbl.Schema.Lookup("product_id").Type.String())
+}

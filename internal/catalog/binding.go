@@ -11,6 +11,7 @@ import (
 
 	"github.com/pricestream/pricestream/internal/record"
 	"github.com/pricestream/pricestream/internal/record/avro"
+	"github.com/pricestream/pricestream/internal/record/grok"
 )
 
 // Policy says what ingest does with records of a bound stream that do not
@@ -78,7 +79,8 @@ func (b *Binding) Validate() error {
 }
 
 // Bind binds a stream to a table, replacing the stream's binding if it has
-// one. The table must exist and have a record format (json, csv or avro).
+// one. The table must exist and have a record format (json, csv, avro or
+// grok).
 // The caller checks that the streams exist (the catalog does not know
 // streams). When the watcher runs ([Catalog.Start]), Bind returns after
 // this process's ingest checks apply the binding.
@@ -209,8 +211,14 @@ func newStreamCheck(b *Binding, t *Table) (*StreamCheck, error) {
 			return nil, invalidf("table %s: %v", t.FullName(), err)
 		}
 		sc.decoder = d
+	case FormatGrok:
+		d, err := grok.New(grok.Options{Pattern: t.Format.GrokPattern, CustomPatterns: t.Format.GrokCustomPatterns})
+		if err != nil {
+			return nil, invalidf("table %s: %v", t.FullName(), err)
+		}
+		sc.decoder = d
 	default:
-		return nil, invalidf("table %s has format %s; records of a stream are json, csv or avro", t.FullName(), t.Format.Type)
+		return nil, invalidf("table %s has format %s; records of a stream are json, csv, avro or grok", t.FullName(), t.Format.Type)
 	}
 	return sc, nil
 }

@@ -3,6 +3,7 @@ package catalog
 import (
 	"github.com/pricestream/pricestream/internal/record"
 	"github.com/pricestream/pricestream/internal/record/avro"
+	"github.com/pricestream/pricestream/internal/record/grok"
 )
 
 // Decoder returns a decoder of one record of the table (the data of one
@@ -10,7 +11,8 @@ import (
 // column's value cast to its type (a timestamp column parses its format,
 // ids stay exact), CSV lines (no header; the columns in the schema's
 // order, with the table's delimiter, quote and null markers), or Avro
-// datums of the table's writer schema. Parquet is a file format and has no
+// datums of the table's writer schema, or log lines parsed with the
+// table's Grok pattern. Parquet is a file format and has no
 // per-record decoder. The decoder is safe for concurrent use. ETL jobs
 // decode with it; [Table.Validator] then checks nullability and
 // everything a cast does not.
@@ -32,6 +34,12 @@ func (t *Table) Decoder() (record.Decoder, error) {
 			return nil, invalidf("table %s: avro records need the writer schema (format.avro_schema)", t.FullName())
 		}
 		c, err := avro.New(t.Format.AvroSchema)
+		if err != nil {
+			return nil, invalidf("table %s: %v", t.FullName(), err)
+		}
+		return c, nil
+	case FormatGrok:
+		c, err := grok.New(grok.Options{Pattern: t.Format.GrokPattern, CustomPatterns: t.Format.GrokCustomPatterns, Schema: t.Schema})
 		if err != nil {
 			return nil, invalidf("table %s: %v", t.FullName(), err)
 		}

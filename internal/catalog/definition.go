@@ -10,6 +10,7 @@ import (
 
 	"github.com/pricestream/pricestream/internal/record"
 	"github.com/pricestream/pricestream/internal/record/avro"
+	"github.com/pricestream/pricestream/internal/record/grok"
 )
 
 // Database groups tables, as a Glue database does.
@@ -121,16 +122,18 @@ func (l Location) check(ps *problems) {
 // FormatType is a data format of the catalog.
 type FormatType string
 
-// The formats. JSON covers one object, an array of objects and JSON lines.
+// The formats. JSON covers one object, an array of objects and JSON lines;
+// Grok is log lines parsed with a Grok pattern.
 const (
 	FormatJSON    FormatType = "json"
 	FormatCSV     FormatType = "csv"
 	FormatAvro    FormatType = "avro"
 	FormatParquet FormatType = "parquet"
+	FormatGrok    FormatType = "grok"
 )
 
 // Formats lists the formats.
-var Formats = []FormatType{FormatJSON, FormatCSV, FormatAvro, FormatParquet}
+var Formats = []FormatType{FormatJSON, FormatCSV, FormatAvro, FormatParquet, FormatGrok}
 
 // Format is a table's data format and its options.
 type Format struct {
@@ -149,6 +152,12 @@ type Format struct {
 	// AvroSchema is the Avro writer schema (JSON text) that records of the
 	// table are encoded with; required for avro on a stream.
 	AvroSchema string `json:"avro_schema,omitempty"`
+	// GrokPattern is the Grok expression of one log line (grok only), such
+	// as "%{COMMONAPACHELOG}"; each %{SYNTAX:field} is a field.
+	GrokPattern string `json:"grok_pattern,omitempty"`
+	// GrokCustomPatterns add or override named patterns (NAME →
+	// expression) for GrokPattern.
+	GrokCustomPatterns map[string]string `json:"grok_custom_patterns,omitempty"`
 }
 
 // HasHeader reports whether CSV data starts with a header line.
@@ -191,16 +200,25 @@ func (f *Format) check(ps *problems, loc Location) {
 		if loc.Path == "" && !loc.IsZero() {
 			ps.add("format.type", "parquet is a file format: the location must be a path")
 		}
+	case FormatGrok:
+		if f.GrokPattern == "" {
+			ps.add("format.grok_pattern", "required by the grok format")
+		} else if _, err := grok.New(grok.Options{Pattern: f.GrokPattern, CustomPatterns: f.GrokCustomPatterns}); err != nil {
+			ps.add("format.grok_pattern", "%s", strings.TrimPrefix(err.Error(), "grok: "))
+		}
 	case "":
-		ps.add("format.type", "missing: want one of json, csv, avro, parquet")
+		ps.add("format.type", "missing: want one of json, csv, avro, parquet, grok")
 	default:
-		ps.add("format.type", "unknown format %q: want one of json, csv, avro, parquet", string(f.Type))
+		ps.add("format.type", "unknown format %q: want one of json, csv, avro, parquet, grok", string(f.Type))
 	}
 	if f.Type != FormatCSV && (f.Delimiter != "" || f.Quote != "" || f.Header != nil || f.NullMarkers != nil) {
 		ps.add("format", "delimiter, quote, header and null_markers apply to csv only")
 	}
 	if f.Type != FormatAvro && f.AvroSchema != "" {
 		ps.add("format.avro_schema", "applies to avro only")
+	}
+	if f.Type != FormatGrok && (f.GrokPattern != "" || f.GrokCustomPatterns != nil) {
+		ps.add("format.grok_pattern", "grok_pattern and grok_custom_patterns apply to grok only")
 	}
 }
 
@@ -305,6 +323,7 @@ func (t *Table) Clone() *Table {
 	c.Parameters = maps.Clone(t.Parameters)
 	c.Deprecated = slices.Clone(t.Deprecated)
 	c.Format.NullMarkers = slices.Clone(t.Format.NullMarkers)
+	c.Format.GrokCustomPatterns = maps.Clone(t.Format.GrokCustomPatterns)
 	if t.Format.Header != nil {
 		h := *t.Format.Header
 		c.Format.Header = &h

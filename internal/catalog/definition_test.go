@@ -61,6 +61,16 @@ func TestDefinitionGoodFiles(t *testing.T) {
 	require.Equal(t, "choice<long,string>", orders.Schema.Lookup("status").Type.String())
 	require.Equal(t, record.KindArray, orders.Schema.Lookup("items").Type.Kind)
 
+	logs := byName["shop.price_log"].Table
+	require.Equal(t, catalog.FormatGrok, logs.Format.Type)
+	dec, err := logs.Decoder()
+	require.NoError(t, err)
+	var r record.Record
+	require.NoError(t, dec.Decode([]byte("2019-10-01 00:00:01 WARN product=44600062 price went up"), &r))
+	v, _ := r.Get("product_id")
+	require.Equal(t, int64(44600062), v.Long())
+	require.NoError(t, logs.Validator(record.ValidateOptions{}).Validate(&r))
+
 	avro := byName["shop.clicks_avro"].Table
 	require.Equal(t, []string{"event_id", "product_id", "price"}, avro.Schema.Names(), "columns from the Avro writer schema")
 	require.True(t, avro.Schema.Lookup("price").Nullable)
@@ -92,6 +102,10 @@ func TestDefinitionBadFiles(t *testing.T) {
 		"kinds.bad.yaml": {
 			`4:7: kind: unknown kind "job": want database or table`,
 			`7:5: kind: missing: want database or table`,
+		},
+		"grok.bad.yaml": {
+			`7:17: format.grok_pattern: pattern "%{COMMONAPACHELOGG}": pattern definition "COMMONAPACHELOGG" unknown`,
+			`15:36: format.grok_pattern: grok_pattern and grok_custom_patterns apply to grok only`,
 		},
 		"csv.bad.yaml": {
 			`6:7: format: delimiter, quote, header and null_markers apply to csv only`,

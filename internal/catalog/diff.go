@@ -131,20 +131,29 @@ func DiffTables(a, b *Table) *Diff {
 	field("format.header", boolText(a.Format.Header), boolText(b.Format.Header))
 	field("format.null_markers", listText(a.Format.NullMarkers), listText(b.Format.NullMarkers))
 	field("format.avro_schema", a.Format.AvroSchema, b.Format.AvroSchema)
+	field("format.grok_pattern", a.Format.GrokPattern, b.Format.GrokPattern)
+	for _, k := range unionKeys(a.Format.GrokCustomPatterns, b.Format.GrokCustomPatterns) {
+		field("format.grok_custom_patterns."+k, a.Format.GrokCustomPatterns[k], b.Format.GrokCustomPatterns[k])
+	}
 	field("partition_keys", strings.Join(a.PartitionKeys, ","), strings.Join(b.PartitionKeys, ","))
 	field("event_time", eventTimeText(a.EventTime), eventTimeText(b.EventTime))
 	field("compatibility", string(a.Compatibility), string(b.Compatibility))
-	keys := slices.Sorted(maps.Keys(a.Parameters))
-	for k := range b.Parameters {
-		if _, ok := a.Parameters[k]; !ok {
+	for _, k := range unionKeys(a.Parameters, b.Parameters) {
+		field("parameters."+k, a.Parameters[k], b.Parameters[k])
+	}
+	return d
+}
+
+// unionKeys returns the keys of a and b, sorted.
+func unionKeys(a, b map[string]string) []string {
+	keys := slices.Sorted(maps.Keys(a))
+	for k := range b {
+		if _, ok := a[k]; !ok {
 			keys = append(keys, k)
 		}
 	}
 	slices.Sort(keys)
-	for _, k := range keys {
-		field("parameters."+k, a.Parameters[k], b.Parameters[k])
-	}
-	return d
+	return keys
 }
 
 func boolText(b *bool) string {

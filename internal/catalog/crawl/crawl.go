@@ -16,6 +16,7 @@ import (
 	"github.com/pricestream/pricestream/internal/catalog"
 	"github.com/pricestream/pricestream/internal/record"
 	"github.com/pricestream/pricestream/internal/record/avro"
+	"github.com/pricestream/pricestream/internal/record/grok"
 	"github.com/pricestream/pricestream/internal/record/infer"
 	"github.com/pricestream/pricestream/internal/record/parquet"
 )
@@ -31,6 +32,12 @@ type Options struct {
 	// CSV options when Format is csv (delimiter, quote, header, null
 	// markers); detected otherwise.
 	CSV *catalog.Format
+	// GrokPattern, if set, is a custom classifier tried first, as Glue runs
+	// custom classifiers before its own: its certainty is the share of the
+	// sample's lines it matches, and it wins at 1 or when no built-in
+	// classifier is more certain. With Format grok it is the format.
+	GrokPattern        string
+	GrokCustomPatterns map[string]string
 	// MaxRecords bounds the records read per file (0 reads every record)
 	// or from a [Source] (0 means 1,000).
 	MaxRecords int
@@ -170,7 +177,7 @@ func Files(ctx context.Context, paths []string, opts Options) (*Result, error) {
 // add merges one file's result.
 func (res *Result) add(fr *FileResult, opts *Options) error {
 	c := fr.Classification
-	format := formatOf(c)
+	format := formatOf(c, opts)
 	if format.Type == catalog.FormatCSV && opts.CSV != nil {
 		format = *opts.CSV
 		format.Type = catalog.FormatCSV
@@ -337,6 +344,27 @@ func crawlFile(ctx context.Context, path string, opts *Options, prog *progress) 
 		defer ar.Close()
 		fr.Columns = ar.Codec().Schema()
 		next = ar.Read
+	case formatGrok:
+		gc, err := grok.New(grok.Options{Pattern: opts.GrokPattern, CustomPatterns: opts.GrokCustomPatterns})
+		if err != nil {
+			return nil, fmt.Errorf("crawl: %w", err)
+		}
+		lr := &lineReader{br: br}
+		in = infer.NewInferrer(infer.InferrerOptions{Text: true, NoTimes: opts.NoTimes})
+		next = func(r *record.Record) error {
+			line, err := lr.next()
+			if err != nil {
+				return err
+			}
+			if err := gc.Decode(line, r); err != nil {
+				var de *record.DecodeError
+				if errors.As(err, &de) {
+					de.Line = lr.line
+				}
+				return err
+			}
+			return nil
+		}
 	case infer.FormatParquet:
 		pr, err := parquet.NewReader(f, st.Size())
 		if err != nil {
@@ -393,9 +421,58 @@ func crawlFile(ctx context.Context, path string, opts *Options, prog *progress) 
 	return fr, nil
 }
 
+// formatGrok is the classification of lines a Grok pattern matches.
+const formatGrok infer.Format = "grok"
+
 // classify returns the classification of a file's first bytes, or the
 // one opts asks for.
 func classify(sample []byte, truncated bool, opts *Options) infer.Classification {
+	if opts.GrokPattern != "" && (opts.Format == "" || opts.Format == catalog.FormatGrok) {
+		g := classifyGrok(sample, truncated, opts)
+		if opts.Format == catalog.FormatGrok || g.Certainty == 1 {
+			return g
+		}
+		if b := classifyBuiltin(sample, truncated, opts); b.Certainty >= g.Certainty {
+			return b
+		}
+		return g
+	}
+	return classifyBuiltin(sample, truncated, opts)
+}
+
+// classifyGrok is the custom classifier of a Grok pattern: the share of
+// the sample's lines (up to 200) that it matches.
+func classifyGrok(sample []byte, truncated bool, opts *Options) infer.Classification {
+	c := infer.Classification{Format: formatGrok}
+	gc, err := grok.New(grok.Options{Pattern: opts.GrokPattern, CustomPatterns: opts.GrokCustomPatterns})
+	if err != nil {
+		c.Format, c.Reason = infer.FormatUnknown, err.Error()
+		return c
+	}
+	lines := bytes.Split(sample, []byte("\n"))
+	if truncated && len(lines) > 1 {
+		lines = lines[:len(lines)-1] // the last line may be cut
+	}
+	n, matched := 0, 0
+	for _, l := range lines {
+		if len(bytes.TrimSpace(l)) == 0 {
+			continue
+		}
+		if n++; gc.Match(l) {
+			matched++
+		}
+		if n == 200 {
+			break
+		}
+	}
+	if n > 0 {
+		c.Certainty = float64(matched) / float64(n)
+	}
+	c.Reason = fmt.Sprintf("the grok pattern matches %d of %d lines", matched, n)
+	return c
+}
+
+func classifyBuiltin(sample []byte, truncated bool, opts *Options) infer.Classification {
 	switch opts.Format {
 	case "":
 		c := infer.Classify(sample, truncated)
@@ -422,8 +499,11 @@ func classify(sample []byte, truncated bool, opts *Options) infer.Classification
 }
 
 // formatOf returns the table format a classification describes.
-func formatOf(c Classification) catalog.Format {
+func formatOf(c Classification, opts *Options) catalog.Format {
 	f := catalog.Format{Type: tableFormat(c.Format)}
+	if f.Type == catalog.FormatGrok {
+		f.GrokPattern, f.GrokCustomPatterns = opts.GrokPattern, opts.GrokCustomPatterns
+	}
 	if f.Type == catalog.FormatCSV {
 		if c.Delimiter != "" && c.Delimiter != "," {
 			f.Delimiter = c.Delimiter
@@ -441,4 +521,26 @@ func cmpOr(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// lineReader reads lines of any length.
+type lineReader struct {
+	br   *bufio.Reader
+	line int
+}
+
+func (lr *lineReader) next() ([]byte, error) {
+	for {
+		b, err := lr.br.ReadBytes('\n')
+		if len(b) == 0 && err != nil {
+			return nil, err
+		}
+		lr.line++
+		if len(bytes.TrimSpace(b)) > 0 {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }

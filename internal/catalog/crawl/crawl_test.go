@@ -290,3 +290,10 @@ func isNumber(s string) bool {
 	}
 	return !strings.HasPrefix(s, ".")
 }
+
+func recordOf(t *testing.T, dec record.Decoder, data string) *record.Record {
+	t.Helper()
+	var r record.Record
+	require.NoError(t, dec.Decode([]byte(data), &r))
+	return &r
+}

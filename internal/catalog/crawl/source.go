@@ -10,6 +10,7 @@ import (
 
 	"github.com/pricestream/pricestream/internal/catalog"
 	"github.com/pricestream/pricestream/internal/record"
+	"github.com/pricestream/pricestream/internal/record/grok"
 	"github.com/pricestream/pricestream/internal/record/infer"
 )
 
@@ -66,6 +67,11 @@ func Records(ctx context.Context, src Source, loc catalog.Location, opts Options
 	if n == 0 {
 		return nil, fmt.Errorf("crawl: %s: no records to sample", loc)
 	}
+	if opts.GrokPattern != "" {
+		if c := classify(joined.Bytes(), false, &opts); c.Format == formatGrok {
+			return recordsGrok(joined.Bytes(), c, loc, start, &opts)
+		}
+	}
 	iopts := infer.Options{MaxRecords: n, NoTimes: opts.NoTimes}
 	switch opts.Format {
 	case "":
@@ -111,7 +117,7 @@ func Records(ctx context.Context, src Source, loc catalog.Location, opts Options
 	if r.Classification.Format == infer.FormatCSV {
 		c.Delimiter = string(r.Classification.Delimiter)
 	}
-	res := &Result{Classification: c, Format: formatOf(c), Location: loc, Schema: r.Schema,
+	res := &Result{Classification: c, Format: formatOf(c, &opts), Location: loc, Schema: r.Schema,
 		Records: int64(r.Records), Bytes: int64(joined.Len()), Errors: int64(r.Errors), Elapsed: time.Since(start)}
 	if res.Format.Type == catalog.FormatJSON {
 		res.Classification.Format = string(infer.FormatJSONLines)
@@ -122,5 +128,36 @@ func Records(ctx context.Context, src Source, loc catalog.Location, opts Options
 	if opts.Progress != nil {
 		opts.Progress(Progress{Records: res.Records, Bytes: res.Bytes})
 	}
+	return res, nil
+}
+
+// recordsGrok infers the fields of sampled log lines a Grok pattern
+// parses.
+func recordsGrok(joined []byte, c infer.Classification, loc catalog.Location, start time.Time, opts *Options) (*Result, error) {
+	gc, err := grok.New(grok.Options{Pattern: opts.GrokPattern, CustomPatterns: opts.GrokCustomPatterns})
+	if err != nil {
+		return nil, fmt.Errorf("crawl: %w", err)
+	}
+	in := infer.NewInferrer(infer.InferrerOptions{Text: true, NoTimes: opts.NoTimes})
+	res := &Result{Location: loc, Bytes: int64(len(joined))}
+	var r record.Record
+	for i, line := range bytes.Split(bytes.TrimSuffix(joined, []byte("\n")), []byte("\n")) {
+		if err := gc.Decode(line, &r); err != nil {
+			res.Errors++
+			if res.FirstError == "" {
+				res.FirstError = fmt.Sprintf("record %d: %v", i, err)
+			}
+			continue
+		}
+		in.Add(&r)
+		res.Records++
+	}
+	if res.Records == 0 {
+		return nil, fmt.Errorf("crawl: %s: no record matches the grok pattern: %s", loc, res.FirstError)
+	}
+	res.Classification = Classification{Format: string(formatGrok), Certainty: c.Certainty, Reason: c.Reason}
+	res.Format = formatOf(res.Classification, opts)
+	res.Schema = in.Schema()
+	res.Elapsed = time.Since(start)
 	return res, nil
 }
