@@ -7,11 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/pricestream/pricestream/internal/catalog"
 	"github.com/pricestream/pricestream/internal/catalog/crawl"
+	"github.com/pricestream/pricestream/internal/record/infer"
 )
 
 // reportRate reports records/s, ns/record and MB/s of a crawl loop.
@@ -117,4 +119,29 @@ func splitLines(b []byte) func(func(string) bool) {
 			}
 		}
 	}
+}
+
+// BenchmarkCrawlREES46VsInfer runs the crawl of the REES46 file and the
+// infer package's whole-file inference (infer.File: read the file into
+// memory, classify, infer) alternately, so that both see the same load,
+// and reports the ratio of their times: what the crawler's streaming read,
+// progress and result add.
+func BenchmarkCrawlREES46VsInfer(b *testing.B) {
+	path := rees46Path(b)
+	var crawlT, inferT time.Duration
+	for b.Loop() {
+		start := time.Now()
+		if _, err := crawl.Files(context.Background(), []string{path}, crawl.Options{}); err != nil {
+			b.Fatal(err)
+		}
+		mid := time.Now()
+		if _, err := infer.File(path, infer.Options{MaxRecords: 1 << 30}); err != nil {
+			b.Fatal(err)
+		}
+		crawlT += mid.Sub(start)
+		inferT += time.Since(mid)
+	}
+	b.ReportMetric(float64(crawlT)/float64(inferT), "ratio")
+	b.ReportMetric(float64(crawlT.Nanoseconds())/float64(b.N)/1000, "crawl-ns/record")
+	b.ReportMetric(float64(inferT.Nanoseconds())/float64(b.N)/1000, "infer-ns/record")
 }
