@@ -11,6 +11,9 @@
 //
 // A [Server] serves requests concurrently; handlers hold no per-request
 // state in the Server. Routes are added before [Server.Serve]. This package
-// imports the parts it serves (stream ...) and engine; nothing imports it but
-// app and its own subpackages' tests.
+// imports the parts it serves (stream, catalog ...) and engine, and joins
+// them where one needs the other: the put path runs the catalog's checks of
+// bound streams and sends refused records to a dead-letter stream. Nothing
+// imports it but app, client (for its wire types) and its own subpackages'
+// tests.
 package api
