@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -288,7 +289,7 @@ func catalogGetCmd(g *globals) *cobra.Command {
 					return err
 				}
 				if asJSON {
-					return printJSON(out, d)
+					return printJSONText(out, d)
 				}
 				fmt.Fprintf(out, "database %s\ndescription: %s\ncreated: %s\n", d.Name, d.Description, d.Created.Format("2006-01-02 15:04:05Z07:00"))
 				printParams(out, d.Parameters)
@@ -299,7 +300,7 @@ func catalogGetCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return printJSON(out, t)
+				return printJSONText(out, t)
 			}
 			printTable(out, t)
 			return nil
@@ -385,7 +386,7 @@ func catalogListCmd(g *globals) *cobra.Command {
 					return err
 				}
 				if asJSON {
-					return printJSON(out, dbs)
+					return printJSONText(out, dbs)
 				}
 				fmt.Fprintln(tw, "DATABASE\tDESCRIPTION")
 				for _, d := range dbs {
@@ -398,7 +399,7 @@ func catalogListCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return printJSON(out, tables)
+				return printJSONText(out, tables)
 			}
 			fmt.Fprintln(tw, "TABLE\tVERSION\tCOLUMNS\tFORMAT\tLOCATION\tUPDATED")
 			for _, t := range tables {
@@ -424,7 +425,7 @@ func catalogVersionsCmd(g *globals) *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				return printJSON(out, vs)
+				return printJSONText(out, vs)
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "VERSION\tUPDATED\tCOLUMNS\tCHANGES")
@@ -458,7 +459,7 @@ func catalogDiffCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return printJSON(cmd.OutOrStdout(), d)
+				return printJSONText(cmd.OutOrStdout(), d)
 			}
 			fmt.Fprint(cmd.OutOrStdout(), d.String())
 			return nil
@@ -550,7 +551,7 @@ func catalogBindingsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return printJSON(cmd.OutOrStdout(), bs)
+				return printJSONText(cmd.OutOrStdout(), bs)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "STREAM\tTABLE\tPOLICY\tDEAD LETTER")
@@ -571,4 +572,13 @@ func sortedKeys(m map[string]string) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// printJSONText prints v as indented JSON without escaping <, > and &,
+// which column types are full of.
+func printJSONText(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }

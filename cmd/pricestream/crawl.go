@@ -139,7 +139,7 @@ func runCrawl(ctx context.Context, c *client.Client, files []string, o crawlOpti
 		return err
 	}
 	if o.asJSON {
-		return printJSON(stdout, map[string]any{"result": res, "outcome": out})
+		return printJSONText(stdout, map[string]any{"result": res, "outcome": out})
 	}
 	printCrawl(stdout, res, out)
 	return nil

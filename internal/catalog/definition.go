@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"maps"
@@ -385,7 +386,14 @@ func (t Table) MarshalJSON() ([]byte, error) {
 			j.Columns = append(j.Columns, columnJSON{Name: c.Name, Type: c.Type.String(), Nullable: &nullable, Comment: c.Comment})
 		}
 	}
-	return json.Marshal(j)
+	// types are full of < and >: keep them readable
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(j); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
 // UnmarshalJSON reads the form MarshalJSON writes, and checks it as
