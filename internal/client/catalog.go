@@ -157,7 +157,11 @@ func (c *Client) ListBindings(ctx context.Context) ([]*catalog.Binding, error) {
 
 // ApplyCrawl creates or updates a table from a crawl result under a
 // schema-change policy (the server applies it against the latest version).
+// The per-file results stay here: the server needs the merged result
+// only, and a crawl of many files would otherwise send a schema per file.
 func (c *Client) ApplyCrawl(ctx context.Context, db, table string, res *crawl.Result, p crawl.Policy) (*crawl.Outcome, error) {
+	merged := *res
+	merged.Files = nil
 	var out crawl.Outcome
-	return &out, c.do(ctx, http.MethodPost, tablePath(db, table)+"/crawl", api.CrawlRequest{Result: res, Policy: p}, &out)
+	return &out, c.do(ctx, http.MethodPost, tablePath(db, table)+"/crawl", api.CrawlRequest{Result: &merged, Policy: p}, &out)
 }
