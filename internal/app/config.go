@@ -24,13 +24,13 @@ import (
 // that serves the embedded single-process case; a zero field means that
 // default.
 type Config struct {
-	Engine  engine.Config  `yaml:"engine" json:"engine"`
-	HTTP    api.Config     `yaml:"http" json:"http"`
-	Streams stream.Config  `yaml:"streams" json:"streams"`
-	Kinesis kinesis.Config `yaml:"kinesis" json:"kinesis"`
-	Tables  table.Config   `yaml:"tables" json:"tables"`
+	Engine   engine.Config   `yaml:"engine" json:"engine"`
+	HTTP     api.Config      `yaml:"http" json:"http"`
+	Streams  stream.Config   `yaml:"streams" json:"streams"`
+	Kinesis  kinesis.Config  `yaml:"kinesis" json:"kinesis"`
+	Tables   table.Config    `yaml:"tables" json:"tables"`
 	DynamoDB dynamodb.Config `yaml:"dynamodb" json:"dynamodb"`
-	Log     LogConfig      `yaml:"log" json:"log"`
+	Log      LogConfig       `yaml:"log" json:"log"`
 	// ShutdownTimeout bounds the graceful part of shutdown. Default 15s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" json:"shutdown_timeout"`
 }
