@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -154,12 +156,16 @@ func (ix *index) run(ctx context.Context) {
 			m.logger.Warn("table index consumer", "table", t.name, "err", err)
 			continue
 		}
-		md, err := msg.Metadata()
-		if err != nil {
-			continue
+		seq, pending, ok := ackInfo(msg.Reply())
+		if !ok {
+			md, err := msg.Metadata()
+			if err != nil {
+				continue
+			}
+			seq, pending = md.Sequence.Stream, md.NumPending
 		}
-		ix.apply(md.Sequence.Stream, msg.Data())
-		if md.NumPending == 0 {
+		ix.apply(seq, msg.Data())
+		if pending == 0 {
 			ix.markReady()
 		}
 	}
@@ -206,7 +212,42 @@ func (ix *index) apply(seq uint64, data []byte) {
 	}
 	ix.mu.Unlock()
 	ix.advance(seq)
-	ix.t.m.metrics.indexDelay.Observe(max(0, float64(time.Now().UnixNano()-v.time)/1e9))
+	if ix.loadTime != 0 { // not while loading: the delay then is the load
+		ix.t.m.metrics.indexDelay.Observe(max(0, float64(time.Now().UnixNano()-v.time)/1e9))
+	}
+}
+
+// ackInfo reads the stream sequence and the pending count from a JetStream
+// delivery's reply subject without allocating, as msg.Metadata does with
+// more work: $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>
+// (9 tokens), or the 12-token form with domain and account hash.
+func ackInfo(reply string) (seq, pending uint64, ok bool) {
+	var tok [12]string
+	n := 0
+	for n < len(tok) {
+		i := strings.IndexByte(reply, '.')
+		if i < 0 {
+			tok[n] = reply
+			n++
+			break
+		}
+		tok[n] = reply[:i]
+		reply = reply[i+1:]
+		n++
+	}
+	var sseq, pend string
+	switch {
+	case n == 9 && tok[0] == "$JS" && tok[1] == "ACK":
+		sseq, pend = tok[5], tok[8]
+	case n >= 11 && tok[0] == "$JS" && tok[1] == "ACK":
+		sseq, pend = tok[7], tok[10]
+	default:
+		return 0, 0, false
+	}
+	var err1, err2 error
+	seq, err1 = strconv.ParseUint(sseq, 10, 64)
+	pending, err2 = strconv.ParseUint(pend, 10, 64)
+	return seq, pending, err1 == nil && err2 == nil
 }
 
 func clone(b []byte) []byte {

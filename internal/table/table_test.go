@@ -89,6 +89,13 @@ func update(t testing.TB, src, vals string) *expr.Update {
 	return u
 }
 
+func keyCond(t testing.TB, src, vals string) *expr.KeyCondition {
+	t.Helper()
+	k, err := expr.CompileKeyCondition(src, sortKey, nil, values(t, vals))
+	require.NoError(t, err)
+	return k
+}
+
 func cond(t testing.TB, src, vals string) *expr.Condition {
 	t.Helper()
 	var v map[string]item.Value
@@ -270,11 +277,7 @@ func testQueryScan(t *testing.T, e *engine.Engine) {
 			require.NoError(t, err)
 		}
 	}
-	kc := func(src, vals string) *expr.KeyCondition {
-		k, err := expr.CompileKeyCondition(src, sortKey, nil, values(t, vals))
-		require.NoError(t, err)
-		return k
-	}
+	kc := func(src, vals string) *expr.KeyCondition { return keyCond(t, src, vals) }
 	sks := func(p *table.Page) []string {
 		var out []string
 		for _, i := range p.Items {
