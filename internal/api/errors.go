@@ -9,6 +9,7 @@ import (
 	"github.com/goccy/go-json"
 
 	"github.com/pricestream/pricestream/internal/stream"
+	"github.com/pricestream/pricestream/internal/table"
 )
 
 // Errors of the HTTP layer itself.
@@ -37,6 +38,14 @@ var errorCodes = []ErrorCode{
 	{stream.ErrThrottled, http.StatusTooManyRequests, "throttled"},
 	{stream.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
 	{stream.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
+	{table.ErrInvalidArgument, http.StatusBadRequest, "invalid_argument"},
+	{table.ErrNotFound, http.StatusNotFound, "not_found"},
+	{table.ErrExists, http.StatusConflict, "already_exists"},
+	{table.ErrConditionFailed, http.StatusConflict, "condition_failed"},
+	{table.ErrTransactionCanceled, http.StatusConflict, "transaction_canceled"},
+	{table.ErrConflict, http.StatusConflict, "conflict"},
+	{table.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
+	{table.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout"},
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/pricestream/pricestream/internal/stream"
+	"github.com/pricestream/pricestream/internal/table"
 )
 
 // Config configures the HTTP server. A zero field means its default.
@@ -74,7 +75,9 @@ func (c Config) Validate(prefix string) error {
 
 // Deps are the server's dependencies.
 type Deps struct {
-	Streams    *stream.Manager
+	Streams *stream.Manager
+	// Tables serves /v1/tables when set.
+	Tables     *table.Manager
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	// Gatherer serves /metrics; usually the same registry as Registerer.
@@ -88,6 +91,7 @@ type ReadyCheck func(ctx context.Context) error
 type Server struct {
 	cfg     Config
 	streams *stream.Manager
+	tables  *table.Manager
 	logger  *slog.Logger
 	mux     *http.ServeMux
 	srv     *http.Server
@@ -119,6 +123,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{
 		cfg:     cfg,
 		streams: deps.Streams,
+		tables:  deps.Tables,
 		logger:  logger.With("component", "api"),
 		mux:     http.NewServeMux(),
 		metrics: newHTTPMetrics(reg),
@@ -136,6 +141,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.mux.HandleFunc("POST /{$}", s.awsTarget)
 	if s.streams != nil {
 		s.routeStreams()
+	}
+	if s.tables != nil {
+		s.routeTables()
 	}
 	s.srv = &http.Server{
 		Handler:           s.Handler(),

@@ -19,6 +19,7 @@ import (
 	"github.com/pricestream/pricestream/internal/api/kinesis"
 	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/stream"
+	"github.com/pricestream/pricestream/internal/table"
 )
 
 // NewLogger returns the logger the configuration asks for, writing to w.
@@ -46,6 +47,7 @@ type App struct {
 	registry *prometheus.Registry
 	engine   *engine.Engine
 	streams  *stream.Manager
+	tables   *table.Manager
 	server   *api.Server
 }
 
@@ -72,7 +74,11 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		a.Close()
 		return nil, err
 	}
-	if a.server, err = api.New(cfg.HTTP, api.Deps{Streams: a.streams, Logger: logger, Registerer: a.registry, Gatherer: a.registry}); err != nil {
+	if a.tables, err = table.New(cfg.Tables, table.Deps{Engine: a.engine, Logger: logger, Registerer: a.registry}); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if a.server, err = api.New(cfg.HTTP, api.Deps{Streams: a.streams, Tables: a.tables, Logger: logger, Registerer: a.registry, Gatherer: a.registry}); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -88,6 +94,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.server.HandleTarget(kinesis.Target, kh)
+	if err := a.mountDynamoDB(ctx, cfg); err != nil {
+		a.Close()
+		return nil, err
+	}
 	if err := a.server.Listen(); err != nil {
 		a.Close()
 		return nil, err
@@ -103,6 +113,9 @@ func (a *App) Engine() *engine.Engine { return a.engine }
 
 // Streams returns the stream manager.
 func (a *App) Streams() *stream.Manager { return a.streams }
+
+// Tables returns the table manager.
+func (a *App) Tables() *table.Manager { return a.tables }
 
 // Run serves until ctx is done, SIGINT or SIGTERM arrives, or a part fails;
 // then it shuts down gracefully and closes the app. It returns nil after a
@@ -137,6 +150,9 @@ func (a *App) Run(ctx context.Context) error {
 func (a *App) Close() {
 	if a.streams != nil {
 		a.streams.Close()
+	}
+	if a.tables != nil {
+		a.tables.Close()
 	}
 	if a.engine != nil {
 		a.engine.Close()

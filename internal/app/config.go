@@ -13,20 +13,24 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/pricestream/pricestream/internal/api"
+	"github.com/pricestream/pricestream/internal/api/dynamodb"
 	"github.com/pricestream/pricestream/internal/api/kinesis"
 	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/stream"
+	"github.com/pricestream/pricestream/internal/table"
 )
 
 // Config is pricestream's whole configuration. Every field has a default
 // that serves the embedded single-process case; a zero field means that
 // default.
 type Config struct {
-	Engine  engine.Config  `yaml:"engine" json:"engine"`
-	HTTP    api.Config     `yaml:"http" json:"http"`
-	Streams stream.Config  `yaml:"streams" json:"streams"`
-	Kinesis kinesis.Config `yaml:"kinesis" json:"kinesis"`
-	Log     LogConfig      `yaml:"log" json:"log"`
+	Engine   engine.Config   `yaml:"engine" json:"engine"`
+	HTTP     api.Config      `yaml:"http" json:"http"`
+	Streams  stream.Config   `yaml:"streams" json:"streams"`
+	Kinesis  kinesis.Config  `yaml:"kinesis" json:"kinesis"`
+	Tables   table.Config    `yaml:"tables" json:"tables"`
+	DynamoDB dynamodb.Config `yaml:"dynamodb" json:"dynamodb"`
+	Log      LogConfig       `yaml:"log" json:"log"`
 	// ShutdownTimeout bounds the graceful part of shutdown. Default 15s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" json:"shutdown_timeout"`
 }
@@ -46,6 +50,8 @@ func DefaultConfig() Config {
 		HTTP:            api.DefaultConfig(),
 		Streams:         stream.DefaultConfig(),
 		Kinesis:         kinesis.DefaultConfig(),
+		Tables:          table.DefaultConfig(),
+		DynamoDB:        dynamodb.DefaultConfig(),
 		Log:             LogConfig{Level: "info", Format: "text"},
 		ShutdownTimeout: 15 * time.Second,
 	}
@@ -54,7 +60,7 @@ func DefaultConfig() Config {
 // Validate reports every problem at once, each with its path.
 func (c Config) Validate() error {
 	var errs []error
-	errs = append(errs, c.Engine.Validate("engine"), c.HTTP.Validate("http"), c.Streams.Validate("streams"))
+	errs = append(errs, c.Engine.Validate("engine"), c.HTTP.Validate("http"), c.Streams.Validate("streams"), c.Tables.Validate("tables"))
 	switch strings.ToLower(c.Log.Level) {
 	case "", "debug", "info", "warn", "error":
 	default:
