@@ -8,6 +8,7 @@ import (
 
 	"github.com/goccy/go-json"
 
+	"github.com/pricestream/pricestream/internal/auth"
 	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
 )
@@ -47,6 +48,10 @@ var errorCodes = []ErrorCode{
 	{table.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
 	{table.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout"},
+	{auth.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated"},
+	{auth.ErrForbidden, http.StatusForbidden, "forbidden"},
+	{auth.ErrInvalidScope, http.StatusBadRequest, "invalid_argument"},
+	{auth.ErrKeyNotFound, http.StatusNotFound, "not_found"},
 }
 
 // ErrorCodes returns the table of error codes (for documentation).

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
 	"syscall"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/pricestream/pricestream/internal/api"
 	"github.com/pricestream/pricestream/internal/api/kinesis"
+	"github.com/pricestream/pricestream/internal/auth"
 	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
@@ -49,6 +51,7 @@ type App struct {
 	streams  *stream.Manager
 	tables   *table.Manager
 	server   *api.Server
+	auth     *auth.Authenticator
 }
 
 // New validates cfg, starts the engine and builds the parts and the HTTP
@@ -78,7 +81,18 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		a.Close()
 		return nil, err
 	}
-	if a.server, err = api.New(cfg.HTTP, api.Deps{Streams: a.streams, Tables: a.tables, Logger: logger, Registerer: a.registry, Gatherer: a.registry}); err != nil {
+	if !cfg.Auth.Enabled && !api.IsLoopback(cfg.HTTP.Addr) {
+		if !cfg.HTTP.Insecure {
+			a.Close()
+			return nil, fmt.Errorf("app: refusing to listen on %s, which is not a loopback address, with authentication off: set auth.enabled (and keys or AWS credentials), or http.insecure (--insecure) to accept that anyone who reaches the port can read and write everything", cfg.HTTP.Addr)
+		}
+		logger.Warn("listening on a non-loopback address with authentication off (--insecure): anyone who reaches the port can read and write everything", "addr", cfg.HTTP.Addr)
+	}
+	if a.auth, err = auth.New(ctx, cfg.Auth, a.engine, logger); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if a.server, err = api.New(cfg.HTTP, api.Deps{Streams: a.streams, Tables: a.tables, Auth: a.auth, Logger: logger, Registerer: a.registry, Gatherer: a.registry}); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -108,6 +122,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 // Addr returns the HTTP server's bound address.
 func (a *App) Addr() string { return a.server.Addr().String() }
 
+// Routes returns the HTTP routes served.
+func (a *App) Routes() []string { return a.server.Routes() }
+
 // Engine returns the engine.
 func (a *App) Engine() *engine.Engine { return a.engine }
 
@@ -129,6 +146,22 @@ func (a *App) Run(ctx context.Context) error {
 		return nil
 	}, func(error) { cancel() })
 	g.Add(run.SignalHandler(ctx, os.Interrupt, syscall.SIGTERM))
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	g.Add(func() error {
+		for {
+			select {
+			case <-hup:
+				if err := a.server.ReloadTLS(); err != nil {
+					a.logger.Error("tls certificate not reloaded; the previous one stays in use", "err", err)
+				} else if a.server.TLS() {
+					a.logger.Info("tls certificate reloaded")
+				}
+			case <-ctx.Done():
+				return nil
+			}
+		}
+	}, func(error) { signal.Stop(hup); cancel() })
 	g.Add(a.server.Serve, func(error) {
 		sctx, scancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 		defer scancel()
@@ -148,6 +181,7 @@ func (a *App) Run(ctx context.Context) error {
 
 // Close stops the parts and the engine, in that order. It is idempotent.
 func (a *App) Close() {
+	a.auth.Close()
 	if a.streams != nil {
 		a.streams.Close()
 	}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"encoding"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/pricestream/pricestream/internal/api"
 	"github.com/pricestream/pricestream/internal/api/dynamodb"
 	"github.com/pricestream/pricestream/internal/api/kinesis"
+	"github.com/pricestream/pricestream/internal/auth"
 	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
@@ -29,6 +31,7 @@ type Config struct {
 	Streams  stream.Config   `yaml:"streams" json:"streams"`
 	Kinesis  kinesis.Config  `yaml:"kinesis" json:"kinesis"`
 	Tables   table.Config    `yaml:"tables" json:"tables"`
+	Auth     auth.Config     `yaml:"auth" json:"auth"`
 	DynamoDB dynamodb.Config `yaml:"dynamodb" json:"dynamodb"`
 	Log      LogConfig       `yaml:"log" json:"log"`
 	// ShutdownTimeout bounds the graceful part of shutdown. Default 15s.
@@ -60,7 +63,7 @@ func DefaultConfig() Config {
 // Validate reports every problem at once, each with its path.
 func (c Config) Validate() error {
 	var errs []error
-	errs = append(errs, c.Engine.Validate("engine"), c.HTTP.Validate("http"), c.Streams.Validate("streams"), c.Tables.Validate("tables"))
+	errs = append(errs, c.Engine.Validate("engine"), c.HTTP.Validate("http"), c.Streams.Validate("streams"), c.Tables.Validate("tables"), c.Auth.Validate("auth"))
 	switch strings.ToLower(c.Log.Level) {
 	case "", "debug", "info", "warn", "error":
 	default:
@@ -125,7 +128,7 @@ func Settings(cfg *Config) []Setting {
 	var out []Setting
 	walkFields(reflect.ValueOf(cfg).Elem(), "", func(path string, f reflect.Value) {
 		v := fmt.Sprint(f.Interface())
-		if isSecret(path) && v != "" {
+		if isSecret(path) && v != "" && v != "[]" {
 			v = "***"
 		}
 		if path == "engine.url" {
@@ -142,7 +145,7 @@ type Setting struct {
 }
 
 // secretKeys name settings whose values are masked when shown.
-var secretKeys = []string{"password", "secret", "token", "creds", "nkey", "key_file"}
+var secretKeys = []string{"password", "secret", "token", "creds", "credentials", "nkey", "key_file"}
 
 func isSecret(path string) bool {
 	last := path[strings.LastIndexByte(path, '.')+1:]
@@ -221,6 +224,11 @@ func setField(f reflect.Value, s string) error {
 	case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:
 		parts := strings.Split(s, ",")
 		f.Set(reflect.ValueOf(parts))
+	case f.Kind() == reflect.Slice || f.Kind() == reflect.Map:
+		// Lists of objects come as JSON, e.g. PRICESTREAM_AUTH_AWS_CREDENTIALS.
+		if err := json.Unmarshal([]byte(s), f.Addr().Interface()); err != nil {
+			return fmt.Errorf("want JSON: %w", err)
+		}
 	default:
 		return fmt.Errorf("cannot set a %s from the environment", f.Type())
 	}

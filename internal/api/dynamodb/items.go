@@ -103,7 +103,7 @@ func (h *Handler) putItem(ctx context.Context, req *request) (any, *Error) {
 	if err := decode(req, &in); err != nil {
 		return nil, err
 	}
-	t, derr := h.openTable(ctx, in.TableName)
+	t, derr := h.openTable(ctx, in.TableName, "write")
 	if derr != nil {
 		return nil, derr
 	}
@@ -148,7 +148,7 @@ func (h *Handler) getItem(ctx context.Context, req *request) (any, *Error) {
 	if err := decode(req, &in); err != nil {
 		return nil, err
 	}
-	t, derr := h.openTable(ctx, in.TableName)
+	t, derr := h.openTable(ctx, in.TableName, "read")
 	if derr != nil {
 		return nil, derr
 	}
@@ -193,7 +193,7 @@ func (h *Handler) updateItem(ctx context.Context, req *request) (any, *Error) {
 	if err := decode(req, &in); err != nil {
 		return nil, err
 	}
-	t, derr := h.openTable(ctx, in.TableName)
+	t, derr := h.openTable(ctx, in.TableName, "write")
 	if derr != nil {
 		return nil, derr
 	}
@@ -246,7 +246,7 @@ func (h *Handler) deleteItem(ctx context.Context, req *request) (any, *Error) {
 	if err := decode(req, &in); err != nil {
 		return nil, err
 	}
-	t, derr := h.openTable(ctx, in.TableName)
+	t, derr := h.openTable(ctx, in.TableName, "write")
 	if derr != nil {
 		return nil, derr
 	}
@@ -411,7 +411,7 @@ func (h *Handler) query(ctx context.Context, req *request) (any, *Error) {
 	if err := decode(req, &in); err != nil {
 		return nil, err
 	}
-	t, derr := h.openTable(ctx, in.TableName)
+	t, derr := h.openTable(ctx, in.TableName, "read")
 	if derr != nil {
 		return nil, derr
 	}
@@ -432,7 +432,7 @@ func (h *Handler) scan(ctx context.Context, req *request) (any, *Error) {
 	if err := decode(req, &in); err != nil {
 		return nil, err
 	}
-	t, derr := h.openTable(ctx, in.TableName)
+	t, derr := h.openTable(ctx, in.TableName, "read")
 	if derr != nil {
 		return nil, derr
 	}
@@ -485,7 +485,7 @@ func (h *Handler) batchGetItem(ctx context.Context, req *request) (any, *Error) 
 	}
 	jobs := map[string]job{}
 	for name, ka := range in.RequestItems {
-		t, derr := h.openTable(ctx, name)
+		t, derr := h.openTable(ctx, name, "read")
 		if derr != nil {
 			return nil, derr
 		}
@@ -561,7 +561,7 @@ func (h *Handler) batchWriteItem(ctx context.Context, req *request) (any, *Error
 	}
 	var jobs []job
 	for name, rs := range in.RequestItems {
-		t, derr := h.openTable(ctx, name)
+		t, derr := h.openTable(ctx, name, "write")
 		if derr != nil {
 			return nil, derr
 		}
@@ -636,7 +636,7 @@ func (h *Handler) transactWriteItems(ctx context.Context, req *request) (any, *E
 		if n != 1 {
 			return nil, validation("TransactItems[%d] must hold exactly one of ConditionCheck, Put, Delete or Update", i)
 		}
-		t, derr := h.openTable(ctx, a.TableName)
+		t, derr := h.openTable(ctx, a.TableName, "write")
 		if derr != nil {
 			return nil, derr
 		}

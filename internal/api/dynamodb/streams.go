@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pricestream/pricestream/internal/auth"
 	"github.com/pricestream/pricestream/internal/table"
 )
 
@@ -62,6 +63,9 @@ func (h *Handler) streamTable(ctx context.Context, arn string) (*table.Info, *Er
 	if !ok {
 		return nil, validation("Invalid StreamArn: %s", arn)
 	}
+	if e := allow(ctx, auth.TableScope(name, "read")); e != nil {
+		return nil, h.streamsErr(e)
+	}
 	info, err := h.tables.Describe(ctx, name)
 	if err != nil || info.StreamView == table.ViewNone || streamLabel(info) != label {
 		if err != nil && !errors.Is(err, table.ErrNotFound) && !errors.Is(err, table.ErrInvalidArgument) {
@@ -89,6 +93,13 @@ func (h *Handler) listStreams(ctx context.Context, req *request) (any, *Error) {
 	}
 	if in.Limit == 0 {
 		in.Limit = 100
+	}
+	want := auth.TableScope("*", "read")
+	if in.TableName != "" {
+		want = auth.TableScope(in.TableName, "read")
+	}
+	if e := allow(ctx, want); e != nil {
+		return nil, h.streamsErr(e)
 	}
 	infos, err := h.tables.List(ctx)
 	if err != nil {
@@ -287,6 +298,9 @@ func (h *Handler) getRecords(ctx context.Context, req *request) (any, *Error) {
 	if h.now().Sub(time.Unix(0, it.issued)) > h.cfg.IteratorTTL {
 		return nil, h.streamsErr(errorf("ExpiredIteratorException", http.StatusBadRequest, "Iterator expired. The iterator was created at time %s while right now it is %s which is further in the future than the tolerated delay of %d milliseconds.",
 			time.Unix(0, it.issued).UTC().Format(time.RFC1123), h.now().UTC().Format(time.RFC1123), h.cfg.IteratorTTL.Milliseconds()))
+	}
+	if e := allow(ctx, auth.TableScope(it.table, "read")); e != nil {
+		return nil, h.streamsErr(e)
 	}
 	t, err := h.tables.Open(ctx, it.table)
 	if err != nil || t.Info().ID != it.id {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"slices"
+	"strings"
 
+	"github.com/pricestream/pricestream/internal/auth"
 	"github.com/pricestream/pricestream/internal/table"
 	"github.com/pricestream/pricestream/internal/table/item"
 )
@@ -87,6 +90,9 @@ func (h *Handler) createTable(ctx context.Context, req *request) (any, *Error) {
 	if err := decode(req, &in); err != nil {
 		return nil, err
 	}
+	if e := allow(ctx, auth.Admin); e != nil {
+		return nil, e
+	}
 	if len(in.GlobalSecondaryIndexes) > 0 || len(in.LocalSecondaryIndexes) > 0 {
 		return nil, validation("secondary indexes are not supported")
 	}
@@ -158,6 +164,9 @@ func (h *Handler) describeTable(ctx context.Context, req *request) (any, *Error)
 	if err := decode(req, &in); err != nil {
 		return nil, err
 	}
+	if e := allow(ctx, auth.TableScope(in.TableName, "read")); e != nil {
+		return nil, e
+	}
 	info, err := h.tables.Describe(ctx, in.TableName)
 	if err != nil {
 		return nil, h.toError(err, in.TableName)
@@ -169,6 +178,9 @@ func (h *Handler) deleteTable(ctx context.Context, req *request) (any, *Error) {
 	var in tableNameInput
 	if err := decode(req, &in); err != nil {
 		return nil, err
+	}
+	if e := allow(ctx, auth.Admin); e != nil {
+		return nil, e
 	}
 	info, err := h.tables.Describe(ctx, in.TableName)
 	if err != nil {
@@ -196,6 +208,9 @@ func (h *Handler) listTables(ctx context.Context, req *request) (any, *Error) {
 	if in.Limit < 1 || in.Limit > 100 {
 		return nil, validation("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 100", in.Limit)
 	}
+	if e := allow(ctx, auth.TableScope("*", "read")); e != nil {
+		return nil, e
+	}
 	infos, err := h.tables.List(ctx)
 	if err != nil {
 		return nil, h.toError(err, "")
@@ -217,10 +232,22 @@ func (h *Handler) listTables(ctx context.Context, req *request) (any, *Error) {
 	return out, nil
 }
 
-// openTable opens a table named in a request.
-func (h *Handler) openTable(ctx context.Context, name string) (*table.Table, *Error) {
+// allow checks that the request's principal holds scope.
+func allow(ctx context.Context, scope auth.Scope) *Error {
+	if err := auth.Check(ctx, scope); err != nil {
+		return errorf("AccessDeniedException", http.StatusBadRequest, "%s", strings.TrimPrefix(err.Error(), "auth: "))
+	}
+	return nil
+}
+
+// openTable opens a table named in a request, for action ("read" or
+// "write") by the request's principal.
+func (h *Handler) openTable(ctx context.Context, name, action string) (*table.Table, *Error) {
 	if name == "" {
 		return nil, validation("1 validation error detected: Value null at 'tableName' failed to satisfy constraint: Member must not be null")
+	}
+	if e := allow(ctx, auth.TableScope(name, action)); e != nil {
+		return nil, e
 	}
 	t, err := h.tables.Open(ctx, name)
 	if err != nil {
