@@ -77,11 +77,11 @@ func TestETLExprEvaluate(t *testing.T) {
 
 func TestETLExprErrors(t *testing.T) {
 	for src, want := range map[string]string{
-		`prise > 10`:            `unknown field "prise"`,
-		`billing.town == "x"`:   `unknown field "billing.town"`,
-		`event_type > 3`:        `invalid operation`,
-		`price +`:               `unexpected token`,
-		``:                      `empty expression`,
+		`prise > 10`:          `unknown field "prise"`,
+		`billing.town == "x"`: `unknown field "billing.town"`,
+		`event_type > 3`:      `invalid operation`,
+		`price +`:             `unexpected token`,
+		``:                    `empty expression`,
 	} {
 		_, err := compileExpr(src, clickSchema(t), wantAny)
 		require.ErrorContains(t, err, want, src)
