@@ -18,6 +18,7 @@ import (
 	"github.com/pricestream/pricestream/internal/api"
 	"github.com/pricestream/pricestream/internal/api/kinesis"
 	"github.com/pricestream/pricestream/internal/engine"
+	"github.com/pricestream/pricestream/internal/etl"
 	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
 )
@@ -48,6 +49,7 @@ type App struct {
 	engine   *engine.Engine
 	streams  *stream.Manager
 	tables   *table.Manager
+	jobs     *etl.Manager
 	server   *api.Server
 }
 
@@ -78,11 +80,16 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		a.Close()
 		return nil, err
 	}
+	if a.jobs, err = etl.New(cfg.ETL, etl.Deps{Engine: a.engine, Streams: a.streams, Tables: a.tables, Logger: logger, Registerer: a.registry}); err != nil {
+		a.Close()
+		return nil, err
+	}
 	if a.server, err = api.New(cfg.HTTP, api.Deps{Streams: a.streams, Tables: a.tables, Logger: logger, Registerer: a.registry, Gatherer: a.registry}); err != nil {
 		a.Close()
 		return nil, err
 	}
 	a.server.AddReadyCheck("engine", a.engine.Ready)
+	api.MountJobs(a.server, a.jobs)
 	key, err := a.engine.Secret(ctx, "kinesis-iterators")
 	if err != nil {
 		a.Close()
@@ -114,6 +121,9 @@ func (a *App) Engine() *engine.Engine { return a.engine }
 // Streams returns the stream manager.
 func (a *App) Streams() *stream.Manager { return a.streams }
 
+// Jobs returns the ETL job manager.
+func (a *App) Jobs() *etl.Manager { return a.jobs }
+
 // Tables returns the table manager.
 func (a *App) Tables() *table.Manager { return a.tables }
 
@@ -129,6 +139,8 @@ func (a *App) Run(ctx context.Context) error {
 		return nil
 	}, func(error) { cancel() })
 	g.Add(run.SignalHandler(ctx, os.Interrupt, syscall.SIGTERM))
+	jctx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	g.Add(func() error { return a.jobs.Run(jctx) }, func(error) { stopJobs() })
 	g.Add(a.server.Serve, func(error) {
 		sctx, scancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 		defer scancel()

@@ -16,6 +16,7 @@ import (
 	"github.com/pricestream/pricestream/internal/api/dynamodb"
 	"github.com/pricestream/pricestream/internal/api/kinesis"
 	"github.com/pricestream/pricestream/internal/engine"
+	"github.com/pricestream/pricestream/internal/etl"
 	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
 )
@@ -30,6 +31,7 @@ type Config struct {
 	Kinesis  kinesis.Config  `yaml:"kinesis" json:"kinesis"`
 	Tables   table.Config    `yaml:"tables" json:"tables"`
 	DynamoDB dynamodb.Config `yaml:"dynamodb" json:"dynamodb"`
+	ETL      etl.Config      `yaml:"etl" json:"etl"`
 	Log      LogConfig       `yaml:"log" json:"log"`
 	// ShutdownTimeout bounds the graceful part of shutdown. Default 15s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" json:"shutdown_timeout"`
@@ -52,6 +54,7 @@ func DefaultConfig() Config {
 		Kinesis:         kinesis.DefaultConfig(),
 		Tables:          table.DefaultConfig(),
 		DynamoDB:        dynamodb.DefaultConfig(),
+		ETL:             etl.DefaultConfig(),
 		Log:             LogConfig{Level: "info", Format: "text"},
 		ShutdownTimeout: 15 * time.Second,
 	}
@@ -60,7 +63,7 @@ func DefaultConfig() Config {
 // Validate reports every problem at once, each with its path.
 func (c Config) Validate() error {
 	var errs []error
-	errs = append(errs, c.Engine.Validate("engine"), c.HTTP.Validate("http"), c.Streams.Validate("streams"), c.Tables.Validate("tables"))
+	errs = append(errs, c.Engine.Validate("engine"), c.HTTP.Validate("http"), c.Streams.Validate("streams"), c.Tables.Validate("tables"), c.ETL.Validate("etl"))
 	switch strings.ToLower(c.Log.Level) {
 	case "", "debug", "info", "warn", "error":
 	default:
