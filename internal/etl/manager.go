@@ -1,6 +1,7 @@
 package etl
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -211,8 +212,7 @@ func (m *Manager) Apply(ctx context.Context, s *Spec) (*ApplyResult, error) {
 	} else {
 		return nil, err
 	}
-	b, _ := json.Marshal(d)
-	if _, err := kv.Put(ctx, s.Name, b); err != nil {
+	if _, err := kv.Put(ctx, s.Name, d.encode()); err != nil {
 		return nil, fmt.Errorf("etl: store job %q: %w", s.Name, err)
 	}
 	return res, nil
@@ -234,6 +234,20 @@ func (m *Manager) get(ctx context.Context, name string) (*jobDef, error) {
 		return nil, fmt.Errorf("etl: job %q: %w", name, err)
 	}
 	return decodeDef(e.Value(), e.Revision())
+}
+
+// encode writes the definition without HTML escapes (types such as
+// array<...> must read back as written).
+func (d *jobDef) encode() []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(struct {
+		Spec    json.RawMessage `json:"spec"`
+		Desired string          `json:"desired"`
+		Updated time.Time       `json:"updated"`
+	}{d.Spec.JSON(), d.Desired, d.Updated})
+	return bytes.TrimSpace(buf.Bytes())
 }
 
 func decodeDef(b []byte, rev uint64) (*jobDef, error) {
@@ -303,8 +317,7 @@ func (m *Manager) setDesired(ctx context.Context, name, desired string) error {
 	if err != nil {
 		return err
 	}
-	b, _ := json.Marshal(d)
-	_, err = kv.Update(ctx, name, b, d.rev)
+	_, err = kv.Update(ctx, name, d.encode(), d.rev)
 	return err
 }
 

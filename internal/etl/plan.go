@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/pricestream/pricestream/internal/record"
 )
@@ -85,6 +84,9 @@ func Compile(ctx context.Context, s *Spec, cat Catalog) (*Plan, error) {
 				}
 			}
 		}
+	}
+	if src.Table != "" && schema != nil {
+		schema = withColumn(schema, fieldEvent, record.TypeString)
 	}
 	p.source = schema
 	if src.Table != "" {
@@ -246,4 +248,3 @@ func eventNanos(r *record.Record, ref *record.Ref, path string, arrival int64) (
 	return 0, fmt.Errorf("event time: field %q is %s, not a timestamp", path, v.Kind())
 }
 
-var _ = time.Second

@@ -338,11 +338,13 @@ func splitDocuments(data []byte) [][]byte {
 // JSON returns the spec as JSON (the form the engine stores and the API
 // returns).
 func (s *Spec) JSON() []byte {
-	b, err := json.Marshal(s)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // keep array<...> types readable to the YAML decoder
+	if err := enc.Encode(s); err != nil {
 		panic("etl: spec does not encode: " + err.Error())
 	}
-	return b
+	return bytes.TrimSpace(buf.Bytes())
 }
 
 // Columns is a schema written inline: a list of {name, type, nullable,
@@ -374,6 +376,23 @@ func (c *Columns) UnmarshalYAML(b []byte) error {
 	}
 	*c = out
 	return errors.Join(errs...)
+}
+
+// MarshalJSON writes the column list with types in Glue/Hive syntax,
+// without HTML escapes (so that array<...> stays as written).
+func (c Columns) MarshalJSON() ([]byte, error) {
+	w := make([]columnWire, len(c))
+	for i, col := range c {
+		n := col.Nullable
+		w[i] = columnWire{Name: col.Name, Type: col.Type.String(), Nullable: &n, Comment: col.Comment}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(w); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSpace(buf.Bytes()), nil
 }
 
 // Schema returns the columns as a schema, or nil when there are none.
