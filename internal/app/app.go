@@ -150,6 +150,9 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	})
 	err := g.Run()
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		err = nil // the signal handler saw the stop first
+	}
 	if errors.Is(err, run.ErrSignal) {
 		a.logger.Info("stopping on signal", "signal", err.Error())
 		err = nil
