@@ -54,9 +54,9 @@ func waitFor(t *testing.T, d time.Duration, fn func() error) {
 // expected is the independent recount of one product: the events of the
 // 100-second window that holds its last event.
 type expected struct {
-	windowStart                         time.Time
-	views, carts, purchases             int
-	revenue                             float64
+	windowStart             time.Time
+	views, carts, purchases int
+	revenue                 float64
 }
 
 // TestFastSneakersClickFeaturesREES46 sends the REES46 sample (1,000 real

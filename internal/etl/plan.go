@@ -247,4 +247,3 @@ func eventNanos(r *record.Record, ref *record.Ref, path string, arrival int64) (
 	}
 	return 0, fmt.Errorf("event time: field %q is %s, not a timestamp", path, v.Kind())
 }
-
