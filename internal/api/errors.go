@@ -9,6 +9,7 @@ import (
 	"github.com/goccy/go-json"
 
 	"github.com/pricestream/pricestream/internal/auth"
+	"github.com/pricestream/pricestream/internal/etl"
 	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
 )
@@ -47,6 +48,9 @@ var errorCodes = []ErrorCode{
 	{table.ErrConflict, http.StatusConflict, "conflict"},
 	{table.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
 	{table.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
+	{etl.ErrInvalid, http.StatusBadRequest, "invalid_argument"},
+	{etl.ErrNotFound, http.StatusNotFound, "not_found"},
+	{etl.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout"},
 	{auth.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated"},
 	{auth.ErrForbidden, http.StatusForbidden, "forbidden"},

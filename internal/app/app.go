@@ -20,6 +20,7 @@ import (
 	"github.com/pricestream/pricestream/internal/api/kinesis"
 	"github.com/pricestream/pricestream/internal/auth"
 	"github.com/pricestream/pricestream/internal/engine"
+	"github.com/pricestream/pricestream/internal/etl"
 	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
 )
@@ -50,6 +51,7 @@ type App struct {
 	engine   *engine.Engine
 	streams  *stream.Manager
 	tables   *table.Manager
+	jobs     *etl.Manager
 	server   *api.Server
 	auth     *auth.Authenticator
 }
@@ -92,11 +94,16 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		a.Close()
 		return nil, err
 	}
+	if a.jobs, err = etl.New(cfg.ETL, etl.Deps{Engine: a.engine, Streams: a.streams, Tables: a.tables, Logger: logger, Registerer: a.registry}); err != nil {
+		a.Close()
+		return nil, err
+	}
 	if a.server, err = api.New(cfg.HTTP, api.Deps{Streams: a.streams, Tables: a.tables, Auth: a.auth, Logger: logger, Registerer: a.registry, Gatherer: a.registry}); err != nil {
 		a.Close()
 		return nil, err
 	}
 	a.server.AddReadyCheck("engine", a.engine.Ready)
+	api.MountJobs(a.server, a.jobs)
 	key, err := a.engine.Secret(ctx, "kinesis-iterators")
 	if err != nil {
 		a.Close()
@@ -131,6 +138,9 @@ func (a *App) Engine() *engine.Engine { return a.engine }
 // Streams returns the stream manager.
 func (a *App) Streams() *stream.Manager { return a.streams }
 
+// Jobs returns the ETL job manager.
+func (a *App) Jobs() *etl.Manager { return a.jobs }
+
 // Tables returns the table manager.
 func (a *App) Tables() *table.Manager { return a.tables }
 
@@ -162,6 +172,8 @@ func (a *App) Run(ctx context.Context) error {
 			}
 		}
 	}, func(error) { signal.Stop(hup); cancel() })
+	jctx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	g.Add(func() error { return a.jobs.Run(jctx) }, func(error) { stopJobs() })
 	g.Add(a.server.Serve, func(error) {
 		sctx, scancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 		defer scancel()
@@ -171,6 +183,9 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	})
 	err := g.Run()
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		err = nil // the signal handler saw the stop first
+	}
 	if errors.Is(err, run.ErrSignal) {
 		a.logger.Info("stopping on signal", "signal", err.Error())
 		err = nil

@@ -18,6 +18,7 @@ import (
 	"github.com/pricestream/pricestream/internal/api/kinesis"
 	"github.com/pricestream/pricestream/internal/auth"
 	"github.com/pricestream/pricestream/internal/engine"
+	"github.com/pricestream/pricestream/internal/etl"
 	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
 )
@@ -33,6 +34,7 @@ type Config struct {
 	Tables   table.Config    `yaml:"tables" json:"tables"`
 	Auth     auth.Config     `yaml:"auth" json:"auth"`
 	DynamoDB dynamodb.Config `yaml:"dynamodb" json:"dynamodb"`
+	ETL      etl.Config      `yaml:"etl" json:"etl"`
 	Log      LogConfig       `yaml:"log" json:"log"`
 	// ShutdownTimeout bounds the graceful part of shutdown. Default 15s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" json:"shutdown_timeout"`
@@ -55,6 +57,7 @@ func DefaultConfig() Config {
 		Kinesis:         kinesis.DefaultConfig(),
 		Tables:          table.DefaultConfig(),
 		DynamoDB:        dynamodb.DefaultConfig(),
+		ETL:             etl.DefaultConfig(),
 		Log:             LogConfig{Level: "info", Format: "text"},
 		ShutdownTimeout: 15 * time.Second,
 	}
@@ -63,7 +66,7 @@ func DefaultConfig() Config {
 // Validate reports every problem at once, each with its path.
 func (c Config) Validate() error {
 	var errs []error
-	errs = append(errs, c.Engine.Validate("engine"), c.HTTP.Validate("http"), c.Streams.Validate("streams"), c.Tables.Validate("tables"), c.Auth.Validate("auth"))
+	errs = append(errs, c.Engine.Validate("engine"), c.HTTP.Validate("http"), c.Streams.Validate("streams"), c.Tables.Validate("tables"), c.Auth.Validate("auth"), c.ETL.Validate("etl"))
 	switch strings.ToLower(c.Log.Level) {
 	case "", "debug", "info", "warn", "error":
 	default:
