@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
+	"github.com/tetratelabs/wazero"
 	"go.uber.org/goleak"
 
 	"github.com/pricestream/pricestream/internal/engine"
@@ -20,8 +22,35 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	code := m.Run()
+	_ = wasmCache.Close(context.Background())
+	for _, d := range cleanupDirs {
+		_ = os.RemoveAll(d)
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
+
+// wasmCache shares compiled WebAssembly modules between the tests'
+// managers. It is on disk: an in-memory cache forgets a module when the
+// runtime that compiled it closes.
+var wasmCache = func() wazero.CompilationCache {
+	dir, err := os.MkdirTemp("", "pricestream-wasm-cache")
+	if err != nil {
+		panic(err)
+	}
+	cleanupDirs = append(cleanupDirs, dir)
+	c, err := wazero.NewCompilationCacheWithDir(dir)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}()
 
 // env is a trigger manager running on a fresh engine.
 type env struct {
@@ -66,6 +95,7 @@ func newEnvOn(t *testing.T, eng *engine.Engine, cfg trigger.Config) *env {
 		once.Do(func() {
 			cancel()
 			require.NoError(t, <-done)
+			require.NoError(t, e.m.Close())
 			e.streams.Close()
 		})
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tetratelabs/wazero"
 
 	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/stream"
@@ -33,6 +34,10 @@ type Deps struct {
 	Functions *Registry
 	// HTTPClient calls HTTP functions; nil: a client of the manager's own.
 	HTTPClient *http.Client
+	// WasmCache keeps compiled WebAssembly functions across managers (and,
+	// made with wazero.NewCompilationCacheWithDir, across restarts); nil:
+	// each manager compiles its own.
+	WasmCache  wazero.CompilationCache
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 }
@@ -96,7 +101,7 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 		httpc = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, Proxy: http.ProxyFromEnvironment}}
 	}
 	m := &Manager{cfg: cfg, deps: deps, logger: logger.With("component", "trigger"), metrics: newMetrics(reg), httpc: httpc}
-	m.wasm = newWasmRuntime()
+	m.wasm = newWasmRuntime(m.logger, deps.WasmCache)
 	m.mu.running = map[string]*triggerRun{}
 	return m, nil
 }
@@ -352,6 +357,12 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 	m.metrics.forget(name)
 	m.logger.Info("trigger deleted", "trigger", name)
 	return nil
+}
+
+// Close releases the compiled WebAssembly functions. Call it after Run
+// has returned. It is idempotent.
+func (m *Manager) Close() error {
+	return m.wasm.close(context.Background())
 }
 
 // Run watches the definitions and runs the enabled triggers until ctx is
