@@ -9,6 +9,7 @@ import (
 	"github.com/goccy/go-json"
 
 	"github.com/pricestream/pricestream/internal/stream"
+	"github.com/pricestream/pricestream/internal/trigger"
 )
 
 // Errors of the HTTP layer itself.
@@ -37,6 +38,11 @@ var errorCodes = []ErrorCode{
 	{stream.ErrThrottled, http.StatusTooManyRequests, "throttled"},
 	{stream.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
 	{stream.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
+	{trigger.ErrInvalidArgument, http.StatusBadRequest, "invalid_argument"},
+	{trigger.ErrNotFound, http.StatusNotFound, "not_found"},
+	{trigger.ErrExists, http.StatusConflict, "already_exists"},
+	{trigger.ErrConflict, http.StatusConflict, "conflict"},
+	{trigger.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout"},
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/pricestream/pricestream/internal/stream"
+	"github.com/pricestream/pricestream/internal/trigger"
 )
 
 // Config configures the HTTP server. A zero field means its default.
@@ -74,7 +75,9 @@ func (c Config) Validate(prefix string) error {
 
 // Deps are the server's dependencies.
 type Deps struct {
-	Streams    *stream.Manager
+	Streams *stream.Manager
+	// Triggers serves /v1/triggers; nil leaves the routes out.
+	Triggers   *trigger.Manager
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	// Gatherer serves /metrics; usually the same registry as Registerer.
@@ -86,13 +89,14 @@ type ReadyCheck func(ctx context.Context) error
 
 // Server is the HTTP server.
 type Server struct {
-	cfg     Config
-	streams *stream.Manager
-	logger  *slog.Logger
-	mux     *http.ServeMux
-	srv     *http.Server
-	ln      net.Listener
-	metrics *httpMetrics
+	cfg      Config
+	streams  *stream.Manager
+	triggers *trigger.Manager
+	logger   *slog.Logger
+	mux      *http.ServeMux
+	srv      *http.Server
+	ln       net.Listener
+	metrics  *httpMetrics
 
 	mu struct {
 		sync.Mutex
@@ -117,11 +121,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		reg = prometheus.NewRegistry()
 	}
 	s := &Server{
-		cfg:     cfg,
-		streams: deps.Streams,
-		logger:  logger.With("component", "api"),
-		mux:     http.NewServeMux(),
-		metrics: newHTTPMetrics(reg),
+		cfg:      cfg,
+		streams:  deps.Streams,
+		triggers: deps.Triggers,
+		logger:   logger.With("component", "api"),
+		mux:      http.NewServeMux(),
+		metrics:  newHTTPMetrics(reg),
 	}
 	s.mu.targets = make(map[string]http.Handler)
 	s.mu.ready = make(map[string]ReadyCheck)
@@ -136,6 +141,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.mux.HandleFunc("POST /{$}", s.awsTarget)
 	if s.streams != nil {
 		s.routeStreams()
+	}
+	if s.triggers != nil {
+		s.routeTriggers()
 	}
 	s.srv = &http.Server{
 		Handler:           s.Handler(),

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -14,11 +15,13 @@ import (
 	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/tetratelabs/wazero"
 
 	"github.com/pricestream/pricestream/internal/api"
 	"github.com/pricestream/pricestream/internal/api/kinesis"
 	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/stream"
+	"github.com/pricestream/pricestream/internal/trigger"
 )
 
 // NewLogger returns the logger the configuration asks for, writing to w.
@@ -46,6 +49,9 @@ type App struct {
 	registry *prometheus.Registry
 	engine   *engine.Engine
 	streams  *stream.Manager
+	triggers *trigger.Manager
+	funcs    *trigger.Registry
+	wasm     wazero.CompilationCache
 	server   *api.Server
 }
 
@@ -72,7 +78,28 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		a.Close()
 		return nil, err
 	}
-	if a.server, err = api.New(cfg.HTTP, api.Deps{Streams: a.streams, Logger: logger, Registerer: a.registry, Gatherer: a.registry}); err != nil {
+	a.funcs = trigger.NewRegistry()
+	var wasmCache wazero.CompilationCache
+	if a.engine.Embedded() {
+		// Compiled WebAssembly functions survive restarts beside the data.
+		if wasmCache, err = wazero.NewCompilationCacheWithDir(filepath.Join(cfg.Engine.DataDir, "wasm-cache")); err != nil {
+			logger.Warn("no disk cache for compiled wasm functions", "err", err)
+		}
+	}
+	a.wasm = wasmCache
+	if a.triggers, err = trigger.New(cfg.Triggers, trigger.Deps{
+		Engine:     a.engine,
+		Sources:    &trigger.Sources{Streams: a.streams, Region: cfg.Kinesis.Region, AccountID: cfg.Kinesis.AccountID},
+		Streams:    a.streams,
+		Functions:  a.funcs,
+		WasmCache:  wasmCache,
+		Logger:     logger,
+		Registerer: a.registry,
+	}); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if a.server, err = api.New(cfg.HTTP, api.Deps{Streams: a.streams, Triggers: a.triggers, Logger: logger, Registerer: a.registry, Gatherer: a.registry}); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -104,6 +131,13 @@ func (a *App) Engine() *engine.Engine { return a.engine }
 // Streams returns the stream manager.
 func (a *App) Streams() *stream.Manager { return a.streams }
 
+// Triggers returns the trigger manager.
+func (a *App) Triggers() *trigger.Manager { return a.triggers }
+
+// Functions returns the registry of Go functions triggers can call
+// ("go:NAME"); register them before [App.Run].
+func (a *App) Functions() *trigger.Registry { return a.funcs }
+
 // Run serves until ctx is done, SIGINT or SIGTERM arrives, or a part fails;
 // then it shuts down gracefully and closes the app. It returns nil after a
 // clean stop.
@@ -124,7 +158,13 @@ func (a *App) Run(ctx context.Context) error {
 			a.logger.Warn("requests still running at the shutdown deadline were cut off", "err", err)
 		}
 	})
+	tctx, tcancel := context.WithCancel(context.Background())
+	g.Add(func() error { return a.triggers.Run(tctx) }, func(error) {
+		// Triggers drain their batches in flight and commit checkpoints.
+		tcancel()
+	})
 	err := g.Run()
+	tcancel()
 	if errors.Is(err, run.ErrSignal) {
 		a.logger.Info("stopping on signal", "signal", err.Error())
 		err = nil
@@ -135,6 +175,12 @@ func (a *App) Run(ctx context.Context) error {
 
 // Close stops the parts and the engine, in that order. It is idempotent.
 func (a *App) Close() {
+	if a.triggers != nil {
+		_ = a.triggers.Close()
+	}
+	if a.wasm != nil {
+		_ = a.wasm.Close(context.Background())
+	}
 	if a.streams != nil {
 		a.streams.Close()
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/pricestream/pricestream/internal/api/kinesis"
 	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/stream"
+	"github.com/pricestream/pricestream/internal/trigger"
 )
 
 // Config is pricestream's whole configuration. Every field has a default
@@ -26,7 +27,9 @@ type Config struct {
 	HTTP    api.Config     `yaml:"http" json:"http"`
 	Streams stream.Config  `yaml:"streams" json:"streams"`
 	Kinesis kinesis.Config `yaml:"kinesis" json:"kinesis"`
-	Log     LogConfig      `yaml:"log" json:"log"`
+	// Triggers configures the trigger runners of this process.
+	Triggers trigger.Config `yaml:"triggers" json:"triggers"`
+	Log      LogConfig      `yaml:"log" json:"log"`
 	// ShutdownTimeout bounds the graceful part of shutdown. Default 15s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" json:"shutdown_timeout"`
 }
@@ -46,6 +49,7 @@ func DefaultConfig() Config {
 		HTTP:            api.DefaultConfig(),
 		Streams:         stream.DefaultConfig(),
 		Kinesis:         kinesis.DefaultConfig(),
+		Triggers:        trigger.DefaultConfig(),
 		Log:             LogConfig{Level: "info", Format: "text"},
 		ShutdownTimeout: 15 * time.Second,
 	}
@@ -54,7 +58,7 @@ func DefaultConfig() Config {
 // Validate reports every problem at once, each with its path.
 func (c Config) Validate() error {
 	var errs []error
-	errs = append(errs, c.Engine.Validate("engine"), c.HTTP.Validate("http"), c.Streams.Validate("streams"))
+	errs = append(errs, c.Engine.Validate("engine"), c.HTTP.Validate("http"), c.Streams.Validate("streams"), c.Triggers.Validate("triggers"))
 	switch strings.ToLower(c.Log.Level) {
 	case "", "debug", "info", "warn", "error":
 	default:

@@ -81,10 +81,11 @@ func (c *checkpoints) purge(ctx context.Context, trigger string) error {
 // runner does not wait for the engine between batches. It keeps only the
 // newest checkpoint (commits coalesce); flush writes it synchronously.
 type committer struct {
-	cps     *checkpoints
-	trigger string
-	part    int
-	onError func(error)
+	cps      *checkpoints
+	trigger  string
+	part     int
+	interval time.Duration // least time between two writes
+	onError  func(error)
 
 	mu struct {
 		sync.Mutex
@@ -94,8 +95,8 @@ type committer struct {
 	wake chan struct{} // capacity 1
 }
 
-func newCommitter(cps *checkpoints, trigger string, part int, onError func(error)) *committer {
-	return &committer{cps: cps, trigger: trigger, part: part, onError: onError, wake: make(chan struct{}, 1)}
+func newCommitter(cps *checkpoints, trigger string, part int, interval time.Duration, onError func(error)) *committer {
+	return &committer{cps: cps, trigger: trigger, part: part, interval: interval, onError: onError, wake: make(chan struct{}, 1)}
 }
 
 // set makes cp the checkpoint to write next. It does not block.
@@ -109,15 +110,39 @@ func (c *committer) set(cp Checkpoint) {
 	}
 }
 
-// run writes checkpoints as they are set until ctx is done.
+// run writes checkpoints as they are set until ctx is done, at most one
+// per interval: a checkpoint write is an engine write (fsynced by
+// default), and writing one per batch would compete with the records'
+// own writes for the disk.
 func (c *committer) run(ctx context.Context) {
+	var t *time.Timer
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-c.wake:
 		}
-		if err := c.flush(ctx); err != nil && ctx.Err() == nil {
+		if t != nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+		err := c.flush(ctx)
+		if c.interval > 0 {
+			if t == nil {
+				t = time.NewTimer(c.interval)
+			} else {
+				t.Reset(c.interval)
+			}
+		}
+		if err != nil && ctx.Err() == nil {
 			c.onError(err)
 			// The next set, or the final flush, writes it again.
 			select {

@@ -565,3 +565,85 @@ func TestTriggerApplyChecks(t *testing.T) {
 	_, _, err = e.m.Apply(context.Background(), spec)
 	require.ErrorContains(t, err, "table change streams are not available")
 }
+
+// TestTriggerLeases runs two managers (two processes) on one engine: each
+// partition runs in one of them only, so every record is delivered once;
+// when one stops, the other takes its partitions over.
+func TestTriggerLeases(t *testing.T) {
+	eng := enginetest.Start(t)
+	cfg := trigger.Config{RetryBaseDelay: time.Millisecond, RetryMaxDelay: 5 * time.Millisecond, LeaseTTL: time.Second}
+	a := newEnvOn(t, eng, cfg)
+	b := newEnvOn(t, eng, cfg)
+	s := a.createStream("clicks", 4)
+	ra, rb := &recorder{}, &recorder{}
+	require.NoError(t, a.fns.Register("rec", ra))
+	require.NoError(t, b.fns.Register("rec", rb))
+	a.apply("name: shared\nsource: stream:clicks\nfunction: go:rec\nbatch_size: 10\n")
+	a.put(s, 200, 20, keyN(16), dataN)
+	waitFor(t, 20*time.Second, func() error {
+		if n := ra.count() + rb.count(); n < 200 {
+			return fmt.Errorf("%d of 200 records", n)
+		}
+		return nil
+	})
+	requireInOrder(t, append(ra.snapshot(), rb.snapshot()...), 200, 16)
+
+	st, err := a.m.Describe(context.Background(), "shared")
+	require.NoError(t, err)
+	owners := map[string]bool{}
+	for _, p := range st.Partitions {
+		require.NotEmpty(t, p.Owner, "partition %d", p.Partition)
+		owners[p.Owner] = true
+	}
+	t.Logf("partitions split between %d processes", len(owners))
+
+	// Stop a: b takes every partition over within a lease TTL or so, and
+	// delivers what comes next, once.
+	a.stop()
+	sb, err := b.streams.Open(context.Background(), "clicks")
+	require.NoError(t, err)
+	before := rb.count()
+	b.put(sb, 100, 20, func(i int) string { return keyN(16)(i + 200) }, func(i int) string { return dataN(i + 200) })
+	rb.waitCount(t, before+100-countFrom(ra, 200))
+	waitFor(t, 20*time.Second, func() error {
+		if n := ra.count() + rb.count(); n < 300 {
+			return fmt.Errorf("%d of 300 records", n)
+		}
+		return nil
+	})
+	requireOncePerProcessInOrder(t, 300, ra.snapshot(), rb.snapshot())
+}
+
+// requireOncePerProcessInOrder checks that the processes together
+// delivered records 0..n-1 exactly once, each process in order per key.
+func requireOncePerProcessInOrder(t *testing.T, n int, procs ...[]event) {
+	t.Helper()
+	seen := map[int]bool{}
+	for _, evs := range procs {
+		last := map[string]int{}
+		for _, ev := range evs {
+			var i int
+			_, err := fmt.Sscanf(ev.Data, `{"i":%d}`, &i)
+			require.NoError(t, err)
+			require.False(t, seen[i], "record %d delivered twice", i)
+			seen[i] = true
+			if l, ok := last[ev.Key]; ok {
+				require.Greater(t, i, l, "key %s out of order", ev.Key)
+			}
+			last[ev.Key] = i
+		}
+	}
+	require.Len(t, seen, n)
+}
+
+// countFrom counts a recorder's events with data index >= from.
+func countFrom(r *recorder, from int) int {
+	n := 0
+	for _, ev := range r.snapshot() {
+		var i int
+		if _, err := fmt.Sscanf(ev.Data, `{"i":%d}`, &i); err == nil && i >= from {
+			n++
+		}
+	}
+	return n
+}

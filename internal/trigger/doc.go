@@ -33,9 +33,10 @@
 // # Concurrency
 //
 // [Manager.Run] owns one goroutine per running trigger; each owns one
-// goroutine per partition (the runner), which owns a reader goroutine, a
-// checkpoint committer and, per batch with Parallelism above 1, one
-// goroutine per lane. Every owner waits for what it started before it
+// goroutine per partition, which holds the partition's lease (with a
+// renewing goroutine) and runs the runner; the runner owns a reader
+// goroutine, a checkpoint committer and, per batch with Parallelism above
+// 1, one goroutine per lane. Every owner waits for what it started before it
 // returns. Lock order: Manager.mu, then triggerRun.mu, then
 // partitionStatus.mu; none is held while calling out (engine, function).
 //

@@ -54,7 +54,7 @@ var wasmCache = func() wazero.CompilationCache {
 
 // env is a trigger manager running on a fresh engine.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	eng     *engine.Engine
 	streams *stream.Manager
 	fns     *trigger.Registry
@@ -68,12 +68,12 @@ var testConfig = trigger.Config{RetryBaseDelay: time.Millisecond, RetryMaxDelay:
 
 // newEnv starts an engine (with opts), a stream manager and a trigger
 // manager whose Run goroutine stops when the test ends.
-func newEnv(t *testing.T, opts ...enginetest.Option) *env {
+func newEnv(t testing.TB, opts ...enginetest.Option) *env {
 	t.Helper()
 	return newEnvOn(t, enginetest.Start(t, opts...), testConfig)
 }
 
-func newEnvOn(t *testing.T, eng *engine.Engine, cfg trigger.Config) *env {
+func newEnvOn(t testing.TB, eng *engine.Engine, cfg trigger.Config) *env {
 	t.Helper()
 	e := &env{t: t, eng: eng, fns: trigger.NewRegistry(), reg: prometheus.NewRegistry()}
 	var err error
@@ -264,7 +264,7 @@ func failedRecords(t testing.TB, s *stream.Stream) []trigger.FailedRecord {
 func dataN(i int) string { return fmt.Sprintf(`{"i":%d}`, i) }
 
 // requireCounter checks the sum of a counter's series in the registry.
-func requireCounter(t *testing.T, e *env, name string, want float64) {
+func requireCounter(t testing.TB, e *env, name string, want float64) {
 	t.Helper()
 	waitFor(t, 10*time.Second, func() error {
 		got := counterValue(t, e, name)

@@ -62,11 +62,12 @@ type Manager struct {
 	metrics *metrics
 	httpc   *http.Client
 	wasm    *wasmRuntime
+	owner   string // this process, in leases
 
 	bucketsMu sync.Mutex
 	defs      jetstream.KeyValue
 	cps       *checkpoints
-	leases    jetstream.KeyValue
+	lease     *leases
 
 	mu struct {
 		sync.Mutex
@@ -100,7 +101,7 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 	if httpc == nil {
 		httpc = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, Proxy: http.ProxyFromEnvironment}}
 	}
-	m := &Manager{cfg: cfg, deps: deps, logger: logger.With("component", "trigger"), metrics: newMetrics(reg), httpc: httpc}
+	m := &Manager{cfg: cfg, deps: deps, logger: logger.With("component", "trigger"), metrics: newMetrics(reg), httpc: httpc, owner: newOwnerID()}
 	m.wasm = newWasmRuntime(m.logger, deps.WasmCache)
 	m.mu.running = map[string]*triggerRun{}
 	return m, nil
@@ -130,11 +131,12 @@ func (m *Manager) buckets(ctx context.Context) (jetstream.KeyValue, *checkpoints
 	if err != nil {
 		return nil, nil, err
 	}
-	leases, err := mk("trigger_leases", "pricestream: which process runs each trigger partition")
+	lkv, err := mk("trigger_leases", "pricestream: which process runs each trigger partition")
 	if err != nil {
 		return nil, nil, err
 	}
-	m.defs, m.cps, m.leases = defs, &checkpoints{kv: pos}, leases
+	m.defs, m.cps = defs, &checkpoints{kv: pos}
+	m.lease = &leases{kv: lkv, owner: m.owner, ttl: m.cfg.LeaseTTL}
 	return defs, m.cps, nil
 }
 
@@ -588,10 +590,4 @@ func (m *Manager) function(ctx context.Context, spec *Spec) (Function, error) {
 		return m.wasm.load(ctx, ref.Name)
 	}
 	return nil, fmt.Errorf("trigger: function kind %q", ref.Kind)
-}
-
-// runPartition runs one partition's runner while this process holds its
-// lease.
-func (m *Manager) runPartition(ctx context.Context, r *runner) {
-	r.run(ctx)
 }

@@ -85,7 +85,7 @@ func newRunner(name string, spec *Spec, src Source, part int, fn Function, filte
 		name: name, spec: spec, src: src, part: part, fn: fn, filters: filters, dest: dest, cps: cps, cfg: cfg,
 		tm: tm, age: tm.iteratorAge(part), logger: logger.With("partition", part),
 	}
-	r.commit = newCommitter(cps, name, part, func(err error) {
+	r.commit = newCommitter(cps, name, part, cfg.CommitInterval, func(err error) {
 		r.logger.Warn("checkpoint commit failed; retrying", "err", err)
 	})
 	r.status.set("starting", nil)
@@ -96,6 +96,9 @@ func newRunner(name string, spec *Spec, src Source, part int, fn Function, filte
 // errors with backoff. It commits the last checkpoint before it returns,
 // and returns nil.
 func (r *runner) run(ctx context.Context) {
+	// Start from the committed checkpoint: another process may have run
+	// the partition since this one last did.
+	r.done = nil
 	cctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)

@@ -428,8 +428,10 @@ func (s *Spec) Validate() error {
 	}
 	if s.Function == "" {
 		bad("function", "missing: want go:NAME, http:URL or wasm:FILE")
-	} else if _, err := ParseFunction(s.Function); err != nil {
+	} else if ref, err := ParseFunction(s.Function); err != nil {
 		bad("function", "%v", err)
+	} else {
+		s.Function = ref.String() // "http:URL" is stored as the URL
 	}
 	if s.FunctionTimeout == 0 {
 		s.FunctionTimeout = Duration(DefaultFunctionTimeout)

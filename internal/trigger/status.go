@@ -22,6 +22,10 @@ type PartitionStatus struct {
 	Partition int    `json:"partition"`
 	State     string `json:"state"`
 	Error     string `json:"error,omitempty"`
+	// Owner is the process that holds the partition's lease (runs it), and
+	// LeaseExpires when the lease ends unless renewed.
+	Owner        string    `json:"owner,omitempty"`
+	LeaseExpires time.Time `json:"lease_expires,omitzero"`
 	// Checkpoint is the last record the trigger is done with.
 	Checkpoint *Checkpoint `json:"checkpoint,omitempty"`
 	// LagRecords counts the records stored after the checkpoint;
@@ -87,6 +91,7 @@ func (m *Manager) Describe(ctx context.Context, name string) (*Status, error) {
 			ps.IteratorAgeMillis = time.Duration(r.status.lastAge.Load()).Milliseconds()
 			ps.Checkpoint = r.status.checkpoint.Load()
 		}
+		ps.Owner, ps.LeaseExpires = m.lease.holder(ctx, cpKey(name, p))
 		if ps.Checkpoint == nil {
 			cp, ok, err := cps.get(ctx, name, p)
 			if err != nil {
