@@ -17,7 +17,11 @@ import (
 type Checkpoint struct {
 	// Source the checkpoint belongs to; a checkpoint of another source (the
 	// spec's source changed) is ignored.
-	Source         string    `json:"source"`
+	Source string `json:"source"`
+	// Generation is the creation time (Unix ns) of the trigger that wrote
+	// it: a trigger deleted and created again under the same name starts
+	// over even if a stopping runner wrote a checkpoint after the delete.
+	Generation     int64     `json:"generation"`
 	SequenceNumber string    `json:"sequence_number"`
 	Offset         uint64    `json:"offset"`
 	Arrival        time.Time `json:"arrival"`

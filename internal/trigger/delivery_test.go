@@ -647,3 +647,35 @@ func countFrom(r *recorder, from int) int {
 	}
 	return n
 }
+
+// TestTriggerMaxRecordAge checks that records older than max_record_age go
+// to the destination instead of the function. The runner's clock is moved
+// two hours ahead rather than waiting.
+func TestTriggerMaxRecordAge(t *testing.T) {
+	e := newEnv(t)
+	var offset atomic.Int64
+	e.m.SetClock(func() time.Time { return time.Now().Add(time.Duration(offset.Load())) })
+	s := e.createStream("clicks", 1)
+	dlq := e.createStream("dlq", 1)
+	rec := &recorder{}
+	require.NoError(t, e.fns.Register("rec", rec))
+	e.put(s, 5, 5, keyN(1), dataN)
+	offset.Store(int64(2 * time.Hour))
+	e.apply("name: old\nsource: stream:clicks\nfunction: go:rec\nmax_record_age: 1h\ndestination: dlq\n")
+	waitFor(t, 10*time.Second, func() error {
+		if n := len(readAll(t, dlq)); n != 5 {
+			return fmt.Errorf("%d records in the destination", n)
+		}
+		return nil
+	})
+	for _, fr := range failedRecords(t, dlq) {
+		require.Equal(t, trigger.ConditionRecordAgeExceeded, fr.Condition)
+		require.Equal(t, 0, fr.Attempts)
+		require.Contains(t, fr.Error, "older than max_record_age 1h0m0s")
+	}
+	offset.Store(0)
+	e.put(s, 3, 3, keyN(1), func(i int) string { return dataN(i + 5) })
+	rec.waitCount(t, 3)
+	require.Equal(t, dataN(5), rec.snapshot()[0].Data)
+	requireCounter(t, e, "pricestream_trigger_records_destination_total", 5)
+}

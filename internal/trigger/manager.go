@@ -62,7 +62,8 @@ type Manager struct {
 	metrics *metrics
 	httpc   *http.Client
 	wasm    *wasmRuntime
-	owner   string // this process, in leases
+	owner   string           // this process, in leases
+	now     func() time.Time // the clock of record ages
 
 	bucketsMu sync.Mutex
 	defs      jetstream.KeyValue
@@ -101,7 +102,7 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 	if httpc == nil {
 		httpc = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, Proxy: http.ProxyFromEnvironment}}
 	}
-	m := &Manager{cfg: cfg, deps: deps, logger: logger.With("component", "trigger"), metrics: newMetrics(reg), httpc: httpc, owner: newOwnerID()}
+	m := &Manager{cfg: cfg, deps: deps, logger: logger.With("component", "trigger"), metrics: newMetrics(reg), httpc: httpc, owner: newOwnerID(), now: time.Now}
 	m.wasm = newWasmRuntime(m.logger, deps.WasmCache)
 	m.mu.running = map[string]*triggerRun{}
 	return m, nil
@@ -364,6 +365,9 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 // Close releases the compiled WebAssembly functions. Call it after Run
 // has returned. It is idempotent.
 func (m *Manager) Close() error {
+	if m.deps.HTTPClient == nil {
+		m.httpc.CloseIdleConnections()
+	}
 	return m.wasm.close(context.Background())
 }
 
@@ -566,7 +570,7 @@ func (tr *triggerRun) setup(ctx context.Context) ([]*runner, error) {
 	tm := m.metrics.forTrigger(spec.Name)
 	runners := make([]*runner, src.Partitions())
 	for p := range runners {
-		runners[p] = newRunner(spec.Name, spec, src, p, fn, filters, dest, cps, m.cfg, tm, tr.logger)
+		runners[p] = newRunner(tr.def, src, p, fn, filters, dest, cps, m.cfg, tm, tr.logger, m.now)
 	}
 	return runners, nil
 }

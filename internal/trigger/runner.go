@@ -38,6 +38,8 @@ type runner struct {
 	age     prometheus.Gauge
 	logger  *slog.Logger
 	commit  *committer
+	gen     int64            // the definition's creation time: checkpoints of an older trigger of the same name are ignored
+	now     func() time.Time // the clock of record ages (tests move it)
 
 	// Owned by the run goroutine.
 	pending []Record    // rest of the last chunk read
@@ -80,11 +82,13 @@ func (s *partitionStatus) set(state string, err error) {
 	}
 }
 
-func newRunner(name string, spec *Spec, src Source, part int, fn Function, filters Filters, dest sink, cps *checkpoints, cfg Config, tm *triggerMetrics, logger *slog.Logger) *runner {
+func newRunner(def *Definition, src Source, part int, fn Function, filters Filters, dest sink, cps *checkpoints, cfg Config, tm *triggerMetrics, logger *slog.Logger, now func() time.Time) *runner {
+	spec := def.Spec
 	r := &runner{
-		name: name, spec: spec, src: src, part: part, fn: fn, filters: filters, dest: dest, cps: cps, cfg: cfg,
-		tm: tm, age: tm.iteratorAge(part), logger: logger.With("partition", part),
+		name: spec.Name, spec: spec, src: src, part: part, fn: fn, filters: filters, dest: dest, cps: cps, cfg: cfg,
+		tm: tm, age: tm.iteratorAge(part), logger: logger.With("partition", part), gen: def.Created.UnixNano(), now: now,
 	}
+	name := spec.Name
 	r.commit = newCommitter(cps, name, part, cfg.CommitInterval, func(err error) {
 		r.logger.Warn("checkpoint commit failed; retrying", "err", err)
 	})
@@ -147,7 +151,7 @@ func (r *runner) runOnce(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if ok && cp.Source == r.spec.Source {
+		if ok && cp.Source == r.spec.Source && cp.Generation == r.gen {
 			r.done = &cp
 			r.status.checkpoint.Store(&cp)
 		}
@@ -200,7 +204,7 @@ func (r *runner) runOnce(ctx context.Context) error {
 		}
 		last := batch[len(batch)-1]
 		expect = last.Offset + 1
-		cp := Checkpoint{Source: r.spec.Source, SequenceNumber: last.SequenceNumber, Offset: last.Offset, Arrival: last.Arrival}
+		cp := Checkpoint{Source: r.spec.Source, Generation: r.gen, SequenceNumber: last.SequenceNumber, Offset: last.Offset, Arrival: last.Arrival}
 		r.done = &cp
 		r.status.checkpoint.Store(&cp)
 		r.status.done.Add(int64(len(batch)))
@@ -295,7 +299,7 @@ func (r *runner) collect(ctx context.Context, chunks <-chan []Record, readErr <-
 // destination, and invokes the function in lanes of keys. It returns an
 // error only when ctx is done before the batch is.
 func (r *runner) process(ctx context.Context, batch []*Record) error {
-	now := time.Now()
+	now := r.now()
 	deliver := batch
 	if len(r.filters) > 0 || r.spec.MaxRecordAge > 0 {
 		deliver = make([]*Record, 0, len(batch))
@@ -438,7 +442,7 @@ func errTooOld(d time.Duration) error {
 // dropAged sends the records over max_record_age to the destination and
 // returns the rest, in order.
 func (r *runner) dropAged(ctx context.Context, recs []*Record) ([]*Record, error) {
-	now := time.Now()
+	now := r.now()
 	if !slices.ContainsFunc(recs, func(rec *Record) bool { return r.tooOld(rec, now) }) {
 		return recs, nil
 	}

@@ -97,7 +97,7 @@ func (m *Manager) Describe(ctx context.Context, name string) (*Status, error) {
 			if err != nil {
 				return nil, err
 			}
-			if ok && cp.Source == d.Spec.Source {
+			if ok && cp.Source == d.Spec.Source && cp.Generation == d.Created.UnixNano() {
 				ps.Checkpoint = &cp
 			}
 		}
