@@ -679,3 +679,27 @@ func TestTriggerMaxRecordAge(t *testing.T) {
 	require.Equal(t, dataN(5), rec.snapshot()[0].Data)
 	requireCounter(t, e, "pricestream_trigger_records_destination_total", 5)
 }
+
+// TestTriggerNonRetryable checks that a FunctionError that is not
+// retryable sends the records to the destination at once.
+func TestTriggerNonRetryable(t *testing.T) {
+	e := newEnv(t)
+	s := e.createStream("clicks", 1)
+	dlq := e.createStream("dlq", 1)
+	rec := &recorder{fail: func(_ int, recs []*trigger.Record) (trigger.Response, error) {
+		if string(recs[0].Data) == dataN(0) {
+			return trigger.Response{}, &trigger.FunctionError{Err: errors.New("malformed event"), Retryable: false}
+		}
+		return trigger.Response{}, nil
+	}}
+	require.NoError(t, e.fns.Register("rec", rec))
+	e.put(s, 1, 1, keyN(1), dataN)
+	e.put(s, 1, 1, keyN(1), func(int) string { return dataN(1) })
+	e.apply("name: nr\nsource: stream:clicks\nfunction: go:rec\nbatch_size: 1\nmax_retry_attempts: 5\ndestination: dlq\n")
+	rec.waitCount(t, 1)
+	frs := failedRecords(t, dlq)
+	require.Len(t, frs, 1)
+	require.Equal(t, 1, frs[0].Attempts)
+	require.Equal(t, "malformed event", frs[0].Error)
+	require.Zero(t, counterValue(t, e, "pricestream_trigger_retries_total"))
+}
