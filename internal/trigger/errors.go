@@ -24,10 +24,13 @@ var (
 // batch without retries (Retryable false sends the records to the
 // destination at once).
 type FunctionError struct {
-	Err       error
+	// Err is the failure.
+	Err error
+	// Retryable false skips the retries (bisection still applies).
 	Retryable bool
 }
 
+// Error returns the message of Err.
 func (e *FunctionError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the underlying error.

@@ -149,6 +149,7 @@ type FunctionRef struct {
 	Name string // the Go function's name, the URL, or the wasm file
 }
 
+// String returns the canonical form: the URL for HTTP, KIND:NAME else.
 func (f FunctionRef) String() string {
 	if f.Kind == "http" {
 		return f.Name
@@ -194,6 +195,7 @@ type SourceRef struct {
 	Name string
 }
 
+// String returns KIND:NAME.
 func (s SourceRef) String() string { return s.Kind + ":" + s.Name }
 
 var sourceNameRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,255}$`)
