@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -212,5 +213,120 @@ func BenchmarkTriggerThroughput(b *testing.B) {
 			b.ReportMetric(float64(records.Load())/el, "records/s")
 			b.ReportMetric(float64(calls.Load())/el, "invocations/s")
 		})
+	}
+}
+
+// BenchmarkTriggerSteady writes single-record appends at a steady rate
+// (from 16 writers, paced) to a 4-partition stream and measures, per
+// record, its arrival (when ingest accepted it, before the write) to the
+// Go function's call: p50, p99, p99.9 in µs. b.N records per run.
+//
+//	go test -run '^$' -bench 'BenchmarkTriggerSteady' -benchtime 20000x ./internal/trigger/
+func BenchmarkTriggerSteady(b *testing.B) {
+	for _, fs := range fsyncs() {
+		for _, rate := range []int{1000, 10000} {
+			for _, via := range []string{"subscribe", "trigger"} {
+				b.Run(fmt.Sprintf("%s/rate=%d/%s", fs.name, rate, via), func(b *testing.B) {
+					e := newEnvOn(b, enginetest.Start(b, enginetest.WithFsync(fs.p)), trigger.Config{})
+					s := e.createStream("bench", 4)
+					lat := make([]time.Duration, 0, b.N)
+					var mu sync.Mutex
+					var n atomic.Int64
+					done := make(chan struct{})
+					target := int64(b.N)
+					observe := func(now time.Time, arrivals []time.Time) {
+						mu.Lock()
+						for _, a := range arrivals {
+							lat = append(lat, now.Sub(a))
+						}
+						mu.Unlock()
+						if n.Add(int64(len(arrivals))) == target {
+							close(done)
+						}
+					}
+					var subs sync.WaitGroup
+					sctx, scancel := context.WithCancel(context.Background())
+					defer func() { scancel(); subs.Wait() }()
+					if via == "trigger" {
+						require.NoError(b, e.fns.Register("lat", trigger.FunctionOf(func(_ context.Context, bt *trigger.Batch) (trigger.Response, error) {
+							now := time.Now()
+							arr := make([]time.Time, len(bt.Records))
+							for i, r := range bt.Records {
+								arr[i] = r.Arrival
+							}
+							observe(now, arr)
+							return trigger.Response{}, nil
+						})))
+						e.apply("name: bench\nsource: stream:bench\nfunction: go:lat\nstarting_position: latest\n")
+						waitRunning(b, e, "bench")
+					} else {
+						// The stream layer's own push delivery, without the trigger.
+						for p := range s.Partitions() {
+							tip, err := s.Tip(context.Background(), p)
+							require.NoError(b, err)
+							sub, err := s.Subscribe(context.Background(), p, tip.Next)
+							require.NoError(b, err)
+							subs.Add(1)
+							go func() {
+								defer subs.Done()
+								defer sub.Stop()
+								for {
+									recs, err := sub.Next(sctx)
+									if err != nil {
+										return
+									}
+									now := time.Now()
+									arr := make([]time.Time, len(recs))
+									for i := range recs {
+										arr[i] = recs[i].Arrival
+									}
+									observe(now, arr)
+								}
+							}()
+						}
+					}
+					work := make(chan int, 1024)
+					var wg sync.WaitGroup
+					for range 16 {
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							for i := range work {
+								_, err := s.Append(context.Background(), []stream.Entry{{PartitionKey: fmt.Sprint("p", i%1000), Data: []byte(`{"product_id":"p1","event_type":"view","price":10}`)}})
+								if err != nil {
+									b.Error(err)
+								}
+							}
+						}()
+					}
+					b.ResetTimer()
+					interval := time.Second / time.Duration(rate)
+					start := time.Now()
+					for i := range b.N {
+						if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+							<-time.After(d)
+						}
+						work <- i
+					}
+					close(work)
+					wg.Wait()
+					select {
+					case <-done:
+					case <-time.After(time.Minute):
+						b.Fatalf("received %d of %d records", n.Load(), target)
+					}
+					b.StopTimer()
+					mu.Lock()
+					slices.Sort(lat)
+					q := func(p float64) float64 {
+						return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Nanoseconds()) / 1e3
+					}
+					b.ReportMetric(q(0.5), "p50-µs")
+					b.ReportMetric(q(0.99), "p99-µs")
+					b.ReportMetric(q(0.999), "p99.9-µs")
+					mu.Unlock()
+				})
+			}
+		}
 	}
 }
