@@ -376,19 +376,14 @@ func TestTriggerBatchingWindow(t *testing.T) {
 	s := e.createStream("clicks", 1)
 	rec := &recorder{}
 	require.NoError(t, e.fns.Register("rec", rec))
+	// 30 appends are 30 engine messages, more than the runner reads ahead
+	// (4): without a window they would arrive in several batches; the
+	// window gathers them into one whatever the speed of the appends.
+	e.put(s, 30, 1, keyN(3), dataN)
 	e.apply("name: win\nsource: stream:clicks\nfunction: go:rec\nbatch_size: 1000\nbatching_window: 2s\n")
-	waitFor(t, 10*time.Second, func() error {
-		st, err := e.m.Describe(context.Background(), "win")
-		if err != nil || len(st.Partitions) == 0 || st.Partitions[0].State != "running" {
-			return fmt.Errorf("not running: %v", err)
-		}
-		return nil
-	})
-	e.put(s, 30, 1, keyN(3), dataN) // 30 appends, 30 engine messages
 	rec.waitCount(t, 30)
-	evs := rec.snapshot()
 	batches := map[int]bool{}
-	for _, ev := range evs {
+	for _, ev := range rec.snapshot() {
 		batches[ev.Batch] = true
 	}
 	require.Len(t, batches, 1, "the window gathered the appends into one invocation")
