@@ -8,7 +8,9 @@ import (
 
 	"github.com/goccy/go-json"
 
+	"github.com/pricestream/pricestream/internal/auth"
 	"github.com/pricestream/pricestream/internal/stream"
+	"github.com/pricestream/pricestream/internal/table"
 	"github.com/pricestream/pricestream/internal/trigger"
 )
 
@@ -38,12 +40,24 @@ var errorCodes = []ErrorCode{
 	{stream.ErrThrottled, http.StatusTooManyRequests, "throttled"},
 	{stream.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
 	{stream.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
+	{table.ErrInvalidArgument, http.StatusBadRequest, "invalid_argument"},
+	{table.ErrNotFound, http.StatusNotFound, "not_found"},
+	{table.ErrExists, http.StatusConflict, "already_exists"},
+	{table.ErrConditionFailed, http.StatusConflict, "condition_failed"},
+	{table.ErrTransactionCanceled, http.StatusConflict, "transaction_canceled"},
+	{table.ErrConflict, http.StatusConflict, "conflict"},
+	{table.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
+	{table.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
 	{trigger.ErrInvalidArgument, http.StatusBadRequest, "invalid_argument"},
 	{trigger.ErrNotFound, http.StatusNotFound, "not_found"},
 	{trigger.ErrExists, http.StatusConflict, "already_exists"},
 	{trigger.ErrConflict, http.StatusConflict, "conflict"},
 	{trigger.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout"},
+	{auth.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated"},
+	{auth.ErrForbidden, http.StatusForbidden, "forbidden"},
+	{auth.ErrInvalidScope, http.StatusBadRequest, "invalid_argument"},
+	{auth.ErrKeyNotFound, http.StatusNotFound, "not_found"},
 }
 
 // ErrorCodes returns the table of error codes (for documentation).

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -19,8 +20,10 @@ import (
 
 	"github.com/pricestream/pricestream/internal/api"
 	"github.com/pricestream/pricestream/internal/api/kinesis"
+	"github.com/pricestream/pricestream/internal/auth"
 	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/stream"
+	"github.com/pricestream/pricestream/internal/table"
 	"github.com/pricestream/pricestream/internal/trigger"
 )
 
@@ -49,10 +52,12 @@ type App struct {
 	registry *prometheus.Registry
 	engine   *engine.Engine
 	streams  *stream.Manager
+	tables   *table.Manager
 	triggers *trigger.Manager
 	funcs    *trigger.Registry
 	wasm     wazero.CompilationCache
 	server   *api.Server
+	auth     *auth.Authenticator
 }
 
 // New validates cfg, starts the engine and builds the parts and the HTTP
@@ -78,6 +83,21 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		a.Close()
 		return nil, err
 	}
+	if a.tables, err = table.New(cfg.Tables, table.Deps{Engine: a.engine, Logger: logger, Registerer: a.registry}); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if !cfg.Auth.Enabled && !api.IsLoopback(cfg.HTTP.Addr) {
+		if !cfg.HTTP.Insecure {
+			a.Close()
+			return nil, fmt.Errorf("app: refusing to listen on %s, which is not a loopback address, with authentication off: set auth.enabled (and keys or AWS credentials), or http.insecure (--insecure) to accept that anyone who reaches the port can read and write everything", cfg.HTTP.Addr)
+		}
+		logger.Warn("listening on a non-loopback address with authentication off (--insecure): anyone who reaches the port can read and write everything", "addr", cfg.HTTP.Addr)
+	}
+	if a.auth, err = auth.New(ctx, cfg.Auth, a.engine, logger); err != nil {
+		a.Close()
+		return nil, err
+	}
 	a.funcs = trigger.NewRegistry()
 	var wasmCache wazero.CompilationCache
 	if a.engine.Embedded() {
@@ -99,7 +119,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		a.Close()
 		return nil, err
 	}
-	if a.server, err = api.New(cfg.HTTP, api.Deps{Streams: a.streams, Triggers: a.triggers, Logger: logger, Registerer: a.registry, Gatherer: a.registry}); err != nil {
+	if a.server, err = api.New(cfg.HTTP, api.Deps{Streams: a.streams, Tables: a.tables, Triggers: a.triggers, Auth: a.auth, Logger: logger, Registerer: a.registry, Gatherer: a.registry}); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -115,6 +135,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.server.HandleTarget(kinesis.Target, kh)
+	if err := a.mountDynamoDB(ctx, cfg); err != nil {
+		a.Close()
+		return nil, err
+	}
 	if err := a.server.Listen(); err != nil {
 		a.Close()
 		return nil, err
@@ -125,11 +149,17 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 // Addr returns the HTTP server's bound address.
 func (a *App) Addr() string { return a.server.Addr().String() }
 
+// Routes returns the HTTP routes served.
+func (a *App) Routes() []string { return a.server.Routes() }
+
 // Engine returns the engine.
 func (a *App) Engine() *engine.Engine { return a.engine }
 
 // Streams returns the stream manager.
 func (a *App) Streams() *stream.Manager { return a.streams }
+
+// Tables returns the table manager.
+func (a *App) Tables() *table.Manager { return a.tables }
 
 // Triggers returns the trigger manager.
 func (a *App) Triggers() *trigger.Manager { return a.triggers }
@@ -150,6 +180,22 @@ func (a *App) Run(ctx context.Context) error {
 		return nil
 	}, func(error) { cancel() })
 	g.Add(run.SignalHandler(ctx, os.Interrupt, syscall.SIGTERM))
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	g.Add(func() error {
+		for {
+			select {
+			case <-hup:
+				if err := a.server.ReloadTLS(); err != nil {
+					a.logger.Error("tls certificate not reloaded; the previous one stays in use", "err", err)
+				} else if a.server.TLS() {
+					a.logger.Info("tls certificate reloaded")
+				}
+			case <-ctx.Done():
+				return nil
+			}
+		}
+	}, func(error) { signal.Stop(hup); cancel() })
 	g.Add(a.server.Serve, func(error) {
 		sctx, scancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 		defer scancel()
@@ -181,8 +227,12 @@ func (a *App) Close() {
 	if a.wasm != nil {
 		_ = a.wasm.Close(context.Background())
 	}
+	a.auth.Close()
 	if a.streams != nil {
 		a.streams.Close()
+	}
+	if a.tables != nil {
+		a.tables.Close()
 	}
 	if a.engine != nil {
 		a.engine.Close()

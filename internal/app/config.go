@@ -2,6 +2,7 @@ package app
 
 import (
 	"encoding"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -13,9 +14,12 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/pricestream/pricestream/internal/api"
+	"github.com/pricestream/pricestream/internal/api/dynamodb"
 	"github.com/pricestream/pricestream/internal/api/kinesis"
+	"github.com/pricestream/pricestream/internal/auth"
 	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/stream"
+	"github.com/pricestream/pricestream/internal/table"
 	"github.com/pricestream/pricestream/internal/trigger"
 )
 
@@ -23,10 +27,13 @@ import (
 // that serves the embedded single-process case; a zero field means that
 // default.
 type Config struct {
-	Engine  engine.Config  `yaml:"engine" json:"engine"`
-	HTTP    api.Config     `yaml:"http" json:"http"`
-	Streams stream.Config  `yaml:"streams" json:"streams"`
-	Kinesis kinesis.Config `yaml:"kinesis" json:"kinesis"`
+	Engine   engine.Config   `yaml:"engine" json:"engine"`
+	HTTP     api.Config      `yaml:"http" json:"http"`
+	Streams  stream.Config   `yaml:"streams" json:"streams"`
+	Kinesis  kinesis.Config  `yaml:"kinesis" json:"kinesis"`
+	Tables   table.Config    `yaml:"tables" json:"tables"`
+	Auth     auth.Config     `yaml:"auth" json:"auth"`
+	DynamoDB dynamodb.Config `yaml:"dynamodb" json:"dynamodb"`
 	// Triggers configures the trigger runners of this process.
 	Triggers trigger.Config `yaml:"triggers" json:"triggers"`
 	Log      LogConfig      `yaml:"log" json:"log"`
@@ -49,6 +56,8 @@ func DefaultConfig() Config {
 		HTTP:            api.DefaultConfig(),
 		Streams:         stream.DefaultConfig(),
 		Kinesis:         kinesis.DefaultConfig(),
+		Tables:          table.DefaultConfig(),
+		DynamoDB:        dynamodb.DefaultConfig(),
 		Triggers:        trigger.DefaultConfig(),
 		Log:             LogConfig{Level: "info", Format: "text"},
 		ShutdownTimeout: 15 * time.Second,
@@ -58,7 +67,7 @@ func DefaultConfig() Config {
 // Validate reports every problem at once, each with its path.
 func (c Config) Validate() error {
 	var errs []error
-	errs = append(errs, c.Engine.Validate("engine"), c.HTTP.Validate("http"), c.Streams.Validate("streams"), c.Triggers.Validate("triggers"))
+	errs = append(errs, c.Engine.Validate("engine"), c.HTTP.Validate("http"), c.Streams.Validate("streams"), c.Tables.Validate("tables"), c.Auth.Validate("auth"), c.Triggers.Validate("triggers"))
 	switch strings.ToLower(c.Log.Level) {
 	case "", "debug", "info", "warn", "error":
 	default:
@@ -123,7 +132,7 @@ func Settings(cfg *Config) []Setting {
 	var out []Setting
 	walkFields(reflect.ValueOf(cfg).Elem(), "", func(path string, f reflect.Value) {
 		v := fmt.Sprint(f.Interface())
-		if isSecret(path) && v != "" {
+		if isSecret(path) && v != "" && v != "[]" {
 			v = "***"
 		}
 		if path == "engine.url" {
@@ -140,7 +149,7 @@ type Setting struct {
 }
 
 // secretKeys name settings whose values are masked when shown.
-var secretKeys = []string{"password", "secret", "token", "creds", "nkey", "key_file"}
+var secretKeys = []string{"password", "secret", "token", "creds", "credentials", "nkey", "key_file"}
 
 func isSecret(path string) bool {
 	last := path[strings.LastIndexByte(path, '.')+1:]
@@ -219,6 +228,11 @@ func setField(f reflect.Value, s string) error {
 	case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:
 		parts := strings.Split(s, ",")
 		f.Set(reflect.ValueOf(parts))
+	case f.Kind() == reflect.Slice || f.Kind() == reflect.Map:
+		// Lists of objects come as JSON, e.g. PRICESTREAM_AUTH_AWS_CREDENTIALS.
+		if err := json.Unmarshal([]byte(s), f.Addr().Interface()); err != nil {
+			return fmt.Errorf("want JSON: %w", err)
+		}
 	default:
 		return fmt.Errorf("cannot set a %s from the environment", f.Type())
 	}
