@@ -108,8 +108,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	}
 	a.wasm = wasmCache
 	if a.triggers, err = trigger.New(cfg.Triggers, trigger.Deps{
-		Engine:     a.engine,
-		Sources:    &trigger.Sources{Streams: a.streams, Region: cfg.Kinesis.Region, AccountID: cfg.Kinesis.AccountID},
+		Engine: a.engine,
+		Sources: &trigger.Sources{Streams: a.streams, Region: cfg.Kinesis.Region, AccountID: cfg.Kinesis.AccountID,
+			Tables: &trigger.TableOpener{Tables: a.tables, Region: cfg.DynamoDB.Region, AccountID: cfg.DynamoDB.AccountID}},
 		Streams:    a.streams,
 		Functions:  a.funcs,
 		WasmCache:  wasmCache,

@@ -17,6 +17,8 @@ import (
 	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/engine/enginetest"
 	"github.com/pricestream/pricestream/internal/stream"
+	"github.com/pricestream/pricestream/internal/table"
+	"github.com/pricestream/pricestream/internal/table/item"
 	"github.com/pricestream/pricestream/internal/trigger"
 )
 
@@ -44,7 +46,40 @@ func BenchmarkTriggerLatency(b *testing.B) {
 		b.Run(fs.name+"/raw-jetstream", func(b *testing.B) { benchRaw(b, fs.p) })
 		b.Run(fs.name+"/go", func(b *testing.B) { benchFunction(b, fs.p, "go") })
 		b.Run(fs.name+"/http", func(b *testing.B) { benchFunction(b, fs.p, "http") })
+		b.Run(fs.name+"/table-go", func(b *testing.B) { benchTable(b, fs.p) })
 	}
+}
+
+// benchTable: a table item put (a change committed) to a Go function
+// being called with the change.
+func benchTable(b *testing.B, p engine.FsyncPolicy) {
+	e := newEnvOn(b, enginetest.Start(b, enginetest.WithFsync(p)), trigger.Config{})
+	ctx := context.Background()
+	_, err := e.tables.Create(ctx, table.Spec{Name: "features", Key: item.KeySchema{Partition: item.KeyAttribute{Name: "product_id", Type: item.S}}, StreamView: table.ViewNewImage})
+	require.NoError(b, err)
+	tb, err := e.tables.Open(ctx, "features")
+	require.NoError(b, err)
+	got := make(chan time.Time, 1)
+	require.NoError(b, e.fns.Register("bench", trigger.FunctionOf(func(_ context.Context, bt *trigger.Batch) (trigger.Response, error) {
+		got <- time.Now()
+		return trigger.Response{}, nil
+	})))
+	e.apply("name: bench\nsource: table:features\nfunction: go:bench\nstarting_position: latest\n")
+	waitRunning(b, e, "bench")
+	acked, rt := make([]time.Duration, 0, 4096), make([]time.Duration, 0, 4096)
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		it := item.Item{"product_id": item.StringValue(fmt.Sprint("p", i%100)), "price": item.IntValue(int64(i)), "views": item.IntValue(3)}
+		t0 := time.Now()
+		_, err := tb.Put(ctx, it, table.WriteOptions{})
+		require.NoError(b, err)
+		t1 := time.Now()
+		tc := <-got
+		acked, rt = append(acked, max(0, tc.Sub(t1))), append(rt, tc.Sub(t0))
+	}
+	reportLatency(b, acked, rt)
 }
 
 // reportLatency reports two distributions: from the write's

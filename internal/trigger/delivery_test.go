@@ -555,10 +555,10 @@ func TestTriggerApplyChecks(t *testing.T) {
 	require.ErrorContains(t, err, "source: trigger: not found")
 	require.ErrorContains(t, err, `function: no Go function "nope"`)
 	require.ErrorContains(t, err, "destination:")
-	spec, err = trigger.ParseSpec([]byte("name: x\nsource: table:t\nfunction: go:nope\n"))
+	spec, err = trigger.ParseSpec([]byte("name: x\nsource: table:tab\nfunction: go:nope\n"))
 	require.NoError(t, err)
 	_, _, err = e.m.Apply(context.Background(), spec)
-	require.ErrorContains(t, err, "table change streams are not available")
+	require.ErrorContains(t, err, "source: trigger: not found: source table:tab")
 }
 
 // TestTriggerLeases runs two managers (two processes) on one engine: each

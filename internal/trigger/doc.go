@@ -11,8 +11,9 @@
 //     problem reported at once ([ParseSpec], [Spec.Validate]).
 //   - [Pattern], [Filters]: Lambda/EventBridge-style filter patterns.
 //   - [Source], [PartitionReader]: where records come from; [StreamSource]
-//     adapts a data stream, and a table's change stream plugs in through
-//     the same interface ([AppendDynamoDBRecord] encodes its records).
+//     adapts a data stream and [TableSource] a table's change stream
+//     ([AppendKinesisRecord] and [AppendDynamoDBRecord] encode their
+//     records as Lambda would).
 //   - [Function]: what is called: Go functions from a [Registry],
 //     [HTTPFunction], and WebAssembly modules.
 //   - [Manager]: stores definitions in the engine (a key-value bucket),
@@ -40,6 +41,6 @@
 // returns. Lock order: Manager.mu, then triggerRun.mu, then
 // partitionStatus.mu; none is held while calling out (engine, function).
 //
-// This package imports stream, table/item and engine; api and app import
-// it, never the reverse.
+// This package imports stream, table (and table/item) and engine; api and
+// app import it, never the reverse.
 package trigger

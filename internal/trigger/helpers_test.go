@@ -18,6 +18,7 @@ import (
 	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/engine/enginetest"
 	"github.com/pricestream/pricestream/internal/stream"
+	"github.com/pricestream/pricestream/internal/table"
 	"github.com/pricestream/pricestream/internal/trigger"
 )
 
@@ -57,6 +58,7 @@ type env struct {
 	t       testing.TB
 	eng     *engine.Engine
 	streams *stream.Manager
+	tables  *table.Manager
 	fns     *trigger.Registry
 	m       *trigger.Manager
 	reg     *prometheus.Registry
@@ -79,9 +81,12 @@ func newEnvOn(t testing.TB, eng *engine.Engine, cfg trigger.Config) *env {
 	var err error
 	e.streams, err = stream.New(stream.Config{}, stream.Deps{Engine: eng, Registerer: e.reg})
 	require.NoError(t, err)
+	e.tables, err = table.New(table.Config{}, table.Deps{Engine: eng, Registerer: e.reg})
+	require.NoError(t, err)
 	e.m, err = trigger.New(cfg, trigger.Deps{
-		Engine:     eng,
-		Sources:    &trigger.Sources{Streams: e.streams, Region: "us-east-1", AccountID: "000000000000"},
+		Engine: eng,
+		Sources: &trigger.Sources{Streams: e.streams, Region: "us-east-1", AccountID: "000000000000",
+			Tables: &trigger.TableOpener{Tables: e.tables, Region: "us-east-1", AccountID: "000000000000"}},
 		Streams:    e.streams,
 		Functions:  e.fns,
 		Registerer: e.reg,
@@ -97,6 +102,7 @@ func newEnvOn(t testing.TB, eng *engine.Engine, cfg trigger.Config) *env {
 			require.NoError(t, <-done)
 			require.NoError(t, e.m.Close())
 			e.streams.Close()
+			require.NoError(t, e.tables.Close())
 		})
 	}
 	t.Cleanup(e.stop)

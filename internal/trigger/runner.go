@@ -193,7 +193,8 @@ func (r *runner) runOnce(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if first := batch[0]; first.Offset > expect && (r.done != nil || expect > 0) {
+		if _, dense := r.src.(denseOffsets); dense && batch[0].Offset > expect && (r.done != nil || expect > 0) {
+			first := batch[0]
 			// The source no longer holds records between the checkpoint
 			// and this one (retention removed them before they were
 			// delivered). Say so: nothing is skipped silently.

@@ -56,3 +56,8 @@ type SourceOpener interface {
 	// wrapping ErrNotFound when the source does not exist.
 	OpenSource(ctx context.Context, ref SourceRef) (Source, error)
 }
+
+// denseOffsets marks a Source whose records' offsets count the records of
+// a partition without gaps, so that a gap means records expired before
+// the trigger read them.
+type denseOffsets interface{ denseOffsets() }

@@ -30,6 +30,8 @@ func NewStreamSource(s *stream.Stream, region, account string) *StreamSource {
 	}}
 }
 
+func (*StreamSource) denseOffsets() {}
+
 // Partitions returns the stream's partition count.
 func (ss *StreamSource) Partitions() int { return ss.s.Partitions() }
 

@@ -425,6 +425,9 @@ func (s *Spec) Validate() error {
 	default:
 		bad("starting_position", "want trim_horizon, latest or at_timestamp, got %q", s.StartingPosition)
 	}
+	if s.StartingPosition == StartAtTimestamp && strings.HasPrefix(s.Source, "table:") {
+		bad("starting_position", "at_timestamp works with data streams only (as Lambda's AT_TIMESTAMP is Kinesis-only)")
+	}
 	if s.StartingPositionTimestamp != nil && s.StartingPosition != StartAtTimestamp {
 		bad("starting_position_timestamp", "only with starting_position at_timestamp")
 	}

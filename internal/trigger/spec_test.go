@@ -91,6 +91,7 @@ func TestSpecCases(t *testing.T) {
 		{"missing", "name: a\n", "source: missing"},
 		{"at_timestamp needs a time", "name: a\nsource: stream:s\nfunction: go:f\nstarting_position: at_timestamp\n", "starting_position_timestamp: required"},
 		{"at_timestamp", "name: a\nsource: stream:s\nfunction: go:f\nstarting_position: AT_TIMESTAMP\nstarting_position_timestamp: 2026-01-02T03:04:05Z\n", ""},
+		{"at_timestamp on a table", "name: a\nsource: table:tab\nfunction: go:f\nstarting_position: at_timestamp\nstarting_position_timestamp: 2026-01-02T03:04:05Z\n", "at_timestamp works with data streams only"},
 		{"bad time", "name: a\nsource: stream:s\nfunction: go:f\nstarting_position_timestamp: noon\n", "not an RFC 3339 time"},
 		{"seconds", "name: a\nsource: stream:s\nfunction: go:f\nbatching_window: 2\n", ""},
 		{"bad duration", "name: a\nsource: stream:s\nfunction: go:f\nbatching_window: soon\n", "batching_window: \"soon\" is not a duration"},
