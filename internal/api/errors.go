@@ -12,6 +12,7 @@ import (
 	"github.com/pricestream/pricestream/internal/etl"
 	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
+	"github.com/pricestream/pricestream/internal/trigger"
 )
 
 // Errors of the HTTP layer itself.
@@ -51,6 +52,11 @@ var errorCodes = []ErrorCode{
 	{etl.ErrInvalid, http.StatusBadRequest, "invalid_argument"},
 	{etl.ErrNotFound, http.StatusNotFound, "not_found"},
 	{etl.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
+	{trigger.ErrInvalidArgument, http.StatusBadRequest, "invalid_argument"},
+	{trigger.ErrNotFound, http.StatusNotFound, "not_found"},
+	{trigger.ErrExists, http.StatusConflict, "already_exists"},
+	{trigger.ErrConflict, http.StatusConflict, "conflict"},
+	{trigger.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout"},
 	{auth.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated"},
 	{auth.ErrForbidden, http.StatusForbidden, "forbidden"},

@@ -19,6 +19,7 @@ import (
 	"github.com/pricestream/pricestream/internal/auth"
 	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
+	"github.com/pricestream/pricestream/internal/trigger"
 )
 
 // Config configures the HTTP server. A zero field means its default.
@@ -90,6 +91,8 @@ type Deps struct {
 	Streams *stream.Manager
 	// Tables serves /v1/tables when set.
 	Tables *table.Manager
+	// Triggers serves /v1/triggers when set.
+	Triggers *trigger.Manager
 	// Auth authenticates requests; nil leaves every request unrestricted.
 	Auth       *auth.Authenticator
 	Logger     *slog.Logger
@@ -103,16 +106,17 @@ type ReadyCheck func(ctx context.Context) error
 
 // Server is the HTTP server.
 type Server struct {
-	cfg     Config
-	streams *stream.Manager
-	tables  *table.Manager
-	logger  *slog.Logger
-	mux     *routeMux
-	auth    *auth.Authenticator
-	tls     *certReloader
-	srv     *http.Server
-	ln      net.Listener
-	metrics *httpMetrics
+	cfg      Config
+	streams  *stream.Manager
+	tables   *table.Manager
+	triggers *trigger.Manager
+	logger   *slog.Logger
+	mux      *routeMux
+	auth     *auth.Authenticator
+	tls      *certReloader
+	srv      *http.Server
+	ln       net.Listener
+	metrics  *httpMetrics
 
 	mu struct {
 		sync.Mutex
@@ -137,12 +141,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		reg = prometheus.NewRegistry()
 	}
 	s := &Server{
-		cfg:     cfg,
-		streams: deps.Streams,
-		tables:  deps.Tables,
-		logger:  logger.With("component", "api"),
-		auth:    deps.Auth,
-		metrics: newHTTPMetrics(reg),
+		cfg:      cfg,
+		streams:  deps.Streams,
+		tables:   deps.Tables,
+		triggers: deps.Triggers,
+		logger:   logger.With("component", "api"),
+		auth:     deps.Auth,
+		metrics:  newHTTPMetrics(reg),
 	}
 	s.mux = &routeMux{ServeMux: http.NewServeMux(), s: s}
 	if cfg.TLSCertFile != "" {
@@ -167,6 +172,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if s.tables != nil {
 		s.routeTables()
+	}
+	if s.triggers != nil {
+		s.routeTriggers()
 	}
 	if s.auth != nil && s.auth.Keys != nil {
 		s.routeAuth()

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/tetratelabs/wazero"
 
 	"github.com/pricestream/pricestream/internal/api"
 	"github.com/pricestream/pricestream/internal/api/kinesis"
@@ -23,6 +25,7 @@ import (
 	"github.com/pricestream/pricestream/internal/etl"
 	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
+	"github.com/pricestream/pricestream/internal/trigger"
 )
 
 // NewLogger returns the logger the configuration asks for, writing to w.
@@ -52,6 +55,9 @@ type App struct {
 	streams  *stream.Manager
 	tables   *table.Manager
 	jobs     *etl.Manager
+	triggers *trigger.Manager
+	funcs    *trigger.Registry
+	wasm     wazero.CompilationCache
 	server   *api.Server
 	auth     *auth.Authenticator
 }
@@ -98,7 +104,29 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		a.Close()
 		return nil, err
 	}
-	if a.server, err = api.New(cfg.HTTP, api.Deps{Streams: a.streams, Tables: a.tables, Auth: a.auth, Logger: logger, Registerer: a.registry, Gatherer: a.registry}); err != nil {
+	a.funcs = trigger.NewRegistry()
+	var wasmCache wazero.CompilationCache
+	if a.engine.Embedded() {
+		// Compiled WebAssembly functions survive restarts beside the data.
+		if wasmCache, err = wazero.NewCompilationCacheWithDir(filepath.Join(cfg.Engine.DataDir, "wasm-cache")); err != nil {
+			logger.Warn("no disk cache for compiled wasm functions", "err", err)
+		}
+	}
+	a.wasm = wasmCache
+	if a.triggers, err = trigger.New(cfg.Triggers, trigger.Deps{
+		Engine: a.engine,
+		Sources: &trigger.Sources{Streams: a.streams, Region: cfg.Kinesis.Region, AccountID: cfg.Kinesis.AccountID,
+			Tables: &trigger.TableOpener{Tables: a.tables, Region: cfg.DynamoDB.Region, AccountID: cfg.DynamoDB.AccountID}},
+		Streams:    a.streams,
+		Functions:  a.funcs,
+		WasmCache:  wasmCache,
+		Logger:     logger,
+		Registerer: a.registry,
+	}); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if a.server, err = api.New(cfg.HTTP, api.Deps{Streams: a.streams, Tables: a.tables, Triggers: a.triggers, Auth: a.auth, Logger: logger, Registerer: a.registry, Gatherer: a.registry}); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -144,6 +172,13 @@ func (a *App) Jobs() *etl.Manager { return a.jobs }
 // Tables returns the table manager.
 func (a *App) Tables() *table.Manager { return a.tables }
 
+// Triggers returns the trigger manager.
+func (a *App) Triggers() *trigger.Manager { return a.triggers }
+
+// Functions returns the registry of Go functions triggers can call
+// ("go:NAME"); register them before [App.Run].
+func (a *App) Functions() *trigger.Registry { return a.funcs }
+
 // Run serves until ctx is done, SIGINT or SIGTERM arrives, or a part fails;
 // then it shuts down gracefully and closes the app. It returns nil after a
 // clean stop.
@@ -182,10 +217,16 @@ func (a *App) Run(ctx context.Context) error {
 			a.logger.Warn("requests still running at the shutdown deadline were cut off", "err", err)
 		}
 	})
+	tctx, tcancel := context.WithCancel(context.Background())
+	g.Add(func() error { return a.triggers.Run(tctx) }, func(error) {
+		// Triggers drain their batches in flight and commit checkpoints.
+		tcancel()
+	})
 	err := g.Run()
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		err = nil // the signal handler saw the stop first
 	}
+	tcancel()
 	if errors.Is(err, run.ErrSignal) {
 		a.logger.Info("stopping on signal", "signal", err.Error())
 		err = nil
@@ -196,6 +237,12 @@ func (a *App) Run(ctx context.Context) error {
 
 // Close stops the parts and the engine, in that order. It is idempotent.
 func (a *App) Close() {
+	if a.triggers != nil {
+		_ = a.triggers.Close()
+	}
+	if a.wasm != nil {
+		_ = a.wasm.Close(context.Background())
+	}
 	a.auth.Close()
 	if a.streams != nil {
 		a.streams.Close()

@@ -21,6 +21,7 @@ import (
 	"github.com/pricestream/pricestream/internal/etl"
 	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
+	"github.com/pricestream/pricestream/internal/trigger"
 )
 
 // Config is pricestream's whole configuration. Every field has a default
@@ -35,7 +36,9 @@ type Config struct {
 	Auth     auth.Config     `yaml:"auth" json:"auth"`
 	DynamoDB dynamodb.Config `yaml:"dynamodb" json:"dynamodb"`
 	ETL      etl.Config      `yaml:"etl" json:"etl"`
-	Log      LogConfig       `yaml:"log" json:"log"`
+	// Triggers configures the trigger runners of this process.
+	Triggers trigger.Config `yaml:"triggers" json:"triggers"`
+	Log      LogConfig      `yaml:"log" json:"log"`
 	// ShutdownTimeout bounds the graceful part of shutdown. Default 15s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" json:"shutdown_timeout"`
 }
@@ -58,6 +61,7 @@ func DefaultConfig() Config {
 		Tables:          table.DefaultConfig(),
 		DynamoDB:        dynamodb.DefaultConfig(),
 		ETL:             etl.DefaultConfig(),
+		Triggers:        trigger.DefaultConfig(),
 		Log:             LogConfig{Level: "info", Format: "text"},
 		ShutdownTimeout: 15 * time.Second,
 	}
@@ -66,7 +70,7 @@ func DefaultConfig() Config {
 // Validate reports every problem at once, each with its path.
 func (c Config) Validate() error {
 	var errs []error
-	errs = append(errs, c.Engine.Validate("engine"), c.HTTP.Validate("http"), c.Streams.Validate("streams"), c.Tables.Validate("tables"), c.Auth.Validate("auth"), c.ETL.Validate("etl"))
+	errs = append(errs, c.Engine.Validate("engine"), c.HTTP.Validate("http"), c.Streams.Validate("streams"), c.Tables.Validate("tables"), c.Auth.Validate("auth"), c.ETL.Validate("etl"), c.Triggers.Validate("triggers"))
 	switch strings.ToLower(c.Log.Level) {
 	case "", "debug", "info", "warn", "error":
 	default:
