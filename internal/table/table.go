@@ -1,6 +1,7 @@
 package table
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -316,6 +317,36 @@ func (t *Table) applyUpdate(key item.Key, u *expr.Update, cond *expr.Condition, 
 		return nil, false, err
 	}
 	return next, false, nil
+}
+
+// Modify computes the item at key from its current version (nil when
+// absent) with fn and stores the result atomically: when another writer
+// changed the item first, fn runs again on the newer version, so fn always
+// decides on the version its result replaces. fn returns the new item, which
+// must keep the key; returning the current item unchanged stores nothing, and
+// an error stores nothing and is returned as it is (so a caller can refuse a
+// change with its own error). fn may run several times and must not keep cur.
+func (t *Table) Modify(ctx context.Context, key item.Key, fn func(cur item.Item) (item.Item, error)) (*WriteResult, error) {
+	return t.write(ctx, key.AppendOrdered(nil), "update", func(cur item.Item) (item.Item, bool, error) {
+		next, err := fn(cur)
+		if err != nil {
+			return nil, false, err
+		}
+		if next == nil {
+			return nil, false, invalid("Modify: the new item is nil")
+		}
+		k, err := t.schema.KeyOf(next)
+		if err != nil {
+			return nil, false, err
+		}
+		if !bytes.Equal(k.AppendOrdered(nil), key.AppendOrdered(nil)) {
+			return nil, false, invalid("Modify: the new item has another key")
+		}
+		if err := next.Validate(); err != nil {
+			return nil, false, err
+		}
+		return next, false, nil
+	})
 }
 
 // Delete deletes the item with the given key; deleting a missing item
