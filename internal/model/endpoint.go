@@ -306,7 +306,7 @@ func (r *Routing) pick(name string) (*variant, error) {
 		if r.unrouted != nil {
 			r.unrouted.Inc()
 		}
-		return nil, inputErrorf("model: endpoint %s has no production variant %q (it has %s)", r.endpoint.name, name, strings.Join(names, ", "))
+		return nil, inputErrorf("%w: endpoint %s has no production variant %q (it has %s)", ErrUnknownVariant, r.endpoint.name, name, strings.Join(names, ", "))
 	}
 	if len(r.variants) == 1 {
 		return r.variants[0], nil
@@ -439,9 +439,11 @@ func cloneRows(rows [][]float64) [][]float64 {
 // (AllTraffic) that serves rt, outside any endpoint store: no shadow, no
 // capture, no metrics. `pricestream model serve` serves such endpoints.
 // Empty features mean the names rt carries, else f0, f1 ...
+//
+// The name may be any non-empty string without '/' (a model file's name).
 func NewStaticEndpoint(name string, rt Runtime, features []Feature) (*Endpoint, error) {
-	if err := ValidateName("endpoint", name); err != nil {
-		return nil, err
+	if name == "" || strings.ContainsRune(name, '/') {
+		return nil, fmt.Errorf("%w: endpoint name %q: want a non-empty name without '/'", ErrInvalidArgument, name)
 	}
 	if features == nil {
 		var err error

@@ -221,7 +221,8 @@ func TestEndpointPredictInProcess(t *testing.T) {
 	require.EqualError(t, err, "model: wrong number of features: row has 5 values, endpoint pricing expects 20")
 	_, err = p.Predict(ctx, model.Features{Row: c.Rows[0], Variant: "Blue"})
 	require.ErrorIs(t, err, model.ErrInvalidInput)
-	require.EqualError(t, err, `model: endpoint pricing has no production variant "Blue" (it has AllTraffic)`)
+	require.ErrorIs(t, err, model.ErrUnknownVariant)
+	require.EqualError(t, err, `model: unknown variant: endpoint pricing has no production variant "Blue" (it has AllTraffic)`)
 
 	require.Equal(t, float64(len(c.Rows)), testutil.ToFloat64(promCounter(t, v.prom, "pricestream_model_invocations_total", "pricing", "AllTraffic")))
 	require.Equal(t, float64(1), testutil.ToFloat64(promCounter(t, v.prom, "pricestream_model_invocation_errors_total", "pricing", "AllTraffic")))

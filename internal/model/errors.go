@@ -24,6 +24,9 @@ var (
 	// variant, a malformed payload. Retrying it cannot succeed; the errors
 	// of this kind are [*InputError] values.
 	ErrInvalidInput = errors.New("model: invalid input")
+	// ErrUnknownVariant means a request named a production variant the
+	// endpoint does not have; it comes inside an [*InputError].
+	ErrUnknownVariant = errors.New("model: unknown variant")
 	// ErrClosed is returned by [Endpoints] after Close.
 	ErrClosed = errors.New("model: closed")
 )
