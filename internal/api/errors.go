@@ -8,6 +8,7 @@ import (
 
 	"github.com/goccy/go-json"
 
+	"github.com/pricestream/pricestream/internal/model"
 	"github.com/pricestream/pricestream/internal/stream"
 )
 
@@ -37,6 +38,15 @@ var errorCodes = []ErrorCode{
 	{stream.ErrThrottled, http.StatusTooManyRequests, "throttled"},
 	{stream.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
 	{stream.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
+	{model.ErrInvalidArgument, http.StatusBadRequest, "invalid_argument"},
+	{model.ErrInvalidInput, http.StatusBadRequest, "invalid_input"},
+	{model.ErrInvalidModel, http.StatusBadRequest, "invalid_model"},
+	{model.ErrUnsupported, http.StatusBadRequest, "unsupported_model"},
+	{model.ErrUnknownFormat, http.StatusBadRequest, "unknown_format"},
+	{model.ErrNotFound, http.StatusNotFound, "not_found"},
+	{model.ErrExists, http.StatusConflict, "already_exists"},
+	{model.ErrNotApproved, http.StatusConflict, "not_approved"},
+	{model.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout"},
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/pricestream/pricestream/internal/model"
 	"github.com/pricestream/pricestream/internal/stream"
 )
 
@@ -74,7 +75,11 @@ func (c Config) Validate(prefix string) error {
 
 // Deps are the server's dependencies.
 type Deps struct {
-	Streams    *stream.Manager
+	Streams *stream.Manager
+	// Models and Endpoints serve /v1/models and /v1/endpoints; nil leaves
+	// those routes out.
+	Models     *model.Registry
+	Endpoints  *model.Endpoints
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	// Gatherer serves /metrics; usually the same registry as Registerer.
@@ -86,13 +91,15 @@ type ReadyCheck func(ctx context.Context) error
 
 // Server is the HTTP server.
 type Server struct {
-	cfg     Config
-	streams *stream.Manager
-	logger  *slog.Logger
-	mux     *http.ServeMux
-	srv     *http.Server
-	ln      net.Listener
-	metrics *httpMetrics
+	cfg       Config
+	streams   *stream.Manager
+	models    *model.Registry
+	endpoints *model.Endpoints
+	logger    *slog.Logger
+	mux       *http.ServeMux
+	srv       *http.Server
+	ln        net.Listener
+	metrics   *httpMetrics
 
 	mu struct {
 		sync.Mutex
@@ -117,11 +124,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		reg = prometheus.NewRegistry()
 	}
 	s := &Server{
-		cfg:     cfg,
-		streams: deps.Streams,
-		logger:  logger.With("component", "api"),
-		mux:     http.NewServeMux(),
-		metrics: newHTTPMetrics(reg),
+		cfg:       cfg,
+		streams:   deps.Streams,
+		models:    deps.Models,
+		endpoints: deps.Endpoints,
+		logger:    logger.With("component", "api"),
+		mux:       http.NewServeMux(),
+		metrics:   newHTTPMetrics(reg),
 	}
 	s.mu.targets = make(map[string]http.Handler)
 	s.mu.ready = make(map[string]ReadyCheck)
@@ -136,6 +145,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.mux.HandleFunc("POST /{$}", s.awsTarget)
 	if s.streams != nil {
 		s.routeStreams()
+	}
+	if s.models != nil {
+		s.routeModels()
+	}
+	if s.endpoints != nil {
+		s.routeEndpoints()
 	}
 	s.srv = &http.Server{
 		Handler:           s.Handler(),

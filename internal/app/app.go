@@ -17,7 +17,10 @@ import (
 
 	"github.com/pricestream/pricestream/internal/api"
 	"github.com/pricestream/pricestream/internal/api/kinesis"
+	"github.com/pricestream/pricestream/internal/api/oip"
+	"github.com/pricestream/pricestream/internal/api/sagemaker"
 	"github.com/pricestream/pricestream/internal/engine"
+	"github.com/pricestream/pricestream/internal/model"
 	"github.com/pricestream/pricestream/internal/stream"
 )
 
@@ -46,6 +49,8 @@ type App struct {
 	registry *prometheus.Registry
 	engine   *engine.Engine
 	streams  *stream.Manager
+	models   *model.Registry
+	eps      *model.Endpoints
 	server   *api.Server
 }
 
@@ -72,7 +77,16 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		a.Close()
 		return nil, err
 	}
-	if a.server, err = api.New(cfg.HTTP, api.Deps{Streams: a.streams, Logger: logger, Registerer: a.registry, Gatherer: a.registry}); err != nil {
+	mdeps := model.Deps{Engine: a.engine, Streams: a.streams, Logger: logger, Registerer: a.registry}
+	if a.models, err = model.NewRegistry(ctx, cfg.Models, mdeps); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if a.eps, err = model.NewEndpoints(ctx, cfg.Models, a.models, mdeps); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if a.server, err = api.New(cfg.HTTP, api.Deps{Streams: a.streams, Models: a.models, Endpoints: a.eps, Logger: logger, Registerer: a.registry, Gatherer: a.registry}); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -88,6 +102,18 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.server.HandleTarget(kinesis.Target, kh)
+	sm, err := sagemaker.New(sagemaker.Config{}, a.eps.Endpoint, logger)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	sm.Mount(a.server)
+	oh, err := oip.New(oip.Config{Ready: a.engine.Ready}, a.eps.Endpoint, logger)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	oh.Mount(a.server)
 	if err := a.server.Listen(); err != nil {
 		a.Close()
 		return nil, err
@@ -135,6 +161,9 @@ func (a *App) Run(ctx context.Context) error {
 
 // Close stops the parts and the engine, in that order. It is idempotent.
 func (a *App) Close() {
+	if a.eps != nil {
+		a.eps.Close()
+	}
 	if a.streams != nil {
 		a.streams.Close()
 	}

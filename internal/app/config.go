@@ -15,6 +15,7 @@ import (
 	"github.com/pricestream/pricestream/internal/api"
 	"github.com/pricestream/pricestream/internal/api/kinesis"
 	"github.com/pricestream/pricestream/internal/engine"
+	"github.com/pricestream/pricestream/internal/model"
 	"github.com/pricestream/pricestream/internal/stream"
 )
 
@@ -26,6 +27,7 @@ type Config struct {
 	HTTP    api.Config     `yaml:"http" json:"http"`
 	Streams stream.Config  `yaml:"streams" json:"streams"`
 	Kinesis kinesis.Config `yaml:"kinesis" json:"kinesis"`
+	Models  model.Config   `yaml:"models" json:"models"`
 	Log     LogConfig      `yaml:"log" json:"log"`
 	// ShutdownTimeout bounds the graceful part of shutdown. Default 15s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" json:"shutdown_timeout"`
@@ -46,6 +48,7 @@ func DefaultConfig() Config {
 		HTTP:            api.DefaultConfig(),
 		Streams:         stream.DefaultConfig(),
 		Kinesis:         kinesis.DefaultConfig(),
+		Models:          model.DefaultConfig(),
 		Log:             LogConfig{Level: "info", Format: "text"},
 		ShutdownTimeout: 15 * time.Second,
 	}
@@ -54,7 +57,7 @@ func DefaultConfig() Config {
 // Validate reports every problem at once, each with its path.
 func (c Config) Validate() error {
 	var errs []error
-	errs = append(errs, c.Engine.Validate("engine"), c.HTTP.Validate("http"), c.Streams.Validate("streams"))
+	errs = append(errs, c.Engine.Validate("engine"), c.HTTP.Validate("http"), c.Streams.Validate("streams"), c.Models.Validate("models"))
 	switch strings.ToLower(c.Log.Level) {
 	case "", "debug", "info", "warn", "error":
 	default:
