@@ -106,6 +106,9 @@ func (h *Handler) MountContainer(mux Mux, single string) {
 			return
 		}
 		status, msg := h.invoke(w, r, ep)
+		if status == statusUnknownVariant {
+			status = http.StatusBadRequest
+		}
 		if status != 0 {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			w.WriteHeader(status)
