@@ -30,7 +30,7 @@ const testdata = "../../model/testdata/"
 
 // start serves the protocol over endpoint "pricing" (the 100-tree
 // benchmark model as variants blue and green) on a loopback port.
-func start(t *testing.T) (string, *http.Client) {
+func start(t testing.TB) (string, *http.Client) {
 	t.Helper()
 	e := enginetest.Start(t)
 	ctx := context.Background()
