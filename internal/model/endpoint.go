@@ -222,6 +222,9 @@ func (c *EndpointConfig) normalize() error {
 // definition changes: a request uses the table it started with, so an
 // update (new weights, new versions) never drops or mixes a request.
 //
+// After the endpoint is deleted, Predict returns ErrNotFound; if an
+// endpoint of the same name is created again, the same Endpoint serves it.
+//
 // An Endpoint is safe for concurrent use.
 type Endpoint struct {
 	name  string

@@ -234,6 +234,15 @@ func TestEndpointPredictInProcess(t *testing.T) {
 	_, err = v.eps.Endpoint("pricing")
 	require.ErrorIs(t, err, model.ErrNotFound)
 	require.ErrorIs(t, v.eps.Delete(ctx, "pricing"), model.ErrNotFound)
+	require.Empty(t, v.eps.Names())
+
+	// Created anew, the endpoint serves through the handle the caller kept.
+	_, err = v.eps.Create(ctx, model.EndpointConfig{Name: "pricing", Variants: []model.VariantConfig{{Model: "pricing"}}}, false)
+	require.NoError(t, err)
+	got, err := p.Predict(ctx, model.Features{Row: c.Rows[0]})
+	require.NoError(t, err)
+	require.Equal(t, c.Want[0], got.Value)
+	require.Equal(t, []string{"pricing"}, v.eps.Names())
 }
 
 // promCounter returns the child of a counter vector registered in reg.

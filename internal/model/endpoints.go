@@ -152,14 +152,18 @@ func (s *Endpoints) Close() error {
 func (s *Endpoints) apply(ctx context.Context, e jetstream.KeyValueEntry) {
 	name := e.Key()
 	if op := e.Operation(); op == jetstream.KeyValueDelete || op == jetstream.KeyValuePurge {
+		// The Endpoint stays, unrouted: a caller holding it gets
+		// ErrNotFound, and serves again if the endpoint is created anew.
 		s.mu.Lock()
 		ep := s.mu.endpoints[name]
-		delete(s.mu.endpoints, name)
+		if ep != nil {
+			ep.route.Store(nil)
+			ep.fail.Store(nil)
+		}
 		delete(s.mu.revisions, name)
 		s.notifyLocked()
 		s.mu.Unlock()
 		if ep != nil {
-			ep.route.Store(nil)
 			s.metrics.forget(name)
 			s.logger.Info("endpoint deleted", "endpoint", name)
 		}
@@ -511,10 +515,10 @@ func (s *Endpoints) Delete(ctx context.Context, name string) error {
 	}
 	for {
 		s.mu.Lock()
-		_, present := s.mu.endpoints[name]
+		ep := s.mu.endpoints[name]
 		ch := s.mu.changed
 		s.mu.Unlock()
-		if !present {
+		if ep == nil || ep.route.Load() == nil {
 			s.logger.Info("endpoint deleted", "endpoint", name)
 			return nil
 		}
@@ -530,5 +534,11 @@ func (s *Endpoints) Delete(ctx context.Context, name string) error {
 func (s *Endpoints) Names() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Sorted(maps.Keys(s.mu.endpoints))
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(s.mu.endpoints)) {
+		if s.mu.endpoints[name].route.Load() != nil {
+			out = append(out, name)
+		}
+	}
+	return out
 }
