@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 const testdata = "../testdata/"
 
 // serve runs h on a loopback port until the test ends.
-func serve(t *testing.T, h http.Handler) string {
+func serve(t testing.TB, h http.Handler) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -44,7 +44,7 @@ func serve(t *testing.T, h http.Handler) string {
 	return "http://" + ln.Addr().String()
 }
 
-func client(t *testing.T, cfg remote.Config) *remote.Client {
+func client(t testing.TB, cfg remote.Config) *remote.Client {
 	t.Helper()
 	hc := &http.Client{Transport: &http.Transport{}}
 	t.Cleanup(hc.CloseIdleConnections)
@@ -53,10 +53,12 @@ func client(t *testing.T, cfg remote.Config) *remote.Client {
 	return c
 }
 
-// TestPredictorConformance runs the same cases against the in-process
-// endpoint and against remote clients of each protocol talking to a real
-// loopback server over the same endpoint, and to a bare container.
-func TestPredictorConformance(t *testing.T) {
+// setup serves endpoint "pricing" (the 100-tree benchmark model as
+// variants blue and green) with SageMaker's and the Open Inference
+// Protocol's routes on a loopback port; it returns the URL, the in-process
+// endpoint and the model file.
+func setup(t testing.TB) (string, *model.Endpoint, []byte) {
+	t.Helper()
 	e := enginetest.Start(t)
 	ctx := context.Background()
 	reg, err := model.NewRegistry(ctx, model.Config{}, model.Deps{Engine: e})
@@ -74,7 +76,6 @@ func TestPredictorConformance(t *testing.T) {
 		{Name: "blue", Model: "pricing", Version: 1}, {Name: "green", Model: "pricing", Version: 2},
 	}}, false)
 	require.NoError(t, err)
-
 	srv, err := api.New(api.Config{Addr: "127.0.0.1:0"}, api.Deps{})
 	require.NoError(t, err)
 	sm, err := sagemaker.New(sagemaker.Config{}, eps.Endpoint, nil)
@@ -83,8 +84,16 @@ func TestPredictorConformance(t *testing.T) {
 	oh, err := oip.New(oip.Config{}, eps.Endpoint, nil)
 	require.NoError(t, err)
 	oh.Mount(srv)
-	url := serve(t, srv.Handler())
+	ep, err := eps.Endpoint("pricing")
+	require.NoError(t, err)
+	return serve(t, srv.Handler()), ep, data
+}
 
+// TestPredictorConformance runs the same cases against the in-process
+// endpoint and against remote clients of each protocol talking to a real
+// loopback server over the same endpoint, and to a bare container.
+func TestPredictorConformance(t *testing.T) {
+	url, ep, data := setup(t)
 	rt, err := model.Load("", data)
 	require.NoError(t, err)
 	static, err := model.NewStaticEndpoint("xgb", rt, nil)
@@ -100,8 +109,6 @@ func TestPredictorConformance(t *testing.T) {
 		Variants: []string{"blue", "green"},
 	}
 	c.Rows, c.Want = c.Rows[:200], c.Want[:200]
-	ep, err := eps.Endpoint("pricing")
-	require.NoError(t, err)
 	t.Run("in-process", func(t *testing.T) { modeltest.Predictor(t, ep, c) })
 	t.Run("sagemaker", func(t *testing.T) {
 		modeltest.Predictor(t, client(t, remote.Config{URL: url, Endpoint: "pricing"}), c)
