@@ -207,6 +207,18 @@ func tensorValues(t *Tensor, want int) ([]float64, error) {
 	if len(t.Data) == 0 {
 		return nil, model.InputErrorf("payload: input %q has no data", t.Name)
 	}
+	// The common case, a flat array of numbers, decodes in one step; nested
+	// data, nulls (which would decode as 0), booleans and errors take the
+	// walk.
+	var flat []float64
+	if !bytes.Contains(t.Data, []byte("null")) && json.Unmarshal(t.Data, &flat) == nil && len(flat) == want {
+		for i, v := range flat {
+			if flat[i], err = conv(v); err != nil {
+				return nil, model.InputErrorf("payload: input %q: value %d: %v", t.Name, i, err)
+			}
+		}
+		return flat, nil
+	}
 	if err := walk(t.Data, 0); err != nil {
 		return nil, model.InputErrorf("payload: input %q: %v", t.Name, err)
 	}
