@@ -207,11 +207,9 @@ func tensorValues(t *Tensor, want int) ([]float64, error) {
 	if len(t.Data) == 0 {
 		return nil, model.InputErrorf("payload: input %q has no data", t.Name)
 	}
-	// The common case, a flat array of numbers, decodes in one step; nested
-	// data, nulls (which would decode as 0), booleans and errors take the
-	// walk.
-	var flat []float64
-	if !bytes.Contains(t.Data, []byte("null")) && json.Unmarshal(t.Data, &flat) == nil && len(flat) == want {
+	// The common case, a flat array of numbers and nulls, decodes in one
+	// pass; nested data, booleans and errors take the walk.
+	if flat, ok := parseFlat(t.Data, make([]float64, 0, min(want, len(t.Data)/2+1))); ok && len(flat) == want {
 		for i, v := range flat {
 			if flat[i], err = conv(v); err != nil {
 				return nil, model.InputErrorf("payload: input %q: value %d: %v", t.Name, i, err)

@@ -250,16 +250,13 @@ func decodeArray(raw []byte, row []float64, features []model.Feature, path strin
 	if len(raw) == 0 || raw[0] != '[' {
 		return model.InputErrorf("payload: %s: want an array of values, got %s", path, jsonKind(raw))
 	}
-	// The common case, numbers only, decodes in one step (a null would
-	// decode as 0: those take the slow path).
-	var nums []float64
-	if !bytes.Contains(raw, []byte("null")) && json.Unmarshal(raw, &nums) == nil && len(nums) == len(row) {
+	// The common case, numbers and nulls, decodes in one pass.
+	if nums, ok := parseFlat(raw, row[:0]); ok && len(nums) == len(row) {
 		for j, x := range nums {
 			if err := checkValue(&features[j], x); err != nil {
 				return model.InputErrorf("payload: %s[%d] (%s): %v", path, j, features[j].Name, err)
 			}
 		}
-		copy(row, nums)
 		return nil
 	}
 	var vals []json.RawMessage
@@ -398,3 +395,87 @@ func ParseJSONPredictions(body []byte) ([]float64, error) {
 	}
 	return out, nil
 }
+
+// parseFlat reads a JSON array of numbers and nulls (NaN) such as
+// [1.5,null,-2e3] without allocating per value. ok is false for anything
+// else (nested arrays, strings, booleans, malformed JSON), which the
+// callers then decode the slow way for a precise error.
+func parseFlat(data []byte, dst []float64) (out []float64, ok bool) {
+	data = jsonTrim(data)
+	if len(data) < 2 || data[0] != '[' || data[len(data)-1] != ']' {
+		return nil, false
+	}
+	body := jsonTrim(data[1 : len(data)-1])
+	if len(body) == 0 {
+		return dst, true
+	}
+	for len(body) > 0 {
+		var tok []byte
+		if i := bytes.IndexByte(body, ','); i >= 0 {
+			tok, body = body[:i], body[i+1:]
+			if len(jsonTrim(body)) == 0 {
+				return nil, false // trailing comma
+			}
+		} else {
+			tok, body = body, nil
+		}
+		tok = jsonTrim(tok)
+		if string(tok) == "null" {
+			dst = append(dst, math.NaN())
+			continue
+		}
+		if len(tok) == 0 || !(tok[0] == '-' || (tok[0] >= '0' && tok[0] <= '9')) {
+			return nil, false
+		}
+		if !jsonNumber(tok) {
+			return nil, false
+		}
+		v, err := strconv.ParseFloat(unsafe.String(&tok[0], len(tok)), 64)
+		if err != nil && !isRange(err) {
+			return nil, false
+		}
+		dst = append(dst, v)
+	}
+	return dst, true
+}
+
+// jsonNumber reports whether b is a number in JSON's grammar:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func jsonNumber(b []byte) bool {
+	i := 0
+	digits := func() int {
+		n := 0
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	if i < len(b) && b[i] == '0' {
+		i++
+	} else if digits() == 0 {
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(b)
+}
+
+// jsonTrim trims JSON's whitespace (space, tab, CR, LF) from both ends.
+func jsonTrim(b []byte) []byte { return bytes.Trim(b, " \t\r\n") }
