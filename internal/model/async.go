@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"math"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -48,7 +49,10 @@ func newAsyncQueue(size int, m *metrics, logger *slog.Logger) *asyncQueue {
 func (q *asyncQueue) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	q.cancel = cancel
-	q.wg.Go(func() { q.run(ctx) })
+	q.wg.Go(func() {
+		pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("component", "model", "goroutine", "shadow-and-capture")))
+		q.run(ctx)
+	})
 }
 
 // stop refuses new jobs, lets the worker finish the queued ones (their

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -112,6 +113,7 @@ func NewEndpoints(ctx context.Context, cfg Config, reg *Registry, deps Deps) (*E
 	s.cancel = cancel
 	s.async.start()
 	s.wg.Go(func() {
+		pprof.SetGoroutineLabels(pprof.WithLabels(wctx, pprof.Labels("component", "model", "goroutine", "endpoint-watcher")))
 		defer func() { _ = w.Stop() }()
 		for {
 			select {
