@@ -534,7 +534,7 @@ func waitFor(t *testing.T, d time.Duration, fn func() error) {
 		if time.Now().After(deadline) {
 			t.Fatalf("not within %s: %v", d, err)
 		}
-		time.Sleep(5 * time.Millisecond)
+		<-time.After(5 * time.Millisecond) // poll again
 	}
 }
 

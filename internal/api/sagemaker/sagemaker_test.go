@@ -10,7 +10,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -26,6 +29,7 @@ import (
 	"github.com/pricestream/pricestream/internal/engine/enginetest"
 	"github.com/pricestream/pricestream/internal/model"
 	"github.com/pricestream/pricestream/internal/model/modeltest"
+	"github.com/pricestream/pricestream/internal/stream"
 )
 
 func TestMain(m *testing.M) {
@@ -35,11 +39,12 @@ func TestMain(m *testing.M) {
 const testdata = "../../model/testdata/"
 
 type fixture struct {
-	url string
-	sm  *smr.Client
-	hc  *http.Client
-	eps *model.Endpoints
-	reg *model.Registry
+	url     string
+	sm      *smr.Client
+	hc      *http.Client
+	eps     *model.Endpoints
+	reg     *model.Registry
+	streams *stream.Manager
 }
 
 // start serves InvokeEndpoint on the one api.Server over a fresh engine
@@ -52,7 +57,9 @@ func start(t testing.TB) *fixture {
 	prom := prometheus.NewRegistry()
 	reg, err := model.NewRegistry(ctx, model.Config{}, model.Deps{Engine: e})
 	require.NoError(t, err)
-	eps, err := model.NewEndpoints(ctx, model.Config{}, reg, model.Deps{Engine: e, Registerer: prom})
+	sm, err := stream.New(stream.Config{}, stream.Deps{Engine: e, Registerer: prom})
+	require.NoError(t, err)
+	eps, err := model.NewEndpoints(ctx, model.Config{}, reg, model.Deps{Engine: e, Streams: sm, Registerer: prom})
 	require.NoError(t, err)
 	data, err := os.ReadFile(testdata + "xgb_bench.json")
 	require.NoError(t, err)
@@ -80,16 +87,17 @@ func start(t testing.TB) *fixture {
 		require.NoError(t, srv.Shutdown(context.Background()))
 		require.NoError(t, <-done)
 		require.NoError(t, eps.Close())
+		require.NoError(t, sm.Close())
 	})
 	url := "http://" + srv.Addr().String()
-	sm := smr.NewFromConfig(aws.Config{
+	smc := smr.NewFromConfig(aws.Config{
 		Region:           "eu-west-1",
 		Credentials:      credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
 		BaseEndpoint:     aws.String(url),
 		HTTPClient:       hc,
 		RetryMaxAttempts: 1,
 	})
-	return &fixture{url: url, sm: sm, hc: hc, eps: eps, reg: reg}
+	return &fixture{url: url, sm: smc, hc: hc, eps: eps, reg: reg, streams: sm}
 }
 
 func cases(t testing.TB) modeltest.Cases {
@@ -329,3 +337,77 @@ func TestSageMakerContainerContract(t *testing.T) {
 }
 
 func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
+// TestSageMakerUpdateUnderLoad shifts traffic between the variants while
+// SDK clients invoke the endpoint: no request fails, and the answers come
+// from the variants the definitions allow.
+func TestSageMakerUpdateUnderLoad(t *testing.T) {
+	f := start(t)
+	ctx := context.Background()
+	body := csvBody(cases(t).Rows[:3])
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var calls atomic.Int64
+	for range 3 {
+		wg.Go(func() {
+			for !stop.Load() {
+				out, err := f.sm.InvokeEndpoint(ctx, &smr.InvokeEndpointInput{EndpointName: aws.String("pricing"), ContentType: aws.String("text/csv"), Body: body})
+				if err != nil {
+					t.Errorf("invoke during update: %v", err)
+					return
+				}
+				if v := aws.ToString(out.InvokedProductionVariant); v != "blue" && v != "green" {
+					t.Errorf("answered by %q", v)
+					return
+				}
+				calls.Add(1)
+			}
+		})
+	}
+	weights := [][2]float64{{0, 1}, {1, 1}, {1, 0}, {0, 1}, {1, 0}}
+	for _, w := range weights {
+		_, err := f.eps.Update(ctx, model.EndpointConfig{Name: "pricing", Variants: []model.VariantConfig{
+			{Name: "blue", Model: "pricing", Version: 1, Weight: model.Weight(w[0])},
+			{Name: "green", Model: "pricing", Version: 2, Weight: model.Weight(w[1])},
+		}}, false)
+		require.NoError(t, err)
+	}
+	stop.Store(true)
+	wg.Wait()
+	require.Positive(t, calls.Load())
+	out, err := f.sm.InvokeEndpoint(ctx, &smr.InvokeEndpointInput{EndpointName: aws.String("pricing"), ContentType: aws.String("text/csv"), Body: body})
+	require.NoError(t, err)
+	require.Equal(t, "blue", aws.ToString(out.InvokedProductionVariant), "the last definition serves")
+}
+
+// TestSageMakerDataCapture: requests over HTTP land in the capture stream
+// with their content type and inference id.
+func TestSageMakerDataCapture(t *testing.T) {
+	f := start(t)
+	ctx := context.Background()
+	_, err := f.streams.Create(ctx, stream.Spec{Name: "captured", Partitions: 1})
+	require.NoError(t, err)
+	_, err = f.eps.Update(ctx, model.EndpointConfig{Name: "pricing", Variants: []model.VariantConfig{{Name: "blue", Model: "pricing", Version: 1}},
+		Capture: &model.CaptureConfig{Stream: "captured"}}, false)
+	require.NoError(t, err)
+	_, err = f.sm.InvokeEndpoint(ctx, &smr.InvokeEndpointInput{
+		EndpointName: aws.String("pricing"), ContentType: aws.String("text/csv"), Body: csvBody(cases(t).Rows[:2]), InferenceId: aws.String("order-42"),
+	})
+	require.NoError(t, err)
+	st, err := f.streams.Open(ctx, "captured")
+	require.NoError(t, err)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res, err := st.Read(ctx, 0, stream.Position{}, stream.ReadOptions{})
+		require.NoError(t, err)
+		if len(res.Records) > 0 {
+			rec := res.Records[0]
+			require.Equal(t, "order-42", rec.PartitionKey)
+			require.Contains(t, string(rec.Data), `"inference_id":"order-42","content_type":"text/csv"`)
+			require.Contains(t, string(rec.Data), `"variant":"blue"`)
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "nothing captured")
+		<-time.After(5 * time.Millisecond) // poll again
+	}
+}
