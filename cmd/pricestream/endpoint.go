@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -16,7 +17,7 @@ import (
 
 func newEndpointCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "endpoint", Short: "Create endpoints that serve models, shift their traffic, inspect and delete them"}
-	cmd.AddCommand(endpointCreateCmd(g), endpointUpdateCmd(g), endpointListCmd(g), endpointDescribeCmd(g), endpointDeleteCmd(g))
+	cmd.AddCommand(endpointCreateCmd(g), endpointUpdateCmd(g), endpointListCmd(g), endpointDescribeCmd(g), endpointDeleteCmd(g), endpointInvokeCmd(g))
 	return cmd
 }
 
@@ -293,4 +294,50 @@ func endpointDeleteCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func endpointInvokeCmd(g *globals) *cobra.Command {
+	var body, file, contentType, accept, variant string
+	cmd := &cobra.Command{
+		Use:   "invoke NAME",
+		Short: "Call an endpoint as SageMaker's InvokeEndpoint does and print the answer",
+		Long: `Call an endpoint with rows in text/csv (one row per line, an empty field is
+missing) or application/json ({"instances": [...]}), from --body, --file or
+standard input, and print the answer; the variant that answered goes to
+standard error.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var in []byte
+			switch {
+			case body != "":
+				in = []byte(body)
+			case file != "":
+				b, err := os.ReadFile(file)
+				if err != nil {
+					return err
+				}
+				in = b
+			default:
+				b, err := io.ReadAll(cmd.InOrStdin())
+				if err != nil {
+					return err
+				}
+				in = b
+			}
+			out, v, err := g.client().Invoke(cmd.Context(), args[0], contentType, accept, variant, in)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "variant %s\n", v)
+			_, err = cmd.OutOrStdout().Write(out)
+			return err
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&body, "body", "", "the request body")
+	fl.StringVar(&file, "file", "", "read the request body from this file")
+	fl.StringVar(&contentType, "content-type", "text/csv", "text/csv or application/json")
+	fl.StringVar(&accept, "accept", "", "the answer's type (default: the request's)")
+	fl.StringVar(&variant, "variant", "", "pin a production variant")
+	return cmd
 }

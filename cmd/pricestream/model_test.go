@@ -108,6 +108,15 @@ func TestCLIModelAndEndpoint(t *testing.T) {
 	require.Equal(t, "105\n", body)
 	require.Equal(t, "blue", variant)
 
+	out, err = cli(t, "--server", url, "endpoint", "invoke", "pricing", "--body", "1,2\n0,0\n", "--variant", "blue")
+	require.NoError(t, err)
+	require.Equal(t, "105\n100\n", out)
+	out, err = cli(t, "--server", url, "endpoint", "invoke", "pricing", "--content-type", "application/json", "--body", `{"instances":[{"a":1,"b":2}]}`)
+	require.NoError(t, err)
+	require.Equal(t, `{"predictions":[205]}`, out)
+	_, err = cli(t, "--server", url, "endpoint", "invoke", "pricing", "--body", "1,2,3\n")
+	require.ErrorContains(t, err, "payload: csv line 1 has more than 2 values; the model expects 2 (424 ModelError)")
+
 	out, err = cli(t, "--server", url, "endpoint", "list")
 	require.NoError(t, err)
 	require.Contains(t, out, "blue=pricing:1@0 green=pricing:2@1")

@@ -1,11 +1,14 @@
 package client
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/pricestream/pricestream/internal/api"
 	"github.com/pricestream/pricestream/internal/model"
@@ -88,4 +91,50 @@ func (c *Client) ListEndpoints(ctx context.Context) ([]*model.EndpointInfo, erro
 // DeleteEndpoint deletes an endpoint.
 func (c *Client) DeleteEndpoint(ctx context.Context, name string) error {
 	return c.do(ctx, http.MethodDelete, "/v1/endpoints/"+url.PathEscape(name), nil, nil)
+}
+
+// Invoke calls an endpoint as SageMaker's InvokeEndpoint does: body in
+// contentType (text/csv or application/json), the answer in accept (empty:
+// the same type), variant pinning a production variant when not empty.
+// It returns the answer and the variant that gave it.
+func (c *Client) Invoke(ctx context.Context, endpoint, contentType, accept, variant string, body []byte) ([]byte, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/endpoints/"+url.PathEscape(endpoint)+"/invocations", bytes.NewReader(body))
+	if err != nil {
+		return nil, "", err
+	}
+	req.Header.Set("Content-Type", contentType)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	if variant != "" {
+		req.Header.Set("X-Amzn-SageMaker-Target-Variant", variant)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, "", err
+	}
+	if resp.StatusCode >= 400 {
+		var e struct {
+			Message         string `json:"message"`
+			OriginalMessage string `json:"OriginalMessage"`
+		}
+		msg := strings.TrimSpace(string(b))
+		if json.Unmarshal(b, &e) == nil {
+			if e.OriginalMessage != "" {
+				msg = e.OriginalMessage
+			} else if e.Message != "" {
+				msg = e.Message
+			}
+		}
+		return nil, "", &Error{Status: resp.StatusCode, Code: resp.Header.Get("X-Amzn-ErrorType"), Message: msg}
+	}
+	return b, resp.Header.Get("X-Amzn-Invoked-Production-Variant"), nil
 }
