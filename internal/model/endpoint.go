@@ -84,7 +84,9 @@ type VariantConfig struct {
 	// variant, Variant2 ... for the others, Shadow for a shadow).
 	Name string `json:"name"`
 	// Model and Version pick the model version; Version 0 means the
-	// newest Approved version at the time of the change.
+	// newest Approved version at the time of the change (the newest of
+	// any status when the change is forced). The stored definition always
+	// holds the resolved number.
 	Model   string `json:"model"`
 	Version int    `json:"version"`
 	// Weight is the variant's share of production traffic relative to the
