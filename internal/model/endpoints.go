@@ -242,14 +242,18 @@ func (s *Endpoints) build(ctx context.Context, ep *Endpoint, def EndpointConfig,
 		r.shadow, r.shadowP = v, def.Shadow.SamplingPercentage/100
 	}
 	if def.Capture != nil {
-		if s.streams == nil {
-			return nil, errors.New("data capture needs streams, and this process has none")
+		// Capture is a side channel: without its stream the endpoint still
+		// serves, and says why it does not capture.
+		var st *stream.Stream
+		err := errors.New("this process has no streams")
+		if s.streams != nil {
+			st, err = s.streams.Open(ctx, def.Capture.Stream)
 		}
-		st, err := s.streams.Open(ctx, def.Capture.Stream)
 		if err != nil {
-			return nil, fmt.Errorf("capture stream %s: %w", def.Capture.Stream, err)
+			s.logger.Warn("endpoint serves without data capture", "endpoint", def.Name, "stream", def.Capture.Stream, "err", err)
+		} else {
+			r.capture, r.captureP = st, def.Capture.SamplingPercentage/100
 		}
-		r.capture, r.captureP = st, def.Capture.SamplingPercentage/100
 	}
 	return r, nil
 }
