@@ -238,6 +238,17 @@ type Endpoint struct {
 // Name returns the endpoint's name.
 func (e *Endpoint) Name() string { return e.name }
 
+// Features returns the endpoint's inputs in row order (the order of
+// Features.Row), or nil if the endpoint was deleted. The slice is shared:
+// the caller must not modify it. A caller that builds rows by name should
+// rebuild its mapping when an update changes the features.
+func (e *Endpoint) Features() []Feature {
+	if r := e.route.Load(); r != nil {
+		return r.features
+	}
+	return nil
+}
+
 // Routing returns the routing table requests use now; ErrNotFound if the
 // endpoint was deleted.
 func (e *Endpoint) Routing() (*Routing, error) {

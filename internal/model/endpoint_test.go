@@ -206,6 +206,7 @@ func TestEndpointPredictInProcess(t *testing.T) {
 
 	ep, err := v.eps.Endpoint("pricing")
 	require.NoError(t, err)
+	require.Equal(t, info.Features, ep.Features())
 	var p model.Predictor = ep
 	c := modeltest.ReadCases(t, "testdata/xgb_bench.input.csv", "testdata/xgb_bench.expected.csv")
 	for i, row := range c.Rows {
