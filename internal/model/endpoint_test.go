@@ -552,3 +552,21 @@ func TestEndpointStatic(t *testing.T) {
 	require.NoError(t, err)
 	require.InDelta(t, c.Want[0], p.Value, 1e-9)
 }
+
+// TestEndpointExternalEngine runs the registry and an endpoint on an
+// external NATS server (PRICESTREAM_NATS_URL), as in production.
+func TestEndpointExternalEngine(t *testing.T) {
+	e := enginetest.External(t)
+	v := newEnvOn(t, e)
+	ctx := context.Background()
+	v.register(t, "pricing", readFixture(t, "xgb_bench.json"), model.Approved)
+	_, err := v.eps.Create(ctx, model.EndpointConfig{Name: "pricing", Variants: []model.VariantConfig{{Model: "pricing"}}}, false)
+	require.NoError(t, err)
+	other := newEnvOn(t, e) // a second process loads the artifact from the server
+	ep, err := other.eps.Endpoint("pricing")
+	require.NoError(t, err)
+	c := modeltest.ReadCases(t, "testdata/xgb_bench.input.csv", "testdata/xgb_bench.expected.csv")
+	p, err := ep.Predict(ctx, model.Features{Row: c.Rows[0]})
+	require.NoError(t, err)
+	require.Equal(t, c.Want[0], p.Value)
+}
