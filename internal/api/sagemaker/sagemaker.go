@@ -105,14 +105,10 @@ func (h *Handler) MountContainer(mux Mux, single string) {
 			http.Error(w, fmt.Sprintf("model %q is not loaded", name), http.StatusNotFound)
 			return
 		}
-		status, msg := h.invoke(w, r, ep)
-		if status == statusUnknownVariant {
-			status = http.StatusBadRequest
-		}
-		if status != 0 {
+		if f := h.invoke(w, r, ep); f != nil {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			w.WriteHeader(status)
-			_, _ = io.WriteString(w, msg+"\n")
+			w.WriteHeader(f.status)
+			_, _ = io.WriteString(w, f.msg+"\n")
 		}
 	}))
 }
@@ -129,50 +125,53 @@ func (h *Handler) invokeEndpoint(w http.ResponseWriter, r *http.Request) {
 		writeError(w, "InternalFailure", http.StatusInternalServerError, err.Error())
 		return
 	}
-	status, msg := h.invoke(w, r, ep)
+	f := h.invoke(w, r, ep)
 	switch {
-	case status == 0:
-	case status == http.StatusRequestEntityTooLarge:
-		writeError(w, "ValidationError", status, msg)
-	case status == statusUnknownVariant:
-		writeError(w, "ValidationError", http.StatusBadRequest, msg)
-	case status < 500:
-		writeModelError(w, status, msg)
+	case f == nil:
+	case f.validation || f.status == http.StatusRequestEntityTooLarge:
+		writeError(w, "ValidationError", f.status, f.msg)
+	case f.status < 500:
+		writeModelError(w, f.status, f.msg)
 	default:
-		h.logger.Error("invocation failed", "endpoint", name, "err", msg)
-		writeError(w, "InternalFailure", http.StatusInternalServerError, msg)
+		h.logger.Error("invocation failed", "endpoint", name, "err", f.msg)
+		writeError(w, "InternalFailure", http.StatusInternalServerError, f.msg)
 	}
 }
 
-// statusUnknownVariant marks a request naming a variant the endpoint does
-// not have: SageMaker refuses it itself (ValidationError), not the model.
-const statusUnknownVariant = 1
+// failure is why an invocation got no answer: the status and message the
+// model container would answer with. validation marks a request SageMaker
+// itself refuses (a variant the endpoint does not have), not the model.
+type failure struct {
+	status     int
+	msg        string
+	validation bool
+}
 
 // invoke answers one invocation as the model container would. It writes a
-// successful answer itself; otherwise it returns the container's status
-// and message for the caller to write in its protocol's form.
-func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, ep *model.Endpoint) (int, string) {
+// successful answer itself and returns nil; otherwise it returns the
+// failure for the caller to write in its protocol's form.
+func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, ep *model.Endpoint) *failure {
 	body, err := io.ReadAll(io.LimitReader(r.Body, h.cfg.MaxBodyBytes+1))
 	if err != nil {
-		return http.StatusBadRequest, "read body: " + err.Error()
+		return &failure{status: http.StatusBadRequest, msg: "read body: " + err.Error()}
 	}
 	if int64(len(body)) > h.cfg.MaxBodyBytes {
-		return http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than the limit of %d bytes", h.cfg.MaxBodyBytes)
+		return &failure{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("the request body is larger than the limit of %d bytes", h.cfg.MaxBodyBytes)}
 	}
 	ct := payload.MediaType(r.Header.Get("Content-Type"))
 	if ct != payload.CSV && ct != payload.JSON {
-		return http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q is not supported; send text/csv or application/json", r.Header.Get("Content-Type"))
+		return &failure{status: http.StatusUnsupportedMediaType, msg: fmt.Sprintf("content type %q is not supported; send text/csv or application/json", r.Header.Get("Content-Type"))}
 	}
 	accept := payload.MediaType(r.Header.Get("Accept"))
 	if accept == "" || accept == "*/*" {
 		accept = ct
 	}
 	if accept != payload.CSV && accept != payload.JSON {
-		return http.StatusNotAcceptable, fmt.Sprintf("cannot answer in %q; the model answers text/csv or application/json", r.Header.Get("Accept"))
+		return &failure{status: http.StatusNotAcceptable, msg: fmt.Sprintf("cannot answer in %q; the model answers text/csv or application/json", r.Header.Get("Accept"))}
 	}
 	routing, err := ep.Routing()
 	if err != nil {
-		return http.StatusNotFound, err.Error()
+		return &failure{status: http.StatusBadRequest, msg: fmt.Sprintf("Endpoint %s of account %s not found.", ep.Name(), h.cfg.AccountID), validation: true}
 	}
 	var rows [][]float64
 	switch ct {
@@ -182,7 +181,7 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, ep *model.Endpo
 		rows, err = payload.DecodeJSON(body, routing.Features())
 	}
 	if err != nil {
-		return http.StatusBadRequest, err.Error()
+		return &failure{status: http.StatusBadRequest, msg: err.Error()}
 	}
 	out := make([]float64, len(rows))
 	res, err := routing.PredictBatch(r.Context(), model.Batch{
@@ -191,11 +190,11 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, ep *model.Endpo
 	if err != nil {
 		if errors.Is(err, model.ErrInvalidInput) {
 			if errors.Is(err, model.ErrUnknownVariant) {
-				return statusUnknownVariant, err.Error()
+				return &failure{status: http.StatusBadRequest, msg: err.Error(), validation: true}
 			}
-			return http.StatusBadRequest, err.Error()
+			return &failure{status: http.StatusBadRequest, msg: err.Error()}
 		}
-		return http.StatusInternalServerError, err.Error()
+		return &failure{status: http.StatusInternalServerError, msg: err.Error()}
 	}
 	var b []byte
 	if accept == payload.CSV {
@@ -208,7 +207,7 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, ep *model.Endpo
 	hdr.Set(HeaderInvokedVariant, res.Variant)
 	hdr.Set("Content-Length", strconv.Itoa(len(b)))
 	_, _ = w.Write(b)
-	return 0, ""
+	return nil
 }
 
 // writeError writes a SageMaker runtime error: the type in
