@@ -10,6 +10,7 @@ import (
 
 	"github.com/pricestream/pricestream/internal/auth"
 	"github.com/pricestream/pricestream/internal/etl"
+	"github.com/pricestream/pricestream/internal/model"
 	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
 	"github.com/pricestream/pricestream/internal/trigger"
@@ -57,6 +58,15 @@ var errorCodes = []ErrorCode{
 	{trigger.ErrExists, http.StatusConflict, "already_exists"},
 	{trigger.ErrConflict, http.StatusConflict, "conflict"},
 	{trigger.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
+	{model.ErrInvalidArgument, http.StatusBadRequest, "invalid_argument"},
+	{model.ErrInvalidInput, http.StatusBadRequest, "invalid_input"},
+	{model.ErrInvalidModel, http.StatusBadRequest, "invalid_model"},
+	{model.ErrUnsupported, http.StatusBadRequest, "unsupported_model"},
+	{model.ErrUnknownFormat, http.StatusBadRequest, "unknown_format"},
+	{model.ErrNotFound, http.StatusNotFound, "not_found"},
+	{model.ErrExists, http.StatusConflict, "already_exists"},
+	{model.ErrNotApproved, http.StatusConflict, "not_approved"},
+	{model.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout"},
 	{auth.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated"},
 	{auth.ErrForbidden, http.StatusForbidden, "forbidden"},

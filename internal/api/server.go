@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/pricestream/pricestream/internal/auth"
+	"github.com/pricestream/pricestream/internal/model"
 	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
 	"github.com/pricestream/pricestream/internal/trigger"
@@ -94,7 +95,11 @@ type Deps struct {
 	// Triggers serves /v1/triggers when set.
 	Triggers *trigger.Manager
 	// Auth authenticates requests; nil leaves every request unrestricted.
-	Auth       *auth.Authenticator
+	Auth *auth.Authenticator
+	// Models and Endpoints serve /v1/models and /v1/endpoints; nil leaves
+	// those routes out.
+	Models     *model.Registry
+	Endpoints  *model.Endpoints
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	// Gatherer serves /metrics; usually the same registry as Registerer.
@@ -106,17 +111,19 @@ type ReadyCheck func(ctx context.Context) error
 
 // Server is the HTTP server.
 type Server struct {
-	cfg      Config
-	streams  *stream.Manager
-	tables   *table.Manager
-	triggers *trigger.Manager
-	logger   *slog.Logger
-	mux      *routeMux
-	auth     *auth.Authenticator
-	tls      *certReloader
-	srv      *http.Server
-	ln       net.Listener
-	metrics  *httpMetrics
+	cfg       Config
+	streams   *stream.Manager
+	tables    *table.Manager
+	triggers  *trigger.Manager
+	logger    *slog.Logger
+	mux       *routeMux
+	auth      *auth.Authenticator
+	tls       *certReloader
+	srv       *http.Server
+	ln        net.Listener
+	metrics   *httpMetrics
+	models    *model.Registry
+	endpoints *model.Endpoints
 
 	mu struct {
 		sync.Mutex
@@ -141,13 +148,15 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		reg = prometheus.NewRegistry()
 	}
 	s := &Server{
-		cfg:      cfg,
-		streams:  deps.Streams,
-		tables:   deps.Tables,
-		triggers: deps.Triggers,
-		logger:   logger.With("component", "api"),
-		auth:     deps.Auth,
-		metrics:  newHTTPMetrics(reg),
+		cfg:       cfg,
+		streams:   deps.Streams,
+		tables:    deps.Tables,
+		triggers:  deps.Triggers,
+		logger:    logger.With("component", "api"),
+		auth:      deps.Auth,
+		models:    deps.Models,
+		endpoints: deps.Endpoints,
+		metrics:   newHTTPMetrics(reg),
 	}
 	s.mux = &routeMux{ServeMux: http.NewServeMux(), s: s}
 	if cfg.TLSCertFile != "" {
@@ -178,6 +187,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if s.auth != nil && s.auth.Keys != nil {
 		s.routeAuth()
+	}
+	if s.models != nil {
+		s.routeModels()
+	}
+	if s.endpoints != nil {
+		s.routeEndpoints()
 	}
 	s.srv = &http.Server{
 		Handler:           s.Handler(),

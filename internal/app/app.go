@@ -20,9 +20,12 @@ import (
 
 	"github.com/pricestream/pricestream/internal/api"
 	"github.com/pricestream/pricestream/internal/api/kinesis"
+	"github.com/pricestream/pricestream/internal/api/oip"
+	"github.com/pricestream/pricestream/internal/api/sagemaker"
 	"github.com/pricestream/pricestream/internal/auth"
 	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/etl"
+	"github.com/pricestream/pricestream/internal/model"
 	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
 	"github.com/pricestream/pricestream/internal/trigger"
@@ -58,6 +61,8 @@ type App struct {
 	triggers *trigger.Manager
 	funcs    *trigger.Registry
 	wasm     wazero.CompilationCache
+	models   *model.Registry
+	eps      *model.Endpoints
 	server   *api.Server
 	auth     *auth.Authenticator
 }
@@ -126,7 +131,16 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		a.Close()
 		return nil, err
 	}
-	if a.server, err = api.New(cfg.HTTP, api.Deps{Streams: a.streams, Tables: a.tables, Triggers: a.triggers, Auth: a.auth, Logger: logger, Registerer: a.registry, Gatherer: a.registry}); err != nil {
+	mdeps := model.Deps{Engine: a.engine, Streams: a.streams, Logger: logger, Registerer: a.registry}
+	if a.models, err = model.NewRegistry(ctx, cfg.Models, mdeps); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if a.eps, err = model.NewEndpoints(ctx, cfg.Models, a.models, mdeps); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if a.server, err = api.New(cfg.HTTP, api.Deps{Streams: a.streams, Tables: a.tables, Triggers: a.triggers, Auth: a.auth, Models: a.models, Endpoints: a.eps, Logger: logger, Registerer: a.registry, Gatherer: a.registry}); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -147,6 +161,18 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		a.Close()
 		return nil, err
 	}
+	sm, err := sagemaker.New(sagemaker.Config{}, a.eps.Endpoint, logger)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	sm.Mount(a.server)
+	oh, err := oip.New(oip.Config{Ready: a.engine.Ready}, a.eps.Endpoint, logger)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	oh.Mount(a.server)
 	if err := a.server.Listen(); err != nil {
 		a.Close()
 		return nil, err
@@ -244,6 +270,9 @@ func (a *App) Close() {
 		_ = a.wasm.Close(context.Background())
 	}
 	a.auth.Close()
+	if a.eps != nil {
+		a.eps.Close()
+	}
 	if a.streams != nil {
 		a.streams.Close()
 	}

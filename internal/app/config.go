@@ -19,6 +19,7 @@ import (
 	"github.com/pricestream/pricestream/internal/auth"
 	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/etl"
+	"github.com/pricestream/pricestream/internal/model"
 	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
 	"github.com/pricestream/pricestream/internal/trigger"
@@ -38,6 +39,7 @@ type Config struct {
 	ETL      etl.Config      `yaml:"etl" json:"etl"`
 	// Triggers configures the trigger runners of this process.
 	Triggers trigger.Config `yaml:"triggers" json:"triggers"`
+	Models   model.Config   `yaml:"models" json:"models"`
 	Log      LogConfig      `yaml:"log" json:"log"`
 	// ShutdownTimeout bounds the graceful part of shutdown. Default 15s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" json:"shutdown_timeout"`
@@ -62,6 +64,7 @@ func DefaultConfig() Config {
 		DynamoDB:        dynamodb.DefaultConfig(),
 		ETL:             etl.DefaultConfig(),
 		Triggers:        trigger.DefaultConfig(),
+		Models:          model.DefaultConfig(),
 		Log:             LogConfig{Level: "info", Format: "text"},
 		ShutdownTimeout: 15 * time.Second,
 	}
@@ -70,7 +73,7 @@ func DefaultConfig() Config {
 // Validate reports every problem at once, each with its path.
 func (c Config) Validate() error {
 	var errs []error
-	errs = append(errs, c.Engine.Validate("engine"), c.HTTP.Validate("http"), c.Streams.Validate("streams"), c.Tables.Validate("tables"), c.Auth.Validate("auth"), c.ETL.Validate("etl"), c.Triggers.Validate("triggers"))
+	errs = append(errs, c.Engine.Validate("engine"), c.HTTP.Validate("http"), c.Streams.Validate("streams"), c.Tables.Validate("tables"), c.Auth.Validate("auth"), c.ETL.Validate("etl"), c.Triggers.Validate("triggers"), c.Models.Validate("models"))
 	switch strings.ToLower(c.Log.Level) {
 	case "", "debug", "info", "warn", "error":
 	default:
