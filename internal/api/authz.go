@@ -224,7 +224,11 @@ func (s *Server) writeAuthError(w http.ResponseWriter, r *http.Request, err erro
 		case errors.Is(err, ErrBodyTooLarge), errors.Is(err, ErrMalformed):
 			typ = "ValidationException"
 		}
-		WriteAWSError(w, typ, status, strings.TrimPrefix(err.Error(), "auth: "))
+		msg := strings.TrimPrefix(err.Error(), "auth: ")
+		if se != nil {
+			msg = se.Message
+		}
+		WriteAWSError(w, typ, status, msg)
 		return
 	}
 	if errors.Is(err, auth.ErrUnauthenticated) {

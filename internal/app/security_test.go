@@ -68,7 +68,8 @@ func startSecure(t *testing.T, mutate ...func(*Config)) (*App, string) {
 var wildcard = regexp.MustCompile(`\{([a-z]+)(\.\.\.)?\}`)
 
 // TestSecurityEveryRouteNeedsCredentials sends a request without
-// credentials to every route the server has: only the health checks answer.
+// credentials to every route the server has: only the health checks
+// (/healthz, /readyz and the Open Inference Protocol's /v2/health/*) answer.
 func TestSecurityEveryRouteNeedsCredentials(t *testing.T) {
 	a, url := startSecure(t)
 	routes := a.Routes()
@@ -82,11 +83,11 @@ func TestSecurityEveryRouteNeedsCredentials(t *testing.T) {
 		require.NoError(t, err)
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if path == "/healthz" || path == "/readyz" {
+		if path == "/healthz" || path == "/readyz" || strings.HasPrefix(path, "/v2/health/") {
 			require.Equal(t, 200, resp.StatusCode, pattern)
 			continue
 		}
-		if path == "/" && method == http.MethodPost {
+		if (path == "/" && method == http.MethodPost) || strings.HasPrefix(path, "/endpoints/") {
 			require.Equal(t, 403, resp.StatusCode, "%s: %s", pattern, body)
 			require.Contains(t, string(body), "MissingAuthenticationTokenException", pattern)
 			continue
