@@ -223,7 +223,7 @@ func catalogCreateTableCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out, err := g.client().CreateTable(cmd.Context(), t)
+			out, err := g.client().CreateCatalogTable(cmd.Context(), t)
 			if err != nil {
 				return err
 			}
@@ -295,7 +295,7 @@ func catalogGetCmd(g *globals) *cobra.Command {
 				printParams(out, d.Parameters)
 				return nil
 			}
-			t, err := c.GetTable(cmd.Context(), args[0], args[1], version)
+			t, err := c.GetCatalogTable(cmd.Context(), args[0], args[1], version)
 			if err != nil {
 				return err
 			}
@@ -394,7 +394,7 @@ func catalogListCmd(g *globals) *cobra.Command {
 				}
 				return tw.Flush()
 			}
-			tables, err := c.ListTables(cmd.Context(), args[0])
+			tables, err := c.ListCatalogTables(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -419,7 +419,7 @@ func catalogVersionsCmd(g *globals) *cobra.Command {
 		Short: "List a table's versions and what each changed",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			vs, err := g.client().TableVersions(cmd.Context(), args[0], args[1])
+			vs, err := g.client().CatalogTableVersions(cmd.Context(), args[0], args[1])
 			if err != nil {
 				return err
 			}
@@ -454,7 +454,7 @@ func catalogDiffCmd(g *globals) *cobra.Command {
 				}
 				vs[i] = n
 			}
-			d, err := g.client().DiffTable(cmd.Context(), args[0], args[1], vs[0], vs[1])
+			d, err := g.client().DiffCatalogTable(cmd.Context(), args[0], args[1], vs[0], vs[1])
 			if err != nil {
 				return err
 			}
@@ -478,7 +478,7 @@ func catalogDeleteCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := g.client()
 			if len(args) == 2 {
-				if err := c.DeleteTable(cmd.Context(), args[0], args[1]); err != nil {
+				if err := c.DeleteCatalogTable(cmd.Context(), args[0], args[1]); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "deleted table %s.%s\n", args[0], args[1])

@@ -16,7 +16,7 @@ import (
 // from the REES46 export.
 func requireREES46Columns(t *testing.T, url, db, table string) {
 	t.Helper()
-	tbl, err := client.New(url).GetTable(context.Background(), db, table, 0)
+	tbl, err := client.New(url).GetCatalogTable(context.Background(), db, table, 0)
 	require.NoError(t, err)
 	want := []struct {
 		name, typ string
@@ -106,7 +106,7 @@ func TestCLICrawlStream(t *testing.T) {
 	require.Contains(t, out, "format: json_lines")
 	require.Contains(t, out, "table shop.clicks created (version 1)")
 	requireREES46Columns(t, url, "shop", "clicks")
-	tbl, err := client.New(url).GetTable(context.Background(), "shop", "clicks", 0)
+	tbl, err := client.New(url).GetCatalogTable(context.Background(), "shop", "clicks", 0)
 	require.NoError(t, err)
 	require.Equal(t, "stream:clicks", tbl.Location.String())
 
@@ -130,7 +130,7 @@ func TestCLICrawlGrok(t *testing.T) {
 	require.NoError(t, err, out)
 	require.Contains(t, out, "format: grok, certainty 1.00 (the grok pattern matches 2 of 2 lines)")
 	require.Contains(t, out, "table shop.price_log created (version 1)")
-	tbl, err := client.New(url).GetTable(context.Background(), "shop", "price_log", 0)
+	tbl, err := client.New(url).GetCatalogTable(context.Background(), "shop", "price_log", 0)
 	require.NoError(t, err)
 	require.Equal(t, "%{PRICELINE}", tbl.Format.GrokPattern)
 	require.Equal(t, []string{"time", "level", "product_id", "price", "message"}, tbl.Schema.Names())

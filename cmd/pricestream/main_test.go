@@ -23,11 +23,14 @@ import (
 )
 
 // startApp runs a whole pricestream in the test process on a loopback port.
-func startApp(t *testing.T) string {
+func startApp(t *testing.T, mutate ...func(*app.Config)) string {
 	t.Helper()
 	cfg := app.DefaultConfig()
 	cfg.Engine.DataDir = t.TempDir()
 	cfg.HTTP.Addr = "127.0.0.1:0"
+	for _, m := range mutate {
+		m(&cfg)
+	}
 	a, err := app.New(context.Background(), cfg, nil)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -398,4 +401,27 @@ func TestCLIConfigValidateAndPrint(t *testing.T) {
 	require.Regexp(t, `engine\.data_dir\s+/srv/ps`, out, "from a flag")
 	require.Contains(t, out, "nats://***@nats-1:4222")
 	require.NotContains(t, out, "hunter2")
+}
+
+func TestCLIAuthKeys(t *testing.T) {
+	const boot = "bootstrap-token-for-tests"
+	url := startApp(t, func(c *app.Config) { c.Auth.Enabled, c.Auth.BootstrapToken = true, boot })
+	_, err := cli(t, "--server", url, "stream", "list")
+	require.ErrorContains(t, err, "unauthenticated")
+	token, err := cli(t, "--server", url, "--token", boot, "auth", "create-key", "--name", "ingest", "--scope", "stream:*:put,stream:*:read")
+	require.NoError(t, err)
+	token = strings.TrimSpace(token)
+	require.True(t, strings.HasPrefix(token, "psk_"), token)
+	out, err := cli(t, "--server", url, "--token", boot, "auth", "list-keys")
+	require.NoError(t, err)
+	require.Contains(t, out, "stream:*:put,stream:*:read")
+	_, err = cli(t, "--server", url, "--token", token, "stream", "list")
+	require.NoError(t, err, "stream:*:read lists streams")
+	_, err = cli(t, "--server", url, "--token", token, "stream", "create", "x")
+	require.ErrorContains(t, err, "forbidden")
+	id := strings.Split(token, "_")[1]
+	_, err = cli(t, "--server", url, "--token", boot, "auth", "revoke-key", id)
+	require.NoError(t, err)
+	_, err = cli(t, "--server", url, "--token", token, "stream", "list")
+	require.ErrorContains(t, err, "unauthenticated")
 }

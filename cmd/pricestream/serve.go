@@ -21,6 +21,7 @@ type serverFlags struct {
 	fsync      string
 	logLevel   string
 	logFormat  string
+	insecure   bool
 }
 
 func (f *serverFlags) register(cmd *cobra.Command) {
@@ -33,6 +34,7 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.fsync, "fsync", "", `fsync policy of the embedded engine: "always" (default: fsync before every acknowledgement) or "interval:DURATION" (can lose that window of acknowledged writes on power failure)`)
 	fl.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error")
 	fl.StringVar(&f.logFormat, "log-format", "", "text or json")
+	fl.BoolVar(&f.insecure, "insecure", false, "allow listening on a non-loopback address with authentication off")
 }
 
 // load builds the configuration: defaults, then the file, then
@@ -59,6 +61,9 @@ func (f *serverFlags) load() (app.Config, error) {
 	set(&cfg.Engine.Listen, f.natsListen)
 	set(&cfg.Log.Level, f.logLevel)
 	set(&cfg.Log.Format, f.logFormat)
+	if f.insecure {
+		cfg.HTTP.Insecure = true
+	}
 	if f.fsync != "" {
 		p, err := engine.ParseFsync(f.fsync)
 		if err != nil {

@@ -27,14 +27,14 @@ func (s *Server) routeCatalog() {
 	s.mux.HandleFunc("GET /v1/catalog/databases/{db}", s.getDatabase)
 	s.mux.HandleFunc("PUT /v1/catalog/databases/{db}", s.updateDatabase)
 	s.mux.HandleFunc("DELETE /v1/catalog/databases/{db}", s.deleteDatabase)
-	s.mux.HandleFunc("POST /v1/catalog/databases/{db}/tables", s.createTable)
-	s.mux.HandleFunc("GET /v1/catalog/databases/{db}/tables", s.listTables)
-	s.mux.HandleFunc("GET /v1/catalog/databases/{db}/tables/{table}", s.getTable)
-	s.mux.HandleFunc("PUT /v1/catalog/databases/{db}/tables/{table}", s.putTable)
-	s.mux.HandleFunc("DELETE /v1/catalog/databases/{db}/tables/{table}", s.deleteTable)
-	s.mux.HandleFunc("GET /v1/catalog/databases/{db}/tables/{table}/versions", s.tableVersions)
-	s.mux.HandleFunc("GET /v1/catalog/databases/{db}/tables/{table}/versions/{version}", s.tableVersion)
-	s.mux.HandleFunc("GET /v1/catalog/databases/{db}/tables/{table}/diff", s.tableDiff)
+	s.mux.HandleFunc("POST /v1/catalog/databases/{db}/tables", s.createCatalogTable)
+	s.mux.HandleFunc("GET /v1/catalog/databases/{db}/tables", s.listCatalogTables)
+	s.mux.HandleFunc("GET /v1/catalog/databases/{db}/tables/{table}", s.getCatalogTable)
+	s.mux.HandleFunc("PUT /v1/catalog/databases/{db}/tables/{table}", s.putCatalogTable)
+	s.mux.HandleFunc("DELETE /v1/catalog/databases/{db}/tables/{table}", s.deleteCatalogTable)
+	s.mux.HandleFunc("GET /v1/catalog/databases/{db}/tables/{table}/versions", s.catalogTableVersions)
+	s.mux.HandleFunc("GET /v1/catalog/databases/{db}/tables/{table}/versions/{version}", s.catalogTableVersion)
+	s.mux.HandleFunc("GET /v1/catalog/databases/{db}/tables/{table}/diff", s.catalogTableDiff)
 	s.mux.HandleFunc("POST /v1/catalog/databases/{db}/tables/{table}/validate", s.validateRecords)
 	s.mux.HandleFunc("POST /v1/catalog/databases/{db}/tables/{table}/crawl", s.applyCrawl)
 	s.mux.HandleFunc("POST /v1/catalog/apply", s.applyDocuments)
@@ -164,7 +164,7 @@ func readTable(r *http.Request, db, table string) (*catalog.Table, error) {
 	return catalog.ParseTable(b)
 }
 
-func (s *Server) createTable(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createCatalogTable(w http.ResponseWriter, r *http.Request) {
 	t, err := readTable(r, r.PathValue("db"), "")
 	if err == nil {
 		t, err = s.catalog.CreateTable(r.Context(), t)
@@ -176,7 +176,7 @@ func (s *Server) createTable(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, t)
 }
 
-func (s *Server) listTables(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listCatalogTables(w http.ResponseWriter, r *http.Request) {
 	ts, err := s.catalog.ListTables(r.Context(), r.PathValue("db"))
 	if err != nil {
 		WriteError(w, r, s.logger, err)
@@ -185,7 +185,7 @@ func (s *Server) listTables(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string][]*catalog.Table{"tables": ts})
 }
 
-func (s *Server) getTable(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getCatalogTable(w http.ResponseWriter, r *http.Request) {
 	v, err := intParam(r, "version")
 	var t *catalog.Table
 	if err == nil {
@@ -200,7 +200,7 @@ func (s *Server) getTable(w http.ResponseWriter, r *http.Request) {
 
 // putTable creates the table (201) or makes the body its new version
 // (200); ?if_version=N makes the update conditional.
-func (s *Server) putTable(w http.ResponseWriter, r *http.Request) {
+func (s *Server) putCatalogTable(w http.ResponseWriter, r *http.Request) {
 	ifVersion, err := intParam(r, "if_version")
 	if err != nil {
 		WriteError(w, r, s.logger, err)
@@ -229,7 +229,7 @@ func (s *Server) putTable(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, out)
 }
 
-func (s *Server) deleteTable(w http.ResponseWriter, r *http.Request) {
+func (s *Server) deleteCatalogTable(w http.ResponseWriter, r *http.Request) {
 	if err := s.catalog.DeleteTable(r.Context(), r.PathValue("db"), r.PathValue("table")); err != nil {
 		WriteError(w, r, s.logger, err)
 		return
@@ -247,7 +247,7 @@ type VersionSummary struct {
 	Changes []string `json:"changes"`
 }
 
-func (s *Server) tableVersions(w http.ResponseWriter, r *http.Request) {
+func (s *Server) catalogTableVersions(w http.ResponseWriter, r *http.Request) {
 	vs, err := s.catalog.TableVersions(r.Context(), r.PathValue("db"), r.PathValue("table"))
 	if err != nil {
 		WriteError(w, r, s.logger, err)
@@ -287,7 +287,7 @@ func changeLines(d *catalog.Diff) []string {
 	return out
 }
 
-func (s *Server) tableVersion(w http.ResponseWriter, r *http.Request) {
+func (s *Server) catalogTableVersion(w http.ResponseWriter, r *http.Request) {
 	v, err := strconv.Atoi(r.PathValue("version"))
 	if err != nil || v < 1 {
 		WriteError(w, r, s.logger, fmt.Errorf("%w: version %q: want a number >= 1", catalog.ErrInvalid, r.PathValue("version")))
@@ -301,7 +301,7 @@ func (s *Server) tableVersion(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, t)
 }
 
-func (s *Server) tableDiff(w http.ResponseWriter, r *http.Request) {
+func (s *Server) catalogTableDiff(w http.ResponseWriter, r *http.Request) {
 	from, err := intParam(r, "from")
 	to, err2 := intParam(r, "to")
 	if err = errors.Join(err, err2); err != nil {
@@ -513,21 +513,6 @@ func (s *Server) applyCrawl(w http.ResponseWriter, r *http.Request) {
 	s.logger.Info("crawl applied", "database", r.PathValue("db"), "table", r.PathValue("table"), "action", out.Action,
 		"version", out.Table.Version, "records", req.Result.Records)
 	writeJSON(w, http.StatusOK, out)
-}
-
-// decodeStrictLimit is decodeStrict for bodies up to limit bytes.
-func decodeStrictLimit(r *http.Request, v any, limit int64) error {
-	body, release, err := ReadBody(r, limit)
-	if err != nil {
-		return err
-	}
-	defer release()
-	dec := stdjson.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	return nil
 }
 
 // maxListedRecords bounds the records a schema_mismatch refusal names.

@@ -8,8 +8,13 @@ import (
 
 	"github.com/goccy/go-json"
 
+	"github.com/pricestream/pricestream/internal/auth"
 	"github.com/pricestream/pricestream/internal/catalog"
+	"github.com/pricestream/pricestream/internal/etl"
+	"github.com/pricestream/pricestream/internal/model"
 	"github.com/pricestream/pricestream/internal/stream"
+	"github.com/pricestream/pricestream/internal/table"
+	"github.com/pricestream/pricestream/internal/trigger"
 )
 
 // Errors of the HTTP layer itself.
@@ -38,6 +43,31 @@ var errorCodes = []ErrorCode{
 	{stream.ErrThrottled, http.StatusTooManyRequests, "throttled"},
 	{stream.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
 	{stream.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
+	{table.ErrInvalidArgument, http.StatusBadRequest, "invalid_argument"},
+	{table.ErrNotFound, http.StatusNotFound, "not_found"},
+	{table.ErrExists, http.StatusConflict, "already_exists"},
+	{table.ErrConditionFailed, http.StatusConflict, "condition_failed"},
+	{table.ErrTransactionCanceled, http.StatusConflict, "transaction_canceled"},
+	{table.ErrConflict, http.StatusConflict, "conflict"},
+	{table.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
+	{table.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
+	{etl.ErrInvalid, http.StatusBadRequest, "invalid_argument"},
+	{etl.ErrNotFound, http.StatusNotFound, "not_found"},
+	{etl.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
+	{trigger.ErrInvalidArgument, http.StatusBadRequest, "invalid_argument"},
+	{trigger.ErrNotFound, http.StatusNotFound, "not_found"},
+	{trigger.ErrExists, http.StatusConflict, "already_exists"},
+	{trigger.ErrConflict, http.StatusConflict, "conflict"},
+	{trigger.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
+	{model.ErrInvalidArgument, http.StatusBadRequest, "invalid_argument"},
+	{model.ErrInvalidInput, http.StatusBadRequest, "invalid_input"},
+	{model.ErrInvalidModel, http.StatusBadRequest, "invalid_model"},
+	{model.ErrUnsupported, http.StatusBadRequest, "unsupported_model"},
+	{model.ErrUnknownFormat, http.StatusBadRequest, "unknown_format"},
+	{model.ErrNotFound, http.StatusNotFound, "not_found"},
+	{model.ErrExists, http.StatusConflict, "already_exists"},
+	{model.ErrNotApproved, http.StatusConflict, "not_approved"},
+	{model.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
 	{catalog.ErrInvalid, http.StatusBadRequest, "invalid_argument"},
 	{catalog.ErrRecordInvalid, http.StatusBadRequest, "schema_mismatch"},
 	{catalog.ErrNotFound, http.StatusNotFound, "not_found"},
@@ -47,6 +77,10 @@ var errorCodes = []ErrorCode{
 	{catalog.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
 	{catalog.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout"},
+	{auth.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated"},
+	{auth.ErrForbidden, http.StatusForbidden, "forbidden"},
+	{auth.ErrInvalidScope, http.StatusBadRequest, "invalid_argument"},
+	{auth.ErrKeyNotFound, http.StatusNotFound, "not_found"},
 }
 
 // ErrorCodes returns the table of error codes (for documentation).

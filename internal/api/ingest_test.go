@@ -38,7 +38,7 @@ func TestAPIIngestCheck(t *testing.T) {
 	}
 	_, err := c.CreateDatabase(ctx, catalog.Database{Name: "shop"})
 	require.NoError(t, err)
-	_, err = c.CreateTable(ctx, clicksTable(t, "event_id string not null, price double not null, ts timestamp('yyyy-MM-dd HH:mm:ss z')"))
+	_, err = c.CreateCatalogTable(ctx, clicksTable(t, "event_id string not null, price double not null, ts timestamp('yyyy-MM-dd HH:mm:ss z')"))
 	require.NoError(t, err)
 	good := `{"event_id":"e1","price":35.79,"ts":"2019-10-01 00:00:00 UTC"}`
 	bad := `{"event_id":"e2","price":"cheap","ts":"yesterday"}`
@@ -99,14 +99,14 @@ func TestAPIIngestCheck(t *testing.T) {
 	require.Contains(t, d.Violations[1].Reason, "expected timestamp('yyyy-MM-dd HH:mm:ss z')")
 
 	// a new table version applies to the next put at once
-	_, err = c.PutTable(ctx, clicksTable(t, "event_id string not null, price double not null, ts timestamp('yyyy-MM-dd HH:mm:ss z'), color string"), 0)
+	_, err = c.PutCatalogTable(ctx, clicksTable(t, "event_id string not null, price double not null, ts timestamp('yyyy-MM-dd HH:mm:ss z'), color string"), 0)
 	require.NoError(t, err)
 	res, err = c.PutRecords(ctx, "clicks", putJSON(`{"event_id":"e3","price":1,"color":"red"}`))
 	require.NoError(t, err)
 	require.Zero(t, res.DeadLetteredCount, "color is a column now")
 
 	// a bound table cannot be deleted
-	err = c.DeleteTable(ctx, "shop", "clicks")
+	err = c.DeleteCatalogTable(ctx, "shop", "clicks")
 	requireCode(t, err, 409, "conflict")
 
 	bs, err := c.ListBindings(ctx)

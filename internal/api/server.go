@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,8 +16,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/pricestream/pricestream/internal/auth"
 	"github.com/pricestream/pricestream/internal/catalog"
+	"github.com/pricestream/pricestream/internal/model"
 	"github.com/pricestream/pricestream/internal/stream"
+	"github.com/pricestream/pricestream/internal/table"
+	"github.com/pricestream/pricestream/internal/trigger"
 )
 
 // Config configures the HTTP server. A zero field means its default.
@@ -29,6 +34,13 @@ type Config struct {
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout" json:"read_header_timeout"`
 	// IdleTimeout closes idle keep-alive connections. Default 2m.
 	IdleTimeout time.Duration `yaml:"idle_timeout" json:"idle_timeout"`
+	// TLSCertFile and TLSKeyFile, when set, make the listener serve HTTPS
+	// with this certificate; they are read again on SIGHUP.
+	TLSCertFile string `yaml:"tls_cert_file" json:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file" json:"tls_key_file"`
+	// Insecure lets serve listen on a non-loopback address with
+	// authentication off.
+	Insecure bool `yaml:"insecure" json:"insecure"`
 }
 
 // Defaults.
@@ -67,6 +79,9 @@ func (c Config) Validate(prefix string) error {
 	if c.MaxBodyBytes < 0 || (c.MaxBodyBytes > 0 && c.MaxBodyBytes < 6<<20) {
 		errs = append(errs, fmt.Errorf("%s.max_body_bytes: must be at least 6 MiB (a 5 MiB put), got %d", prefix, c.MaxBodyBytes))
 	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, fmt.Errorf("%s.tls_cert_file, %s.tls_key_file: set both or neither", prefix, prefix))
+	}
 	if c.ReadHeaderTimeout < 0 || c.IdleTimeout < 0 {
 		errs = append(errs, fmt.Errorf("%s: timeouts must be > 0", prefix))
 	}
@@ -78,7 +93,17 @@ type Deps struct {
 	Streams *stream.Manager
 	// Catalog, if set, serves /v1/catalog and checks the puts of bound
 	// streams.
-	Catalog    *catalog.Catalog
+	Catalog *catalog.Catalog
+	// Tables serves /v1/tables when set.
+	Tables *table.Manager
+	// Triggers serves /v1/triggers when set.
+	Triggers *trigger.Manager
+	// Auth authenticates requests; nil leaves every request unrestricted.
+	Auth *auth.Authenticator
+	// Models and Endpoints serve /v1/models and /v1/endpoints; nil leaves
+	// those routes out.
+	Models     *model.Registry
+	Endpoints  *model.Endpoints
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	// Gatherer serves /metrics; usually the same registry as Registerer.
@@ -90,14 +115,20 @@ type ReadyCheck func(ctx context.Context) error
 
 // Server is the HTTP server.
 type Server struct {
-	cfg     Config
-	streams *stream.Manager
-	catalog *catalog.Catalog
-	logger  *slog.Logger
-	mux     *http.ServeMux
-	srv     *http.Server
-	ln      net.Listener
-	metrics *httpMetrics
+	cfg       Config
+	streams   *stream.Manager
+	catalog   *catalog.Catalog
+	tables    *table.Manager
+	triggers  *trigger.Manager
+	logger    *slog.Logger
+	mux       *routeMux
+	auth      *auth.Authenticator
+	tls       *certReloader
+	srv       *http.Server
+	ln        net.Listener
+	metrics   *httpMetrics
+	models    *model.Registry
+	endpoints *model.Endpoints
 
 	mu struct {
 		sync.Mutex
@@ -122,12 +153,23 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		reg = prometheus.NewRegistry()
 	}
 	s := &Server{
-		cfg:     cfg,
-		streams: deps.Streams,
-		catalog: deps.Catalog,
-		logger:  logger.With("component", "api"),
-		mux:     http.NewServeMux(),
-		metrics: newHTTPMetrics(reg),
+		cfg:       cfg,
+		streams:   deps.Streams,
+		catalog:   deps.Catalog,
+		tables:    deps.Tables,
+		triggers:  deps.Triggers,
+		logger:    logger.With("component", "api"),
+		auth:      deps.Auth,
+		models:    deps.Models,
+		endpoints: deps.Endpoints,
+		metrics:   newHTTPMetrics(reg),
+	}
+	s.mux = &routeMux{ServeMux: http.NewServeMux(), s: s}
+	if cfg.TLSCertFile != "" {
+		var err error
+		if s.tls, err = newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile); err != nil {
+			return nil, err
+		}
 	}
 	s.mu.targets = make(map[string]http.Handler)
 	s.mu.ready = make(map[string]ReadyCheck)
@@ -142,6 +184,21 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.mux.HandleFunc("POST /{$}", s.awsTarget)
 	if s.streams != nil {
 		s.routeStreams()
+	}
+	if s.tables != nil {
+		s.routeTables()
+	}
+	if s.triggers != nil {
+		s.routeTriggers()
+	}
+	if s.auth != nil && s.auth.Keys != nil {
+		s.routeAuth()
+	}
+	if s.models != nil {
+		s.routeModels()
+	}
+	if s.endpoints != nil {
+		s.routeEndpoints()
 	}
 	if s.catalog != nil {
 		s.routeCatalog()
@@ -195,7 +252,12 @@ func (s *Server) Handler() http.Handler {
 			}
 			s.metrics.observe(route, sw.status, time.Since(start))
 		}()
-		s.mux.ServeHTTP(sw, r)
+		ar := s.authenticate(sw, r)
+		if ar == nil {
+			return
+		}
+		s.mux.ServeHTTP(sw, ar)
+		r.Pattern = ar.Pattern
 	})
 }
 
@@ -245,9 +307,30 @@ func (s *Server) Listen() error {
 	if err != nil {
 		return fmt.Errorf("api: listen: %w", err)
 	}
+	if s.tls != nil {
+		ln = tls.NewListener(ln, &tls.Config{GetCertificate: s.tls.get, MinVersion: tls.VersionTLS12})
+	}
 	s.ln = ln
 	return nil
 }
+
+// ReloadTLS reads the certificate and key files again (on SIGHUP); new
+// connections use the new certificate. It does nothing without TLS.
+func (s *Server) ReloadTLS() error {
+	if s.tls == nil {
+		return nil
+	}
+	return s.tls.load()
+}
+
+// TLS reports whether the server serves HTTPS.
+func (s *Server) TLS() bool { return s.tls != nil }
+
+// Authenticated reports whether requests must carry credentials.
+func (s *Server) Authenticated() bool { return s.auth != nil }
+
+// IsLoopback reports whether the listen address only accepts local clients.
+func IsLoopback(addr string) bool { return isLoopback(addr) }
 
 // Addr returns the bound address (after Listen).
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }

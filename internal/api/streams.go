@@ -58,8 +58,11 @@ func streamInfo(i *stream.Info) StreamInfo {
 }
 
 // decodeStrict decodes a small control-plane body, refusing unknown fields.
-func decodeStrict(r *http.Request, v any) error {
-	body, release, err := ReadBody(r, 1<<20)
+func decodeStrict(r *http.Request, v any) error { return decodeStrictLimit(r, v, 1<<20) }
+
+// decodeStrictLimit is decodeStrict for a body of up to limit bytes.
+func decodeStrictLimit(r *http.Request, v any, limit int64) error {
+	body, release, err := ReadBody(r, limit)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -14,12 +16,20 @@ import (
 	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/tetratelabs/wazero"
 
 	"github.com/pricestream/pricestream/internal/api"
 	"github.com/pricestream/pricestream/internal/api/kinesis"
+	"github.com/pricestream/pricestream/internal/api/oip"
+	"github.com/pricestream/pricestream/internal/api/sagemaker"
+	"github.com/pricestream/pricestream/internal/auth"
 	"github.com/pricestream/pricestream/internal/catalog"
 	"github.com/pricestream/pricestream/internal/engine"
+	"github.com/pricestream/pricestream/internal/etl"
+	"github.com/pricestream/pricestream/internal/model"
 	"github.com/pricestream/pricestream/internal/stream"
+	"github.com/pricestream/pricestream/internal/table"
+	"github.com/pricestream/pricestream/internal/trigger"
 )
 
 // NewLogger returns the logger the configuration asks for, writing to w.
@@ -48,7 +58,15 @@ type App struct {
 	engine   *engine.Engine
 	streams  *stream.Manager
 	catalog  *catalog.Catalog
+	tables   *table.Manager
+	jobs     *etl.Manager
+	triggers *trigger.Manager
+	funcs    *trigger.Registry
+	wasm     wazero.CompilationCache
+	models   *model.Registry
+	eps      *model.Endpoints
 	server   *api.Server
+	auth     *auth.Authenticator
 }
 
 // New validates cfg, starts the engine and builds the parts and the HTTP
@@ -74,6 +92,21 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		a.Close()
 		return nil, err
 	}
+	if a.tables, err = table.New(cfg.Tables, table.Deps{Engine: a.engine, Logger: logger, Registerer: a.registry}); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if !cfg.Auth.Enabled && !api.IsLoopback(cfg.HTTP.Addr) {
+		if !cfg.HTTP.Insecure {
+			a.Close()
+			return nil, fmt.Errorf("app: refusing to listen on %s, which is not a loopback address, with authentication off: set auth.enabled (and keys or AWS credentials), or http.insecure (--insecure) to accept that anyone who reaches the port can read and write everything", cfg.HTTP.Addr)
+		}
+		logger.Warn("listening on a non-loopback address with authentication off (--insecure): anyone who reaches the port can read and write everything", "addr", cfg.HTTP.Addr)
+	}
+	if a.auth, err = auth.New(ctx, cfg.Auth, a.engine, logger); err != nil {
+		a.Close()
+		return nil, err
+	}
 	if a.catalog, err = catalog.New(cfg.Catalog, catalog.Deps{Engine: a.engine, Logger: logger, Registerer: a.registry}); err != nil {
 		a.Close()
 		return nil, err
@@ -82,11 +115,47 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		a.Close()
 		return nil, err
 	}
-	if a.server, err = api.New(cfg.HTTP, api.Deps{Streams: a.streams, Catalog: a.catalog, Logger: logger, Registerer: a.registry, Gatherer: a.registry}); err != nil {
+	if a.jobs, err = etl.New(cfg.ETL, etl.Deps{Engine: a.engine, Streams: a.streams, Tables: a.tables, Catalog: a.catalog, Logger: logger, Registerer: a.registry}); err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.funcs = trigger.NewRegistry()
+	var wasmCache wazero.CompilationCache
+	if a.engine.Embedded() {
+		// Compiled WebAssembly functions survive restarts beside the data.
+		if wasmCache, err = wazero.NewCompilationCacheWithDir(filepath.Join(cfg.Engine.DataDir, "wasm-cache")); err != nil {
+			logger.Warn("no disk cache for compiled wasm functions", "err", err)
+		}
+	}
+	a.wasm = wasmCache
+	if a.triggers, err = trigger.New(cfg.Triggers, trigger.Deps{
+		Engine: a.engine,
+		Sources: &trigger.Sources{Streams: a.streams, Region: cfg.Kinesis.Region, AccountID: cfg.Kinesis.AccountID,
+			Tables: &trigger.TableOpener{Tables: a.tables, Region: cfg.DynamoDB.Region, AccountID: cfg.DynamoDB.AccountID}},
+		Streams:    a.streams,
+		Functions:  a.funcs,
+		WasmCache:  wasmCache,
+		Logger:     logger,
+		Registerer: a.registry,
+	}); err != nil {
+		a.Close()
+		return nil, err
+	}
+	mdeps := model.Deps{Engine: a.engine, Streams: a.streams, Logger: logger, Registerer: a.registry}
+	if a.models, err = model.NewRegistry(ctx, cfg.Models, mdeps); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if a.eps, err = model.NewEndpoints(ctx, cfg.Models, a.models, mdeps); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if a.server, err = api.New(cfg.HTTP, api.Deps{Streams: a.streams, Catalog: a.catalog, Tables: a.tables, Triggers: a.triggers, Auth: a.auth, Models: a.models, Endpoints: a.eps, Logger: logger, Registerer: a.registry, Gatherer: a.registry}); err != nil {
 		a.Close()
 		return nil, err
 	}
 	a.server.AddReadyCheck("engine", a.engine.Ready)
+	api.MountJobs(a.server, a.jobs)
 	key, err := a.engine.Secret(ctx, "kinesis-iterators")
 	if err != nil {
 		a.Close()
@@ -98,6 +167,22 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.server.HandleTarget(kinesis.Target, kh)
+	if err := a.mountDynamoDB(ctx, cfg); err != nil {
+		a.Close()
+		return nil, err
+	}
+	sm, err := sagemaker.New(sagemaker.Config{}, a.eps.Endpoint, logger)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	sm.Mount(a.server)
+	oh, err := oip.New(oip.Config{Ready: a.engine.Ready}, a.eps.Endpoint, logger)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	oh.Mount(a.server)
 	if err := a.server.Listen(); err != nil {
 		a.Close()
 		return nil, err
@@ -108,6 +193,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 // Addr returns the HTTP server's bound address.
 func (a *App) Addr() string { return a.server.Addr().String() }
 
+// Routes returns the HTTP routes served.
+func (a *App) Routes() []string { return a.server.Routes() }
+
 // Engine returns the engine.
 func (a *App) Engine() *engine.Engine { return a.engine }
 
@@ -116,6 +204,19 @@ func (a *App) Streams() *stream.Manager { return a.streams }
 
 // Catalog returns the data catalog.
 func (a *App) Catalog() *catalog.Catalog { return a.catalog }
+
+// Jobs returns the ETL job manager.
+func (a *App) Jobs() *etl.Manager { return a.jobs }
+
+// Tables returns the table manager.
+func (a *App) Tables() *table.Manager { return a.tables }
+
+// Triggers returns the trigger manager.
+func (a *App) Triggers() *trigger.Manager { return a.triggers }
+
+// Functions returns the registry of Go functions triggers can call
+// ("go:NAME"); register them before [App.Run].
+func (a *App) Functions() *trigger.Registry { return a.funcs }
 
 // Run serves until ctx is done, SIGINT or SIGTERM arrives, or a part fails;
 // then it shuts down gracefully and closes the app. It returns nil after a
@@ -129,6 +230,24 @@ func (a *App) Run(ctx context.Context) error {
 		return nil
 	}, func(error) { cancel() })
 	g.Add(run.SignalHandler(ctx, os.Interrupt, syscall.SIGTERM))
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	g.Add(func() error {
+		for {
+			select {
+			case <-hup:
+				if err := a.server.ReloadTLS(); err != nil {
+					a.logger.Error("tls certificate not reloaded; the previous one stays in use", "err", err)
+				} else if a.server.TLS() {
+					a.logger.Info("tls certificate reloaded")
+				}
+			case <-ctx.Done():
+				return nil
+			}
+		}
+	}, func(error) { signal.Stop(hup); cancel() })
+	jctx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	g.Add(func() error { return a.jobs.Run(jctx) }, func(error) { stopJobs() })
 	g.Add(a.server.Serve, func(error) {
 		sctx, scancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 		defer scancel()
@@ -137,7 +256,16 @@ func (a *App) Run(ctx context.Context) error {
 			a.logger.Warn("requests still running at the shutdown deadline were cut off", "err", err)
 		}
 	})
+	tctx, tcancel := context.WithCancel(context.Background())
+	g.Add(func() error { return a.triggers.Run(tctx) }, func(error) {
+		// Triggers drain their batches in flight and commit checkpoints.
+		tcancel()
+	})
 	err := g.Run()
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		err = nil // the signal handler saw the stop first
+	}
+	tcancel()
 	if errors.Is(err, run.ErrSignal) {
 		a.logger.Info("stopping on signal", "signal", err.Error())
 		err = nil
@@ -148,11 +276,24 @@ func (a *App) Run(ctx context.Context) error {
 
 // Close stops the parts and the engine, in that order. It is idempotent.
 func (a *App) Close() {
+	if a.triggers != nil {
+		_ = a.triggers.Close()
+	}
+	if a.wasm != nil {
+		_ = a.wasm.Close(context.Background())
+	}
+	a.auth.Close()
+	if a.eps != nil {
+		a.eps.Close()
+	}
 	if a.catalog != nil {
 		a.catalog.Close()
 	}
 	if a.streams != nil {
 		a.streams.Close()
+	}
+	if a.tables != nil {
+		a.tables.Close()
 	}
 	if a.engine != nil {
 		a.engine.Close()
@@ -163,3 +304,6 @@ func (a *App) Close() {
 func (a *App) Describe() string {
 	return fmt.Sprintf("http=%s engine=%s", a.Addr(), map[bool]string{true: "embedded", false: "external"}[a.engine.Embedded()])
 }
+
+// The catalog resolves the catalog tables ETL jobs read.
+var _ etl.Catalog = (*catalog.Catalog)(nil)

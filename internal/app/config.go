@@ -2,6 +2,7 @@ package app
 
 import (
 	"encoding"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -13,22 +14,35 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/pricestream/pricestream/internal/api"
+	"github.com/pricestream/pricestream/internal/api/dynamodb"
 	"github.com/pricestream/pricestream/internal/api/kinesis"
+	"github.com/pricestream/pricestream/internal/auth"
 	"github.com/pricestream/pricestream/internal/catalog"
 	"github.com/pricestream/pricestream/internal/engine"
+	"github.com/pricestream/pricestream/internal/etl"
+	"github.com/pricestream/pricestream/internal/model"
 	"github.com/pricestream/pricestream/internal/stream"
+	"github.com/pricestream/pricestream/internal/table"
+	"github.com/pricestream/pricestream/internal/trigger"
 )
 
 // Config is pricestream's whole configuration. Every field has a default
 // that serves the embedded single-process case; a zero field means that
 // default.
 type Config struct {
-	Engine  engine.Config  `yaml:"engine" json:"engine"`
-	HTTP    api.Config     `yaml:"http" json:"http"`
-	Streams stream.Config  `yaml:"streams" json:"streams"`
-	Kinesis kinesis.Config `yaml:"kinesis" json:"kinesis"`
-	Catalog catalog.Config `yaml:"catalog" json:"catalog"`
-	Log     LogConfig      `yaml:"log" json:"log"`
+	Engine   engine.Config   `yaml:"engine" json:"engine"`
+	HTTP     api.Config      `yaml:"http" json:"http"`
+	Streams  stream.Config   `yaml:"streams" json:"streams"`
+	Kinesis  kinesis.Config  `yaml:"kinesis" json:"kinesis"`
+	Catalog  catalog.Config  `yaml:"catalog" json:"catalog"`
+	Tables   table.Config    `yaml:"tables" json:"tables"`
+	Auth     auth.Config     `yaml:"auth" json:"auth"`
+	DynamoDB dynamodb.Config `yaml:"dynamodb" json:"dynamodb"`
+	ETL      etl.Config      `yaml:"etl" json:"etl"`
+	// Triggers configures the trigger runners of this process.
+	Triggers trigger.Config `yaml:"triggers" json:"triggers"`
+	Models   model.Config   `yaml:"models" json:"models"`
+	Log      LogConfig      `yaml:"log" json:"log"`
 	// ShutdownTimeout bounds the graceful part of shutdown. Default 15s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" json:"shutdown_timeout"`
 }
@@ -48,6 +62,11 @@ func DefaultConfig() Config {
 		HTTP:            api.DefaultConfig(),
 		Streams:         stream.DefaultConfig(),
 		Kinesis:         kinesis.DefaultConfig(),
+		Tables:          table.DefaultConfig(),
+		DynamoDB:        dynamodb.DefaultConfig(),
+		ETL:             etl.DefaultConfig(),
+		Triggers:        trigger.DefaultConfig(),
+		Models:          model.DefaultConfig(),
 		Catalog:         catalog.DefaultConfig(),
 		Log:             LogConfig{Level: "info", Format: "text"},
 		ShutdownTimeout: 15 * time.Second,
@@ -57,7 +76,7 @@ func DefaultConfig() Config {
 // Validate reports every problem at once, each with its path.
 func (c Config) Validate() error {
 	var errs []error
-	errs = append(errs, c.Engine.Validate("engine"), c.HTTP.Validate("http"), c.Streams.Validate("streams"), c.Catalog.Validate("catalog"))
+	errs = append(errs, c.Engine.Validate("engine"), c.HTTP.Validate("http"), c.Streams.Validate("streams"), c.Tables.Validate("tables"), c.Auth.Validate("auth"), c.ETL.Validate("etl"), c.Triggers.Validate("triggers"), c.Models.Validate("models"), c.Catalog.Validate("catalog"))
 	switch strings.ToLower(c.Log.Level) {
 	case "", "debug", "info", "warn", "error":
 	default:
@@ -122,7 +141,7 @@ func Settings(cfg *Config) []Setting {
 	var out []Setting
 	walkFields(reflect.ValueOf(cfg).Elem(), "", func(path string, f reflect.Value) {
 		v := fmt.Sprint(f.Interface())
-		if isSecret(path) && v != "" {
+		if isSecret(path) && v != "" && v != "[]" {
 			v = "***"
 		}
 		if path == "engine.url" {
@@ -139,7 +158,7 @@ type Setting struct {
 }
 
 // secretKeys name settings whose values are masked when shown.
-var secretKeys = []string{"password", "secret", "token", "creds", "nkey", "key_file"}
+var secretKeys = []string{"password", "secret", "token", "creds", "credentials", "nkey", "key_file"}
 
 func isSecret(path string) bool {
 	last := path[strings.LastIndexByte(path, '.')+1:]
@@ -218,6 +237,11 @@ func setField(f reflect.Value, s string) error {
 	case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:
 		parts := strings.Split(s, ",")
 		f.Set(reflect.ValueOf(parts))
+	case f.Kind() == reflect.Slice || f.Kind() == reflect.Map:
+		// Lists of objects come as JSON, e.g. PRICESTREAM_AUTH_AWS_CREDENTIALS.
+		if err := json.Unmarshal([]byte(s), f.Addr().Interface()); err != nil {
+			return fmt.Errorf("want JSON: %w", err)
+		}
 	default:
 		return fmt.Errorf("cannot set a %s from the environment", f.Type())
 	}

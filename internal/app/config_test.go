@@ -20,6 +20,8 @@ func TestConfigGoodFile(t *testing.T) {
 	require.Equal(t, "0.0.0.0:9090", cfg.HTTP.Addr)
 	require.Equal(t, 1048576, cfg.Streams.MaxQueuedBytes)
 	require.Equal(t, "eu-west-1", cfg.Kinesis.Region)
+	require.Equal(t, 1024, cfg.Models.AsyncQueue)
+	require.Equal(t, 10*time.Second, cfg.Models.LoadTimeout)
 	require.Equal(t, 30*time.Second, cfg.ShutdownTimeout)
 	// Unset keys keep their defaults.
 	require.Equal(t, DefaultConfig().HTTP.MaxBodyBytes, cfg.HTTP.MaxBodyBytes)
@@ -33,7 +35,7 @@ func TestConfigBadFiles(t *testing.T) {
 	cfg, err := LoadFile("testdata/bad-values.bad.yaml")
 	require.NoError(t, err)
 	err = cfg.Validate()
-	for _, want := range []string{"engine.max_payload", "engine.namespace", "http.addr", "streams.replicas", "log.level"} {
+	for _, want := range []string{"engine.max_payload", "engine.namespace", "http.addr", "streams.replicas", "models.async_queue", "log.level"} {
 		require.ErrorContains(t, err, want)
 	}
 	_, err = LoadFile("testdata/missing.yaml")
@@ -54,6 +56,12 @@ func TestConfigEnvOverrides(t *testing.T) {
 	require.Equal(t, time.Second, cfg.Engine.Fsync.Interval)
 	require.Equal(t, int64(9000000), cfg.HTTP.MaxBodyBytes)
 	require.Equal(t, 3*time.Second, cfg.ShutdownTimeout)
+
+	require.NoError(t, ApplyEnv(&cfg, []string{`PRICESTREAM_AUTH_AWS_CREDENTIALS=[{"access_key_id":"AKID","secret_access_key":"s3cr3t","scopes":["admin"]}]`}))
+	require.Equal(t, "AKID", cfg.Auth.AWSCredentials[0].AccessKeyID)
+	for _, s := range Settings(&cfg) {
+		require.NotContains(t, s.Value, "s3cr3t", s.Path)
+	}
 
 	err := ApplyEnv(&cfg, []string{"PRICESTREAM_ENGINE_FSYNC=never", "PRICESTREAM_STREAMS_REPLICAS=three"})
 	require.ErrorContains(t, err, "PRICESTREAM_ENGINE_FSYNC (engine.fsync)")

@@ -1,6 +1,9 @@
 package catalog
 
 import (
+	"context"
+	"strings"
+
 	"github.com/pricestream/pricestream/internal/record"
 	"github.com/pricestream/pricestream/internal/record/avro"
 	"github.com/pricestream/pricestream/internal/record/grok"
@@ -52,4 +55,24 @@ func (t *Table) Decoder() (record.Decoder, error) {
 // reporting every violation with its field path ([record.Validator]).
 func (t *Table) Validator(opts record.ValidateOptions) *record.Validator {
 	return record.NewValidator(t.Schema, opts)
+}
+
+// SourceOf tells a streaming ETL job that reads a catalog table how the
+// table's records are encoded: its format ("json", "csv", "avro" or
+// "grok"), its schema, and the event-time field ("" when it has none).
+// name is "database.table". It satisfies etl.Catalog; an unknown table is
+// an error wrapping ErrNotFound.
+func (c *Catalog) SourceOf(ctx context.Context, name string) (format string, schema *record.Schema, eventTime string, err error) {
+	db, table, ok := strings.Cut(name, ".")
+	if !ok {
+		return "", nil, "", invalidf("catalog table %q: want database.table", name)
+	}
+	t, err := c.GetTable(ctx, db, table)
+	if err != nil {
+		return "", nil, "", err
+	}
+	if t.EventTime != nil {
+		eventTime = t.EventTime.Field
+	}
+	return string(t.Format.Type), t.Schema, eventTime, nil
 }

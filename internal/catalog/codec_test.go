@@ -1,11 +1,13 @@
 package catalog_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/pricestream/pricestream/internal/catalog"
+	"github.com/pricestream/pricestream/internal/engine/enginetest"
 	"github.com/pricestream/pricestream/internal/record"
 )
 
@@ -40,4 +42,25 @@ func TestTableDecoder(t *testing.T) {
 	pq.Format = catalog.Format{Type: catalog.FormatParquet}
 	_, err = pq.Decoder()
 	require.ErrorContains(t, err, "no per-record decoder")
+}
+
+func TestCatalogSourceOf(t *testing.T) {
+	ctx := context.Background()
+	c := newCatalog(t, enginetest.Start(t))
+	_, err := c.CreateDatabase(ctx, catalog.Database{Name: "shop"})
+	require.NoError(t, err)
+	tbl := table(t, "shop", "clicks", "event_time timestamp('yyyy-MM-dd HH:mm:ss z') not null, price double")
+	tbl.Format = catalog.Format{Type: catalog.FormatCSV}
+	tbl.EventTime = &catalog.EventTime{Field: "event_time"}
+	_, err = c.CreateTable(ctx, tbl)
+	require.NoError(t, err)
+	format, schema, et, err := c.SourceOf(ctx, "shop.clicks")
+	require.NoError(t, err)
+	require.Equal(t, "csv", format)
+	require.True(t, schema.Equal(tbl.Schema))
+	require.Equal(t, "event_time", et)
+	_, _, _, err = c.SourceOf(ctx, "shop.nope")
+	require.ErrorIs(t, err, catalog.ErrNotFound)
+	_, _, _, err = c.SourceOf(ctx, "clicks")
+	require.ErrorIs(t, err, catalog.ErrInvalid)
 }

@@ -11,10 +11,10 @@ import (
 	"github.com/pricestream/pricestream/internal/catalog/crawl"
 )
 
-func dbPath(db string) string { return "/v1/catalog/databases/" + url.PathEscape(db) }
+func catalogDBPath(db string) string { return "/v1/catalog/databases/" + url.PathEscape(db) }
 
-func tablePath(db, table string) string {
-	return dbPath(db) + "/tables/" + url.PathEscape(table)
+func catalogTablePath(db, table string) string {
+	return catalogDBPath(db) + "/tables/" + url.PathEscape(table)
 }
 
 // CreateDatabase creates a catalog database.
@@ -26,13 +26,13 @@ func (c *Client) CreateDatabase(ctx context.Context, d catalog.Database) (*catal
 // UpdateDatabase replaces a database's description and parameters.
 func (c *Client) UpdateDatabase(ctx context.Context, d catalog.Database) (*catalog.Database, error) {
 	var out catalog.Database
-	return &out, c.do(ctx, http.MethodPut, dbPath(d.Name), d, &out)
+	return &out, c.do(ctx, http.MethodPut, catalogDBPath(d.Name), d, &out)
 }
 
 // GetDatabase returns a database.
 func (c *Client) GetDatabase(ctx context.Context, name string) (*catalog.Database, error) {
 	var out catalog.Database
-	return &out, c.do(ctx, http.MethodGet, dbPath(name), nil, &out)
+	return &out, c.do(ctx, http.MethodGet, catalogDBPath(name), nil, &out)
 }
 
 // ListDatabases lists the databases.
@@ -45,24 +45,24 @@ func (c *Client) ListDatabases(ctx context.Context) ([]*catalog.Database, error)
 
 // DeleteDatabase deletes a database; cascade deletes its tables too.
 func (c *Client) DeleteDatabase(ctx context.Context, name string, cascade bool) error {
-	p := dbPath(name)
+	p := catalogDBPath(name)
 	if cascade {
 		p += "?cascade=true"
 	}
 	return c.do(ctx, http.MethodDelete, p, nil, nil)
 }
 
-// CreateTable creates a table (version 1).
-func (c *Client) CreateTable(ctx context.Context, t *catalog.Table) (*catalog.Table, error) {
+// CreateCatalogTable creates a table (version 1).
+func (c *Client) CreateCatalogTable(ctx context.Context, t *catalog.Table) (*catalog.Table, error) {
 	var out catalog.Table
-	return &out, c.do(ctx, http.MethodPost, dbPath(t.Database)+"/tables", t, &out)
+	return &out, c.do(ctx, http.MethodPost, catalogDBPath(t.Database)+"/tables", t, &out)
 }
 
-// PutTable creates the table or makes t its new version; with ifVersion
+// PutCatalogTable creates the table or makes t its new version; with ifVersion
 // > 0 the update fails with the code "conflict" unless the latest version
 // is ifVersion.
-func (c *Client) PutTable(ctx context.Context, t *catalog.Table, ifVersion int) (*catalog.Table, error) {
-	p := tablePath(t.Database, t.Name)
+func (c *Client) PutCatalogTable(ctx context.Context, t *catalog.Table, ifVersion int) (*catalog.Table, error) {
+	p := catalogTablePath(t.Database, t.Name)
 	if ifVersion > 0 {
 		p += "?if_version=" + strconv.Itoa(ifVersion)
 	}
@@ -70,9 +70,9 @@ func (c *Client) PutTable(ctx context.Context, t *catalog.Table, ifVersion int) 
 	return &out, c.do(ctx, http.MethodPut, p, t, &out)
 }
 
-// GetTable returns a version of a table (the latest when version is 0).
-func (c *Client) GetTable(ctx context.Context, db, table string, version int) (*catalog.Table, error) {
-	p := tablePath(db, table)
+// GetCatalogTable returns a version of a table (the latest when version is 0).
+func (c *Client) GetCatalogTable(ctx context.Context, db, table string, version int) (*catalog.Table, error) {
+	p := catalogTablePath(db, table)
 	if version > 0 {
 		p += "?version=" + strconv.Itoa(version)
 	}
@@ -80,30 +80,30 @@ func (c *Client) GetTable(ctx context.Context, db, table string, version int) (*
 	return &out, c.do(ctx, http.MethodGet, p, nil, &out)
 }
 
-// ListTables lists the tables of a database (their latest versions).
-func (c *Client) ListTables(ctx context.Context, db string) ([]*catalog.Table, error) {
+// ListCatalogTables lists the tables of a database (their latest versions).
+func (c *Client) ListCatalogTables(ctx context.Context, db string) ([]*catalog.Table, error) {
 	var out struct {
 		Tables []*catalog.Table `json:"tables"`
 	}
-	return out.Tables, c.do(ctx, http.MethodGet, dbPath(db)+"/tables", nil, &out)
+	return out.Tables, c.do(ctx, http.MethodGet, catalogDBPath(db)+"/tables", nil, &out)
 }
 
-// DeleteTable deletes a table with all its versions.
-func (c *Client) DeleteTable(ctx context.Context, db, table string) error {
-	return c.do(ctx, http.MethodDelete, tablePath(db, table), nil, nil)
+// DeleteCatalogTable deletes a table with all its versions.
+func (c *Client) DeleteCatalogTable(ctx context.Context, db, table string) error {
+	return c.do(ctx, http.MethodDelete, catalogTablePath(db, table), nil, nil)
 }
 
-// TableVersions lists a table's versions with their changes.
-func (c *Client) TableVersions(ctx context.Context, db, table string) ([]api.VersionSummary, error) {
+// CatalogTableVersions lists a table's versions with their changes.
+func (c *Client) CatalogTableVersions(ctx context.Context, db, table string) ([]api.VersionSummary, error) {
 	var out struct {
 		Versions []api.VersionSummary `json:"versions"`
 	}
-	return out.Versions, c.do(ctx, http.MethodGet, tablePath(db, table)+"/versions", nil, &out)
+	return out.Versions, c.do(ctx, http.MethodGet, catalogTablePath(db, table)+"/versions", nil, &out)
 }
 
-// DiffTable returns the changes from version from to version to (0 and 0:
+// DiffCatalogTable returns the changes from version from to version to (0 and 0:
 // the version before the latest and the latest).
-func (c *Client) DiffTable(ctx context.Context, db, table string, from, to int) (*catalog.Diff, error) {
+func (c *Client) DiffCatalogTable(ctx context.Context, db, table string, from, to int) (*catalog.Diff, error) {
 	q := url.Values{}
 	if from > 0 {
 		q.Set("from", strconv.Itoa(from))
@@ -112,13 +112,13 @@ func (c *Client) DiffTable(ctx context.Context, db, table string, from, to int) 
 		q.Set("to", strconv.Itoa(to))
 	}
 	var out catalog.Diff
-	return &out, c.do(ctx, http.MethodGet, tablePath(db, table)+"/diff?"+q.Encode(), nil, &out)
+	return &out, c.do(ctx, http.MethodGet, catalogTablePath(db, table)+"/diff?"+q.Encode(), nil, &out)
 }
 
 // ValidateRecords checks JSON records against a table's schema.
 func (c *Client) ValidateRecords(ctx context.Context, db, table string, req api.ValidateRequest) (*api.ValidateResult, error) {
 	var out api.ValidateResult
-	return &out, c.do(ctx, http.MethodPost, tablePath(db, table)+"/validate", req, &out)
+	return &out, c.do(ctx, http.MethodPost, catalogTablePath(db, table)+"/validate", req, &out)
 }
 
 // ApplyCatalog applies YAML or JSON catalog documents (the text of a
@@ -163,5 +163,5 @@ func (c *Client) ApplyCrawl(ctx context.Context, db, table string, res *crawl.Re
 	merged := *res
 	merged.Files = nil
 	var out crawl.Outcome
-	return &out, c.do(ctx, http.MethodPost, tablePath(db, table)+"/crawl", api.CrawlRequest{Result: &merged, Policy: p}, &out)
+	return &out, c.do(ctx, http.MethodPost, catalogTablePath(db, table)+"/crawl", api.CrawlRequest{Result: &merged, Policy: p}, &out)
 }

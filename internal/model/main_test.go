@@ -6,5 +6,8 @@ import (
 	"go.uber.org/goleak"
 )
 
-// The conformance suite starts goroutines; none may outlive a test.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// The conformance suite, the endpoints' watcher and async worker, and the
+// engine start goroutines; none may outlive a test.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/nats-io/nats-server/v2/server.(*Server).startGoRoutine"))
+}

@@ -3,9 +3,11 @@
 //
 // # Storage
 //
-// A stream is one JetStream stream with one subject per partition. A
-// partition key maps to a partition as Kinesis maps it to a shard: the MD5 of
-// the key read as a 128-bit number, each partition owning an equal,
+// Each partition of a stream is one JetStream stream with one subject (the
+// engine stores and fsyncs one JetStream stream's messages one after the
+// other, so partitions in separate streams are stored in parallel). A
+// partition key maps to a partition as Kinesis maps it to a shard: the MD5
+// of the key read as a 128-bit number, each partition owning an equal,
 // contiguous range of hash keys ([HashPartitionKey], [Stream.Partition]).
 //
 // The records of one partition travel as record batches: one engine message
@@ -15,7 +17,8 @@
 // engine's per-message rate nor by one fsync per call. A record's position
 // is the engine sequence of its batch and its index in the batch; its
 // sequence number ([Position.SequenceNumber]) is the decimal
-// Seq*1,000,000+Index, which increases within a partition.
+// Seq·10¹⁰ + Index·10⁴ + partition, which increases within a partition and
+// is unique across the partitions of a stream.
 //
 // Each batch also carries the partition offset of its first record; writers
 // keep offsets exact across processes by writing conditionally on the

@@ -22,6 +22,7 @@ import (
 
 	"github.com/pricestream/pricestream/internal/api"
 	"github.com/pricestream/pricestream/internal/api/kinesis"
+	"github.com/pricestream/pricestream/internal/auth"
 	"github.com/pricestream/pricestream/internal/engine/enginetest"
 	"github.com/pricestream/pricestream/internal/stream"
 )
@@ -308,7 +309,7 @@ func FuzzKinesisRequest(f *testing.F) {
 		if name == "DeleteStream" {
 			name = "DescribeStream" // keep the fixture's stream
 		}
-		req, err := http.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(auth.WithPrincipal(context.Background(), auth.Unrestricted), http.MethodPost, "/", bytes.NewReader(body))
 		require.NoError(t, err)
 		req.Header.Set("X-Amz-Target", kinesis.Target+"."+name)
 		rec := newRecorder()

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pricestream/pricestream/internal/auth"
 	"github.com/pricestream/pricestream/internal/stream"
 )
 
@@ -28,6 +29,9 @@ func (h *Handler) createStream(ctx context.Context, req *request) (any, *Error) 
 	}
 	if in.StreamName == "" {
 		return nil, validation("1 validation error detected: Value null at 'streamName' failed to satisfy constraint: Member must not be null")
+	}
+	if e := allow(ctx, auth.Admin); e != nil {
+		return nil, e
 	}
 	spec := stream.Spec{Name: in.StreamName}
 	if in.ShardCount != nil {
@@ -57,6 +61,9 @@ func (h *Handler) deleteStream(ctx context.Context, req *request) (any, *Error) 
 	name, kerr := h.streamName(in.streamRef)
 	if kerr != nil {
 		return nil, kerr
+	}
+	if e := allow(ctx, auth.Admin); e != nil {
+		return nil, e
 	}
 	if err := h.streams.Delete(ctx, name); err != nil {
 		return nil, h.toError(err, name)
@@ -121,6 +128,9 @@ func (h *Handler) describeStream(ctx context.Context, req *request) (any, *Error
 	if kerr != nil {
 		return nil, kerr
 	}
+	if e := allow(ctx, auth.StreamScope(name, "read")); e != nil {
+		return nil, e
+	}
 	info, err := h.streams.Describe(ctx, name)
 	if err != nil {
 		return nil, h.toError(err, name)
@@ -169,6 +179,9 @@ func (h *Handler) describeStreamSummary(ctx context.Context, req *request) (any,
 	name, kerr := h.streamName(in)
 	if kerr != nil {
 		return nil, kerr
+	}
+	if e := allow(ctx, auth.StreamScope(name, "read")); e != nil {
+		return nil, e
 	}
 	info, err := h.streams.Describe(ctx, name)
 	if err != nil {
@@ -219,6 +232,9 @@ func (h *Handler) listStreams(ctx context.Context, req *request) (any, *Error) {
 	after := in.ExclusiveStartStreamName
 	if in.NextToken != "" {
 		after = in.NextToken
+	}
+	if e := allow(ctx, auth.StreamScope("*", "read")); e != nil {
+		return nil, e
 	}
 	infos, err := h.streams.List(ctx)
 	if err != nil {
@@ -278,6 +294,9 @@ func (h *Handler) listShards(ctx context.Context, req *request) (any, *Error) {
 	if kerr != nil {
 		return nil, kerr
 	}
+	if e := allow(ctx, auth.StreamScope(name, "read")); e != nil {
+		return nil, e
+	}
 	info, err := h.streams.Describe(ctx, name)
 	if err != nil {
 		return nil, h.toError(err, name)
@@ -315,6 +334,9 @@ func (h *Handler) putRecord(ctx context.Context, req *request) (any, *Error) {
 	}
 	if kerr := checkKey("partitionKey", in.PartitionKey); kerr != nil {
 		return nil, kerr
+	}
+	if e := allow(ctx, auth.StreamScope(name, "put")); e != nil {
+		return nil, e
 	}
 	st, err := h.streams.Open(ctx, name)
 	if err != nil {
@@ -373,6 +395,9 @@ func (h *Handler) putRecords(ctx context.Context, req *request) (any, *Error) {
 	name, kerr := h.streamName(in.streamRef)
 	if kerr != nil {
 		return nil, kerr
+	}
+	if e := allow(ctx, auth.StreamScope(name, "put")); e != nil {
+		return nil, e
 	}
 	if n := len(in.Records); n < 1 || n > stream.MaxPutRecords {
 		return nil, validation("1 validation error detected: Value at 'records' failed to satisfy constraint: Member must have length between 1 and %d, got %d", stream.MaxPutRecords, n)
@@ -457,6 +482,9 @@ func (h *Handler) getShardIterator(ctx context.Context, req *request) (any, *Err
 	if kerr != nil {
 		return nil, kerr
 	}
+	if e := allow(ctx, auth.StreamScope(name, "read")); e != nil {
+		return nil, e
+	}
 	part, err := ParseShardID(in.ShardID)
 	if err != nil {
 		return nil, invalidArgument("%v", err)
@@ -535,6 +563,9 @@ func (h *Handler) getRecords(ctx context.Context, req *request) (any, *Error) {
 		return nil, errorf("ExpiredIteratorException", http.StatusBadRequest, "Iterator expired. The iterator was created at time %s while right now it is %s which is further in the future than the tolerated delay of %d milliseconds.",
 			time.Unix(0, it.issued).UTC().Format(time.RFC1123), h.now().UTC().Format(time.RFC1123), h.cfg.IteratorTTL.Milliseconds())
 	}
+	if e := allow(ctx, auth.StreamScope(it.stream, "read")); e != nil {
+		return nil, e
+	}
 	st, err := h.streams.Open(ctx, it.stream)
 	if err != nil {
 		return nil, h.toError(err, it.stream)
@@ -583,4 +614,12 @@ func (h *Handler) append(ctx context.Context, st *stream.Stream, entries []strea
 		results = merge(results)
 	}
 	return results, nil
+}
+
+// allow checks that the request's principal holds scope.
+func allow(ctx context.Context, scope auth.Scope) *Error {
+	if err := auth.Check(ctx, scope); err != nil {
+		return errorf("AccessDeniedException", http.StatusBadRequest, "%s", strings.TrimPrefix(err.Error(), "auth: "))
+	}
+	return nil
 }

@@ -6,6 +6,11 @@
 // rows of the wrong length, batch equal to single, no allocation, no
 // mutation of the row, and concurrent use under the race detector.
 //
+// [Predictor] is the conformance suite of model.Predictor: the in-process
+// endpoint and the remote clients of each protocol answer the same cases
+// alike, refuse the same bad requests as invalid input, and leave the
+// caller's row alone.
+//
 // [ReadCases] reads the cases that internal/model/testdata/gen.py writes.
 //
 // # Concurrency

@@ -1,0 +1,249 @@
+package app
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	kds "github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/smithy-go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pricestream/pricestream/internal/api"
+	"github.com/pricestream/pricestream/internal/auth"
+	"github.com/pricestream/pricestream/internal/client"
+)
+
+const bootstrap = "bootstrap-token-0123456789"
+
+// startSecure runs an app with authentication on, the bootstrap token and
+// one pair of AWS credentials scoped to putting to the stream "clicks".
+func startSecure(t *testing.T, mutate ...func(*Config)) (*App, string) {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Engine.DataDir = t.TempDir()
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.Auth = auth.Config{
+		Enabled:        true,
+		BootstrapToken: bootstrap,
+		AWSCredentials: []auth.AWSCredential{{AccessKeyID: "AKIDCLICKS", SecretAccessKey: "clicks-secret", Scopes: []string{"stream:clicks:put", "stream:clicks:read"}}},
+	}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	a, err := New(context.Background(), cfg, nil)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	scheme := "http://"
+	if cfg.HTTP.TLSCertFile != "" {
+		scheme = "https://"
+	}
+	return a, scheme + a.Addr()
+}
+
+var wildcard = regexp.MustCompile(`\{([a-z]+)(\.\.\.)?\}`)
+
+// TestSecurityEveryRouteNeedsCredentials sends a request without
+// credentials to every route the server has: only the health checks
+// (/healthz, /readyz and the Open Inference Protocol's /v2/health/*) answer.
+func TestSecurityEveryRouteNeedsCredentials(t *testing.T) {
+	a, url := startSecure(t)
+	routes := a.Routes()
+	require.Greater(t, len(routes), 20)
+	for _, pattern := range routes {
+		method, path, _ := strings.Cut(pattern, " ")
+		path = strings.TrimSuffix(wildcard.ReplaceAllString(path, "x"), "{$}")
+		req, err := http.NewRequest(method, url+path, strings.NewReader("{}"))
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if path == "/healthz" || path == "/readyz" || strings.HasPrefix(path, "/v2/health/") {
+			require.Equal(t, 200, resp.StatusCode, pattern)
+			continue
+		}
+		if (path == "/" && method == http.MethodPost) || strings.HasPrefix(path, "/endpoints/") {
+			require.Equal(t, 403, resp.StatusCode, "%s: %s", pattern, body)
+			require.Contains(t, string(body), "MissingAuthenticationTokenException", pattern)
+			continue
+		}
+		require.Equal(t, 401, resp.StatusCode, "%s: %s", pattern, body)
+		require.Contains(t, string(body), `"unauthenticated"`, pattern)
+	}
+	// A made-up token is refused too.
+	c := client.New(url, client.WithToken("psk_aaaaaaaaaaaa_nope"))
+	_, err := c.ListStreams(context.Background())
+	var ce *client.Error
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, 401, ce.Status)
+}
+
+func TestSecurityScopedKeys(t *testing.T) {
+	_, url := startSecure(t)
+	ctx := context.Background()
+	admin := client.New(url, client.WithToken(bootstrap))
+	for _, name := range []string{"clicks", "orders"} {
+		_, err := admin.CreateStream(ctx, api.StreamSpec{Name: name, Partitions: 1})
+		require.NoError(t, err)
+	}
+	created, err := admin.CreateKey(ctx, "ingest", []string{"stream:clicks:put"})
+	require.NoError(t, err)
+	ingest := client.New(url, client.WithToken(created.Token))
+
+	rec := []api.PutRecord{{PartitionKey: "k", Data: json.RawMessage(`{"a":1}`)}}
+	_, err = ingest.PutRecords(ctx, "clicks", rec)
+	require.NoError(t, err, "put to its own stream")
+	for name, call := range map[string]func() error{
+		"put to another stream": func() error { _, err := ingest.PutRecords(ctx, "orders", rec); return err },
+		"read its own stream":   func() error { _, err := ingest.GetRecords(ctx, "clicks", client.ReadOptions{}); return err },
+		"delete a stream":       func() error { return ingest.DeleteStream(ctx, "clicks") },
+		"create keys":           func() error { _, err := ingest.CreateKey(ctx, "x", []string{"admin"}); return err },
+		"list tables":           func() error { _, err := ingest.ListStreams(ctx); return err },
+	} {
+		err := call()
+		var ce *client.Error
+		require.ErrorAs(t, err, &ce, name)
+		require.Equal(t, 403, ce.Status, name)
+		require.Equal(t, "forbidden", ce.Code, name)
+	}
+	keys, err := admin.ListKeys(ctx)
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+	require.NoError(t, admin.RevokeKey(ctx, created.Key.ID))
+	_, err = ingest.PutRecords(ctx, "clicks", rec)
+	var ce *client.Error
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, 401, ce.Status, "a revoked key is refused")
+}
+
+func TestSecurityAWSSignatures(t *testing.T) {
+	_, url := startSecure(t)
+	ctx := context.Background()
+	admin := client.New(url, client.WithToken(bootstrap))
+	for _, name := range []string{"clicks", "orders"} {
+		_, err := admin.CreateStream(ctx, api.StreamSpec{Name: name, Partitions: 1})
+		require.NoError(t, err)
+	}
+	sdk := func(akid, secret string) *kds.Client {
+		return kds.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(akid, secret, ""), BaseEndpoint: aws.String(url), RetryMaxAttempts: 1})
+	}
+	code := func(err error) string {
+		var ae smithy.APIError
+		require.ErrorAs(t, err, &ae)
+		return ae.ErrorCode()
+	}
+	good := sdk("AKIDCLICKS", "clicks-secret")
+	_, err := good.PutRecord(ctx, &kds.PutRecordInput{StreamName: aws.String("clicks"), PartitionKey: aws.String("k"), Data: []byte("x")})
+	require.NoError(t, err, "signed with configured credentials")
+	_, err = good.PutRecord(ctx, &kds.PutRecordInput{StreamName: aws.String("orders"), PartitionKey: aws.String("k"), Data: []byte("x")})
+	require.Equal(t, "AccessDeniedException", code(err), "scoped to clicks")
+	_, err = good.DeleteStream(ctx, &kds.DeleteStreamInput{StreamName: aws.String("clicks")})
+	require.Equal(t, "AccessDeniedException", code(err))
+	_, err = sdk("AKIDCLICKS", "wrong-secret").PutRecord(ctx, &kds.PutRecordInput{StreamName: aws.String("clicks"), PartitionKey: aws.String("k"), Data: []byte("x")})
+	require.Equal(t, "InvalidSignatureException", code(err))
+	_, err = sdk("AKIDUNKNOWN", "x").ListStreams(ctx, &kds.ListStreamsInput{})
+	require.Equal(t, "UnrecognizedClientException", code(err))
+	resp, err := http.Post(url+"/", "application/x-amz-json-1.1", strings.NewReader(`{"StreamName":"clicks"}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 403, resp.StatusCode)
+	require.Equal(t, "MissingAuthenticationTokenException", resp.Header.Get("X-Amzn-ErrorType"))
+}
+
+func TestSecurityRefusesOpenNonLoopback(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Engine.DataDir = t.TempDir()
+	cfg.HTTP.Addr = "0.0.0.0:0"
+	_, err := New(context.Background(), cfg, nil)
+	require.ErrorContains(t, err, "refusing to listen on 0.0.0.0:0")
+	cfg.HTTP.Insecure = true
+	a, err := New(context.Background(), cfg, nil)
+	require.NoError(t, err)
+	a.Close()
+}
+
+// writeCert writes a self-signed certificate for 127.0.0.1 and returns its
+// pool.
+func writeCert(t *testing.T, certFile, keyFile, cn string) *x509.CertPool {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA: true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	kb, err := x509.MarshalECPrivateKey(key)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600))
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return pool
+}
+
+func TestSecurityTLSAndReload(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	pool1 := writeCert(t, certFile, keyFile, "first")
+	a, url := startSecure(t, func(c *Config) { c.HTTP.TLSCertFile, c.HTTP.TLSKeyFile = certFile, keyFile })
+	require.True(t, strings.HasPrefix(url, "https://"))
+	get := func(pool *x509.CertPool) (*http.Response, error) {
+		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+		defer hc.CloseIdleConnections()
+		return hc.Get(url + "/healthz")
+	}
+	resp, err := get(pool1)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	_, err = http.Get(strings.Replace(url, "https://", "http://", 1) + "/healthz")
+	if err == nil {
+		t.Log("plain HTTP to the TLS port got an answer (the TLS server answers 400)")
+	}
+
+	// A new certificate takes effect on reload (serve reloads on SIGHUP).
+	pool2 := writeCert(t, certFile, keyFile, "second")
+	require.NoError(t, a.server.ReloadTLS())
+	_, err = get(pool1)
+	require.Error(t, err, "the old certificate is gone")
+	resp, err = get(pool2)
+	require.NoError(t, err)
+	resp.Body.Close()
+	// A broken file keeps the current certificate.
+	require.NoError(t, os.WriteFile(certFile, []byte("junk"), 0o600))
+	require.Error(t, a.server.ReloadTLS())
+	resp, err = get(pool2)
+	require.NoError(t, err)
+	resp.Body.Close()
+}

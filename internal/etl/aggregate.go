@@ -1,0 +1,305 @@
+package etl
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/pricestream/pricestream/internal/record"
+)
+
+// Aggregates of a window. Each keeps one mergeable partial per pane (a
+// slide of event time), so that a tumbling window is one pane, a sliding
+// window and an `over` range are several, and a window's value is the
+// merge of its panes' partials.
+
+type aggKind uint8
+
+const (
+	aggCount aggKind = iota
+	aggCountIf
+	aggSum
+	aggMin
+	aggMax
+	aggAvg
+	aggLast
+	aggDistinct
+)
+
+var aggNames = [...]string{"count", "count_if", "sum", "min", "max", "avg", "last", "approx_distinct"}
+
+// aggDef is a compiled aggregate.
+type aggDef struct {
+	name  string
+	kind  aggKind
+	e     *Expr
+	span  int64 // nanoseconds of event time it covers, ending at the window's end
+	panes int   // span / slide
+	typ   *record.Type
+}
+
+// partial is an aggregate's state over one pane.
+type partial struct {
+	n   int64        // count, count_if, avg and sum: values seen
+	f   float64      // sum, avg
+	v   record.Value // min, max, last
+	t   int64        // last: event time of v
+	hll *hll
+}
+
+func compileAggregates(specs []AggregateSpec, in *record.Schema, size, slide int64) ([]aggDef, error) {
+	var errs []error
+	var out []aggDef
+	seen := map[string]bool{}
+	for i, a := range specs {
+		p := fmt.Sprintf("[%d]", i)
+		if a.Name == "" {
+			errs = append(errs, fmt.Errorf("%s.name: missing", p))
+			continue
+		}
+		if seen[a.Name] {
+			errs = append(errs, fmt.Errorf("%s.name: %q used twice", p, a.Name))
+		}
+		seen[a.Name] = true
+		var kinds []aggKind
+		var srcs []string
+		add := func(set bool, k aggKind, src string) {
+			if set {
+				kinds = append(kinds, k)
+				srcs = append(srcs, src)
+			}
+		}
+		add(a.Count, aggCount, "")
+		add(a.CountIf != "", aggCountIf, a.CountIf)
+		add(a.Sum != "", aggSum, a.Sum)
+		add(a.Min != "", aggMin, a.Min)
+		add(a.Max != "", aggMax, a.Max)
+		add(a.Avg != "", aggAvg, a.Avg)
+		add(a.Last != "", aggLast, a.Last)
+		add(a.ApproxDistinct != "", aggDistinct, a.ApproxDistinct)
+		if len(kinds) != 1 {
+			errs = append(errs, fmt.Errorf("%s: want exactly one of count, count_if, sum, min, max, avg, last, approx_distinct", p))
+			continue
+		}
+		d := aggDef{name: a.Name, kind: kinds[0], span: size}
+		fn := p + "." + aggNames[d.kind]
+		if over := a.Over.D().Nanoseconds(); over != 0 {
+			if over < slide || over%slide != 0 {
+				errs = append(errs, fmt.Errorf("%s.over: %s must be a multiple of the window's slide %s", p, a.Over.D(), Duration(slide).D()))
+				continue
+			}
+			d.span = over
+		}
+		d.panes = int(d.span / slide)
+		want := wantAny
+		switch d.kind {
+		case aggCountIf:
+			want = wantBool
+		case aggSum, aggAvg:
+			want = wantNumber
+		}
+		if srcs[0] != "" {
+			e, err := compileExpr(srcs[0], in, want)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", fn, err))
+				continue
+			}
+			d.e = e
+		}
+		switch d.kind {
+		case aggCount, aggCountIf, aggDistinct:
+			d.typ = record.TypeLong
+		case aggSum, aggAvg:
+			d.typ = record.TypeDouble
+		default:
+			d.typ = d.e.resultType()
+			if d.typ == nil {
+				d.typ = record.TypeString
+			}
+		}
+		out = append(out, d)
+	}
+	return out, errors.Join(errs...)
+}
+
+// add folds one record into a pane's partial.
+func (d *aggDef) add(p *partial, ev *exprEval, r *record.Record, eventTime int64) error {
+	switch d.kind {
+	case aggCount:
+		p.n++
+	case aggCountIf:
+		ok, err := ev.Bool(d.e, r)
+		if err != nil {
+			return err
+		}
+		if ok {
+			p.n++
+		}
+	case aggSum, aggAvg:
+		f, ok, err := ev.Number(d.e, r)
+		if err != nil {
+			return err
+		}
+		if ok {
+			p.n++
+			p.f += f
+		}
+	case aggMin, aggMax, aggLast:
+		v, err := ev.Value(d.e, r, r)
+		if err != nil {
+			return err
+		}
+		if v.IsNull() {
+			return nil
+		}
+		v = ownValue(v)
+		switch {
+		case d.kind == aggLast:
+			if p.v.IsNull() || eventTime >= p.t {
+				p.v, p.t = v, eventTime
+			}
+		case p.v.IsNull():
+			p.v = v
+		default:
+			c := compareValues(v, p.v)
+			if (d.kind == aggMin && c < 0) || (d.kind == aggMax && c > 0) {
+				p.v = v
+			}
+		}
+	case aggDistinct:
+		v, err := ev.Value(d.e, r, r)
+		if err != nil {
+			return err
+		}
+		if v.IsNull() {
+			return nil
+		}
+		if p.hll == nil {
+			p.hll = newHLL()
+		}
+		if v.Kind() == record.KindString {
+			p.hll.add(hashString(v.Str()))
+		} else {
+			p.hll.add(hashString(v.Text()))
+		}
+	}
+	return nil
+}
+
+// result merges the partials of the panes a window's aggregate covers.
+func (d *aggDef) result(parts []*partial, scratch *hll) record.Value {
+	switch d.kind {
+	case aggCount, aggCountIf:
+		var n int64
+		for _, p := range parts {
+			n += p.n
+		}
+		return record.LongValue(n)
+	case aggSum:
+		var f float64
+		for _, p := range parts {
+			f += p.f
+		}
+		return record.DoubleValue(f)
+	case aggAvg:
+		var f float64
+		var n int64
+		for _, p := range parts {
+			f += p.f
+			n += p.n
+		}
+		if n == 0 {
+			return record.NullValue()
+		}
+		return record.DoubleValue(f / float64(n))
+	case aggMin, aggMax:
+		var best record.Value
+		for _, p := range parts {
+			if p.v.IsNull() {
+				continue
+			}
+			if best.IsNull() {
+				best = p.v
+				continue
+			}
+			c := compareValues(p.v, best)
+			if (d.kind == aggMin && c < 0) || (d.kind == aggMax && c > 0) {
+				best = p.v
+			}
+		}
+		return best
+	case aggLast:
+		var best record.Value
+		var bt int64
+		for _, p := range parts {
+			if !p.v.IsNull() && (best.IsNull() || p.t >= bt) {
+				best, bt = p.v, p.t
+			}
+		}
+		return best
+	case aggDistinct:
+		var one *hll
+		n := 0
+		for _, p := range parts {
+			if p.hll != nil {
+				one = p.hll
+				n++
+			}
+		}
+		switch n {
+		case 0:
+			return record.LongValue(0)
+		case 1:
+			return record.LongValue(one.estimate())
+		}
+		*scratch = hll{sum: hllM, zeros: hllM}
+		for _, p := range parts {
+			if p.hll != nil {
+				scratch.merge(p.hll)
+			}
+		}
+		return record.LongValue(scratch.estimate())
+	}
+	return record.NullValue()
+}
+
+// ownValue returns v with nested values copied out of the record's
+// reusable storage, so that window state can keep it.
+func ownValue(v record.Value) record.Value {
+	switch v.Kind() {
+	case record.KindStruct:
+		return record.StructValue(v.Struct().Clone())
+	case record.KindMap:
+		return record.MapValue(v.Map().Clone())
+	case record.KindArray:
+		arr := v.Array()
+		out := make([]record.Value, len(arr))
+		for i, e := range arr {
+			out[i] = ownValue(e)
+		}
+		return record.ArrayValue(out)
+	}
+	return v
+}
+
+// compareValues orders two values of comparable kinds: numbers by value,
+// strings bytewise, timestamps and dates in time; other kinds by text.
+func compareValues(a, b record.Value) int {
+	if a.Kind().IsNumeric() && b.Kind().IsNumeric() {
+		x, _ := a.AsDouble()
+		y, _ := b.AsDouble()
+		switch {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+		return 0
+	}
+	switch a.Kind() {
+	case record.KindTimestamp, record.KindDate:
+		return cmpInt(a.Time().UnixNano(), b.Time().UnixNano())
+	case record.KindString:
+		return cmpStr(a.Str(), b.Str())
+	}
+	return cmpStr(a.Text(), b.Text())
+}

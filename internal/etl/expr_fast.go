@@ -1,0 +1,449 @@
+package etl
+
+import (
+	"math"
+	"reflect"
+
+	"github.com/expr-lang/expr/ast"
+
+	"github.com/pricestream/pricestream/internal/record"
+)
+
+// The fast path: a checked expression tree made only of field reads,
+// literals, arithmetic, comparisons, logic, the ternary and `in` a literal
+// list becomes a tree of nodes evaluated over record values with no
+// allocation. compileFast returns nil for any other tree; the VM runs it.
+
+type fkind uint8
+
+const (
+	fkNull fkind = iota
+	fkBool
+	fkInt
+	fkNum
+	fkStr
+	fkTime // i: Unix nanoseconds
+)
+
+// fval is a value of the fast path.
+type fval struct {
+	k fkind
+	i int64
+	f float64
+	s string
+}
+
+func (v fval) value() record.Value {
+	switch v.k {
+	case fkBool:
+		return record.BoolValue(v.i != 0)
+	case fkInt:
+		return record.LongValue(v.i)
+	case fkNum:
+		if math.IsNaN(v.f) || math.IsInf(v.f, 0) {
+			return record.NullValue()
+		}
+		return record.DoubleValue(v.f)
+	case fkStr:
+		return record.StringValue(v.s)
+	case fkTime:
+		return record.TimestampNanos(v.i)
+	}
+	return record.NullValue()
+}
+
+func (v fval) num() float64 {
+	if v.k == fkInt || v.k == fkTime {
+		return float64(v.i)
+	}
+	return v.f
+}
+
+func boolVal(b bool) fval {
+	if b {
+		return fval{k: fkBool, i: 1}
+	}
+	return fval{k: fkBool}
+}
+
+type fop uint8
+
+const (
+	opField fop = iota
+	opIsNull
+	opConst
+	opNot
+	opNeg
+	opAnd
+	opOr
+	opEq
+	opNe
+	opLt
+	opLe
+	opGt
+	opGe
+	opAdd
+	opSub
+	opMul
+	opDiv
+	opMod
+	opInSet
+	opCond
+)
+
+// fastNode is one node of the fast path's tree.
+type fastNode struct {
+	op    fop
+	kind  fkind // static result kind
+	field *fieldRef
+	c     fval
+	a, b  *fastNode
+	c3    *fastNode
+	set   map[string]struct{}
+}
+
+func compileFast(n ast.Node, e *Expr) *fastNode {
+	if n == nil {
+		return nil
+	}
+	defer func() { _ = recover() }() // an unexpected tree shape just means the VM
+	return fastOf(n, e)
+}
+
+func constOf(x any) (fval, bool) {
+	switch v := x.(type) {
+	case nil:
+		return fval{}, true
+	case bool:
+		return boolVal(v), true
+	case int:
+		return fval{k: fkInt, i: int64(v)}, true
+	case int64:
+		return fval{k: fkInt, i: v}, true
+	case float64:
+		return fval{k: fkNum, f: v}, true
+	case string:
+		return fval{k: fkStr, s: v}, true
+	}
+	return fval{}, false
+}
+
+func fastOf(n ast.Node, e *Expr) *fastNode {
+	switch n := n.(type) {
+	case *ast.IntegerNode:
+		return &fastNode{op: opConst, kind: fkInt, c: fval{k: fkInt, i: int64(n.Value)}}
+	case *ast.FloatNode:
+		return &fastNode{op: opConst, kind: fkNum, c: fval{k: fkNum, f: n.Value}}
+	case *ast.StringNode:
+		return &fastNode{op: opConst, kind: fkStr, c: fval{k: fkStr, s: n.Value}}
+	case *ast.BoolNode:
+		return &fastNode{op: opConst, kind: fkBool, c: boolVal(n.Value)}
+	case *ast.NilNode:
+		return &fastNode{op: opConst, kind: fkNull}
+	case *ast.ConstantNode:
+		c, ok := constOf(n.Value)
+		if !ok {
+			return nil
+		}
+		return &fastNode{op: opConst, kind: c.k, c: c}
+	case *ast.CallNode:
+		id, ok := n.Callee.(*ast.IdentifierNode)
+		if !ok || len(n.Arguments) != 2 {
+			return nil
+		}
+		idx, ok := n.Arguments[1].(*ast.IntegerNode)
+		if !ok {
+			return nil
+		}
+		f := e.fields[idx.Value]
+		switch id.Value {
+		case "$isnull":
+			return &fastNode{op: opIsNull, kind: fkBool, field: f}
+		case "$str":
+			return &fastNode{op: opField, kind: fkStr, field: f}
+		case "$num":
+			return &fastNode{op: opField, kind: fkNum, field: f}
+		case "$int":
+			return &fastNode{op: opField, kind: fkInt, field: f}
+		case "$bool":
+			return &fastNode{op: opField, kind: fkBool, field: f}
+		case "$time":
+			return &fastNode{op: opField, kind: fkTime, field: f}
+		}
+		return nil
+	case *ast.UnaryNode:
+		a := fastOf(n.Node, e)
+		if a == nil {
+			return nil
+		}
+		switch n.Operator {
+		case "!", "not":
+			return &fastNode{op: opNot, kind: fkBool, a: a}
+		case "-":
+			return &fastNode{op: opNeg, kind: a.kind, a: a}
+		case "+":
+			return a
+		}
+		return nil
+	case *ast.ConditionalNode:
+		c, a, b := fastOf(n.Cond, e), fastOf(n.Exp1, e), fastOf(n.Exp2, e)
+		if c == nil || a == nil || b == nil {
+			return nil
+		}
+		k := a.kind
+		if a.kind != b.kind {
+			if isNumKind(a.kind) && isNumKind(b.kind) {
+				k = fkNum
+			} else {
+				return nil
+			}
+		}
+		return &fastNode{op: opCond, kind: k, a: a, b: b, c3: c}
+	case *ast.BinaryNode:
+		if n.Operator == "in" {
+			if c, ok := n.Right.(*ast.ConstantNode); ok {
+				if set, ok := c.Value.(map[string]struct{}); ok {
+					a := fastOf(n.Left, e)
+					if a == nil || a.kind != fkStr {
+						return nil
+					}
+					return &fastNode{op: opInSet, kind: fkBool, a: a, set: set}
+				}
+			}
+			if arr, ok := n.Right.(*ast.ArrayNode); ok {
+				set := map[string]struct{}{}
+				for _, x := range arr.Nodes {
+					s, ok := x.(*ast.StringNode)
+					if !ok {
+						return nil
+					}
+					set[s.Value] = struct{}{}
+				}
+				a := fastOf(n.Left, e)
+				if a == nil || a.kind != fkStr {
+					return nil
+				}
+				return &fastNode{op: opInSet, kind: fkBool, a: a, set: set}
+			}
+			return nil
+		}
+		a, b := fastOf(n.Left, e), fastOf(n.Right, e)
+		if a == nil || b == nil {
+			return nil
+		}
+		fn := &fastNode{a: a, b: b}
+		switch n.Operator {
+		case "&&", "and":
+			fn.op, fn.kind = opAnd, fkBool
+		case "||", "or":
+			fn.op, fn.kind = opOr, fkBool
+		case "==":
+			fn.op, fn.kind = opEq, fkBool
+		case "!=":
+			fn.op, fn.kind = opNe, fkBool
+		case "<", "<=", ">", ">=":
+			if !(isNumKind(a.kind) && isNumKind(b.kind)) && !(a.kind == fkStr && b.kind == fkStr) && !(a.kind == fkTime && b.kind == fkTime) {
+				return nil
+			}
+			fn.op = map[string]fop{"<": opLt, "<=": opLe, ">": opGt, ">=": opGe}[n.Operator]
+			fn.kind = fkBool
+		case "+", "-", "*", "%":
+			if n.Operator == "+" && a.kind == fkStr && b.kind == fkStr {
+				return nil // concatenation allocates: leave it to the VM
+			}
+			if !isNumKind(a.kind) || !isNumKind(b.kind) {
+				return nil
+			}
+			fn.op = map[string]fop{"+": opAdd, "-": opSub, "*": opMul, "%": opMod}[n.Operator]
+			fn.kind = fkNum
+			if a.kind == fkInt && b.kind == fkInt {
+				fn.kind = fkInt
+			} else if n.Operator == "%" {
+				return nil
+			}
+		case "/":
+			if !isNumKind(a.kind) || !isNumKind(b.kind) {
+				return nil
+			}
+			fn.op, fn.kind = opDiv, fkNum
+		default:
+			return nil
+		}
+		if t := n.Type(); t != nil && fn.kind == fkInt && t.Kind() == reflect.Float64 {
+			fn.kind = fkNum
+		}
+		return fn
+	}
+	return nil
+}
+
+func isNumKind(k fkind) bool { return k == fkInt || k == fkNum }
+
+func (n *fastNode) eval(r *record.Record) fval {
+	switch n.op {
+	case opConst:
+		return n.c
+	case opField:
+		v := n.field.value(r)
+		switch n.kind {
+		case fkStr:
+			if v.Kind() == record.KindString {
+				return fval{k: fkStr, s: v.Str()}
+			}
+			if v.IsNull() {
+				return fval{k: fkStr}
+			}
+			return fval{k: fkStr, s: v.Text()}
+		case fkNum:
+			f, _ := v.AsDouble()
+			return fval{k: fkNum, f: f}
+		case fkInt:
+			i, ok := v.AsLong()
+			if !ok {
+				f, _ := v.AsDouble()
+				i = int64(f)
+			}
+			return fval{k: fkInt, i: i}
+		case fkBool:
+			return boolVal(v.Bool())
+		case fkTime:
+			if v.Kind() == record.KindDate {
+				return fval{k: fkTime, i: v.Days() * 86400e9}
+			}
+			return fval{k: fkTime, i: v.UnixNano()}
+		}
+	case opIsNull:
+		return boolVal(n.field.value(r).IsNull())
+	case opNot:
+		return boolVal(n.a.eval(r).i == 0)
+	case opNeg:
+		v := n.a.eval(r)
+		v.i, v.f = -v.i, -v.f
+		return v
+	case opAnd:
+		if n.a.eval(r).i == 0 {
+			return boolVal(false)
+		}
+		return boolVal(n.b.eval(r).i != 0)
+	case opOr:
+		if n.a.eval(r).i != 0 {
+			return boolVal(true)
+		}
+		return boolVal(n.b.eval(r).i != 0)
+	case opCond:
+		if n.c3.eval(r).i != 0 {
+			return n.coerce(n.a.eval(r))
+		}
+		return n.coerce(n.b.eval(r))
+	case opInSet:
+		_, ok := n.set[n.a.eval(r).s]
+		return boolVal(ok)
+	case opEq, opNe:
+		eq := fastEqual(n.a.eval(r), n.b.eval(r))
+		return boolVal(eq == (n.op == opEq))
+	case opLt, opLe, opGt, opGe:
+		a, b := n.a.eval(r), n.b.eval(r)
+		var c int
+		switch {
+		case a.k == fkStr:
+			c = cmpStr(a.s, b.s)
+		case a.k == fkTime:
+			c = cmpInt(a.i, b.i)
+		case a.k == fkInt && b.k == fkInt:
+			c = cmpInt(a.i, b.i)
+		default:
+			x, y := a.num(), b.num()
+			switch {
+			case x < y:
+				c = -1
+			case x > y:
+				c = 1
+			case x != y: // NaN
+				return boolVal(false)
+			}
+		}
+		switch n.op {
+		case opLt:
+			return boolVal(c < 0)
+		case opLe:
+			return boolVal(c <= 0)
+		case opGt:
+			return boolVal(c > 0)
+		}
+		return boolVal(c >= 0)
+	case opAdd, opSub, opMul, opMod, opDiv:
+		a, b := n.a.eval(r), n.b.eval(r)
+		if n.kind == fkInt {
+			switch n.op {
+			case opAdd:
+				return fval{k: fkInt, i: a.i + b.i}
+			case opSub:
+				return fval{k: fkInt, i: a.i - b.i}
+			case opMul:
+				return fval{k: fkInt, i: a.i * b.i}
+			case opMod:
+				if b.i == 0 {
+					return fval{}
+				}
+				return fval{k: fkInt, i: a.i % b.i}
+			}
+		}
+		x, y := a.num(), b.num()
+		switch n.op {
+		case opAdd:
+			return fval{k: fkNum, f: x + y}
+		case opSub:
+			return fval{k: fkNum, f: x - y}
+		case opMul:
+			return fval{k: fkNum, f: x * y}
+		}
+		return fval{k: fkNum, f: x / y}
+	}
+	return fval{}
+}
+
+func (n *fastNode) coerce(v fval) fval {
+	if n.kind == fkNum && v.k == fkInt {
+		return fval{k: fkNum, f: float64(v.i)}
+	}
+	return v
+}
+
+func fastEqual(a, b fval) bool {
+	if isNumKind(a.k) && isNumKind(b.k) {
+		if a.k == fkInt && b.k == fkInt {
+			return a.i == b.i
+		}
+		return a.num() == b.num()
+	}
+	if a.k != b.k {
+		return false
+	}
+	switch a.k {
+	case fkStr:
+		return a.s == b.s
+	case fkNull:
+		return true
+	}
+	return a.i == b.i
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func cmpStr(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,248 @@
+package etl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pricestream/pricestream/internal/record"
+	"github.com/pricestream/pricestream/internal/table"
+	"github.com/pricestream/pricestream/internal/table/item"
+)
+
+// Lookup joins. The joined table is held in memory, one row per item with
+// the attributes the join asks for, typed, and kept current by the table's
+// change stream ([table.Table.Follow]): an event costs one map read, never
+// a round trip. Each joined record carries the change sequence the lookup
+// had applied (the table position it saw).
+
+// Lookup is a table held in memory for joins. Get is safe for concurrent
+// use with the goroutine that applies changes ([Lookup.Run]).
+type Lookup struct {
+	name   string
+	key    string // the table's partition key attribute
+	fields []JoinFieldSpec
+	types  []*record.Type
+	seq    atomic.Uint64 // last change applied
+	ready  chan struct{} // closed once the snapshot is loaded
+
+	mu struct {
+		sync.RWMutex
+		rows map[string]*record.Record
+	}
+}
+
+func newLookup(spec *JoinSpec, types []*record.Type) *Lookup {
+	l := &Lookup{name: spec.Table, fields: spec.Fields, types: types, ready: make(chan struct{})}
+	l.mu.rows = make(map[string]*record.Record)
+	return l
+}
+
+// Get returns the row of key (nil when there is none) and the change
+// sequence applied when it was read. The row must not be modified.
+func (l *Lookup) Get(key string) (*record.Record, uint64) {
+	l.mu.RLock()
+	r := l.mu.rows[key]
+	seq := l.seq.Load()
+	l.mu.RUnlock()
+	return r, seq
+}
+
+// Len returns the number of rows held.
+func (l *Lookup) Len() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.mu.rows)
+}
+
+// Ready is closed once the table's snapshot is loaded.
+func (l *Lookup) Ready() <-chan struct{} { return l.ready }
+
+// row converts an item to the lookup's row: the join's fields in order,
+// cast to their types (a value that does not cast is null).
+func (l *Lookup) row(it item.Item) (string, *record.Record) {
+	k, ok := it[l.key]
+	if !ok {
+		return "", nil
+	}
+	key := keyText(valueOf(k))
+	r := record.New(len(l.fields))
+	for i, f := range l.fields {
+		v := record.NullValue()
+		if iv, ok := it[f.Name]; ok {
+			if c, err := record.Cast(valueOf(iv), l.types[i]); err == nil {
+				v = c
+			}
+		}
+		r.Append(f.Name, v)
+	}
+	return key, r
+}
+
+// keyText is the text a record value and a table key compare by.
+func keyText(v record.Value) string {
+	if v.Kind() == record.KindString {
+		return v.Str()
+	}
+	return v.Text()
+}
+
+// Run loads the table and applies its changes until ctx is done. It
+// returns nil when ctx is done.
+func (l *Lookup) Run(ctx context.Context, t *table.Table, logger *slog.Logger) error {
+	l.key = t.Schema().Partition.Name
+	rows := map[string]*record.Record{}
+	sub, err := t.Follow(ctx, func(it item.Item) error {
+		if k, r := l.row(it); r != nil {
+			rows[k] = r
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("join %s: load: %w", l.name, err)
+	}
+	defer sub.Stop()
+	st, err := t.StreamState(ctx)
+	if err == nil {
+		l.seq.Store(st.LastSeq)
+	}
+	l.mu.Lock()
+	l.mu.rows = rows
+	l.mu.Unlock()
+	close(l.ready)
+	logger.Debug("lookup table loaded", "table", l.name, "items", len(rows))
+	for {
+		c, err := sub.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, table.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("join %s: follow: %w", l.name, err)
+		}
+		l.apply(c)
+	}
+}
+
+func (l *Lookup) apply(c *table.Change) {
+	var key string
+	var r *record.Record
+	if c.New != nil {
+		key, r = l.row(c.New)
+	} else if k, ok := c.Keys[l.key]; ok {
+		key = keyText(valueOf(k))
+	}
+	l.mu.Lock()
+	if r != nil {
+		l.mu.rows[key] = r
+	} else {
+		delete(l.mu.rows, key)
+	}
+	l.seq.Store(c.Seq)
+	l.mu.Unlock()
+}
+
+// compileJoin compiles a lookup join against the schema of its input.
+func compileJoin(spec *JoinSpec, in *record.Schema) (stageDef, *record.Schema, []*record.Type, error) {
+	var errs []error
+	if spec.Table == "" {
+		errs = append(errs, errors.New("table: missing"))
+	}
+	if spec.On == "" {
+		errs = append(errs, errors.New("on: missing"))
+	} else if err := checkPath(in, spec.On); err != nil {
+		errs = append(errs, fmt.Errorf("on: %w", err))
+	}
+	inner := false
+	switch spec.Type {
+	case "", "left":
+	case "inner":
+		inner = true
+	default:
+		errs = append(errs, fmt.Errorf("type: %q: want left or inner", spec.Type))
+	}
+	if len(spec.Fields) == 0 {
+		errs = append(errs, errors.New("fields: name at least one attribute to add, with its type"))
+	}
+	types := make([]*record.Type, len(spec.Fields))
+	names := make([]string, len(spec.Fields))
+	out := in
+	for i, f := range spec.Fields {
+		t, err := parseType(f.Type)
+		if err != nil || f.Name == "" {
+			if f.Name == "" {
+				err = errors.New("name: missing")
+			}
+			errs = append(errs, fmt.Errorf("fields[%d]: %w", i, err))
+			continue
+		}
+		types[i] = t
+		names[i] = f.Name
+		if f.As != "" {
+			names[i] = f.As
+		}
+		out = withColumn(out, names[i], t)
+	}
+	posField := spec.PositionField
+	if posField == "" {
+		posField = spec.Table + "_seq"
+	}
+	if posField != "-" {
+		out = withColumn(out, posField, record.TypeLong)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return stageDef{}, nil, nil, err
+	}
+	onRef := record.NewRef(spec.On)
+	refs := make([]*record.Ref, len(names))
+	for i, n := range names {
+		refs[i] = record.NewRef(n)
+	}
+	posRef := record.NewRef(posField)
+	tableName, on := spec.Table, spec.On
+	return stageDef{build: func(env *stageEnv) Transform {
+		var l *Lookup
+		var o one
+		set := func(r *record.Record, ref *record.Ref, v record.Value) {
+			if i := ref.Index(r); i >= 0 {
+				r.SetAt(i, v)
+			} else {
+				r.Append(ref.Name(), v)
+			}
+		}
+		return func(_ context.Context, r *record.Record) ([]*record.Record, error) {
+			if l == nil {
+				if l = env.lookup(tableName); l == nil {
+					return nil, &fatal{fmt.Errorf("join %s: the table is not loaded", tableName)}
+				}
+			}
+			kv, ok := onRef.Get(r)
+			if !ok {
+				kv, _ = r.Lookup(on)
+			}
+			var row *record.Record
+			var seq uint64
+			if !kv.IsNull() {
+				row, seq = l.Get(keyText(kv))
+			} else {
+				_, seq = l.Get("")
+			}
+			if row == nil && inner {
+				return nil, nil
+			}
+			for i, ref := range refs {
+				v := record.NullValue()
+				if row != nil {
+					v = row.At(i).Value
+				}
+				set(r, ref, v)
+			}
+			if posField != "-" {
+				set(r, posRef, record.LongValue(int64(seq)))
+			}
+			return o.of(r), nil
+		}
+	}}, out, types, nil
+}

@@ -1,0 +1,42 @@
+package etl
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the ETL's Prometheus metrics, labelled by job.
+type metrics struct {
+	in, processed, filtered, dead, late, rows *prometheus.CounterVec
+	stage                                     *prometheus.HistogramVec
+	endToEnd                                  *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	counter := func(name, help string) *prometheus.CounterVec {
+		c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "pricestream", Subsystem: "etl", Name: name, Help: help}, []string{"job"})
+		reg.MustRegister(c)
+		return c
+	}
+	m := &metrics{
+		in:        counter("records_in_total", "Source records a job has finished with (processed, filtered or dead-lettered)."),
+		processed: counter("records_processed_total", "Source records that reached a sink or a window."),
+		filtered:  counter("records_filtered_total", "Source records a transform or an inner join dropped."),
+		dead:      counter("records_dead_lettered_total", "Source records sent to the dead-letter stream (late ones included)."),
+		late:      counter("records_late_total", "Source records that arrived after their windows closed."),
+		rows:      counter("rows_written_total", "Rows a job's sinks wrote."),
+		stage: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "pricestream", Subsystem: "etl", Name: "stage_seconds",
+			Help: "Time per record in a stage: process (decode, transforms, joins, window), sink_write (one write), checkpoint (one checkpoint).", Buckets: prometheus.ExponentialBuckets(1e-7, 4, 14)}, []string{"job", "stage"}),
+		endToEnd: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "pricestream", Subsystem: "etl", Name: "end_to_end_seconds",
+			Help: "Time from a record's arrival (ingest accepted it) to the sink row it produced being committed.", Buckets: prometheus.ExponentialBuckets(1e-4, 2, 16)}, []string{"job"}),
+	}
+	reg.MustRegister(m.stage, m.endToEnd)
+	return m
+}
+
+func (m *metrics) forget(job string) {
+	for _, c := range []*prometheus.CounterVec{m.in, m.processed, m.filtered, m.dead, m.late, m.rows} {
+		c.DeleteLabelValues(job)
+	}
+	m.stage.DeletePartialMatch(prometheus.Labels{"job": job})
+	m.endToEnd.DeleteLabelValues(job)
+}

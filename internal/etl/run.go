@@ -1,0 +1,757 @@
+package etl
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"runtime/pprof"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pricestream/pricestream/internal/record"
+	"github.com/pricestream/pricestream/internal/stream"
+	"github.com/pricestream/pricestream/internal/table"
+	"github.com/pricestream/pricestream/internal/table/item"
+)
+
+// A run is one life of a job in this process: it reads the source's
+// partitions, runs the pipeline on worker goroutines (each partition on
+// one worker, in order), writes to the sinks and checkpoints each
+// partition's position, counters and window state.
+//
+// Exactly-once effect: a partition's checkpoint is written only after every
+// row and dead letter emitted before it is durable (sink epochs), and it
+// holds the position of the last record those came from. After a crash the
+// run resumes from the checkpoint with the checkpointed window state and
+// emits the same rows again (emission depends on event times and input
+// order only), which the idempotent upserts absorb.
+
+// partState is the state of one source partition.
+type partState struct {
+	part   int
+	win    *windowOp
+	has    bool // a record was processed (or restored)
+	seq    uint64
+	index  uint32
+	offset uint64
+	dirty  atomic.Bool // processed since the last checkpoint
+
+	in, processed, filtered, dead, late, emitted atomic.Uint64
+	wm                                           atomic.Int64
+	lastOffset                                   atomic.Int64 // -1 before any record
+}
+
+// batch is the records of one partition read in one go.
+type batch struct {
+	ps   *partState
+	recs []srcRecord
+}
+
+// srcRecord is one source record.
+type srcRecord struct {
+	data    []byte
+	rec     *record.Record // a table change, already a record
+	key     string
+	m       srcMeta
+	offset  uint64
+	hasOffs bool
+}
+
+type run struct {
+	m       *Manager
+	job     string
+	def     *jobDef
+	plan    *Plan
+	logger  *slog.Logger
+	parts   []*partState
+	live    atomic.Pointer[[]*partState] // parts, once restored (for Status)
+	sinks   map[string]rowSink           // "" is the main sink
+	dlq     *appender
+	lookups map[string]*Lookup
+	src     *stream.Stream
+	tbl     *table.Table
+	every   time.Duration
+	print   string // fingerprint of what the window state depends on
+
+	rowsWritten atomic.Uint64
+	started     time.Time
+	stageNanos  [3]atomic.Int64 // process, sink_write, end_to_end sums
+	stageCount  [3]atomic.Int64
+}
+
+const (
+	stageProcess = iota
+	stageSinkWrite
+	stageEndToEnd
+)
+
+func fingerprint(s *Spec) string {
+	b, _ := json.Marshal(struct {
+		Source     SourceSpec
+		Transforms []TransformSpec
+		Joins      []JoinSpec
+		Window     *WindowSpec
+	}{s.Source, s.Transforms, s.Joins, s.Window})
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:8])
+}
+
+func (m *Manager) newRun(ctx context.Context, d *jobDef) (*run, error) {
+	plan, err := Compile(ctx, d.Spec, m.catalog)
+	if err != nil {
+		return nil, err
+	}
+	r := &run{m: m, job: d.Spec.Name, def: d, plan: plan, logger: m.logger.With("job", d.Spec.Name),
+		sinks: map[string]rowSink{}, lookups: map[string]*Lookup{}, print: fingerprint(d.Spec), started: time.Now()}
+	r.every = d.Spec.CheckpointInterval.D()
+	if r.every <= 0 {
+		r.every = m.cfg.CheckpointInterval
+	}
+	return r, nil
+}
+
+func (r *run) openSink(ctx context.Context, s *SinkSpec) (rowSink, []string, error) {
+	if s.Table != "" {
+		t, err := r.m.tables.Open(ctx, s.Table)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sink table %q: %w", s.Table, err)
+		}
+		ts := newTableSink(t, r.m.cfg.SinkWriters, r.m.cfg.MaxPendingRows, r.logger)
+		ts.onWrite = func(arrival int64, d time.Duration) {
+			r.rowsWritten.Add(1)
+			r.m.metrics.rows.WithLabelValues(r.job).Inc()
+			r.m.metrics.stage.WithLabelValues(r.job, "sink_write").Observe(d.Seconds())
+			r.observe(stageSinkWrite, d.Nanoseconds())
+			if arrival > 0 {
+				e2e := time.Now().UnixNano() - arrival
+				r.m.metrics.endToEnd.WithLabelValues(r.job).Observe(float64(e2e) / 1e9)
+				r.observe(stageEndToEnd, e2e)
+			}
+		}
+		ts.onError = func(_ item.Item, err error) {
+			r.logger.Warn("sink refused a row; dropped", "table", s.Table, "err", err)
+		}
+		return ts, ts.keys, nil
+	}
+	st, err := r.m.streams.Open(ctx, s.Stream)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sink stream %q: %w", s.Stream, err)
+	}
+	a := newAppender(st, r.m.cfg.MaxPendingRows, r.logger)
+	a.onAppend = func(n int) {
+		r.rowsWritten.Add(uint64(n))
+		r.m.metrics.rows.WithLabelValues(r.job).Add(float64(n))
+	}
+	return &streamSink{appender: a, keyField: s.PartitionKey}, nil, nil
+}
+
+func (r *run) observe(stage int, nanos int64) {
+	r.stageNanos[stage].Add(nanos)
+	r.stageCount[stage].Add(1)
+}
+
+// execute runs the job until ctx is done (a stop: it then checkpoints and
+// returns nil) or it fails.
+func (r *run) execute(ctx context.Context) error {
+	spec := r.plan.spec
+	// Everything the run writes to must exist before it reads.
+	dlq, err := r.m.streams.Open(ctx, spec.DeadLetter)
+	if errors.Is(err, stream.ErrNotFound) {
+		if _, err = r.m.streams.Create(ctx, stream.Spec{Name: spec.DeadLetter, Partitions: 1}); err != nil && !errors.Is(err, stream.ErrExists) {
+			return fmt.Errorf("dead-letter stream %q: %w", spec.DeadLetter, err)
+		}
+		dlq, err = r.m.streams.Open(ctx, spec.DeadLetter)
+	}
+	if err != nil {
+		return fmt.Errorf("dead-letter stream %q: %w", spec.DeadLetter, err)
+	}
+	r.dlq = newAppender(dlq, r.m.cfg.MaxPendingRows, r.logger)
+	main, keys, err := r.openSink(ctx, &spec.Sink)
+	if err != nil {
+		return err
+	}
+	r.sinks[""] = main
+	r.plan.setLatestOnly(keys)
+	for i := range spec.Sinks {
+		s, _, err := r.openSink(ctx, &spec.Sinks[i])
+		if err != nil {
+			return err
+		}
+		r.sinks[spec.Sinks[i].Name] = s
+	}
+	nparts := 1
+	if spec.Source.Stream != "" {
+		if r.src, err = r.m.streams.Open(ctx, spec.Source.Stream); err != nil {
+			return fmt.Errorf("source stream %q: %w", spec.Source.Stream, err)
+		}
+		nparts = r.src.Partitions()
+	} else if r.tbl, err = r.m.tables.Open(ctx, spec.Source.Table); err != nil {
+		return fmt.Errorf("source table %q: %w", spec.Source.Table, err)
+	}
+
+	// Sinks, dead letters and lookups run until the workers have written
+	// their last checkpoint.
+	sinkCtx, stopSinks := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSinks()
+	var bg sync.WaitGroup
+	bgErr := make(chan error, 8+len(spec.Joins))
+	goBG := func(name string, fn func(context.Context) error) {
+		bg.Go(func() {
+			pprof.Do(sinkCtx, pprof.Labels("job", r.job, "task", name), func(c context.Context) {
+				if err := fn(c); err != nil {
+					bgErr <- fmt.Errorf("%s: %w", name, err)
+				}
+			})
+		})
+	}
+	defer bg.Wait()
+	defer stopSinks()
+	goBG("dead-letters", r.dlq.run)
+	for name, s := range r.sinks {
+		goBG("sink "+name, s.run)
+	}
+	for i, j := range r.plan.joins {
+		t, err := r.m.tables.Open(ctx, j.Table)
+		if err != nil {
+			return fmt.Errorf("join table %q: %w", j.Table, err)
+		}
+		l := newLookup(j, r.plan.joinTypes[i])
+		r.lookups[j.Table] = l
+		goBG("lookup "+j.Table, func(c context.Context) error { return l.Run(c, t, r.logger) })
+		select {
+		case <-l.Ready():
+		case err := <-bgErr:
+			return err
+		case <-ctx.Done():
+			return nil
+		}
+	}
+
+	// Partitions: restore checkpoints.
+	r.parts = make([]*partState, nparts)
+	starts := make([]startAt, nparts)
+	for p := range nparts {
+		ps := &partState{part: p}
+		ps.lastOffset.Store(-1)
+		ps.wm.Store(math.MinInt64)
+		if r.plan.window != nil {
+			ps.win = newWindowOp(r.plan.window, r.posText)
+		}
+		st, err := r.restore(ctx, ps)
+		if err != nil {
+			return err
+		}
+		starts[p] = st
+		r.parts[p] = ps
+	}
+
+	r.live.Store(&r.parts)
+	workers := spec.Parallelism
+	if workers <= 0 {
+		workers = min(nparts, 4)
+	}
+	workers = min(workers, nparts)
+	inbox := make([]chan batch, workers)
+	for i := range inbox {
+		inbox[i] = make(chan batch, 4)
+	}
+	readCtx, stopReads := context.WithCancel(ctx)
+	defer stopReads()
+	var readers, wk sync.WaitGroup
+	errc := make(chan error, nparts+workers)
+	for p := range nparts {
+		readers.Go(func() {
+			pprof.Do(readCtx, pprof.Labels("job", r.job, "task", "read", "partition", strconv.Itoa(p)), func(c context.Context) {
+				if err := r.read(c, r.parts[p], starts[p], inbox[p%workers]); err != nil && c.Err() == nil {
+					errc <- fmt.Errorf("read partition %d: %w", p, err)
+				}
+			})
+		})
+	}
+	for w := range workers {
+		var mine []*partState
+		for p := w; p < nparts; p += workers {
+			mine = append(mine, r.parts[p])
+		}
+		wk.Go(func() {
+			pprof.Do(ctx, pprof.Labels("job", r.job, "task", "work", "worker", strconv.Itoa(w)), func(c context.Context) {
+				if err := r.work(c, sinkCtx, inbox[w], mine); err != nil {
+					errc <- err
+				}
+			})
+		})
+	}
+	r.logger.Info("job running", "partitions", nparts, "workers", workers)
+	var ferr error
+	select {
+	case <-ctx.Done():
+	case ferr = <-errc:
+	case ferr = <-bgErr:
+	}
+	stopReads()
+	readers.Wait()
+	for _, c := range inbox {
+		close(c)
+	}
+	wk.Wait()
+	stopSinks()
+	bg.Wait()
+	if ferr == nil {
+		select {
+		case ferr = <-errc:
+		default:
+		}
+	}
+	return ferr
+}
+
+func (r *run) posText(m srcMeta) string {
+	if r.src != nil {
+		return stream.Position{Seq: m.seq, Index: m.index}.SequenceNumber(m.partition)
+	}
+	return strconv.FormatUint(m.seq, 10)
+}
+
+// startAt is where a partition's reading starts.
+type startAt struct {
+	after bool // after the checkpoint's position
+	seq   uint64
+	index uint32
+}
+
+// read delivers a partition's records to its worker's inbox.
+func (r *run) read(ctx context.Context, ps *partState, st startAt, out chan<- batch) error {
+	if r.tbl != nil {
+		pos := table.Position{Kind: table.Latest}
+		switch {
+		case st.after:
+			pos = table.Position{Kind: table.AfterSeq, Seq: st.seq}
+		case r.plan.spec.Source.Start == "trim_horizon":
+			pos = table.Position{Kind: table.TrimHorizon}
+		}
+		sub, err := r.tbl.Subscribe(ctx, pos)
+		if err != nil {
+			return err
+		}
+		defer sub.Stop()
+		for {
+			c, err := sub.Next(ctx)
+			if err != nil {
+				return err
+			}
+			rec := changeRecord(c, r.plan.source)
+			data, _ := json.Marshal(c.New)
+			b := batch{ps: ps, recs: []srcRecord{{rec: rec, data: data, m: srcMeta{partition: 0, seq: c.Seq, arrival: c.Time.UnixNano()}}}}
+			select {
+			case out <- b:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+	}
+	var from stream.Position
+	if st.after {
+		from = stream.Position{Seq: st.seq, Index: st.index}.Next()
+	} else {
+		s := stream.Start{Kind: stream.Latest}
+		switch r.plan.spec.Source.Start {
+		case "trim_horizon":
+			s = stream.Start{Kind: stream.TrimHorizon}
+		case "at_timestamp":
+			s = stream.Start{Kind: stream.AtTimestamp, Time: r.plan.spec.Source.StartTime}
+		}
+		var err error
+		if from, err = r.src.Resolve(ctx, ps.part, s); err != nil {
+			return err
+		}
+	}
+	sub, err := r.src.Subscribe(ctx, ps.part, from)
+	if err != nil {
+		return err
+	}
+	defer sub.Stop()
+	for {
+		recs, err := sub.Next(ctx)
+		if err != nil {
+			return err
+		}
+		if len(recs) == 0 {
+			continue
+		}
+		b := batch{ps: ps, recs: make([]srcRecord, len(recs))}
+		for i := range recs {
+			sr := &recs[i]
+			b.recs[i] = srcRecord{data: sr.Data, key: sr.PartitionKey, offset: sr.Offset, hasOffs: true,
+				m: srcMeta{partition: sr.Partition, seq: sr.Position.Seq, index: sr.Position.Index, arrival: sr.Arrival.UnixNano()}}
+		}
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// changeRecord turns a table change into a record: the new image (the old
+// one for a removal), typed by the schema, and _event (INSERT, MODIFY or
+// REMOVE).
+func changeRecord(c *table.Change, schema *record.Schema) *record.Record {
+	img := c.New
+	if img == nil {
+		img = c.Old
+	}
+	if img == nil {
+		img = c.Keys
+	}
+	rec := recordOf(img)
+	if schema != nil {
+		for i, f := range rec.Fields() {
+			if col := schema.Lookup(f.Name); col != nil {
+				if v, err := record.Cast(f.Value, col.Type); err == nil {
+					rec.SetAt(i, v)
+				}
+			}
+		}
+	}
+	rec.Set(fieldEvent, record.StringValue(string(c.Event)))
+	return rec
+}
+
+// fieldEvent names the change's event in records read from a table.
+const fieldEvent = "_event"
+
+// work processes the batches of its partitions and checkpoints them.
+func (r *run) work(ctx, sinkCtx context.Context, in <-chan batch, mine []*partState) error {
+	pr := newProcessor(r.plan, func(name string) *Lookup { return r.lookups[name] }, r.sinkTo)
+	tick := time.NewTicker(r.every)
+	defer tick.Stop()
+	var flushTick <-chan time.Time
+	if r.plan.window != nil && r.plan.window.emit == emitInterval {
+		ft := time.NewTicker(time.Duration(max(r.plan.window.interval/4, int64(time.Millisecond))))
+		defer ft.Stop()
+		flushTick = ft.C
+	}
+	ck := newCheckpointer(r)
+	defer ck.stop()
+	for {
+		select {
+		case b, ok := <-in:
+			if !ok {
+				// Stopping: write the last checkpoints once every row is durable.
+				ck.stop()
+				for _, ps := range mine {
+					if err := r.checkpointNow(sinkCtx, ps, pr); err != nil {
+						r.logger.Warn("final checkpoint failed; the next run replays from the previous one", "partition", ps.part, "err", err)
+					}
+				}
+				return nil
+			}
+			if err := r.process(ctx, pr, b); err != nil {
+				return err
+			}
+		case <-tick.C:
+			for _, ps := range mine {
+				if ps.dirty.Load() {
+					ck.submit(ps, pr)
+				}
+			}
+		case <-flushTick:
+			for _, ps := range mine {
+				if err := pr.flushDue(ctx, ps.win); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+func (r *run) sinkTo(ctx context.Context, name string, row *record.Record, m srcMeta) error {
+	s := r.sinks[name]
+	if s == nil {
+		return fmt.Errorf("no sink %q", name)
+	}
+	return s.emit(ctx, row, m)
+}
+
+func (r *run) process(ctx context.Context, pr *processor, b batch) error {
+	ps := b.ps
+	start := time.Now()
+	var in, processed, filtered, dead, late uint64
+	for i := range b.recs {
+		sr := &b.recs[i]
+		var o outcome
+		var re *RecordError
+		var err error
+		if sr.rec != nil {
+			o, re, err = pr.processRecord(ctx, ps.win, sr.rec, sr.m)
+		} else {
+			o, re, err = pr.processData(ctx, ps.win, sr.data, sr.m)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil // stopping mid-batch: the checkpoint covers what was done
+			}
+			return err
+		}
+		switch o {
+		case outProcessed:
+			processed++
+		case outFiltered:
+			filtered++
+		case outDead:
+			dead++
+			if re.Reason == "late" {
+				late++
+			}
+			if err := r.deadLetter(ctx, sr, re); err != nil {
+				return nil
+			}
+		}
+		in++
+		ps.has, ps.seq, ps.index = true, sr.m.seq, sr.m.index
+		ps.dirty.Store(true)
+		if sr.hasOffs {
+			ps.offset = sr.offset
+			ps.lastOffset.Store(int64(sr.offset))
+		} else {
+			ps.lastOffset.Store(int64(sr.m.seq))
+		}
+	}
+	ps.in.Add(in)
+	ps.processed.Add(processed)
+	ps.filtered.Add(filtered)
+	ps.dead.Add(dead)
+	ps.late.Add(late)
+	if ps.win != nil {
+		ps.wm.Store(ps.win.watermark())
+	}
+	mt := r.m.metrics
+	mt.in.WithLabelValues(r.job).Add(float64(in))
+	mt.processed.WithLabelValues(r.job).Add(float64(processed))
+	mt.filtered.WithLabelValues(r.job).Add(float64(filtered))
+	mt.dead.WithLabelValues(r.job).Add(float64(dead))
+	mt.late.WithLabelValues(r.job).Add(float64(late))
+	if in > 0 {
+		per := time.Since(start).Nanoseconds() / int64(in)
+		mt.stage.WithLabelValues(r.job, "process").Observe(float64(per) / 1e9)
+		r.observe(stageProcess, per)
+	}
+	return nil
+}
+
+func (r *run) deadLetter(ctx context.Context, sr *srcRecord, re *RecordError) error {
+	src := r.plan.spec.Source.Stream
+	if src == "" {
+		src = r.plan.spec.Source.Table
+	}
+	msg := ""
+	if re.Err != nil {
+		msg = re.Err.Error()
+	}
+	d := &DeadLetter{Job: r.job, Reason: re.Reason, Stage: re.Stage, Error: msg, Source: src, Partition: sr.m.partition,
+		Position: r.posText(sr.m), PartitionKey: sr.key, Arrival: time.Unix(0, sr.m.arrival).UTC(), Data: sr.data, Time: time.Now().UTC()}
+	return r.dlq.add(ctx, deadLetterEntry(d))
+}
+
+// A checkpoint of one partition, in the state bucket under JOB.PARTITION.
+type checkpointData struct {
+	print                                        string
+	has                                          bool
+	seq                                          uint64
+	index                                        uint32
+	offset                                       uint64
+	in, processed, filtered, dead, late, emitted uint64
+	rowsWritten                                  uint64
+	window                                       []byte
+}
+
+func (c *checkpointData) encode() []byte {
+	e := enc{}
+	e.uvarint(1)
+	e.str(c.print)
+	e.bool(c.has)
+	e.uvarint(c.seq)
+	e.uvarint(uint64(c.index))
+	e.uvarint(c.offset)
+	for _, v := range []uint64{c.in, c.processed, c.filtered, c.dead, c.late, c.emitted, c.rowsWritten} {
+		e.uvarint(v)
+	}
+	e.str(string(c.window))
+	return e.b
+}
+
+func decodeCheckpoint(b []byte) (*checkpointData, error) {
+	d := dec{b: b}
+	if d.uvarint() != 1 {
+		return nil, errCorrupt
+	}
+	c := &checkpointData{print: d.str(), has: d.bool(), seq: d.uvarint(), index: uint32(d.uvarint()), offset: d.uvarint()}
+	for _, p := range []*uint64{&c.in, &c.processed, &c.filtered, &c.dead, &c.late, &c.emitted, &c.rowsWritten} {
+		*p = d.uvarint()
+	}
+	c.window = []byte(d.str())
+	if d.err != nil {
+		return nil, d.err
+	}
+	return c, nil
+}
+
+func (r *run) stateKey(part int) string { return r.job + "." + strconv.Itoa(part) }
+
+// restore loads a partition's checkpoint.
+func (r *run) restore(ctx context.Context, ps *partState) (startAt, error) {
+	kv, err := r.m.state(ctx)
+	if err != nil {
+		return startAt{}, err
+	}
+	e, err := kv.Get(ctx, r.stateKey(ps.part))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return startAt{}, nil
+	}
+	if err != nil {
+		return startAt{}, fmt.Errorf("checkpoint of partition %d: %w", ps.part, err)
+	}
+	c, err := decodeCheckpoint(e.Value())
+	if err != nil {
+		return startAt{}, fmt.Errorf("checkpoint of partition %d: %w", ps.part, err)
+	}
+	ps.in.Store(c.in)
+	ps.processed.Store(c.processed)
+	ps.filtered.Store(c.filtered)
+	ps.dead.Store(c.dead)
+	ps.late.Store(c.late)
+	ps.emitted.Store(c.emitted)
+	r.rowsWritten.Store(max(r.rowsWritten.Load(), c.rowsWritten))
+	ps.has, ps.seq, ps.index, ps.offset = c.has, c.seq, c.index, c.offset
+	if c.has {
+		if r.src != nil {
+			ps.lastOffset.Store(int64(c.offset))
+		} else {
+			ps.lastOffset.Store(int64(c.seq))
+		}
+	}
+	if ps.win != nil && len(c.window) > 0 {
+		if c.print != r.print {
+			r.logger.Warn("the job's source, transforms, joins or window changed: window state dropped, positions kept", "partition", ps.part)
+		} else if err := ps.win.restoreState(c.window); err != nil {
+			return startAt{}, fmt.Errorf("checkpoint of partition %d: %w", ps.part, err)
+		}
+		ps.wm.Store(ps.win.watermark())
+	}
+	if !c.has {
+		return startAt{}, nil
+	}
+	return startAt{after: true, seq: c.seq, index: c.index}, nil
+}
+
+// snapshot captures a partition's checkpoint and ends the sinks' epochs
+// that hold the rows emitted so far.
+func (r *run) snapshot(ps *partState) (*checkpointData, map[string]uint64) {
+	c := &checkpointData{print: r.print, has: ps.has, seq: ps.seq, index: ps.index, offset: ps.offset,
+		in: ps.in.Load(), processed: ps.processed.Load(), filtered: ps.filtered.Load(), dead: ps.dead.Load(), late: ps.late.Load(),
+		emitted: ps.emitted.Load(), rowsWritten: r.rowsWritten.Load()}
+	if ps.win != nil {
+		c.window = ps.win.appendState(nil)
+	}
+	eps := map[string]uint64{"\x00dlq": r.dlq.barrier()}
+	for name, s := range r.sinks {
+		eps[name] = s.barrier()
+	}
+	ps.dirty.Store(false)
+	return c, eps
+}
+
+// commit waits until the rows of the epochs are durable, then writes the
+// checkpoint.
+func (r *run) commit(ctx context.Context, ps *partState, c *checkpointData, eps map[string]uint64) error {
+	start := time.Now()
+	for name, e := range eps {
+		var err error
+		if name == "\x00dlq" {
+			err = r.dlq.wait(ctx, e)
+		} else {
+			err = r.sinks[name].wait(ctx, e)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	kv, err := r.m.state(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := kv.Put(ctx, r.stateKey(ps.part), c.encode()); err != nil {
+		return fmt.Errorf("write checkpoint: %w", err)
+	}
+	r.m.metrics.stage.WithLabelValues(r.job, "checkpoint").Observe(time.Since(start).Seconds())
+	return nil
+}
+
+func (r *run) checkpointNow(ctx context.Context, ps *partState, pr *processor) error {
+	if !ps.dirty.Load() {
+		return nil
+	}
+	c, eps := r.snapshot(ps)
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return r.commit(tctx, ps, c, eps)
+}
+
+// checkpointer commits a worker's checkpoints in the background, one at a
+// time: while one waits for the sinks, the worker goes on; a checkpoint
+// due while one is in flight is skipped (the next tick takes it).
+type checkpointer struct {
+	r    *run
+	ch   chan ckptJob
+	done chan struct{}
+	once sync.Once
+}
+
+type ckptJob struct {
+	ps  *partState
+	c   *checkpointData
+	eps map[string]uint64
+}
+
+func newCheckpointer(r *run) *checkpointer {
+	ck := &checkpointer{r: r, ch: make(chan ckptJob, 1), done: make(chan struct{})}
+	go func() {
+		defer close(ck.done)
+		for j := range ck.ch {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if err := r.commit(ctx, j.ps, j.c, j.eps); err != nil {
+				r.logger.Warn("checkpoint failed", "partition", j.ps.part, "err", err)
+				j.ps.dirty.Store(true)
+			}
+			cancel()
+		}
+	}()
+	return ck
+}
+
+func (ck *checkpointer) submit(ps *partState, _ *processor) {
+	if len(ck.ch) > 0 {
+		return
+	}
+	c, eps := ck.r.snapshot(ps)
+	select {
+	case ck.ch <- ckptJob{ps: ps, c: c, eps: eps}:
+	default:
+		ps.dirty.Store(true)
+	}
+}
+
+// stop waits for the checkpoint in flight; it is idempotent.
+func (ck *checkpointer) stop() {
+	ck.once.Do(func() { close(ck.ch) })
+	<-ck.done
+}

@@ -1,0 +1,259 @@
+package etl
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pricestream/pricestream/internal/engine"
+	"github.com/pricestream/pricestream/internal/engine/enginetest"
+	"github.com/pricestream/pricestream/internal/stream"
+	"github.com/pricestream/pricestream/internal/table"
+	"github.com/pricestream/pricestream/internal/table/item"
+)
+
+type testEnv struct {
+	eng     *engine.Engine
+	streams *stream.Manager
+	tables  *table.Manager
+}
+
+func newTestEnv(t *testing.T, eng *engine.Engine) *testEnv {
+	t.Helper()
+	sm, err := stream.New(stream.Config{}, stream.Deps{Engine: eng})
+	require.NoError(t, err)
+	t.Cleanup(func() { sm.Close() })
+	tm, err := table.New(table.Config{}, table.Deps{Engine: eng})
+	require.NoError(t, err)
+	t.Cleanup(func() { tm.Close() })
+	return &testEnv{eng: eng, streams: sm, tables: tm}
+}
+
+// startManager runs a manager until the returned stop is called.
+func (e *testEnv) startManager(t *testing.T) (*Manager, func()) {
+	t.Helper()
+	m, err := New(Config{CheckpointInterval: 50 * time.Millisecond}, Deps{Engine: e.eng, Streams: e.streams, Tables: e.tables, Registerer: prometheus.NewRegistry()})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			require.NoError(t, <-done)
+		}
+	}
+	t.Cleanup(stop)
+	return m, stop
+}
+
+// waitFor polls fn until it returns nil or the deadline passes.
+func waitFor(t *testing.T, d time.Duration, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		err := fn()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s: %v", d, err)
+		}
+		time.Sleep(5 * time.Millisecond) // polling interval, not a wait for a condition
+	}
+}
+
+const countJob = `
+name: counts
+source:
+  stream: clicks
+  start: trim_horizon
+  event_time: event_time
+  partition_key: product_id
+  schema:
+    - {name: event_time, type: timestamp}
+    - {name: event_type, type: string}
+    - {name: product_id, type: string}
+    - {name: price, type: double}
+transforms:
+  - filter: 'event_type != "bot"'
+window:
+  key: [product_id]
+  allowed_lateness: 1s
+  aggregates:
+    - {name: views, count_if: 'event_type == "view"'}
+    - {name: revenue, sum: 'event_type == "purchase" ? price : 0'}
+sink: {table: features}
+dead_letter: clicks_dlq
+`
+
+func put(t *testing.T, s *stream.Stream, events ...string) {
+	t.Helper()
+	var es []stream.Entry
+	for _, ev := range events {
+		var v struct {
+			ProductID string `json:"product_id"`
+		}
+		if json.Unmarshal([]byte(ev), &v) != nil || v.ProductID == "" {
+			v.ProductID = "none"
+		}
+		es = append(es, stream.Entry{PartitionKey: v.ProductID, Data: []byte(ev)})
+	}
+	res, err := s.Append(context.Background(), es)
+	require.NoError(t, err)
+	for _, r := range res {
+		require.NoError(t, r.Err)
+	}
+}
+
+func clickAt(sec int, typ, product string, price float64) string {
+	return fmt.Sprintf(`{"event_time":"2019-10-01T00:%02d:%02dZ","event_type":%q,"product_id":%q,"price":%g}`, sec/60, sec%60, typ, product, price)
+}
+
+func TestETLRunStreamToTable(t *testing.T) {
+	e := newTestEnv(t, enginetest.Start(t))
+	ctx := context.Background()
+	_, err := e.streams.Create(ctx, stream.Spec{Name: "clicks", Partitions: 2})
+	require.NoError(t, err)
+	_, err = e.tables.Create(ctx, table.Spec{Name: "features", Key: item.KeySchema{Partition: item.KeyAttribute{Name: "product_id", Type: item.S}}})
+	require.NoError(t, err)
+	src, err := e.streams.Open(ctx, "clicks")
+	require.NoError(t, err)
+	features, err := e.tables.Open(ctx, "features")
+	require.NoError(t, err)
+
+	m, stop := e.startManager(t)
+	spec, err := Decode([]byte(countJob))
+	require.NoError(t, err)
+	res, err := m.Apply(ctx, spec)
+	require.NoError(t, err)
+	require.True(t, res.Created)
+
+	// Per product (one partition key per product, so one partition).
+	put(t, src,
+		clickAt(1, "view", "p1", 10), clickAt(2, "view", "p1", 10), clickAt(3, "purchase", "p1", 10),
+		clickAt(4, "bot", "p1", 10), `not json`, clickAt(5, "view", "p2", 5))
+	status := func(want uint64) *Status {
+		var st *Status
+		waitFor(t, 10*time.Second, func() error {
+			var err error
+			if st, err = m.Status(ctx, "counts"); err != nil {
+				return err
+			}
+			if st.RecordsIn != want {
+				return fmt.Errorf("records_in %d, want %d (state %s %s)", st.RecordsIn, want, st.State, st.Error)
+			}
+			return nil
+		})
+		require.Equal(t, st.RecordsIn, st.RecordsProcessed+st.Filtered+st.DeadLettered, "every input accounted for")
+		return st
+	}
+	st := status(6)
+	require.EqualValues(t, 1, st.Filtered)
+	require.EqualValues(t, 1, st.DeadLettered)
+	get := func(p string) item.Item {
+		var it item.Item
+		waitFor(t, 10*time.Second, func() error {
+			var err error
+			if it, err = features.Get(ctx, item.Key{Partition: item.StringValue(p)}, table.GetOptions{}); err != nil {
+				return err
+			}
+			if it == nil {
+				return fmt.Errorf("no row for %s", p)
+			}
+			return nil
+		})
+		return it
+	}
+	waitFor(t, 10*time.Second, func() error {
+		if it := get("p1"); it["views"].N().String() != "2" || it["revenue"].N().String() != "10" {
+			return fmt.Errorf("p1 row %v", it)
+		}
+		return nil
+	})
+
+	// A stop checkpoints; a new manager resumes where it stopped, with the
+	// window state: the same window keeps counting.
+	stop()
+	m, _ = e.startManager(t)
+	put(t, src, clickAt(20, "view", "p1", 10), clickAt(200, "view", "p9", 1), clickAt(1, "view", "p1", 10))
+	st = status(9)
+	require.EqualValues(t, 1, st.Late, "00:00:01 after the watermark passed 00:01:40")
+	require.EqualValues(t, 2, st.DeadLettered)
+	waitFor(t, 10*time.Second, func() error {
+		if it := get("p1"); it["views"].N().String() != "3" || it["final"].BOOL() != true {
+			return fmt.Errorf("p1 row %v", it)
+		}
+		return nil
+	})
+	dls, err := m.DeadLetters(ctx, "counts", 10)
+	require.NoError(t, err)
+	require.Len(t, dls, 2)
+	require.Equal(t, "decode", dls[0].Reason)
+	require.Equal(t, "not json", string(dls[0].Data))
+	require.Equal(t, "late", dls[1].Reason)
+	require.NotEmpty(t, dls[1].Position)
+
+	// Replay sends them through again (once).
+	n, err := m.ReplayDeadLetters(ctx, "counts", 100)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	status(11)
+	// They failed again (nothing was fixed): two new dead letters, and only
+	// those are replayed next time.
+	n, err = m.ReplayDeadLetters(ctx, "counts", 100)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	status(13)
+
+	// Stop through the definition; a change through Apply takes effect.
+	require.NoError(t, m.Stop(ctx, "counts"))
+	waitFor(t, 10*time.Second, func() error {
+		st, err := m.Status(ctx, "counts")
+		if err != nil || st.State != StateStopped {
+			return fmt.Errorf("state %v %v", st, err)
+		}
+		return nil
+	})
+	require.NoError(t, m.Delete(ctx, "counts"))
+	_, err = m.Status(ctx, "counts")
+	require.ErrorIs(t, err, ErrNotFound)
+}
+
+func TestETLApplyReportsEveryError(t *testing.T) {
+	spec, err := Decode([]byte(`
+name: bad job
+source: {stream: clicks, schema: [{name: price, type: double}], start: sometime}
+transforms:
+  - filter: 'price > 1'
+  - filter: 'prise > 1'
+  - {filter: 'price > 1', drop_fields: [price]}
+window:
+  key: [product_id]
+  aggregates: [{name: n, sum: 'price > 1'}]
+sink: {}
+`))
+	require.NoError(t, err)
+	_, err = Compile(context.Background(), spec, nil)
+	require.ErrorIs(t, err, ErrInvalid)
+	for _, want := range []string{
+		`name: "bad job"`,
+		`source.start: "sometime"`,
+		`transforms[1].filter: unknown field "prise"`,
+		`transforms[2]: one transform per list item, got drop_fields and filter`,
+		`window.key[0]: unknown field "product_id"`,
+		`sink: name a table or a stream`,
+		`dead_letter: name the stream`,
+	} {
+		require.ErrorContains(t, err, want)
+	}
+	_, err = Decode([]byte("name: x\nsource: {stream: s}\nsinkk: {}\n"))
+	require.ErrorContains(t, err, `unknown field "sinkk"`)
+}

@@ -1,0 +1,419 @@
+package etl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pricestream/pricestream/internal/record"
+	"github.com/pricestream/pricestream/internal/stream"
+	"github.com/pricestream/pricestream/internal/table"
+	"github.com/pricestream/pricestream/internal/table/item"
+)
+
+// Sinks. A table sink upserts rows keyed by the table's key: the rows of
+// one key are coalesced (a row waiting to be written is replaced by a newer
+// one; with fsync-before-ack every item write costs one fsync, so only the
+// newest row per key is worth writing) and keys are written by a pool of
+// writers in parallel, one write per key at a time so that a key's rows
+// land in order. A stream sink appends rows as JSON. Both bound what waits
+// (emit blocks when full: backpressure reaches the source) and count rows
+// by epoch, so that a checkpoint can wait until every row emitted before
+// it is durable.
+
+// rowSink is a sink as the runner uses it. emit may block (backpressure);
+// it converts the row before it returns, so the caller may reuse it.
+type rowSink interface {
+	emit(ctx context.Context, row *record.Record, m srcMeta) error
+	// barrier ends the current epoch and returns it.
+	barrier() uint64
+	// wait blocks until every row of epochs up to e is durable.
+	wait(ctx context.Context, e uint64) error
+	run(ctx context.Context) error
+}
+
+// epochs counts the rows of each epoch not yet durable.
+type epochs struct {
+	cur    uint64
+	open   map[uint64]int
+	change chan struct{} // closed and replaced when a count drops to 0
+}
+
+func newEpochs() epochs {
+	return epochs{cur: 1, open: map[uint64]int{}, change: make(chan struct{})}
+}
+
+func (e *epochs) add(ep uint64) { e.open[ep]++ }
+
+func (e *epochs) done(ep uint64) {
+	if e.open[ep]--; e.open[ep] <= 0 {
+		delete(e.open, ep)
+		close(e.change)
+		e.change = make(chan struct{})
+	}
+}
+
+func (e *epochs) clearUpTo(ep uint64) bool {
+	for k := range e.open {
+		if k <= ep {
+			return false
+		}
+	}
+	return true
+}
+
+// tableSink upserts rows into a table.
+type tableSink struct {
+	t       *table.Table
+	keys    []string
+	writers int
+	max     int
+	logger  *slog.Logger
+	onWrite func(arrival int64, d time.Duration)
+	onError func(row item.Item, err error)
+
+	mu struct {
+		sync.Mutex
+		pending  map[string]*slot
+		queue    []string
+		inflight map[string]bool
+		ep       epochs
+		wake     chan struct{} // closed and replaced when work or room appears
+		closed   bool
+	}
+}
+
+type slot struct {
+	it      item.Item
+	epoch   uint64
+	arrival int64
+}
+
+func newTableSink(t *table.Table, writers, maxPending int, logger *slog.Logger) *tableSink {
+	s := &tableSink{t: t, writers: writers, max: maxPending, logger: logger}
+	ks := t.Schema()
+	s.keys = []string{ks.Partition.Name}
+	if ks.HasSort() {
+		s.keys = append(s.keys, ks.Sort.Name)
+	}
+	s.mu.pending = map[string]*slot{}
+	s.mu.inflight = map[string]bool{}
+	s.mu.ep = newEpochs()
+	s.mu.wake = make(chan struct{})
+	return s
+}
+
+func (s *tableSink) signal() {
+	close(s.mu.wake)
+	s.mu.wake = make(chan struct{})
+}
+
+func (s *tableSink) emit(ctx context.Context, row *record.Record, m srcMeta) error {
+	var kb strings.Builder
+	for i, k := range s.keys {
+		v, ok := row.Get(k)
+		if !ok || v.IsNull() {
+			return fmt.Errorf("sink table %s: the row has no key attribute %q", s.t.Name(), k)
+		}
+		if i > 0 {
+			kb.WriteByte(0)
+		}
+		kb.WriteString(v.Text())
+	}
+	key := kb.String()
+	it := itemOf(row)
+	for {
+		s.mu.Lock()
+		if sl := s.mu.pending[key]; sl != nil {
+			s.mu.ep.done(sl.epoch)
+			sl.it, sl.epoch, sl.arrival = it, s.mu.ep.cur, m.arrival
+			s.mu.ep.add(sl.epoch)
+			s.mu.Unlock()
+			return nil
+		}
+		if len(s.mu.pending) < s.max {
+			s.mu.pending[key] = &slot{it: it, epoch: s.mu.ep.cur, arrival: m.arrival}
+			s.mu.ep.add(s.mu.ep.cur)
+			if !s.mu.inflight[key] {
+				s.mu.queue = append(s.mu.queue, key)
+				s.signal()
+			}
+			s.mu.Unlock()
+			return nil
+		}
+		wake := s.mu.wake
+		s.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (s *tableSink) barrier() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.mu.ep.cur
+	s.mu.ep.cur++
+	return e
+}
+
+func (s *tableSink) wait(ctx context.Context, e uint64) error {
+	for {
+		s.mu.Lock()
+		ok := s.mu.ep.clearUpTo(e)
+		ch := s.mu.ep.change
+		s.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// run runs the writers until ctx is done.
+func (s *tableSink) run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errc := make(chan error, s.writers)
+	for range s.writers {
+		wg.Go(func() {
+			if err := s.writer(ctx); err != nil {
+				errc <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errc)
+	return <-errc
+}
+
+func (s *tableSink) writer(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		for len(s.mu.queue) == 0 {
+			wake := s.mu.wake
+			s.mu.Unlock()
+			select {
+			case <-wake:
+			case <-ctx.Done():
+				return nil
+			}
+			s.mu.Lock()
+		}
+		key := s.mu.queue[0]
+		s.mu.queue = s.mu.queue[1:]
+		sl := s.mu.pending[key]
+		delete(s.mu.pending, key)
+		s.mu.inflight[key] = true
+		s.signal() // room for emitters
+		s.mu.Unlock()
+
+		start := time.Now()
+		err := s.put(ctx, sl.it)
+		if err != nil && ctx.Err() != nil {
+			return nil
+		}
+		if s.onWrite != nil && err == nil {
+			s.onWrite(sl.arrival, time.Since(start))
+		}
+		s.mu.Lock()
+		delete(s.mu.inflight, key)
+		s.mu.ep.done(sl.epoch)
+		if s.mu.pending[key] != nil {
+			s.mu.queue = append(s.mu.queue, key)
+			s.signal()
+		}
+		s.mu.Unlock()
+	}
+}
+
+// put writes an item, retrying while the engine is unavailable or busy;
+// an item the table refuses is reported and dropped.
+func (s *tableSink) put(ctx context.Context, it item.Item) error {
+	backoff := 10 * time.Millisecond
+	for {
+		_, err := s.t.Put(ctx, it, table.WriteOptions{})
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		if !errors.Is(err, table.ErrUnavailable) && !errors.Is(err, table.ErrConflict) && !errors.Is(err, context.DeadlineExceeded) {
+			if s.onError != nil {
+				s.onError(it, err)
+			}
+			return nil
+		}
+		s.logger.Warn("sink write failed; retrying", "table", s.t.Name(), "err", err)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// appender writes entries to a stream in batches, in the order given: the
+// stream sink and the dead-letter writer.
+type appender struct {
+	s      *stream.Stream
+	max    int
+	logger *slog.Logger
+
+	mu struct {
+		sync.Mutex
+		queue []appendEntry
+		ep    epochs
+		wake  chan struct{}
+	}
+	onAppend func(n int)
+}
+
+type appendEntry struct {
+	e     stream.Entry
+	epoch uint64
+}
+
+func newAppender(s *stream.Stream, maxPending int, logger *slog.Logger) *appender {
+	a := &appender{s: s, max: maxPending, logger: logger}
+	a.mu.ep = newEpochs()
+	a.mu.wake = make(chan struct{})
+	return a
+}
+
+func (a *appender) signal() {
+	close(a.mu.wake)
+	a.mu.wake = make(chan struct{})
+}
+
+// add queues an entry; it blocks while the queue is full.
+func (a *appender) add(ctx context.Context, e stream.Entry) error {
+	for {
+		a.mu.Lock()
+		if len(a.mu.queue) < a.max {
+			a.mu.queue = append(a.mu.queue, appendEntry{e: e, epoch: a.mu.ep.cur})
+			a.mu.ep.add(a.mu.ep.cur)
+			a.signal()
+			a.mu.Unlock()
+			return nil
+		}
+		wake := a.mu.wake
+		a.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (a *appender) barrier() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e := a.mu.ep.cur
+	a.mu.ep.cur++
+	return e
+}
+
+func (a *appender) wait(ctx context.Context, e uint64) error {
+	for {
+		a.mu.Lock()
+		ok := a.mu.ep.clearUpTo(e)
+		ch := a.mu.ep.change
+		a.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (a *appender) run(ctx context.Context) error {
+	for {
+		a.mu.Lock()
+		for len(a.mu.queue) == 0 {
+			wake := a.mu.wake
+			a.mu.Unlock()
+			select {
+			case <-wake:
+			case <-ctx.Done():
+				return nil
+			}
+			a.mu.Lock()
+		}
+		n := min(len(a.mu.queue), stream.MaxPutRecords)
+		batch := append([]appendEntry(nil), a.mu.queue[:n]...)
+		a.mu.queue = a.mu.queue[n:]
+		a.signal()
+		a.mu.Unlock()
+		entries := make([]stream.Entry, len(batch))
+		for i := range batch {
+			entries[i] = batch[i].e
+		}
+		backoff := 10 * time.Millisecond
+		for len(entries) > 0 {
+			res, err := a.s.Append(ctx, entries)
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("append to %s: %w", a.s.Name(), err)
+			}
+			var retry []stream.Entry
+			for i, r := range res {
+				if r.Err != nil {
+					retry = append(retry, entries[i])
+				}
+			}
+			if a.onAppend != nil {
+				a.onAppend(len(entries) - len(retry))
+			}
+			entries = retry
+			if len(retry) > 0 {
+				select {
+				case <-time.After(backoff):
+				case <-ctx.Done():
+					return nil
+				}
+				backoff = min(2*backoff, time.Second)
+			}
+		}
+		a.mu.Lock()
+		for _, b := range batch {
+			a.mu.ep.done(b.epoch)
+		}
+		a.mu.Unlock()
+	}
+}
+
+// streamSink appends rows as JSON objects to a stream.
+type streamSink struct {
+	*appender
+	keyField string
+	buf      []byte
+	mu       sync.Mutex
+}
+
+func (s *streamSink) emit(ctx context.Context, row *record.Record, _ srcMeta) error {
+	v, ok := row.Get(s.keyField)
+	if !ok || v.IsNull() {
+		return fmt.Errorf("sink stream %s: the row has no partition key field %q", s.s.Name(), s.keyField)
+	}
+	s.mu.Lock()
+	s.buf = record.AppendJSON(s.buf[:0], row, nil)
+	data := append([]byte(nil), s.buf...)
+	s.mu.Unlock()
+	return s.add(ctx, stream.Entry{PartitionKey: keyText(v), Data: data})
+}

@@ -1,0 +1,344 @@
+package etl
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"slices"
+
+	"github.com/pricestream/pricestream/internal/record"
+)
+
+// The binary form of a partition's window state, for checkpoints: the
+// watermark's inputs, then every key in key order with its panes and their
+// partials. Values are written as a kind byte and a payload.
+
+const stateVersion = 1
+
+type enc struct{ b []byte }
+
+func (e *enc) uvarint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
+func (e *enc) varint(v int64)   { e.b = binary.AppendVarint(e.b, v) }
+func (e *enc) str(s string)     { e.uvarint(uint64(len(s))); e.b = append(e.b, s...) }
+func (e *enc) f64(f float64)    { e.b = binary.LittleEndian.AppendUint64(e.b, math.Float64bits(f)) }
+func (e *enc) bool(b bool) {
+	if b {
+		e.b = append(e.b, 1)
+	} else {
+		e.b = append(e.b, 0)
+	}
+}
+
+func (e *enc) value(v record.Value) {
+	e.b = append(e.b, byte(v.Kind()))
+	switch v.Kind() {
+	case record.KindBool:
+		e.bool(v.Bool())
+	case record.KindInt, record.KindLong, record.KindTimestamp, record.KindDate:
+		if v.Kind() == record.KindDate {
+			e.varint(v.Days())
+		} else if v.Kind() == record.KindTimestamp {
+			e.varint(v.UnixNano())
+		} else {
+			e.varint(v.Long())
+		}
+	case record.KindDouble:
+		e.f64(v.Double())
+		e.str(v.NumberText())
+	case record.KindDecimal:
+		n, scale := v.Decimal()
+		e.varint(int64(scale))
+		e.str(n.String())
+	case record.KindString, record.KindBinary:
+		e.str(v.Str())
+	case record.KindStruct, record.KindMap:
+		r := v.Struct()
+		if r == nil {
+			r = v.Map()
+		}
+		e.uvarint(uint64(r.Len()))
+		for _, f := range r.Fields() {
+			e.str(f.Name)
+			e.value(f.Value)
+		}
+	case record.KindArray:
+		arr := v.Array()
+		e.uvarint(uint64(len(arr)))
+		for _, x := range arr {
+			e.value(x)
+		}
+	}
+}
+
+var errCorrupt = errors.New("etl: corrupt checkpoint")
+
+type dec struct {
+	b   []byte
+	err error
+}
+
+func (d *dec) fail() {
+	if d.err == nil {
+		d.err = errCorrupt
+	}
+	d.b = nil
+}
+
+func (d *dec) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *dec) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *dec) str() string {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail()
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *dec) f64() float64 {
+	if len(d.b) < 8 {
+		d.fail()
+		return 0
+	}
+	f := math.Float64frombits(binary.LittleEndian.Uint64(d.b))
+	d.b = d.b[8:]
+	return f
+}
+
+func (d *dec) bool() bool {
+	if len(d.b) < 1 {
+		d.fail()
+		return false
+	}
+	b := d.b[0] != 0
+	d.b = d.b[1:]
+	return b
+}
+
+func (d *dec) count() int {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) { // every element takes at least a byte
+		d.fail()
+		return 0
+	}
+	return int(n)
+}
+
+func (d *dec) value(depth int) record.Value {
+	if len(d.b) < 1 || depth > 64 {
+		d.fail()
+		return record.Value{}
+	}
+	k := record.Kind(d.b[0])
+	d.b = d.b[1:]
+	switch k {
+	case record.KindNull:
+		return record.Value{}
+	case record.KindBool:
+		return record.BoolValue(d.bool())
+	case record.KindInt:
+		return record.IntValue(int32(d.varint()))
+	case record.KindLong:
+		return record.LongValue(d.varint())
+	case record.KindTimestamp:
+		return record.TimestampNanos(d.varint())
+	case record.KindDate:
+		return record.DateValue(d.varint())
+	case record.KindDouble:
+		f := d.f64()
+		if t := d.str(); t != "" {
+			return record.NumberValue(f, t)
+		}
+		return record.DoubleValue(f)
+	case record.KindDecimal:
+		scale := d.varint()
+		n, ok := new(big.Int).SetString(d.str(), 10)
+		if !ok || scale < 0 || scale > 38 {
+			d.fail()
+			return record.Value{}
+		}
+		return record.DecimalBig(n, int(scale))
+	case record.KindString:
+		return record.StringValue(d.str())
+	case record.KindBinary:
+		return record.BinaryString(d.str())
+	case record.KindStruct, record.KindMap:
+		n := d.count()
+		r := record.New(n)
+		for range n {
+			name := d.str()
+			r.Append(name, d.value(depth+1))
+		}
+		if k == record.KindMap {
+			return record.MapValue(r)
+		}
+		return record.StructValue(r)
+	case record.KindArray:
+		n := d.count()
+		out := make([]record.Value, n)
+		for i := range out {
+			out[i] = d.value(depth + 1)
+		}
+		return record.ArrayValue(out)
+	}
+	d.fail()
+	return record.Value{}
+}
+
+func (e *enc) meta(m srcMeta) {
+	e.uvarint(uint64(m.partition))
+	e.uvarint(m.seq)
+	e.uvarint(uint64(m.index))
+	e.varint(m.arrival)
+}
+
+func (d *dec) meta() srcMeta {
+	return srcMeta{partition: int(d.uvarint()), seq: d.uvarint(), index: uint32(d.uvarint()), arrival: d.varint()}
+}
+
+// appendState appends the window state.
+func (w *windowOp) appendState(dst []byte) []byte {
+	e := enc{b: dst}
+	e.uvarint(stateVersion)
+	e.uvarint(uint64(len(w.def.aggs)))
+	e.varint(w.maxEvent)
+	e.varint(w.closed)
+	names := make([]string, 0, len(w.keys))
+	for k := range w.keys {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	e.uvarint(uint64(len(names)))
+	for _, k := range names {
+		ks := w.keys[k]
+		e.str(ks.key)
+		e.uvarint(uint64(len(ks.vals)))
+		for _, v := range ks.vals {
+			e.value(v)
+		}
+		e.varint(ks.lastEmitEnd)
+		e.varint(ks.lastEmit)
+		e.bool(ks.pending)
+		e.varint(ks.pendingEnd)
+		e.uvarint(uint64(len(ks.panes)))
+		for _, p := range ks.panes {
+			e.varint(p.start)
+			e.varint(p.maxArrival)
+			e.meta(p.last)
+			for i := range p.parts {
+				pt := &p.parts[i]
+				e.varint(pt.n)
+				e.f64(pt.f)
+				e.value(pt.v)
+				e.varint(pt.t)
+				if pt.hll == nil {
+					e.uvarint(0)
+					continue
+				}
+				nz := 0
+				for _, r := range pt.hll.reg {
+					if r != 0 {
+						nz++
+					}
+				}
+				e.uvarint(uint64(nz) + 1)
+				for j, r := range pt.hll.reg {
+					if r != 0 {
+						e.uvarint(uint64(j))
+						e.b = append(e.b, r)
+					}
+				}
+			}
+		}
+	}
+	return e.b
+}
+
+// restoreState replaces the window state by the one b holds.
+func (w *windowOp) restoreState(b []byte) error {
+	d := dec{b: b}
+	if v := d.uvarint(); v != stateVersion {
+		return fmt.Errorf("%w: state version %d", errCorrupt, v)
+	}
+	if n := d.uvarint(); int(n) != len(w.def.aggs) {
+		return fmt.Errorf("%w: %d aggregates, the job has %d", errCorrupt, n, len(w.def.aggs))
+	}
+	w.maxEvent = d.varint()
+	w.closed = d.varint()
+	w.keys = map[string]*keyState{}
+	w.pending = nil
+	nk := d.count()
+	for range nk {
+		ks := &keyState{key: d.str()}
+		nv := d.count()
+		for range nv {
+			ks.vals = append(ks.vals, d.value(0))
+		}
+		ks.lastEmitEnd = d.varint()
+		ks.lastEmit = d.varint()
+		ks.pending = d.bool()
+		ks.pendingEnd = d.varint()
+		np := d.count()
+		for range np {
+			p := &pane{start: d.varint(), maxArrival: d.varint(), last: d.meta(), parts: make([]partial, len(w.def.aggs))}
+			for i := range p.parts {
+				pt := &p.parts[i]
+				pt.n = d.varint()
+				pt.f = d.f64()
+				pt.v = d.value(0)
+				pt.t = d.varint()
+				if nz := d.uvarint(); nz > 0 {
+					h := &hll{}
+					for range nz - 1 {
+						j := d.uvarint()
+						if j >= hllM || len(d.b) < 1 {
+							d.fail()
+							break
+						}
+						h.reg[j] = d.b[0]
+						d.b = d.b[1:]
+					}
+					h.recompute()
+					pt.hll = h
+				}
+			}
+			ks.panes = append(ks.panes, p)
+		}
+		if d.err != nil {
+			return d.err
+		}
+		w.keys[ks.key] = ks
+		if ks.pending {
+			w.pending = append(w.pending, ks)
+		}
+	}
+	if d.err != nil {
+		return d.err
+	}
+	if len(d.b) != 0 {
+		return fmt.Errorf("%w: %d bytes after the state", errCorrupt, len(d.b))
+	}
+	return nil
+}

@@ -1,0 +1,216 @@
+package table_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pricestream/pricestream/internal/engine"
+	"github.com/pricestream/pricestream/internal/engine/enginetest"
+	"github.com/pricestream/pricestream/internal/table"
+	"github.com/pricestream/pricestream/internal/table/item"
+)
+
+// Benchmarks of the table hot paths, beside a raw JetStream KV put and get
+// in the same run. Run with:
+//
+//	go test -run '^$' -bench 'Table|KV' -benchtime 3000x ./internal/table/
+//
+// Each reports p50 and p99 latency (µs) and ops/s; the engine fsyncs every
+// message (the default) unless the name says interval.
+
+// latencies collects per-operation times and reports percentiles.
+type latencies []time.Duration
+
+func (l latencies) report(b *testing.B) {
+	if len(l) == 0 {
+		return
+	}
+	slices.Sort(l)
+	pct := func(p float64) float64 { return float64(l[int(p*float64(len(l)-1))].Nanoseconds()) / 1e3 }
+	b.ReportMetric(pct(0.50), "p50-µs")
+	b.ReportMetric(pct(0.99), "p99-µs")
+	var sum time.Duration
+	for _, d := range l {
+		sum += d
+	}
+	b.ReportMetric(float64(len(l))/sum.Seconds(), "ops/s")
+}
+
+func benchEngines(b *testing.B, fn func(b *testing.B, e *engine.Engine)) {
+	b.Run("fsync=always", func(b *testing.B) { fn(b, enginetest.Start(b)) })
+	b.Run("fsync=interval", func(b *testing.B) {
+		fn(b, enginetest.Start(b, enginetest.WithFsync(engine.FsyncPolicy{Interval: 100 * time.Millisecond})))
+	})
+}
+
+func benchTable(b *testing.B, e *engine.Engine, n int) *table.Table {
+	m := newManager(b, e)
+	tb := createTable(b, m, "bench", sortKey, table.ViewNewAndOldImgs)
+	ctx := context.Background()
+	for i := range n {
+		if _, err := tb.Put(ctx, it(b, fmt.Sprintf(`{"pk":"p%d","sk":%d,"price":129.99,"name":"runner"}`, i%10, i)), table.WriteOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return tb
+}
+
+func BenchmarkTablePut(b *testing.B) {
+	benchEngines(b, func(b *testing.B, e *engine.Engine) {
+		tb := benchTable(b, e, 0)
+		ctx := context.Background()
+		lat := make(latencies, 0, b.N)
+		i := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			item := it(b, fmt.Sprintf(`{"pk":"p%d","sk":%d,"price":129.99,"name":"runner"}`, i%100, i))
+			t0 := time.Now()
+			if _, err := tb.Put(ctx, item, table.WriteOptions{}); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(t0))
+			i++
+		}
+		lat.report(b)
+	})
+}
+
+func BenchmarkTableUpdate(b *testing.B) {
+	benchEngines(b, func(b *testing.B, e *engine.Engine) {
+		tb := benchTable(b, e, 100)
+		ctx := context.Background()
+		u := update(b, "SET price = price + :d ADD n :one", `{"d":0.01,"one":1}`)
+		c := cond(b, "attribute_exists(pk)", "")
+		lat := make(latencies, 0, b.N)
+		i := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			k := key(b, tb, fmt.Sprintf(`{"pk":"p%d","sk":%d}`, i%10, i%100))
+			t0 := time.Now()
+			if _, err := tb.Update(ctx, k, u, table.WriteOptions{Condition: c}); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(t0))
+			i++
+		}
+		lat.report(b)
+	})
+}
+
+func BenchmarkTableGet(b *testing.B) {
+	e := enginetest.Start(b)
+	tb := benchTable(b, e, 1000)
+	ctx := context.Background()
+	keys := make([]item.Key, 1000)
+	for i := range keys {
+		keys[i] = key(b, tb, fmt.Sprintf(`{"pk":"p%d","sk":%d}`, i%10, i))
+	}
+	for _, consistent := range []bool{false, true} {
+		b.Run(fmt.Sprintf("consistent=%t", consistent), func(b *testing.B) {
+			lat := make(latencies, 0, b.N)
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				t0 := time.Now()
+				got, err := tb.Get(ctx, keys[i%len(keys)], table.GetOptions{Consistent: consistent})
+				if err != nil || got == nil {
+					b.Fatal(err, got)
+				}
+				lat = append(lat, time.Since(t0))
+				i++
+			}
+			lat.report(b)
+		})
+	}
+}
+
+func BenchmarkTableQuery100(b *testing.B) {
+	e := enginetest.Start(b)
+	tb := benchTable(b, e, 1000) // 100 items per partition key
+	ctx := context.Background()
+	kc := keyCond(b, "pk = :p", `{"p":"p3"}`)
+	lat := make(latencies, 0, b.N)
+	b.ReportAllocs()
+	for b.Loop() {
+		t0 := time.Now()
+		p, err := tb.Query(ctx, table.QueryInput{KeyCondition: kc})
+		if err != nil || len(p.Items) != 100 {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	lat.report(b)
+}
+
+// BenchmarkTableChangeNotify measures commit -> subscriber sees the change,
+// one write at a time.
+func BenchmarkTableChangeNotify(b *testing.B) {
+	benchEngines(b, func(b *testing.B, e *engine.Engine) {
+		tb := benchTable(b, e, 0)
+		ctx := context.Background()
+		sub, err := tb.Subscribe(ctx, table.Position{Kind: table.Latest})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer sub.Stop()
+		lat := make(latencies, 0, b.N)
+		i := 0
+		for b.Loop() {
+			res, err := tb.Put(ctx, it(b, fmt.Sprintf(`{"pk":"p","sk":%d}`, i)), table.WriteOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			committed := time.Now() // the engine acknowledged the write
+			c, err := sub.Next(ctx)
+			if err != nil || c.Seq != res.Seq {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(committed))
+			i++
+		}
+		lat.report(b)
+	})
+}
+
+// BenchmarkKV is the raw JetStream key-value put and get the table sits on.
+func BenchmarkKV(b *testing.B) {
+	benchEngines(b, func(b *testing.B, e *engine.Engine) {
+		ctx := context.Background()
+		kv, err := e.JetStream().CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "bench", History: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		val := []byte(`{"pk":"p1","sk":1,"price":129.99,"name":"runner"}`)
+		b.Run("put", func(b *testing.B) {
+			lat := make(latencies, 0, b.N)
+			i := 0
+			for b.Loop() {
+				t0 := time.Now()
+				if _, err := kv.Put(ctx, fmt.Sprintf("k%d", i%1000), val); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(t0))
+				i++
+			}
+			lat.report(b)
+		})
+		b.Run("get", func(b *testing.B) {
+			lat := make(latencies, 0, b.N)
+			i := 0
+			for b.Loop() {
+				t0 := time.Now()
+				if _, err := kv.Get(ctx, fmt.Sprintf("k%d", i%1000)); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(t0))
+				i++
+			}
+			lat.report(b)
+		})
+	})
+}

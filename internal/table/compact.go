@@ -1,0 +1,154 @@
+package table
+
+import (
+	"context"
+	"errors"
+	"runtime/pprof"
+	"time"
+)
+
+// The compactor is one goroutine per manager. On every tick
+// (Config.CompactInterval), and when a table's index becomes ready, it
+// finishes the lock markers of decided or stale transactions, and trims each
+// open table's change history: on every item subject with more than one
+// message, the versions older than the table's change retention go, except
+// the item's current one; a deletion's tombstone goes once it is older than
+// the retention (the subject is then empty, as if the item never was).
+// Items themselves are permanent.
+
+func (m *Manager) runCompactor() {
+	pprof.Do(m.ctx, pprof.Labels("role", "table-compactor"), func(ctx context.Context) {
+		// With an embedded engine that nobody else reaches, every lock
+		// marker older than this process was left by its previous life.
+		var orphansBefore time.Time
+		if m.eng.Embedded() && m.eng.Config().Listen == "" {
+			orphansBefore = time.Now()
+		}
+		tick := time.NewTicker(m.cfg.CompactInterval)
+		defer tick.Stop()
+		for {
+			compact := false
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				compact = true
+			case <-m.kick:
+			}
+			for _, t := range m.openTables() {
+				select {
+				case <-t.ix.ready:
+				default:
+					continue
+				}
+				if t.ix.readyErr != nil {
+					continue
+				}
+				m.resolveLocks(ctx, t, orphansBefore)
+				if compact {
+					if err := m.compact(ctx, t, time.Now()); err != nil && ctx.Err() == nil {
+						m.logger.Warn("table compaction", "table", t.name, "err", err)
+					}
+				}
+			}
+		}
+	})
+}
+
+// kickCompactor asks the compactor for a pass of lock recovery now.
+func (m *Manager) kickCompactor() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+// seqAtTime returns the first sequence of t's stream whose message was
+// written at or after cutoff (last+1 when there is none), by binary search
+// over the write times the messages carry.
+func (m *Manager) seqAtTime(ctx context.Context, t *Table, cutoff int64) (uint64, error) {
+	st, err := t.StreamState(ctx)
+	if err != nil {
+		return 0, err
+	}
+	lo, hi := max(st.FirstSeq, 1), st.LastSeq+1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		msg, seq, err := directGetNext(ctx, m.rc, t.jsName, t.wildcard, mid)
+		if errors.Is(err, errNoMessage) {
+			hi = mid
+			continue
+		}
+		if err != nil {
+			return 0, classify(m.rc, err)
+		}
+		var v version
+		if err := decodeVersion(msg.Data, &v); err != nil || v.time < cutoff {
+			lo = seq + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo, nil
+}
+
+// compact trims t's history older than its retention, as of now.
+func (m *Manager) compact(ctx context.Context, t *Table, now time.Time) error {
+	cutoff := now.Add(-t.retention).UnixNano()
+	t.ix.mu.RLock()
+	keys := make([]string, 0, len(t.ix.mu.dirty))
+	for k := range t.ix.mu.dirty {
+		keys = append(keys, k)
+	}
+	t.ix.mu.RUnlock()
+	if len(keys) == 0 {
+		return nil
+	}
+	cutSeq, err := m.seqAtTime(ctx, t, cutoff)
+	if err != nil {
+		return err
+	}
+	st, err := t.StreamState(ctx)
+	if err != nil {
+		return err
+	}
+	trimmed := 0
+	for _, k := range keys {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		e := t.ix.get(k)
+		if e == nil || e.lock != nil {
+			continue
+		}
+		subj := t.subject([]byte(k))
+		tombstone := e.item == nil
+		below := min(cutSeq, e.seq)
+		gone := false
+		if tombstone && e.time < cutoff && e.seq != st.LastSeq {
+			below, gone = e.seq+1, true
+		}
+		if below > 1 {
+			if err := purgeSubject(ctx, m.nc, t.jsName, subj, below); err != nil {
+				return err
+			}
+			trimmed++
+		}
+		t.ix.mu.Lock()
+		if cur, ok := t.ix.mu.tree.Get(&entry{key: k}); ok && cur == e {
+			switch {
+			case gone:
+				t.ix.mu.tree.Delete(e)
+				delete(t.ix.mu.dirty, k)
+			case e.seq < cutSeq && !tombstone:
+				delete(t.ix.mu.dirty, k) // only the current version is left
+			}
+		}
+		t.ix.mu.Unlock()
+	}
+	if trimmed > 0 {
+		m.metrics.compacted.WithLabelValues(t.name).Add(float64(trimmed))
+		m.logger.Debug("table compacted", "table", t.name, "keys", trimmed)
+	}
+	return nil
+}

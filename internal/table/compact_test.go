@@ -1,0 +1,70 @@
+package table
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pricestream/pricestream/internal/engine/enginetest"
+	"github.com/pricestream/pricestream/internal/table/item"
+)
+
+func TestTableCompact(t *testing.T) {
+	ctx := context.Background()
+	e := enginetest.Start(t)
+	m, err := New(Config{}, Deps{Engine: e, Registerer: prometheus.NewRegistry()})
+	require.NoError(t, err)
+	defer m.Close()
+	ks := item.KeySchema{Partition: item.KeyAttribute{Name: "pk", Type: item.S}}
+	_, err = m.Create(ctx, Spec{Name: "compact", Key: ks, StreamView: ViewNewAndOldImgs})
+	require.NoError(t, err)
+	tb, err := m.Open(ctx, "compact")
+	require.NoError(t, err)
+	put := func(pk string, n int64) {
+		_, err := tb.Put(ctx, item.Item{"pk": item.StringValue(pk), "n": item.IntValue(n)}, WriteOptions{})
+		require.NoError(t, err)
+	}
+	k := func(pk string) item.Key { return item.Key{Partition: item.StringValue(pk)} }
+	for i := range 3 {
+		put("a", int64(i))
+	}
+	put("b", 1)
+	_, err = tb.Delete(ctx, k("b"), WriteOptions{})
+	require.NoError(t, err)
+	put("c", 1)
+	require.NoError(t, tb.ix.waitFor(ctx, tb.lastWrite.Load()))
+	st, err := tb.StreamState(ctx)
+	require.NoError(t, err)
+	require.Equal(t, uint64(6), st.LastSeq)
+
+	// Within the retention nothing goes.
+	require.NoError(t, m.compact(ctx, tb, time.Now()))
+	info, err := m.Describe(ctx, "compact")
+	require.NoError(t, err)
+	require.Equal(t, uint64(6), info.Messages)
+
+	// Two days later: a keeps its current version, b's tombstone goes, c stays.
+	require.NoError(t, m.compact(ctx, tb, time.Now().Add(48*time.Hour)))
+	info, err = m.Describe(ctx, "compact")
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), info.Messages)
+	got, err := tb.Get(ctx, k("a"), GetOptions{Consistent: true})
+	require.NoError(t, err)
+	require.Equal(t, `{"n":2,"pk":"a"}`, string(got.AppendPlainJSON(nil)))
+	require.Nil(t, tb.ix.get(string(k("b").AppendOrdered(nil))), "the tombstone left the index")
+	tb.ix.mu.RLock()
+	require.Empty(t, tb.ix.mu.dirty)
+	tb.ix.mu.RUnlock()
+
+	// b can be created again (its subject is empty), and the change stream
+	// still reads from the oldest change kept.
+	_, err = tb.Put(ctx, item.Item{"pk": item.StringValue("b"), "n": item.IntValue(9)}, WriteOptions{Condition: nil})
+	require.NoError(t, err)
+	cs, _, err := tb.ReadChanges(ctx, 1, 100)
+	require.NoError(t, err)
+	require.Len(t, cs, 3) // a's current version (MODIFY), c (INSERT), b again (INSERT)
+	require.Equal(t, EventInsert, cs[2].Event)
+}

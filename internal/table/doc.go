@@ -1,0 +1,59 @@
+// Package table holds pricestream's tables, the stand-in for DynamoDB and
+// DynamoDB Streams: key-value and document items with atomic conditional
+// writes, queries by key, transactions, and a change stream that delivers
+// every modification in order.
+//
+// # Storage
+//
+// Each table is one JetStream stream with one subject per item key (the
+// subject token is the base64url text of the item's order-preserving key
+// bytes, or a hash of a long key). Each message is one item version: a
+// small header (put, delete, transaction lock, restore; write time; the
+// key) and the binary item, plus the old image when the table's view type
+// keeps old images. The stream is both the durable truth and the change
+// stream: [Table.Subscribe], [Table.ReadChanges] and [Table.Follow] read it
+// from any position. Table definitions live in a key-value bucket, as
+// stream definitions do.
+//
+// A single-item write ([Table.Put], [Table.Update], [Table.Delete]) reads
+// the item's current version, evaluates its condition and computes the new
+// item, and publishes it with the engine's expected-last-subject-sequence
+// set to the version it read. If another writer got there first, it reads
+// the item again from the engine and recomputes, so conditions are always
+// evaluated against the version a write replaces, ADD and SET never lose
+// an update, and of two conditional writers racing on one version exactly
+// one wins. A write that changes nothing stores nothing.
+//
+// [Manager.TransactWrite] writes several items all or nothing with lock
+// markers and a decision record (see txn.go for the protocol and its
+// recovery).
+//
+// # Index
+//
+// Reads come from an in-memory index per table (a B-tree of key bytes to
+// the last version), kept current by an ordered consumer of the table's
+// stream. A read waits (on a channel, not a sleep) until the index has
+// applied every write this process made; a consistent read also waits for
+// every write stored before it (GetItem reads the item's last version from
+// the engine directly). The index is rebuilt from the engine when a table
+// is first opened in a process.
+//
+// # History
+//
+// Items are permanent. Change history is kept for the table's change
+// retention (default 24h): a compactor goroutine trims older versions
+// except each item's current one, and removes deletion tombstones once they
+// are older than the retention.
+//
+// # Concurrency
+//
+// [Manager], [Table], [Subscription] and [Reader] are safe for concurrent
+// use. The manager owns one goroutine per open table (the index applier)
+// and the compactor; [Manager.Close] stops them and waits. Lock order:
+// Manager.mu, then index.mu, then index.nmu; the decision cache's mutex is
+// never held with another.
+//
+// This package imports engine, table/item and table/expr; nothing in it
+// knows HTTP. Errors wrap the sentinels in errors.go; the item and expr
+// packages' *ValidationError values pass through unchanged.
+package table

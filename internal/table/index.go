@@ -1,0 +1,373 @@
+package table
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/btree"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// entry is the index's view of one item key: the last message on its
+// subject. Entries are immutable once in the tree; an update replaces the
+// entry, so a reader may keep one after releasing the index lock.
+type entry struct {
+	key  string // ordered key bytes
+	seq  uint64 // sequence of the subject's last message: the version writers expect
+	time int64  // write time of that message, Unix nanoseconds
+	item []byte // binary committed item; nil when the item does not exist
+	lock *lock  // set when the last message is a transaction's lock marker
+}
+
+// lock is a transaction's lock marker on an item.
+type lock struct {
+	txn     string
+	finalOp byte   // opPut, opDelete, or opRestore (a condition check)
+	final   []byte // binary item the transaction writes (opPut)
+}
+
+func entryLess(a, b *entry) bool { return a.key < b.key }
+
+// index is a table's items, kept current from its engine stream by an
+// ordered consumer in one goroutine (the applier). Reads take mu for
+// reading; the applier takes it for writing, per message.
+type index struct {
+	t *Table
+
+	mu struct {
+		sync.RWMutex
+		tree  *btree.BTreeG[*entry]
+		items int64
+		bytes int64
+		// dirty holds keys whose subject has more than one message or
+		// ends in a tombstone: the compactor's work list.
+		dirty map[string]struct{}
+		// locked holds keys whose last message is a lock marker.
+		locked map[string]struct{}
+	}
+
+	applied atomic.Uint64 // sequence of the last message applied
+
+	nmu    sync.Mutex
+	notify chan struct{} // closed after the next apply; made by waiters
+
+	ready    chan struct{} // closed once caught up with the stream at start
+	readyErr error         // set before ready is closed when the start failed
+	done     chan struct{} // closed when the applier has stopped
+	stopOnce sync.Once
+	cancel   context.CancelFunc
+	ctx      context.Context
+	started  time.Time
+	loadTime time.Duration
+}
+
+func newIndex(t *Table) *index {
+	ix := &index{t: t, ready: make(chan struct{}), done: make(chan struct{})}
+	ix.mu.tree = btree.NewG(32, entryLess)
+	ix.mu.dirty = make(map[string]struct{})
+	ix.mu.locked = make(map[string]struct{})
+	ix.ctx, ix.cancel = context.WithCancel(t.m.ctx)
+	return ix
+}
+
+// start runs the applier goroutine; the manager owns it. Called with the
+// manager's mu held, so never after Close.
+func (ix *index) start() {
+	ix.started = time.Now()
+	m := ix.t.m
+	m.wg.Go(func() {
+		defer close(ix.done)
+		pprof.Do(ix.ctx, pprof.Labels("table", ix.t.name, "role", "index"), func(ctx context.Context) {
+			ix.run(ctx)
+		})
+	})
+}
+
+// stop ends the applier; it is idempotent and does not wait.
+func (ix *index) stop() { ix.stopOnce.Do(ix.cancel) }
+
+func (ix *index) fail(err error) {
+	select {
+	case <-ix.ready:
+	default:
+		ix.readyErr = err
+		close(ix.ready)
+	}
+}
+
+func (ix *index) markReady() {
+	select {
+	case <-ix.ready:
+	default:
+		ix.loadTime = time.Since(ix.started)
+		close(ix.ready)
+		ix.t.m.kickCompactor()
+		ix.t.m.logger.Info("table index ready", "table", ix.t.name, "items", ix.mu.items, "seq", ix.applied.Load(), "took", ix.loadTime.Round(time.Millisecond))
+	}
+}
+
+func (ix *index) run(ctx context.Context) {
+	t := ix.t
+	m := t.m
+	s, err := m.rjs.Stream(ctx, t.jsName)
+	if err != nil {
+		ix.fail(fmt.Errorf("open table %q: %w", t.name, classify(m.rc, err)))
+		return
+	}
+	st := s.CachedInfo().State
+	if st.Msgs == 0 {
+		ix.advance(st.LastSeq)
+		ix.markReady()
+	}
+	cons, err := m.rjs.OrderedConsumer(ctx, t.jsName, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{t.wildcard},
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		ix.fail(fmt.Errorf("open table %q: %w", t.name, classify(m.rc, err)))
+		return
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(8192, 64<<20))
+	if err != nil {
+		ix.fail(fmt.Errorf("open table %q: %w", t.name, classify(m.rc, err)))
+		return
+	}
+	defer it.Stop()
+	defer context.AfterFunc(ctx, it.Stop)()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+				ix.fail(ErrClosed)
+				return
+			}
+			if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
+				ix.fail(fmt.Errorf("%w: table %q", ErrNotFound, t.name))
+				m.forget(t)
+				return
+			}
+			m.logger.Warn("table index consumer", "table", t.name, "err", err)
+			continue
+		}
+		seq, pending, ok := ackInfo(msg.Reply())
+		if !ok {
+			md, err := msg.Metadata()
+			if err != nil {
+				continue
+			}
+			seq, pending = md.Sequence.Stream, md.NumPending
+		}
+		ix.apply(seq, msg.Data())
+		if pending == 0 {
+			ix.markReady()
+		}
+	}
+}
+
+// apply applies one message of the table's stream.
+func (ix *index) apply(seq uint64, data []byte) {
+	var v version
+	if err := decodeVersion(data, &v); err != nil {
+		ix.t.m.logger.Error("table index: corrupt message skipped", "table", ix.t.name, "seq", seq, "err", err)
+		ix.advance(seq)
+		return
+	}
+	e := &entry{key: string(v.key), seq: seq, time: v.time}
+	compact := v.flags&flagOld != 0 // the old image would stay referenced
+	switch v.op {
+	case opPut, opRestore:
+		e.item = v.item
+	case opLock:
+		e.item = v.item
+		e.lock = &lock{txn: string(v.txn), finalOp: v.finalOp, final: clone(v.final)}
+		compact = true
+	}
+	if compact && e.item != nil {
+		e.item = clone(e.item)
+	}
+	ix.mu.Lock()
+	prev, had := ix.mu.tree.ReplaceOrInsert(e)
+	if had && prev.item != nil {
+		ix.mu.items--
+		ix.mu.bytes -= int64(len(prev.item))
+	}
+	if e.item != nil {
+		ix.mu.items++
+		ix.mu.bytes += int64(len(e.item))
+	}
+	if had || e.item == nil {
+		ix.mu.dirty[e.key] = struct{}{}
+	}
+	if e.lock != nil {
+		ix.mu.locked[e.key] = struct{}{}
+	} else if had && prev.lock != nil {
+		delete(ix.mu.locked, e.key)
+	}
+	ix.mu.Unlock()
+	ix.advance(seq)
+	if ix.loadTime != 0 { // not while loading: the delay then is the load
+		ix.t.m.metrics.indexDelay.Observe(max(0, float64(time.Now().UnixNano()-v.time)/1e9))
+	}
+}
+
+// ackInfo reads the stream sequence and the pending count from a JetStream
+// delivery's reply subject without allocating, as msg.Metadata does with
+// more work: $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>
+// (9 tokens), or the 12-token form with domain and account hash.
+func ackInfo(reply string) (seq, pending uint64, ok bool) {
+	var tok [12]string
+	n := 0
+	for n < len(tok) {
+		i := strings.IndexByte(reply, '.')
+		if i < 0 {
+			tok[n] = reply
+			n++
+			break
+		}
+		tok[n] = reply[:i]
+		reply = reply[i+1:]
+		n++
+	}
+	var sseq, pend string
+	switch {
+	case n == 9 && tok[0] == "$JS" && tok[1] == "ACK":
+		sseq, pend = tok[5], tok[8]
+	case n >= 11 && tok[0] == "$JS" && tok[1] == "ACK":
+		sseq, pend = tok[7], tok[10]
+	default:
+		return 0, 0, false
+	}
+	var err1, err2 error
+	seq, err1 = strconv.ParseUint(sseq, 10, 64)
+	pending, err2 = strconv.ParseUint(pend, 10, 64)
+	return seq, pending, err1 == nil && err2 == nil
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
+func (ix *index) advance(seq uint64) {
+	if seq <= ix.applied.Load() {
+		return
+	}
+	ix.applied.Store(seq)
+	ix.nmu.Lock()
+	if ix.notify != nil {
+		close(ix.notify)
+		ix.notify = nil
+	}
+	ix.nmu.Unlock()
+}
+
+// waitFor blocks until the index has applied sequence seq.
+func (ix *index) waitFor(ctx context.Context, seq uint64) error {
+	for {
+		if ix.applied.Load() >= seq {
+			return nil
+		}
+		ix.nmu.Lock()
+		if ix.applied.Load() >= seq {
+			ix.nmu.Unlock()
+			return nil
+		}
+		if ix.notify == nil {
+			ix.notify = make(chan struct{})
+		}
+		ch := ix.notify
+		ix.nmu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("%w: table %q index behind: %v", ErrUnavailable, ix.t.name, ctx.Err())
+		case <-ix.done:
+			if ix.readyErr != nil {
+				return ix.readyErr
+			}
+			return ErrClosed
+		}
+	}
+}
+
+// waitReady blocks until the index has caught up with the stream as it
+// was when the index started.
+func (ix *index) waitReady(ctx context.Context) error {
+	select {
+	case <-ix.ready:
+		return ix.readyErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// get returns the entry of key, or nil.
+func (ix *index) get(key string) *entry {
+	ix.mu.RLock()
+	e, _ := ix.mu.tree.Get(&entry{key: key})
+	ix.mu.RUnlock()
+	return e
+}
+
+func (ix *index) size() (items, bytes int64) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.mu.items, ix.mu.bytes
+}
+
+// ascend calls fn for the entries with from <= key < to (to "" means no
+// bound) in ascending order, until fn returns false, holding the read lock.
+func (ix *index) ascend(from, to string, fn func(*entry) bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	pivot := &entry{key: from}
+	if to == "" {
+		ix.mu.tree.AscendGreaterOrEqual(pivot, fn)
+		return
+	}
+	ix.mu.tree.AscendRange(pivot, &entry{key: to}, fn)
+}
+
+// descend calls fn for the entries with from <= key < to (to "" means no
+// bound) in descending order, until fn returns false.
+func (ix *index) descend(from, to string, fn func(*entry) bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if to == "" {
+		ix.mu.tree.Descend(func(e *entry) bool {
+			if e.key < from {
+				return false
+			}
+			return fn(e)
+		})
+		return
+	}
+	// DescendRange(lessOrEqual, greaterThan) includes its first bound: walk
+	// from the last key below to.
+	ix.mu.tree.DescendLessOrEqual(&entry{key: to}, func(e *entry) bool {
+		if e.key >= to {
+			return true
+		}
+		if e.key < from {
+			return false
+		}
+		return fn(e)
+	})
+}
+
+// snapshot returns a copy-on-write copy of the tree and the sequence it
+// reflects.
+func (ix *index) snapshot() (*btree.BTreeG[*entry], uint64) {
+	ix.mu.Lock() // Clone needs exclusive access to mark nodes shared
+	defer ix.mu.Unlock()
+	return ix.mu.tree.Clone(), ix.applied.Load()
+}

@@ -1,0 +1,564 @@
+package table
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pricestream/pricestream/internal/engine"
+	"github.com/pricestream/pricestream/internal/table/item"
+)
+
+// Deps are the manager's dependencies.
+type Deps struct {
+	Engine     *engine.Engine
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+// Manager creates, opens and deletes the tables of one engine, and runs
+// their indexes and the compactor.
+type Manager struct {
+	cfg     Config
+	eng     *engine.Engine
+	js      jetstream.JetStream
+	nc      *nats.Conn // writes and control
+	rc      *nats.Conn // index consumers, change reads
+	rjs     jetstream.JetStream
+	logger  *slog.Logger
+	metrics *metrics
+
+	ctx    context.Context // lives until Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // index goroutines and the compactor
+
+	regMu sync.Mutex
+	reg   jetstream.KeyValue
+	posMu sync.Mutex
+	pos   jetstream.KeyValue
+	txnMu sync.Mutex
+	txnOK bool
+
+	decisions decisionCache
+	kick      chan struct{} // asks the compactor for lock recovery now
+
+	mu struct {
+		sync.Mutex
+		closed bool
+		tables map[string]*Table
+	}
+}
+
+// New returns a manager of the tables on deps.Engine. It starts the
+// compactor goroutine, and one index goroutine per table when the table is
+// first opened; [Manager.Close] stops and waits for them all.
+func New(cfg Config, deps Deps) (*Manager, error) {
+	if err := cfg.Validate("tables"); err != nil {
+		return nil, err
+	}
+	if deps.Engine == nil {
+		return nil, errors.New("table: no engine")
+	}
+	cfg = cfg.withDefaults()
+	logger := deps.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	reg := deps.Registerer
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	rc, err := deps.Engine.Connect("pricestream-table-reader")
+	if err != nil {
+		return nil, err
+	}
+	rjs, err := jetstream.New(rc)
+	if err != nil {
+		return nil, fmt.Errorf("table: jetstream: %w", err)
+	}
+	m := &Manager{
+		cfg:     cfg,
+		eng:     deps.Engine,
+		js:      deps.Engine.JetStream(),
+		nc:      deps.Engine.Conn(),
+		rc:      rc,
+		rjs:     rjs,
+		logger:  logger.With("component", "table"),
+		metrics: newMetrics(reg),
+	}
+	m.decisions.init()
+	m.kick = make(chan struct{}, 1)
+	m.ctx, m.cancel = context.WithCancel(context.Background())
+	m.mu.tables = make(map[string]*Table)
+	if err := reg.Register(&indexCollector{m: m}); err != nil {
+		return nil, fmt.Errorf("table: register index collector: %w", err)
+	}
+	m.wg.Go(m.runCompactor)
+	return m, nil
+}
+
+// Close stops the indexes and the compactor and waits for them. It is
+// idempotent; the manager cannot be reused. Writes in flight finish or fail
+// with ErrClosed.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	if m.mu.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.mu.closed = true
+	tables := make([]*Table, 0, len(m.mu.tables))
+	for _, t := range m.mu.tables {
+		tables = append(tables, t)
+	}
+	m.mu.Unlock()
+	m.cancel()
+	for _, t := range tables {
+		t.ix.stop()
+	}
+	m.wg.Wait()
+	return nil
+}
+
+// ViewType says which images a table's change stream carries, as
+// DynamoDB's StreamViewType.
+type ViewType string
+
+// The view types. ViewNone (the zero value) keeps no old images; the change
+// stream then carries keys and new images, and the DynamoDB Streams API
+// does not list the table.
+const (
+	ViewNone          ViewType = ""
+	ViewKeysOnly      ViewType = "KEYS_ONLY"
+	ViewNewImage      ViewType = "NEW_IMAGE"
+	ViewOldImage      ViewType = "OLD_IMAGE"
+	ViewNewAndOldImgs ViewType = "NEW_AND_OLD_IMAGES"
+)
+
+// ParseViewType parses a view type name; "" and "NONE" give ViewNone.
+func ParseViewType(s string) (ViewType, error) {
+	switch v := ViewType(strings.ToUpper(s)); v {
+	case ViewNone, "NONE":
+		return ViewNone, nil
+	case ViewKeysOnly, ViewNewImage, ViewOldImage, ViewNewAndOldImgs:
+		return v, nil
+	}
+	return "", invalid("stream view type %q: want KEYS_ONLY, NEW_IMAGE, OLD_IMAGE or NEW_AND_OLD_IMAGES", s)
+}
+
+// needsOld reports whether the view type carries old images, which writes
+// then store.
+func (v ViewType) needsOld() bool { return v == ViewOldImage || v == ViewNewAndOldImgs }
+
+// Spec describes a table to create.
+type Spec struct {
+	// Name: 3-255 of a-z, A-Z, 0-9, '_', '.', '-'.
+	Name string
+	// Key is the primary key: a partition key and an optional sort key.
+	Key item.KeySchema
+	// StreamView says which images the change stream carries.
+	StreamView ViewType
+	// ChangeRetention is how long change history is kept. Default 24h.
+	ChangeRetention time.Duration
+}
+
+var nameRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]{3,255}$`)
+
+// ValidateName checks a table name as DynamoDB does.
+func ValidateName(name string) error {
+	if !nameRE.MatchString(name) {
+		return invalid("table name %q: want 3-255 characters of a-z, A-Z, 0-9, '_', '.', '-'", name)
+	}
+	return nil
+}
+
+func (s *Spec) normalize() error {
+	var errs []error
+	if err := ValidateName(s.Name); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.Key.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("%w: key schema: %v", ErrInvalidArgument, err))
+	}
+	if _, err := ParseViewType(string(s.StreamView)); err != nil {
+		errs = append(errs, err)
+	}
+	if s.ChangeRetention == 0 {
+		s.ChangeRetention = DefaultRetention
+	}
+	if s.ChangeRetention < MinRetention {
+		errs = append(errs, invalid("change retention: must be at least %s, got %s", MinRetention, s.ChangeRetention))
+	}
+	return errors.Join(errs...)
+}
+
+// Info describes a table.
+type Info struct {
+	Name            string
+	Key             item.KeySchema
+	StreamView      ViewType
+	ChangeRetention time.Duration
+	Created         time.Time
+	// ID tells apart tables that had the same name at different times; it
+	// labels the DynamoDB stream ARN.
+	ID string
+	// Items and Bytes are the items and their binary size, as the index
+	// holds them (zero when the table is not open in this process).
+	Items int64
+	Bytes int64
+	// Messages and StreamBytes are what the engine stores: item versions,
+	// history and markers.
+	Messages    uint64
+	StreamBytes uint64
+}
+
+// definition is a table's entry in the registry bucket, the source of
+// truth for which tables exist (NATS servers before 2.10 keep no stream
+// metadata).
+type definition struct {
+	Name            string        `json:"name"`
+	Partition       keyAttrJSON   `json:"partition_key"`
+	Sort            *keyAttrJSON  `json:"sort_key,omitempty"`
+	StreamView      ViewType      `json:"stream_view,omitempty"`
+	ChangeRetention time.Duration `json:"change_retention"`
+	Created         time.Time     `json:"created"`
+	ID              string        `json:"id"`
+}
+
+type keyAttrJSON struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+func (d *definition) schema() (item.KeySchema, error) {
+	var ks item.KeySchema
+	t, ok := item.ParseType(d.Partition.Type)
+	if !ok {
+		return ks, fmt.Errorf("bad partition key type %q", d.Partition.Type)
+	}
+	ks.Partition = item.KeyAttribute{Name: d.Partition.Name, Type: t}
+	if d.Sort != nil {
+		t, ok := item.ParseType(d.Sort.Type)
+		if !ok {
+			return ks, fmt.Errorf("bad sort key type %q", d.Sort.Type)
+		}
+		ks.Sort = item.KeyAttribute{Name: d.Sort.Name, Type: t}
+	}
+	return ks, ks.Validate()
+}
+
+func (d *definition) info() *Info {
+	ks, _ := d.schema()
+	return &Info{Name: d.Name, Key: ks, StreamView: d.StreamView, ChangeRetention: d.ChangeRetention, Created: d.Created, ID: d.ID}
+}
+
+// regKey makes a table name usable as a key-value key.
+func regKey(name string) string { return strings.ReplaceAll(name, ".", "=") }
+
+func (m *Manager) registry(ctx context.Context) (jetstream.KeyValue, error) {
+	m.regMu.Lock()
+	defer m.regMu.Unlock()
+	if m.reg != nil {
+		return m.reg, nil
+	}
+	kv, err := m.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      m.eng.Name("kv", "tables"),
+		Description: "pricestream: table definitions",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    m.cfg.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("table: registry bucket: %w", classify(m.nc, err))
+	}
+	m.reg = kv
+	return kv, nil
+}
+
+func (m *Manager) jsName(table string) string { return m.eng.Name("table", table) }
+
+func (m *Manager) streamConfig(name string) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        m.jsName(name),
+		Description: "pricestream table " + name,
+		Subjects:    []string{m.eng.Subject("table", name) + ".*"},
+		Storage:     jetstream.FileStorage,
+		Replicas:    m.cfg.Replicas,
+		Discard:     jetstream.DiscardOld,
+		AllowDirect: true,
+	}
+}
+
+func newID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Create creates a table. It returns ErrExists when one of that name
+// exists.
+func (m *Manager) Create(ctx context.Context, spec Spec) (*Info, error) {
+	if err := spec.normalize(); err != nil {
+		return nil, err
+	}
+	reg, err := m.registry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d := &definition{
+		Name: spec.Name, Partition: keyAttrJSON{spec.Key.Partition.Name, spec.Key.Partition.Type.String()},
+		StreamView: spec.StreamView, ChangeRetention: spec.ChangeRetention, Created: time.Now().UTC(), ID: newID(),
+	}
+	if spec.Key.HasSort() {
+		d.Sort = &keyAttrJSON{spec.Key.Sort.Name, spec.Key.Sort.Type.String()}
+	}
+	b, _ := json.Marshal(d)
+	if _, err := reg.Create(ctx, regKey(spec.Name), b); err != nil {
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return nil, fmt.Errorf("%w: table %q", ErrExists, spec.Name)
+		}
+		return nil, fmt.Errorf("create table %q: %w", spec.Name, classify(m.nc, err))
+	}
+	sc := m.streamConfig(spec.Name)
+	_, err = m.js.CreateStream(ctx, sc)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		// Left over from an interrupted deletion: its items belong to the
+		// deleted table.
+		if err = m.js.DeleteStream(ctx, sc.Name); err == nil {
+			_, err = m.js.CreateStream(ctx, sc)
+		}
+	}
+	if err != nil {
+		_ = reg.Delete(context.WithoutCancel(ctx), regKey(spec.Name))
+		return nil, fmt.Errorf("create table %q: %w", spec.Name, classify(m.nc, err))
+	}
+	m.logger.Info("table created", "table", spec.Name, "stream_view", string(spec.StreamView), "change_retention", spec.ChangeRetention)
+	return d.info(), nil
+}
+
+func (m *Manager) definition(ctx context.Context, name string) (*definition, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
+	reg, err := m.registry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e, err := reg.Get(ctx, regKey(name))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, fmt.Errorf("%w: table %q", ErrNotFound, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("table %q: %w", name, classify(m.nc, err))
+	}
+	d := new(definition)
+	if err := json.Unmarshal(e.Value(), d); err != nil {
+		return nil, fmt.Errorf("table %q: bad registry entry: %v", name, err)
+	}
+	if _, err := d.schema(); err != nil {
+		return nil, fmt.Errorf("table %q: bad registry entry: %v", name, err)
+	}
+	return d, nil
+}
+
+// Describe returns the table's description and size.
+func (m *Manager) Describe(ctx context.Context, name string) (*Info, error) {
+	d, err := m.definition(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	info := d.info()
+	s, err := m.js.Stream(ctx, m.jsName(name))
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		// Left over from a create interrupted before the engine stream
+		// was made: make it now.
+		s, err = m.js.CreateStream(ctx, m.streamConfig(name))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("describe table %q: %w", name, classify(m.nc, err))
+	}
+	st := s.CachedInfo().State
+	info.Messages, info.StreamBytes = st.Msgs, st.Bytes
+	m.mu.Lock()
+	t := m.mu.tables[name]
+	m.mu.Unlock()
+	if t != nil && t.id == d.ID {
+		if err := t.ix.waitFor(ctx, t.lastWrite.Load()); err != nil {
+			return nil, err
+		}
+		info.Items, info.Bytes = t.ix.size()
+	}
+	return info, nil
+}
+
+// List returns every table, sorted by name.
+func (m *Manager) List(ctx context.Context) ([]*Info, error) {
+	reg, err := m.registry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l, err := reg.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", classify(m.nc, err))
+	}
+	var names []string
+	for k := range l.Keys() {
+		names = append(names, strings.ReplaceAll(k, "=", "."))
+	}
+	slices.Sort(names)
+	out := make([]*Info, 0, len(names))
+	for _, n := range names {
+		d, err := m.definition(ctx, n)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d.info())
+	}
+	return out, nil
+}
+
+// Delete deletes the table with its items, change history and readers'
+// positions.
+func (m *Manager) Delete(ctx context.Context, name string) error {
+	if _, err := m.definition(ctx, name); err != nil {
+		return err
+	}
+	reg, err := m.registry(ctx)
+	if err != nil {
+		return err
+	}
+	if err := reg.Purge(ctx, regKey(name)); err != nil {
+		return fmt.Errorf("delete table %q: %w", name, classify(m.nc, err))
+	}
+	m.mu.Lock()
+	t := m.mu.tables[name]
+	delete(m.mu.tables, name)
+	m.mu.Unlock()
+	if t != nil {
+		t.ix.stop()
+	}
+	if err := m.js.DeleteStream(ctx, m.jsName(name)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("delete table %q: %w", name, classify(m.nc, err))
+	}
+	if err := m.deletePositions(ctx, name); err != nil {
+		m.logger.Warn("table deleted but its readers' positions were not", "table", name, "err", err)
+	}
+	m.logger.Info("table deleted", "table", name)
+	return nil
+}
+
+// Open returns a handle on an existing table, once its index has caught up
+// with the engine. Handles are cached and shared; the first Open of a table
+// in a process builds its index by reading the table's engine stream.
+func (m *Manager) Open(ctx context.Context, name string) (*Table, error) {
+	m.mu.Lock()
+	if m.mu.closed {
+		m.mu.Unlock()
+		return nil, ErrClosed
+	}
+	t := m.mu.tables[name]
+	m.mu.Unlock()
+	if t == nil {
+		d, err := m.definition(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		m.mu.Lock()
+		if m.mu.closed {
+			m.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if t = m.mu.tables[name]; t == nil {
+			t, err = newTable(m, d)
+			if err != nil {
+				m.mu.Unlock()
+				return nil, err
+			}
+			m.mu.tables[name] = t
+			t.ix.start()
+		}
+		m.mu.Unlock()
+	}
+	if err := t.ix.waitReady(ctx); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			m.forget(t)
+		}
+		return nil, err
+	}
+	return t, nil
+}
+
+// forget drops a cached handle whose table the engine no longer has.
+func (m *Manager) forget(t *Table) {
+	m.mu.Lock()
+	if m.mu.tables[t.name] == t {
+		delete(m.mu.tables, t.name)
+	}
+	m.mu.Unlock()
+	t.ix.stop()
+}
+
+func (m *Manager) openTables() []*Table {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*Table, 0, len(m.mu.tables))
+	for _, t := range m.mu.tables {
+		out = append(out, t)
+	}
+	return out
+}
+
+// JetStream error codes not exported by the client.
+const (
+	errCodeInsufficientResources    jetstream.ErrorCode = 10023
+	errCodeStorageResourcesExceeded jetstream.ErrorCode = 10047
+)
+
+// classify maps engine errors to this package's sentinels.
+func classify(nc *nats.Conn, err error) error {
+	if err == nil {
+		return nil
+	}
+	var apiErr *jetstream.APIError
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return fmt.Errorf("%w: %v", ErrNotFound, err)
+	case errors.As(err, &apiErr) && (apiErr.ErrorCode == errCodeInsufficientResources || apiErr.ErrorCode == errCodeStorageResourcesExceeded):
+		return fmt.Errorf("%w: engine storage is full or over its limit: %v", ErrUnavailable, err)
+	case errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeJetStreamNotEnabled:
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	case errors.Is(err, jetstream.ErrNoStreamResponse), errors.Is(err, nats.ErrNoResponders):
+		if nc.Status() != nats.CONNECTED {
+			return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+		return fmt.Errorf("%w: %v", ErrNotFound, err)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout), errors.Is(err, nats.ErrConnectionClosed),
+		errors.Is(err, nats.ErrConnectionReconnecting), errors.Is(err, nats.ErrDisconnected), errors.Is(err, jetstream.ErrJetStreamNotEnabled),
+		errors.Is(err, nats.ErrConnectionDraining), errors.Is(err, nats.ErrDrainTimeout):
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return err
+}
+
+// isWrongLastSeq reports whether err is the engine refusing a publish whose
+// expected last subject sequence was not the subject's last.
+func isWrongLastSeq(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}

@@ -1,0 +1,118 @@
+package trigger
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// Function processes batches of records. Implementations are safe for
+// concurrent use: with parallelism above 1 a trigger invokes one function
+// concurrently for disjoint sets of keys.
+type Function interface {
+	// Invoke processes the batch. A nil error with an empty Response means
+	// every record succeeded. A Response listing failed items (honoured
+	// when the trigger reports batch item failures) means the records
+	// before the first failed one succeeded; an error means the whole
+	// batch failed. Invoke must not keep the batch after it returns, and
+	// should return when ctx is done (the function timeout).
+	Invoke(ctx context.Context, b *Batch) (Response, error)
+}
+
+// FunctionOf adapts a plain Go function to a Function.
+type FunctionOf func(ctx context.Context, b *Batch) (Response, error)
+
+// Invoke calls f.
+func (f FunctionOf) Invoke(ctx context.Context, b *Batch) (Response, error) { return f(ctx, b) }
+
+// Batch is the records of one invocation, all from one partition, in the
+// order they were stored (with parallelism above 1, the records of some
+// keys only).
+type Batch struct {
+	// Trigger is the trigger's name.
+	Trigger string
+	// Source is the spec's source ("stream:clicks").
+	Source string
+	// Partition of the source.
+	Partition int
+	// Records to process. A function must not modify them.
+	Records []*Record
+
+	src Source
+}
+
+// AppendEvent appends the batch as the event Lambda would give a function:
+// {"Records": [...]} with each record in its source's shape.
+func (b *Batch) AppendEvent(dst []byte) []byte {
+	dst = append(dst, `{"Records":[`...)
+	for i, r := range b.Records {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = b.src.AppendRecord(dst, r)
+	}
+	return append(dst, "]}"...)
+}
+
+// Response is a function's answer, Lambda's partial-batch response.
+type Response struct {
+	// BatchItemFailures names the records that failed by their sequence
+	// numbers; the runner retries from the lowest of them.
+	BatchItemFailures []BatchItemFailure `json:"batchItemFailures"`
+}
+
+// BatchItemFailure names one failed record.
+type BatchItemFailure struct {
+	ItemIdentifier string `json:"itemIdentifier"`
+}
+
+// Registry holds the Go functions a binary offers to triggers by name
+// ("go:NAME"). It is safe for concurrent use. The binary builds one and
+// passes it in [Deps]; there is no global registry.
+type Registry struct {
+	mu  sync.RWMutex
+	fns map[string]Function
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{fns: map[string]Function{}} }
+
+// Register adds a function under name (1-64 of a-z, A-Z, 0-9, '_', '-').
+// Registering a name twice is an error.
+func (r *Registry) Register(name string, fn Function) error {
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("%w: go function name %q: want 1-64 characters of a-z, A-Z, 0-9, '_', '-'", ErrInvalidArgument, name)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.fns[name]; ok {
+		return fmt.Errorf("%w: go function %q is registered already", ErrExists, name)
+	}
+	r.fns[name] = fn
+	return nil
+}
+
+// Lookup returns the function registered under name.
+func (r *Registry) Lookup(name string) (Function, bool) {
+	if r == nil {
+		return nil, false
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	fn, ok := r.fns[name]
+	return fn, ok
+}
+
+// Names returns the registered names (unsorted).
+func (r *Registry) Names() []string {
+	if r == nil {
+		return nil
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.fns))
+	for n := range r.fns {
+		out = append(out, n)
+	}
+	return out
+}

@@ -1,0 +1,63 @@
+package trigger
+
+import (
+	"context"
+	"time"
+)
+
+// Source is where a trigger's records come from: a data stream, or a
+// table's change stream. Implementations are safe for concurrent use.
+type Source interface {
+	// Partitions returns the number of partitions; it does not change
+	// while the trigger runs.
+	Partitions() int
+	// Open starts push delivery of partition part from a position: just
+	// after the record whose sequence number is from.After when it is set,
+	// else at from.Start. The caller must Close the reader.
+	Open(ctx context.Context, part int, from From) (PartitionReader, error)
+	// AppendRecord appends r as the JSON record Lambda would give a
+	// function for this kind of source (see [AppendKinesisRecord] and
+	// [AppendDynamoDBRecord]). It must not block.
+	AppendRecord(dst []byte, r *Record) []byte
+}
+
+// PartitionReader delivers one partition's records in order, as the
+// source stores them.
+type PartitionReader interface {
+	// Next blocks until at least one record is stored after those already
+	// returned (or ctx is done, or the reader is closed) and returns the
+	// records available, in order. The slice and records belong to the
+	// caller. After Close it returns an error wrapping ErrClosed.
+	Next(ctx context.Context) ([]Record, error)
+	// Close releases the reader; a blocked Next returns. It is idempotent.
+	Close()
+}
+
+// Tipper is a Source that can say how far a partition extends, for lag.
+type Tipper interface {
+	// Tip returns the number of records ever stored in the partition and
+	// when the newest arrived.
+	Tip(ctx context.Context, part int) (records uint64, last time.Time, err error)
+}
+
+// From is where a partition reader starts.
+type From struct {
+	// After is a sequence number from a checkpoint: start just after it.
+	After string
+	// Start applies when After is empty: trim_horizon, latest or
+	// at_timestamp (with Time).
+	Start string
+	Time  time.Time
+}
+
+// SourceOpener opens a source by kind and name for the trigger manager.
+type SourceOpener interface {
+	// OpenSource returns the source named by ref. It returns an error
+	// wrapping ErrNotFound when the source does not exist.
+	OpenSource(ctx context.Context, ref SourceRef) (Source, error)
+}
+
+// denseOffsets marks a Source whose records' offsets count the records of
+// a partition without gaps, so that a gap means records expired before
+// the trigger read them.
+type denseOffsets interface{ denseOffsets() }

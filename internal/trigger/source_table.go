@@ -1,0 +1,138 @@
+package trigger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/pricestream/pricestream/internal/table"
+)
+
+// TableSource is a table's change stream as a trigger source: one
+// partition (a table's changes are totally ordered, as its DynamoDB stream
+// has one shard), records encoded as DynamoDB Streams records, ordered per
+// item key.
+type TableSource struct {
+	t    *table.Table
+	view string
+	meta EventMeta
+}
+
+var (
+	_ Source = (*TableSource)(nil)
+	_ Tipper = (*TableSource)(nil)
+)
+
+// NewTableSource returns t's change stream as a source; region and account
+// go into the records' ARNs (the table's DynamoDB stream ARN).
+func NewTableSource(t *table.Table, region, account string) *TableSource {
+	view := string(t.StreamView())
+	if view == "" {
+		// A table without a stream view still has its change stream; the
+		// trigger sees the new images.
+		view = string(table.ViewNewImage)
+	}
+	label := t.Info().Created.UTC().Format("2006-01-02T15:04:05.000")
+	return &TableSource{t: t, view: view, meta: EventMeta{
+		Region:    region,
+		SourceARN: "arn:aws:dynamodb:" + region + ":" + account + ":table/" + t.Name() + "/stream/" + label,
+	}}
+}
+
+// Partitions returns 1.
+func (ts *TableSource) Partitions() int { return 1 }
+
+// AppendRecord appends r as a DynamoDB Streams record.
+func (ts *TableSource) AppendRecord(dst []byte, r *Record) []byte {
+	return AppendDynamoDBRecord(dst, r, &ts.meta)
+}
+
+// Tip returns the newest engine sequence of the table's stream, which
+// bounds the changes after a checkpoint from above (the stream also holds
+// messages that change nothing), and no arrival time.
+func (ts *TableSource) Tip(ctx context.Context, _ int) (uint64, time.Time, error) {
+	st, err := ts.t.StreamState(ctx)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	return st.LastSeq, time.Time{}, nil
+}
+
+// Open subscribes to the table's changes.
+func (ts *TableSource) Open(ctx context.Context, part int, from From) (PartitionReader, error) {
+	if part != 0 {
+		return nil, fmt.Errorf("%w: table %q has one partition, not %d", ErrInvalidArgument, ts.t.Name(), part)
+	}
+	pos := table.Position{Kind: table.TrimHorizon}
+	switch {
+	case from.After != "":
+		seq, err := strconv.ParseUint(from.After, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("trigger: checkpoint %q of table %q: %w", from.After, ts.t.Name(), err)
+		}
+		pos = table.Position{Kind: table.AfterSeq, Seq: seq}
+	case from.Start == StartLatest:
+		pos = table.Position{Kind: table.Latest}
+	case from.Start == StartAtTimestamp:
+		return nil, fmt.Errorf("%w: at_timestamp works with data streams only", ErrInvalidArgument)
+	}
+	sub, err := ts.t.Subscribe(ctx, pos)
+	if err != nil {
+		return nil, err
+	}
+	return &tableReader{ts: ts, sub: sub}, nil
+}
+
+type tableReader struct {
+	ts  *TableSource
+	sub *table.Subscription
+}
+
+func (r *tableReader) Next(ctx context.Context) ([]Record, error) {
+	c, err := r.sub.Next(ctx)
+	if err != nil {
+		if errors.Is(err, table.ErrClosed) {
+			return nil, fmt.Errorf("%w: %v", ErrClosed, err)
+		}
+		return nil, err
+	}
+	ch := &Change{EventName: string(c.Event), Keys: c.Keys, StreamViewType: r.ts.view, SizeBytes: c.Size}
+	switch table.ViewType(r.ts.view) {
+	case table.ViewNewImage:
+		ch.NewImage = c.New
+	case table.ViewOldImage:
+		ch.OldImage = c.Old
+	case table.ViewNewAndOldImgs:
+		ch.NewImage, ch.OldImage = c.New, c.Old
+	}
+	return []Record{{
+		SequenceNumber: fmt.Sprintf("%021d", c.Seq), // as the DynamoDB Streams API shows it
+		Key:            string(c.Keys.AppendJSON(nil)),
+		Arrival:        c.Time,
+		Offset:         c.Seq,
+		Change:         ch,
+	}}, nil
+}
+
+func (r *tableReader) Close() { r.sub.Stop() }
+
+// TableOpener opens "table:" sources from a table manager.
+type TableOpener struct {
+	Tables *table.Manager
+	// Region and AccountID go into the records' ARNs.
+	Region, AccountID string
+}
+
+// OpenSource opens a table's change stream.
+func (o *TableOpener) OpenSource(ctx context.Context, ref SourceRef) (Source, error) {
+	t, err := o.Tables.Open(ctx, ref.Name)
+	if err != nil {
+		if errors.Is(err, table.ErrNotFound) {
+			return nil, fmt.Errorf("%w: source %s: %v", ErrNotFound, ref, err)
+		}
+		return nil, err
+	}
+	return NewTableSource(t, o.Region, o.AccountID), nil
+}

@@ -1,0 +1,116 @@
+package trigger_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pricestream/pricestream/internal/table"
+	"github.com/pricestream/pricestream/internal/table/item"
+	"github.com/pricestream/pricestream/internal/trigger"
+)
+
+// TestTriggerTableSource runs a Go function on a table's changes: it gets
+// typed images (the pricing function reads the new image) in the order
+// the changes were made, and filters see the DynamoDB Streams record.
+func TestTriggerTableSource(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	_, err := e.tables.Create(ctx, table.Spec{Name: "pricing_features",
+		Key:        item.KeySchema{Partition: item.KeyAttribute{Name: "product_id", Type: item.S}},
+		StreamView: table.ViewNewAndOldImgs})
+	require.NoError(t, err)
+	tb, err := e.tables.Open(ctx, "pricing_features")
+	require.NoError(t, err)
+
+	type seen struct {
+		event, product string
+		price, old     string
+	}
+	var mu sync.Mutex
+	var got []seen
+	require.NoError(t, e.fns.Register("reprice", trigger.FunctionOf(func(_ context.Context, b *trigger.Batch) (trigger.Response, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range b.Records {
+			s := seen{event: r.Change.EventName, product: r.Change.Keys["product_id"].S()}
+			if r.Change.NewImage != nil {
+				s.price = r.Change.NewImage["price"].N().String()
+			}
+			if r.Change.OldImage != nil {
+				s.old = r.Change.OldImage["price"].N().String()
+			}
+			got = append(got, s)
+		}
+		return trigger.Response{}, nil
+	})))
+	// An HTTP function beside it receives DynamoDB Streams records.
+	var hmu sync.Mutex
+	var records []map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev struct{ Records []map[string]any }
+		require.NoError(t, json.NewDecoder(r.Body).Decode(&ev))
+		hmu.Lock()
+		records = append(records, ev.Records...)
+		hmu.Unlock()
+	}))
+	defer srv.Close()
+	e.apply("name: reprice\nsource: table:pricing_features\nfunction: go:reprice\nfilters:\n  - pattern: {eventName: [INSERT, MODIFY]}\n")
+	e.apply(fmt.Sprintf("name: audit\nsource: table:pricing_features\nfunction: %s\n", srv.URL))
+
+	put := func(id string, price int64) {
+		_, err := tb.Put(ctx, item.Item{"product_id": item.StringValue(id), "price": item.IntValue(price)}, table.WriteOptions{})
+		require.NoError(t, err)
+	}
+	put("p1", 100)
+	put("p2", 50)
+	put("p1", 110)
+	key, err := tb.Schema().KeyOf(item.Item{"product_id": item.StringValue("p2")})
+	require.NoError(t, err)
+	_, err = tb.Delete(ctx, key, table.WriteOptions{})
+	require.NoError(t, err)
+	put("p1", 120)
+
+	waitFor(t, 10*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(got) < 4 {
+			return fmt.Errorf("%d of 4 changes", len(got))
+		}
+		return nil
+	})
+	mu.Lock()
+	require.Equal(t, []seen{
+		{"INSERT", "p1", "100", ""}, {"INSERT", "p2", "50", ""}, {"MODIFY", "p1", "110", "100"}, {"MODIFY", "p1", "120", "110"},
+	}, got, "the REMOVE is filtered out")
+	mu.Unlock()
+
+	waitFor(t, 10*time.Second, func() error {
+		hmu.Lock()
+		defer hmu.Unlock()
+		if len(records) < 5 {
+			return fmt.Errorf("%d of 5 records", len(records))
+		}
+		return nil
+	})
+	hmu.Lock()
+	defer hmu.Unlock()
+	r := records[3]
+	require.Equal(t, "REMOVE", r["eventName"])
+	require.Equal(t, "aws:dynamodb", r["eventSource"])
+	require.Equal(t, "1.1", r["eventVersion"])
+	require.Contains(t, r["eventSourceARN"], "arn:aws:dynamodb:us-east-1:000000000000:table/pricing_features/stream/")
+	ddb := r["dynamodb"].(map[string]any)
+	require.Equal(t, map[string]any{"product_id": map[string]any{"S": "p2"}}, ddb["Keys"])
+	require.Equal(t, map[string]any{"product_id": map[string]any{"S": "p2"}, "price": map[string]any{"N": "50"}}, ddb["OldImage"])
+	require.NotContains(t, ddb, "NewImage")
+	require.Equal(t, "NEW_AND_OLD_IMAGES", ddb["StreamViewType"])
+	require.Len(t, ddb["SequenceNumber"], 21)
+}
