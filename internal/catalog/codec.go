@@ -2,6 +2,8 @@ package catalog
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/pricestream/pricestream/internal/record"
@@ -60,12 +62,16 @@ func (t *Table) Validator(opts record.ValidateOptions) *record.Validator {
 // SourceOf tells a streaming ETL job that reads a catalog table how the
 // table's records are encoded: its format ("json", "csv", "avro" or
 // "grok"), its schema, and the event-time field ("" when it has none).
-// name is "database.table". It satisfies etl.Catalog; an unknown table is
-// an error wrapping ErrNotFound.
+// name is "database.table", or a table name that one database alone
+// holds. It satisfies etl.Catalog; an unknown table is an error wrapping
+// ErrNotFound.
 func (c *Catalog) SourceOf(ctx context.Context, name string) (format string, schema *record.Schema, eventTime string, err error) {
 	db, table, ok := strings.Cut(name, ".")
 	if !ok {
-		return "", nil, "", invalidf("catalog table %q: want database.table", name)
+		if db, err = c.databaseOf(ctx, name); err != nil {
+			return "", nil, "", err
+		}
+		table = name
 	}
 	t, err := c.GetTable(ctx, db, table)
 	if err != nil {
@@ -75,4 +81,30 @@ func (c *Catalog) SourceOf(ctx context.Context, name string) (format string, sch
 		eventTime = t.EventTime.Field
 	}
 	return string(t.Format.Type), t.Schema, eventTime, nil
+}
+
+// databaseOf finds the one database that holds a table called name.
+func (c *Catalog) databaseOf(ctx context.Context, name string) (string, error) {
+	if err := ValidateName(name); err != nil {
+		return "", invalidf("table %v", err)
+	}
+	dbs, err := c.ListDatabases(ctx)
+	if err != nil {
+		return "", err
+	}
+	var found []string
+	for _, d := range dbs {
+		if _, err := c.GetTable(ctx, d.Name, name); err == nil {
+			found = append(found, d.Name)
+		} else if !errors.Is(err, ErrNotFound) {
+			return "", err
+		}
+	}
+	switch len(found) {
+	case 0:
+		return "", fmt.Errorf("%w: no database holds a table %q", ErrNotFound, name)
+	case 1:
+		return found[0], nil
+	}
+	return "", invalidf("table %q is in databases %s: write database.table", name, strings.Join(found, ", "))
 }

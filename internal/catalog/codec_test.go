@@ -61,6 +61,17 @@ func TestCatalogSourceOf(t *testing.T) {
 	require.Equal(t, "event_time", et)
 	_, _, _, err = c.SourceOf(ctx, "shop.nope")
 	require.ErrorIs(t, err, catalog.ErrNotFound)
+	// a bare name is found when one database alone holds it
+	format, _, _, err = c.SourceOf(ctx, "clicks")
+	require.NoError(t, err)
+	require.Equal(t, "csv", format)
+	_, err = c.CreateDatabase(ctx, catalog.Database{Name: "lab"})
+	require.NoError(t, err)
+	_, err = c.CreateTable(ctx, table(t, "lab", "clicks", "a long"))
+	require.NoError(t, err)
 	_, _, _, err = c.SourceOf(ctx, "clicks")
 	require.ErrorIs(t, err, catalog.ErrInvalid)
+	require.ErrorContains(t, err, `table "clicks" is in databases lab, shop: write database.table`)
+	_, _, _, err = c.SourceOf(ctx, "orders")
+	require.ErrorIs(t, err, catalog.ErrNotFound)
 }
