@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -238,7 +239,7 @@ func catalogCreateTableCmd(g *globals) *cobra.Command {
 func catalogApplyCmd(g *globals) *cobra.Command {
 	var file string
 	cmd := &cobra.Command{
-		Use:   "apply --file FILE",
+		Use:   "apply -f FILE|DIR",
 		Short: "Create or update the databases and tables of YAML or JSON documents",
 		Long: `Apply reads catalog documents (kind: database or kind: table; YAML documents
 separated by ---, or JSON) and creates or updates each in order. A table
@@ -247,28 +248,54 @@ compatibility mode. Every problem of every document is reported at once,
 with its line and field, before anything is applied.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b, err := readInput(file)
+			files, dir, err := catalogFiles(file)
 			if err != nil {
 				return err
 			}
-			if _, err := catalog.DecodeDocuments(b, file); err != nil {
+			// check every file before applying any
+			var bodies [][]byte
+			var errs []error
+			for _, f := range files {
+				b, err := readInput(f)
+				if err != nil {
+					return err
+				}
+				docs, err := catalog.DecodeDocumentsWith(b, f, catalog.DecodeOptions{SkipOtherKinds: dir})
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				if len(docs) > 0 {
+					bodies = append(bodies, b)
+				}
+			}
+			if err := errors.Join(errs...); err != nil {
 				return err
 			}
-			res, err := g.client().ApplyCatalog(cmd.Context(), b)
-			if err != nil {
-				return err
+			if len(bodies) == 0 {
+				return fmt.Errorf("%s: no catalog documents (kind: database or kind: table)", file)
 			}
-			for _, r := range res {
-				if r.Version > 0 {
-					fmt.Fprintf(cmd.OutOrStdout(), "%s %s %s (version %d)\n", r.Kind, r.Name, r.Action, r.Version)
-				} else {
-					fmt.Fprintf(cmd.OutOrStdout(), "%s %s %s\n", r.Kind, r.Name, r.Action)
+			for _, b := range bodies {
+				if dir {
+					// other kinds stay out of the request
+					b = catalogOnly(b)
+				}
+				res, err := g.client().ApplyCatalog(cmd.Context(), b)
+				if err != nil {
+					return err
+				}
+				for _, r := range res {
+					if r.Version > 0 {
+						fmt.Fprintf(cmd.OutOrStdout(), "%s %s %s (version %d)\n", r.Kind, r.Name, r.Action, r.Version)
+					} else {
+						fmt.Fprintf(cmd.OutOrStdout(), "%s %s %s\n", r.Kind, r.Name, r.Action)
+					}
 				}
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&file, "file", "f", "", "the documents (- for stdin)")
+	cmd.Flags().StringVarP(&file, "file", "f", "", "the documents: a file (- for stdin) or a directory of .yaml, .yml and .json files")
 	_ = cmd.MarkFlagRequired("file")
 	return cmd
 }
@@ -581,4 +608,56 @@ func printJSONText(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+// catalogFiles returns the files of -f: the file itself, or the .yaml,
+// .yml and .json files of a directory in name order; dir says which.
+func catalogFiles(path string) (files []string, dir bool, err error) {
+	if path == "-" {
+		return []string{path}, false, nil
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, false, err
+	}
+	if !st.IsDir() {
+		return []string{path}, false, nil
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, e := range entries {
+		switch filepath.Ext(e.Name()) {
+		case ".yaml", ".yml", ".json":
+			if e.Type().IsRegular() {
+				files = append(files, filepath.Join(path, e.Name()))
+			}
+		}
+	}
+	return files, true, nil
+}
+
+// catalogOnly re-encodes the catalog documents of a file as a JSON array,
+// leaving out documents of other kinds.
+func catalogOnly(b []byte) []byte {
+	docs, err := catalog.DecodeDocumentsWith(b, "", catalog.DecodeOptions{SkipOtherKinds: true})
+	if err != nil {
+		return b
+	}
+	var out []any
+	for _, d := range docs {
+		if d.Table != nil {
+			var m map[string]any
+			tb, _ := json.Marshal(d.Table)
+			_ = json.Unmarshal(tb, &m)
+			m["kind"] = catalog.KindTable
+			out = append(out, m)
+			continue
+		}
+		out = append(out, map[string]any{"kind": catalog.KindDatabase, "name": d.Database.Name,
+			"description": d.Database.Description, "parameters": d.Database.Parameters})
+	}
+	j, _ := json.Marshal(out)
+	return j
 }

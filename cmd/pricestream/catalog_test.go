@@ -132,3 +132,31 @@ func TestCLIBindKinesis(t *testing.T) {
 	require.Contains(t, out2, `"reason":"json: `)
 	require.Contains(t, run("catalog", "unbind", "clicks"), "no longer checked")
 }
+
+// TestCLICatalogApplyDir applies the catalog documents of a directory that
+// also holds other definitions (a job), which it leaves alone.
+func TestCLICatalogApplyDir(t *testing.T) {
+	url := startApp(t)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "a-catalog.yaml"), []byte(`kind: database
+name: shop
+---
+kind: table
+database: shop
+name: clicks
+location: {stream: clicks}
+columns: [{name: product_id, type: long, nullable: false}]
+`), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "b-job.yaml"), []byte("name: prices\nsource: {stream: clicks, catalog: shop.clicks}\nsink: {stream: prices, partition_key: product_id}\ndead_letter: dlq\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not a definition"), 0o600))
+	out, err := cli(t, "--server", url, "catalog", "apply", "-f", dir)
+	require.NoError(t, err, out)
+	require.Equal(t, "database shop created\ntable shop.clicks created (version 1)\n", out)
+	out, err = cli(t, "--server", url, "catalog", "apply", "-f", dir)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "table shop.clicks unchanged (version 1)")
+	// a bad catalog document in the directory stops everything, before any apply
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "c-bad.yaml"), []byte("kind: table\ndatabase: shop\nname: t\nlocation: {stream: t}\ncolumns: [{name: a, type: lng}]\n"), 0o600))
+	_, err = cli(t, "--server", url, "catalog", "apply", "-f", dir)
+	require.ErrorContains(t, err, `c-bad.yaml: 5:27: columns[0].type: offset 0 of "lng": unknown type "lng"`)
+}

@@ -68,6 +68,19 @@ const MaxDocumentBytes = 16 << 20
 // name). Fields the catalog sets (version, created, updated) are accepted
 // and ignored, so that the output of `catalog get --json` applies back.
 func DecodeDocuments(data []byte, source string) (docs []*Document, err error) {
+	return DecodeDocumentsWith(data, source, DecodeOptions{})
+}
+
+// DecodeOptions qualify [DecodeDocumentsWith].
+type DecodeOptions struct {
+	// SkipOtherKinds skips documents whose kind is missing or not the
+	// catalog's (job, trigger or endpoint definitions in the same
+	// directory) instead of reporting them.
+	SkipOtherKinds bool
+}
+
+// DecodeDocumentsWith is [DecodeDocuments] with options.
+func DecodeDocumentsWith(data []byte, source string, opts DecodeOptions) (docs []*Document, err error) {
 	derr := &DefinitionError{Source: source}
 	defer func() {
 		// the YAML library is outside code: a panic on a malformed input is a
@@ -96,11 +109,14 @@ func DecodeDocuments(data []byte, source string) (docs []*Document, err error) {
 		}
 		bodies = append(bodies, d.Body)
 	}
-	if len(bodies) == 0 {
+	if len(bodies) == 0 && !opts.SkipOtherKinds {
 		derr.Problems = append(derr.Problems, Problem{Msg: "no documents"})
 		return nil, derr
 	}
 	for _, body := range bodies {
+		if opts.SkipOtherKinds && !IsKind(kindOf(body)) {
+			continue
+		}
 		doc, ps := decodeDocument(body)
 		derr.Problems = append(derr.Problems, ps...)
 		if doc != nil {
@@ -149,6 +165,17 @@ func yamlProblem(err error, path string) Problem {
 		}
 	}
 	return p
+}
+
+// kindOf returns the kind of a document, or "".
+func kindOf(body ast.Node) string {
+	var head struct {
+		Kind string `json:"kind"`
+	}
+	if yaml.NodeToValue(body, &head) != nil {
+		return ""
+	}
+	return head.Kind
 }
 
 // decodeDocument decodes and checks one document.
