@@ -8,12 +8,10 @@ package fastsneakers
 import (
 	"context"
 	"embed"
-	"errors"
 	"fmt"
-	"io/fs"
-	"slices"
+	"io"
 
-	"github.com/pricestream/pricestream/internal/api"
+	"github.com/pricestream/pricestream/internal/apply"
 	"github.com/pricestream/pricestream/internal/client"
 	"github.com/pricestream/pricestream/internal/etl"
 )
@@ -21,66 +19,46 @@ import (
 //go:embed *.yaml
 var files embed.FS
 
-// Jobs returns the scenario's job documents, by name.
-func Jobs() ([]*etl.Spec, error) {
-	names, err := fs.Glob(files, "*.yaml")
+// Documents returns the scenario's definition documents (streams, tables,
+// the pricing model and endpoint, the jobs and the reprice trigger), as
+// `pricestream apply -f examples/fastsneakers/` reads them.
+func Documents() ([]apply.Document, error) {
+	docs, err := apply.ReadFS(files, "examples/fastsneakers")
 	if err != nil {
 		return nil, err
 	}
-	slices.Sort(names)
+	for i := range docs {
+		docs[i].FS = files
+	}
+	return docs, nil
+}
+
+// Jobs returns the scenario's job documents.
+func Jobs() ([]*etl.Spec, error) {
+	docs, err := Documents()
+	if err != nil {
+		return nil, err
+	}
 	var out []*etl.Spec
-	for _, n := range names {
-		b, err := files.ReadFile(n)
-		if err != nil {
-			return nil, err
+	for _, d := range docs {
+		if d.Kind != "job" {
+			continue
 		}
-		s, err := etl.Decode(b)
+		s, err := etl.Decode(d.Body)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", n, err)
+			return nil, fmt.Errorf("%s: %w", d.Where, err)
 		}
 		out = append(out, s)
 	}
 	return out, nil
 }
 
-// Streams are the streams the scenario needs.
-func Streams() []api.StreamSpec {
-	return []api.StreamSpec{{Name: "clicks", Partitions: 4}}
-}
-
-// Tables are the tables the scenario needs, keyed as DESIGN.md says.
-func Tables() []api.TableSpec {
-	key := func(name string) api.KeyAttr { return api.KeyAttr{Name: name, Type: "S"} }
-	return []api.TableSpec{
-		{Name: "products", PartitionKey: key("product_id")},
-		{Name: "orders", PartitionKey: key("order_id")},
-		{Name: "product_sales", PartitionKey: key("product_id")},
-		{Name: "pricing_features", PartitionKey: key("product_id")},
-	}
-}
-
-// Setup creates the streams and tables that do not exist yet and applies
-// the jobs.
+// Setup applies the scenario's documents: what exists is kept, the jobs
+// and trigger are brought up to date.
 func Setup(ctx context.Context, c *client.Client) error {
-	for _, s := range Streams() {
-		if _, err := c.CreateStream(ctx, s); err != nil && !client.IsCode(err, "already_exists") {
-			return fmt.Errorf("stream %s: %w", s.Name, err)
-		}
-	}
-	for _, t := range Tables() {
-		if _, err := c.CreateTable(ctx, t); err != nil && !client.IsCode(err, "already_exists") {
-			return fmt.Errorf("table %s: %w", t.Name, err)
-		}
-	}
-	jobs, err := Jobs()
+	docs, err := Documents()
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, j := range jobs {
-		if _, err := c.ApplyJob(ctx, j.JSON()); err != nil {
-			errs = append(errs, fmt.Errorf("job %s: %w", j.Name, err))
-		}
-	}
-	return errors.Join(errs...)
+	return apply.Apply(ctx, c, docs, io.Discard)
 }

@@ -92,7 +92,7 @@ func (s *Server) routeScope(pattern string) (rule scopeRule, public, awsTarget b
 		return func(*http.Request) *auth.Scope { return nil }, false, false
 	case len(segs) >= 2 && segs[0] == "v1" && segs[1] == "catalog":
 		return plain("catalog"), false, false
-	case len(segs) >= 2 && segs[0] == "v1" && (segs[1] == "jobs" || segs[1] == "triggers"):
+	case len(segs) >= 2 && segs[0] == "v1" && (segs[1] == "jobs" || segs[1] == "triggers" || segs[1] == "pricing"):
 		return plain("jobs"), false, false
 	case len(segs) >= 2 && segs[0] == "v1" && (segs[1] == "models" || segs[1] == "endpoints"):
 		return plain("models"), false, false

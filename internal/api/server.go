@@ -19,6 +19,7 @@ import (
 	"github.com/pricestream/pricestream/internal/auth"
 	"github.com/pricestream/pricestream/internal/catalog"
 	"github.com/pricestream/pricestream/internal/model"
+	"github.com/pricestream/pricestream/internal/pricing"
 	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
 	"github.com/pricestream/pricestream/internal/trigger"
@@ -102,7 +103,9 @@ type Deps struct {
 	Auth *auth.Authenticator
 	// Models and Endpoints serve /v1/models and /v1/endpoints; nil leaves
 	// those routes out.
-	Models     *model.Registry
+	Models *model.Registry
+	// Pricing serves /v1/pricing (the kill switch and freezes) when set.
+	Pricing    *pricing.Controls
 	Endpoints  *model.Endpoints
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -128,6 +131,7 @@ type Server struct {
 	ln        net.Listener
 	metrics   *httpMetrics
 	models    *model.Registry
+	pricing   *pricing.Controls
 	endpoints *model.Endpoints
 
 	mu struct {
@@ -161,6 +165,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		logger:    logger.With("component", "api"),
 		auth:      deps.Auth,
 		models:    deps.Models,
+		pricing:   deps.Pricing,
 		endpoints: deps.Endpoints,
 		metrics:   newHTTPMetrics(reg),
 	}
@@ -196,6 +201,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if s.models != nil {
 		s.routeModels()
+	}
+	if s.pricing != nil {
+		s.routePricing()
 	}
 	if s.endpoints != nil {
 		s.routeEndpoints()

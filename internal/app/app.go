@@ -27,6 +27,7 @@ import (
 	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/etl"
 	"github.com/pricestream/pricestream/internal/model"
+	"github.com/pricestream/pricestream/internal/pricing"
 	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
 	"github.com/pricestream/pricestream/internal/trigger"
@@ -64,6 +65,7 @@ type App struct {
 	funcs    *trigger.Registry
 	wasm     wazero.CompilationCache
 	models   *model.Registry
+	controls *pricing.Controls
 	eps      *model.Endpoints
 	server   *api.Server
 	auth     *auth.Authenticator
@@ -120,6 +122,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.funcs = trigger.NewRegistry()
+	if a.controls, err = pricing.OpenControls(ctx, a.engine, logger); err != nil {
+		a.Close()
+		return nil, err
+	}
 	var wasmCache wazero.CompilationCache
 	if a.engine.Embedded() {
 		// Compiled WebAssembly functions survive restarts beside the data.
@@ -150,7 +156,19 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		a.Close()
 		return nil, err
 	}
-	if a.server, err = api.New(cfg.HTTP, api.Deps{Streams: a.streams, Catalog: a.catalog, Tables: a.tables, Triggers: a.triggers, Auth: a.auth, Models: a.models, Endpoints: a.eps, Logger: logger, Registerer: a.registry, Gatherer: a.registry}); err != nil {
+	pricer, err := pricing.New(cfg.Pricing, pricing.Deps{
+		Tables: a.tables, Streams: a.streams, Controls: a.controls, Logger: logger, Registerer: a.registry,
+		Predictors: func(name string) (pricing.Predictor, error) { return a.eps.Endpoint(name) },
+	})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	if err := a.funcs.Register(pricing.FunctionName, pricer); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if a.server, err = api.New(cfg.HTTP, api.Deps{Streams: a.streams, Catalog: a.catalog, Tables: a.tables, Triggers: a.triggers, Auth: a.auth, Models: a.models, Endpoints: a.eps, Pricing: a.controls, Logger: logger, Registerer: a.registry, Gatherer: a.registry}); err != nil {
 		a.Close()
 		return nil, err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/etl"
 	"github.com/pricestream/pricestream/internal/model"
+	"github.com/pricestream/pricestream/internal/pricing"
 	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
 	"github.com/pricestream/pricestream/internal/trigger"
@@ -42,6 +43,7 @@ type Config struct {
 	// Triggers configures the trigger runners of this process.
 	Triggers trigger.Config `yaml:"triggers" json:"triggers"`
 	Models   model.Config   `yaml:"models" json:"models"`
+	Pricing  pricing.Config `yaml:"pricing" json:"pricing"`
 	Log      LogConfig      `yaml:"log" json:"log"`
 	// ShutdownTimeout bounds the graceful part of shutdown. Default 15s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" json:"shutdown_timeout"`
@@ -68,6 +70,7 @@ func DefaultConfig() Config {
 		Triggers:        trigger.DefaultConfig(),
 		Models:          model.DefaultConfig(),
 		Catalog:         catalog.DefaultConfig(),
+		Pricing:         pricing.DefaultConfig(),
 		Log:             LogConfig{Level: "info", Format: "text"},
 		ShutdownTimeout: 15 * time.Second,
 	}
@@ -76,7 +79,7 @@ func DefaultConfig() Config {
 // Validate reports every problem at once, each with its path.
 func (c Config) Validate() error {
 	var errs []error
-	errs = append(errs, c.Engine.Validate("engine"), c.HTTP.Validate("http"), c.Streams.Validate("streams"), c.Tables.Validate("tables"), c.Auth.Validate("auth"), c.ETL.Validate("etl"), c.Triggers.Validate("triggers"), c.Models.Validate("models"), c.Catalog.Validate("catalog"))
+	errs = append(errs, c.Engine.Validate("engine"), c.HTTP.Validate("http"), c.Streams.Validate("streams"), c.Tables.Validate("tables"), c.Auth.Validate("auth"), c.ETL.Validate("etl"), c.Triggers.Validate("triggers"), c.Models.Validate("models"), c.Pricing.Validate("pricing"), c.Catalog.Validate("catalog"))
 	switch strings.ToLower(c.Log.Level) {
 	case "", "debug", "info", "warn", "error":
 	default:

@@ -1,0 +1,498 @@
+package pricing
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pricestream/pricestream/internal/model"
+	"github.com/pricestream/pricestream/internal/stream"
+	"github.com/pricestream/pricestream/internal/table"
+	"github.com/pricestream/pricestream/internal/table/item"
+	"github.com/pricestream/pricestream/internal/trigger"
+)
+
+// FunctionName is the name the pricing function is registered under for
+// triggers ("go:pricing").
+const FunctionName = "pricing"
+
+// Config configures pricing. A zero field means its default.
+type Config struct {
+	// Endpoint is the model endpoint asked for expected units. Default
+	// "pricing".
+	Endpoint string `yaml:"endpoint" json:"endpoint"`
+	// Products is the table of products whose prices are written. Default
+	// "products".
+	Products string `yaml:"products" json:"products"`
+	// Changes is the stream every decision is recorded on. Default
+	// "price_changes".
+	Changes string `yaml:"changes" json:"changes"`
+	// PriceFeature and RatioFeature name the model inputs that carry the
+	// candidate price and its ratio to the base price. Defaults "price"
+	// and "price_ratio".
+	PriceFeature string `yaml:"price_feature" json:"price_feature"`
+	RatioFeature string `yaml:"ratio_feature" json:"ratio_feature"`
+	// MaxStepPct bounds one change, in percent. Default 10.
+	MaxStepPct float64 `yaml:"max_step_pct" json:"max_step_pct"`
+	// Cooldown is the least event time between changes of a product.
+	// Default 30s.
+	Cooldown time.Duration `yaml:"cooldown" json:"cooldown"`
+	// MaxChangesPerHour bounds changes of a product per hour of event
+	// time. Default 12.
+	MaxChangesPerHour int `yaml:"max_changes_per_hour" json:"max_changes_per_hour"`
+	// MinGainPct is the least expected revenue gain, in percent, for a
+	// change. Default 1.
+	MinGainPct float64 `yaml:"min_gain_pct" json:"min_gain_pct"`
+	// Candidates is the number of prices evaluated per decision. Default 9.
+	Candidates int `yaml:"candidates" json:"candidates"`
+}
+
+// DefaultConfig returns the configuration with every default filled in.
+func DefaultConfig() Config { return Config{}.withDefaults() }
+
+func (c Config) withDefaults() Config {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&c.Endpoint, "pricing")
+	def(&c.Products, "products")
+	def(&c.Changes, "price_changes")
+	def(&c.PriceFeature, "price")
+	def(&c.RatioFeature, "price_ratio")
+	if c.MaxStepPct == 0 {
+		c.MaxStepPct = 10
+	}
+	if c.Cooldown == 0 {
+		c.Cooldown = 30 * time.Second
+	}
+	if c.MaxChangesPerHour == 0 {
+		c.MaxChangesPerHour = 12
+	}
+	if c.MinGainPct == 0 {
+		c.MinGainPct = 1
+	}
+	if c.Candidates == 0 {
+		c.Candidates = 9
+	}
+	return c
+}
+
+// Validate reports every problem at once, each with its path.
+func (c Config) Validate(prefix string) error {
+	var errs []error
+	if c.MaxStepPct < 0 || c.MaxStepPct > 100 {
+		errs = append(errs, fmt.Errorf("%s.max_step_pct: must be 0-100, got %g", prefix, c.MaxStepPct))
+	}
+	if c.Cooldown < 0 || c.MaxChangesPerHour < 0 || c.MinGainPct < 0 {
+		errs = append(errs, fmt.Errorf("%s: cooldown, max_changes_per_hour and min_gain_pct must not be negative", prefix))
+	}
+	if c.Candidates < 0 || c.Candidates > 101 {
+		errs = append(errs, fmt.Errorf("%s.candidates: must be 2-101, got %d", prefix, c.Candidates))
+	}
+	return errors.Join(errs...)
+}
+
+// Predictor predicts one row: an in-process model endpoint or a remote one.
+type Predictor interface {
+	Predict(ctx context.Context, f model.Features) (model.Prediction, error)
+}
+
+// featureLister is the optional capability of a Predictor that knows its
+// inputs in row order (an in-process endpoint does).
+type featureLister interface {
+	Features() []model.Feature
+}
+
+// Deps are the pricing function's dependencies.
+type Deps struct {
+	Tables  *table.Manager
+	Streams *stream.Manager
+	// Predictors returns the predictor of a named endpoint.
+	Predictors func(name string) (Predictor, error)
+	Controls   *Controls
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+// Pricer is the pricing function: register it for triggers on the pricing
+// features table's change stream.
+type Pricer struct {
+	cfg     Config
+	deps    Deps
+	logger  *slog.Logger
+	metrics *metrics
+
+	mu       sync.Mutex
+	products *table.Table
+	changes  *stream.Stream
+}
+
+var _ trigger.Function = (*Pricer)(nil)
+
+// New returns the pricing function. It starts no goroutines.
+func New(cfg Config, deps Deps) (*Pricer, error) {
+	if err := cfg.Validate("pricing"); err != nil {
+		return nil, err
+	}
+	if deps.Tables == nil || deps.Streams == nil || deps.Predictors == nil {
+		return nil, errors.New("pricing: tables, streams and predictors are required")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Registerer == nil {
+		deps.Registerer = prometheus.NewRegistry()
+	}
+	return &Pricer{cfg: cfg.withDefaults(), deps: deps, logger: deps.Logger.With("component", "pricing"), metrics: newMetrics(deps.Registerer)}, nil
+}
+
+func (p *Pricer) open(ctx context.Context) (*table.Table, *stream.Stream, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.products == nil {
+		t, err := p.deps.Tables.Open(ctx, p.cfg.Products)
+		if err != nil {
+			return nil, nil, fmt.Errorf("pricing: products table %q: %w", p.cfg.Products, err)
+		}
+		p.products = t
+	}
+	if p.changes == nil {
+		s, err := p.deps.Streams.Open(ctx, p.cfg.Changes)
+		if err != nil {
+			return nil, nil, fmt.Errorf("pricing: changes stream %q: %w", p.cfg.Changes, err)
+		}
+		p.changes = s
+	}
+	return p.products, p.changes, nil
+}
+
+// Invoke prices each features row of the batch, in order. An error that a
+// retry may cure (the engine, an unreachable table) fails the record and
+// those after it (as a partial batch failure), so the trigger retries
+// them; decisions already applied are not applied again.
+func (p *Pricer) Invoke(ctx context.Context, b *trigger.Batch) (trigger.Response, error) {
+	products, changes, err := p.open(ctx)
+	if err != nil {
+		return trigger.Response{}, err
+	}
+	for _, r := range b.Records {
+		if r.Change == nil || r.Change.NewImage == nil {
+			continue // a removed features row prices nothing
+		}
+		rec, err := p.price(ctx, products, r)
+		if err != nil {
+			p.metrics.errors.Inc()
+			p.logger.Warn("pricing failed; the trigger retries", "seq", r.SequenceNumber, "err", err)
+			return trigger.Response{BatchItemFailures: []trigger.BatchItemFailure{{ItemIdentifier: r.SequenceNumber}}}, nil
+		}
+		if rec == nil {
+			continue
+		}
+		if err := p.record(ctx, changes, rec); err != nil {
+			return trigger.Response{BatchItemFailures: []trigger.BatchItemFailure{{ItemIdentifier: r.SequenceNumber}}}, nil
+		}
+	}
+	return trigger.Response{}, nil
+}
+
+// DecisionRecord is what the price-changes stream holds for a decision.
+type DecisionRecord struct {
+	// DecisionID identifies the decision: the features change it was made
+	// for. A record may be delivered more than once; dedupe on it.
+	DecisionID string `json:"decision_id"`
+	ProductID  string `json:"product_id"`
+	// Action is "applied" (the price changed), "kept" (the best price is
+	// the current one, or the gain is too small) or "refused" (a guardrail
+	// or switch stopped it, or the model failed).
+	Action          string             `json:"action"`
+	Reason          string             `json:"reason,omitempty"`
+	OldPrice        float64            `json:"old_price"`
+	NewPrice        float64            `json:"new_price"`
+	ExpectedUnits   float64            `json:"expected_units,omitempty"`
+	ExpectedRevenue float64            `json:"expected_revenue,omitempty"`
+	CurrentRevenue  float64            `json:"current_revenue,omitempty"`
+	Model           string             `json:"model,omitempty"`
+	ModelVersion    int                `json:"model_version,omitempty"`
+	Variant         string             `json:"variant,omitempty"`
+	Fallback        bool               `json:"fallback,omitempty"`
+	Features        map[string]float64 `json:"features"`
+	MinPrice        float64            `json:"min_price,omitempty"`
+	MaxPrice        float64            `json:"max_price,omitempty"`
+	EventTime       time.Time          `json:"event_time"`
+	IngestTime      time.Time          `json:"ingest_time,omitzero"`
+	DecidedAt       time.Time          `json:"decided_at"`
+	// E2EMillis is the end-to-end latency of an applied change: from the
+	// ingest of the newest event the features reflect to the price commit.
+	E2EMillis float64 `json:"e2e_latency_ms,omitempty"`
+}
+
+// errRefused carries a guardrail refusal out of a table write.
+type errRefused struct{ reason string }
+
+func (e *errRefused) Error() string { return "pricing: refused: " + e.reason }
+
+// errDuplicate means the features row was priced already.
+var errDuplicate = errors.New("pricing: decision already applied")
+
+// Product attributes the pricing function maintains.
+const (
+	attrPrice       = "price"
+	attrBase        = "base_price"
+	attrMin         = "min_price"
+	attrMax         = "max_price"
+	attrRevision    = "price_revision"
+	attrUpdatedAt   = "price_updated_at"   // event time of the last change, Unix ms
+	attrChangeTimes = "price_change_times" // event times of the changes of the last hour, Unix ms
+	attrDecision    = "price_decision"     // the decision id of the last change
+	attrPrevious    = "price_previous"     // the price before the last change
+)
+
+func num(it item.Item, name string) (float64, bool) {
+	v, ok := it[name]
+	if !ok || v.Type() != item.N {
+		return 0, false
+	}
+	return v.N().Float64(), true
+}
+
+func timeAttr(it item.Item, name string) (time.Time, bool) {
+	v, ok := it[name]
+	if !ok {
+		return time.Time{}, false
+	}
+	switch v.Type() {
+	case item.S:
+		t, err := time.Parse(time.RFC3339Nano, v.S())
+		return t, err == nil
+	case item.N:
+		ms, ok := v.N().Int64()
+		return time.UnixMilli(ms).UTC(), ok
+	}
+	return time.Time{}, false
+}
+
+func priceValue(v float64) item.Value {
+	n, _ := item.ParseNumber(strconv.FormatFloat(roundCents(v), 'f', 2, 64))
+	return item.NumberValue(n)
+}
+
+// seqNumber turns a change's sequence number into a number to compare.
+func seqNumber(s string) (item.Number, error) { return item.ParseNumber(s) }
+
+// price decides for one features row and applies the decision. It returns
+// the record of the decision, or nil for a row that was priced before
+// (whose record is then emitted again from what the product remembers).
+func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Record) (*DecisionRecord, error) {
+	start := time.Now()
+	row := r.Change.NewImage
+	pid, ok := row["product_id"]
+	if !ok || pid.Type() != item.S {
+		p.metrics.decisions.WithLabelValues("refused", ReasonBadFeature).Inc()
+		return nil, nil
+	}
+	rec := &DecisionRecord{DecisionID: r.SequenceNumber, ProductID: pid.S(), DecidedAt: start.UTC(), Features: map[string]float64{}}
+	for name, v := range row {
+		if v.Type() == item.N {
+			rec.Features[name] = v.N().Float64()
+		}
+	}
+	rec.EventTime, ok = timeAttr(row, "last_event_time")
+	if !ok {
+		if rec.EventTime, ok = timeAttr(row, "window_end"); !ok {
+			rec.EventTime = r.Arrival
+		}
+	}
+	rec.IngestTime, _ = timeAttr(row, "ingest_time")
+	seq, err := seqNumber(r.SequenceNumber)
+	if err != nil {
+		return nil, fmt.Errorf("pricing: decision id %q: %w", r.SequenceNumber, err)
+	}
+	if why := p.deps.Controls.Blocked(rec.ProductID); why != "" {
+		return p.refuse(rec, why, nil), nil
+	}
+	pred, err := p.deps.Predictors(p.cfg.Endpoint)
+	if err != nil {
+		return p.refuse(rec, ReasonModel, err), nil
+	}
+	key, err := products.ParseKey(item.Item{"product_id": pid})
+	if err != nil {
+		return p.refuse(rec, ReasonNoProduct, err), nil
+	}
+	var dec Decision
+	var predicted model.Prediction
+	res, err := products.Modify(ctx, key, func(cur item.Item) (item.Item, error) {
+		if cur == nil {
+			return nil, &errRefused{ReasonNoProduct}
+		}
+		if last, ok := cur[attrDecision]; ok && last.Type() == item.N && last.N().Cmp(seq) >= 0 {
+			if last.N().Cmp(seq) == 0 {
+				rec.Action, rec.OldPrice, _ = "applied", 0, 0
+				rec.OldPrice, _ = num(cur, attrPrevious)
+				rec.NewPrice, _ = num(cur, attrPrice)
+			}
+			return nil, errDuplicate
+		}
+		price, ok := num(cur, attrPrice)
+		if !ok || price <= 0 {
+			return nil, &errRefused{ReasonNoProduct}
+		}
+		base, _ := num(cur, attrBase)
+		g := Guardrails{MaxStepPct: p.cfg.MaxStepPct, Cooldown: p.cfg.Cooldown, MaxChangesPerHour: p.cfg.MaxChangesPerHour}
+		g.MinPrice, _ = num(cur, attrMin)
+		g.MaxPrice, _ = num(cur, attrMax)
+		rec.OldPrice, rec.NewPrice, rec.MinPrice, rec.MaxPrice = price, price, g.MinPrice, g.MaxPrice
+		var changes []time.Time
+		if l, ok := cur[attrChangeTimes]; ok && l.Type() == item.L {
+			for _, v := range l.L() {
+				if ms, ok := v.N().Int64(); ok && v.Type() == item.N {
+					changes = append(changes, time.UnixMilli(ms))
+				}
+			}
+		}
+		if why := g.Allow(rec.EventTime, changes); why != "" {
+			return nil, &errRefused{why}
+		}
+		demand := p.demand(pred, row, base, &predicted)
+		var derr error
+		if dec, derr = Decide(ctx, g, price, p.cfg.Candidates, p.cfg.MinGainPct, demand); derr != nil {
+			return nil, fmt.Errorf("%w: %v", errModel, derr)
+		}
+		if !dec.Change {
+			return cur, nil // nothing to store
+		}
+		if err := g.Check(price, dec.Price); err != nil {
+			p.metrics.violations.Inc()
+			return nil, &errRefused{ReasonBounds}
+		}
+		next := cur.Clone()
+		next[attrPrice] = priceValue(dec.Price)
+		next[attrPrevious] = priceValue(price)
+		rev, _ := num(cur, attrRevision)
+		next[attrRevision] = item.IntValue(int64(rev) + 1)
+		next[attrUpdatedAt] = item.IntValue(rec.EventTime.UnixMilli())
+		kept := []item.Value{}
+		for _, c := range changes {
+			if rec.EventTime.Sub(c) < time.Hour {
+				kept = append(kept, item.IntValue(c.UnixMilli()))
+			}
+		}
+		next[attrChangeTimes] = item.ListValue(append(kept, item.IntValue(rec.EventTime.UnixMilli())))
+		next[attrDecision] = item.NumberValue(seq)
+		return next, nil
+	})
+	var refused *errRefused
+	switch {
+	case errors.Is(err, errDuplicate):
+		if rec.Action == "applied" {
+			return rec, nil // the record may have been lost with a crash: emit it again
+		}
+		return nil, nil
+	case errors.As(err, &refused):
+		return p.refuse(rec, refused.reason, nil), nil
+	case errors.Is(err, errModel):
+		return p.refuse(rec, ReasonModel, err), nil
+	case errors.Is(err, table.ErrConditionFailed):
+		return p.refuse(rec, ReasonConflict, err), nil
+	case err != nil:
+		return nil, err
+	}
+	committed := time.Now()
+	p.metrics.decisionSeconds.Observe(committed.Sub(start).Seconds())
+	rec.Model, rec.ModelVersion, rec.Variant, rec.Fallback = predicted.Model, predicted.Version, predicted.Variant, predicted.Fallback
+	rec.ExpectedUnits, rec.ExpectedRevenue, rec.CurrentRevenue = dec.Units, dec.Revenue, dec.CurrentRevenue
+	if !res.Written {
+		rec.Action, rec.Reason = "kept", dec.Reason
+		p.metrics.decisions.WithLabelValues("kept", dec.Reason).Inc()
+		return rec, nil
+	}
+	rec.Action, rec.NewPrice = "applied", dec.Price
+	if !rec.IngestTime.IsZero() {
+		e2e := committed.Sub(rec.IngestTime)
+		rec.E2EMillis = float64(e2e.Microseconds()) / 1000
+		p.metrics.e2e.Observe(e2e.Seconds())
+	}
+	p.metrics.decisions.WithLabelValues("applied", "").Inc()
+	return rec, nil
+}
+
+var errModel = errors.New("pricing: model")
+
+func (p *Pricer) refuse(rec *DecisionRecord, reason string, err error) *DecisionRecord {
+	rec.Action, rec.Reason = "refused", reason
+	if err != nil {
+		p.logger.Debug("price change refused", "product_id", rec.ProductID, "reason", reason, "err", err)
+	}
+	p.metrics.decisions.WithLabelValues("refused", reason).Inc()
+	return rec
+}
+
+// demand predicts units at a candidate price: the features row with the
+// candidate in the price feature and its ratio to the base price.
+func (p *Pricer) demand(pred Predictor, row item.Item, base float64, last *model.Prediction) Demand {
+	var names []string
+	if fl, ok := pred.(featureLister); ok {
+		for _, f := range fl.Features() {
+			names = append(names, f.Name)
+		}
+	}
+	vec := make([]float64, len(names))
+	priceAt, ratioAt := -1, -1
+	for i, n := range names {
+		switch n {
+		case p.cfg.PriceFeature:
+			priceAt = i
+		case p.cfg.RatioFeature:
+			ratioAt = i
+		default:
+			if v, ok := num(row, n); ok {
+				vec[i] = v
+			} else {
+				vec[i] = math.NaN()
+			}
+		}
+	}
+	return func(ctx context.Context, price float64) (float64, error) {
+		if priceAt >= 0 {
+			vec[priceAt] = price
+		}
+		if ratioAt >= 0 {
+			if base > 0 {
+				vec[ratioAt] = price / base
+			} else {
+				vec[ratioAt] = math.NaN()
+			}
+		}
+		out, err := pred.Predict(ctx, model.Features{Row: vec})
+		if err != nil {
+			return 0, err
+		}
+		*last = out
+		return out.Value, nil
+	}
+}
+
+// record appends the decision to the price-changes stream.
+func (p *Pricer) record(ctx context.Context, changes *stream.Stream, rec *DecisionRecord) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	res, err := changes.Append(ctx, []stream.Entry{{PartitionKey: rec.ProductID, Data: b}})
+	if err == nil && res[0].Err != nil {
+		err = res[0].Err
+	}
+	if err != nil {
+		p.logger.Warn("decision not recorded; the trigger retries", "product_id", rec.ProductID, "decision", rec.DecisionID, "err", err)
+	}
+	return err
+}

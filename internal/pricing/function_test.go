@@ -1,0 +1,320 @@
+package pricing
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/pricestream/pricestream/internal/engine"
+	"github.com/pricestream/pricestream/internal/engine/enginetest"
+	"github.com/pricestream/pricestream/internal/model"
+	"github.com/pricestream/pricestream/internal/stream"
+	"github.com/pricestream/pricestream/internal/table"
+	"github.com/pricestream/pricestream/internal/table/item"
+	"github.com/pricestream/pricestream/internal/trigger"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type fixture struct {
+	eng      *engine.Engine
+	tables   *table.Manager
+	streams  *stream.Manager
+	products *table.Table
+	changes  *stream.Stream
+	controls *Controls
+	pricer   *Pricer
+	reg      *prometheus.Registry
+	seq      int
+}
+
+// demandModel is units = 200 - price + 2*views, a linear demand curve whose
+// revenue peaks at price = (200 + 2*views) / 2.
+const demandModel = `{"type":"linear","features":["views","price","price_ratio"],"coefficients":[2,-1,0],"intercept":200}`
+
+func start(t *testing.T, cfg Config) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	f := &fixture{eng: enginetest.Start(t), reg: prometheus.NewRegistry()}
+	var err error
+	f.streams, err = stream.New(stream.Config{}, stream.Deps{Engine: f.eng})
+	require.NoError(t, err)
+	t.Cleanup(func() { f.streams.Close() })
+	f.tables, err = table.New(table.Config{}, table.Deps{Engine: f.eng})
+	require.NoError(t, err)
+	t.Cleanup(func() { f.tables.Close() })
+	_, err = f.tables.Create(ctx, table.Spec{Name: "products", Key: item.KeySchema{Partition: item.KeyAttribute{Name: "product_id", Type: item.S}}})
+	require.NoError(t, err)
+	f.products, err = f.tables.Open(ctx, "products")
+	require.NoError(t, err)
+	_, err = f.streams.Create(ctx, stream.Spec{Name: "price_changes", Partitions: 2})
+	require.NoError(t, err)
+	f.changes, err = f.streams.Open(ctx, "price_changes")
+	require.NoError(t, err)
+
+	mdeps := model.Deps{Engine: f.eng}
+	reg, err := model.NewRegistry(ctx, model.Config{}, mdeps)
+	require.NoError(t, err)
+	_, err = reg.Register(ctx, model.Registration{Model: "demand", Artifact: []byte(demandModel), Status: model.Approved})
+	require.NoError(t, err)
+	eps, err := model.NewEndpoints(ctx, model.Config{}, reg, mdeps)
+	require.NoError(t, err)
+	t.Cleanup(func() { eps.Close() })
+	_, err = eps.Create(ctx, model.EndpointConfig{Name: "pricing", Variants: []model.VariantConfig{{Model: "demand"}}}, false)
+	require.NoError(t, err)
+
+	f.controls, err = OpenControls(ctx, f.eng, nil)
+	require.NoError(t, err)
+	t.Cleanup(f.controls.Close)
+	f.pricer, err = New(cfg, Deps{
+		Tables: f.tables, Streams: f.streams, Controls: f.controls, Registerer: f.reg,
+		Predictors: func(name string) (Predictor, error) { return eps.Endpoint(name) },
+	})
+	require.NoError(t, err)
+	return f
+}
+
+func (f *fixture) product(t *testing.T, id string, price, minP, maxP float64) {
+	t.Helper()
+	_, err := f.products.Put(context.Background(), item.Item{
+		"product_id": item.StringValue(id), "price": priceValue(price), "base_price": priceValue(price),
+		"min_price": priceValue(minP), "max_price": priceValue(maxP), "price_revision": item.IntValue(0),
+	}, table.WriteOptions{})
+	require.NoError(t, err)
+}
+
+// row makes a features change for a product at an event time, as the
+// click-features job writes it.
+func (f *fixture) row(id string, views float64, at time.Time) *trigger.Record {
+	f.seq++
+	n, _ := item.ParseNumber(strconv.FormatFloat(views, 'f', -1, 64))
+	return &trigger.Record{
+		SequenceNumber: strconv.Itoa(1000 + f.seq),
+		Key:            id,
+		Arrival:        time.Now(),
+		Change: &trigger.Change{EventName: "MODIFY", NewImage: item.Item{
+			"product_id":      item.StringValue(id),
+			"views":           item.NumberValue(n),
+			"last_event_time": item.StringValue(at.UTC().Format(time.RFC3339Nano)),
+			"ingest_time":     item.StringValue(time.Now().Add(-time.Millisecond).UTC().Format(time.RFC3339Nano)),
+		}},
+	}
+}
+
+func (f *fixture) invoke(t *testing.T, recs ...*trigger.Record) {
+	t.Helper()
+	res, err := f.pricer.Invoke(context.Background(), &trigger.Batch{Trigger: "reprice", Records: recs})
+	require.NoError(t, err)
+	require.Empty(t, res.BatchItemFailures)
+}
+
+func (f *fixture) price(t *testing.T, id string) float64 {
+	t.Helper()
+	it, err := f.products.Get(context.Background(), mustKey(t, f.products, id), table.GetOptions{Consistent: true})
+	require.NoError(t, err)
+	p, _ := num(it, "price")
+	return p
+}
+
+func mustKey(t *testing.T, tb *table.Table, id string) item.Key {
+	t.Helper()
+	k, err := tb.ParseKey(item.Item{"product_id": item.StringValue(id)})
+	require.NoError(t, err)
+	return k
+}
+
+// decisions reads every decision recorded so far.
+func (f *fixture) decisions(t *testing.T) []DecisionRecord {
+	t.Helper()
+	var out []DecisionRecord
+	for part := range f.changes.Partitions() {
+		r, err := f.changes.Read(context.Background(), part, stream.Position{}, stream.ReadOptions{MaxRecords: 10000})
+		require.NoError(t, err)
+		for _, rec := range r.Records {
+			var d DecisionRecord
+			require.NoError(t, json.Unmarshal(rec.Data, &d))
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func TestPricingAppliesWithinGuardrails(t *testing.T) {
+	f := start(t, Config{Cooldown: time.Minute, MaxChangesPerHour: 3, MaxStepPct: 10, MinGainPct: 0.01})
+	f.product(t, "shoe", 120, 60, 200)
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+	// Demand 200 - p: revenue peaks at 100, so from 120 the best reachable
+	// price is 108 (one 10% step).
+	f.invoke(t, f.row("shoe", 0, t0))
+	require.Equal(t, 108.0, f.price(t, "shoe"))
+
+	// Within the cooldown: refused.
+	f.invoke(t, f.row("shoe", 0, t0.Add(30*time.Second)))
+	require.Equal(t, 108.0, f.price(t, "shoe"))
+
+	// After it: the next step reaches the optimum 100 (97.20..118.80, in
+	// candidates 2.70 apart: 99.90 is the best of them).
+	f.invoke(t, f.row("shoe", 0, t0.Add(2*time.Minute)))
+	require.Equal(t, 99.9, f.price(t, "shoe"))
+	// At the optimum: kept.
+	f.invoke(t, f.row("shoe", 0, t0.Add(4*time.Minute)))
+	require.Equal(t, 99.9, f.price(t, "shoe"))
+
+	// Hype (many views) moves the optimum up: (200+2*200)/2 = 300, capped
+	// by the step (109.89), then max changes per hour.
+	f.invoke(t, f.row("shoe", 200, t0.Add(6*time.Minute)))
+	require.Equal(t, 109.89, f.price(t, "shoe"))
+	f.invoke(t, f.row("shoe", 200, t0.Add(8*time.Minute)))
+	require.Equal(t, 109.89, f.price(t, "shoe"), "a fourth change in the hour is refused")
+
+	ds := f.decisions(t)
+	require.Len(t, ds, 6)
+	var actions []string
+	for _, d := range ds {
+		actions = append(actions, d.Action+":"+d.Reason)
+		require.Equal(t, "shoe", d.ProductID)
+		if d.Action != "refused" {
+			require.Equal(t, "demand", d.Model, "%+v", d)
+		}
+		if d.Action == "applied" {
+			require.Positive(t, d.E2EMillis)
+			require.Greater(t, d.ExpectedRevenue, d.CurrentRevenue)
+			require.LessOrEqual(t, math.Abs(d.NewPrice-d.OldPrice)/d.OldPrice, 0.1+1e-9, "no step over 10%")
+			require.GreaterOrEqual(t, d.NewPrice, 60.0)
+			require.LessOrEqual(t, d.NewPrice, 200.0)
+		}
+	}
+	require.Equal(t, []string{"applied:", "refused:cooldown", "applied:", "kept:", "applied:", "refused:max_changes_per_hour"}, actions)
+	requireMetric(t, f.reg, "pricestream_pricing_guardrail_violations_total", 0)
+}
+
+func requireMetric(t *testing.T, reg *prometheus.Registry, name string, want float64) {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			require.Equal(t, want, mf.GetMetric()[0].GetCounter().GetValue(), name)
+			return
+		}
+	}
+	t.Fatalf("no metric %s", name)
+}
+
+func TestPricingReplayNeverAppliesTwice(t *testing.T) {
+	f := start(t, Config{Cooldown: time.Nanosecond})
+	f.product(t, "shoe", 120, 60, 200)
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	r := f.row("shoe", 0, t0)
+	f.invoke(t, r)
+	require.Equal(t, 108.0, f.price(t, "shoe"))
+	// The trigger delivers the same row again (at least once): the price
+	// does not move a second step, and the applied record is emitted again
+	// with the same decision id.
+	f.invoke(t, r)
+	require.Equal(t, 108.0, f.price(t, "shoe"))
+	ds := f.decisions(t)
+	require.Len(t, ds, 2)
+	require.Equal(t, ds[0].DecisionID, ds[1].DecisionID)
+	require.Equal(t, "applied", ds[1].Action)
+	require.Equal(t, 120.0, ds[1].OldPrice)
+	require.Equal(t, 108.0, ds[1].NewPrice)
+	it, err := f.products.Get(context.Background(), mustKey(t, f.products, "shoe"), table.GetOptions{})
+	require.NoError(t, err)
+	rev, _ := num(it, "price_revision")
+	require.Equal(t, 1.0, rev)
+}
+
+func TestPricingKillSwitchAndFreeze(t *testing.T) {
+	f := start(t, Config{Cooldown: time.Nanosecond, MinGainPct: 0.01})
+	ctx := context.Background()
+	f.product(t, "a", 120, 60, 200)
+	f.product(t, "b", 120, 60, 200)
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+	require.NoError(t, f.controls.Freeze(ctx, "a", true, "launch week", "test"))
+	f.invoke(t, f.row("a", 0, t0), f.row("b", 0, t0))
+	require.Equal(t, 120.0, f.price(t, "a"), "frozen")
+	require.Equal(t, 108.0, f.price(t, "b"))
+
+	require.NoError(t, f.controls.SetKillSwitch(ctx, true, "incident", "test"))
+	f.invoke(t, f.row("b", 0, t0.Add(time.Minute)))
+	require.Equal(t, 108.0, f.price(t, "b"), "kill switch")
+	st := f.controls.State()
+	require.NotNil(t, st.KillSwitch)
+	require.Equal(t, "a", st.Frozen[0].Product)
+
+	require.NoError(t, f.controls.SetKillSwitch(ctx, false, "", "test"))
+	require.NoError(t, f.controls.Freeze(ctx, "a", false, "", "test"))
+	f.invoke(t, f.row("a", 0, t0.Add(2*time.Minute)), f.row("b", 0, t0.Add(2*time.Minute)))
+	require.Equal(t, 108.0, f.price(t, "a"))
+	require.Equal(t, 99.9, f.price(t, "b"))
+	var reasons []string
+	for _, d := range f.decisions(t) {
+		if d.Action == "refused" {
+			reasons = append(reasons, d.Reason)
+		}
+	}
+	require.ElementsMatch(t, []string{ReasonFrozen, ReasonKillSwitch}, reasons)
+
+	// A second Controls (another process) sees the switches.
+	other, err := OpenControls(ctx, f.eng, nil)
+	require.NoError(t, err)
+	defer other.Close()
+	require.NoError(t, f.controls.Freeze(ctx, "weird id/with spaces", true, "", "test"))
+	require.Eventually(t, func() bool { return other.Blocked("weird id/with spaces") == ReasonFrozen }, 10*time.Second, time.Millisecond)
+}
+
+// TestPricingConcurrentWritersNeverLoseUpdates races the pricer against a
+// merchandiser writing the same product: every write lands on the version it
+// read, so the revision counts every change and no guardrail breaks.
+func TestPricingConcurrentWritersNeverLoseUpdates(t *testing.T) {
+	f := start(t, Config{Cooldown: time.Nanosecond, MaxChangesPerHour: 1000})
+	f.product(t, "shoe", 150, 60, 200)
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	const rounds = 40
+	wg.Go(func() {
+		for i := range rounds {
+			f.invoke(t, f.row("shoe", float64(i%7)*20, t0.Add(time.Duration(i)*time.Minute)))
+		}
+	})
+	var touched int
+	wg.Go(func() {
+		for range rounds {
+			_, err := f.products.Modify(context.Background(), mustKey(t, f.products, "shoe"), func(cur item.Item) (item.Item, error) {
+				next := cur.Clone()
+				n, _ := num(cur, "touches")
+				next["touches"] = item.IntValue(int64(n) + 1)
+				return next, nil
+			})
+			if err == nil {
+				touched++
+			}
+		}
+	})
+	wg.Wait()
+	it, err := f.products.Get(context.Background(), mustKey(t, f.products, "shoe"), table.GetOptions{Consistent: true})
+	require.NoError(t, err)
+	touches, _ := num(it, "touches")
+	require.Equal(t, float64(touched), touches, "no merchandiser write lost")
+	applied := 0
+	for _, d := range f.decisions(t) {
+		if d.Action == "applied" {
+			applied++
+			require.LessOrEqual(t, math.Abs(d.NewPrice-d.OldPrice)/d.OldPrice, 0.1+1e-9)
+		}
+	}
+	rev, _ := num(it, "price_revision")
+	require.Equal(t, float64(applied), rev, "every applied change counted once")
+	require.Positive(t, applied)
+}
