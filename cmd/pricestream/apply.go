@@ -10,10 +10,11 @@ func newApplyCmd(g *globals) *cobra.Command {
 	var files []string
 	cmd := &cobra.Command{
 		Use:   "apply -f FILE|DIR ...",
-		Short: "Apply definition documents: streams, tables, models, endpoints, jobs and triggers",
+		Short: "Apply definition documents: streams, tables, catalog databases and tables, models, endpoints, jobs and triggers",
 		Long: `apply reads YAML or JSON documents (several per file; a directory's
 *.yaml, *.yml and *.json files) and applies them in dependency order:
-streams, tables, models, endpoints, jobs, triggers. Each document names its
+streams, tables, catalog databases and tables, models, endpoints, jobs,
+triggers. Each document names its
 kind and its name; the rest is what the part's API takes. Applying again is
 harmless: what exists is kept or brought up to date.
 

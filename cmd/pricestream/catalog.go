@@ -241,7 +241,7 @@ func catalogApplyCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "apply -f FILE|DIR",
 		Short: "Create or update the databases and tables of YAML or JSON documents",
-		Long: `Apply reads catalog documents (kind: database or kind: table; YAML documents
+		Long: `Apply reads catalog documents (kind: catalog_database or kind: catalog_table; YAML documents
 separated by ---, or JSON) and creates or updates each in order. A table
 whose definition changed gets a new version, checked against its
 compatibility mode. Every problem of every document is reported at once,
@@ -273,7 +273,7 @@ with its line and field, before anything is applied.`,
 				return err
 			}
 			if len(bodies) == 0 {
-				return fmt.Errorf("%s: no catalog documents (kind: database or kind: table)", file)
+				return fmt.Errorf("%s: no catalog documents (kind: catalog_database or kind: catalog_table)", file)
 			}
 			for _, b := range bodies {
 				if dir {
@@ -285,10 +285,11 @@ with its line and field, before anything is applied.`,
 					return err
 				}
 				for _, r := range res {
+					kind := strings.TrimPrefix(r.Kind, "catalog_")
 					if r.Version > 0 {
-						fmt.Fprintf(cmd.OutOrStdout(), "%s %s %s (version %d)\n", r.Kind, r.Name, r.Action, r.Version)
+						fmt.Fprintf(cmd.OutOrStdout(), "%s %s %s (version %d)\n", kind, r.Name, r.Action, r.Version)
 					} else {
-						fmt.Fprintf(cmd.OutOrStdout(), "%s %s %s\n", r.Kind, r.Name, r.Action)
+						fmt.Fprintf(cmd.OutOrStdout(), "%s %s %s\n", kind, r.Name, r.Action)
 					}
 				}
 			}

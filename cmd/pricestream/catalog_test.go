@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -51,7 +52,7 @@ func TestCLICatalog(t *testing.T) {
 	// a new version from a document: the JSON of get, edited
 	var doc map[string]any
 	require.NoError(t, json.Unmarshal([]byte(run("catalog", "get", "shop", "clicks", "--json")), &doc))
-	doc["kind"] = "table"
+	doc["kind"] = "catalog_table"
 	doc["columns"] = append(doc["columns"].([]any), map[string]any{"name": "brand", "type": "string"})
 	b, err := json.Marshal(doc)
 	require.NoError(t, err)
@@ -72,7 +73,7 @@ func TestCLICatalog(t *testing.T) {
 	_, err = cli(t, "--server", url, "catalog", "create-table", "shop", "bad", "--columns", "a long, b strin")
 	require.ErrorContains(t, err, `--columns: offset 10: unknown type "strin"`)
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
-	require.NoError(t, os.WriteFile(bad, []byte("kind: table\ndatabase: shop\nname: t\nlocation: {stream: t}\nformat: {type: orc}\ncolumns: [{name: a, type: long}]\n"), 0o600))
+	require.NoError(t, os.WriteFile(bad, []byte("kind: catalog_table\ndatabase: shop\nname: t\nlocation: {stream: t}\nformat: {type: orc}\ncolumns: [{name: a, type: long}]\n"), 0o600))
 	_, err = cli(t, "--server", url, "catalog", "apply", "-f", bad)
 	require.ErrorContains(t, err, `5:16: format.type: unknown format "orc"`)
 	_, err = cli(t, "--server", url, "catalog", "create-table", "shop", "clicks", "--columns", "a long")
@@ -138,10 +139,10 @@ func TestCLIBindKinesis(t *testing.T) {
 func TestCLICatalogApplyDir(t *testing.T) {
 	url := startApp(t)
 	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "a-catalog.yaml"), []byte(`kind: database
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "a-catalog.yaml"), []byte(`kind: catalog_database
 name: shop
 ---
-kind: table
+kind: catalog_table
 database: shop
 name: clicks
 location: {stream: clicks}
@@ -156,7 +157,52 @@ columns: [{name: product_id, type: long, nullable: false}]
 	require.NoError(t, err, out)
 	require.Contains(t, out, "table shop.clicks unchanged (version 1)")
 	// a bad catalog document in the directory stops everything, before any apply
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "c-bad.yaml"), []byte("kind: table\ndatabase: shop\nname: t\nlocation: {stream: t}\ncolumns: [{name: a, type: lng}]\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "c-bad.yaml"), []byte("kind: catalog_table\ndatabase: shop\nname: t\nlocation: {stream: t}\ncolumns: [{name: a, type: lng}]\n"), 0o600))
 	_, err = cli(t, "--server", url, "catalog", "apply", "-f", dir)
 	require.ErrorContains(t, err, `c-bad.yaml: 5:27: columns[0].type: offset 0 of "lng": unknown type "lng"`)
+}
+
+// TestCLIApplyCatalogAndJob: `pricestream apply` applies catalog documents
+// before the job whose source names the catalog table, and the job
+// compiles against it on the server.
+func TestCLIApplyCatalogAndJob(t *testing.T) {
+	url := startApp(t)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "defs.yaml"), []byte(`kind: job
+name: prices
+source: {stream: clicks, catalog: shop.clicks}
+transforms:
+  - filter: price > 10
+sink: {stream: prices, partition_key: product_id}
+dead_letter: prices-dlq
+---
+kind: catalog_table
+database: shop
+name: clicks
+location: {stream: clicks}
+columns:
+  - {name: product_id, type: long, nullable: false}
+  - {name: price, type: double}
+---
+kind: catalog_database
+name: shop
+---
+kind: stream
+name: clicks
+partitions: 1
+---
+kind: stream
+name: prices
+partitions: 1
+`), 0o600))
+	out, err := cli(t, "--server", url, "apply", "-f", dir)
+	require.NoError(t, err, out)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 5, out)
+	require.Equal(t, "catalog_database shop: created", lines[2])
+	require.Equal(t, "catalog_table clicks: created (version 1)", lines[3])
+	require.True(t, strings.HasPrefix(lines[4], "job prices: applied"), lines[4])
+	out, err = cli(t, "--server", url, "apply", "-f", dir)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "catalog_table clicks: unchanged (version 1)")
 }

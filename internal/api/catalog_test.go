@@ -149,10 +149,10 @@ func TestAPICatalogTables(t *testing.T) {
 func TestAPICatalogApply(t *testing.T) {
 	f := startCatalog(t)
 	ctx := context.Background()
-	docs := []byte(`kind: database
+	docs := []byte(`kind: catalog_database
 name: shop
 ---
-kind: table
+kind: catalog_table
 database: shop
 name: clicks
 location: {stream: clicks}
@@ -161,11 +161,11 @@ columns:
 `)
 	res, err := f.c.ApplyCatalog(ctx, docs)
 	require.NoError(t, err)
-	require.Equal(t, []catalog.ApplyResult{{Kind: "database", Name: "shop", Action: "created"}, {Kind: "table", Name: "shop.clicks", Action: "created", Version: 1}}, res)
+	require.Equal(t, []catalog.ApplyResult{{Kind: "catalog_database", Name: "shop", Action: "created"}, {Kind: "catalog_table", Name: "shop.clicks", Action: "created", Version: 1}}, res)
 	res, err = f.c.ApplyCatalog(ctx, docs)
 	require.NoError(t, err)
 	require.Equal(t, "unchanged", res[1].Action)
-	_, err = f.c.ApplyCatalog(ctx, []byte("kind: table\nname: x\ncolumns: [{name: a, type: lng}]\n"))
+	_, err = f.c.ApplyCatalog(ctx, []byte("kind: catalog_table\nname: x\ncolumns: [{name: a, type: lng}]\n"))
 	requireCode(t, err, 400, "invalid_argument")
 	require.ErrorContains(t, err, `3:27: columns[0].type: offset 0 of "lng": unknown type "lng"`)
 }

@@ -1,11 +1,12 @@
 // Package apply reads definition documents (YAML or JSON, several per file)
 // and applies them to a pricestream server through its native API:
-// streams, tables, models, endpoints, streaming jobs and triggers. It is
-// what `pricestream apply -f DIR` and the demo run.
+// streams, tables, catalog databases and tables, models, endpoints,
+// streaming jobs and triggers. It is what `pricestream apply -f DIR` and
+// the demo run.
 //
-// Every document names its kind (`kind: stream`, `table`, `model`,
-// `endpoint`, `job`, `trigger`); the rest of it is what the part's own API
-// takes. Documents are applied in the order of their kinds (so a trigger's
+// Every document names its kind (`kind: stream`, `table`,
+// `catalog_database`, `catalog_table`, `model`, `endpoint`, `job`,
+// `trigger`); the rest of it is what the part's own API takes. Documents are applied in the order of their kinds (so a trigger's
 // table exists before it), then of their files and places. Applying is
 // idempotent: what exists is left as it is (streams, tables), or updated to
 // the document (endpoints, jobs, triggers), and a model file already
@@ -33,6 +34,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/pricestream/pricestream/internal/api"
+	"github.com/pricestream/pricestream/internal/catalog"
 	"github.com/pricestream/pricestream/internal/client"
 	"github.com/pricestream/pricestream/internal/model"
 	"github.com/pricestream/pricestream/internal/trigger"
@@ -53,8 +55,9 @@ type Document struct {
 	Body []byte
 }
 
-// kinds in the order they are applied.
-var kinds = []string{"stream", "table", "model", "endpoint", "job", "trigger"}
+// kinds in the order they are applied. Catalog tables come before jobs,
+// whose sources may name them.
+var kinds = []string{"stream", "table", catalog.KindDatabase, catalog.KindTable, "model", "endpoint", "job", "trigger"}
 
 // Read reads the documents of files and directories (their *.yaml, *.yml
 // and *.json files, not recursively), in file order.
@@ -220,6 +223,8 @@ func applyOne(ctx context.Context, c *client.Client, d Document) (string, error)
 			return "", err
 		}
 		return "created", nil
+	case catalog.KindDatabase, catalog.KindTable:
+		return applyCatalog(ctx, c, d)
 	case "model":
 		return applyModel(ctx, c, d)
 	case "endpoint":
@@ -255,6 +260,28 @@ func applyOne(ctx context.Context, c *client.Client, d Document) (string, error)
 		return "applied", nil
 	}
 	return "", fmt.Errorf("unknown kind %q", d.Kind)
+}
+
+// applyCatalog applies a catalog database or table (a new version when the
+// definition changed, checked against its compatibility mode).
+func applyCatalog(ctx context.Context, c *client.Client, d Document) (string, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(d.Body, &m); err != nil {
+		return "", err
+	}
+	m["kind"], _ = json.Marshal(d.Kind)
+	b, _ := json.Marshal(m)
+	res, err := c.ApplyCatalog(ctx, b)
+	if err != nil {
+		return "", err
+	}
+	if len(res) != 1 {
+		return "", fmt.Errorf("the catalog applied %d documents for one", len(res))
+	}
+	if res[0].Version > 0 {
+		return fmt.Sprintf("%s (version %d)", res[0].Action, res[0].Version), nil
+	}
+	return res[0].Action, nil
 }
 
 // modelDoc is a model document: a model file to register.

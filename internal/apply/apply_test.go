@@ -18,7 +18,7 @@ func TestApplyParse(t *testing.T) {
 	require.JSONEq(t, `{"name":"t","source":"stream:a","function":"go:f","batching_window":"0s"}`, string(docs[1].Body))
 
 	for src, want := range map[string]string{
-		"name: a\n":                 `kind "": want one of stream, table, model, endpoint, job, trigger`,
+		"name: a\n":                 `kind "": want one of stream, table, catalog_database, catalog_table, model, endpoint, job, trigger`,
 		"kind: widget\nname: a\n":   `kind "widget"`,
 		"kind: stream\n":            "a stream needs a name",
 		"kind: stream\nname: [\n":   "x.yaml#1",

@@ -266,10 +266,10 @@ func TestCatalogRestart(t *testing.T) {
 func TestCatalogApplyDocuments(t *testing.T) {
 	ctx := context.Background()
 	c := newCatalog(t, enginetest.Start(t))
-	b := []byte(`kind: database
+	b := []byte(`kind: catalog_database
 name: shop
 ---
-kind: table
+kind: catalog_table
 database: shop
 name: clicks
 location: {stream: clicks}
@@ -283,7 +283,7 @@ columns: [{name: a, type: long}]
 		require.NoError(t, err)
 		actions = append(actions, res.Kind+" "+res.Name+" "+res.Action)
 	}
-	require.Equal(t, []string{"database shop created", "table shop.clicks created"}, actions)
+	require.Equal(t, []string{"catalog_database shop created", "catalog_table shop.clicks created"}, actions)
 	actions = nil
 	for _, d := range docs {
 		res, err := c.ApplyDocument(ctx, d)
@@ -291,9 +291,9 @@ columns: [{name: a, type: long}]
 		actions = append(actions, res.Action)
 	}
 	require.Equal(t, []string{"unchanged", "unchanged"}, actions)
-	docs, err = catalog.DecodeDocuments([]byte(`{"kind":"table","database":"shop","name":"clicks","location":{"stream":"clicks"},"columns":[{"name":"a","type":"long"},{"name":"b","type":"string"}]}`), "x.json")
+	docs, err = catalog.DecodeDocuments([]byte(`{"kind":"catalog_table","database":"shop","name":"clicks","location":{"stream":"clicks"},"columns":[{"name":"a","type":"long"},{"name":"b","type":"string"}]}`), "x.json")
 	require.NoError(t, err)
 	res, err := c.ApplyDocument(ctx, docs[0])
 	require.NoError(t, err)
-	require.Equal(t, &catalog.ApplyResult{Kind: "table", Name: "shop.clicks", Action: "updated", Version: 2}, res)
+	require.Equal(t, &catalog.ApplyResult{Kind: "catalog_table", Name: "shop.clicks", Action: "updated", Version: 2}, res)
 }

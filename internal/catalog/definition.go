@@ -449,8 +449,8 @@ func (j *tableJSON) build(ps *problems) *Table {
 	if j.Updated != nil {
 		t.Updated = *j.Updated
 	}
-	if j.Kind != "" && j.Kind != "table" {
-		ps.add("kind", "want table, got %q", j.Kind)
+	if j.Kind != "" && j.Kind != KindTable {
+		ps.add("kind", "want %s, got %q", KindTable, j.Kind)
 	}
 	mode, err := ParseCompatibility(j.Compatibility)
 	if err != nil {

@@ -100,8 +100,8 @@ func TestDefinitionBadFiles(t *testing.T) {
 		"unknown-field.bad.yaml": {`5:1: unknown field "colums"`},
 		"syntax.bad.yaml":        {`4:10: sequence end token ']' not found`},
 		"kinds.bad.yaml": {
-			`4:7: kind: unknown kind "job": want database or table`,
-			`7:5: kind: missing: want database or table`,
+			`4:7: kind: unknown kind "job": want catalog_database or catalog_table`,
+			`7:5: kind: missing: want catalog_database or catalog_table`,
 		},
 		"grok.bad.yaml": {
 			`7:17: format.grok_pattern: pattern "%{COMMONAPACHELOGG}": pattern definition "COMMONAPACHELOGG" unknown`,
@@ -159,7 +159,7 @@ func TestDefinitionJSONRoundTrip(t *testing.T) {
 	require.Empty(t, catalog.DiffTables(tbl, back).Fields)
 
 	// and the JSON form is a document too
-	docs, err = catalog.DecodeDocuments([]byte(strings.Replace(string(out), "{", `{"kind":"table",`, 1)), "get.json")
+	docs, err = catalog.DecodeDocuments([]byte(strings.Replace(string(out), "{", `{"kind":"catalog_table",`, 1)), "get.json")
 	require.NoError(t, err)
 	require.True(t, docs[0].Table.Schema.Equal(tbl.Schema))
 

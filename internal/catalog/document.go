@@ -13,10 +13,11 @@ import (
 	"github.com/goccy/go-yaml/parser"
 )
 
-// The kinds of documents the catalog applies.
+// The kinds of documents the catalog applies. (Plain "table" is a
+// pricestream table in `pricestream apply`.)
 const (
-	KindDatabase = "database"
-	KindTable    = "table"
+	KindDatabase = "catalog_database"
+	KindTable    = "catalog_table"
 )
 
 // IsKind reports whether a document kind belongs to the catalog, for a
@@ -61,7 +62,8 @@ const MaxDocumentBytes = 16 << 20
 
 // DecodeDocuments reads the definitions in data: YAML documents separated
 // by "---", or JSON (one object, or an array of objects). Each names its
-// kind ("kind: database" or "kind: table") and is checked as the catalog
+// kind ("kind: catalog_database" or "kind: catalog_table") and is checked
+// as the catalog
 // checks it, so that every problem of every document is reported at once,
 // each with its line, column and field path, in a [*DefinitionError]
 // (which wraps [ErrInvalid]). source names data in messages (a file
@@ -211,9 +213,9 @@ func decodeDocument(body ast.Node) (*Document, []Problem) {
 		j.Version, j.Created, j.Updated = 0, nil, nil
 		doc.Table, err = j.table()
 	case "":
-		ps.add("kind", "missing: want database or table")
+		ps.add("kind", "missing: want catalog_database or catalog_table")
 	default:
-		ps.add("kind", "unknown kind %q: want database or table", head.Kind)
+		ps.add("kind", "unknown kind %q: want catalog_database or catalog_table", head.Kind)
 	}
 	var de *DefinitionError
 	if errors.As(err, &de) {

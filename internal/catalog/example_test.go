@@ -9,7 +9,7 @@ import (
 )
 
 func ExampleDecodeDocuments() {
-	docs, err := catalog.DecodeDocuments([]byte(`kind: table
+	docs, err := catalog.DecodeDocuments([]byte(`kind: catalog_table
 database: shop
 name: clicks
 location: {stream: clicks}

@@ -22,8 +22,8 @@ func FuzzDecodeDocuments(f *testing.F) {
 		require.NoError(f, err)
 		f.Add(b)
 	}
-	f.Add([]byte(`{"kind":"table","database":"d","name":"t","location":{"stream":"s"},"columns":[{"name":"a","type":"struct<b:array<map<string,choice<long,string>>>>"}]}`))
-	f.Add([]byte("kind: table\ncolumns: &a [*a]\n"))
+	f.Add([]byte(`{"kind":"catalog_table","database":"d","name":"t","location":{"stream":"s"},"columns":[{"name":"a","type":"struct<b:array<map<string,choice<long,string>>>>"}]}`))
+	f.Add([]byte("kind: catalog_table\ncolumns: &a [*a]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		docs, err := catalog.DecodeDocuments(data, "fuzz.yaml")
 		if err != nil {
