@@ -23,7 +23,7 @@ import (
 	"github.com/pricestream/pricestream/internal/stream"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, enginetest.LeakOptions()...) }
 
 type fixture struct {
 	url     string

@@ -19,7 +19,7 @@ import (
 	"github.com/pricestream/pricestream/internal/engine/enginetest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, enginetest.LeakOptions()...) }
 
 func TestAuthScopes(t *testing.T) {
 	for _, tc := range []struct {

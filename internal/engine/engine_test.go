@@ -17,7 +17,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/nats-io/nats-server/v2/server.(*Server).startGoRoutine"))
+	goleak.VerifyTestMain(m, enginetest.LeakOptions()...)
 }
 
 func TestEngineParseFsync(t *testing.T) {

@@ -4,10 +4,12 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/pricestream/pricestream/internal/engine/enginetest"
 )
 
 // The conformance suite, the endpoints' watcher and async worker, and the
 // engine start goroutines; none may outlive a test.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/nats-io/nats-server/v2/server.(*Server).startGoRoutine"))
+	goleak.VerifyTestMain(m, enginetest.LeakOptions()...)
 }

@@ -22,7 +22,7 @@ import (
 	"github.com/pricestream/pricestream/internal/trigger"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, enginetest.LeakOptions()...) }
 
 type fixture struct {
 	eng      *engine.Engine

@@ -18,7 +18,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, enginetest.LeakOptions()...)
 }
 
 func newManager(t *testing.T, e *engine.Engine, reg prometheus.Registerer) *stream.Manager {

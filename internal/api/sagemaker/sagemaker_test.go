@@ -33,7 +33,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/nats-io/nats-server/v2/server.(*Server).startGoRoutine"))
+	goleak.VerifyTestMain(m, enginetest.LeakOptions()...)
 }
 
 const testdata = "../../model/testdata/"

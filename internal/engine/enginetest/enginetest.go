@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/goleak"
 
 	"github.com/pricestream/pricestream/internal/engine"
 )
@@ -105,4 +106,18 @@ func Purge(t testing.TB, e *engine.Engine) {
 func Each(t *testing.T, fn func(t *testing.T, e *engine.Engine)) {
 	t.Run("embedded", func(t *testing.T) { fn(t, Start(t)) })
 	t.Run("external", func(t *testing.T) { fn(t, External(t)) })
+}
+
+// LeakOptions are the goleak options every package that starts engines
+// uses: they ignore two goroutines of the NATS server's file store (its
+// state flusher and access-time ticker) that the server leaves running when
+// a JetStream stream is being created at the moment the server shuts down
+// (the store is made before the stream is registered, so shutdown never
+// stops it). They are the server's, not ours; every other goroutine must
+// be gone.
+func LeakOptions() []goleak.Option {
+	return []goleak.Option{
+		goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server.(*fileStore).flushStreamStateLoop"),
+		goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server/ats.Register.func1"),
+	}
 }
