@@ -109,7 +109,11 @@ type errorDetail struct {
 // internal: they are logged at Error with the request.
 func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	status, code := errorStatus(err)
-	if status == http.StatusInternalServerError {
+	if status == http.StatusInternalServerError && r.Context().Err() != nil {
+		// The client went away (or the server is stopping): nothing is
+		// wrong with the server, and no one reads the answer.
+		logger.Debug("request abandoned", "method", r.Method, "path", r.URL.Path, "err", err)
+	} else if status == http.StatusInternalServerError {
 		logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {

@@ -48,6 +48,10 @@ type Options struct {
 	// Duration ends the run after this much simulated time (0: when ctx
 	// ends).
 	Duration time.Duration
+	// FineStep, when set (lockstep only), is the step for the first
+	// minute of each trend, with a step boundary at its onset: a pipeline
+	// that reacts within a fraction of a simulated second is then seen to.
+	FineStep time.Duration
 	// Barrier waits until the pipeline has taken in everything sent
 	// (lockstep only); see PipelineBarrier.
 	Barrier func(ctx context.Context) error
@@ -261,7 +265,7 @@ func (s *Simulator) loop(ctx context.Context) error {
 		}
 		s.mu.Lock()
 		var events []Event
-		events, orders = s.w.Step(s.o.Step, orders[:0])
+		events, orders = s.w.Step(s.stepAt(s.w.Elapsed()), orders[:0])
 		s.mu.Unlock()
 		if err := s.send(ctx, events); err != nil {
 			return err
@@ -304,6 +308,24 @@ func (s *Simulator) loop(ctx context.Context) error {
 			s.behind.Add(1)
 		}
 	}
+}
+
+// stepAt returns the length of the step that starts at an offset.
+func (s *Simulator) stepAt(at time.Duration) time.Duration {
+	step := s.o.Step
+	if s.o.FineStep <= 0 || s.o.Speed > 0 {
+		return step
+	}
+	const fine = time.Minute
+	for _, t := range s.w.Trends() {
+		switch {
+		case at >= t.At && at < t.At+fine:
+			return min(s.o.FineStep, t.At+fine-at)
+		case t.At > at && t.At < at+step:
+			step = t.At - at // end the step at the onset
+		}
+	}
+	return step
 }
 
 // send sends a step's events, in batches of up to 500 records, several

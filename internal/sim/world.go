@@ -183,6 +183,7 @@ type World struct {
 	orders   uint64
 	score    Score
 	buf      []Event
+	later    []Event // events of visits that happen after the current step
 	idPrefix string // "e<seed>-<start>-": ids of runs at other starts differ
 }
 
@@ -363,6 +364,30 @@ func (w *World) Step(d time.Duration, orders []Order) ([]Event, []Order) {
 		}
 	}
 	w.now += d
+	// A visit's later events (the cart, the purchase) are sent in the
+	// step they happen in, as a shop would: sending them early would move
+	// the pipeline's watermark ahead and make the next step's events late.
+	end := w.cfg.Start.Add(w.now)
+	n := 0
+	for _, ev := range w.buf {
+		if ev.Time.Before(end) {
+			w.buf[n] = ev
+			n++
+		} else {
+			w.later = append(w.later, ev)
+		}
+	}
+	w.buf = w.buf[:n]
+	m := 0
+	for _, ev := range w.later {
+		if ev.Time.Before(end) {
+			w.buf = append(w.buf, ev)
+		} else {
+			w.later[m] = ev
+			m++
+		}
+	}
+	w.later = w.later[:m]
 	slices.SortStableFunc(w.buf, func(a, b Event) int { return a.Time.Compare(b.Time) })
 	w.score.Events += int64(len(w.buf))
 	return w.buf, orders

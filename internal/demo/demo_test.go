@@ -1,0 +1,41 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pricestream/pricestream/internal/pricing"
+	"github.com/pricestream/pricestream/internal/sim"
+)
+
+// The demo runs the pipeline in real (scaled) time with the shop sending
+// through the Kinesis API, prints its live line and sums up.
+func TestDemoRunsAndSumsUp(t *testing.T) {
+	cfg := testConfig(t)
+	var out bytes.Buffer
+	s, err := Run(context.Background(), Options{App: cfg, Sim: sim.Config{Seed: 42, Products: 10}, Speed: 30, Duration: 4 * time.Second, API: "kinesis", Out: &out})
+	require.NoError(t, err)
+	require.Contains(t, out.String(), "dashboard at http://127.0.0.1:")
+	require.Contains(t, out.String(), "events/s")
+	require.Positive(t, s.Events)
+	require.Zero(t, s.EventsFailed)
+	require.Positive(t, s.SimSeconds)
+	require.Positive(t, s.PriceChanges+s.KeptDecisions+s.RefusedChanges, "no decision reached price_changes: %+v", s)
+	require.Zero(t, s.GuardrailViolations)
+	require.Positive(t, s.RevenueStatic)
+}
+
+func TestViolates(t *testing.T) {
+	d := pricing.DecisionRecord{Action: "applied", OldPrice: 100, NewPrice: 110, MinPrice: 70, MaxPrice: 140}
+	require.False(t, Violates(d, 10))
+	d.NewPrice = 110.02
+	require.True(t, Violates(d, 10), "a step over 10%%")
+	d.NewPrice, d.OldPrice = 141, 140
+	require.True(t, Violates(d, 10), "above the maximum")
+	d.NewPrice, d.OldPrice = 69.5, 70
+	require.True(t, Violates(d, 10), "below the minimum")
+}
