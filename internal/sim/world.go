@@ -184,7 +184,7 @@ type World struct {
 	score    Score
 	buf      []Event
 	later    []Event // events of visits that happen after the current step
-	idPrefix string // "e<seed>-<start>-": ids of runs at other starts differ
+	idPrefix string  // "e<seed>-<start>-": ids of runs at other starts differ
 }
 
 var (
