@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +34,15 @@ type Table struct {
 	ix        *index
 
 	lastWrite atomic.Uint64 // highest sequence this process wrote
+	// keyWrites holds, per key, the newest sequence this process wrote
+	// that the index may not have applied yet. A write waits only for
+	// its own key's earlier writes to be indexed (so that its expected
+	// sequence is current), not for every write of the table: writers of
+	// different keys do not queue behind each other.
+	keyWrites struct {
+		sync.Mutex
+		m map[string]uint64
+	}
 
 	writes       *prometheus.CounterVec
 	conflicts    prometheus.Counter
@@ -86,6 +96,36 @@ func (t *Table) noteWrite(seq uint64) {
 			return
 		}
 	}
+}
+
+// noteKeyWrite remembers a write of key at seq, and forgets the writes the
+// index has applied once there are many.
+func (t *Table) noteKeyWrite(key []byte, seq uint64) {
+	t.noteWrite(seq)
+	t.keyWrites.Lock()
+	defer t.keyWrites.Unlock()
+	if t.keyWrites.m == nil {
+		t.keyWrites.m = map[string]uint64{}
+	}
+	if len(t.keyWrites.m) >= 4096 {
+		applied := t.ix.applied.Load()
+		for k, s := range t.keyWrites.m {
+			if s <= applied {
+				delete(t.keyWrites.m, k)
+			}
+		}
+	}
+	if seq > t.keyWrites.m[string(key)] {
+		t.keyWrites.m[string(key)] = seq
+	}
+}
+
+// keyWrite returns the newest sequence this process wrote for key (0 if
+// none is remembered).
+func (t *Table) keyWrite(key []byte) uint64 {
+	t.keyWrites.Lock()
+	defer t.keyWrites.Unlock()
+	return t.keyWrites.m[string(key)]
 }
 
 // ParseKey checks a Key parameter against the table's schema.
@@ -388,7 +428,7 @@ func (t *Table) write(ctx context.Context, key []byte, op string, fn mutation) (
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, t.m.cfg.WriteTimeout)
 	defer cancel()
-	if err := t.ix.waitFor(ctx, t.lastWrite.Load()); err != nil {
+	if err := t.ix.waitFor(ctx, t.keyWrite(key)); err != nil {
 		return nil, err
 	}
 	subj := t.subject(key)
@@ -443,7 +483,7 @@ func (t *Table) write(ctx context.Context, key []byte, op string, fn mutation) (
 		buf = appendVersion(buf[:0], &v)
 		ack, err := t.m.js.PublishMsg(ctx, &nats.Msg{Subject: subj, Data: buf}, jetstream.WithExpectLastSequencePerSubject(tip))
 		if err == nil {
-			t.noteWrite(ack.Sequence)
+			t.noteKeyWrite(key, ack.Sequence)
 			res.Written, res.Seq = true, ack.Sequence
 			t.writes.WithLabelValues(op).Inc()
 			t.writeTime.Observe(time.Since(start).Seconds())
