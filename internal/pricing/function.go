@@ -185,6 +185,11 @@ func (p *Pricer) Invoke(ctx context.Context, b *trigger.Batch) (trigger.Response
 	if err != nil {
 		return trigger.Response{}, err
 	}
+	// The batch's decisions are recorded with one append (one engine
+	// write, not one per record); a record whose decision is not recorded
+	// fails, and so is priced again (idempotently) and recorded then.
+	var recs []*DecisionRecord
+	var failed string
 	for _, r := range b.Records {
 		if r.Change == nil || r.Change.NewImage == nil {
 			continue // a removed features row prices nothing
@@ -193,14 +198,21 @@ func (p *Pricer) Invoke(ctx context.Context, b *trigger.Batch) (trigger.Response
 		if err != nil {
 			p.metrics.errors.Inc()
 			p.logger.Warn("pricing failed; the trigger retries", "seq", r.SequenceNumber, "err", err)
-			return trigger.Response{BatchItemFailures: []trigger.BatchItemFailure{{ItemIdentifier: r.SequenceNumber}}}, nil
+			failed = r.SequenceNumber
+			break
 		}
-		if rec == nil {
-			continue
+		if rec != nil {
+			recs = append(recs, rec)
 		}
-		if err := p.record(ctx, changes, rec); err != nil {
-			return trigger.Response{BatchItemFailures: []trigger.BatchItemFailure{{ItemIdentifier: r.SequenceNumber}}}, nil
+	}
+	if len(recs) > 0 {
+		if err := p.record(ctx, changes, recs); err != nil {
+			// Fail from the first decision not recorded.
+			return trigger.Response{BatchItemFailures: []trigger.BatchItemFailure{{ItemIdentifier: recs[0].DecisionID}}}, nil
 		}
+	}
+	if failed != "" {
+		return trigger.Response{BatchItemFailures: []trigger.BatchItemFailure{{ItemIdentifier: failed}}}, nil
 	}
 	return trigger.Response{}, nil
 }
@@ -481,18 +493,27 @@ func (p *Pricer) demand(pred Predictor, row item.Item, base float64, last *model
 	}
 }
 
-// record appends the decision to the price-changes stream.
-func (p *Pricer) record(ctx context.Context, changes *stream.Stream, rec *DecisionRecord) error {
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return err
+// record appends the decisions to the price-changes stream, in order.
+func (p *Pricer) record(ctx context.Context, changes *stream.Stream, recs []*DecisionRecord) error {
+	entries := make([]stream.Entry, len(recs))
+	for i, rec := range recs {
+		b, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		entries[i] = stream.Entry{PartitionKey: rec.ProductID, Data: b}
 	}
-	res, err := changes.Append(ctx, []stream.Entry{{PartitionKey: rec.ProductID, Data: b}})
-	if err == nil && res[0].Err != nil {
-		err = res[0].Err
+	res, err := changes.Append(ctx, entries)
+	if err == nil {
+		for _, r := range res {
+			if r.Err != nil {
+				err = r.Err
+				break
+			}
+		}
 	}
 	if err != nil {
-		p.logger.Warn("decision not recorded; the trigger retries", "product_id", rec.ProductID, "decision", rec.DecisionID, "err", err)
+		p.logger.Warn("decisions not recorded; the trigger retries", "count", len(recs), "first", recs[0].DecisionID, "err", err)
 	}
 	return err
 }
