@@ -156,6 +156,10 @@ func (t *Table) Read(name string, r io.Reader) error {
 		}
 	}
 	rows, ncols := t.rows, len(t.cols)
+	texts := make([]*cell, ncols)
+	for i, c := range t.cols {
+		texts[i] = c.text
+	}
 	var err error
 	if jsonl {
 		err = t.readJSONLines(name, br)
@@ -164,6 +168,9 @@ func (t *Table) Read(name string, r io.Reader) error {
 	}
 	if err != nil {
 		t.truncate(rows, ncols)
+		for i, c := range t.cols {
+			c.text = texts[i]
+		}
 	}
 	return err
 }
