@@ -37,6 +37,9 @@ type grower struct {
 	monotone []int8     // per feature
 	scratch  []int32
 	pool     [][]gradPair
+	// pred is the margin of every training row; grow adds each leaf to
+	// the rows that reach it.
+	pred []float32
 }
 
 // open is a node waiting to be split or made a leaf.
@@ -103,7 +106,7 @@ func (g *grower) gainGiven(s gradPair, w float64) float64 {
 }
 
 // grow fits a tree to the gradients of rows (ascending, all sampled
-// training rows).
+// training rows) and adds its leaves to the predictions of those rows.
 func (g *grower) grow(rows []int32) []node {
 	if cap(g.scratch) < len(rows) {
 		g.scratch = make([]int32, len(rows))
@@ -132,6 +135,9 @@ func (g *grower) grow(rows []int32) []node {
 		}
 		if !ok {
 			n.leaf = float32(g.cfg.Eta * n.weight)
+			for _, r := range o.rows {
+				g.pred[r] += n.leaf
+			}
 			g.putHist(o.hist)
 			continue
 		}

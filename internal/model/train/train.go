@@ -117,6 +117,11 @@ func Train(ctx context.Context, data Data, cfg Config) (*Model, *Report, error) 
 	valY := pick(data.Labels, valIdx)
 	trainPred := filled(len(trainIdx), base)
 	valPred := filled(len(valIdx), base)
+	g.pred = trainPred
+	var sampled []bool
+	if cfg.Subsample < 1 {
+		sampled = make([]bool, len(trainIdx))
+	}
 
 	m := &Model{features: slices.Clone(data.Features), baseScore: base, bestIteration: -1}
 	all := make([]int32, len(trainIdx))
@@ -134,19 +139,26 @@ func Train(ctx context.Context, data Data, cfg Config) (*Model, *Report, error) 
 		}
 		rows = rows[:0]
 		if cfg.Subsample < 1 {
+			clear(sampled)
 			for _, r := range all {
 				if rng.Float64() < cfg.Subsample {
 					rows = append(rows, r)
+					sampled[r] = true
 				}
 			}
 		}
-		if len(rows) == 0 {
+		partial := len(rows) > 0 // else (no subsampling, or none drawn) all rows
+		if !partial {
 			rows = append(rows, all...)
 		}
-		t := g.grow(rows)
+		t := g.grow(rows) // adds the tree to the sampled rows' predictions
 		m.trees = append(m.trees, t)
-		for i := range trainPred {
-			trainPred[i] += predictBinned(t, g.bins[i*nf:i*nf+nf])
+		if partial {
+			for i := range trainPred {
+				if !sampled[i] {
+					trainPred[i] += predictBinned(t, g.bins[i*nf:i*nf+nf])
+				}
+			}
 		}
 		for i := range valPred {
 			valPred[i] += predictBinned(t, valBins[i*nf:i*nf+nf])
