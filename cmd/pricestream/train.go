@@ -128,6 +128,7 @@ output. See docs/training.md.`,
 	fl.Float64Var(&cfg.Subsample, "subsample", cfg.Subsample, "fraction of training rows each tree sees")
 	fl.Uint64Var(&cfg.Seed, "seed", 0, "seed of the validation split and subsampling (same seed and data: same file)")
 	fl.Float64Var(&validation, "validation", validation, "fraction of rows held out to measure the model (0: none)")
+	fl.BoolVar(&cfg.ValidationLast, "validation-last", false, "hold out the last rows (in file order) instead of a random sample: for data in time order")
 	fl.IntVar(&earlyStopping, "early-stopping", 0, "stop after this many rounds without a better validation RMSE and keep the best trees (0: off)")
 	fl.StringVar(&out, "out", "", "the model file to write")
 	fl.StringVar(&format, "format", "xgboost-json", "model file format: xgboost-json")

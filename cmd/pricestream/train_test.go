@@ -68,6 +68,12 @@ func TestCLITrain(t *testing.T) {
 	require.Len(t, rep.Ignored, 3)
 	require.Less(t, rep.Validation.RMSE, rep.Validation.BaselineRMSE/10)
 
+	out, err = cli(t, "train", "--data", csvFile, "--label", "units", "--trees", "5", "--validation", "0.1", "--validation-last", "--out", filepath.Join(dir, "last.json"), "--json")
+	require.NoError(t, err)
+	var last trainReport
+	require.NoError(t, json.Unmarshal([]byte(out), &last))
+	require.Equal(t, 198, last.ValidationRows, "a tenth of the 1980 labelled rows of the CSV file")
+
 	// The same seed and data give the same file.
 	out2 := filepath.Join(dir, "m2.json")
 	_, err = cli(t, "train", "--data", csvFile, "--data", jsonFile, "--label", "units", "--trees", "60", "--seed", "3", "--out", out2)

@@ -46,6 +46,11 @@ type Config struct {
 	// measure the model and for early stopping, in [0, 0.9] (default 0:
 	// none held out).
 	ValidationFraction float64
+	// ValidationLast holds out the last rows (in the order of Data.Rows)
+	// instead of a random sample of them. For data in time order it is the
+	// fairer test of a model that will predict the future: neighbouring
+	// windows of one product are alike, so a random split flatters.
+	ValidationLast bool
 	// EarlyStoppingRounds stops training when the validation RMSE has not
 	// improved for this many rounds, and keeps the trees up to the best
 	// round (default 0: off). It needs a ValidationFraction.

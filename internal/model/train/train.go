@@ -71,8 +71,8 @@ func Train(ctx context.Context, data Data, cfg Config) (*Model, *Report, error) 
 		monotone[i] = int8(v)
 	}
 
-	// Split the rows: a seeded shuffle picks the held-out ones; both sets
-	// stay in file order.
+	// Split the rows: the last ones or a seeded shuffle pick the held-out
+	// ones; both sets stay in data order.
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x70726963657374)) // "pricest"
 	n := len(data.Rows)
 	nval := int(math.Round(cfg.ValidationFraction * float64(n)))
@@ -83,7 +83,12 @@ func Train(ctx context.Context, data Data, cfg Config) (*Model, *Report, error) 
 		nval = n - 1
 	}
 	isVal := make([]bool, n)
-	if nval > 0 {
+	switch {
+	case nval > 0 && cfg.ValidationLast:
+		for i := n - nval; i < n; i++ {
+			isVal[i] = true
+		}
+	case nval > 0:
 		for _, i := range rng.Perm(n)[:nval] {
 			isVal[i] = true
 		}

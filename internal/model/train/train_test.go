@@ -43,6 +43,22 @@ func TestTrainLearns(t *testing.T) {
 	require.Less(t, v.MAE, v.RMSE)
 }
 
+// TestTrainValidationLast: the held-out rows are the last ones.
+func TestTrainValidationLast(t *testing.T) {
+	d := synth(1000, 1, 0, 10)
+	// The last 100 rows sell ten times more: a model trained on the first
+	// 900 cannot know, so the validation error is huge; a random split
+	// would mix them in.
+	for i := 900; i < 1000; i++ {
+		d.Labels[i] *= 10
+	}
+	_, last := fit(t, d, train.Config{Trees: 20, ValidationFraction: 0.1, ValidationLast: true})
+	_, random := fit(t, d, train.Config{Trees: 20, ValidationFraction: 0.1})
+	require.Equal(t, 100, last.ValidationRows)
+	require.Greater(t, last.Validation.RMSE, 3*random.Validation.RMSE)
+	require.Greater(t, last.Validation.RMSE, last.Validation.BaselineRMSE/2, "the base score is the mean of the first 900 rows")
+}
+
 // TestTrainReportMatchesModel: the report's figures are those of the
 // model's own predictions.
 func TestTrainReportMatchesModel(t *testing.T) {
