@@ -39,9 +39,10 @@ type ExploreOptions struct {
 
 // Explore runs the pipeline with pricing off while the simulated shop
 // tests random prices within each product's bounds (an A/B price test),
-// and writes one JSON line per product and closed 100-second window: the
-// features the pricing function reads and the window's purchases, which
-// is what `pricestream train` fits the demand model on.
+// and writes one JSON line per product and closed 100-second window with
+// at least MinTrainingViews views: the features the pricing function reads
+// and the window's purchases and conversion, which is what `pricestream
+// train` fits the demand model on.
 func Explore(ctx context.Context, o ExploreOptions, out io.Writer) (sim.Score, error) {
 	if o.Duration == 0 {
 		o.Duration = 24 * time.Hour
@@ -90,6 +91,9 @@ func Explore(ctx context.Context, o ExploreOptions, out io.Writer) (sim.Score, e
 				return err
 			}
 			n++
+			if views, _ := row["views"].(float64); views < MinTrainingViews {
+				return nil
+			}
 			return enc.Encode(trainingRow(row))
 		})
 	}()
@@ -117,10 +121,15 @@ func Explore(ctx context.Context, o ExploreOptions, out io.Writer) (sim.Score, e
 	return score, nil
 }
 
-// trainingRow keeps the columns a demand model may use, and the label.
+// MinTrainingViews is the fewest views a window needs to be a training
+// row: the conversion of a window with a handful of views is mostly noise.
+const MinTrainingViews = 10
+
+// trainingRow keeps the columns a demand model may use, and the labels
+// (purchases, and conversion: purchases per view).
 func trainingRow(row map[string]any) map[string]any {
 	out := map[string]any{}
-	for _, k := range []string{"product_id", "window_start", "view_rate", "trend_now", "trend", "price_ratio", "price", "base_price", "views", "views_5m", "views_1h", "inventory", "add_to_carts", "purchases", "revenue"} {
+	for _, k := range []string{"product_id", "window_start", "view_rate", "trend_now", "trend", "price_ratio", "price", "base_price", "views", "views_5m", "views_1h", "inventory", "add_to_carts", "purchases", "conversion", "revenue"} {
 		if v, ok := row[k]; ok {
 			out[k] = v
 		}

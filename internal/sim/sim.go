@@ -82,6 +82,7 @@ type Simulator struct {
 	failed   atomic.Int64
 	behind   atomic.Int64 // steps that started late (real-time runs)
 	explorer *rand.Rand
+	written  []int // the stock last written to the products table
 }
 
 // New returns a simulator. It sends nothing until Setup or Run.
@@ -438,14 +439,20 @@ func (s *Simulator) writeOrders(ctx context.Context, orders []Order) error {
 
 // writeInventory writes the stock of products whose stock changed.
 func (s *Simulator) writeInventory(ctx context.Context) error {
+	if s.written == nil {
+		s.written = make([]int, len(s.w.products))
+		for i, p := range s.w.products {
+			s.written[i] = p.Inventory
+		}
+	}
 	for i, p := range s.w.products {
 		s.mu.Lock()
 		inv := s.w.invDyn[i]
 		s.mu.Unlock()
-		if inv == s.w.products[i].Inventory {
+		if inv == s.written[i] {
 			continue
 		}
-		s.w.products[i].Inventory = inv
+		s.written[i] = inv
 		req := api.ItemRequest{Update: "SET inventory = :v", Values: json.RawMessage(`{":v":` + strconv.Itoa(inv) + `}`)}
 		if _, err := s.o.Client.UpdateItem(ctx, s.o.Products, req, p.ID); err != nil {
 			return fmt.Errorf("sim: write inventory of %s: %w", p.ID, err)

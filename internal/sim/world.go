@@ -178,6 +178,9 @@ type World struct {
 	prices   []float64 // the prices visitors see now
 	invDyn   []int
 	invStat  []int
+	// restock is when an empty product is refilled, per world (0: not
+	// empty).
+	restockDyn, restockStat []time.Duration
 	now      time.Duration // offset from Start
 	events   uint64
 	orders   uint64
@@ -214,6 +217,8 @@ func NewWorld(cfg Config) (*World, error) {
 	w.prices = make([]float64, n)
 	w.invDyn = make([]int, n)
 	w.invStat = make([]int, n)
+	w.restockDyn = make([]time.Duration, n)
+	w.restockStat = make([]time.Duration, n)
 	for i, p := range w.products {
 		w.index[p.ID] = i
 		w.share[i] = p.popularity / total
@@ -357,6 +362,7 @@ func (w *World) Step(d time.Duration, orders []Order) ([]Event, []Order) {
 	mid := from + d/2
 	base := w.cfg.ViewsPerSecond * w.traffic(mid) * d.Seconds()
 	for i := range w.products {
+		w.restock(i, from)
 		boost, _ := w.shock(i, mid)
 		n := poisson(w.rngs[i], base*w.share[i]*boost)
 		for range n {
@@ -393,6 +399,20 @@ func (w *World) Step(d time.Duration, orders []Order) ([]Event, []Order) {
 	return w.buf, orders
 }
 
+// RestockAfter is how long a product stays sold out before the shop
+// refills it to its starting stock.
+const RestockAfter = time.Hour
+
+// restock refills products whose restock time has come, in each world.
+func (w *World) restock(i int, now time.Duration) {
+	if w.restockDyn[i] > 0 && now >= w.restockDyn[i] {
+		w.invDyn[i], w.restockDyn[i] = w.products[i].Inventory, 0
+	}
+	if w.restockStat[i] > 0 && now >= w.restockStat[i] {
+		w.invStat[i], w.restockStat[i] = w.products[i].Inventory, 0
+	}
+}
+
 // visit simulates one product view by a visitor: every random draw of the
 // visit is taken up front, so the static-price twin of the shop sees the
 // same visitor.
@@ -422,7 +442,9 @@ func (w *World) visit(i int, at time.Duration, orders []Order) []Order {
 	const buyShare = 0.7 // of carts
 	// The static twin: the same visitor at the base price.
 	if intent && uAccept < p.buyProbability(p.BasePrice, hype) && uBuy < buyShare && w.invStat[i] > 0 {
-		w.invStat[i]--
+		if w.invStat[i]--; w.invStat[i] == 0 {
+			w.restockStat[i] = at + RestockAfter
+		}
 		w.score.PurchasesStatic++
 		w.score.RevenueStatic += p.BasePrice
 	}
@@ -433,7 +455,9 @@ func (w *World) visit(i int, at time.Duration, orders []Order) []Order {
 	w.score.Carts++
 	switch {
 	case uBuy < buyShare && w.invDyn[i] > 0:
-		w.invDyn[i]--
+		if w.invDyn[i]--; w.invDyn[i] == 0 {
+			w.restockDyn[i] = at + RestockAfter
+		}
 		w.emit(ev, "purchase", t.Add(5*time.Second))
 		w.score.Purchases++
 		w.score.RevenueDynamic += price

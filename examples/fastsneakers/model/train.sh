@@ -6,14 +6,18 @@
 # 1. gen runs the pipeline with pricing off while the simulated shop (seed
 #    7, not the seed the outcome test scores) tests random prices within
 #    each product's bounds, and records each product's closed 100-second
-#    windows: the features and the purchases (training.jsonl).
-# 2. pricestream train fits gradient-boosted trees of purchases on the view
-#    rate, the trend and the price ratio, never increasing in the price
-#    ratio, and writes XGBoost JSON (pricing-model.json), which the model
-#    document 50-pricing-model.yaml registers.
+#    windows of at least 10 views: the features, the purchases and the
+#    conversion, purchases per view (training.jsonl).
+# 2. pricestream train fits gradient-boosted trees of the conversion on the
+#    view rate, the trend and the price ratio — never increasing in the
+#    price ratio, never decreasing in the trend — and writes XGBoost JSON
+#    (pricing-model.json), which 50-pricing-model.yaml registers. Views do
+#    not depend on the price, so the price that maximises price ×
+#    conversion is the one that maximises price × units: the policy needs
+#    no more.
 set -eu
 dir=examples/fastsneakers/model
-go run ./$dir/gen -out $dir/training.jsonl -seed 7 -products 24 -views-per-second 6 -duration 24h
-go run ./cmd/pricestream train --data $dir/training.jsonl --label purchases \
-    --features view_rate,trend_now,price_ratio --monotone price_ratio=-1 \
-    --trees 150 --depth 4 --eta 0.1 --seed 1 --out $dir/pricing-model.json
+go run ./$dir/gen -out $dir/training.jsonl -seed 7 -products 24 -views-per-second 4 -trends-per-day 36 -duration 24h
+go run ./cmd/pricestream train --data $dir/training.jsonl --label conversion \
+    --features view_rate,trend_now,price_ratio --monotone price_ratio=-1,trend_now=1 \
+    --trees 200 --depth 3 --eta 0.05 --min-child-weight 50 --seed 1 --out $dir/pricing-model.json

@@ -25,7 +25,8 @@ func main() {
 		seed     = flag.Uint64("seed", 7, "seed of the simulated shop (not the seeds the tests score with)")
 		products = flag.Int("products", 24, "products")
 		views    = flag.Float64("views-per-second", 6, "mean product views per simulated second")
-		duration = flag.Duration("duration", 48*time.Hour, "simulated time to record")
+		duration = flag.Duration("duration", 24*time.Hour, "simulated time to record")
+		trends   = flag.Float64("trends-per-day", 12, "random demand shocks per simulated day")
 	)
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -44,7 +45,7 @@ func main() {
 	start := time.Now()
 	score, err := demo.Explore(ctx, demo.ExploreOptions{
 		App:      cfg,
-		Sim:      sim.Config{Seed: *seed, Products: *products, ViewsPerSecond: *views, TrendsPerDay: 12},
+		Sim:      sim.Config{Seed: *seed, Products: *products, ViewsPerSecond: *views, TrendsPerDay: *trends},
 		Duration: *duration,
 		Logger:   app.NewLogger(cfg.Log, os.Stderr),
 	}, f)
