@@ -181,13 +181,13 @@ type World struct {
 	// restock is when an empty product is refilled, per world (0: not
 	// empty).
 	restockDyn, restockStat []time.Duration
-	now      time.Duration // offset from Start
-	events   uint64
-	orders   uint64
-	score    Score
-	buf      []Event
-	later    []Event // events of visits that happen after the current step
-	idPrefix string  // "e<seed>-<start>-": ids of runs at other starts differ
+	now                     time.Duration // offset from Start
+	events                  uint64
+	orders                  uint64
+	score                   Score
+	buf                     []Event
+	later                   []Event // events of visits that happen after the current step
+	idPrefix                string  // "e<seed>-<start>-": ids of runs at other starts differ
 }
 
 var (
