@@ -131,6 +131,7 @@ const (
 	StateRunning  = "running"
 	StateStopped  = "stopped"
 	StateStarting = "starting"
+	StateStopping = "stopping"
 	StateFailed   = "failed"
 )
 
@@ -426,7 +427,10 @@ func (m *Manager) supervise(ctx context.Context, jr *jobRun) {
 		r, err := m.newRun(ctx, jr.def)
 		if err == nil {
 			jr.mu.Lock()
-			jr.cur, jr.state, jr.err = r, StateRunning, ""
+			jr.cur = r
+			if ctx.Err() == nil {
+				jr.state, jr.err = StateRunning, ""
+			}
 			jr.mu.Unlock()
 			err = r.execute(ctx)
 		}
@@ -449,15 +453,26 @@ func (m *Manager) supervise(ctx context.Context, jr *jobRun) {
 	}
 }
 
+// stopRun stops a job's run and waits until it has written its last
+// checkpoints. Until then the run stays listed, in state stopping, so that
+// a status of stopped means the run is over and its rows durable.
 func (m *Manager) stopRun(name string) {
 	m.mu.Lock()
 	jr := m.mu.runs[name]
-	delete(m.mu.runs, name)
 	m.mu.Unlock()
-	if jr != nil {
-		jr.cancel()
-		<-jr.done
+	if jr == nil {
+		return
 	}
+	jr.mu.Lock()
+	jr.state = StateStopping
+	jr.cancel()
+	jr.mu.Unlock()
+	<-jr.done
+	m.mu.Lock()
+	if m.mu.runs[name] == jr {
+		delete(m.mu.runs, name)
+	}
+	m.mu.Unlock()
 }
 
 func (m *Manager) stopAll() {
