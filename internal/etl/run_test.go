@@ -229,6 +229,7 @@ func TestETLRunStreamToTable(t *testing.T) {
 
 func TestETLApplyReportsEveryError(t *testing.T) {
 	spec, err := Decode([]byte(`
+kind: trigger
 name: bad job
 source: {stream: clicks, schema: [{name: price, type: double}], start: sometime}
 transforms:
@@ -244,6 +245,7 @@ sink: {}
 	_, err = Compile(context.Background(), spec, nil)
 	require.ErrorIs(t, err, ErrInvalid)
 	for _, want := range []string{
+		`kind: "trigger": a job document's kind is job`,
 		`name: "bad job"`,
 		`source.start: "sometime"`,
 		`transforms[1].filter: unknown field "prise"`,
@@ -256,4 +258,12 @@ sink: {}
 	}
 	_, err = Decode([]byte("name: x\nsource: {stream: s}\nsinkk: {}\n"))
 	require.ErrorContains(t, err, `unknown field "sinkk"`)
+
+	// A file of definitions: the jobs are read, other kinds skipped.
+	specs, err := DecodeAll([]byte("kind: stream\nname: s\npartitions: 2\n---\nkind: job\nname: j\n---\nname: k\n"))
+	require.NoError(t, err)
+	require.Len(t, specs, 2)
+	require.Equal(t, "j", specs[0].Name)
+	require.Equal(t, "k", specs[1].Name)
+	require.NotContains(t, string(specs[0].JSON()), "kind", "the kind is not stored")
 }
