@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -154,6 +156,21 @@ func TestCLIJob(t *testing.T) {
 	out, err = cli(t, "--server", url, "job", "status", "counts")
 	require.NoError(t, err)
 	require.Contains(t, out, "records in 6 = processed 3 + filtered 1 + dead-lettered 2 (late 1)")
+	// The same per job in /metrics, with lag, watermark and stage latencies.
+	metrics := scrape(t, url)
+	for _, want := range []string{
+		`pricestream_etl_records_in_total{job="counts"} 6`,
+		`pricestream_etl_records_processed_total{job="counts"} 3`,
+		`pricestream_etl_records_filtered_total{job="counts"} 1`,
+		`pricestream_etl_records_dead_lettered_total{job="counts"} 2`,
+		`pricestream_etl_records_late_total{job="counts"} 1`,
+		`pricestream_etl_lag_records{job="counts"} 0`,
+		`pricestream_etl_watermark_timestamp_seconds{job="counts"} 1.569888`,
+		`pricestream_etl_stage_seconds_count{job="counts",stage="process"}`,
+		`pricestream_etl_rows_written_total{job="counts"}`,
+	} {
+		require.Contains(t, metrics, want)
+	}
 
 	out, err = cli(t, "--server", url, "job", "dlq", "counts")
 	require.NoError(t, err)
@@ -205,4 +222,14 @@ func TestCLIJob(t *testing.T) {
 
 func clickAt(sec int, typ, product string) string {
 	return fmt.Sprintf(`{"event_time":"2019-10-01T00:%02d:%02dZ","event_type":%q,"product_id":%q,"price":1}`, sec/60, sec%60, typ, product)
+}
+
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(b)
 }

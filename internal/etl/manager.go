@@ -154,6 +154,9 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 	m := &Manager{cfg: cfg.withDefaults(), eng: deps.Engine, streams: deps.Streams, tables: deps.Tables, catalog: deps.Catalog,
 		logger: logger.With("component", "etl"), metrics: newMetrics(reg)}
 	m.mu.runs = map[string]*jobRun{}
+	if err := reg.Register(statusCollector{m}); err != nil {
+		return nil, fmt.Errorf("etl: metrics: %w", err)
+	}
 	return m, nil
 }
 
