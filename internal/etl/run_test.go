@@ -23,7 +23,7 @@ type testEnv struct {
 	tables  *table.Manager
 }
 
-func newTestEnv(t *testing.T, eng *engine.Engine) *testEnv {
+func newTestEnv(t testing.TB, eng *engine.Engine) *testEnv {
 	t.Helper()
 	sm, err := stream.New(stream.Config{}, stream.Deps{Engine: eng})
 	require.NoError(t, err)
@@ -35,7 +35,7 @@ func newTestEnv(t *testing.T, eng *engine.Engine) *testEnv {
 }
 
 // startManager runs a manager until the returned stop is called.
-func (e *testEnv) startManager(t *testing.T) (*Manager, func()) {
+func (e *testEnv) startManager(t testing.TB) (*Manager, func()) {
 	t.Helper()
 	m, err := New(Config{CheckpointInterval: 50 * time.Millisecond}, Deps{Engine: e.eng, Streams: e.streams, Tables: e.tables, Registerer: prometheus.NewRegistry()})
 	require.NoError(t, err)
