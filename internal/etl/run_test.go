@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -266,4 +267,68 @@ sink: {}
 	require.Equal(t, "j", specs[0].Name)
 	require.Equal(t, "k", specs[1].Name)
 	require.NotContains(t, string(specs[0].JSON()), "kind", "the kind is not stored")
+}
+
+// TestETLRunApplyChange: applying a changed job restarts it from its
+// checkpoints: no record is read twice; the window state is kept when only
+// the output changed, and dropped (positions kept) when what the windows
+// depend on changed.
+func TestETLRunApplyChange(t *testing.T) {
+	e := newTestEnv(t, enginetest.Start(t))
+	ctx := context.Background()
+	_, err := e.streams.Create(ctx, stream.Spec{Name: "clicks", Partitions: 1})
+	require.NoError(t, err)
+	_, err = e.tables.Create(ctx, table.Spec{Name: "features", Key: item.KeySchema{Partition: item.KeyAttribute{Name: "product_id", Type: item.S}}})
+	require.NoError(t, err)
+	src, err := e.streams.Open(ctx, "clicks")
+	require.NoError(t, err)
+	features, err := e.tables.Open(ctx, "features")
+	require.NoError(t, err)
+	m, _ := e.startManager(t)
+	apply := func(doc string) {
+		t.Helper()
+		spec, err := Decode([]byte(doc))
+		require.NoError(t, err)
+		res, err := m.Apply(ctx, spec)
+		require.NoError(t, err)
+		require.True(t, res.Changed)
+	}
+	row := func(records uint64, check func(item.Item) error) {
+		t.Helper()
+		waitFor(t, 10*time.Second, func() error {
+			st, err := m.Status(ctx, "counts")
+			if err != nil {
+				return err
+			}
+			if st.State != StateRunning || st.RecordsIn != records {
+				return fmt.Errorf("state %s, records_in %d of %d", st.State, st.RecordsIn, records)
+			}
+			it, err := features.Get(ctx, item.Key{Partition: item.StringValue("p1")}, table.GetOptions{})
+			if err != nil || it == nil {
+				return fmt.Errorf("no row: %v", err)
+			}
+			return check(it)
+		})
+	}
+	views := func(want string, tag string) func(item.Item) error {
+		return func(it item.Item) error {
+			if it["views"].N().String() != want || (tag != "" && it["tag"].S() != tag) {
+				return fmt.Errorf("row %v, want views %s tag %q", it, want, tag)
+			}
+			return nil
+		}
+	}
+	apply(countJob)
+	put(t, src, clickAt(1, "view", "p1", 1), clickAt(2, "view", "p1", 1))
+	row(2, views("2", ""))
+
+	// Only the output changed: the window goes on counting.
+	apply(countJob + "output:\n  - map: [{field: tag, expr: '\"v2\"'}]\n")
+	put(t, src, clickAt(3, "view", "p1", 1))
+	row(3, views("3", "v2"))
+
+	// The transforms changed: the windows start afresh, from where the job was.
+	apply(strings.Replace(countJob, `filter: 'event_type != "bot"'`, `filter: 'event_type != "robot"'`, 1))
+	put(t, src, clickAt(4, "view", "p1", 1))
+	row(4, views("1", ""))
 }
