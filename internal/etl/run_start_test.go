@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -185,4 +186,52 @@ dead_letter: dlq2
 	for _, v := range got {
 		require.Zero(t, int(v["n"].(float64))%2)
 	}
+}
+
+// TestETLRunEmitInterval: with emit: interval a running job emits at most
+// a row per key per interval, and the rows held back are flushed by the
+// worker's clock even when no further record comes. (A stream sink keeps
+// every row emitted, where a table sink would coalesce them.)
+func TestETLRunEmitInterval(t *testing.T) {
+	e := newTestEnv(t, enginetest.Start(t))
+	ctx := context.Background()
+	for _, name := range []string{"clicks", "rows"} {
+		_, err := e.streams.Create(ctx, stream.Spec{Name: name, Partitions: 1})
+		require.NoError(t, err)
+	}
+	src, err := e.streams.Open(ctx, "clicks")
+	require.NoError(t, err)
+	rows, err := e.streams.Open(ctx, "rows")
+	require.NoError(t, err)
+	m, _ := e.startManager(t)
+	doc := strings.Replace(countJob, "  allowed_lateness: 1s\n", "  allowed_lateness: 1s\n  emit: interval\n  interval: 300ms\n", 1)
+	doc = strings.Replace(doc, "sink: {table: features}", "sink: {stream: rows, partition_key: product_id}", 1)
+	spec, err := Decode([]byte(doc))
+	require.NoError(t, err)
+	_, err = m.Apply(ctx, spec)
+	require.NoError(t, err)
+	var evs []string
+	for i := range 20 {
+		evs = append(evs, clickAt(i, "view", "p1", 1))
+	}
+	put(t, src, evs...)
+	var views []float64
+	waitFor(t, 10*time.Second, func() error {
+		res, err := rows.Read(ctx, 0, stream.Position{}, stream.ReadOptions{})
+		if err != nil {
+			return err
+		}
+		views = views[:0]
+		for _, r := range res.Records {
+			var row struct{ Views float64 }
+			require.NoError(t, json.Unmarshal(r.Data, &row))
+			views = append(views, row.Views)
+		}
+		if len(views) == 0 || views[len(views)-1] != 20 {
+			return fmt.Errorf("rows %v", views)
+		}
+		return nil
+	})
+	require.Less(t, len(views), 5, "rows %v: at most one per 300 ms, not one per event", views)
+	require.Equal(t, float64(1), views[0], "the first row goes at once")
 }
