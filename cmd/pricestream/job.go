@@ -41,10 +41,6 @@ func jobFiles(path string) ([]string, error) {
 	return out, nil
 }
 
-// isJobDocument reports whether a document is a job (it has a source and
-// a sink), so that a directory may also hold other definitions.
-func isJobDocument(s *etl.Spec) bool { return s.Source.Stream != "" || s.Source.Table != "" }
-
 func jobApplyCmd(g *globals) *cobra.Command {
 	var file string
 	cmd := &cobra.Command{
@@ -63,20 +59,13 @@ func jobApplyCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				specs, err := etl.DecodeAll(b)
+				specs, err := etl.DecodeAll(b) // documents of other kinds are skipped
 				if err != nil {
-					if strings.Contains(err.Error(), `unknown field`) && filepath.Ext(f) != ".json" && len(specs) == 0 {
-						// not a job document (a table or catalog definition)
-						continue
-					}
 					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", f, err)
 					failed = true
 					continue
 				}
 				for _, s := range specs {
-					if !isJobDocument(s) {
-						continue
-					}
 					res, err := c.ApplyJob(cmd.Context(), s.JSON())
 					if err != nil {
 						fmt.Fprintf(cmd.ErrOrStderr(), "%s: job %s:\n  %s\n", f, s.Name, strings.ReplaceAll(err.Error(), "\n", "\n  "))

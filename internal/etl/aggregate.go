@@ -3,6 +3,8 @@ package etl
 import (
 	"errors"
 	"fmt"
+	"regexp"
+	"strings"
 
 	"github.com/pricestream/pricestream/internal/record"
 )
@@ -35,7 +37,14 @@ type aggDef struct {
 	span  int64 // nanoseconds of event time it covers, ending at the window's end
 	panes int   // span / slide
 	typ   *record.Type
+	// field is set when the expression is a bare field: a record whose field
+	// is null or missing is skipped, as SQL's aggregates skip nulls (in an
+	// expression a null reads as its type's zero value, which would count).
+	field    string
+	fieldRef *record.Ref
 }
+
+var bareField = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
 
 // partial is an aggregate's state over one pane.
 type partial struct {
@@ -104,6 +113,9 @@ func compileAggregates(specs []AggregateSpec, in *record.Schema, size, slide int
 				continue
 			}
 			d.e = e
+			if src := strings.TrimSpace(srcs[0]); d.kind != aggCountIf && bareField.MatchString(src) {
+				d.field, d.fieldRef = src, record.NewRef(src)
+			}
 		}
 		switch d.kind {
 		case aggCount, aggCountIf, aggDistinct:
@@ -123,6 +135,15 @@ func compileAggregates(specs []AggregateSpec, in *record.Schema, size, slide int
 
 // add folds one record into a pane's partial.
 func (d *aggDef) add(p *partial, ev *exprEval, r *record.Record, eventTime int64) error {
+	if d.fieldRef != nil {
+		v, ok := d.fieldRef.Get(r)
+		if !ok {
+			v, ok = r.Lookup(d.field)
+		}
+		if !ok || v.IsNull() {
+			return nil
+		}
+	}
 	switch d.kind {
 	case aggCount:
 		p.n++

@@ -25,12 +25,25 @@ func (e *specErrors) add(path, format string, args ...any) {
 	e.errs = append(e.errs, fmt.Errorf("%w: %s: %s", ErrInvalid, path, fmt.Sprintf(format, args...)))
 }
 
+// addErr adds every error err joins, each with the full path: a sub-error
+// that starts with its own index ("[1].path: ...") continues path
+// ("transforms[0].resolve_choice[1].path: ...").
 func (e *specErrors) addErr(path string, err error) {
 	if err == nil {
 		return
 	}
+	if subs := unjoin(err); len(subs) > 1 {
+		for _, sub := range subs {
+			e.addErr(path, sub)
+		}
+		return
+	}
 	msg := err.Error()
 	msg = strings.TrimPrefix(msg, ErrInvalid.Error()+": ")
+	if strings.HasPrefix(msg, "[") {
+		e.errs = append(e.errs, fmt.Errorf("%w: %s%s", ErrInvalid, path, msg))
+		return
+	}
 	e.errs = append(e.errs, fmt.Errorf("%w: %s: %s", ErrInvalid, path, msg))
 }
 

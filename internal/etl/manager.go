@@ -131,6 +131,7 @@ const (
 	StateRunning  = "running"
 	StateStopped  = "stopped"
 	StateStarting = "starting"
+	StateStopping = "stopping"
 	StateFailed   = "failed"
 )
 
@@ -153,6 +154,9 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 	m := &Manager{cfg: cfg.withDefaults(), eng: deps.Engine, streams: deps.Streams, tables: deps.Tables, catalog: deps.Catalog,
 		logger: logger.With("component", "etl"), metrics: newMetrics(reg)}
 	m.mu.runs = map[string]*jobRun{}
+	if err := reg.Register(statusCollector{m}); err != nil {
+		return nil, fmt.Errorf("etl: metrics: %w", err)
+	}
 	return m, nil
 }
 
@@ -426,7 +430,10 @@ func (m *Manager) supervise(ctx context.Context, jr *jobRun) {
 		r, err := m.newRun(ctx, jr.def)
 		if err == nil {
 			jr.mu.Lock()
-			jr.cur, jr.state, jr.err = r, StateRunning, ""
+			jr.cur = r
+			if ctx.Err() == nil {
+				jr.state, jr.err = StateRunning, ""
+			}
 			jr.mu.Unlock()
 			err = r.execute(ctx)
 		}
@@ -449,15 +456,26 @@ func (m *Manager) supervise(ctx context.Context, jr *jobRun) {
 	}
 }
 
+// stopRun stops a job's run and waits until it has written its last
+// checkpoints. Until then the run stays listed, in state stopping, so that
+// a status of stopped means the run is over and its rows durable.
 func (m *Manager) stopRun(name string) {
 	m.mu.Lock()
 	jr := m.mu.runs[name]
-	delete(m.mu.runs, name)
 	m.mu.Unlock()
-	if jr != nil {
-		jr.cancel()
-		<-jr.done
+	if jr == nil {
+		return
 	}
+	jr.mu.Lock()
+	jr.state = StateStopping
+	jr.cancel()
+	jr.mu.Unlock()
+	<-jr.done
+	m.mu.Lock()
+	if m.mu.runs[name] == jr {
+		delete(m.mu.runs, name)
+	}
+	m.mu.Unlock()
 }
 
 func (m *Manager) stopAll() {

@@ -1,6 +1,9 @@
 package etl
 
 import (
+	"context"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -39,4 +42,40 @@ func (m *metrics) forget(job string) {
 	}
 	m.stage.DeletePartialMatch(prometheus.Labels{"job": job})
 	m.endToEnd.DeleteLabelValues(job)
+}
+
+// statusCollector exports, at each scrape, the lag and watermark of the
+// jobs running in this process (they come from the partitions' tips, so
+// they are read when asked for rather than kept current).
+type statusCollector struct{ m *Manager }
+
+var (
+	lagDesc = prometheus.NewDesc("pricestream_etl_lag_records", "Source records a running job has not read yet, over its partitions.", []string{"job"}, nil)
+	wmDesc  = prometheus.NewDesc("pricestream_etl_watermark_timestamp_seconds", "A running job's watermark (the lowest of its partitions'), in Unix seconds.", []string{"job"}, nil)
+)
+
+func (c statusCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- lagDesc
+	ch <- wmDesc
+}
+
+func (c statusCollector) Collect(ch chan<- prometheus.Metric) {
+	c.m.mu.Lock()
+	names := make([]string, 0, len(c.m.mu.runs))
+	for n := range c.m.mu.runs {
+		names = append(names, n)
+	}
+	c.m.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, n := range names {
+		st, err := c.m.Status(ctx, n)
+		if err != nil || st.State != StateRunning {
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(st.LagRecords), n)
+		if !st.Watermark.IsZero() {
+			ch <- prometheus.MustNewConstMetric(wmDesc, prometheus.GaugeValue, float64(st.Watermark.UnixNano())/1e9, n)
+		}
+	}
 }

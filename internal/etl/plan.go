@@ -52,6 +52,9 @@ func Compile(ctx context.Context, s *Spec, cat Catalog) (*Plan, error) {
 	if err := ValidateName(s.Name); err != nil {
 		errs.add("name", "%q: want 1-64 of a-z, A-Z, 0-9, '_', '-'", s.Name)
 	}
+	if s.Kind != "" && s.Kind != KindJob {
+		errs.add("kind", "%q: a job document's kind is job", s.Kind)
+	}
 	p := &Plan{spec: s}
 	src := &s.Source
 	switch {

@@ -44,6 +44,10 @@ type partState struct {
 	index  uint32
 	offset uint64
 	dirty  atomic.Bool // processed since the last checkpoint
+	// torn: a record's processing was cut off by a hard stop, so the window
+	// state may hold part of a record the position does not cover; the
+	// partition is neither processed further nor checkpointed in this run.
+	torn bool
 
 	in, processed, filtered, dead, late, emitted atomic.Uint64
 	wm                                           atomic.Int64
@@ -87,6 +91,10 @@ type run struct {
 	stageNanos  [3]atomic.Int64 // process, sink_write, end_to_end sums
 	stageCount  [3]atomic.Int64
 }
+
+// stopTimeout bounds how long a stopping job's workers may take to finish
+// the records already read (they wait for sinks with room).
+const stopTimeout = 30 * time.Second
 
 const (
 	stageProcess = iota
@@ -277,13 +285,38 @@ func (r *run) execute(ctx context.Context) error {
 			})
 		})
 	}
+	// Workers finish the record at hand, and the batches already read, when
+	// the job stops (a record cut off in the middle could leave window state
+	// the checkpoint's position does not cover); only a stop that takes
+	// longer than stopTimeout (a sink that cannot write) cuts them off.
+	workCtx, hardStop := context.WithCancel(context.WithoutCancel(ctx))
+	var stopper sync.WaitGroup
+	defer func() {
+		hardStop()
+		stopper.Wait()
+	}()
+	stopper.Go(func() {
+		select {
+		case <-ctx.Done():
+		case <-workCtx.Done():
+			return
+		}
+		t := time.NewTimer(stopTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			r.logger.Warn("job did not stop within the timeout; cutting its workers off", "timeout", stopTimeout)
+			hardStop()
+		case <-workCtx.Done():
+		}
+	})
 	for w := range workers {
 		var mine []*partState
 		for p := w; p < nparts; p += workers {
 			mine = append(mine, r.parts[p])
 		}
 		wk.Go(func() {
-			pprof.Do(ctx, pprof.Labels("job", r.job, "task", "work", "worker", strconv.Itoa(w)), func(c context.Context) {
+			pprof.Do(workCtx, pprof.Labels("job", r.job, "task", "work", "worker", strconv.Itoa(w)), func(c context.Context) {
 				if err := r.work(c, sinkCtx, inbox[w], mine); err != nil {
 					errc <- err
 				}
@@ -302,7 +335,11 @@ func (r *run) execute(ctx context.Context) error {
 	for _, c := range inbox {
 		close(c)
 	}
+	if ferr != nil {
+		hardStop() // failing: nothing more is worth finishing
+	}
 	wk.Wait()
+	hardStop()
 	stopSinks()
 	bg.Wait()
 	if ferr == nil {
@@ -449,11 +486,18 @@ func (r *run) work(ctx, sinkCtx context.Context, in <-chan batch, mine []*partSt
 				// Stopping: write the last checkpoints once every row is durable.
 				ck.stop()
 				for _, ps := range mine {
+					if ps.torn {
+						r.logger.Warn("a record was cut off by the hard stop; the next run replays the partition from its previous checkpoint", "partition", ps.part)
+						continue
+					}
 					if err := r.checkpointNow(sinkCtx, ps, pr); err != nil {
 						r.logger.Warn("final checkpoint failed; the next run replays from the previous one", "partition", ps.part, "err", err)
 					}
 				}
 				return nil
+			}
+			if b.ps.torn {
+				continue
 			}
 			if err := r.process(ctx, pr, b); err != nil {
 				return err
@@ -486,6 +530,7 @@ func (r *run) process(ctx context.Context, pr *processor, b batch) error {
 	ps := b.ps
 	start := time.Now()
 	var in, processed, filtered, dead, late uint64
+recs:
 	for i := range b.recs {
 		sr := &b.recs[i]
 		var o outcome
@@ -498,7 +543,8 @@ func (r *run) process(ctx context.Context, pr *processor, b batch) error {
 		}
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil // stopping mid-batch: the checkpoint covers what was done
+				ps.torn = true // hard stop mid-record
+				break recs
 			}
 			return err
 		}
@@ -508,12 +554,13 @@ func (r *run) process(ctx context.Context, pr *processor, b batch) error {
 		case outFiltered:
 			filtered++
 		case outDead:
+			if err := r.deadLetter(ctx, sr, re); err != nil {
+				ps.torn = true // hard stop: the dead letter was not queued
+				break recs
+			}
 			dead++
 			if re.Reason == "late" {
 				late++
-			}
-			if err := r.deadLetter(ctx, sr, re); err != nil {
-				return nil
 			}
 		}
 		in++

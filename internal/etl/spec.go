@@ -20,6 +20,10 @@ import (
 // results go. [Decode] reads one; [Compile] checks it (every problem at
 // once, each with its path) and turns it into a [Plan].
 type Spec struct {
+	// Kind is "job" or empty: it lets a job document sit among other
+	// definitions (streams, tables, triggers) that `pricestream apply`
+	// reads. It is not stored.
+	Kind string `yaml:"kind,omitempty" json:"-"`
 	// Name identifies the job: 1-64 of a-z, A-Z, 0-9, '_', '-'.
 	Name        string `yaml:"name" json:"name"`
 	Description string `yaml:"description,omitempty" json:"description,omitempty"`
@@ -265,6 +269,9 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// KindJob is the kind of a job document.
+const KindJob = "job"
+
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
 
 // ValidateName checks a job name.
@@ -292,13 +299,20 @@ func Decode(data []byte) (*Spec, error) {
 	return &s, nil
 }
 
-// DecodeAll reads a file that may hold several YAML documents separated by
-// "---" lines.
+// DecodeAll reads the jobs of a file that may hold several YAML documents
+// separated by "---" lines. Documents of another kind (`kind: stream`,
+// `kind: table`, ...) are skipped; documents without a kind are jobs.
 func DecodeAll(data []byte) ([]*Spec, error) {
 	var out []*Spec
 	var errs []error
 	for i, doc := range splitDocuments(data) {
 		if len(bytes.TrimSpace(doc)) == 0 {
+			continue
+		}
+		var k struct {
+			Kind string `yaml:"kind"`
+		}
+		if yaml.Unmarshal(doc, &k) == nil && k.Kind != "" && k.Kind != KindJob {
 			continue
 		}
 		s, err := Decode(doc)

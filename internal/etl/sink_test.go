@@ -1,0 +1,71 @@
+package etl
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pricestream/pricestream/internal/engine/enginetest"
+	"github.com/pricestream/pricestream/internal/record"
+	"github.com/pricestream/pricestream/internal/stream"
+	"github.com/pricestream/pricestream/internal/table"
+	"github.com/pricestream/pricestream/internal/table/item"
+)
+
+// TestETLSinkBackpressure: what waits for a sink is bounded. A table sink
+// holds at most max keys (a newer row of a waiting key replaces it, so it
+// never blocks), then emit blocks until a writer takes one; the stream sink
+// and the dead-letter writer hold at most max entries.
+func TestETLSinkBackpressure(t *testing.T) {
+	e := newTestEnv(t, enginetest.Start(t))
+	ctx := context.Background()
+	_, err := e.tables.Create(ctx, table.Spec{Name: "out", Key: item.KeySchema{Partition: item.KeyAttribute{Name: "k", Type: item.S}}})
+	require.NoError(t, err)
+	tb, err := e.tables.Open(ctx, "out")
+	require.NoError(t, err)
+	_, err = e.streams.Create(ctx, stream.Spec{Name: "rows", Partitions: 1})
+	require.NoError(t, err)
+	st, err := e.streams.Open(ctx, "rows")
+	require.NoError(t, err)
+
+	row := func(k string, v int64) *record.Record {
+		r := record.New(2)
+		r.Append("k", record.StringValue(k))
+		r.Append("v", record.LongValue(v))
+		return r
+	}
+	blocked := func(emit func(context.Context) error) bool {
+		t.Helper()
+		c, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		err := emit(c)
+		return err != nil && c.Err() != nil
+	}
+
+	s := newTableSink(tb, 1, 2, slog.New(slog.DiscardHandler))
+	require.NoError(t, s.emit(ctx, row("a", 1), srcMeta{}))
+	require.NoError(t, s.emit(ctx, row("b", 1), srcMeta{}))
+	require.NoError(t, s.emit(ctx, row("a", 2), srcMeta{}), "a waiting key takes its newer row")
+	require.True(t, blocked(func(c context.Context) error { return s.emit(c, row("c", 1), srcMeta{}) }), "a third key waits for room")
+	ep := s.barrier()
+
+	// Writers make room; the epoch's rows become durable, newest per key.
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.run(wctx) }()
+	require.NoError(t, s.emit(ctx, row("c", 1), srcMeta{}))
+	require.NoError(t, s.wait(ctx, ep))
+	it, err := tb.Get(ctx, item.Key{Partition: item.StringValue("a")}, table.GetOptions{Consistent: true})
+	require.NoError(t, err)
+	require.Equal(t, "2", it["v"].N().String())
+	stop()
+	require.NoError(t, <-done)
+
+	ss := &streamSink{appender: newAppender(st, 2, slog.New(slog.DiscardHandler)), keyField: "k"}
+	require.NoError(t, ss.emit(ctx, row("a", 1), srcMeta{}))
+	require.NoError(t, ss.emit(ctx, row("a", 2), srcMeta{}))
+	require.True(t, blocked(func(c context.Context) error { return ss.emit(c, row("a", 3), srcMeta{}) }), "a stream sink holds at most max rows")
+}
