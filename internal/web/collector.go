@@ -15,7 +15,7 @@ import (
 
 // Bounds of what the dashboard keeps in memory.
 const (
-	maxDecisions     = 200    // the decision log
+	maxDecisions     = 200    // each of the applied and the refused decisions
 	maxLatencies     = 20_000 // applied decisions in the latency window
 	maxTracked       = 5_000  // products with a series and an activity count
 	maxSeriesPoints  = 120    // per product
@@ -120,12 +120,18 @@ func (d *Dashboard) add(r *pricing.DecisionRecord) {
 		at = time.Now()
 	}
 	if r.Action != "kept" {
-		d.mu.decisions = append(d.mu.decisions, Decision{
+		// Applied and refused decisions are kept apart, so that a flood
+		// of refusals does not push the price changes out of the log.
+		log := &d.mu.refused
+		if r.Action == "applied" {
+			log = &d.mu.applied
+		}
+		*log = append(*log, Decision{
 			At: at, ProductID: r.ProductID, Action: r.Action, Reason: r.Reason,
 			OldPrice: r.OldPrice, NewPrice: r.NewPrice, E2EMillis: r.E2EMillis, Model: r.Model,
 		})
-		if n := len(d.mu.decisions); n > maxDecisions {
-			d.mu.decisions = slices.Delete(d.mu.decisions, 0, n-maxDecisions)
+		if n := len(*log); n > maxDecisions {
+			*log = slices.Delete(*log, 0, n-maxDecisions)
 		}
 	}
 	if r.Action == "applied" && r.E2EMillis > 0 {

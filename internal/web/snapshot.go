@@ -44,8 +44,8 @@ type Snapshot struct {
 	Tracked int `json:"tracked"`
 	// Filter echoes the viewer's filter.
 	Filter string `json:"filter,omitempty"`
-	// Decisions are the newest applied and refused decisions, newest
-	// first.
+	// Decisions are the newest applied and the newest refused decisions
+	// (Config.Decisions of each), newest first.
 	Decisions []Decision `json:"decisions"`
 	// Series is the price and demand of the charted product.
 	Series *Series `json:"series,omitempty"`
@@ -185,15 +185,15 @@ func (d *Dashboard) Snapshot(ctx context.Context, v View) (*Snapshot, error) {
 	}
 	s.Latency = d.mu.latency
 	s.Jobs, s.Triggers = d.mu.jobs, d.mu.triggers
-	s.Decisions = make([]Decision, 0, min(len(d.mu.decisions), d.cfg.Decisions))
-	for i := len(d.mu.decisions) - 1; i >= 0 && len(s.Decisions) < d.cfg.Decisions; i-- {
-		s.Decisions = append(s.Decisions, d.mu.decisions[i])
-	}
+	s.Decisions = make([]Decision, 0, 2*d.cfg.Decisions)
+	s.Decisions = append(s.Decisions, d.mu.applied[max(0, len(d.mu.applied)-d.cfg.Decisions):]...)
+	s.Decisions = append(s.Decisions, d.mu.refused[max(0, len(d.mu.refused)-d.cfg.Decisions):]...)
 	s.Tracked = len(d.mu.products)
 	for _, p := range d.mu.products {
 		ranked = append(ranked, active{p.id, p.activity(now), p.lastAt})
 	}
 	d.mu.Unlock()
+	sort.SliceStable(s.Decisions, func(i, j int) bool { return s.Decisions[i].At.After(s.Decisions[j].At) })
 	if s.Jobs == nil {
 		s.Jobs = []JobLag{}
 	}

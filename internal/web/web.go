@@ -44,7 +44,8 @@ type Config struct {
 	// may ask for. Defaults 50 and 500.
 	Rows    int `yaml:"rows" json:"rows"`
 	MaxRows int `yaml:"max_rows" json:"max_rows"`
-	// Decisions is the number of decisions in the log. Default 30.
+	// Decisions is the number of applied and the number of refused
+	// decisions in the log. Default 20 each.
 	Decisions int `yaml:"decisions" json:"decisions"`
 	// Backfill is how far back, at start, the dashboard reads decisions.
 	// Default 1m.
@@ -74,7 +75,7 @@ func (c Config) withDefaults() Config {
 		c.MaxRows = 500
 	}
 	if c.Decisions == 0 {
-		c.Decisions = 30
+		c.Decisions = 20
 	}
 	if c.Backfill == 0 {
 		c.Backfill = time.Minute
@@ -132,7 +133,8 @@ type Dashboard struct {
 		seen        map[string]struct{}
 		seenOrder   []string
 		products    map[string]*productState
-		decisions   []Decision
+		applied     []Decision
+		refused     []Decision
 		latencies   []latencySample
 		latency     Latency
 		counts      map[string]int64
@@ -215,7 +217,9 @@ func (d *Dashboard) headers(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Security-Policy", csp)
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("Referrer-Policy", "no-referrer")
+		// same-origin, not no-referrer: with no-referrer a browser sends
+		// Origin: null on the login form, which sameOrigin refuses.
+		w.Header().Set("Referrer-Policy", "same-origin")
 		w.Header().Set("Cache-Control", "no-cache")
 		h.ServeHTTP(w, r)
 	})

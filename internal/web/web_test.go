@@ -228,6 +228,31 @@ func TestWebSnapshot(t *testing.T) {
 	})
 	require.Equal(t, "stop", s.Controls.KillSwitch.Reason)
 
+	// A flood of refusals does not push the price changes out of the log.
+	var flood []pricing.DecisionRecord
+	for range 2 * DefaultConfig().Decisions {
+		flood = append(flood, pricing.DecisionRecord{ProductID: "p2", Action: "refused", Reason: "kill_switch", OldPrice: 90, NewPrice: 90})
+	}
+	f.decide(t, flood...)
+	waitFor(t, 10*time.Second, func() error {
+		s = f.snapshot(t, View{})
+		if s.Counts["refused"] != int64(1+len(flood)) {
+			return fmt.Errorf("%d refused", s.Counts["refused"])
+		}
+		return nil
+	})
+	applied := 0
+	for i, d := range s.Decisions {
+		if d.Action == "applied" {
+			applied++
+		}
+		if i > 0 {
+			require.False(t, d.At.After(s.Decisions[i-1].At), "newest first")
+		}
+	}
+	require.Equal(t, 3, applied)
+	require.Len(t, s.Decisions, 3+DefaultConfig().Decisions)
+
 	// Events per second come from the tips of the events stream.
 	require.Zero(t, s.EventsTotal)
 	put := func(k int) {
