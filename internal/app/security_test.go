@@ -356,9 +356,24 @@ func TestSecurityDashboardLogin(t *testing.T) {
 	require.Equal(t, 401, do("GET", "/ui/snapshot", &http.Cookie{Name: auth.SessionCookie, Value: "djF8Ym9vdHN0cmFw.AAAA"}, nil, ""))
 	require.Equal(t, http.StatusSeeOther, do("GET", "/", &http.Cookie{Name: auth.SessionCookie, Value: "forged"}, nil, ""))
 
-	// Revoking the key ends its session; logging out clears the cookie.
+	// Revoking the key ends its session, and its open event stream within
+	// moments; logging out clears the cookie.
+	req, _ = http.NewRequest(http.MethodGet, url+"/ui/events", nil)
+	req.AddCookie(vc)
+	events, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer events.Body.Close()
+	require.Equal(t, 200, events.StatusCode)
 	require.NoError(t, admin.RevokeKey(ctx, viewer.Key.ID))
 	require.Equal(t, 401, do("GET", "/ui/snapshot", vc, nil, ""))
+	ended := make(chan error, 1)
+	go func() { _, err := io.Copy(io.Discard, events.Body); ended <- err }()
+	select {
+	case err := <-ended:
+		require.NoError(t, err, "the stream ends cleanly")
+	case <-time.After(20 * time.Second):
+		t.Fatal("the event stream of a revoked key still runs")
+	}
 	req, _ = http.NewRequest(http.MethodPost, url+"/ui/logout", nil)
 	req.AddCookie(oc)
 	resp, err = noRedirects.Do(req)

@@ -31,8 +31,9 @@
 // [Dashboard.Run] owns every goroutine the dashboard starts: one per
 // partition of the price-changes stream and one sampler; it returns when
 // its context ends and they have stopped. The event-stream handlers end
-// when [Dashboard.Drain] is called (on server shutdown) or Run returns.
-// The shared state is guarded by Dashboard.mu; no other lock is taken
-// while it is held. This package imports stream, table, etl, trigger,
+// when [Dashboard.Drain] is called (on server shutdown) or Run returns, and
+// when the viewer's key or session no longer holds (checked every few
+// seconds). The shared state is guarded by Dashboard.mu, the products
+// table handle by Dashboard.tmu; neither is held while taking the other. This package imports stream, table, etl, trigger,
 // pricing and auth, never api.
 package web

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -285,7 +286,14 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 	_, _ = fmt.Fprintf(w, "retry: 2000\n\n")
 	t := time.NewTicker(d.cfg.Interval)
 	defer t.Stop()
+	checked := time.Now()
 	for {
+		if time.Since(checked) >= recheckEvery {
+			if !d.stillAllowed(r) {
+				return // the browser reconnects, is refused and logs in again
+			}
+			checked = time.Now()
+		}
 		s, err := d.Snapshot(r.Context(), v)
 		if err != nil {
 			if r.Context().Err() != nil {
@@ -310,6 +318,34 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 		case <-t.C:
 		}
 	}
+}
+
+// recheckEvery is how often an open event stream checks that its viewer's
+// credentials still hold, so that a revoked key or an expired session stops
+// watching within moments.
+const recheckEvery = 5 * time.Second
+
+// stillAllowed verifies again the credentials a request came with: its
+// bearer token or its session cookie. Requests authenticated otherwise
+// (AWS signatures, which cannot be verified again) and every request when
+// authentication is off pass.
+func (d *Dashboard) stillAllowed(r *http.Request) bool {
+	a := d.deps.Auth
+	if a == nil {
+		return true
+	}
+	var (
+		p   *auth.Principal
+		err error
+	)
+	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
+		p, err = a.VerifyToken(strings.TrimPrefix(h, "Bearer "))
+	} else if c, cerr := r.Cookie(auth.SessionCookie); cerr == nil {
+		p, err = a.VerifySession(c.Value)
+	} else {
+		return true
+	}
+	return err == nil && p.Allows(auth.Plain("dashboard"))
 }
 
 // loginData fills the login page.
