@@ -209,6 +209,13 @@ func TestDashboardInChromium(t *testing.T) {
 	poll(`[...document.querySelectorAll("#decisions tbody tr")].some(r => r.textContent.includes("sneaker-1") && r.textContent.includes("applied"))`)
 	poll(`[...document.querySelectorAll("#lag tbody tr")].some(r => r.textContent.includes("click-features"))`)
 
+	if file := os.Getenv("PRICESTREAM_DASHBOARD_SCREENSHOT"); file != "" {
+		// To look at the page: a PNG of it at this point.
+		png, err := chromedp.Run(step, chromedp.CaptureScreenshot())
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(file, png, 0o644))
+	}
+
 	// The kill switch, through the pricing API with the session.
 	require.NoError(t, chromedp.Do(step, chromedp.Click(chromedp.CSS("#kill-on"))))
 	poll(`document.getElementById("kill-state").classList.contains("on")`)

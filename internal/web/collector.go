@@ -163,6 +163,10 @@ func (d *Dashboard) add(r *pricing.DecisionRecord) {
 	if !ok {
 		demand = r.ExpectedUnits
 	}
+	if r.Action == "applied" && len(p.series) == 0 && r.OldPrice > 0 {
+		// The first change of a product seen: start from the old price.
+		p.series = append(p.series, point{At: at, Price: r.OldPrice, Demand: demand})
+	}
 	if price > 0 {
 		p.series = append(p.series, point{At: at, Price: price, Demand: demand})
 		if n := len(p.series); n > maxSeriesPoints {

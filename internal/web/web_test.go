@@ -200,8 +200,8 @@ func TestWebSnapshot(t *testing.T) {
 	// steps with applied changes, demand is the views feature.
 	require.NotNil(t, s.Series)
 	require.Equal(t, "p4", s.Series.ProductID)
-	require.Equal(t, []float64{52, 52, 54}, s.Series.Price)
-	require.Equal(t, []float64{10, 12, 15}, s.Series.Demand)
+	require.Equal(t, []float64{50, 52, 52, 54}, s.Series.Price, "from the old price of the first change")
+	require.Equal(t, []float64{10, 10, 12, 15}, s.Series.Demand)
 	require.Equal(t, "views", s.Series.DemandName)
 	s = f.snapshot(t, View{Product: "p1"})
 	require.Equal(t, []float64{110}, s.Series.Price, "no decision: the current price alone")

@@ -84,7 +84,6 @@
     const tbody = $('products').tBodies[0];
     const rows = document.createDocumentFragment();
     state.frozen = new Set((s.controls.frozen || []).map((f) => f.product));
-    if (!state.product && s.products.length) state.product = '';
     const charted = s.series ? s.series.product_id : '';
     for (const p of s.products) {
       const tr = el('tr');
@@ -195,7 +194,7 @@
     setText('demand-name', series.demand_name || 'demand');
     const pad = { l: 48, r: 44, t: 10, b: 22 };
     const t0 = series.t[0], t1 = Math.max(series.t[series.t.length - 1], t0 + 1000);
-    const range = (vs) => { let lo = Math.min(...vs), hi = Math.max(...vs); if (hi - lo < 1e-9) { lo -= 1; hi += 1; } const m = (hi - lo) * 0.1; return [lo - m, hi + m]; };
+    const range = (vs) => { let lo = Math.min(...vs), hi = Math.max(...vs); if (hi - lo < 1e-9) { lo -= 1; hi += 1; } const m = (hi - lo) * 0.1; return [lo >= 0 ? Math.max(0, lo - m) : lo - m, hi + m]; };
     const [plo, phi] = range(series.price), [dlo, dhi] = range(series.demand);
     const x = (t) => pad.l + (t - t0) / (t1 - t0) * (w - pad.l - pad.r);
     const yp = (v) => h - pad.b - (v - plo) / (phi - plo) * (h - pad.t - pad.b);
