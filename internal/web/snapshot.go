@@ -159,6 +159,25 @@ type View struct {
 
 // Snapshot builds what the dashboard shows now for a view.
 func (d *Dashboard) Snapshot(ctx context.Context, v View) (*Snapshot, error) {
+	return d.snapshot(ctx, v, nil)
+}
+
+// filterRescan is how long an event stream reuses the products its filter
+// matched before it looks again: a filter that matches few of many
+// products scans the table, which is too dear to do every interval.
+const filterRescan = 5 * time.Second
+
+// matchCache holds the products a viewer's filter matched.
+type matchCache struct {
+	filter string
+	rows   int
+	ids    []string
+	at     time.Time
+}
+
+// snapshot builds a snapshot, reusing the filter matches of mc (when not
+// nil and fresh) and storing new ones in it.
+func (d *Dashboard) snapshot(ctx context.Context, v View, mc *matchCache) (*Snapshot, error) {
 	now := time.Now()
 	rows := v.Rows
 	if rows <= 0 || rows > d.cfg.MaxRows {
@@ -171,12 +190,6 @@ func (d *Dashboard) Snapshot(ctx context.Context, v View) (*Snapshot, error) {
 		s.Viewer.Principal, s.Viewer.CanControl = p.Name, p.Allows(auth.Plain("jobs"))
 	}
 
-	type active struct {
-		id       string
-		activity int
-		lastAt   time.Time
-	}
-	var ranked []active
 	d.mu.Lock()
 	s.EventsPerSecond, s.EventsTotal = d.mu.events.perSecond(), d.mu.eventsTotal
 	s.DecisionsPerSecond = d.mu.decided.perSecond()
@@ -189,9 +202,7 @@ func (d *Dashboard) Snapshot(ctx context.Context, v View) (*Snapshot, error) {
 	s.Decisions = append(s.Decisions, d.mu.applied[max(0, len(d.mu.applied)-d.cfg.Decisions):]...)
 	s.Decisions = append(s.Decisions, d.mu.refused[max(0, len(d.mu.refused)-d.cfg.Decisions):]...)
 	s.Tracked = len(d.mu.products)
-	for _, p := range d.mu.products {
-		ranked = append(ranked, active{p.id, p.activity(now), p.lastAt})
-	}
+	ranked := d.rankedLocked(now)
 	d.mu.Unlock()
 	sort.SliceStable(s.Decisions, func(i, j int) bool { return s.Decisions[i].At.After(s.Decisions[j].At) })
 	if s.Jobs == nil {
@@ -210,48 +221,20 @@ func (d *Dashboard) Snapshot(ctx context.Context, v View) (*Snapshot, error) {
 		}
 	}
 
-	// The most active products first; then, while rows remain, the
-	// table's others in key order (so a quiet shop still shows some).
-	sort.Slice(ranked, func(i, j int) bool {
-		if ranked[i].activity != ranked[j].activity {
-			return ranked[i].activity > ranked[j].activity
-		}
-		if !ranked[i].lastAt.Equal(ranked[j].lastAt) {
-			return ranked[i].lastAt.After(ranked[j].lastAt)
-		}
-		return ranked[i].id < ranked[j].id
-	})
 	products, err := d.productsTable(ctx)
 	if err != nil && !errors.Is(err, table.ErrNotFound) {
 		return nil, err
 	}
-	ids := make([]string, 0, rows)
+	var ids []string
 	items := map[string]item.Item{}
-	taken := map[string]bool{}
-	for _, a := range ranked {
-		if len(ids) == rows {
-			break
-		}
-		if filter == "" {
-			ids, taken[a.id] = append(ids, a.id), true
-			continue
-		}
-		if products == nil {
-			continue
-		}
-		it, err := products.Get(ctx, d.key(products, a.id), table.GetOptions{})
-		if err != nil {
+	if mc != nil && filter != "" && mc.filter == filter && mc.rows == rows && now.Sub(mc.at) < filterRescan {
+		ids = mc.ids
+	} else {
+		if ids, err = d.pick(ctx, products, ranked, filter, rows, items); err != nil {
 			return nil, err
 		}
-		if matches(it, a.id, filter) {
-			ids, taken[a.id], items[a.id] = append(ids, a.id), true, it
-		}
-	}
-	if products != nil && len(ids) < rows {
-		if err := d.scan(ctx, products, filter, rows, taken, func(id string, it item.Item) {
-			ids, items[id] = append(ids, id), it
-		}); err != nil {
-			return nil, err
+		if mc != nil {
+			*mc = matchCache{filter: filter, rows: rows, ids: ids, at: now}
 		}
 	}
 	s.Products = make([]Product, 0, len(ids))
@@ -310,6 +293,77 @@ func (d *Dashboard) Snapshot(ctx context.Context, v View) (*Snapshot, error) {
 		}
 	}
 	return s, nil
+}
+
+// pick chooses the product rows: the most active products (matching the
+// filter) first; then, while rows remain, the table's others in key order,
+// so a quiet shop still shows some. It puts the items it read in items.
+func (d *Dashboard) pick(ctx context.Context, products *table.Table, ranked []string, filter string, rows int, items map[string]item.Item) ([]string, error) {
+	ids := make([]string, 0, rows)
+	taken := map[string]bool{}
+	for _, id := range ranked {
+		if len(ids) == rows {
+			break
+		}
+		if filter == "" {
+			ids, taken[id] = append(ids, id), true
+			continue
+		}
+		if products == nil {
+			continue
+		}
+		it, err := products.Get(ctx, d.key(products, id), table.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		if matches(it, id, filter) {
+			ids, taken[id], items[id] = append(ids, id), true, it
+		}
+	}
+	if products != nil && len(ids) < rows {
+		if err := d.scan(ctx, products, filter, rows, taken, func(id string, it item.Item) {
+			ids, items[id] = append(ids, id), it
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+// rankedLocked returns the tracked products, most active first (then most
+// recently active). The ranking is shared by every viewer and made again
+// when decisions arrived, at most once per half interval, or after a
+// second (activity fades with time).
+func (d *Dashboard) rankedLocked(now time.Time) []string {
+	age := now.Sub(d.mu.rankedAt)
+	if d.mu.ranked != nil && age < time.Second && (d.mu.rankedTotal == d.mu.total || age < d.cfg.Interval/2) {
+		return d.mu.ranked
+	}
+	type active struct {
+		id       string
+		activity int
+		lastAt   time.Time
+	}
+	all := make([]active, 0, len(d.mu.products))
+	for _, p := range d.mu.products {
+		all = append(all, active{p.id, p.activity(now), p.lastAt})
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].activity != all[j].activity {
+			return all[i].activity > all[j].activity
+		}
+		if !all[i].lastAt.Equal(all[j].lastAt) {
+			return all[i].lastAt.After(all[j].lastAt)
+		}
+		return all[i].id < all[j].id
+	})
+	ranked := make([]string, len(all))
+	for i, a := range all {
+		ranked[i] = a.id
+	}
+	// A new slice each time: viewers may still read the previous one.
+	d.mu.ranked, d.mu.rankedAt, d.mu.rankedTotal = ranked, now, d.mu.total
+	return ranked
 }
 
 // series copies a product's series.

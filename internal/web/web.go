@@ -145,6 +145,11 @@ type Dashboard struct {
 		eventsTotal uint64
 		jobs        []JobLag
 		triggers    []TriggerLag
+		// ranked are the tracked products by activity, made at rankedAt
+		// when total was rankedTotal; see rankedLocked.
+		ranked      []string
+		rankedAt    time.Time
+		rankedTotal uint64
 	}
 }
 
@@ -205,7 +210,7 @@ func (d *Dashboard) Mount(mux Mux) {
 	mux.Handle("GET /{$}", http.HandlerFunc(d.page))
 	mux.Handle("GET /ui/static/{file}", d.headers(http.HandlerFunc(d.staticFile)))
 	mux.Handle("GET /ui/events", http.HandlerFunc(d.events))
-	mux.Handle("GET /ui/snapshot", http.HandlerFunc(d.snapshot))
+	mux.Handle("GET /ui/snapshot", http.HandlerFunc(d.serveSnapshot))
 	mux.Handle("GET /ui/login", http.HandlerFunc(d.loginPage))
 	mux.Handle("POST /ui/login", http.HandlerFunc(d.doLogin))
 	mux.Handle("POST /ui/logout", http.HandlerFunc(d.logout))
@@ -262,7 +267,7 @@ func (d *Dashboard) view(r *http.Request) View {
 	return v
 }
 
-func (d *Dashboard) snapshot(w http.ResponseWriter, r *http.Request) {
+func (d *Dashboard) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 	s, err := d.Snapshot(r.Context(), d.view(r))
 	if err != nil {
 		d.logger.Warn("dashboard snapshot", "err", err)
@@ -278,6 +283,7 @@ func (d *Dashboard) snapshot(w http.ResponseWriter, r *http.Request) {
 // the client goes, the dashboard drains, or the viewer's session ends.
 func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 	v := d.view(r)
+	var mc matchCache
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
@@ -294,7 +300,7 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 			}
 			checked = time.Now()
 		}
-		s, err := d.Snapshot(r.Context(), v)
+		s, err := d.snapshot(r.Context(), v, &mc)
 		if err != nil {
 			if r.Context().Err() != nil {
 				return

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -49,7 +50,7 @@ type fixture struct {
 
 // start runs a dashboard on a real engine with the products table and the
 // clicks and price-changes streams.
-func start(t *testing.T, cfg Config) *fixture {
+func start(t testing.TB, cfg Config) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	eng := enginetest.Start(t)
@@ -88,7 +89,7 @@ func start(t *testing.T, cfg Config) *fixture {
 	return f
 }
 
-func (f *fixture) product(t *testing.T, id, name, brand string, price, previous float64) {
+func (f *fixture) product(t testing.TB, id, name, brand string, price, previous float64) {
 	t.Helper()
 	it := item.Item{"product_id": item.StringValue(id), "name": item.StringValue(name), "brand": item.StringValue(brand),
 		"price": n(price), "base_price": n(price), "min_price": n(price / 2), "max_price": n(price * 2), "inventory": item.IntValue(7)}
@@ -173,10 +174,13 @@ func TestWebSnapshot(t *testing.T) {
 		if s.Latency.Count != 3 {
 			return fmt.Errorf("latency over %d decisions", s.Latency.Count)
 		}
+		// The ranking is made again at most every half interval.
+		if got := ids(s.Products); !slices.Equal(got, []string{"p4", "p3", "p1"}) {
+			return fmt.Errorf("rows %v; want the most active first, then the table", got)
+		}
 		return nil
 	})
 	require.Equal(t, map[string]int64{"applied": 3, "kept": 1, "refused": 1}, s.Counts)
-	require.Equal(t, []string{"p4", "p3", "p1"}, ids(s.Products), "most active first, then the table")
 	require.Equal(t, 3, s.Products[0].Activity)
 	require.Equal(t, "applied", s.Products[0].LastAction)
 	require.Equal(t, 4.0, s.Latency.P50)
@@ -342,4 +346,92 @@ func TestWebConfig(t *testing.T) {
 	require.ErrorContains(t, err, "dashboard.interval: must be at least 50ms")
 	require.ErrorContains(t, err, "dashboard.rows: 10 is more than max_rows 5")
 	require.ErrorContains(t, err, "must not be negative")
+}
+
+// manyProducts puts count products in the products table and gives the
+// dashboard decisions for active of them (some beyond the table), product
+// i having i%7 of them.
+func manyProducts(t testing.TB, f *fixture, count, active int) {
+	t.Helper()
+	ctx := context.Background()
+	var reqs []table.WriteRequest
+	flush := func() {
+		_, err := f.products.BatchWrite(ctx, reqs)
+		require.NoError(t, err)
+		reqs = reqs[:0]
+	}
+	for i := range max(count, active) {
+		id := fmt.Sprintf("sku-%05d", i)
+		if i < count {
+			reqs = append(reqs, table.WriteRequest{Put: item.Item{"product_id": item.StringValue(id), "name": item.StringValue("Model " + strconv.Itoa(i)),
+				"brand": item.StringValue([]string{"Swoosh", "Stripes", "Other"}[i%3]), "price": n(100 + float64(i%50)), "price_previous": n(100)}})
+			if len(reqs) == table.MaxBatchWrite {
+				flush()
+			}
+		}
+		if i >= active {
+			continue
+		}
+		for range i % 7 {
+			f.dash.add(&pricing.DecisionRecord{DecisionID: strconv.Itoa(decisionSeq), ProductID: id, Action: "refused", Reason: "cooldown", OldPrice: 100, NewPrice: 100, DecidedAt: time.Now()})
+			decisionSeq++
+		}
+	}
+	if len(reqs) > 0 {
+		flush()
+	}
+}
+
+// TestWebSnapshotManyProducts: with thousands of products the table shows
+// the most active ones, the filter finds any, and memory stays bounded.
+func TestWebSnapshotManyProducts(t *testing.T) {
+	f := start(t, Config{Interval: time.Second})
+	manyProducts(t, f, 1200, maxTracked+1000)
+	s := f.snapshot(t, View{})
+	require.Len(t, s.Products, DefaultConfig().Rows)
+	for _, p := range s.Products {
+		require.Equal(t, 6, p.Activity, p.ID)
+	}
+	require.LessOrEqual(t, s.Tracked, maxTracked, "the least recently active are forgotten")
+	s = f.snapshot(t, View{Filter: "model 1199"})
+	require.Equal(t, []string{"sku-01199"}, ids(s.Products))
+	s = f.snapshot(t, View{Filter: "stripes", Rows: 300})
+	require.Len(t, s.Products, 300)
+	for _, p := range s.Products {
+		require.Equal(t, "Stripes", p.Brand)
+	}
+	s = f.snapshot(t, View{Rows: 100000})
+	require.Len(t, s.Products, DefaultConfig().Rows, "more than max_rows asks for the default")
+
+	// An event stream reuses its filter's matches for a while.
+	var mc matchCache
+	s, err := f.dash.snapshot(context.Background(), View{Filter: "model 1199"}, &mc)
+	require.NoError(t, err)
+	require.Equal(t, []string{"sku-01199"}, mc.ids)
+	mc.ids = []string{"sku-00001"}
+	s, err = f.dash.snapshot(context.Background(), View{Filter: "model 1199"}, &mc)
+	require.NoError(t, err)
+	require.Equal(t, []string{"sku-00001"}, ids(s.Products), "within filterRescan the matches are reused")
+	mc.at = mc.at.Add(-filterRescan)
+	s, err = f.dash.snapshot(context.Background(), View{Filter: "model 1199"}, &mc)
+	require.NoError(t, err)
+	require.Equal(t, []string{"sku-01199"}, ids(s.Products))
+}
+
+// BenchmarkWebSnapshot measures one viewer's snapshot over 10,000
+// products, plain and filtered (a filter that matches one product scans
+// the whole table).
+func BenchmarkWebSnapshot(b *testing.B) {
+	f := start(b, Config{})
+	manyProducts(b, f, 10_000, 10_000)
+	for _, filter := range []string{"", "model 9999"} {
+		b.Run("filter="+filter, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := f.dash.Snapshot(context.Background(), View{Filter: filter}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
