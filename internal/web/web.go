@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -187,8 +188,8 @@ func New(cfg Config, deps Deps) (*Dashboard, error) {
 // ctx ends; then it ends the event streams being served and returns nil.
 func (d *Dashboard) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Go(func() { d.follow(ctx) })
-	wg.Go(func() { d.sample(ctx) })
+	wg.Go(func() { pprof.Do(ctx, pprof.Labels("component", "web", "goroutine", "follow-decisions"), d.follow) })
+	wg.Go(func() { pprof.Do(ctx, pprof.Labels("component", "web", "goroutine", "sample"), d.sample) })
 	wg.Wait()
 	d.Drain()
 	return nil
