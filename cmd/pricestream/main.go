@@ -67,6 +67,6 @@ func newRoot() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.server, "server", def, "URL of the pricestream server (env PRICESTREAM_SERVER)")
 	root.PersistentFlags().StringVar(&g.token, "token", os.Getenv("PRICESTREAM_TOKEN"), "API token (env PRICESTREAM_TOKEN)")
-	root.AddCommand(newServeCmd(), newApplyCmd(g), newStreamCmd(g), newTableCmd(g), newJobCmd(g), newTriggerCmd(g), newModelCmd(g), newEndpointCmd(g), newPricingCmd(g), newConfigCmd(), newAuthCmd(g), newCatalogCmd(g), newCrawlCmd(g))
+	root.AddCommand(newServeCmd(), newApplyCmd(g), newStreamCmd(g), newTableCmd(g), newJobCmd(g), newTriggerCmd(g), newModelCmd(g), newEndpointCmd(g), newPricingCmd(g), newConfigCmd(), newAuthCmd(g), newCatalogCmd(g), newCrawlCmd(g), newDemoCmd(), newBenchCmd(g), newSimCmd(g))
 	return root
 }

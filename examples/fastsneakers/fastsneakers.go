@@ -16,7 +16,7 @@ import (
 	"github.com/pricestream/pricestream/internal/etl"
 )
 
-//go:embed *.yaml
+//go:embed *.yaml model/*.json
 var files embed.FS
 
 // Documents returns the scenario's definition documents (streams, tables,

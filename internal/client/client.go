@@ -29,6 +29,9 @@ type Client struct {
 	token string
 }
 
+// BaseURL returns the server's URL the client was made for.
+func (c *Client) BaseURL() string { return c.base }
+
 // Option configures a Client.
 type Option func(*Client)
 

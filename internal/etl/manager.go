@@ -478,18 +478,22 @@ func (m *Manager) stopAll() {
 // finished with is processed, filtered or dead-lettered, so RecordsIn =
 // RecordsProcessed + Filtered + DeadLettered.
 type Status struct {
-	Name             string    `json:"name"`
-	State            string    `json:"state"`
-	Desired          string    `json:"desired"`
-	Error            string    `json:"error,omitempty"`
-	RecordsIn        uint64    `json:"records_in"`
-	RecordsProcessed uint64    `json:"records_processed"`
-	Filtered         uint64    `json:"filtered"`
-	DeadLettered     uint64    `json:"dead_lettered"`
-	Late             uint64    `json:"late"`
-	RowsWritten      uint64    `json:"rows_written"`
-	LagRecords       uint64    `json:"lag_records"`
-	Watermark        time.Time `json:"watermark,omitzero"`
+	Name             string `json:"name"`
+	State            string `json:"state"`
+	Desired          string `json:"desired"`
+	Error            string `json:"error,omitempty"`
+	RecordsIn        uint64 `json:"records_in"`
+	RecordsProcessed uint64 `json:"records_processed"`
+	Filtered         uint64 `json:"filtered"`
+	DeadLettered     uint64 `json:"dead_lettered"`
+	Late             uint64 `json:"late"`
+	RowsWritten      uint64 `json:"rows_written"`
+	LagRecords       uint64 `json:"lag_records"`
+	// RowsPending counts the rows processed and not yet durable in the
+	// sinks: with lag_records 0 and rows_pending 0, every stored record's
+	// effect is in the sink.
+	RowsPending uint64    `json:"rows_pending"`
+	Watermark   time.Time `json:"watermark,omitzero"`
 	// StageLatency is the mean time per record of each stage since the
 	// run started, in seconds: process (decode, transforms, joins,
 	// window), sink_write, end_to_end (arrival to row committed).
@@ -586,6 +590,11 @@ func (m *Manager) Status(ctx context.Context, name string) (*Status, error) {
 		st.Watermark = time.Unix(0, wm).UTC()
 	}
 	st.RowsWritten = r.rowsWritten.Load()
+	if jr != nil {
+		for _, s := range r.sinks {
+			st.RowsPending += uint64(s.pending())
+		}
+	}
 	st.StageLatency = map[string]float64{}
 	for i, name := range []string{"process", "sink_write", "end_to_end"} {
 		if n := r.stageCount[i].Load(); n > 0 {

@@ -34,6 +34,8 @@ type rowSink interface {
 	// wait blocks until every row of epochs up to e is durable.
 	wait(ctx context.Context, e uint64) error
 	run(ctx context.Context) error
+	// pending counts the rows accepted and not yet durable.
+	pending() int
 }
 
 // epochs counts the rows of each epoch not yet durable.
@@ -55,6 +57,13 @@ func (e *epochs) done(ep uint64) {
 		close(e.change)
 		e.change = make(chan struct{})
 	}
+}
+
+func (e *epochs) pending() (n int) {
+	for _, c := range e.open {
+		n += c
+	}
+	return n
 }
 
 func (e *epochs) clearUpTo(ep uint64) bool {
@@ -153,6 +162,12 @@ func (s *tableSink) emit(ctx context.Context, row *record.Record, m srcMeta) err
 			return ctx.Err()
 		}
 	}
+}
+
+func (s *tableSink) pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.ep.pending()
 }
 
 func (s *tableSink) barrier() uint64 {
@@ -313,6 +328,12 @@ func (a *appender) add(ctx context.Context, e stream.Entry) error {
 			return ctx.Err()
 		}
 	}
+}
+
+func (a *appender) pending() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.mu.ep.pending()
 }
 
 func (a *appender) barrier() uint64 {

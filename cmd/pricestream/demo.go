@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pricestream/pricestream/internal/app"
+	"github.com/pricestream/pricestream/internal/demo"
+	"github.com/pricestream/pricestream/internal/sim"
+)
+
+func newDemoCmd() *cobra.Command {
+	var f serverFlags
+	var o demo.Options
+	var asJSON bool
+	var seed uint64
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run the Fast Sneakers pipeline with a simulated shop and the dashboard, in one process",
+		Long: `demo starts pricestream with the Fast Sneakers scenario applied (streams,
+tables, the click-features and sales jobs, the pricing model and endpoint,
+the reprice trigger) and a simulated sneaker shop sending clicks and orders
+to it over HTTP. Open the printed URL to watch prices follow demand.
+Data lives in ./pricestream-data unless --data-dir says otherwise.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.load()
+			if err != nil {
+				return err
+			}
+			if f.logLevel == "" && os.Getenv("PRICESTREAM_LOG_LEVEL") == "" {
+				cfg.Log.Level = "warn" // the live line says what happens
+			}
+			logger := app.NewLogger(cfg.Log, os.Stderr)
+			o.App, o.Logger, o.Sim.Seed = cfg, logger, seed
+			o.Out = os.Stderr
+			s, err := demo.Run(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(os.Stdout, s)
+			}
+			fmt.Fprintf(os.Stderr, "%d events, %d price changes (%d refused, %d guardrail violations), revenue %.2f vs %.2f at static prices (%+.2f%%), end to end p50 %.2f ms, p99 %.2f ms\n",
+				s.Events, s.PriceChanges, s.RefusedChanges, s.GuardrailViolations, s.RevenueDynamic, s.RevenueStatic, s.RevenueUpliftPct, s.E2EP50Millis, s.E2EP99Millis)
+			return nil
+		},
+	}
+	f.register(cmd)
+	fl := cmd.Flags()
+	fl.DurationVar(&o.Duration, "duration", 0, "stop after this long (default: run until Ctrl-C)")
+	fl.BoolVar(&asJSON, "json", false, "print the final summary as a JSON object on stdout")
+	fl.Float64Var(&o.Speed, "speed", 10, "simulated seconds per real second")
+	fl.Uint64Var(&seed, "seed", 42, "seed of the simulated shop")
+	fl.IntVar(&o.Sim.Products, "products", 50, "products in the simulated catalog")
+	fl.Float64Var(&o.Sim.ViewsPerSecond, "views-per-second", 20, "the shop's mean product views per simulated second")
+	fl.StringVar(&o.API, "api", "native", "how the shop sends events: native or kinesis")
+	return cmd
+}
+
+func newBenchCmd(g *globals) *cobra.Command {
+	var f serverFlags
+	var o demo.BenchOptions
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Drive the full pipeline at a steady rate and report end-to-end latency",
+		Long: `bench runs the Fast Sneakers pipeline (embedded, in this process, unless
+--server names a running server) with a simulated shop sending at a steady
+rate, and reports the accepted → price-committed latency (p50, p99, p99.9)
+from the price_changes records, the sustained events/s, dropped and late
+events, and the peak resident memory.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.load()
+			if err != nil {
+				return err
+			}
+			if f.dataDir == "" && os.Getenv("PRICESTREAM_DATA_DIR") == "" {
+				dir, err := os.MkdirTemp("", "pricestream-bench-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(dir)
+				cfg.Engine.DataDir = dir
+			}
+			if f.http == "" {
+				cfg.HTTP.Addr = "127.0.0.1:0"
+			}
+			if cmd.Flags().Changed("server") || cmd.InheritedFlags().Changed("server") {
+				o.Server, o.Token = g.server, g.token
+			}
+			if f.logLevel == "" && os.Getenv("PRICESTREAM_LOG_LEVEL") == "" {
+				cfg.Log.Level = "warn"
+			}
+			o.App, o.Logger, o.Out = cfg, app.NewLogger(cfg.Log, os.Stderr), os.Stderr
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			res, err := demo.Bench(ctx, o)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(os.Stdout, res)
+			}
+			fmt.Printf("%.0f events/s for %.1f s (fsync %s): %d events accepted (%.0f/s), %d dropped, %d late\n", res.Rate, res.Seconds, res.Fsync, res.Events, res.EventsPerSec, res.Dropped, res.Late)
+			fmt.Printf("accepted → price committed: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms over %d price changes (%d decisions)\n", res.E2EP50, res.E2EP99, res.E2EP999, res.E2ESamples, res.Decisions)
+			fmt.Printf("peak RSS %.0f MB, guardrail violations %d\n", res.RSSMB, res.Violations)
+			return nil
+		},
+	}
+	f.register(cmd)
+	fl := cmd.Flags()
+	fl.Float64Var(&o.Rate, "rate", 10_000, "events per second")
+	fl.DurationVar(&o.Duration, "duration", 30*time.Second, "how long to send")
+	fl.DurationVar(&o.Warmup, "warmup", 3*time.Second, "left out of the latency figures")
+	fl.IntVar(&o.Products, "products", 10_000, "products in the simulated catalog")
+	fl.StringVar(&o.API, "api", "native", "how events are sent: native or kinesis")
+	fl.BoolVar(&asJSON, "json", false, "print the results as a JSON object")
+	return cmd
+}
+
+func newSimCmd(g *globals) *cobra.Command {
+	var o sim.Options
+	var asJSON, lockstep bool
+	cmd := &cobra.Command{
+		Use:   "sim",
+		Short: "Run the simulated sneaker shop against a running server",
+		Long: `sim writes a simulated sneaker catalog to the products table and sends the
+shop's clicks (to the clicks stream) and orders (to the orders table) to
+the server named by --server, in simulated time (--speed), and scores the
+revenue against the same shop at static prices. The scenario must be
+applied first (pricestream apply -f examples/fastsneakers/).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c := g.client()
+			o.Client, o.BaseURL = c, g.server
+			if lockstep {
+				o.Speed = 0
+				o.Barrier = (&demo.Pipeline{Client: c}).Barrier()
+			}
+			if o.Start.IsZero() {
+				o.Start = demo.StartAfter(cmd.Context(), c)
+			}
+			s, err := sim.New(o)
+			if err != nil {
+				return err
+			}
+			if err := s.Setup(cmd.Context()); err != nil {
+				return err
+			}
+			score, err := s.Run(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(os.Stdout, score)
+			}
+			fmt.Printf("%.0f simulated seconds: %d events, %d purchases, revenue %.2f vs %.2f at static prices (%+.2f%%)\n",
+				score.SimSeconds, score.Events, score.Purchases, score.RevenueDynamic, score.RevenueStatic, score.UpliftPct)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.Uint64Var(&o.Seed, "seed", 42, "seed: the same seed makes the same shop")
+	fl.IntVar(&o.Config.Products, "products", 50, "products in the catalog")
+	fl.Float64Var(&o.ViewsPerSecond, "views-per-second", 20, "mean product views per simulated second")
+	fl.Float64Var(&o.Speed, "speed", 10, "simulated seconds per real second")
+	fl.BoolVar(&lockstep, "lockstep", false, "after each step wait for the pipeline to take everything in (reproducible runs)")
+	fl.DurationVar(&o.Step, "step", 0, "simulated time per step (default 1s in lockstep, else 20ms of real time)")
+	fl.DurationVar(&o.Duration, "duration", 0, "simulated time to run (default: until Ctrl-C)")
+	fl.DurationVar(&o.Explore, "explore", 0, "set random prices within bounds this often (an A/B price test, for training data; turn pricing off first)")
+	fl.StringVar(&o.API, "api", "native", "how events are sent: native or kinesis")
+	fl.BoolVar(&o.Flat, "flat", false, "steady traffic, no daily curve")
+	fl.Float64Var(&o.TrendsPerDay, "trends-per-day", 4, "random demand shocks per simulated day")
+	fl.BoolVar(&asJSON, "json", false, "print the score as JSON")
+	return cmd
+}

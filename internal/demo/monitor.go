@@ -1,0 +1,152 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/pricestream/pricestream/internal/client"
+	"github.com/pricestream/pricestream/internal/pricing"
+)
+
+// Monitor reads the price-changes stream, as any client may, and keeps
+// what the summaries report: decisions by action, the end-to-end latency
+// of applied changes, and every applied change checked again, from the
+// record alone, against the guardrails it must obey.
+type Monitor struct {
+	c          *client.Client
+	stream     string
+	maxStepPct float64
+
+	mu struct {
+		sync.Mutex
+		applied, kept, refused int64
+		violations             int64
+		seen                   map[string]bool // decision ids (records may repeat)
+		e2e                    []float64       // ms, applied changes
+		last                   map[string]pricing.DecisionRecord
+		changes                []pricing.DecisionRecord // applied, newest last (bounded)
+	}
+}
+
+// NewMonitor returns a monitor of the stream (default "price_changes");
+// maxStepPct is the guardrail's largest step, to check each change by.
+func NewMonitor(c *client.Client, stream string, maxStepPct float64) *Monitor {
+	if stream == "" {
+		stream = "price_changes"
+	}
+	m := &Monitor{c: c, stream: stream, maxStepPct: maxStepPct}
+	m.mu.seen = map[string]bool{}
+	m.mu.last = map[string]pricing.DecisionRecord{}
+	return m
+}
+
+// Run follows every partition of the stream from its start until ctx
+// ends.
+func (m *Monitor) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		err := m.c.Tail(ctx, m.stream, "trim_horizon", -1, func(r *client.Record) error {
+			var d pricing.DecisionRecord
+			if json.Unmarshal(r.Data, &d) == nil {
+				m.add(d)
+			}
+			return nil
+		})
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		// The tail ended (the server closed it): follow again; records
+		// seen again are deduplicated by decision id.
+		t := time.NewTimer(50 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+func (m *Monitor) add(d pricing.DecisionRecord) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.mu.seen[d.DecisionID] {
+		return
+	}
+	m.mu.seen[d.DecisionID] = true
+	switch d.Action {
+	case "applied":
+		m.mu.applied++
+		if d.E2EMillis > 0 {
+			m.mu.e2e = append(m.mu.e2e, d.E2EMillis)
+		}
+		if Violates(d, m.maxStepPct) {
+			m.mu.violations++
+		}
+		m.mu.changes = append(m.mu.changes, d)
+		if len(m.mu.changes) > 10_000 {
+			m.mu.changes = slices.Delete(m.mu.changes, 0, 5_000)
+		}
+	case "refused":
+		m.mu.refused++
+	default:
+		m.mu.kept++
+	}
+	m.mu.last[d.ProductID] = d
+}
+
+// Violates reports whether an applied change breaks a guardrail that its
+// record shows: the product's bounds, or the largest step.
+func Violates(d pricing.DecisionRecord, maxStepPct float64) bool {
+	const cent = 0.005
+	if d.MinPrice > 0 && d.NewPrice < d.MinPrice-cent {
+		return true
+	}
+	if d.MaxPrice > 0 && d.NewPrice > d.MaxPrice+cent {
+		return true
+	}
+	return maxStepPct > 0 && d.OldPrice > 0 && math.Abs(d.NewPrice-d.OldPrice) > d.OldPrice*maxStepPct/100+cent
+}
+
+// Stats is what the monitor has seen.
+type Stats struct {
+	Applied, Kept, Refused, Violations int64
+	E2EP50, E2EP99, E2EP999            float64 // ms
+	E2ECount                           int
+}
+
+// Stats returns the counts so far and the latency percentiles of the
+// applied changes after the first skip of them (a warm-up to leave out).
+func (m *Monitor) Stats(skip int) Stats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := Stats{Applied: m.mu.applied, Kept: m.mu.kept, Refused: m.mu.refused, Violations: m.mu.violations}
+	if skip < len(m.mu.e2e) {
+		lat := slices.Clone(m.mu.e2e[skip:])
+		slices.Sort(lat)
+		s.E2ECount = len(lat)
+		s.E2EP50, s.E2EP99, s.E2EP999 = quantile(lat, 0.5), quantile(lat, 0.99), quantile(lat, 0.999)
+	}
+	return s
+}
+
+// Applied returns the applied changes seen (the newest ones).
+func (m *Monitor) Applied() []pricing.DecisionRecord {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.mu.changes)
+}
+
+// quantile of sorted values, nearest rank.
+func quantile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}

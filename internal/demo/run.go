@@ -1,0 +1,355 @@
+package demo
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pricestream/pricestream/internal/app"
+	"github.com/pricestream/pricestream/internal/client"
+	"github.com/pricestream/pricestream/internal/sim"
+)
+
+// Options configure a demo run.
+type Options struct {
+	App app.Config
+	Sim sim.Config
+	// Speed is simulated seconds per real second. Default 10.
+	Speed float64
+	// Duration ends the demo after this much real time (0: on ctx).
+	Duration time.Duration
+	// API is how the shop sends events: native or kinesis.
+	API string
+	// Out receives the dashboard URL and a live summary line a second.
+	Out    io.Writer
+	Logger *slog.Logger
+}
+
+// Summary is the outcome of a demo run.
+type Summary struct {
+	Events              int64   `json:"events"`
+	EventsFailed        int64   `json:"events_failed"`
+	SimSeconds          float64 `json:"sim_seconds"`
+	PriceChanges        int64   `json:"price_changes"`
+	KeptDecisions       int64   `json:"kept_decisions"`
+	RefusedChanges      int64   `json:"refused_changes"`
+	GuardrailViolations int64   `json:"guardrail_violations"`
+	RevenueDynamic      float64 `json:"revenue_dynamic"`
+	RevenueStatic       float64 `json:"revenue_static"`
+	RevenueUpliftPct    float64 `json:"revenue_uplift_pct"`
+	E2EP50Millis        float64 `json:"e2e_p50_ms"`
+	E2EP99Millis        float64 `json:"e2e_p99_ms"`
+}
+
+// Run runs the demo until Duration has passed or ctx ends, and returns
+// its summary.
+func Run(ctx context.Context, o Options) (*Summary, error) {
+	if o.Speed == 0 {
+		o.Speed = 10
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	var s *sim.Simulator
+	setup := func(ctx context.Context, c *client.Client) error {
+		cfg := o.Sim
+		if cfg.Start.IsZero() {
+			cfg.Start = StartAfter(ctx, c)
+		}
+		if len(cfg.Trends) == 0 {
+			// A trend on the most popular product two simulated minutes in,
+			// so the first minutes show prices following demand.
+			w, err := sim.NewWorld(cfg)
+			if err != nil {
+				return err
+			}
+			cfg.Trends = []sim.Trend{{Product: w.MostPopular(), At: 2 * time.Minute}}
+		}
+		var err error
+		s, err = sim.New(sim.Options{Config: cfg, Client: c, API: o.API, BaseURL: c.BaseURL(), Speed: o.Speed, Logger: o.Logger})
+		if err != nil {
+			return err
+		}
+		return s.Setup(ctx)
+	}
+	p, err := Start(ctx, o.App, o.Logger, setup)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Stop()
+	fmt.Fprintf(o.Out, "pricestream demo: dashboard at %s/  (Ctrl-C stops)\n", p.URL)
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if o.Duration > 0 {
+		runCtx, cancel = context.WithTimeout(ctx, o.Duration)
+		defer cancel()
+	}
+	mon := NewMonitor(p.Client, "", o.App.Pricing.MaxStepPct)
+	g, gctx := errgroup.WithContext(runCtx)
+	g.Go(func() error { return mon.Run(gctx) })
+	g.Go(func() error {
+		_, err := s.Run(gctx)
+		return err
+	})
+	g.Go(func() error { return live(gctx, o.Out, s, mon) })
+	if err := g.Wait(); err != nil && runCtx.Err() == nil {
+		return nil, err
+	}
+	fmt.Fprintln(o.Out)
+	return summarize(s, mon), p.Stop()
+}
+
+func summarize(s *sim.Simulator, mon *Monitor) *Summary {
+	sc := s.Score()
+	st := mon.Stats(0)
+	accepted, failed := s.Sent()
+	return &Summary{
+		Events: accepted, EventsFailed: failed, SimSeconds: sc.SimSeconds,
+		PriceChanges: st.Applied, KeptDecisions: st.Kept, RefusedChanges: st.Refused, GuardrailViolations: st.Violations,
+		RevenueDynamic: round2(sc.RevenueDynamic), RevenueStatic: round2(sc.RevenueStatic), RevenueUpliftPct: round2(sc.UpliftPct),
+		E2EP50Millis: round2(st.E2EP50), E2EP99Millis: round2(st.E2EP99),
+	}
+}
+
+func round2(v float64) float64 {
+	f, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'f', 2, 64), 64)
+	return f
+}
+
+// live writes a summary line a second until ctx ends.
+func live(ctx context.Context, out io.Writer, s *sim.Simulator, mon *Monitor) error {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var last int64
+	lastAt := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-t.C:
+			accepted, _ := s.Sent()
+			rate := float64(accepted-last) / now.Sub(lastAt).Seconds()
+			last, lastAt = accepted, now
+			st, sc := mon.Stats(0), s.Score()
+			fmt.Fprintf(out, "\rsim +%-8s %6.0f events/s  e2e p50 %5.2f ms  p99 %6.2f ms  price changes %d (refused %d)  revenue %+.1f%% vs static ",
+				(time.Duration(sc.SimSeconds) * time.Second).String(), rate, st.E2EP50, st.E2EP99, st.Applied, st.Refused, sc.UpliftPct)
+		}
+	}
+}
+
+// BenchOptions configure a benchmark run.
+type BenchOptions struct {
+	App app.Config
+	// Server, when set, is the URL of a running server to drive instead
+	// of an embedded one; Token authenticates to it.
+	Server, Token string
+	// Rate is the steady rate of events per second. Default 10,000.
+	Rate float64
+	// Duration is how long to send. Default 30 s.
+	Duration time.Duration
+	// Warmup is left out of the latency figures. Default 3 s.
+	Warmup time.Duration
+	// Products is the catalog size. Default 10,000.
+	Products int
+	API      string
+	Out      io.Writer
+	Logger   *slog.Logger
+}
+
+// BenchResult is what a benchmark reports.
+type BenchResult struct {
+	Rate         float64 `json:"rate"`
+	Seconds      float64 `json:"seconds"`
+	Fsync        string  `json:"fsync,omitempty"`
+	Events       int64   `json:"events"`
+	EventsPerSec float64 `json:"events_per_s"`
+	Dropped      int64   `json:"dropped"`
+	Late         uint64  `json:"late"`
+	PriceChanges int64   `json:"price_changes"`
+	Decisions    int64   `json:"decisions"`
+	E2ESamples   int     `json:"e2e_samples"`
+	E2EP50       float64 `json:"e2e_p50_ms"`
+	E2EP99       float64 `json:"e2e_p99_ms"`
+	E2EP999      float64 `json:"e2e_p999_ms"`
+	RSSMB        float64 `json:"rss_mb"`
+	Violations   int64   `json:"guardrail_violations"`
+}
+
+// Bench drives the full pipeline at a steady rate and reports the
+// accepted → price-committed latency from the price_changes records.
+func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
+	if o.Rate == 0 {
+		o.Rate = 10_000
+	}
+	if o.Duration == 0 {
+		o.Duration = 30 * time.Second
+	}
+	if o.Warmup == 0 {
+		o.Warmup = 3 * time.Second
+	}
+	if o.Products == 0 {
+		o.Products = 10_000
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	cfg := sim.Config{Products: o.Products, Flat: true, TrendsPerDay: 200}
+	// Calibrate: the events per view of this catalog, from a dry run of
+	// the same world.
+	perView, err := eventsPerView(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ViewsPerSecond = o.Rate / perView
+	var s *sim.Simulator
+	setup := func(ctx context.Context, c *client.Client) error {
+		cfg.Start = StartAfter(ctx, c)
+		var err error
+		s, err = sim.New(sim.Options{Config: cfg, Client: c, API: o.API, BaseURL: c.BaseURL(), Speed: 1, Step: 10 * time.Millisecond, Senders: 8, Logger: o.Logger})
+		if err != nil {
+			return err
+		}
+		return s.Setup(ctx)
+	}
+	var p *Pipeline
+	if o.Server != "" {
+		var opts []client.Option
+		if o.Token != "" {
+			opts = append(opts, client.WithToken(o.Token))
+		}
+		p, err = Connect(ctx, o.Server, client.New(o.Server, opts...), setup)
+	} else {
+		p, err = Start(ctx, o.App, o.Logger, setup)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer p.Stop()
+	mon := NewMonitor(p.Client, "", o.App.Pricing.MaxStepPct)
+	monCtx, stopMon := context.WithCancel(ctx)
+	defer stopMon()
+	go mon.Run(monCtx)
+
+	runCtx, cancel := context.WithTimeout(ctx, o.Duration)
+	defer cancel()
+	fmt.Fprintf(o.Out, "bench: %.0f events/s for %s against %s\n", o.Rate, o.Duration, p.URL)
+	start := time.Now()
+	var skip atomic.Int64
+	warm := time.AfterFunc(o.Warmup, func() { skip.Store(int64(mon.Stats(0).E2ECount)) })
+	g, gctx := errgroup.WithContext(runCtx)
+	g.Go(func() error {
+		_, err := s.Run(gctx)
+		return err
+	})
+	g.Go(func() error { return live(gctx, o.Out, s, mon) })
+	if err := g.Wait(); err != nil && runCtx.Err() == nil {
+		return nil, err
+	}
+	elapsed := time.Since(start)
+	warm.Stop()
+	// Let the pipeline finish what was sent, so that late decisions
+	// count, then read the figures.
+	drainCtx, cancelDrain := context.WithTimeout(ctx, time.Minute)
+	defer cancelDrain()
+	if err := p.Barrier()(drainCtx); err != nil {
+		fmt.Fprintf(o.Out, "\nbench: the pipeline did not catch up: %v\n", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for want := mon.Stats(0); time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond) // polling interval: until the monitor has read the tail
+		now := mon.Stats(0)
+		if now.Applied+now.Kept+now.Refused == want.Applied+want.Kept+want.Refused {
+			break
+		}
+		want = now
+	}
+	fmt.Fprintln(o.Out)
+	st := mon.Stats(int(skip.Load()))
+	accepted, failed := s.Sent()
+	res := &BenchResult{
+		Rate: o.Rate, Seconds: round2(elapsed.Seconds()), Fsync: o.App.Engine.Fsync.String(),
+		Events: accepted, EventsPerSec: round2(float64(accepted) / elapsed.Seconds()), Dropped: failed,
+		PriceChanges: st.Applied, Decisions: st.Applied + st.Kept + st.Refused, E2ESamples: st.E2ECount,
+		E2EP50: round2(st.E2EP50), E2EP99: round2(st.E2EP99), E2EP999: round2(st.E2EP999), Violations: st.Violations,
+	}
+	if js, err := p.Client.JobStatus(ctx, "click-features"); err == nil {
+		res.Late = js.Late
+	}
+	if o.Server == "" {
+		res.RSSMB = peakRSSMB()
+	} else {
+		res.RSSMB = remoteRSSMB(ctx, o.Server, o.Token)
+	}
+	return res, nil
+}
+
+func eventsPerView(cfg sim.Config) (float64, error) {
+	cfg.ViewsPerSecond = 1000
+	w, err := sim.NewWorld(cfg)
+	if err != nil {
+		return 0, err
+	}
+	for range 10 {
+		w.Step(time.Second, nil)
+	}
+	sc := w.Score()
+	if sc.Views == 0 {
+		return 0, errors.New("bench: the catalog makes no views")
+	}
+	return float64(sc.Events) / float64(sc.Views), nil
+}
+
+// peakRSSMB is this process's peak resident set (VmHWM), in MB.
+func peakRSSMB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return round2(kb / 1024)
+		}
+	}
+	return 0
+}
+
+// remoteRSSMB reads a server's resident memory from its metrics.
+func remoteRSSMB(ctx context.Context, url, token string) float64 {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/metrics", nil)
+	if err != nil {
+		return 0
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if rest, ok := bytes.CutPrefix(sc.Bytes(), []byte("process_resident_memory_bytes ")); ok {
+			v, _ := strconv.ParseFloat(string(rest), 64)
+			return round2(v / (1 << 20))
+		}
+	}
+	return 0
+}

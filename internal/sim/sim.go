@@ -1,0 +1,479 @@
+package sim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pricestream/pricestream/internal/api"
+	"github.com/pricestream/pricestream/internal/client"
+)
+
+// Options configure a Simulator: the shop, where it sends, and how fast
+// simulated time runs.
+type Options struct {
+	Config
+	// Client reaches the pricestream server.
+	Client *client.Client
+	// API is how events are sent: "native" (POST /v1/streams/…/records,
+	// the default) or "kinesis" (PutRecords of the Kinesis API, through
+	// the AWS SDK, at BaseURL).
+	API string
+	// BaseURL is the server's URL, for the Kinesis API; AccessKeyID and
+	// SecretAccessKey sign its requests (any values when auth is off).
+	BaseURL, AccessKeyID, SecretAccessKey string
+	// Stream, Products and Orders name the clicks stream and the tables.
+	// Defaults "clicks", "products", "orders".
+	Stream, Products, Orders string
+	// Speed is simulated seconds per real second. 0 runs in lockstep:
+	// after each step the simulator calls Barrier and reads the prices,
+	// so a run is the same for the same seed whatever the machine.
+	Speed float64
+	// Step is the simulated time of one step. Default 1 s in lockstep,
+	// else 20 ms of real time.
+	Step time.Duration
+	// Duration ends the run after this much simulated time (0: when ctx
+	// ends).
+	Duration time.Duration
+	// Barrier waits until the pipeline has taken in everything sent
+	// (lockstep only); see PipelineBarrier.
+	Barrier func(ctx context.Context) error
+	// Explore, when positive, makes the shop set a random price within
+	// each product's bounds every Explore of simulated time (aligned to
+	// it), as an A/B price test does: data to train a demand model on.
+	// Turn pricing off (the kill switch) while exploring.
+	Explore time.Duration
+	// InventoryEvery writes the stock to the products table this often,
+	// in simulated time. Default 5m.
+	InventoryEvery time.Duration
+	// Senders is how many requests are in flight at once. Default 4.
+	Senders int
+	Logger  *slog.Logger
+}
+
+// Simulator drives a World against a pricestream server: it sends the
+// world's events and orders, and shows its visitors the prices the
+// pipeline writes to the products table.
+type Simulator struct {
+	o       Options
+	w       *World
+	kinesis *kinesis.Client
+	logger  *slog.Logger
+
+	mu       sync.Mutex // guards w's prices and score against readers
+	sent     atomic.Int64
+	failed   atomic.Int64
+	behind   atomic.Int64 // steps that started late (real-time runs)
+	explorer *rand.Rand
+}
+
+// New returns a simulator. It sends nothing until Setup or Run.
+func New(o Options) (*Simulator, error) {
+	if o.Client == nil {
+		return nil, errors.New("sim: a client is required")
+	}
+	if o.Speed < 0 {
+		return nil, fmt.Errorf("sim: speed must not be negative, got %g", o.Speed)
+	}
+	if o.Speed == 0 && o.Barrier == nil {
+		return nil, errors.New("sim: lockstep (speed 0) needs a barrier")
+	}
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&o.API, "native")
+	def(&o.Stream, "clicks")
+	def(&o.Products, "products")
+	def(&o.Orders, "orders")
+	if o.Step == 0 {
+		o.Step = time.Second
+		if o.Speed > 0 {
+			o.Step = max(time.Millisecond, time.Duration(float64(20*time.Millisecond)*o.Speed))
+		}
+	}
+	if o.InventoryEvery == 0 {
+		o.InventoryEvery = 5 * time.Minute
+	}
+	if o.Senders == 0 {
+		o.Senders = 4
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	w, err := NewWorld(o.Config)
+	if err != nil {
+		return nil, err
+	}
+	s := &Simulator{o: o, w: w, logger: o.Logger.With("component", "sim"), explorer: rand.New(rand.NewPCG(w.cfg.Seed, 0xe4b1))}
+	switch o.API {
+	case "native":
+	case "kinesis":
+		if o.BaseURL == "" {
+			return nil, errors.New("sim: the kinesis API needs the server's base URL")
+		}
+		id, secret := o.AccessKeyID, o.SecretAccessKey
+		if id == "" {
+			id, secret = "sim", "sim"
+		}
+		s.kinesis = kinesis.New(kinesis.Options{
+			BaseEndpoint: aws.String(o.BaseURL),
+			Region:       "us-east-1",
+			Credentials:  credentials.NewStaticCredentialsProvider(id, secret, ""),
+		})
+	default:
+		return nil, fmt.Errorf("sim: api %q: want native or kinesis", o.API)
+	}
+	return s, nil
+}
+
+// World returns the simulated shop. Read it only when Run is not running.
+func (s *Simulator) World() *World { return s.w }
+
+// Score returns the outcome so far; safe while Run runs.
+func (s *Simulator) Score() Score {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Score()
+}
+
+// Sent returns the events accepted by the server and those it refused or
+// that could not be sent.
+func (s *Simulator) Sent() (accepted, failed int64) { return s.sent.Load(), s.failed.Load() }
+
+// Setup writes the catalog to the products table: every product, at its
+// base price. Products that exist keep their price.
+func (s *Simulator) Setup(ctx context.Context) error {
+	var puts []json.RawMessage
+	flush := func() error {
+		if len(puts) == 0 {
+			return nil
+		}
+		_, err := s.o.Client.BatchWrite(ctx, s.o.Products, api.BatchRequest{Puts: puts})
+		puts = puts[:0]
+		return err
+	}
+	existing, err := s.readPrices(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range s.w.products {
+		if price, ok := existing[p.ID]; ok {
+			s.w.SetPrice(p.ID, price)
+			continue
+		}
+		b, _ := json.Marshal(map[string]any{
+			"product_id": p.ID, "name": p.Name, "brand": p.Brand, "category": p.Category,
+			"base_price": p.BasePrice, "price": p.BasePrice, "min_price": p.MinPrice, "max_price": p.MaxPrice,
+			"inventory": p.Inventory, "price_revision": 0,
+			"attributes": map[string]any{"sizes": "36-47"},
+		})
+		puts = append(puts, b)
+		if len(puts) == 25 {
+			if err := flush(); err != nil {
+				return fmt.Errorf("sim: write catalog: %w", err)
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return fmt.Errorf("sim: write catalog: %w", err)
+	}
+	return nil
+}
+
+// readPrices scans the products table for every product's price.
+func (s *Simulator) readPrices(ctx context.Context) (map[string]float64, error) {
+	out := map[string]float64{}
+	var start json.RawMessage
+	for {
+		page, err := s.o.Client.Scan(ctx, s.o.Products, api.ReadRequest{Projection: "product_id, price", Limit: 1000, StartKey: start, Consistent: true})
+		if err != nil {
+			return nil, fmt.Errorf("sim: read prices: %w", err)
+		}
+		for _, raw := range page.Items {
+			var it struct {
+				ID    string  `json:"product_id"`
+				Price float64 `json:"price"`
+			}
+			if json.Unmarshal(raw, &it) == nil && it.ID != "" {
+				out[it.ID] = it.Price
+			}
+		}
+		if len(page.LastKey) == 0 || string(page.LastKey) == "null" {
+			return out, nil
+		}
+		start = page.LastKey
+	}
+}
+
+// Run simulates until Duration of simulated time has passed or ctx ends,
+// and returns the score.
+func (s *Simulator) Run(ctx context.Context) (Score, error) {
+	g, ctx := errgroup.WithContext(ctx)
+	followCtx, stopFollowing := context.WithCancel(ctx)
+	defer stopFollowing()
+	if s.o.Speed > 0 {
+		g.Go(func() error { return s.followPrices(followCtx) })
+	}
+	g.Go(func() error {
+		defer stopFollowing() // once the run is over
+		return s.loop(ctx)
+	})
+	err := g.Wait()
+	if errors.Is(err, errDone) || (err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled)) {
+		err = nil
+	}
+	return s.Score(), err
+}
+
+var errDone = errors.New("sim: done")
+
+func (s *Simulator) loop(ctx context.Context) error {
+	var orders []Order
+	start := time.Now()
+	nextInventory, nextExplore := s.o.InventoryEvery, time.Duration(0)
+	for step := 0; ; step++ {
+		if ctx.Err() != nil {
+			return errDone
+		}
+		if s.o.Duration > 0 && s.w.Elapsed() >= s.o.Duration {
+			return errDone
+		}
+		if s.o.Explore > 0 && s.w.Elapsed() >= nextExplore {
+			if err := s.explore(ctx); err != nil {
+				return err
+			}
+			nextExplore += s.o.Explore
+		}
+		s.mu.Lock()
+		var events []Event
+		events, orders = s.w.Step(s.o.Step, orders[:0])
+		s.mu.Unlock()
+		if err := s.send(ctx, events); err != nil {
+			return err
+		}
+		if err := s.writeOrders(ctx, orders); err != nil {
+			return err
+		}
+		if s.w.Elapsed() >= nextInventory {
+			if err := s.writeInventory(ctx); err != nil {
+				return err
+			}
+			nextInventory += s.o.InventoryEvery
+		}
+		if s.o.Speed == 0 {
+			if err := s.o.Barrier(ctx); err != nil {
+				return fmt.Errorf("sim: waiting for the pipeline: %w", err)
+			}
+			prices, err := s.readPrices(ctx)
+			if err != nil {
+				return err
+			}
+			s.mu.Lock()
+			for id, p := range prices {
+				s.w.SetPrice(id, p)
+			}
+			s.mu.Unlock()
+			continue
+		}
+		// Real time: the next step starts when its simulated time is due.
+		due := start.Add(time.Duration(float64(s.w.Elapsed()) / s.o.Speed))
+		if wait := time.Until(due); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return errDone
+			case <-t.C:
+			}
+		} else if wait < -time.Second {
+			s.behind.Add(1)
+		}
+	}
+}
+
+// send sends a step's events, in batches of up to 500 records, several
+// at once. Records the server throttles are sent again.
+func (s *Simulator) send(ctx context.Context, events []Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.o.Senders)
+	for from := 0; from < len(events); from += 500 {
+		batch := events[from:min(from+500, len(events))]
+		g.Go(func() error { return s.sendBatch(gctx, batch) })
+	}
+	return g.Wait()
+}
+
+func (s *Simulator) sendBatch(ctx context.Context, events []Event) error {
+	data := make([][]byte, len(events))
+	keys := make([]string, len(events))
+	for i := range events {
+		data[i] = events[i].AppendJSON(nil)
+		keys[i] = events[i].ProductID
+	}
+	backoff := 5 * time.Millisecond
+	for attempt := 0; len(data) > 0; attempt++ {
+		failedData, failedKeys, err := s.put(ctx, data, keys)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if attempt >= 8 {
+				s.failed.Add(int64(len(data)))
+				s.logger.Warn("events not sent", "count", len(data), "err", err)
+				return nil
+			}
+			failedData, failedKeys = data, keys
+		}
+		s.sent.Add(int64(len(data) - len(failedData)))
+		data, keys = failedData, failedKeys
+		if len(data) == 0 {
+			return nil
+		}
+		if attempt >= 8 {
+			s.failed.Add(int64(len(data)))
+			return nil
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+	return nil
+}
+
+// put sends one batch and returns the records that failed.
+func (s *Simulator) put(ctx context.Context, data [][]byte, keys []string) ([][]byte, []string, error) {
+	var fd [][]byte
+	var fk []string
+	if s.kinesis != nil {
+		in := &kinesis.PutRecordsInput{StreamName: aws.String(s.o.Stream)}
+		for i := range data {
+			in.Records = append(in.Records, ktypes.PutRecordsRequestEntry{Data: data[i], PartitionKey: aws.String(keys[i])})
+		}
+		out, err := s.kinesis.PutRecords(ctx, in)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i, r := range out.Records {
+			if r.ErrorCode != nil {
+				fd, fk = append(fd, data[i]), append(fk, keys[i])
+			}
+		}
+		return fd, fk, nil
+	}
+	recs := make([]api.PutRecord, len(data))
+	for i := range data {
+		recs[i] = api.PutRecord{PartitionKey: keys[i], Data: data[i]}
+	}
+	res, err := s.o.Client.PutRecords(ctx, s.o.Stream, recs)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, r := range res.Records {
+		if r.ErrorCode != "" {
+			fd, fk = append(fd, data[i]), append(fk, keys[i])
+		}
+	}
+	return fd, fk, nil
+}
+
+// writeOrders writes a step's orders to the orders table, 25 at a time.
+func (s *Simulator) writeOrders(ctx context.Context, orders []Order) error {
+	for from := 0; from < len(orders); from += 25 {
+		var puts []json.RawMessage
+		for _, o := range orders[from:min(from+25, len(orders))] {
+			b, _ := json.Marshal(o)
+			puts = append(puts, b)
+		}
+		if _, err := s.o.Client.BatchWrite(ctx, s.o.Orders, api.BatchRequest{Puts: puts}); err != nil {
+			return fmt.Errorf("sim: write orders: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeInventory writes the stock of products whose stock changed.
+func (s *Simulator) writeInventory(ctx context.Context) error {
+	for i, p := range s.w.products {
+		s.mu.Lock()
+		inv := s.w.invDyn[i]
+		s.mu.Unlock()
+		if inv == s.w.products[i].Inventory {
+			continue
+		}
+		s.w.products[i].Inventory = inv
+		req := api.ItemRequest{Update: "SET inventory = :v", Values: json.RawMessage(`{":v":` + strconv.Itoa(inv) + `}`)}
+		if _, err := s.o.Client.UpdateItem(ctx, s.o.Products, req, p.ID); err != nil {
+			return fmt.Errorf("sim: write inventory of %s: %w", p.ID, err)
+		}
+	}
+	return nil
+}
+
+// explore sets a random price within its bounds for every product.
+func (s *Simulator) explore(ctx context.Context) error {
+	for _, p := range s.w.products {
+		price := roundCents(p.MinPrice + s.explorer.Float64()*(p.MaxPrice-p.MinPrice))
+		req := api.ItemRequest{Update: "SET price = :p", Values: json.RawMessage(`{":p":` + strconv.FormatFloat(price, 'f', 2, 64) + `}`)}
+		if _, err := s.o.Client.UpdateItem(ctx, s.o.Products, req, p.ID); err != nil {
+			return fmt.Errorf("sim: explore price of %s: %w", p.ID, err)
+		}
+		s.mu.Lock()
+		s.w.SetPrice(p.ID, price)
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// followPrices keeps the visitors' prices current from the products
+// table's change stream (real-time runs).
+func (s *Simulator) followPrices(ctx context.Context) error {
+	for ctx.Err() == nil {
+		err := s.o.Client.TailChanges(ctx, s.o.Products, "latest", func(ch *api.ChangeJSON) error {
+			if len(ch.New) == 0 {
+				return nil
+			}
+			var it struct {
+				ID    string  `json:"product_id"`
+				Price float64 `json:"price"`
+			}
+			if json.Unmarshal(ch.New, &it) == nil && it.ID != "" {
+				s.mu.Lock()
+				s.w.SetPrice(it.ID, it.Price)
+				s.mu.Unlock()
+			}
+			return nil
+		})
+		if err != nil && ctx.Err() == nil {
+			s.logger.Warn("following prices failed; again", "err", err)
+			t := time.NewTimer(100 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,454 @@
+package sim
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Trend is a demand shock: "celebrity seen wearing model X". From At on,
+// the product's traffic is multiplied by Boost and its visitors'
+// willingness to pay by Hype; both excesses halve every HalfLife.
+type Trend struct {
+	Product  string        `json:"product_id"`
+	At       time.Duration `json:"at"`
+	Boost    float64       `json:"boost"`
+	Hype     float64       `json:"hype"`
+	HalfLife time.Duration `json:"half_life"`
+}
+
+// Config describes the simulated shop. A zero field means its default.
+type Config struct {
+	// Seed makes everything the shop does reproducible.
+	Seed uint64 `json:"seed"`
+	// Products is the catalog size. Default 50.
+	Products int `json:"products"`
+	// Start is the simulated time the run starts at. Default
+	// 2026-11-02T00:00:00Z (a Monday).
+	Start time.Time `json:"start"`
+	// ViewsPerSecond is the shop's mean product views per simulated
+	// second, over a day. Default 20.
+	ViewsPerSecond float64 `json:"views_per_second"`
+	// Flat turns the daily traffic curve (quiet nights, busy evenings)
+	// off: traffic is steady, as a benchmark wants.
+	Flat bool `json:"flat"`
+	// Trends are scheduled demand shocks; TrendsPerDay adds random ones
+	// (default 4; negative means none).
+	Trends       []Trend `json:"trends,omitempty"`
+	TrendsPerDay float64 `json:"trends_per_day"`
+	// IntentShare is the share of views by visitors who would buy at an
+	// acceptable price. Default 0.3.
+	IntentShare float64 `json:"intent_share"`
+	// BotShare is the share of views by bots, which never buy and which
+	// the pipeline must filter out. Default 0.01.
+	BotShare float64 `json:"bot_share"`
+}
+
+func (c Config) withDefaults() Config {
+	if c.Products == 0 {
+		c.Products = 50
+	}
+	if c.Start.IsZero() {
+		c.Start = time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+	}
+	if c.ViewsPerSecond == 0 {
+		c.ViewsPerSecond = 20
+	}
+	if c.TrendsPerDay == 0 {
+		c.TrendsPerDay = 4
+	}
+	if c.IntentShare == 0 {
+		c.IntentShare = 0.3
+	}
+	if c.BotShare == 0 {
+		c.BotShare = 0.01
+	}
+	return c
+}
+
+// Validate reports every problem of the configuration at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Products < 0 || c.Products > 1_000_000 {
+		errs = append(errs, fmt.Errorf("products: must be 1-1000000, got %d", c.Products))
+	}
+	if c.ViewsPerSecond < 0 {
+		errs = append(errs, fmt.Errorf("views_per_second: must not be negative, got %g", c.ViewsPerSecond))
+	}
+	if c.IntentShare < 0 || c.IntentShare > 1 || c.BotShare < 0 || c.BotShare > 1 {
+		errs = append(errs, errors.New("intent_share and bot_share: must be 0-1"))
+	}
+	for i, t := range c.Trends {
+		if t.Product == "" || t.At < 0 || t.Boost < 0 || t.Hype < 0 || t.HalfLife < 0 {
+			errs = append(errs, fmt.Errorf("trends[%d]: needs a product_id, and at, boost, hype and half_life must not be negative", i))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Event is a click event as the shop sends it to the clicks stream.
+type Event struct {
+	ID        string
+	Type      string
+	ProductID string
+	UserID    string
+	SessionID string
+	Time      time.Time
+	Price     float64
+	Quantity  int
+	Referrer  string
+	Device    string
+}
+
+// AppendJSON appends the event as the JSON object the clicks stream
+// takes.
+func (e *Event) AppendJSON(b []byte) []byte {
+	b = append(b, `{"event_id":"`...)
+	b = append(b, e.ID...)
+	b = append(b, `","event_type":"`...)
+	b = append(b, e.Type...)
+	b = append(b, `","product_id":"`...)
+	b = append(b, e.ProductID...)
+	b = append(b, `","user_id":"`...)
+	b = append(b, e.UserID...)
+	b = append(b, `","session_id":"`...)
+	b = append(b, e.SessionID...)
+	b = append(b, `","event_time":"`...)
+	b = e.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","price":`...)
+	b = strconv.AppendFloat(b, e.Price, 'f', 2, 64)
+	b = append(b, `,"quantity":`...)
+	b = strconv.AppendInt(b, int64(e.Quantity), 10)
+	b = append(b, `,"referrer":"`...)
+	b = append(b, e.Referrer...)
+	b = append(b, `","device":"`...)
+	b = append(b, e.Device...)
+	return append(b, `"}`...)
+}
+
+// Order is an order as the shop writes it to the orders table.
+type Order struct {
+	OrderID   string      `json:"order_id"`
+	Customer  string      `json:"customer"`
+	Items     []OrderItem `json:"items"`
+	Status    string      `json:"status"`
+	CreatedAt string      `json:"created_at"`
+}
+
+// OrderItem is one line of an order.
+type OrderItem struct {
+	ProductID string  `json:"product_id"`
+	Quantity  int     `json:"quantity"`
+	UnitPrice float64 `json:"unit_price"`
+}
+
+// Score is the outcome of a run so far. The shop is simulated twice on
+// the same random draws (common random numbers): once at the prices the
+// pipeline sets and once at static base prices, so the difference in
+// revenue is the effect of pricing alone, not of luck.
+type Score struct {
+	SimSeconds      float64 `json:"sim_seconds"`
+	Events          int64   `json:"events"`
+	Views           int64   `json:"views"`
+	Carts           int64   `json:"add_to_carts"`
+	Purchases       int64   `json:"purchases"`
+	PurchasesStatic int64   `json:"purchases_static"`
+	RevenueDynamic  float64 `json:"revenue_dynamic"`
+	RevenueStatic   float64 `json:"revenue_static"`
+	UpliftPct       float64 `json:"revenue_uplift_pct"`
+	// OutOfStock counts purchases lost to an empty stock.
+	OutOfStock int64 `json:"out_of_stock"`
+}
+
+// World is the simulated shop: its catalog, its visitors and their hidden
+// demand. It is deterministic: the same configuration and the same prices
+// give the same events. It is not safe for concurrent use.
+type World struct {
+	cfg      Config
+	products []Product
+	index    map[string]int
+	share    []float64 // traffic share per product
+	rngs     []*rand.Rand
+	trends   [][]Trend // per product, by time
+	prices   []float64 // the prices visitors see now
+	invDyn   []int
+	invStat  []int
+	now      time.Duration // offset from Start
+	events   uint64
+	orders   uint64
+	score    Score
+	buf      []Event
+	idPrefix string // "e<seed>-<start>-": ids of runs at other starts differ
+}
+
+var (
+	referrers = []string{"search", "instagram", "direct", "email", "tiktok"}
+	devices   = []string{"mobile", "mobile", "desktop", "tablet"}
+)
+
+// Users are drawn from a pool of this many visitors.
+const userPool = 100_000
+
+// NewWorld returns the shop of the configuration at its start.
+func NewWorld(cfg Config) (*World, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("sim: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	w := &World{cfg: cfg, products: NewCatalog(cfg.Seed, cfg.Products), index: map[string]int{}}
+	w.idPrefix = "e" + strconv.FormatUint(cfg.Seed, 10) + "-" + strconv.FormatInt(cfg.Start.Unix(), 36) + "-"
+	total := 0.0
+	for _, p := range w.products {
+		total += p.popularity
+	}
+	n := len(w.products)
+	w.share = make([]float64, n)
+	w.rngs = make([]*rand.Rand, n)
+	w.trends = make([][]Trend, n)
+	w.prices = make([]float64, n)
+	w.invDyn = make([]int, n)
+	w.invStat = make([]int, n)
+	for i, p := range w.products {
+		w.index[p.ID] = i
+		w.share[i] = p.popularity / total
+		w.rngs[i] = rand.New(rand.NewPCG(cfg.Seed, uint64(i)+1))
+		w.prices[i] = p.BasePrice
+		w.invDyn[i], w.invStat[i] = p.Inventory, p.Inventory
+	}
+	for _, t := range cfg.Trends {
+		i, ok := w.index[t.Product]
+		if !ok {
+			return nil, fmt.Errorf("sim: trend on unknown product %q (the catalog has p00001 … p%05d)", t.Product, n)
+		}
+		w.trends[i] = append(w.trends[i], t.withDefaults())
+	}
+	if cfg.TrendsPerDay > 0 {
+		// Random trends for the first 30 days, from their own stream.
+		r := rand.New(rand.NewPCG(cfg.Seed, 0x7e4d))
+		at := time.Duration(0)
+		for {
+			at += time.Duration(r.ExpFloat64() / cfg.TrendsPerDay * float64(24*time.Hour))
+			if at > 30*24*time.Hour {
+				break
+			}
+			i := r.IntN(n)
+			w.trends[i] = append(w.trends[i], Trend{Product: w.products[i].ID, At: at}.withDefaults())
+		}
+	}
+	for i := range w.trends {
+		slices.SortFunc(w.trends[i], func(a, b Trend) int { return cmp.Compare(a.At, b.At) })
+	}
+	return w, nil
+}
+
+func (t Trend) withDefaults() Trend {
+	if t.Boost == 0 {
+		t.Boost = 50
+	}
+	if t.Hype == 0 {
+		t.Hype = 1.3
+	}
+	if t.HalfLife == 0 {
+		t.HalfLife = 20 * time.Minute
+	}
+	return t
+}
+
+// Products returns the catalog as the shop publishes it.
+func (w *World) Products() []Product { return w.products }
+
+// MostPopular returns the id of the product with the most traffic.
+func (w *World) MostPopular() string {
+	best := 0
+	for i := range w.share {
+		if w.share[i] > w.share[best] {
+			best = i
+		}
+	}
+	return w.products[best].ID
+}
+
+// Now returns the current simulated time.
+func (w *World) Now() time.Time { return w.cfg.Start.Add(w.now) }
+
+// Elapsed returns the simulated time since the start.
+func (w *World) Elapsed() time.Duration { return w.now }
+
+// Trends returns every trend of the run, scheduled and random, by time.
+func (w *World) Trends() []Trend {
+	var out []Trend
+	for _, ts := range w.trends {
+		out = append(out, ts...)
+	}
+	slices.SortFunc(out, func(a, b Trend) int { return cmp.Compare(a.At, b.At) })
+	return out
+}
+
+// SetPrice sets the price visitors see for a product from now on.
+func (w *World) SetPrice(id string, price float64) bool {
+	i, ok := w.index[id]
+	if ok && price > 0 {
+		w.prices[i] = price
+	}
+	return ok
+}
+
+// Price returns the price visitors see for a product.
+func (w *World) Price(id string) float64 {
+	if i, ok := w.index[id]; ok {
+		return w.prices[i]
+	}
+	return 0
+}
+
+// Inventory returns a product's stock at the prices set.
+func (w *World) Inventory(id string) int {
+	if i, ok := w.index[id]; ok {
+		return w.invDyn[i]
+	}
+	return 0
+}
+
+// Score returns the outcome so far.
+func (w *World) Score() Score {
+	s := w.score
+	s.SimSeconds = w.now.Seconds()
+	if s.RevenueStatic > 0 {
+		s.UpliftPct = (s.RevenueDynamic/s.RevenueStatic - 1) * 100
+	}
+	return s
+}
+
+// traffic is the daily curve: quiet at 8 a.m., busiest at 8 p.m., mean 1.
+func (w *World) traffic(at time.Duration) float64 {
+	if w.cfg.Flat {
+		return 1
+	}
+	h := w.cfg.Start.Add(at).Sub(w.cfg.Start.Truncate(24 * time.Hour)).Hours()
+	return 1 + 0.6*math.Cos(2*math.Pi*(h-20)/24)
+}
+
+// shock returns the trend multipliers of product i at an offset.
+func (w *World) shock(i int, at time.Duration) (boost, hype float64) {
+	boost, hype = 1, 1
+	for _, t := range w.trends[i] {
+		if t.At > at {
+			break
+		}
+		decay := math.Exp2(-float64(at-t.At) / float64(t.HalfLife))
+		boost += (t.Boost - 1) * decay
+		hype += (t.Hype - 1) * decay
+	}
+	return boost, hype
+}
+
+// Step advances the shop by d and returns the events of that time, in
+// event-time order, and the orders placed. The slices are reused by the
+// next Step.
+func (w *World) Step(d time.Duration, orders []Order) ([]Event, []Order) {
+	w.buf = w.buf[:0]
+	from := w.now
+	mid := from + d/2
+	base := w.cfg.ViewsPerSecond * w.traffic(mid) * d.Seconds()
+	for i := range w.products {
+		boost, _ := w.shock(i, mid)
+		n := poisson(w.rngs[i], base*w.share[i]*boost)
+		for range n {
+			orders = w.visit(i, from+time.Duration(w.rngs[i].Float64()*float64(d)), orders)
+		}
+	}
+	w.now += d
+	slices.SortStableFunc(w.buf, func(a, b Event) int { return a.Time.Compare(b.Time) })
+	w.score.Events += int64(len(w.buf))
+	return w.buf, orders
+}
+
+// visit simulates one product view by a visitor: every random draw of the
+// visit is taken up front, so the static-price twin of the shop sees the
+// same visitor.
+func (w *World) visit(i int, at time.Duration, orders []Order) []Order {
+	r := w.rngs[i]
+	p := &w.products[i]
+	bot := r.Float64() < w.cfg.BotShare
+	uClick, uIntent, uAccept, uBuy := r.Float64(), r.Float64(), r.Float64(), r.Float64()
+	user := r.IntN(userPool)
+	ref, dev := referrers[r.IntN(len(referrers))], devices[r.IntN(len(devices))]
+	t := w.cfg.Start.Add(at)
+	price := w.prices[i]
+	uid := "u" + strconv.Itoa(user)
+	ev := Event{ProductID: p.ID, UserID: uid, SessionID: uid + "-" + strconv.Itoa(t.YearDay()*24+t.Hour()), Price: price, Quantity: 1, Referrer: ref, Device: dev}
+	if bot {
+		ev.Device, ev.Referrer = "bot", "bot"
+		w.emit(ev, "view", t)
+		return orders
+	}
+	if uClick < 0.35 {
+		w.emit(ev, "click", t)
+	}
+	w.emit(ev, "view", t)
+	w.score.Views++
+	_, hype := w.shock(i, at)
+	intent := uIntent < w.cfg.IntentShare
+	const buyShare = 0.7 // of carts
+	// The static twin: the same visitor at the base price.
+	if intent && uAccept < p.buyProbability(p.BasePrice, hype) && uBuy < buyShare && w.invStat[i] > 0 {
+		w.invStat[i]--
+		w.score.PurchasesStatic++
+		w.score.RevenueStatic += p.BasePrice
+	}
+	if !intent || uAccept >= p.buyProbability(price, hype) {
+		return orders
+	}
+	w.emit(ev, "add_to_cart", t.Add(2*time.Second))
+	w.score.Carts++
+	switch {
+	case uBuy < buyShare && w.invDyn[i] > 0:
+		w.invDyn[i]--
+		w.emit(ev, "purchase", t.Add(5*time.Second))
+		w.score.Purchases++
+		w.score.RevenueDynamic += price
+		w.orders++
+		orders = append(orders, Order{
+			OrderID:   "o" + w.idPrefix[1:] + strconv.FormatUint(w.orders, 10),
+			Customer:  uid,
+			Items:     []OrderItem{{ProductID: p.ID, Quantity: 1, UnitPrice: price}},
+			Status:    "placed",
+			CreatedAt: t.Add(5 * time.Second).UTC().Format(time.RFC3339Nano),
+		})
+	case uBuy < buyShare:
+		w.score.OutOfStock++
+	case uBuy > 0.9:
+		w.emit(ev, "remove_from_cart", t.Add(20*time.Second))
+	}
+	return orders
+}
+
+func (w *World) emit(ev Event, typ string, t time.Time) {
+	w.events++
+	ev.ID = w.idPrefix + strconv.FormatUint(w.events, 10)
+	ev.Type, ev.Time = typ, t
+	w.buf = append(w.buf, ev)
+}
+
+// poisson draws a Poisson count with mean lambda.
+func poisson(r *rand.Rand, lambda float64) int {
+	if lambda <= 0 {
+		return 0
+	}
+	if lambda > 30 {
+		return max(0, int(math.Round(lambda+math.Sqrt(lambda)*r.NormFloat64())))
+	}
+	l, k, p := math.Exp(-lambda), 0, 1.0
+	for {
+		p *= r.Float64()
+		if p <= l {
+			return k
+		}
+		k++
+	}
+}
