@@ -87,15 +87,28 @@ func TestDashboardInChromium(t *testing.T) {
 	})
 	admin := client.New(url, client.WithToken(bootstrap))
 
-	// The scenario: its streams, tables, jobs and trigger, a demand model
-	// behind the endpoint "pricing", and two products.
+	// The scenario: its streams, tables, model, endpoint, jobs and trigger,
+	// with the endpoint "pricing" switched to a demand model of this test
+	// (whose answer is known: sneaker-1's price must rise), and two
+	// products.
 	require.NoError(t, fastsneakers.Setup(ctx, admin))
 	artifact, err := os.ReadFile("testdata/demand-linear.json")
 	require.NoError(t, err)
 	_, err = admin.RegisterModel(ctx, "demand", api.ModelRegistration{Format: "linear-json", Artifact: artifact, Status: string(model.Approved)})
 	require.NoError(t, err)
-	_, err = admin.CreateEndpoint(ctx, api.EndpointSpec{EndpointConfig: model.EndpointConfig{Name: "pricing", Variants: []model.VariantConfig{{Model: "demand"}}}})
+	_, err = admin.UpdateEndpoint(ctx, api.EndpointSpec{EndpointConfig: model.EndpointConfig{Name: "pricing", Variants: []model.VariantConfig{{Model: "demand"}}}})
 	require.NoError(t, err)
+	waitFor(t, 30*time.Second, func() error {
+		ep, err := a.eps.Endpoint("pricing")
+		if err != nil {
+			return err
+		}
+		p, err := ep.Predict(ctx, model.Features{Row: []float64{1, 100, 1}})
+		if err != nil || p.Model != "demand" {
+			return fmt.Errorf("the endpoint still answers with %q: %v", p.Model, err)
+		}
+		return nil
+	})
 	products, err := a.Tables().Open(ctx, "products")
 	require.NoError(t, err)
 	for _, p := range []struct{ id, name string }{{"sneaker-1", "Air Runner"}, {"sneaker-2", "Court Classic"}} {
