@@ -45,6 +45,8 @@ type productState struct {
 	lastAct   string
 	lastWhy   string
 	changedAt time.Time
+	// demandName is the features attribute the series' demand is.
+	demandName string
 }
 
 func (p *productState) activity(now time.Time) int {
@@ -159,10 +161,16 @@ func (d *Dashboard) add(r *pricing.DecisionRecord) {
 		p.changedAt = at
 	}
 	p.lastOld, p.lastNew, p.lastAct, p.lastWhy = r.OldPrice, r.NewPrice, r.Action, r.Reason
-	demand, ok := r.Features[d.cfg.DemandFeature]
-	if !ok {
-		demand = r.ExpectedUnits
+	// Demand: the configured feature, else the views of the window, else
+	// what the model expected to sell.
+	demand, name := r.ExpectedUnits, "expected_units"
+	for _, f := range []string{d.cfg.DemandFeature, "views"} {
+		if v, ok := r.Features[f]; ok {
+			demand, name = v, f
+			break
+		}
 	}
+	p.demandName = name
 	if r.Action == "applied" && len(p.series) == 0 && r.OldPrice > 0 {
 		// The first change of a product seen: start from the old price.
 		p.series = append(p.series, point{At: at, Price: r.OldPrice, Demand: demand})

@@ -372,6 +372,9 @@ func (d *Dashboard) series(id string) *Series {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if p := d.mu.products[id]; p != nil {
+		if p.demandName != "" {
+			s.DemandName = p.demandName
+		}
 		for _, pt := range p.series {
 			s.T = append(s.T, pt.At.UnixMilli())
 			s.Price = append(s.Price, pt.Price)

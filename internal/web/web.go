@@ -37,8 +37,9 @@ type Config struct {
 	Changes string `yaml:"changes" json:"changes"`
 	// Products is the table of products. Default "products".
 	Products string `yaml:"products" json:"products"`
-	// DemandFeature is the features attribute charted as demand. Default
-	// "views".
+	// DemandFeature is the features attribute charted as demand (where a
+	// decision lacks it: "views", else the expected units). Default
+	// "view_rate", the views per second of the current window.
 	DemandFeature string `yaml:"demand_feature" json:"demand_feature"`
 	// Interval is how often a snapshot is sent. Default 500ms.
 	Interval time.Duration `yaml:"interval" json:"interval"`
@@ -66,7 +67,7 @@ func (c Config) withDefaults() Config {
 	def(&c.EventsStream, "clicks")
 	def(&c.Changes, "price_changes")
 	def(&c.Products, "products")
-	def(&c.DemandFeature, "views")
+	def(&c.DemandFeature, "view_rate")
 	if c.Interval == 0 {
 		c.Interval = 500 * time.Millisecond
 	}

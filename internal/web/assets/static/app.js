@@ -207,7 +207,7 @@
       g.fillStyle = '#2457c5'; g.textAlign = 'right';
       g.fillText((phi - i * (phi - plo) / 4).toFixed(2), pad.l - 4, y + 4);
       g.fillStyle = '#b26a00'; g.textAlign = 'left';
-      g.fillText((dhi - i * (dhi - dlo) / 4).toFixed(0), w - pad.r + 4, y + 4);
+      g.fillText((dhi - i * (dhi - dlo) / 4).toFixed(dhi - dlo < 10 ? 2 : 0), w - pad.r + 4, y + 4);
     }
     g.fillStyle = '#6b7385'; g.textAlign = 'left';
     g.fillText(fmt.time(t0), pad.l, h - 6);
