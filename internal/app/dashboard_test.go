@@ -76,7 +76,7 @@ func (c *consoleProblems) list() []string {
 // sent to the login page, logs in with an API key, and the dashboard then
 // loads without console errors, shows live numbers that change, shows the
 // price change the pipeline makes in the product table, and its kill
-// switch works.
+// switch, freeze buttons and filter box work.
 func TestDashboardInChromium(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Skip("install Debian's chromium (apt-get install chromium) to run the dashboard test")
@@ -238,6 +238,16 @@ func TestDashboardInChromium(t *testing.T) {
 	require.Contains(t, st.KillSwitch.By, "operator")
 	require.NoError(t, chromedp.Do(step, chromedp.Click(chromedp.CSS("#kill-off"))))
 	poll(`document.getElementById("kill-state").classList.contains("off")`)
+
+	// Freezing a product from its row, and the filter box.
+	require.NoError(t, chromedp.Do(step, chromedp.Click(chromedp.CSS(`#products tbody tr[data-id="sneaker-2"] button`))))
+	poll(`document.getElementById("frozen-list").textContent === "sneaker-2" && document.querySelector('#products tbody tr[data-id="sneaker-2"] button').textContent === "unfreeze"`)
+	st, err = admin.PricingControls(ctx)
+	require.NoError(t, err)
+	require.Len(t, st.Frozen, 1)
+	require.Equal(t, "sneaker-2", st.Frozen[0].Product)
+	require.NoError(t, chromedp.Do(step, chromedp.SendKeys(chromedp.CSS("#filter"), "court")))
+	poll(`[...document.querySelectorAll("#products tbody tr")].map(r => r.dataset.id).join() === "sneaker-2"`)
 
 	require.Empty(t, problems.list(), "the page reported errors")
 }
