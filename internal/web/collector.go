@@ -40,7 +40,6 @@ type productState struct {
 	lastAt    time.Time
 	times     []time.Time // decision times, newest last
 	series    []point
-	lastOld   float64
 	lastNew   float64
 	lastAct   string
 	lastWhy   string
@@ -160,7 +159,7 @@ func (d *Dashboard) add(r *pricing.DecisionRecord) {
 		price = r.NewPrice
 		p.changedAt = at
 	}
-	p.lastOld, p.lastNew, p.lastAct, p.lastWhy = r.OldPrice, r.NewPrice, r.Action, r.Reason
+	p.lastNew, p.lastAct, p.lastWhy = r.NewPrice, r.Action, r.Reason
 	// Demand: the configured feature, else the views of the window, else
 	// what the model expected to sell.
 	demand, name := r.ExpectedUnits, "expected_units"

@@ -242,7 +242,7 @@ func (d *Dashboard) snapshot(ctx context.Context, v View, mc *matchCache) (*Snap
 	states := make(map[string]productState, len(ids))
 	for _, id := range ids {
 		if p := d.mu.products[id]; p != nil {
-			states[id] = productState{lastAct: p.lastAct, lastWhy: p.lastWhy, changedAt: p.changedAt, lastOld: p.lastOld, lastNew: p.lastNew, times: slices.Clone(p.times)}
+			states[id] = productState{lastAct: p.lastAct, lastWhy: p.lastWhy, changedAt: p.changedAt, lastNew: p.lastNew, times: slices.Clone(p.times)}
 		}
 	}
 	d.mu.Unlock()
