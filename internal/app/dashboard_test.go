@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -271,4 +272,38 @@ func waitFor(t *testing.T, d time.Duration, cond func() error) {
 		<-time.After(20 * time.Millisecond) // between polls, not standing for a condition
 	}
 	t.Fatalf("condition not met after %s: %v", d, err)
+}
+
+// TestDashboardShutdownEndsEventStreams: an open dashboard does not hold
+// up a graceful shutdown until its deadline.
+func TestDashboardShutdownEndsEventStreams(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Engine.DataDir = t.TempDir()
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.ShutdownTimeout = time.Minute
+	a, err := New(context.Background(), cfg, nil)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	var resp *http.Response
+	waitFor(t, 10*time.Second, func() error {
+		var err error
+		resp, err = http.Get("http://" + a.Addr() + "/ui/events")
+		return err
+	})
+	defer resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	buf := make([]byte, 64)
+	_, err = resp.Body.Read(buf)
+	require.NoError(t, err)
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("shutdown waits for the dashboard's event stream")
+	}
+	require.Less(t, time.Since(start), 10*time.Second)
 }
