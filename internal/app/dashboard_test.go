@@ -179,6 +179,16 @@ func TestDashboardInChromium(t *testing.T) {
 	require.NoError(t, chromedp.Do(bctx)) // start the browser and open the tab
 	var problems consoleProblems
 	require.NoError(t, chromedp.Listen(bctx, problems.listen))
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		// What the page showed, for the failure's story.
+		dctx, cancel := context.WithTimeout(bctx, 5*time.Second)
+		defer cancel()
+		body, err := chromedp.Run(dctx, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText`))
+		t.Logf("page at failure (%v):\n%s\nconsole problems: %q", err, body, problems.list())
+	})
 	step, cancelStep := context.WithTimeout(bctx, 90*time.Second)
 	defer cancelStep()
 	poll := func(expr string) {
