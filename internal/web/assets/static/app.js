@@ -80,41 +80,73 @@
     drawChart(s.series);
   }
 
+  // Product rows are kept across snapshots, keyed by product, and updated
+  // in place: a button the user is clicking is not replaced under the
+  // pointer by the next snapshot.
+  const productRows = new Map();
+
+  function setCell(td, text, cls) {
+    const t = String(text);
+    if (td.textContent !== t) td.textContent = t;
+    if (cls !== undefined && td.className !== cls) td.className = cls;
+  }
+
+  function productRow(id) {
+    let r = productRows.get(id);
+    if (r) return r;
+    const tr = el('tr');
+    tr.dataset.id = id;
+    const cells = [];
+    for (let i = 0; i < 9; i++) cells.push(tr.appendChild(el('td')));
+    const b = el('button');
+    b.type = 'button';
+    tr.appendChild(el('td')).appendChild(b);
+    r = { tr, cells, button: b, p: null };
+    b.addEventListener('click', (ev) => { ev.stopPropagation(); freeze(id, !r.p.frozen); });
+    tr.addEventListener('click', () => { state.product = id; connect(); });
+    productRows.set(id, r);
+    return r;
+  }
+
   function renderProducts(s) {
     const tbody = $('products').tBodies[0];
-    const rows = document.createDocumentFragment();
     state.frozen = new Set((s.controls.frozen || []).map((f) => f.product));
     const charted = s.series ? s.series.product_id : '';
+    const seen = new Set();
+    let prev = null;
     for (const p of s.products) {
-      const tr = el('tr');
-      tr.dataset.id = p.id;
-      if (p.id === charted) tr.classList.add('selected');
-      tr.appendChild(el('td', p.id, 'id'));
-      tr.appendChild(el('td', [p.name, p.brand].filter(Boolean).join(' · ')));
-      const price = el('td', fmt.price(p.price), 'num price');
+      const r = productRow(p.id);
+      const c = r.cells;
+      r.p = p;
+      seen.add(p.id);
+      r.tr.classList.toggle('selected', p.id === charted);
+      setCell(c[0], p.id, 'id');
+      setCell(c[1], [p.name, p.brand].filter(Boolean).join(' · '));
+      setCell(c[2], fmt.price(p.price), 'num price');
       const before = state.prices.get(p.id);
-      if (before !== undefined && before !== p.price) price.classList.add('flash');
+      if (before !== undefined && before !== p.price) {
+        c[2].classList.remove('flash');
+        void c[2].offsetWidth; // restart the animation
+        c[2].classList.add('flash');
+      }
       state.prices.set(p.id, p.price);
-      tr.appendChild(price);
-      const arrow = p.direction === 'up' ? '▲' : p.direction === 'down' ? '▼' : '';
-      tr.appendChild(el('td', arrow, 'arrow ' + (p.direction || '')));
-      tr.appendChild(el('td', p.previous ? fmt.price(p.previous) : '', 'num'));
-      tr.appendChild(el('td', p.min_price || p.max_price ? fmt.price(p.min_price) + '–' + fmt.price(p.max_price) : '', 'num'));
-      tr.appendChild(el('td', fmt.int(p.inventory || 0), 'num'));
-      tr.appendChild(el('td', p.activity || 0, 'num'));
-      tr.appendChild(el('td', p.last_action ? p.last_action + (p.last_reason ? ' (' + p.last_reason + ')' : '') : '', p.last_action || ''));
-      const td = el('td');
-      const b = el('button', p.frozen ? 'unfreeze' : 'freeze');
-      b.type = 'button';
+      setCell(c[3], p.direction === 'up' ? '▲' : p.direction === 'down' ? '▼' : '', 'arrow ' + (p.direction || ''));
+      setCell(c[4], p.previous ? fmt.price(p.previous) : '', 'num');
+      setCell(c[5], p.min_price || p.max_price ? fmt.price(p.min_price) + '–' + fmt.price(p.max_price) : '', 'num');
+      setCell(c[6], fmt.int(p.inventory || 0), 'num');
+      setCell(c[7], p.activity || 0, 'num');
+      setCell(c[8], p.last_action ? p.last_action + (p.last_reason ? ' (' + p.last_reason + ')' : '') : '', p.last_action || '');
+      const b = r.button;
+      setCell(b, p.frozen ? 'unfreeze' : 'freeze');
       b.disabled = !state.canControl;
       b.title = state.canControl ? (p.frozen ? 'let the pipeline change this price again' : 'stop price changes of this product') : 'needs the jobs scope';
-      b.addEventListener('click', (ev) => { ev.stopPropagation(); freeze(p.id, !p.frozen); });
-      td.appendChild(b);
-      tr.appendChild(td);
-      tr.addEventListener('click', () => { state.product = p.id; connect(); });
-      rows.appendChild(tr);
+      const want = prev ? prev.nextSibling : tbody.firstChild;
+      if (want !== r.tr) tbody.insertBefore(r.tr, want);
+      prev = r.tr;
     }
-    tbody.replaceChildren(rows);
+    for (const [id, r] of productRows) {
+      if (!seen.has(id)) { r.tr.remove(); productRows.delete(id); state.prices.delete(id); }
+    }
     setText('chart-product', charted);
   }
 
