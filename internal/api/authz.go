@@ -2,8 +2,6 @@ package api
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -59,6 +57,9 @@ func (s *Server) routeScope(pattern string) (rule scopeRule, public, awsTarget b
 		if method == http.MethodPost {
 			return nil, false, true
 		}
+		return func(*http.Request) *auth.Scope { return scope(auth.Plain("dashboard")) }, false, false
+	case "/ui/login", "/ui/logout":
+		return nil, true, false
 	}
 	segs := strings.Split(strings.Trim(path, "/"), "/")
 	admin := func(*http.Request) *auth.Scope { return scope(auth.Admin) }
@@ -66,6 +67,10 @@ func (s *Server) routeScope(pattern string) (rule scopeRule, public, awsTarget b
 		return func(*http.Request) *auth.Scope { return scope(auth.Plain(kind)) }
 	}
 	switch {
+	case segs[0] == "ui" && len(segs) >= 2 && segs[1] == "static":
+		return nil, true, false // the dashboard's code and styles, no data
+	case segs[0] == "ui":
+		return func(*http.Request) *auth.Scope { return scope(auth.Plain("dashboard")) }, false, false
 	case len(segs) >= 2 && segs[0] == "v1" && segs[1] == "streams":
 		switch {
 		case len(segs) == 2 && method == http.MethodGet:
@@ -119,6 +124,7 @@ func (s *Server) authorize(pattern string, h http.Handler) http.Handler {
 	if public || awsTarget {
 		return h
 	}
+	page := isPage(pattern)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.auth == nil {
 			h.ServeHTTP(w, r)
@@ -126,6 +132,10 @@ func (s *Server) authorize(pattern string, h http.Handler) http.Handler {
 		}
 		if sc := rule(r); sc != nil {
 			if err := auth.Check(r.Context(), *sc); err != nil {
+				if page && errors.Is(err, auth.ErrUnauthenticated) {
+					http.Redirect(w, r, LoginPath, http.StatusSeeOther)
+					return
+				}
 				s.writeAuthError(w, r, err)
 				return
 			}
@@ -141,8 +151,9 @@ func isAWSRequest(r *http.Request) bool {
 		(r.Method == http.MethodPost && r.URL.Path == "/") || strings.HasPrefix(r.URL.Path, "/endpoints/")
 }
 
-// authenticate finds the principal of a request: a bearer API key, an AWS
-// SigV4 signature, or, for public routes, none. It returns the request
+// authenticate finds the principal of a request: a bearer API key (or the
+// bootstrap token), an AWS SigV4 signature, the dashboard's session
+// cookie, or, for public routes and pages, none. It returns the request
 // carrying the principal, or writes the error and returns nil.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *http.Request {
 	if s.auth == nil {
@@ -155,19 +166,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *http.Requ
 	)
 	switch {
 	case strings.HasPrefix(h, "Bearer "):
-		token := strings.TrimPrefix(h, "Bearer ")
-		if s.auth.Bootstrap != nil {
-			sum := sha256.Sum256([]byte(token))
-			if subtle.ConstantTimeCompare(sum[:], s.auth.Bootstrap) == 1 {
-				p = &auth.Principal{Name: "bootstrap", Scopes: []auth.Scope{auth.Admin}}
-				break
-			}
-		}
-		if s.auth.Keys == nil {
-			err = fmt.Errorf("%w: API keys are not enabled", auth.ErrUnauthenticated)
-			break
-		}
-		p, err = s.auth.Keys.Verify(token)
+		p, err = s.auth.VerifyToken(strings.TrimPrefix(h, "Bearer "))
 	case strings.HasPrefix(h, "AWS4-"):
 		if s.auth.SigV4 == nil {
 			err = &auth.SigV4Error{Type: "UnrecognizedClientException", Message: "no AWS credentials are configured"}
@@ -186,8 +185,17 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *http.Requ
 		r.ContentLength = int64(len(body))
 		p, err = s.auth.SigV4.Verify(r, body)
 	default:
-		if _, public, _ := s.routeScope(patternOf(s, r)); public {
-			return r
+		if c, cerr := r.Cookie(auth.SessionCookie); cerr == nil && s.auth.Sessions != nil && sessionAllowed(r) {
+			if p, err = s.auth.VerifySession(c.Value); err == nil {
+				break
+			}
+		}
+		pattern := patternOf(s, r)
+		if _, public, _ := s.routeScope(pattern); public || isPage(pattern) {
+			return r // a page sends the anonymous to the login page
+		}
+		if err != nil {
+			break // the session's own error says why
 		}
 		if isAWSRequest(r) {
 			err = &auth.SigV4Error{Type: "MissingAuthenticationTokenException", Message: "Missing Authentication Token"}
@@ -200,6 +208,27 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *http.Requ
 		return nil
 	}
 	return r.WithContext(auth.WithPrincipal(r.Context(), p))
+}
+
+// LoginPath is the dashboard's login page, where pages send a browser
+// without a session.
+const LoginPath = "/ui/login"
+
+// isPage reports whether a route is a page a browser opens: without
+// credentials it redirects to the login page instead of answering 401.
+func isPage(pattern string) bool { return pattern == "GET /{$}" }
+
+// sessionAllowed reports whether a session cookie may authenticate r. A
+// request that changes something must also carry the header
+// X-Pricestream-Dashboard, which a page of another site cannot send
+// without a CORS preflight this server never grants: with SameSite=Strict,
+// a second defense against cross-site request forgery.
+func sessionAllowed(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		return true
+	}
+	return r.Header.Get("X-Pricestream-Dashboard") != ""
 }
 
 func patternOf(s *Server, r *http.Request) string {

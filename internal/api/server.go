@@ -231,6 +231,11 @@ func (s *Server) HandleTarget(prefix string, h http.Handler) {
 	s.mu.targets[prefix] = h
 }
 
+// RegisterOnShutdown registers f to be called when [Server.Shutdown]
+// starts, so that long-lived responses (the dashboard's event stream)
+// end and let the shutdown finish.
+func (s *Server) RegisterOnShutdown(f func()) { s.srv.RegisterOnShutdown(f) }
+
 // AddReadyCheck makes /readyz answer 503 while check fails.
 func (s *Server) AddReadyCheck(name string, check ReadyCheck) {
 	s.mu.Lock()

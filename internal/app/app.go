@@ -31,6 +31,7 @@ import (
 	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
 	"github.com/pricestream/pricestream/internal/trigger"
+	"github.com/pricestream/pricestream/internal/web"
 )
 
 // NewLogger returns the logger the configuration asks for, writing to w.
@@ -69,6 +70,7 @@ type App struct {
 	eps      *model.Endpoints
 	server   *api.Server
 	auth     *auth.Authenticator
+	web      *web.Dashboard
 }
 
 // New validates cfg, starts the engine and builds the parts and the HTTP
@@ -174,6 +176,14 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	}
 	a.server.AddReadyCheck("engine", a.engine.Ready)
 	api.MountJobs(a.server, a.jobs)
+	if a.web, err = web.New(cfg.Dashboard, web.Deps{Streams: a.streams, Tables: a.tables, Jobs: a.jobs, Triggers: a.triggers, Controls: a.controls, Auth: a.auth, Logger: logger}); err != nil {
+		a.Close()
+		return nil, err
+	}
+	// The dashboard at / and /ui/, behind the server's authorization
+	// table; its event streams end when the server shuts down.
+	a.web.Mount(a.server)
+	a.server.RegisterOnShutdown(a.web.Drain)
 	key, err := a.engine.Secret(ctx, "kinesis-iterators")
 	if err != nil {
 		a.Close()
@@ -232,6 +242,10 @@ func (a *App) Tables() *table.Manager { return a.tables }
 // Triggers returns the trigger manager.
 func (a *App) Triggers() *trigger.Manager { return a.triggers }
 
+// Dashboard returns the dashboard, mounted at / and /ui/ and run by
+// [App.Run].
+func (a *App) Dashboard() *web.Dashboard { return a.web }
+
 // Functions returns the registry of Go functions triggers can call
 // ("go:NAME"); register them before [App.Run].
 func (a *App) Functions() *trigger.Registry { return a.funcs }
@@ -264,6 +278,8 @@ func (a *App) Run(ctx context.Context) error {
 			}
 		}
 	}, func(error) { signal.Stop(hup); cancel() })
+	wctx, stopWeb := context.WithCancel(context.WithoutCancel(ctx))
+	g.Add(func() error { return a.web.Run(wctx) }, func(error) { stopWeb() })
 	jctx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
 	g.Add(func() error { return a.jobs.Run(jctx) }, func(error) { stopJobs() })
 	g.Add(a.server.Serve, func(error) {

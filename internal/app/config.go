@@ -25,6 +25,7 @@ import (
 	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
 	"github.com/pricestream/pricestream/internal/trigger"
+	"github.com/pricestream/pricestream/internal/web"
 )
 
 // Config is pricestream's whole configuration. Every field has a default
@@ -44,7 +45,9 @@ type Config struct {
 	Triggers trigger.Config `yaml:"triggers" json:"triggers"`
 	Models   model.Config   `yaml:"models" json:"models"`
 	Pricing  pricing.Config `yaml:"pricing" json:"pricing"`
-	Log      LogConfig      `yaml:"log" json:"log"`
+	// Dashboard configures the dashboard at /.
+	Dashboard web.Config `yaml:"dashboard" json:"dashboard"`
+	Log       LogConfig  `yaml:"log" json:"log"`
 	// ShutdownTimeout bounds the graceful part of shutdown. Default 15s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" json:"shutdown_timeout"`
 }
@@ -71,6 +74,7 @@ func DefaultConfig() Config {
 		Models:          model.DefaultConfig(),
 		Catalog:         catalog.DefaultConfig(),
 		Pricing:         pricing.DefaultConfig(),
+		Dashboard:       web.DefaultConfig(),
 		Log:             LogConfig{Level: "info", Format: "text"},
 		ShutdownTimeout: 15 * time.Second,
 	}
@@ -79,7 +83,7 @@ func DefaultConfig() Config {
 // Validate reports every problem at once, each with its path.
 func (c Config) Validate() error {
 	var errs []error
-	errs = append(errs, c.Engine.Validate("engine"), c.HTTP.Validate("http"), c.Streams.Validate("streams"), c.Tables.Validate("tables"), c.Auth.Validate("auth"), c.ETL.Validate("etl"), c.Triggers.Validate("triggers"), c.Models.Validate("models"), c.Pricing.Validate("pricing"), c.Catalog.Validate("catalog"))
+	errs = append(errs, c.Engine.Validate("engine"), c.HTTP.Validate("http"), c.Streams.Validate("streams"), c.Tables.Validate("tables"), c.Auth.Validate("auth"), c.ETL.Validate("etl"), c.Triggers.Validate("triggers"), c.Models.Validate("models"), c.Pricing.Validate("pricing"), c.Catalog.Validate("catalog"), c.Dashboard.Validate("dashboard"))
 	switch strings.ToLower(c.Log.Level) {
 	case "", "debug", "info", "warn", "error":
 	default:

@@ -67,9 +67,14 @@ func startSecure(t *testing.T, mutate ...func(*Config)) (*App, string) {
 
 var wildcard = regexp.MustCompile(`\{([a-z]+)(\.\.\.)?\}`)
 
+// noRedirects is a client that shows redirects instead of following them.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
 // TestSecurityEveryRouteNeedsCredentials sends a request without
 // credentials to every route the server has: only the health checks
-// (/healthz, /readyz and the Open Inference Protocol's /v2/health/*) answer.
+// (/healthz, /readyz and the Open Inference Protocol's /v2/health/*) and
+// the dashboard's login page and static files answer; the dashboard page
+// sends the browser to the login page.
 func TestSecurityEveryRouteNeedsCredentials(t *testing.T) {
 	a, url := startSecure(t)
 	routes := a.Routes()
@@ -79,12 +84,30 @@ func TestSecurityEveryRouteNeedsCredentials(t *testing.T) {
 		path = strings.TrimSuffix(wildcard.ReplaceAllString(path, "x"), "{$}")
 		req, err := http.NewRequest(method, url+path, strings.NewReader("{}"))
 		require.NoError(t, err)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := noRedirects.Do(req)
 		require.NoError(t, err)
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if path == "/healthz" || path == "/readyz" || strings.HasPrefix(path, "/v2/health/") {
 			require.Equal(t, 200, resp.StatusCode, pattern)
+			continue
+		}
+		switch pattern {
+		case "GET /{$}":
+			require.Equal(t, http.StatusSeeOther, resp.StatusCode, pattern)
+			require.Equal(t, "/ui/login", resp.Header.Get("Location"), pattern)
+			continue
+		case "GET /ui/login":
+			require.Equal(t, 200, resp.StatusCode, pattern)
+			continue
+		case "POST /ui/login":
+			require.Equal(t, 401, resp.StatusCode, "%s: %s", pattern, body)
+			continue
+		case "POST /ui/logout":
+			require.Equal(t, http.StatusSeeOther, resp.StatusCode, pattern)
+			continue
+		case "GET /ui/static/{file}":
+			require.Equal(t, 404, resp.StatusCode, pattern)
 			continue
 		}
 		if (path == "/" && method == http.MethodPost) || strings.HasPrefix(path, "/endpoints/") {
@@ -246,4 +269,116 @@ func TestSecurityTLSAndReload(t *testing.T) {
 	resp, err = get(pool2)
 	require.NoError(t, err)
 	resp.Body.Close()
+}
+
+// TestSecurityDashboardLogin logs in to the dashboard with API keys: a
+// viewer key (scope dashboard) watches but cannot use the controls; a key
+// with the jobs scope can, from the page only (the header that a page of
+// another site cannot send); a bearer token works without a login; a
+// revoked key's session ends.
+func TestSecurityDashboardLogin(t *testing.T) {
+	_, url := startSecure(t)
+	ctx := context.Background()
+	admin := client.New(url, client.WithToken(bootstrap))
+	viewer, err := admin.CreateKey(ctx, "viewer", []string{"dashboard"})
+	require.NoError(t, err)
+	operator, err := admin.CreateKey(ctx, "operator", []string{"dashboard", "jobs"})
+	require.NoError(t, err)
+	ingest, err := admin.CreateKey(ctx, "ingest", []string{"stream:clicks:put"})
+	require.NoError(t, err)
+
+	login := func(key string) (*http.Response, *http.Cookie) {
+		t.Helper()
+		resp, err := noRedirects.PostForm(url+"/ui/login", map[string][]string{"key": {key}})
+		require.NoError(t, err)
+		resp.Body.Close()
+		for _, c := range resp.Cookies() {
+			if c.Name == auth.SessionCookie {
+				return resp, c
+			}
+		}
+		return resp, nil
+	}
+	do := func(method, path string, c *http.Cookie, header map[string]string, body string) int {
+		t.Helper()
+		req, err := http.NewRequest(method, url+path, strings.NewReader(body))
+		require.NoError(t, err)
+		if c != nil {
+			req.AddCookie(c)
+		}
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := noRedirects.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	// Wrong keys get the login page again, with no cookie.
+	for _, key := range []string{"", "psk_aaaaaaaaaaaa_nope", ingest.Token} {
+		resp, c := login(key)
+		require.Contains(t, []int{401, 403}, resp.StatusCode, key)
+		require.Nil(t, c, key)
+	}
+	// A login from another site's form is refused.
+	req, _ := http.NewRequest(http.MethodPost, url+"/ui/login", strings.NewReader("key="+viewer.Token))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://evil.example")
+	resp, err := noRedirects.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 403, resp.StatusCode)
+
+	resp, vc := login(viewer.Token)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.NotNil(t, vc)
+	require.True(t, vc.HttpOnly)
+	require.Equal(t, http.SameSiteStrictMode, vc.SameSite)
+	require.Greater(t, vc.MaxAge, 0)
+	require.Equal(t, 200, do("GET", "/", vc, nil, ""))
+	require.Equal(t, 200, do("GET", "/ui/snapshot", vc, nil, ""))
+	kill := map[string]string{"Content-Type": "application/json", "X-Pricestream-Dashboard": "1"}
+	require.Equal(t, 403, do("PUT", "/v1/pricing/kill-switch", vc, kill, `{"on":false}`), "a viewer cannot use the controls")
+	require.Equal(t, 403, do("GET", "/v1/streams", vc, nil, ""), "the session carries the key's scopes only")
+
+	_, oc := login(operator.Token)
+	require.NotNil(t, oc)
+	require.Equal(t, 401, do("PUT", "/v1/pricing/kill-switch", oc, map[string]string{"Content-Type": "application/json"}, `{"on":false}`),
+		"without the dashboard header a session cookie does not authenticate a change")
+	require.Equal(t, 200, do("PUT", "/v1/pricing/kill-switch", oc, kill, `{"on":false}`))
+	require.Equal(t, 200, do("PUT", "/v1/pricing/freezes/p1", oc, kill, ""))
+	require.Equal(t, 200, do("DELETE", "/v1/pricing/freezes/p1", oc, kill, ""))
+
+	// A bearer token needs no login; a made-up cookie is no session.
+	require.Equal(t, 200, do("GET", "/ui/snapshot", nil, map[string]string{"Authorization": "Bearer " + viewer.Token}, ""))
+	require.Equal(t, 401, do("GET", "/ui/events", nil, nil, ""))
+	require.Equal(t, 401, do("GET", "/ui/snapshot", &http.Cookie{Name: auth.SessionCookie, Value: "djF8Ym9vdHN0cmFw.AAAA"}, nil, ""))
+	require.Equal(t, http.StatusSeeOther, do("GET", "/", &http.Cookie{Name: auth.SessionCookie, Value: "forged"}, nil, ""))
+
+	// Revoking the key ends its session, and its open event stream within
+	// moments; logging out clears the cookie.
+	req, _ = http.NewRequest(http.MethodGet, url+"/ui/events", nil)
+	req.AddCookie(vc)
+	events, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer events.Body.Close()
+	require.Equal(t, 200, events.StatusCode)
+	require.NoError(t, admin.RevokeKey(ctx, viewer.Key.ID))
+	require.Equal(t, 401, do("GET", "/ui/snapshot", vc, nil, ""))
+	ended := make(chan error, 1)
+	go func() { _, err := io.Copy(io.Discard, events.Body); ended <- err }()
+	select {
+	case err := <-ended:
+		require.NoError(t, err, "the stream ends cleanly")
+	case <-time.After(20 * time.Second):
+		t.Fatal("the event stream of a revoked key still runs")
+	}
+	req, _ = http.NewRequest(http.MethodPost, url+"/ui/logout", nil)
+	req.AddCookie(oc)
+	resp, err = noRedirects.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, "/ui/login", resp.Header.Get("Location"))
+	require.Equal(t, -1, resp.Cookies()[0].MaxAge)
 }

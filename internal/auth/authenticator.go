@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/pricestream/pricestream/internal/engine"
 )
@@ -25,6 +26,8 @@ type Config struct {
 	AWSCredentials []AWSCredential `yaml:"aws_credentials" json:"aws_credentials"`
 	// PublicMetrics serves /metrics without credentials.
 	PublicMetrics bool `yaml:"public_metrics" json:"public_metrics"`
+	// SessionTTL is how long a dashboard login lasts. Default 12h.
+	SessionTTL time.Duration `yaml:"session_ttl" json:"session_ttl"`
 }
 
 // Validate reports every problem at once, each with its path.
@@ -32,6 +35,9 @@ func (c Config) Validate(prefix string) error {
 	var errs []error
 	if c.BootstrapToken != "" && len(c.BootstrapToken) < 16 {
 		errs = append(errs, fmt.Errorf("%s.bootstrap_token: must be at least 16 characters", prefix))
+	}
+	if c.SessionTTL < 0 {
+		errs = append(errs, fmt.Errorf("%s.session_ttl: must be > 0", prefix))
 	}
 	if _, err := NewSigV4(c.AWSCredentials); err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", prefix, err))
@@ -46,6 +52,8 @@ type Authenticator struct {
 	// Bootstrap is the SHA-256 of the bootstrap token, or nil.
 	Bootstrap     []byte
 	PublicMetrics bool
+	// Sessions signs the browser sessions of the dashboard's login.
+	Sessions *Sessions
 }
 
 // New builds the authenticator of cfg, or returns nil when authentication
@@ -63,6 +71,15 @@ func New(ctx context.Context, cfg Config, eng *engine.Engine, logger *slog.Logge
 		return nil, err
 	}
 	a := &Authenticator{Keys: keys, SigV4: v, PublicMetrics: cfg.PublicMetrics}
+	secret, err := eng.Secret(ctx, "sessions")
+	if err != nil {
+		keys.Close()
+		return nil, err
+	}
+	if a.Sessions, err = NewSessions(secret, cfg.SessionTTL); err != nil {
+		keys.Close()
+		return nil, err
+	}
 	if cfg.BootstrapToken != "" {
 		sum := sha256.Sum256([]byte(cfg.BootstrapToken))
 		a.Bootstrap = sum[:]

@@ -11,11 +11,20 @@
 // # Scopes
 //
 // A [Scope] is "admin" (everything), "catalog", "jobs", "models",
-// "invoke[:ENDPOINT]", "stream:NAME:put", "stream:NAME:read",
+// "dashboard" (watch the dashboard), "invoke[:ENDPOINT]",
+// "stream:NAME:put", "stream:NAME:read",
 // "table:NAME:read" or "table:NAME:write"; NAME may be "*". A principal's
 // scope grants a requested one when it is admin, equal, or matches with a
 // wildcard name ("stream:*:put" grants "stream:clicks:put"); write grants
 // read on a table, put does not grant read on a stream.
+//
+// # Browser sessions
+//
+// A browser logs in to the dashboard with an API key once and then carries
+// a [SessionCookie]: [Authenticator.NewSession] signs it (HMAC-SHA256
+// under an installation-wide engine secret, with an expiry and a binding
+// to the key), [Authenticator.VerifySession] checks it and reads the key's
+// current scopes, so revoking the key ends its sessions.
 //
 // # Concurrency
 //

@@ -228,13 +228,7 @@ func (k *Keys) Verify(token string) (*Principal, error) {
 	if info.Revoked {
 		return nil, fmt.Errorf("%w: API key %s is revoked", ErrUnauthenticated, id)
 	}
-	p := &Principal{Name: "key:" + id + " (" + info.Name + ")"}
-	for _, s := range info.Scopes {
-		if sc, err := ParseScope(s); err == nil {
-			p.Scopes = append(p.Scopes, sc)
-		}
-	}
-	return p, nil
+	return info.principal(), nil
 }
 
 // fakeEntry applies a write locally before the watch delivers it, so that

@@ -19,7 +19,7 @@ var (
 
 // Scope is one permission, in the syntax the package doc describes.
 type Scope struct {
-	Kind   string // admin, catalog, jobs, models, invoke, stream, table
+	Kind   string // admin, catalog, jobs, models, dashboard, invoke, stream, table
 	Name   string // stream, table or endpoint name, or "*"; empty for plain kinds
 	Action string // put, read (streams); read, write (tables)
 }
@@ -45,7 +45,8 @@ func StreamScope(name, action string) Scope { return Scope{Kind: "stream", Name:
 // TableScope is the scope to read or write a table.
 func TableScope(name, action string) Scope { return Scope{Kind: "table", Name: name, Action: action} }
 
-// Plain is a scope without a name (catalog, jobs, models, invoke, admin).
+// Plain is a scope without a name (catalog, jobs, models, dashboard,
+// invoke, admin).
 func Plain(kind string) Scope { return Scope{Kind: kind} }
 
 // ParseScope parses a scope's text form.
@@ -55,7 +56,7 @@ func ParseScope(s string) (Scope, error) {
 		return Scope{}, fmt.Errorf("%w %q: %s", ErrInvalidScope, s, why)
 	}
 	switch parts[0] {
-	case "admin", "catalog", "jobs", "models":
+	case "admin", "catalog", "jobs", "models", "dashboard":
 		if len(parts) != 1 {
 			return bad(parts[0] + " takes no name")
 		}
@@ -81,7 +82,7 @@ func ParseScope(s string) (Scope, error) {
 		}
 		return Scope{Kind: parts[0], Name: parts[1], Action: parts[2]}, nil
 	}
-	return bad("unknown kind; want admin, catalog, jobs, models, invoke, stream or table")
+	return bad("unknown kind; want admin, catalog, jobs, models, dashboard, invoke, stream or table")
 }
 
 // Grants reports whether holding s allows want.

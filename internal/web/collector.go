@@ -1,0 +1,382 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/pricestream/pricestream/internal/pricing"
+	"github.com/pricestream/pricestream/internal/stream"
+)
+
+// Bounds of what the dashboard keeps in memory.
+const (
+	maxDecisions     = 200    // each of the applied and the refused decisions
+	maxLatencies     = 20_000 // applied decisions in the latency window
+	maxTracked       = 5_000  // products with a series and an activity count
+	maxSeriesPoints  = 120    // per product
+	maxActivityTimes = 64     // per product, for the activity count
+	maxSeen          = 20_000 // decision ids remembered to drop redeliveries
+	latencyWindow    = time.Minute
+	activityWindow   = 5 * time.Minute
+	statusEvery      = time.Second
+	retryEvery       = time.Second
+)
+
+// point is one decision in a product's series.
+type point struct {
+	At     time.Time
+	Price  float64
+	Demand float64
+}
+
+// productState is what the dashboard remembers of a recently active product.
+type productState struct {
+	id        string
+	lastAt    time.Time
+	times     []time.Time // decision times, newest last
+	series    []point
+	lastNew   float64
+	lastAct   string
+	lastWhy   string
+	changedAt time.Time
+	// demandName is the features attribute the series' demand is.
+	demandName string
+}
+
+func (p *productState) activity(now time.Time) int {
+	n := 0
+	for _, t := range p.times {
+		if now.Sub(t) <= activityWindow {
+			n++
+		}
+	}
+	return n
+}
+
+// rate turns samples of a growing counter into a per-second rate over the
+// last few seconds.
+type rate struct {
+	samples []rateSample
+}
+
+type rateSample struct {
+	at time.Time
+	n  uint64
+}
+
+const rateSpan = 2 * time.Second
+
+func (r *rate) add(at time.Time, n uint64) {
+	r.samples = append(r.samples, rateSample{at, n})
+	i := 0
+	for i < len(r.samples)-2 && at.Sub(r.samples[i+1].at) >= rateSpan {
+		i++
+	}
+	r.samples = r.samples[i:]
+}
+
+func (r *rate) perSecond() float64 {
+	if len(r.samples) < 2 {
+		return 0
+	}
+	a, b := r.samples[0], r.samples[len(r.samples)-1]
+	dt := b.at.Sub(a.at).Seconds()
+	if dt <= 0 || b.n < a.n {
+		return 0
+	}
+	return float64(b.n-a.n) / dt
+}
+
+// decisionKey identifies a decision for deduplication: the trigger
+// redelivers at least once and the pricing function then records again.
+func decisionKey(r *pricing.DecisionRecord) string { return r.DecisionID + "/" + r.ProductID }
+
+// add takes one decision into the shared state.
+func (d *Dashboard) add(r *pricing.DecisionRecord) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	k := decisionKey(r)
+	if _, dup := d.mu.seen[k]; dup && r.DecisionID != "" {
+		return
+	}
+	if r.DecisionID != "" {
+		d.mu.seen[k] = struct{}{}
+		d.mu.seenOrder = append(d.mu.seenOrder, k)
+		if len(d.mu.seenOrder) > maxSeen {
+			for _, old := range d.mu.seenOrder[:maxSeen/2] {
+				delete(d.mu.seen, old)
+			}
+			d.mu.seenOrder = slices.Delete(d.mu.seenOrder, 0, maxSeen/2)
+		}
+	}
+	d.mu.counts[r.Action]++
+	d.mu.total++
+	at := r.DecidedAt
+	if at.IsZero() {
+		at = time.Now()
+	}
+	if r.Action != "kept" {
+		// Applied and refused decisions are kept apart, so that a flood
+		// of refusals does not push the price changes out of the log.
+		log := &d.mu.refused
+		if r.Action == "applied" {
+			log = &d.mu.applied
+		}
+		*log = append(*log, Decision{
+			At: at, ProductID: r.ProductID, Action: r.Action, Reason: r.Reason,
+			OldPrice: r.OldPrice, NewPrice: r.NewPrice, E2EMillis: r.E2EMillis, Model: r.Model,
+		})
+		if n := len(*log); n > maxDecisions {
+			*log = slices.Delete(*log, 0, n-maxDecisions)
+		}
+	}
+	if r.Action == "applied" && r.E2EMillis > 0 {
+		d.mu.latencies = append(d.mu.latencies, latencySample{at: time.Now(), ms: r.E2EMillis})
+		if n := len(d.mu.latencies); n > maxLatencies {
+			d.mu.latencies = slices.Delete(d.mu.latencies, 0, n-maxLatencies)
+		}
+	}
+	p := d.mu.products[r.ProductID]
+	if p == nil {
+		if len(d.mu.products) >= maxTracked {
+			d.evictLocked()
+		}
+		p = &productState{id: r.ProductID}
+		d.mu.products[r.ProductID] = p
+	}
+	p.lastAt = time.Now()
+	p.times = append(p.times, p.lastAt)
+	if n := len(p.times); n > maxActivityTimes {
+		p.times = slices.Delete(p.times, 0, n-maxActivityTimes)
+	}
+	price := r.OldPrice
+	if r.Action == "applied" {
+		price = r.NewPrice
+		p.changedAt = at
+	}
+	p.lastNew, p.lastAct, p.lastWhy = r.NewPrice, r.Action, r.Reason
+	// Demand: the configured feature, else the views of the window, else
+	// what the model expected to sell.
+	demand, name := r.ExpectedUnits, "expected_units"
+	for _, f := range []string{d.cfg.DemandFeature, "views"} {
+		if v, ok := r.Features[f]; ok {
+			demand, name = v, f
+			break
+		}
+	}
+	p.demandName = name
+	if r.Action == "applied" && len(p.series) == 0 && r.OldPrice > 0 {
+		// The first change of a product seen: start from the old price.
+		p.series = append(p.series, point{At: at, Price: r.OldPrice, Demand: demand})
+	}
+	if price > 0 {
+		p.series = append(p.series, point{At: at, Price: price, Demand: demand})
+		if n := len(p.series); n > maxSeriesPoints {
+			p.series = slices.Delete(p.series, 0, n-maxSeriesPoints)
+		}
+	}
+}
+
+// evictLocked forgets the tenth of the tracked products least recently
+// active.
+func (d *Dashboard) evictLocked() {
+	ps := make([]*productState, 0, len(d.mu.products))
+	for _, p := range d.mu.products {
+		ps = append(ps, p)
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].lastAt.Before(ps[j].lastAt) })
+	for _, p := range ps[:max(1, len(ps)/10)] {
+		delete(d.mu.products, p.id)
+	}
+}
+
+type latencySample struct {
+	at time.Time
+	ms float64
+}
+
+// follow subscribes to every partition of the price-changes stream, once it
+// exists, and feeds its decisions in until ctx ends.
+func (d *Dashboard) follow(ctx context.Context) {
+	var s *stream.Stream
+	for s == nil {
+		var err error
+		if s, err = d.deps.Streams.Open(ctx, d.cfg.Changes); err != nil {
+			if !errors.Is(err, stream.ErrNotFound) && ctx.Err() == nil {
+				d.logger.Warn("dashboard: price changes stream not readable; retrying", "stream", d.cfg.Changes, "err", err)
+			}
+			if !sleep(ctx, retryEvery) {
+				return
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for part := range s.Partitions() {
+		wg.Go(func() { d.followPartition(ctx, s, part) })
+	}
+	wg.Wait()
+}
+
+func (d *Dashboard) followPartition(ctx context.Context, s *stream.Stream, part int) {
+	from, err := s.Resolve(ctx, part, stream.Start{Kind: stream.AtTimestamp, Time: time.Now().Add(-d.cfg.Backfill)})
+	for err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		d.logger.Warn("dashboard: resolve price changes position; retrying", "stream", s.Name(), "partition", part, "err", err)
+		if !sleep(ctx, retryEvery) {
+			return
+		}
+		from, err = s.Resolve(ctx, part, stream.Start{Kind: stream.AtTimestamp, Time: time.Now().Add(-d.cfg.Backfill)})
+	}
+	for ctx.Err() == nil {
+		sub, err := s.Subscribe(ctx, part, from)
+		if err != nil {
+			d.logger.Warn("dashboard: subscribe to price changes; retrying", "stream", s.Name(), "partition", part, "err", err)
+			if !sleep(ctx, retryEvery) {
+				return
+			}
+			continue
+		}
+		for {
+			recs, err := sub.Next(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					d.logger.Warn("dashboard: read price changes; resubscribing", "stream", s.Name(), "partition", part, "err", err)
+				}
+				break
+			}
+			for _, rec := range recs {
+				var dr pricing.DecisionRecord
+				if err := json.Unmarshal(rec.Data, &dr); err != nil || dr.ProductID == "" {
+					continue // not a decision; nothing to show
+				}
+				d.add(&dr)
+				from = rec.Position.Next()
+			}
+		}
+		sub.Stop()
+	}
+}
+
+// sample measures rates every interval and the status of jobs and
+// triggers every statusEvery, until ctx ends.
+func (d *Dashboard) sample(ctx context.Context) {
+	t := time.NewTicker(d.cfg.Interval)
+	defer t.Stop()
+	var events *stream.Stream
+	var lastStatus time.Time
+	for {
+		now := time.Now()
+		if events == nil {
+			events, _ = d.deps.Streams.Open(ctx, d.cfg.EventsStream)
+		}
+		if events != nil {
+			var total uint64
+			ok := true
+			for part := range events.Partitions() {
+				tip, err := events.Tip(ctx, part)
+				if err != nil {
+					ok = false
+					break
+				}
+				total += tip.Records
+			}
+			if ok {
+				d.mu.Lock()
+				d.mu.eventsTotal = total
+				d.mu.events.add(now, total)
+				d.mu.Unlock()
+			}
+		}
+		d.mu.Lock()
+		d.mu.decided.add(now, d.mu.total)
+		d.mu.latency = d.latencyLocked(now)
+		d.mu.Unlock()
+		if now.Sub(lastStatus) >= statusEvery {
+			lastStatus = now
+			jobs, triggers := d.statuses(ctx)
+			d.mu.Lock()
+			d.mu.jobs, d.mu.triggers = jobs, triggers
+			d.mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// latencyLocked computes the percentiles of the applied decisions of the
+// last latencyWindow.
+func (d *Dashboard) latencyLocked(now time.Time) Latency {
+	i := sort.Search(len(d.mu.latencies), func(i int) bool { return now.Sub(d.mu.latencies[i].at) <= latencyWindow })
+	d.mu.latencies = slices.Delete(d.mu.latencies, 0, i)
+	l := Latency{WindowSeconds: latencyWindow.Seconds(), Count: len(d.mu.latencies)}
+	if l.Count == 0 {
+		return l
+	}
+	ms := make([]float64, len(d.mu.latencies))
+	for i, s := range d.mu.latencies {
+		ms[i] = s.ms
+	}
+	slices.Sort(ms)
+	q := func(p float64) float64 { return ms[min(len(ms)-1, int(p*float64(len(ms))))] }
+	l.P50, l.P90, l.P99, l.Max = q(0.5), q(0.9), q(0.99), ms[len(ms)-1]
+	return l
+}
+
+// statuses reads the lag of every job and trigger.
+func (d *Dashboard) statuses(ctx context.Context) ([]JobLag, []TriggerLag) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	jobs := []JobLag{}
+	if d.deps.Jobs != nil {
+		names, _ := d.deps.Jobs.List(ctx)
+		for _, n := range names {
+			st, err := d.deps.Jobs.Status(ctx, n)
+			if err != nil {
+				continue
+			}
+			jobs = append(jobs, JobLag{Name: n, State: st.State, Error: st.Error, LagRecords: st.LagRecords, RecordsIn: st.RecordsIn, DeadLettered: st.DeadLettered, Watermark: st.Watermark})
+		}
+	}
+	triggers := []TriggerLag{}
+	if d.deps.Triggers != nil {
+		defs, _ := d.deps.Triggers.List(ctx)
+		for _, def := range defs {
+			st, err := d.deps.Triggers.Describe(ctx, def.Spec.Name)
+			if err != nil {
+				continue
+			}
+			tl := TriggerLag{Name: def.Spec.Name, Source: def.Spec.Source, State: st.State, Error: st.Error}
+			for _, p := range st.Partitions {
+				tl.LagRecords += p.LagRecords
+				tl.LagMillis = max(tl.LagMillis, p.LagMillis)
+				tl.IteratorAgeMillis = max(tl.IteratorAgeMillis, p.IteratorAgeMillis)
+				tl.Processed += p.Processed
+				tl.Errors += p.Errors
+			}
+			triggers = append(triggers, tl)
+		}
+	}
+	return jobs, triggers
+}
+
+// sleep waits d or until ctx ends; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
