@@ -162,6 +162,11 @@ func (s *Server) putRecords(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, s.logger, err)
 		return
 	}
+	if err := s.limits.admitPut(r.Context(), st.Name(), len(entries)); err != nil {
+		release()
+		WriteError(w, r, s.logger, err)
+		return
+	}
 	// A stream bound to a catalog table has its records checked; an
 	// unbound stream costs one map lookup.
 	var verdict *ingestVerdict

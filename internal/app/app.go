@@ -274,6 +274,8 @@ func (a *App) Run(ctx context.Context) error {
 			a.logger.Warn("requests still running at the shutdown deadline were cut off", "err", err)
 		}
 	})
+	lctx, stopLag := context.WithCancel(ctx)
+	g.Add(func() error { return a.watchLag(lctx) }, func(error) { stopLag() })
 	tctx, tcancel := context.WithCancel(context.Background())
 	g.Add(func() error { return a.triggers.Run(tctx) }, func(error) {
 		// Triggers drain their batches in flight and commit checkpoints.
