@@ -83,7 +83,7 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Engine, error) {
 	if cfg.URL == "" {
 		e.logger.Info("engine started", "mode", "embedded", "data_dir", cfg.DataDir, "fsync", cfg.Fsync.String(), "listen", e.ClientURL())
 	} else {
-		e.logger.Info("engine connected", "mode", "external", "url", redactURL(cfg.URL), "note", "durability and replication follow the external server's configuration")
+		e.logger.Info("engine connected", "mode", "external", "url", redactURL(cfg.URL), "tls", cfg.usesTLS(), "auth", cfg.authMethod(), "note", "durability and replication follow the external server's configuration")
 	}
 	return e, nil
 }
@@ -211,7 +211,11 @@ func (e *Engine) Connect(name string) (*nats.Conn, error) {
 	if e.srv != nil {
 		nc, err = nats.Connect("", append(opts, nats.InProcessServer(e.srv))...)
 	} else {
-		nc, err = nats.Connect(e.cfg.URL, opts...)
+		auth, aerr := e.cfg.authOptions()
+		if aerr != nil {
+			return nil, aerr
+		}
+		nc, err = nats.Connect(e.cfg.URL, append(opts, auth...)...)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("engine: connect: %w", err)
