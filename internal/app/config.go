@@ -43,7 +43,8 @@ type Config struct {
 	Models   model.Config   `yaml:"models" json:"models"`
 	Pricing  pricing.Config `yaml:"pricing" json:"pricing"`
 	Log      LogConfig      `yaml:"log" json:"log"`
-	// ShutdownTimeout bounds the graceful part of shutdown. Default 15s.
+	// ShutdownTimeout is the deadline of a graceful shutdown, from the
+	// signal to the exit (see [App.Run]). Default 15s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" json:"shutdown_timeout"`
 }
 
