@@ -247,3 +247,115 @@ func TestFaultExternalNATSRestart(t *testing.T) {
 		require.Contains(t, []string{"http 503", "http 429", "record unavailable", "record throttled"}, code, "refusals say unavailable or throttled: %v", l.codes)
 	}
 }
+
+// mountTmpfs mounts a tmpfs of size bytes on a new directory, or skips.
+func mountTmpfs(t *testing.T, size int) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("the full-disk fault test mounts a tmpfs, which needs root")
+	}
+	dir := filepath.Join(t.TempDir(), "mnt")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs for the full-disk fault test: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// fill writes a file in dir until the disk is full.
+func fill(t *testing.T, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "filler")
+	f, err := os.Create(p)
+	require.NoError(t, err)
+	defer f.Close()
+	chunk := make([]byte, 1<<20)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			require.ErrorIs(t, err, syscall.ENOSPC)
+			return p
+		}
+	}
+}
+
+// TestFaultDiskFull fills the data directory's disk (a 64 MiB tmpfs)
+// under a running binary: puts are refused with 507 and a message naming
+// the directory, what was stored stays readable, writes are accepted again
+// once space is freed, and after a restart every acknowledged record is
+// there.
+func TestFaultDiskFull(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and mounts a tmpfs")
+	}
+	mnt := mountTmpfs(t, 64<<20)
+	dataDir := filepath.Join(mnt, "data")
+	env := []string{"PRICESTREAM_ENGINE_MIN_FREE_BYTES=8388608"}
+	s := startServerEnv(t, dataDir, env)
+	c := client.New(s.url)
+	ctx := context.Background()
+	_, err := c.CreateStream(ctx, api.StreamSpec{Name: "clicks", Partitions: 2})
+	require.NoError(t, err)
+	acked := map[string]bool{}
+	put := func(tag string, n int) (*client.PutResult, error) {
+		recs := make([]api.PutRecord, n)
+		for i := range recs {
+			id := fmt.Sprintf("%s-%d", tag, i)
+			recs[i] = api.PutRecord{PartitionKey: id, Data: []byte(`"` + id + `"`)}
+		}
+		res, err := c.PutRecords(ctx, "clicks", recs)
+		if err == nil {
+			for i, r := range res.Records {
+				if r.ErrorCode == "" {
+					acked[string(recs[i].Data[1:len(recs[i].Data)-1])] = true
+				}
+			}
+		}
+		return res, err
+	}
+	for i := range 20 {
+		_, err := put(fmt.Sprintf("before-%d", i), 100)
+		require.NoError(t, err)
+	}
+
+	filler := fill(t, mnt)
+	var ce *client.Error
+	require.Eventually(t, func() bool {
+		_, err := put("full", 10)
+		return errors.As(err, &ce)
+	}, 10*time.Second, 10*time.Millisecond)
+	require.Equal(t, http.StatusInsufficientStorage, ce.Status, ce.Message)
+	require.Equal(t, "insufficient_storage", ce.Code)
+	require.Contains(t, ce.Message, dataDir)
+	require.Contains(t, ce.Message, "engine.min_free_bytes")
+	t.Logf("disk full: %d %s: %s", ce.Status, ce.Code, ce.Message)
+	// What was stored is still served.
+	got := readAll(t, c, "clicks")
+	for id := range acked {
+		require.True(t, got[id], "record %s unreadable on a full disk", id)
+	}
+	require.Contains(t, s.log(), "data directory nearly full")
+
+	require.NoError(t, os.Remove(filler))
+	require.Eventually(t, func() bool { _, err := put("after", 10); return err == nil }, 10*time.Second, 10*time.Millisecond)
+	for i := range 5 {
+		res, err := put(fmt.Sprintf("after-%d", i), 100)
+		require.NoError(t, err)
+		require.Zero(t, res.FailedRecordCount)
+	}
+	require.Contains(t, s.log(), "writes accepted")
+	require.NotContains(t, s.log(), "no space left on device", "the engine itself never hit the full disk")
+
+	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, s.cmd.Wait(), s.log())
+	s = startServerEnv(t, dataDir, env)
+	got = readAll(t, client.New(s.url), "clicks")
+	for id := range acked {
+		require.True(t, got[id], "acknowledged record %s lost", id)
+	}
+	t.Logf("%d acknowledged records intact after the disk filled, was freed, and the server restarted", len(acked))
+}

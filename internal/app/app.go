@@ -91,6 +91,12 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	if a.engine, err = engine.Start(ctx, cfg.Engine, engine.Deps{Logger: logger}); err != nil {
 		return nil, err
 	}
+	if _, ok := a.engine.DiskFree(); ok {
+		a.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "pricestream_engine_disk_free_bytes",
+			Help: "Free bytes of the embedded engine's data directory; writes are refused below engine.min_free_bytes.",
+		}, func() float64 { free, _ := a.engine.DiskFree(); return float64(free) }))
+	}
 	if a.streams, err = stream.New(cfg.Streams, stream.Deps{Engine: a.engine, Logger: logger, Registerer: a.registry}); err != nil {
 		a.Close()
 		return nil, err

@@ -29,6 +29,11 @@ type Config struct {
 	MaxPayload int `yaml:"max_payload" json:"max_payload"`
 	// Namespace prefixes every engine object pricestream creates. Default "ps".
 	Namespace string `yaml:"namespace" json:"namespace"`
+	// MinFreeBytes is the free space the embedded engine's data directory
+	// must keep: below it, writes are refused (HTTP 507) until space
+	// returns, because JetStream cannot recover a stream by itself once a
+	// write failed for a full disk. Default 256 MiB; negative: no check.
+	MinFreeBytes int64 `yaml:"min_free_bytes" json:"min_free_bytes"`
 
 	// The settings below secure the connection to an external server (URL);
 	// the embedded server needs none of them.
@@ -62,11 +67,13 @@ const (
 	DefaultDataDir    = "./pricestream-data"
 	DefaultMaxPayload = 8 << 20
 	DefaultNamespace  = "ps"
+	// DefaultMinFreeBytes is the default of MinFreeBytes.
+	DefaultMinFreeBytes = 256 << 20
 )
 
 // DefaultConfig returns the configuration of the embedded single-process case.
 func DefaultConfig() Config {
-	return Config{DataDir: DefaultDataDir, Fsync: FsyncAlways, MaxPayload: DefaultMaxPayload, Namespace: DefaultNamespace}
+	return Config{DataDir: DefaultDataDir, Fsync: FsyncAlways, MaxPayload: DefaultMaxPayload, Namespace: DefaultNamespace, MinFreeBytes: DefaultMinFreeBytes}
 }
 
 func (c Config) withDefaults() Config {
@@ -78,6 +85,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Namespace == "" {
 		c.Namespace = DefaultNamespace
+	}
+	if c.MinFreeBytes == 0 {
+		c.MinFreeBytes = DefaultMinFreeBytes
 	}
 	return c
 }
