@@ -101,9 +101,10 @@ func (l *limits) release() {
 }
 
 // unbounded reports whether a path is served outside the bound on
-// concurrent requests: probes and metrics must answer under overload.
+// concurrent requests: probes (the Open Inference Protocol's too) and
+// metrics must answer under overload.
 func unbounded(path string) bool {
-	return path == "/healthz" || path == "/readyz" || path == "/metrics"
+	return path == "/healthz" || path == "/readyz" || path == "/metrics" || strings.HasPrefix(path, "/v2/health/")
 }
 
 // writeOverloaded answers a request refused for the bound on concurrent

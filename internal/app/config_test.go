@@ -93,6 +93,10 @@ func TestConfigEnvOverrides(t *testing.T) {
 	require.Equal(t, int64(9000000), cfg.HTTP.MaxBodyBytes)
 	require.Equal(t, 3*time.Second, cfg.ShutdownTimeout)
 
+	require.NoError(t, ApplyEnv(&cfg, []string{"PRICESTREAM_ENGINE_PASSWORD=nats-s3cr3t", "PRICESTREAM_ENGINE_TOKEN=tok-s3cr3t"}))
+	for _, s := range Settings(&cfg) {
+		require.NotContains(t, s.Value, "s3cr3t", s.Path)
+	}
 	require.NoError(t, ApplyEnv(&cfg, []string{`PRICESTREAM_AUTH_AWS_CREDENTIALS=[{"access_key_id":"AKID","secret_access_key":"s3cr3t","scopes":["admin"]}]`}))
 	require.Equal(t, "AKID", cfg.Auth.AWSCredentials[0].AccessKeyID)
 	for _, s := range Settings(&cfg) {
