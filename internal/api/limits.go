@@ -136,7 +136,8 @@ func withClientAddr(ctx context.Context, remote string) context.Context {
 }
 
 // clientKey names the client of a request for its rate limit: its
-// principal when authentication is on, else its address.
+// principal when authentication is on, else its address (which
+// authenticate records only then).
 func clientKey(ctx context.Context) string {
 	if p := auth.FromContext(ctx); p != nil && !p.Unrestricted {
 		return p.Name

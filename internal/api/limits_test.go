@@ -121,18 +121,20 @@ func TestAPILimitsConcurrentRequests(t *testing.T) {
 	_, err := f.c.CreateStream(ctx, api.StreamSpec{Name: "clicks", Partitions: 1})
 	require.NoError(t, err)
 
-	// Two tails hold both slots until they are cancelled.
+	// Two tails hold both slots until they are cancelled; each answers
+	// its headers at once, so once both have, both slots are taken.
 	tctx, cancelTails := context.WithCancel(ctx)
+	defer cancelTails()
 	var wg sync.WaitGroup
 	for range 2 {
 		req, err := http.NewRequestWithContext(tctx, http.MethodGet, f.url+"/v1/streams/clicks/tail", nil)
 		require.NoError(t, err)
+		resp, err := f.hc.Do(req)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
 		wg.Go(func() {
-			resp, err := f.hc.Do(req)
-			if err == nil {
-				_, _ = io.Copy(io.Discard, resp.Body)
-				_ = resp.Body.Close()
-			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
 		})
 	}
 	var body string

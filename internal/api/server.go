@@ -309,7 +309,6 @@ func (s *Server) Handler() http.Handler {
 			}
 			defer s.limits.release()
 		}
-		r = r.WithContext(withClientAddr(r.Context(), r.RemoteAddr))
 		ar := s.authenticate(sw, r)
 		if ar == nil {
 			return
