@@ -150,12 +150,26 @@ func clientKey(ctx context.Context) string {
 // error wraps stream.ErrThrottled (HTTP 429, ProvisionedThroughputExceeded
 // on the Kinesis API) and says why.
 func (l *limits) admitPut(ctx context.Context, streamName string, n int) error {
+	if err := l.admitLag(streamName); err != nil {
+		return err
+	}
+	return l.admitRate(ctx, n)
+}
+
+// admitLag refuses a put into a stream one of whose consumers is too far
+// behind; it needs no body, so the native API calls it before reading one.
+func (l *limits) admitLag(streamName string) error {
 	if m := l.lagged.Load(); m != nil {
 		if why, ok := (*m)[streamName]; ok {
 			l.refused.WithLabelValues(refusedLag).Inc()
 			return fmt.Errorf("%w: stream %q: %s; retry later", stream.ErrThrottled, streamName, why)
 		}
 	}
+	return nil
+}
+
+// admitRate takes n records from the client's token bucket.
+func (l *limits) admitRate(ctx context.Context, n int) error {
 	if l.rate == 0 {
 		return nil
 	}
