@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -242,3 +243,43 @@ func (s *Server) MaxLag() int64 { return max(s.limits.maxLag, 0) }
 
 // LagCheckInterval returns how often the consumers' lag should be checked.
 func (s *Server) LagCheckInterval() time.Duration { return s.cfg.LagCheckInterval }
+
+// limitBodyRead sets a read deadline on the connection for reading the
+// request's body, and clears it when the body has been read to its end or
+// closed: a slow sender gets an error (the handler answers 400) instead of
+// holding a request slot. Requests without a body (a tail, a long poll)
+// get no deadline.
+func limitBodyRead(w http.ResponseWriter, r *http.Request, d time.Duration) {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return
+	}
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(time.Now().Add(d)) != nil {
+		return // the writer cannot set deadlines (tests, HTTP/2 without support)
+	}
+	r.Body = &deadlineBody{ReadCloser: r.Body, clear: func() { _ = rc.SetReadDeadline(time.Time{}) }}
+}
+
+// deadlineBody clears its connection's read deadline at the body's end.
+type deadlineBody struct {
+	io.ReadCloser
+	clear   func()
+	cleared bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.cleared {
+		b.cleared = true
+		b.clear()
+	}
+	return n, err
+}
+
+func (b *deadlineBody) Close() error {
+	if !b.cleared {
+		b.cleared = true
+		b.clear()
+	}
+	return b.ReadCloser.Close()
+}

@@ -1,10 +1,12 @@
 package api_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"runtime"
 	"strings"
@@ -281,5 +283,33 @@ func TestAPILimitsFloodBoundsMemory(t *testing.T) {
 	require.Positive(t, refused(t, f.reg, "concurrency"))
 	// The server still serves at once after the flood.
 	_, err = f.c.PutRecords(ctx, "clicks", putJSON(`{"after":"flood"}`))
+	require.NoError(t, err)
+}
+
+// TestAPILimitsSlowBody sends a body far slower than the server allows: the
+// request is answered with an error once http.body_read_timeout passes,
+// and its slot serves the next client.
+func TestAPILimitsSlowBody(t *testing.T) {
+	f := startWith(t, api.Config{MaxConcurrentRequests: 1, BodyReadTimeout: 200 * time.Millisecond}, stream.Config{})
+	ctx := context.Background()
+	_, err := f.c.CreateStream(ctx, api.StreamSpec{Name: "clicks", Partitions: 1})
+	require.NoError(t, err)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(f.url, "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	start := time.Now()
+	_, err = fmt.Fprintf(conn, "POST /v1/streams/clicks/records HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"records\":")
+	require.NoError(t, err)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err, "the server answers a stalled body")
+	b, _ := io.ReadAll(resp.Body)
+	took := time.Since(start)
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode, string(b))
+	require.Contains(t, string(b), "timeout")
+	require.Less(t, took, 5*time.Second)
+	t.Logf("stalled body answered %d in %s: %s", resp.StatusCode, took.Round(time.Millisecond), b)
+	// The slot is free again.
+	_, err = f.c.PutRecords(ctx, "clicks", putJSON(`{"after":"slow"}`))
 	require.NoError(t, err)
 }

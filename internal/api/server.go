@@ -35,6 +35,10 @@ type Config struct {
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout" json:"read_header_timeout"`
 	// IdleTimeout closes idle keep-alive connections. Default 2m.
 	IdleTimeout time.Duration `yaml:"idle_timeout" json:"idle_timeout"`
+	// BodyReadTimeout bounds reading a request's body, so that a client
+	// sending it slowly cannot hold one of MaxConcurrentRequests for long.
+	// Default 1m.
+	BodyReadTimeout time.Duration `yaml:"body_read_timeout" json:"body_read_timeout"`
 	// TLSCertFile and TLSKeyFile, when set, make the listener serve HTTPS
 	// with this certificate; they are read again on SIGHUP.
 	TLSCertFile string `yaml:"tls_cert_file" json:"tls_cert_file"`
@@ -85,6 +89,9 @@ func (c Config) withDefaults() Config {
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = 2 * time.Minute
 	}
+	if c.BodyReadTimeout == 0 {
+		c.BodyReadTimeout = time.Minute
+	}
 	if c.MaxConcurrentRequests == 0 {
 		c.MaxConcurrentRequests = DefaultMaxConcurrentRequests
 	}
@@ -117,7 +124,7 @@ func (c Config) Validate(prefix string) error {
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		errs = append(errs, fmt.Errorf("%s.tls_cert_file, %s.tls_key_file: set both or neither", prefix, prefix))
 	}
-	if c.ReadHeaderTimeout < 0 || c.IdleTimeout < 0 {
+	if c.ReadHeaderTimeout < 0 || c.IdleTimeout < 0 || c.BodyReadTimeout < 0 {
 		errs = append(errs, fmt.Errorf("%s: timeouts must be > 0", prefix))
 	}
 	if c.IngestRateBurst < 0 || (c.IngestRateBurst > 0 && c.IngestRateBurst < stream.MaxPutRecords) {
@@ -309,6 +316,7 @@ func (s *Server) Handler() http.Handler {
 			}
 			defer s.limits.release()
 		}
+		limitBodyRead(sw, r, s.cfg.BodyReadTimeout)
 		ar := s.authenticate(sw, r)
 		if ar == nil {
 			return
