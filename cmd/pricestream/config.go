@@ -17,11 +17,7 @@ func newConfigCmd() *cobra.Command {
 		Short: "Check a configuration file, reporting every problem with its path",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := app.LoadFile(args[0])
-			if err != nil {
-				return err
-			}
-			if err := cfg.Validate(); err != nil {
+			if _, err := app.CheckFile(args[0]); err != nil {
 				for _, line := range strings.Split(err.Error(), "\n") {
 					fmt.Fprintln(cmd.ErrOrStderr(), line)
 				}

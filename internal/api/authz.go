@@ -157,7 +157,9 @@ func isAWSRequest(r *http.Request) bool {
 // carrying the principal, or writes the error and returns nil.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *http.Request {
 	if s.auth == nil {
-		return r.WithContext(auth.WithPrincipal(r.Context(), auth.Unrestricted))
+		// Without authentication the client's address names it for the
+		// ingest rate limit.
+		return r.WithContext(auth.WithPrincipal(withClientAddr(r.Context(), r.RemoteAddr), auth.Unrestricted))
 	}
 	h := r.Header.Get("Authorization")
 	var (

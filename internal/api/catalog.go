@@ -653,8 +653,13 @@ func (v *ingestVerdict) merge(results []stream.Result) []stream.Result {
 // a function that turns the stored entries' results into the results of
 // the put's records (nil when every record goes on). Its error refuses the
 // put (catalog.ErrRecordInvalid, naming records and violations). An
-// unbound stream costs one map lookup.
+// unbound stream costs one map lookup. It applies the ingest limits first:
+// a put over its client's rate or into a stream whose consumers are too far
+// behind is refused with an error wrapping stream.ErrThrottled.
 func (s *Server) CheckPut(ctx context.Context, streamName string, entries []stream.Entry) ([]stream.Entry, func([]stream.Result) []stream.Result, error) {
+	if err := s.limits.admitPut(ctx, streamName, len(entries)); err != nil {
+		return nil, nil, err
+	}
 	if s.catalog == nil {
 		return entries, nil, nil
 	}

@@ -9,6 +9,15 @@
 // stable error codes ([ErrorCode]); the body of a native error is
 // {"error": {"code": "...", "message": "..."}}.
 //
+// # Limits
+//
+// Every request but the probes and /metrics takes one of
+// http.max_concurrent_requests slots, or is refused at once with 429; a put
+// is also refused (429, ProvisionedThroughputExceededException on the
+// Kinesis API) when its client is over its ingest rate or when a consumer
+// of the stream is too far behind ([Server.SetLag]). Each refusal is counted
+// in pricestream_http_refused_total.
+//
 // # Concurrency
 //
 // A [Server] serves requests concurrently; handlers hold no per-request

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pricestream/pricestream/internal/auth"
 	"github.com/pricestream/pricestream/internal/catalog"
+	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/etl"
 	"github.com/pricestream/pricestream/internal/model"
 	"github.com/pricestream/pricestream/internal/stream"
@@ -35,6 +36,7 @@ type ErrorCode struct {
 
 // errorCodes maps sentinels to statuses and codes; the first match wins.
 var errorCodes = []ErrorCode{
+	{engine.ErrStorageFull, http.StatusInsufficientStorage, "insufficient_storage"},
 	{ErrMalformed, http.StatusBadRequest, "malformed_request"},
 	{ErrBodyTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large"},
 	{stream.ErrInvalidArgument, http.StatusBadRequest, "invalid_argument"},

@@ -35,6 +35,10 @@ type Config struct {
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout" json:"read_header_timeout"`
 	// IdleTimeout closes idle keep-alive connections. Default 2m.
 	IdleTimeout time.Duration `yaml:"idle_timeout" json:"idle_timeout"`
+	// BodyReadTimeout bounds reading a request's body, so that a client
+	// sending it slowly cannot hold one of MaxConcurrentRequests for long.
+	// Default 1m.
+	BodyReadTimeout time.Duration `yaml:"body_read_timeout" json:"body_read_timeout"`
 	// TLSCertFile and TLSKeyFile, when set, make the listener serve HTTPS
 	// with this certificate; they are read again on SIGHUP.
 	TLSCertFile string `yaml:"tls_cert_file" json:"tls_cert_file"`
@@ -42,6 +46,25 @@ type Config struct {
 	// Insecure lets serve listen on a non-loopback address with
 	// authentication off.
 	Insecure bool `yaml:"insecure" json:"insecure"`
+	// MaxConcurrentRequests bounds the requests served at once (/healthz,
+	// /readyz and /metrics aside); a request beyond it is refused at once
+	// with 429 and Retry-After, not queued. Default 256; negative: no bound.
+	MaxConcurrentRequests int `yaml:"max_concurrent_requests" json:"max_concurrent_requests"`
+	// IngestRateLimit is the records per second each client may put (a
+	// token bucket per API key or AWS access key id, or per client address
+	// when authentication is off); beyond it puts get 429. Default
+	// 1000000; negative: no limit.
+	IngestRateLimit int `yaml:"ingest_rate_limit" json:"ingest_rate_limit"`
+	// IngestRateBurst is the size of each client's bucket, in records.
+	// Default: the rate limit, and at least MaxPutRecords.
+	IngestRateBurst int `yaml:"ingest_rate_burst" json:"ingest_rate_burst"`
+	// IngestMaxLagRecords refuses ingest into a stream (429) while an ETL
+	// job or a trigger reading it is more than this many records behind.
+	// Default 1000000; negative: lag does not limit ingest.
+	IngestMaxLagRecords int64 `yaml:"ingest_max_lag_records" json:"ingest_max_lag_records"`
+	// LagCheckInterval is how often the consumers' lag is measured for
+	// IngestMaxLagRecords. Default 1s.
+	LagCheckInterval time.Duration `yaml:"lag_check_interval" json:"lag_check_interval"`
 }
 
 // Defaults.
@@ -66,6 +89,24 @@ func (c Config) withDefaults() Config {
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = 2 * time.Minute
 	}
+	if c.BodyReadTimeout == 0 {
+		c.BodyReadTimeout = time.Minute
+	}
+	if c.MaxConcurrentRequests == 0 {
+		c.MaxConcurrentRequests = DefaultMaxConcurrentRequests
+	}
+	if c.IngestRateLimit == 0 {
+		c.IngestRateLimit = DefaultIngestRateLimit
+	}
+	if c.IngestRateBurst == 0 {
+		c.IngestRateBurst = max(c.IngestRateLimit, stream.MaxPutRecords)
+	}
+	if c.IngestMaxLagRecords == 0 {
+		c.IngestMaxLagRecords = DefaultIngestMaxLagRecords
+	}
+	if c.LagCheckInterval == 0 {
+		c.LagCheckInterval = DefaultLagCheckInterval
+	}
 	return c
 }
 
@@ -83,8 +124,14 @@ func (c Config) Validate(prefix string) error {
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		errs = append(errs, fmt.Errorf("%s.tls_cert_file, %s.tls_key_file: set both or neither", prefix, prefix))
 	}
-	if c.ReadHeaderTimeout < 0 || c.IdleTimeout < 0 {
+	if c.ReadHeaderTimeout < 0 || c.IdleTimeout < 0 || c.BodyReadTimeout < 0 {
 		errs = append(errs, fmt.Errorf("%s: timeouts must be > 0", prefix))
+	}
+	if c.IngestRateBurst < 0 || (c.IngestRateBurst > 0 && c.IngestRateBurst < stream.MaxPutRecords) {
+		errs = append(errs, fmt.Errorf("%s.ingest_rate_burst: must be at least %d (the records of one put), got %d", prefix, stream.MaxPutRecords, c.IngestRateBurst))
+	}
+	if c.LagCheckInterval < 0 {
+		errs = append(errs, fmt.Errorf("%s.lag_check_interval: must be > 0", prefix))
 	}
 	return errors.Join(errs...)
 }
@@ -130,6 +177,7 @@ type Server struct {
 	srv       *http.Server
 	ln        net.Listener
 	metrics   *httpMetrics
+	limits    *limits
 	models    *model.Registry
 	pricing   *pricing.Controls
 	endpoints *model.Endpoints
@@ -169,6 +217,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		endpoints: deps.Endpoints,
 		metrics:   newHTTPMetrics(reg),
 	}
+	s.limits = newLimits(cfg, reg)
 	s.mux = &routeMux{ServeMux: http.NewServeMux(), s: s}
 	if cfg.TLSCertFile != "" {
 		var err error
@@ -265,6 +314,14 @@ func (s *Server) Handler() http.Handler {
 			}
 			s.metrics.observe(route, sw.status, time.Since(start))
 		}()
+		if !unbounded(r.URL.Path) {
+			if !s.limits.acquire() {
+				writeOverloaded(sw, r, s.cfg.MaxConcurrentRequests)
+				return
+			}
+			defer s.limits.release()
+		}
+		limitBodyRead(sw, r, s.cfg.BodyReadTimeout)
 		ar := s.authenticate(sw, r)
 		if ar == nil {
 			return

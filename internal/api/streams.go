@@ -151,6 +151,10 @@ func (s *Server) putRecords(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, s.logger, err)
 		return
 	}
+	if err := s.limits.admitLag(st.Name()); err != nil {
+		WriteError(w, r, s.logger, err) // before reading a body it would refuse anyway
+		return
+	}
 	body, release, err := ReadBody(r, s.cfg.MaxBodyBytes)
 	if err != nil {
 		WriteError(w, r, s.logger, err)
@@ -158,6 +162,11 @@ func (s *Server) putRecords(w http.ResponseWriter, r *http.Request) {
 	}
 	entries, err := decodePut(body)
 	if err != nil {
+		release()
+		WriteError(w, r, s.logger, err)
+		return
+	}
+	if err := s.limits.admitRate(r.Context(), len(entries)); err != nil {
 		release()
 		WriteError(w, r, s.logger, err)
 		return

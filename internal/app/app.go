@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -91,6 +92,12 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	var err error
 	if a.engine, err = engine.Start(ctx, cfg.Engine, engine.Deps{Logger: logger}); err != nil {
 		return nil, err
+	}
+	if _, ok := a.engine.DiskFree(); ok {
+		a.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "pricestream_engine_disk_free_bytes",
+			Help: "Free bytes of the embedded engine's data directory; writes are refused below engine.min_free_bytes.",
+		}, func() float64 { free, _ := a.engine.DiskFree(); return float64(free) }))
 	}
 	if a.streams, err = stream.New(cfg.Streams, stream.Deps{Engine: a.engine, Logger: logger, Registerer: a.registry}); err != nil {
 		a.Close()
@@ -250,17 +257,34 @@ func (a *App) Dashboard() *web.Dashboard { return a.web }
 // ("go:NAME"); register them before [App.Run].
 func (a *App) Functions() *trigger.Registry { return a.funcs }
 
+// ErrShutdownTimeout is returned by [App.Run] when the graceful shutdown
+// did not finish within shutdown_timeout: Run returns anyway, leaving the
+// rest to the process exit. Acknowledged writes are already durable.
+var ErrShutdownTimeout = errors.New("app: shutdown deadline passed with work still running")
+
 // Run serves until ctx is done, SIGINT or SIGTERM arrives, or a part fails;
 // then it shuts down gracefully and closes the app. It returns nil after a
 // clean stop.
+//
+// Shutdown stops intake (the listener), lets in-flight requests finish
+// within three quarters of shutdown_timeout, stops ETL jobs and triggers
+// (which finish their batches in flight and commit their checkpoints),
+// then closes the streams (waiting for their writes) and the engine (which
+// flushes its store). If all that takes longer than shutdown_timeout, Run
+// returns [ErrShutdownTimeout] without waiting further.
 func (a *App) Run(ctx context.Context) error {
 	var g run.Group
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	stopping := make(chan struct{})
+	var stopOnce sync.Once
 	g.Add(func() error {
 		<-ctx.Done()
 		return nil
-	}, func(error) { cancel() })
+	}, func(error) {
+		stopOnce.Do(func() { close(stopping) })
+		cancel()
+	})
 	g.Add(run.SignalHandler(ctx, os.Interrupt, syscall.SIGTERM))
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -282,30 +306,53 @@ func (a *App) Run(ctx context.Context) error {
 	g.Add(func() error { return a.web.Run(wctx) }, func(error) { stopWeb() })
 	jctx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
 	g.Add(func() error { return a.jobs.Run(jctx) }, func(error) { stopJobs() })
+	drain := a.cfg.ShutdownTimeout * 3 / 4
 	g.Add(a.server.Serve, func(error) {
-		sctx, scancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+		sctx, scancel := context.WithTimeout(context.Background(), drain)
 		defer scancel()
 		a.logger.Info("shutting down: no new requests, finishing in-flight ones", "timeout", a.cfg.ShutdownTimeout)
 		if err := a.server.Shutdown(sctx); err != nil {
 			a.logger.Warn("requests still running at the shutdown deadline were cut off", "err", err)
 		}
 	})
+	lctx, stopLag := context.WithCancel(ctx)
+	g.Add(func() error { return a.watchLag(lctx) }, func(error) { stopLag() })
 	tctx, tcancel := context.WithCancel(context.Background())
 	g.Add(func() error { return a.triggers.Run(tctx) }, func(error) {
 		// Triggers drain their batches in flight and commit checkpoints.
 		tcancel()
 	})
-	err := g.Run()
-	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-		err = nil // the signal handler saw the stop first
+	done := make(chan error, 1)
+	go func() {
+		err := g.Run()
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			err = nil // the signal handler saw the stop first
+		}
+		tcancel()
+		if errors.Is(err, run.ErrSignal) {
+			a.logger.Info("stopping on signal", "signal", err.Error())
+			err = nil
+		}
+		a.Close()
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-stopping:
 	}
-	tcancel()
-	if errors.Is(err, run.ErrSignal) {
-		a.logger.Info("stopping on signal", "signal", err.Error())
-		err = nil
+	t := time.NewTimer(a.cfg.ShutdownTimeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		if err == nil {
+			a.logger.Info("shut down cleanly")
+		}
+		return err
+	case <-t.C:
+		a.logger.Error("shutdown deadline passed: exiting without waiting for the rest; acknowledged writes are durable, work in flight is redone after restart", "timeout", a.cfg.ShutdownTimeout)
+		return ErrShutdownTimeout
 	}
-	a.Close()
-	return err
 }
 
 // Close stops the parts and the engine, in that order. It is idempotent.

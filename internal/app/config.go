@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/goccy/go-yaml"
-
 	"github.com/pricestream/pricestream/internal/api"
 	"github.com/pricestream/pricestream/internal/api/dynamodb"
 	"github.com/pricestream/pricestream/internal/api/kinesis"
@@ -48,7 +46,8 @@ type Config struct {
 	// Dashboard configures the dashboard at /.
 	Dashboard web.Config `yaml:"dashboard" json:"dashboard"`
 	Log       LogConfig  `yaml:"log" json:"log"`
-	// ShutdownTimeout bounds the graceful part of shutdown. Default 15s.
+	// ShutdownTimeout is the deadline of a graceful shutdown, from the
+	// signal to the exit (see [App.Run]). Default 15s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" json:"shutdown_timeout"`
 }
 
@@ -101,15 +100,17 @@ func (c Config) Validate() error {
 }
 
 // LoadFile reads a YAML configuration file over the defaults. Unknown keys
-// are errors, reported with their line.
+// and values of the wrong type are errors, all reported, each with its
+// path and line. It does not run [Config.Validate]; [CheckFile] does both.
 func LoadFile(path string) (Config, error) {
 	cfg := DefaultConfig()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return cfg, fmt.Errorf("config: %w", err)
 	}
-	if err := yaml.UnmarshalWithOptions(b, &cfg, yaml.Strict()); err != nil {
-		return cfg, fmt.Errorf("config %s: %s", path, yaml.FormatError(err, false, true))
+	// Every problem of the file, not the first only.
+	if errs := decodeAll(b, &cfg); len(errs) > 0 {
+		return cfg, fmt.Errorf("config %s: %w", path, errors.Join(errs...))
 	}
 	return cfg, nil
 }

@@ -29,8 +29,7 @@ func TestConfigGoodFile(t *testing.T) {
 
 func TestConfigBadFiles(t *testing.T) {
 	_, err := LoadFile("testdata/unknown-key.bad.yaml")
-	require.ErrorContains(t, err, `unknown field "fsnyc"`)
-	require.ErrorContains(t, err, "[3:3]")
+	require.ErrorContains(t, err, `engine.fsnyc: [3:3] unknown setting (did you mean "fsync"?)`)
 
 	cfg, err := LoadFile("testdata/bad-values.bad.yaml")
 	require.NoError(t, err)
@@ -40,6 +39,43 @@ func TestConfigBadFiles(t *testing.T) {
 	}
 	_, err = LoadFile("testdata/missing.yaml")
 	require.ErrorContains(t, err, "no such file")
+}
+
+// TestConfigCheckReportsEverything checks that every problem of a file is
+// reported at once, each with its path and line: unknown keys, type
+// errors, and the values Validate refuses.
+func TestConfigCheckReportsEverything(t *testing.T) {
+	_, err := CheckFile("testdata/many-problems.bad.yaml")
+	require.Error(t, err)
+	want := []string{
+		`engine.fsnyc: [4:3] unknown setting (did you mean "fsync"?)`,
+		`engine.max_payload: [5:16] cannot unmarshal string`,
+		`http: [6:7] want a mapping of settings, got a sequence`,
+		`streams.max_queued_bytes: [8:21] `,
+		`shutdown_timeout: [9:19] time: invalid duration "soon"`,
+		`tables: [12:9] want a mapping of settings, got a integer`,
+		`nonsense: [13:1] unknown setting`,
+		`log.level: want debug, info, warn or error, got "loud"`,
+	}
+	for _, w := range want {
+		require.ErrorContains(t, err, w)
+	}
+	lines := strings.Split(err.Error(), "\n")
+	require.Len(t, lines, len(want), err.Error())
+	for _, l := range lines[:len(want)-1] {
+		require.True(t, strings.HasPrefix(l, "testdata/many-problems.bad.yaml: "), l)
+	}
+	// The settings that decoded are kept.
+	cfg, _ := CheckFile("testdata/many-problems.bad.yaml")
+	require.Equal(t, "/tmp/x", cfg.Engine.DataDir)
+
+	// LoadFile reports the same YAML problems, all of them.
+	_, err = LoadFile("testdata/many-problems.bad.yaml")
+	for _, w := range want[:len(want)-1] {
+		require.ErrorContains(t, err, w)
+	}
+	_, err = CheckFile("testdata/full.good.yaml")
+	require.NoError(t, err)
 }
 
 func TestConfigEnvOverrides(t *testing.T) {
@@ -57,6 +93,10 @@ func TestConfigEnvOverrides(t *testing.T) {
 	require.Equal(t, int64(9000000), cfg.HTTP.MaxBodyBytes)
 	require.Equal(t, 3*time.Second, cfg.ShutdownTimeout)
 
+	require.NoError(t, ApplyEnv(&cfg, []string{"PRICESTREAM_ENGINE_PASSWORD=nats-s3cr3t", "PRICESTREAM_ENGINE_TOKEN=tok-s3cr3t"}))
+	for _, s := range Settings(&cfg) {
+		require.NotContains(t, s.Value, "s3cr3t", s.Path)
+	}
 	require.NoError(t, ApplyEnv(&cfg, []string{`PRICESTREAM_AUTH_AWS_CREDENTIALS=[{"access_key_id":"AKID","secret_access_key":"s3cr3t","scopes":["admin"]}]`}))
 	require.Equal(t, "AKID", cfg.Auth.AWSCredentials[0].AccessKeyID)
 	for _, s := range Settings(&cfg) {

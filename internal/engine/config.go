@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -28,6 +29,37 @@ type Config struct {
 	MaxPayload int `yaml:"max_payload" json:"max_payload"`
 	// Namespace prefixes every engine object pricestream creates. Default "ps".
 	Namespace string `yaml:"namespace" json:"namespace"`
+	// MinFreeBytes is the free space the embedded engine's data directory
+	// must keep: below it, writes are refused (HTTP 507) until space
+	// returns, because JetStream cannot recover a stream by itself once a
+	// write failed for a full disk. Default 256 MiB; negative: no check.
+	MinFreeBytes int64 `yaml:"min_free_bytes" json:"min_free_bytes"`
+
+	// The settings below secure the connection to an external server (URL);
+	// the embedded server needs none of them.
+
+	// TLSCAFile is a PEM file of the certificate authorities that sign the
+	// server's certificate; setting it (or a client certificate, or a
+	// tls:// URL) makes the connection use TLS. Default: the system's.
+	TLSCAFile string `yaml:"tls_ca_file" json:"tls_ca_file"`
+	// TLSCertFile and TLSKeyFile are the client certificate and its key
+	// (PEM) for servers that verify clients (verify: true, or
+	// verify_and_map).
+	TLSCertFile string `yaml:"tls_cert_file" json:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file" json:"tls_key_file"`
+	// CredentialsFile is a NATS credentials file (a user JWT and its NKey
+	// seed, as `nsc` writes it) for servers in operator (decentralized JWT)
+	// mode.
+	CredentialsFile string `yaml:"credentials_file" json:"credentials_file"`
+	// NKeySeedFile is a file holding a user NKey seed (SU...), for servers
+	// that list NKey users.
+	NKeySeedFile string `yaml:"nkey_seed_file" json:"nkey_seed_file"`
+	// User and Password authenticate to servers with user/password
+	// authorization (also possible in the URL: nats://user:pass@host).
+	User     string `yaml:"user" json:"user"`
+	Password string `yaml:"password" json:"password"`
+	// Token authenticates to servers with token authorization.
+	Token string `yaml:"token" json:"token"`
 }
 
 // Defaults.
@@ -35,11 +67,13 @@ const (
 	DefaultDataDir    = "./pricestream-data"
 	DefaultMaxPayload = 8 << 20
 	DefaultNamespace  = "ps"
+	// DefaultMinFreeBytes is the default of MinFreeBytes.
+	DefaultMinFreeBytes = 256 << 20
 )
 
 // DefaultConfig returns the configuration of the embedded single-process case.
 func DefaultConfig() Config {
-	return Config{DataDir: DefaultDataDir, Fsync: FsyncAlways, MaxPayload: DefaultMaxPayload, Namespace: DefaultNamespace}
+	return Config{DataDir: DefaultDataDir, Fsync: FsyncAlways, MaxPayload: DefaultMaxPayload, Namespace: DefaultNamespace, MinFreeBytes: DefaultMinFreeBytes}
 }
 
 func (c Config) withDefaults() Config {
@@ -51,6 +85,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Namespace == "" {
 		c.Namespace = DefaultNamespace
+	}
+	if c.MinFreeBytes == 0 {
+		c.MinFreeBytes = DefaultMinFreeBytes
 	}
 	return c
 }
@@ -74,6 +111,7 @@ func (c Config) Validate(prefix string) error {
 	if c.Fsync.Interval < 0 {
 		errs = append(errs, fmt.Errorf("%s.fsync: interval must be > 0", prefix))
 	}
+	errs = append(errs, c.validateAuth(prefix)...)
 	return errors.Join(errs...)
 }
 
@@ -127,4 +165,46 @@ func (p *FsyncPolicy) UnmarshalText(b []byte) error {
 	}
 	*p = v
 	return nil
+}
+
+// validateAuth checks the settings of an external connection: the files
+// exist, pairs are complete, and at most one way of authenticating is set.
+func (c Config) validateAuth(prefix string) []error {
+	var errs []error
+	files := []struct{ key, path string }{
+		{"tls_ca_file", c.TLSCAFile}, {"tls_cert_file", c.TLSCertFile}, {"tls_key_file", c.TLSKeyFile},
+		{"credentials_file", c.CredentialsFile}, {"nkey_seed_file", c.NKeySeedFile},
+	}
+	var set []string
+	for _, f := range files {
+		if f.path == "" {
+			continue
+		}
+		set = append(set, f.key)
+		if _, err := os.Stat(f.path); err != nil {
+			errs = append(errs, fmt.Errorf("%s.%s: %v", prefix, f.key, err))
+		}
+	}
+	if c.User != "" || c.Password != "" || c.Token != "" {
+		set = append(set, "user/password/token")
+	}
+	if c.URL == "" && len(set) > 0 {
+		errs = append(errs, fmt.Errorf("%s: %s only apply to an external server; set %s.url or unset them", prefix, strings.Join(set, ", "), prefix))
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, fmt.Errorf("%s.tls_cert_file, %s.tls_key_file: set both or neither", prefix, prefix))
+	}
+	if (c.User == "") != (c.Password == "") {
+		errs = append(errs, fmt.Errorf("%s.user, %s.password: set both or neither", prefix, prefix))
+	}
+	ways := 0
+	for _, on := range []bool{c.CredentialsFile != "", c.NKeySeedFile != "", c.User != "", c.Token != ""} {
+		if on {
+			ways++
+		}
+	}
+	if ways > 1 {
+		errs = append(errs, fmt.Errorf("%s: set one of credentials_file, nkey_seed_file, user/password and token, not %d", prefix, ways))
+	}
+	return errs
 }

@@ -17,6 +17,15 @@
 // failure can lose that window of acknowledged writes; a process crash loses
 // nothing in either mode.
 //
+// # Storage and security
+//
+// The embedded server's data directory keeps a reserve of free space
+// ([Config.MinFreeBytes]): below it [Engine.CheckStorage] returns
+// [ErrStorageFull] and the parts refuse writes, because JetStream cannot
+// recover a stream by itself once a write failed on a full disk. An
+// external connection is secured by TLS and one way of authenticating
+// (credentials file, NKey seed, user and password, token).
+//
 // # Names
 //
 // Every engine object (JetStream stream, key-value bucket, subject) that the
@@ -26,7 +35,9 @@
 //
 // # Concurrency
 //
-// An [Engine] is safe for concurrent use. [Engine.Close] is idempotent and
-// waits for the embedded server to stop. This package imports no other
+// An [Engine] is safe for concurrent use. The embedded engine runs one
+// goroutine of its own, which measures the data directory's free space every
+// 100 ms; [Engine.Close] stops it. [Engine.Close] is idempotent and waits
+// for the embedded server to stop. This package imports no other
 // pricestream package.
 package engine

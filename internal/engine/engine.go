@@ -38,6 +38,7 @@ type Engine struct {
 	lock   *os.File       // data dir lock of the embedded server
 	nc     *nats.Conn
 	js     jetstream.JetStream
+	disk   *diskGuard // nil when external
 
 	mu struct {
 		sync.Mutex
@@ -47,8 +48,9 @@ type Engine struct {
 }
 
 // Start starts the embedded server (or connects to cfg.URL) and returns when
-// JetStream is ready. It does not start goroutines of its own beyond those
-// of the NATS server and client. The caller must call [Engine.Close].
+// JetStream is ready. Beyond those of the NATS server and client, it starts
+// one goroutine of its own for the embedded server, which measures the free
+// space of the data directory; Close stops it. The caller must call [Engine.Close].
 func Start(ctx context.Context, cfg Config, deps Deps) (*Engine, error) {
 	if err := cfg.Validate("engine"); err != nil {
 		return nil, err
@@ -83,7 +85,7 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Engine, error) {
 	if cfg.URL == "" {
 		e.logger.Info("engine started", "mode", "embedded", "data_dir", cfg.DataDir, "fsync", cfg.Fsync.String(), "listen", e.ClientURL())
 	} else {
-		e.logger.Info("engine connected", "mode", "external", "url", redactURL(cfg.URL), "note", "durability and replication follow the external server's configuration")
+		e.logger.Info("engine connected", "mode", "external", "url", redactURL(cfg.URL), "tls", cfg.usesTLS(), "auth", cfg.authMethod(), "note", "durability and replication follow the external server's configuration")
 	}
 	return e, nil
 }
@@ -146,6 +148,15 @@ func (e *Engine) startEmbedded() error {
 		return errors.New("engine: embedded server not ready after 30s")
 	}
 	e.srv = srv
+	if cfg.MinFreeBytes > 0 {
+		e.disk = newDiskGuard(cfg.DataDir, uint64(cfg.MinFreeBytes), func(full bool, free uint64) {
+			if full {
+				e.logger.Error("data directory nearly full: writes are refused until space is freed", "data_dir", cfg.DataDir, "free_bytes", free, "min_free_bytes", cfg.MinFreeBytes)
+			} else {
+				e.logger.Info("data directory has space again: writes accepted", "data_dir", cfg.DataDir, "free_bytes", free)
+			}
+		})
+	}
 	return nil
 }
 
@@ -211,7 +222,11 @@ func (e *Engine) Connect(name string) (*nats.Conn, error) {
 	if e.srv != nil {
 		nc, err = nats.Connect("", append(opts, nats.InProcessServer(e.srv))...)
 	} else {
-		nc, err = nats.Connect(e.cfg.URL, opts...)
+		auth, aerr := e.cfg.authOptions()
+		if aerr != nil {
+			return nil, aerr
+		}
+		nc, err = nats.Connect(e.cfg.URL, append(opts, auth...)...)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("engine: connect: %w", err)
@@ -292,6 +307,9 @@ func (e *Engine) Close() error {
 		}()
 	}
 	wg.Wait()
+	if e.disk != nil {
+		e.disk.close()
+	}
 	if e.srv != nil {
 		e.srv.Shutdown()
 		e.srv.WaitForShutdown()

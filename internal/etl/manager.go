@@ -492,6 +492,29 @@ func (m *Manager) stopAll() {
 	wg.Wait()
 }
 
+// Running returns the names of the jobs running in this process, sorted.
+// It reads only the process's own state (no engine call), so it is cheap
+// enough to poll.
+func (m *Manager) Running() []string {
+	m.mu.Lock()
+	runs := make(map[string]*jobRun, len(m.mu.runs))
+	for n, jr := range m.mu.runs {
+		runs[n] = jr
+	}
+	m.mu.Unlock()
+	var out []string
+	for n, jr := range runs {
+		jr.mu.Lock()
+		running := jr.state == StateRunning
+		jr.mu.Unlock()
+		if running {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Status is a job's state and its accounting: every source record it has
 // finished with is processed, filtered or dead-lettered, so RecordsIn =
 // RecordsProcessed + Filtered + DeadLettered.

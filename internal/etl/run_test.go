@@ -157,6 +157,7 @@ func TestETLRunStreamToTable(t *testing.T) {
 		return st
 	}
 	st := status(6)
+	require.Equal(t, []string{"counts"}, m.Running(), "the job runs here")
 	require.EqualValues(t, 1, st.Filtered)
 	require.EqualValues(t, 1, st.DeadLettered)
 	get := func(p string) item.Item {

@@ -556,7 +556,10 @@ func classify(nc *nats.Conn, err error) error {
 		}
 		return fmt.Errorf("%w: %v", ErrNotFound, err)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout), errors.Is(err, nats.ErrConnectionClosed),
-		errors.Is(err, nats.ErrConnectionReconnecting), errors.Is(err, nats.ErrDisconnected), errors.Is(err, jetstream.ErrJetStreamNotEnabled):
+		errors.Is(err, nats.ErrConnectionReconnecting), errors.Is(err, nats.ErrDisconnected), errors.Is(err, jetstream.ErrJetStreamNotEnabled),
+		errors.Is(err, nats.ErrReconnectBufExceeded), errors.Is(err, nats.ErrNoServers):
+		// ErrReconnectBufExceeded: a publish while the connection to an
+		// external server is down (the engine keeps no reconnect buffer).
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	case errors.Is(err, jetstream.ErrTooManyStalledMsgs), errors.Is(err, nats.ErrSlowConsumer):
 		return fmt.Errorf("%w: %v", ErrThrottled, err)

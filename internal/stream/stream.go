@@ -120,6 +120,9 @@ func (s *Stream) Append(ctx context.Context, entries []Entry) ([]Result, error) 
 	if len(entries) == 0 {
 		return nil, nil
 	}
+	if err := s.m.eng.CheckStorage(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
 	parts := make([]int32, len(entries))
 	counts := make([]int32, len(s.ranges))
 	var bytes int

@@ -426,6 +426,9 @@ type mutation func(cur item.Item) (next item.Item, del bool, err error)
 // version the write replaces.
 func (t *Table) write(ctx context.Context, key []byte, op string, fn mutation) (*WriteResult, error) {
 	start := time.Now()
+	if err := t.m.eng.CheckStorage(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, t.m.cfg.WriteTimeout)
 	defer cancel()
 	if err := t.ix.waitFor(ctx, t.keyWrite(key)); err != nil {

@@ -406,6 +406,11 @@ func (m *Manager) TransactWrite(ctx context.Context, actions []TransactAction) e
 // tryTransact makes one attempt; ErrConflict means it wrote nothing that
 // stands and may be retried.
 func (m *Manager) tryTransact(ctx context.Context, items, order []*txnItem) error {
+	// A transaction already begun finishes (decide, finish) whatever the
+	// disk; a new one is refused while the data directory is nearly full.
+	if err := m.eng.CheckStorage(); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
 	id := newID() + newID()
 	// Read and evaluate.
 	reasons := make([]Reason, len(items))

@@ -595,12 +595,16 @@ func (h *Handler) getRecords(ctx context.Context, req *request) (any, *Error) {
 
 // append stores the entries of a put, through the put check when there is
 // one: records it sets aside answer with their place on the dead-letter
-// stream, and its refusal is a ValidationException.
+// stream, and its refusal is a ValidationException (or, when it refuses
+// for the ingest limits, ProvisionedThroughputExceededException).
 func (h *Handler) append(ctx context.Context, st *stream.Stream, entries []stream.Entry) ([]stream.Result, error) {
 	if h.check == nil {
 		return st.Append(ctx, entries)
 	}
 	kept, merge, err := h.check(ctx, st.Name(), entries)
+	if errors.Is(err, stream.ErrThrottled) {
+		return nil, err // ProvisionedThroughputExceededException
+	}
 	if err != nil {
 		return nil, validation("%s", err.Error())
 	}
