@@ -46,7 +46,7 @@ func NewCatalog(seed uint64, n int) []Product {
 			BasePrice: base,
 			MinPrice:  roundCents(base * 0.7),
 			MaxPrice:  roundCents(base * 1.4),
-			Inventory: 2000 + r.IntN(8000),
+			Inventory: 20000 + r.IntN(30000),
 			// Popularity is long-tailed, as in any shop.
 			popularity: math.Exp(r.NormFloat64() * 0.8),
 			wtp:        1.2 + r.Float64()*0.35,

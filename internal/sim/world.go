@@ -257,7 +257,7 @@ func (t Trend) withDefaults() Trend {
 		t.Boost = 50
 	}
 	if t.Hype == 0 {
-		t.Hype = 1.3
+		t.Hype = 1.5
 	}
 	if t.HalfLife == 0 {
 		t.HalfLife = 20 * time.Minute
@@ -401,7 +401,7 @@ func (w *World) Step(d time.Duration, orders []Order) ([]Event, []Order) {
 
 // RestockAfter is how long a product stays sold out before the shop
 // refills it to its starting stock.
-const RestockAfter = time.Hour
+const RestockAfter = 10 * time.Minute
 
 // restock refills products whose restock time has come, in each world.
 func (w *World) restock(i int, now time.Duration) {
