@@ -257,7 +257,7 @@ func (t Trend) withDefaults() Trend {
 		t.Boost = 50
 	}
 	if t.Hype == 0 {
-		t.Hype = 1.5
+		t.Hype = 2
 	}
 	if t.HalfLife == 0 {
 		t.HalfLife = 20 * time.Minute

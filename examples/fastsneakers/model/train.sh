@@ -9,7 +9,7 @@
 #    windows of at least 10 views: the features, the purchases and the
 #    conversion, purchases per view (training.jsonl).
 # 2. pricestream train fits gradient-boosted trees of the conversion on the
-#    view rate, the trend and the price ratio — never increasing in the
+#    trend and the price ratio — never increasing in the
 #    price ratio, never decreasing in the trend — and writes XGBoost JSON
 #    (pricing-model.json), which 50-pricing-model.yaml registers. Views do
 #    not depend on the price, so the price that maximises price ×
@@ -19,5 +19,5 @@ set -eu
 dir=examples/fastsneakers/model
 go run ./$dir/gen -out $dir/training.jsonl -seed 7 -products 24 -views-per-second 4 -trends-per-day 36 -duration 24h
 go run ./cmd/pricestream train --data $dir/training.jsonl --label conversion \
-    --features view_rate,trend_now,price_ratio --monotone price_ratio=-1,trend_now=1 \
-    --trees 200 --depth 3 --eta 0.05 --min-child-weight 50 --seed 1 --out $dir/pricing-model.json
+    --features trend_now,price_ratio --monotone price_ratio=-1,trend_now=1 \
+    --trees 300 --depth 4 --eta 0.05 --min-child-weight 20 --seed 1 --out $dir/pricing-model.json
