@@ -14,6 +14,25 @@ func linearDemand(a, b float64) Demand {
 	return func(_ context.Context, p float64) (float64, error) { return a - b*p, nil }
 }
 
+// plateau is a demand whose revenue is 1000 below 150 and 2000 from 150.
+func plateau(_ context.Context, p float64) (float64, error) {
+	if p >= 150 {
+		return 2000 / p, nil
+	}
+	return 1000 / p, nil
+}
+
+// dip is a plateau whose revenue falls between 101 and 149.
+func dip(_ context.Context, p float64) (float64, error) {
+	switch {
+	case p >= 150:
+		return 2000 / p, nil
+	case p > 100.5:
+		return 500 / p, nil
+	}
+	return 1000 / p, nil
+}
+
 func TestPricingDecide(t *testing.T) {
 	g := Guardrails{MinPrice: 50, MaxPrice: 200, MaxStepPct: 10}
 	ctx := context.Background()
@@ -38,8 +57,14 @@ func TestPricingDecide(t *testing.T) {
 		{"inelastic demand raises the price", 100, linearDemand(10, 0), 0, 110, true, ""},
 		// The maximum price binds before the step.
 		{"maximum price binds", 195, linearDemand(1000, 0), 0, 200, true, ""},
-		// Negative predicted units count as zero.
-		{"negative demand is zero", 150, linearDemand(100, 1), 0, 150, false, ""},
+		// Negative predicted units count as zero: nothing sells within the
+		// step, so the look-ahead steps toward where something does.
+		{"negative demand is zero", 150, linearDemand(100, 1), 0, 135, true, ""},
+		// A plateau (revenue flat within the step) with a better price two
+		// steps away: a full step toward it, as it loses nothing now.
+		{"climbs a plateau toward a better price beyond the step", 100, plateau, 1, 110, true, ""},
+		// The way there would lose revenue now: keep.
+		{"does not step into a dip", 100, dip, 1, 100, false, ReasonNoGain},
 	} {
 		d, err := Decide(ctx, g, tc.current, 21, tc.minGain, tc.demand)
 		require.NoError(t, err, tc.name)
