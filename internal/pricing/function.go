@@ -49,7 +49,8 @@ type Config struct {
 	// time. Default 12.
 	MaxChangesPerHour int `yaml:"max_changes_per_hour" json:"max_changes_per_hour"`
 	// MinGainPct is the least expected revenue gain, in percent, for a
-	// change. Default 1.
+	// change. Default 3: below that, noise in the features makes a price
+	// flap up and down by a few percent.
 	MinGainPct float64 `yaml:"min_gain_pct" json:"min_gain_pct"`
 	// Candidates is the number of prices evaluated per decision. Default 9.
 	Candidates int `yaml:"candidates" json:"candidates"`
@@ -79,7 +80,7 @@ func (c Config) withDefaults() Config {
 		c.MaxChangesPerHour = 12
 	}
 	if c.MinGainPct == 0 {
-		c.MinGainPct = 1
+		c.MinGainPct = 3
 	}
 	if c.Candidates == 0 {
 		c.Candidates = 9
@@ -293,6 +294,12 @@ func timeAttr(it item.Item, name string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// ceilMillis is t in Unix milliseconds, rounded up: a change time stored
+// so never lets the cooldown end early, even by less than a millisecond.
+func ceilMillis(t time.Time) int64 {
+	return (t.UnixNano() + int64(time.Millisecond) - 1) / int64(time.Millisecond)
+}
+
 func priceValue(v float64) item.Value {
 	n, _ := item.ParseNumber(strconv.FormatFloat(roundCents(v), 'f', 2, 64))
 	return item.NumberValue(n)
@@ -391,14 +398,14 @@ func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Re
 		next[attrPrevious] = priceValue(price)
 		rev, _ := num(cur, attrRevision)
 		next[attrRevision] = item.IntValue(int64(rev) + 1)
-		next[attrUpdatedAt] = item.IntValue(rec.EventTime.UnixMilli())
+		next[attrUpdatedAt] = item.IntValue(ceilMillis(rec.EventTime))
 		kept := []item.Value{}
 		for _, c := range changes {
 			if rec.EventTime.Sub(c) < time.Hour {
 				kept = append(kept, item.IntValue(c.UnixMilli()))
 			}
 		}
-		next[attrChangeTimes] = item.ListValue(append(kept, item.IntValue(rec.EventTime.UnixMilli())))
+		next[attrChangeTimes] = item.ListValue(append(kept, item.IntValue(ceilMillis(rec.EventTime))))
 		next[attrDecision] = item.NumberValue(seq)
 		return next, nil
 	})

@@ -17,7 +17,7 @@
 #    no more.
 set -eu
 dir=examples/fastsneakers/model
-go run ./$dir/gen -out $dir/training.jsonl -seed 7 -products 24 -views-per-second 4 -trends-per-day 36 -duration 24h
+go run ./$dir/gen -out $dir/training.jsonl -seed 7 -products 24 -views-per-second 4 -trends-per-day 96 -duration 24h
 go run ./cmd/pricestream train --data $dir/training.jsonl --label conversion \
     --features trend_now,price_ratio --monotone price_ratio=-1,trend_now=1 \
     --trees 300 --depth 4 --eta 0.05 --min-child-weight 20 --seed 1 --out $dir/pricing-model.json
