@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/pricestream/pricestream/examples/fastsneakers"
@@ -83,14 +84,14 @@ func Explore(ctx context.Context, o ExploreOptions, out io.Writer) (sim.Score, e
 	defer stopTail()
 	rows := make(chan error, 1)
 	enc := json.NewEncoder(out)
-	var n int
+	var n atomic.Int64 // rows read from the training stream
 	go func() {
 		rows <- p.Client.Tail(tailCtx, trainingStream, "trim_horizon", -1, func(r *client.Record) error {
 			var row map[string]any
 			if err := json.Unmarshal(r.Data, &row); err != nil {
 				return err
 			}
-			n++
+			n.Add(1)
 			if views, _ := row["views"].(float64); views < MinTrainingViews {
 				return nil
 			}
@@ -109,7 +110,7 @@ func Explore(ctx context.Context, o ExploreOptions, out io.Writer) (sim.Score, e
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		st, err := p.Client.JobStatus(ctx, trainingJob)
-		if err == nil && int(st.RowsWritten) <= n {
+		if err == nil && int64(st.RowsWritten) <= n.Load() {
 			break
 		}
 		time.Sleep(10 * time.Millisecond) // polling interval

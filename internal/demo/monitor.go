@@ -27,8 +27,6 @@ type Monitor struct {
 		violations             int64
 		seen                   map[string]bool // decision ids (records may repeat)
 		e2e                    []float64       // ms, applied changes
-		last                   map[string]pricing.DecisionRecord
-		changes                []pricing.DecisionRecord // applied, newest last (bounded)
 	}
 }
 
@@ -40,7 +38,6 @@ func NewMonitor(c *client.Client, stream string, maxStepPct float64) *Monitor {
 	}
 	m := &Monitor{c: c, stream: stream, maxStepPct: maxStepPct}
 	m.mu.seen = map[string]bool{}
-	m.mu.last = map[string]pricing.DecisionRecord{}
 	return m
 }
 
@@ -88,16 +85,11 @@ func (m *Monitor) add(d pricing.DecisionRecord) {
 		if Violates(d, m.maxStepPct) {
 			m.mu.violations++
 		}
-		m.mu.changes = append(m.mu.changes, d)
-		if len(m.mu.changes) > 10_000 {
-			m.mu.changes = slices.Delete(m.mu.changes, 0, 5_000)
-		}
 	case "refused":
 		m.mu.refused++
 	default:
 		m.mu.kept++
 	}
-	m.mu.last[d.ProductID] = d
 }
 
 // Violates reports whether an applied change breaks a guardrail that its
@@ -133,13 +125,6 @@ func (m *Monitor) Stats(skip int) Stats {
 		s.E2EP50, s.E2EP99, s.E2EP999 = quantile(lat, 0.5), quantile(lat, 0.99), quantile(lat, 0.999)
 	}
 	return s
-}
-
-// Applied returns the applied changes seen (the newest ones).
-func (m *Monitor) Applied() []pricing.DecisionRecord {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return slices.Clone(m.mu.changes)
 }
 
 // quantile of sorted values, nearest rank.

@@ -146,9 +146,6 @@ func New(o Options) (*Simulator, error) {
 	return s, nil
 }
 
-// World returns the simulated shop. Read it only when Run is not running.
-func (s *Simulator) World() *World { return s.w }
-
 // Score returns the outcome so far; safe while Run runs.
 func (s *Simulator) Score() Score {
 	s.mu.Lock()

@@ -169,15 +169,16 @@ type Score struct {
 // demand. It is deterministic: the same configuration and the same prices
 // give the same events. It is not safe for concurrent use.
 type World struct {
-	cfg      Config
-	products []Product
-	index    map[string]int
-	share    []float64 // traffic share per product
-	rngs     []*rand.Rand
-	trends   [][]Trend // per product, by time
-	prices   []float64 // the prices visitors see now
-	invDyn   []int
-	invStat  []int
+	cfg       Config
+	products  []Product
+	index     map[string]int
+	share     []float64 // traffic share per product
+	rngs      []*rand.Rand
+	trends    [][]Trend // per product, by time
+	allTrends []Trend   // every trend, by time
+	prices    []float64 // the prices visitors see now
+	invDyn    []int
+	invStat   []int
 	// restock is when an empty product is refilled, per world (0: not
 	// empty).
 	restockDyn, restockStat []time.Duration
@@ -248,7 +249,9 @@ func NewWorld(cfg Config) (*World, error) {
 	}
 	for i := range w.trends {
 		slices.SortFunc(w.trends[i], func(a, b Trend) int { return cmp.Compare(a.At, b.At) })
+		w.allTrends = append(w.allTrends, w.trends[i]...)
 	}
+	slices.SortFunc(w.allTrends, func(a, b Trend) int { return cmp.Compare(a.At, b.At) })
 	return w, nil
 }
 
@@ -286,14 +289,8 @@ func (w *World) Now() time.Time { return w.cfg.Start.Add(w.now) }
 func (w *World) Elapsed() time.Duration { return w.now }
 
 // Trends returns every trend of the run, scheduled and random, by time.
-func (w *World) Trends() []Trend {
-	var out []Trend
-	for _, ts := range w.trends {
-		out = append(out, ts...)
-	}
-	slices.SortFunc(out, func(a, b Trend) int { return cmp.Compare(a.At, b.At) })
-	return out
-}
+// The slice is the world's: do not change it.
+func (w *World) Trends() []Trend { return w.allTrends }
 
 // SetPrice sets the price visitors see for a product from now on.
 func (w *World) SetPrice(id string, price float64) bool {
@@ -302,22 +299,6 @@ func (w *World) SetPrice(id string, price float64) bool {
 		w.prices[i] = price
 	}
 	return ok
-}
-
-// Price returns the price visitors see for a product.
-func (w *World) Price(id string) float64 {
-	if i, ok := w.index[id]; ok {
-		return w.prices[i]
-	}
-	return 0
-}
-
-// Inventory returns a product's stock at the prices set.
-func (w *World) Inventory(id string) int {
-	if i, ok := w.index[id]; ok {
-		return w.invDyn[i]
-	}
-	return 0
 }
 
 // Score returns the outcome so far.
