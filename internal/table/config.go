@@ -20,15 +20,26 @@ type Config struct {
 	// CompactInterval is how often the compactor trims change history older
 	// than each table's change retention. Default 1m.
 	CompactInterval time.Duration `yaml:"compact_interval" json:"compact_interval"`
+	// SnapshotDir holds the index snapshots: each open table's index,
+	// written every SnapshotInterval and at shutdown, so that a restart
+	// reads only the changes after it instead of the whole table (the
+	// engine stays the truth; a snapshot that cannot be trusted is
+	// ignored). Default: DATA_DIR/table-index with an embedded engine,
+	// none with an external one; "off" turns snapshots off.
+	SnapshotDir string `yaml:"snapshot_dir" json:"snapshot_dir"`
+	// SnapshotInterval is how often a changed index is written to its
+	// snapshot. Default 5m.
+	SnapshotInterval time.Duration `yaml:"snapshot_interval" json:"snapshot_interval"`
 }
 
 // Defaults and limits, after DynamoDB's where it has one.
 const (
-	DefaultWriteTimeout    = 10 * time.Second
-	DefaultLockTimeout     = 10 * time.Second
-	DefaultCompactInterval = time.Minute
-	DefaultRetention       = 24 * time.Hour
-	MinRetention           = time.Minute
+	DefaultWriteTimeout     = 10 * time.Second
+	DefaultLockTimeout      = 10 * time.Second
+	DefaultCompactInterval  = time.Minute
+	DefaultSnapshotInterval = 5 * time.Minute
+	DefaultRetention        = 24 * time.Hour
+	MinRetention            = time.Minute
 	// MaxBatchGet, MaxBatchWrite and MaxTransactItems bound BatchGetItem,
 	// BatchWriteItem and TransactWriteItems.
 	MaxBatchGet      = 100
@@ -54,6 +65,9 @@ func (c Config) withDefaults() Config {
 	if c.CompactInterval == 0 {
 		c.CompactInterval = DefaultCompactInterval
 	}
+	if c.SnapshotInterval == 0 {
+		c.SnapshotInterval = DefaultSnapshotInterval
+	}
 	return c
 }
 
@@ -71,6 +85,9 @@ func (c Config) Validate(prefix string) error {
 	}
 	if c.CompactInterval < 0 {
 		errs = append(errs, fmt.Errorf("%s.compact_interval: must be > 0", prefix))
+	}
+	if c.SnapshotInterval < 0 {
+		errs = append(errs, fmt.Errorf("%s.snapshot_interval: must be > 0", prefix))
 	}
 	return errors.Join(errs...)
 }

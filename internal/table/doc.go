@@ -35,8 +35,11 @@
 // stream. A read waits (on a channel, not a sleep) until the index has
 // applied every write this process made; a consistent read also waits for
 // every write stored before it (GetItem reads the item's last version from
-// the engine directly). The index is rebuilt from the engine when a table
-// is first opened in a process.
+// the engine directly). When a table is first opened in a process, its
+// index is loaded from the local index snapshot (snapshot.go: written
+// every Config.SnapshotInterval and at Close; used only when it can be
+// trusted against the stream) and caught up from the engine, or else
+// rebuilt from the whole stream.
 //
 // # History
 //
@@ -48,8 +51,8 @@
 // # Concurrency
 //
 // [Manager], [Table], [Subscription] and [Reader] are safe for concurrent
-// use. The manager owns one goroutine per open table (the index applier)
-// and the compactor; [Manager.Close] stops them and waits. Lock order:
+// use. The manager owns one goroutine per open table (the index applier),
+// the compactor and the snapshot writer; [Manager.Close] stops them and waits. Lock order:
 // Manager.mu, then index.mu, then index.nmu; the decision cache's mutex is
 // never held with another.
 //

@@ -51,9 +51,16 @@ type index struct {
 		dirty map[string]struct{}
 		// locked holds keys whose last message is a lock marker.
 		locked map[string]struct{}
+		// last is the last message applied to the tree, with its write
+		// time: the position of a snapshot.
+		last struct {
+			seq  uint64
+			time int64
+		}
 	}
 
 	applied atomic.Uint64 // sequence of the last message applied
+	snapSeq atomic.Uint64 // sequence of the last snapshot written or loaded
 
 	nmu    sync.Mutex
 	notify chan struct{} // closed after the next apply; made by waiters
@@ -122,14 +129,21 @@ func (ix *index) run(ctx context.Context) {
 		return
 	}
 	st := s.CachedInfo().State
+	cfg := jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{t.wildcard},
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	}
+	if from := ix.loadSnapshot(ctx, st.LastSeq); from > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from+1
+		if from >= st.LastSeq {
+			ix.markReady()
+		}
+	}
 	if st.Msgs == 0 {
 		ix.advance(st.LastSeq)
 		ix.markReady()
 	}
-	cons, err := m.rjs.OrderedConsumer(ctx, t.jsName, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{t.wildcard},
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-	})
+	cons, err := m.rjs.OrderedConsumer(ctx, t.jsName, cfg)
 	if err != nil {
 		ix.fail(fmt.Errorf("open table %q: %w", t.name, classify(m.rc, err)))
 		return
@@ -210,6 +224,7 @@ func (ix *index) apply(seq uint64, data []byte) {
 	} else if had && prev.lock != nil {
 		delete(ix.mu.locked, e.key)
 	}
+	ix.mu.last.seq, ix.mu.last.time = seq, v.time
 	ix.mu.Unlock()
 	ix.advance(seq)
 	if ix.loadTime != 0 { // not while loading: the delay then is the load

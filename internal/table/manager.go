@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -73,6 +75,12 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 		return nil, errors.New("table: no engine")
 	}
 	cfg = cfg.withDefaults()
+	switch {
+	case cfg.SnapshotDir == "off":
+		cfg.SnapshotDir = ""
+	case cfg.SnapshotDir == "" && deps.Engine.Embedded():
+		cfg.SnapshotDir = filepath.Join(deps.Engine.Config().DataDir, "table-index")
+	}
 	logger := deps.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -107,12 +115,18 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 		return nil, fmt.Errorf("table: register index collector: %w", err)
 	}
 	m.wg.Go(m.runCompactor)
+	if cfg.SnapshotDir != "" {
+		m.wg.Go(func() {
+			pprof.Do(m.ctx, pprof.Labels("role", "table-snapshots"), m.runSnapshots)
+		})
+	}
 	return m, nil
 }
 
-// Close stops the indexes and the compactor and waits for them. It is
-// idempotent; the manager cannot be reused. Writes in flight finish or fail
-// with ErrClosed.
+// Close stops the indexes and the compactor and waits for them, then
+// writes the index snapshot of every open table that changed since its
+// last one (so the next start loads it). It is idempotent; the manager
+// cannot be reused. Writes in flight finish or fail with ErrClosed.
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	if m.mu.closed {
@@ -130,6 +144,11 @@ func (m *Manager) Close() error {
 		t.ix.stop()
 	}
 	m.wg.Wait()
+	for _, t := range tables {
+		if _, err := m.writeSnapshot(t); err != nil {
+			m.logger.Warn("table index snapshot at shutdown", "table", t.name, "err", err)
+		}
+	}
 	return nil
 }
 
@@ -436,7 +455,8 @@ func (m *Manager) List(ctx context.Context) ([]*Info, error) {
 // Delete deletes the table with its items, change history and readers'
 // positions.
 func (m *Manager) Delete(ctx context.Context, name string) error {
-	if _, err := m.definition(ctx, name); err != nil {
+	d, err := m.definition(ctx, name)
+	if err != nil {
 		return err
 	}
 	reg, err := m.registry(ctx)
@@ -456,6 +476,7 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 	if err := m.js.DeleteStream(ctx, m.jsName(name)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return fmt.Errorf("delete table %q: %w", name, classify(m.nc, err))
 	}
+	m.removeSnapshot(d.ID)
 	if err := m.deletePositions(ctx, name); err != nil {
 		m.logger.Warn("table deleted but its readers' positions were not", "table", name, "err", err)
 	}

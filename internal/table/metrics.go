@@ -14,6 +14,9 @@ type metrics struct {
 	txns         *prometheus.CounterVec
 	txnSeconds   prometheus.Histogram
 	compacted    *prometheus.CounterVec
+
+	snapshotSeconds prometheus.Histogram
+	snapshotLoads   *prometheus.CounterVec
 }
 
 // latencyBuckets cover 25 µs to 10 s.
@@ -48,8 +51,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		compacted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pricestream_table_compacted_keys_total", Help: "Item subjects whose history older than the change retention the compactor trimmed.",
 		}, []string{"table"}),
+		snapshotSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "pricestream_table_index_snapshot_seconds", Help: "Time to write one table's index snapshot.", Buckets: latencyBuckets,
+		}),
+		snapshotLoads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pricestream_table_index_snapshot_loads_total", Help: "Index snapshots found when a table was opened, by result (loaded, or ignored and the index rebuilt from the engine).",
+		}, []string{"result"}),
 	}
-	reg.MustRegister(m.writes, m.conflicts, m.condFailures, m.writeSeconds, m.indexDelay, m.notify, m.txns, m.txnSeconds, m.compacted)
+	reg.MustRegister(m.writes, m.conflicts, m.condFailures, m.writeSeconds, m.indexDelay, m.notify, m.txns, m.txnSeconds, m.compacted, m.snapshotSeconds, m.snapshotLoads)
 	return m
 }
 

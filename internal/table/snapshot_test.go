@@ -1,0 +1,272 @@
+package table
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pricestream/pricestream/internal/engine"
+	"github.com/pricestream/pricestream/internal/engine/enginetest"
+	"github.com/pricestream/pricestream/internal/table/expr"
+	"github.com/pricestream/pricestream/internal/table/item"
+)
+
+func snapManager(t *testing.T, e *engine.Engine, dir string) *Manager {
+	t.Helper()
+	m, err := New(Config{SnapshotDir: dir}, Deps{Engine: e, Registerer: prometheus.NewRegistry()})
+	require.NoError(t, err)
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// indexDump prints everything an index holds, in key order.
+func indexDump(t *testing.T, tb *Table) string {
+	t.Helper()
+	ix := tb.ix
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	var b strings.Builder
+	fmt.Fprintf(&b, "items=%d bytes=%d applied=%d last=%d\n", ix.mu.items, ix.mu.bytes, ix.applied.Load(), ix.mu.last.seq)
+	ix.mu.tree.Ascend(func(e *entry) bool {
+		_, dirty := ix.mu.dirty[e.key]
+		_, locked := ix.mu.locked[e.key]
+		fmt.Fprintf(&b, "%x seq=%d time=%d item=%s dirty=%v locked=%v", e.key, e.seq, e.time, hex.EncodeToString(e.item), dirty, locked)
+		if e.lock != nil {
+			fmt.Fprintf(&b, " lock=%s/%d/%x", e.lock.txn, e.lock.finalOp, e.lock.final)
+		}
+		b.WriteByte('\n')
+		return true
+	})
+	return b.String()
+}
+
+// fillSnapTable writes a table with history: inserts, updates (several
+// versions of a key), deletions (tombstones) and a transaction.
+func fillSnapTable(t *testing.T, m *Manager, name string, from, n int) {
+	t.Helper()
+	ctx := context.Background()
+	tb, err := m.Open(ctx, name)
+	require.NoError(t, err)
+	for i := from; i < from+n; i++ {
+		_, err := tb.Put(ctx, item.Item{"pk": item.StringValue(fmt.Sprintf("k%04d", i)), "n": item.IntValue(int64(i))}, WriteOptions{})
+		require.NoError(t, err)
+	}
+	for i := from; i < from+n; i += 7 {
+		_, err := tb.Put(ctx, item.Item{"pk": item.StringValue(fmt.Sprintf("k%04d", i)), "n": item.IntValue(int64(-i))}, WriteOptions{})
+		require.NoError(t, err)
+	}
+	for i := from + 3; i < from+n; i += 11 {
+		_, err := tb.Delete(ctx, item.Key{Partition: item.StringValue(fmt.Sprintf("k%04d", i))}, WriteOptions{})
+		require.NoError(t, err)
+	}
+	require.NoError(t, m.TransactWrite(ctx, []TransactAction{
+		{Table: tb, Kind: TransactPut, Item: item.Item{"pk": item.StringValue(fmt.Sprintf("t%04d", from)), "n": item.IntValue(1)}},
+		{Table: tb, Kind: TransactPut, Item: item.Item{"pk": item.StringValue(fmt.Sprintf("u%04d", from)), "n": item.IntValue(2)}},
+	}))
+	require.NoError(t, tb.ix.waitFor(ctx, tb.lastWrite.Load()))
+}
+
+// rebuilt opens name with snapshots off: the index as the stream alone
+// gives it.
+func rebuilt(t *testing.T, e *engine.Engine, name string) string {
+	t.Helper()
+	m := snapManager(t, e, "off")
+	tb, err := m.Open(context.Background(), name)
+	require.NoError(t, err)
+	return indexDump(t, tb)
+}
+
+func TestTableSnapshotRestart(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	e := enginetest.Start(t, enginetest.WithDir(data))
+	m1, err := New(Config{}, Deps{Engine: e, Registerer: prometheus.NewRegistry()})
+	require.NoError(t, err)
+	require.Equal(t, data+"/table-index", m1.cfg.SnapshotDir, "an embedded engine keeps snapshots in its data directory")
+	ks := item.KeySchema{Partition: item.KeyAttribute{Name: "pk", Type: item.S}}
+	info, err := m1.Create(ctx, Spec{Name: "snap", Key: ks, StreamView: ViewNewAndOldImgs})
+	require.NoError(t, err)
+	fillSnapTable(t, m1, "snap", 0, 300)
+	require.NoError(t, m1.Close())
+	_, err = os.Stat(data + "/table-index/" + info.ID + ".idx")
+	require.NoError(t, err, "Close writes the snapshot")
+
+	// Changes after the snapshot, made where snapshots are off.
+	m2 := snapManager(t, e, "off")
+	fillSnapTable(t, m2, "snap", 200, 200)
+	require.NoError(t, m2.Close())
+
+	// Restart the engine too: the snapshot is checked against the stream
+	// as it comes back from disk.
+	require.NoError(t, e.Close())
+	e = enginetest.Start(t, enginetest.WithDir(data))
+	m3 := snapManager(t, e, "")
+	tb, err := m3.Open(ctx, "snap")
+	require.NoError(t, err)
+	require.Equal(t, 1.0, testutil.ToFloat64(m3.metrics.snapshotLoads.WithLabelValues("loaded")))
+	want := rebuilt(t, e, "snap")
+	require.Equal(t, want, indexDump(t, tb), "snapshot + changes after it = the index rebuilt from the stream")
+
+	// The loaded index serves conditional writes: sequences are right.
+	_, err = tb.Update(ctx, item.Key{Partition: item.StringValue("k0001")}, mustUpdate(t, "SET n = n + :one"), WriteOptions{})
+	require.NoError(t, err)
+	got, err := tb.Get(ctx, item.Key{Partition: item.StringValue("k0001")}, GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, `{"n":2,"pk":"k0001"}`, string(got.AppendPlainJSON(nil)))
+
+	// The periodic writer keeps it current; a clean restart with nothing
+	// new loads it and reads nothing from the stream.
+	wrote, err := m3.writeSnapshot(tb)
+	require.NoError(t, err)
+	require.True(t, wrote)
+	wrote, err = m3.writeSnapshot(tb)
+	require.NoError(t, err)
+	require.False(t, wrote, "nothing changed since the last snapshot")
+	before := indexDump(t, tb)
+	require.NoError(t, m3.Close())
+	m4 := snapManager(t, e, "")
+	tb, err = m4.Open(ctx, "snap")
+	require.NoError(t, err)
+	require.Equal(t, before, indexDump(t, tb))
+
+	// Deleting the table removes its snapshot; a new table of that name
+	// starts empty.
+	require.NoError(t, m4.Delete(ctx, "snap"))
+	_, err = os.Stat(m4.snapshotPath(info.ID))
+	require.ErrorIs(t, err, os.ErrNotExist)
+	_, err = m4.Create(ctx, Spec{Name: "snap", Key: ks})
+	require.NoError(t, err)
+	tb, err = m4.Open(ctx, "snap")
+	require.NoError(t, err)
+	require.Equal(t, int64(0), tb.Info().Items)
+}
+
+func mustUpdate(t *testing.T, src string) *expr.Update {
+	t.Helper()
+	u, err := expr.CompileUpdate(src, nil, map[string]item.Value{":one": item.IntValue(1)})
+	require.NoError(t, err)
+	return u
+}
+
+// TestTableSnapshotIgnored: a snapshot that cannot be trusted is ignored
+// and the index rebuilt from the stream, whatever is wrong with it.
+func TestTableSnapshotIgnored(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name  string
+		spoil func(t *testing.T, m *Manager, path string, s *snapshotFile, tb *Table)
+	}{
+		{"corrupt byte", func(t *testing.T, _ *Manager, path string, _ *snapshotFile, _ *Table) {
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			b[len(b)/2] ^= 0x40
+			require.NoError(t, os.WriteFile(path, b, 0o644))
+		}},
+		{"truncated", func(t *testing.T, _ *Manager, path string, _ *snapshotFile, _ *Table) {
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(path, b[:len(b)-100], 0o644))
+		}},
+		{"older than half the retention", func(t *testing.T, _ *Manager, path string, s *snapshotFile, tb *Table) {
+			rewrite(t, path, s, tb, func(st *snapshotState) {}, time.Now().Add(-13*time.Hour))
+		}},
+		{"ahead of the engine", func(t *testing.T, _ *Manager, path string, s *snapshotFile, tb *Table) {
+			rewrite(t, path, s, tb, func(st *snapshotState) { st.seq += 1000 }, time.Now())
+		}},
+		{"tail rewritten", func(t *testing.T, _ *Manager, path string, s *snapshotFile, tb *Table) {
+			rewrite(t, path, s, tb, func(st *snapshotState) { st.seqTime++ }, time.Now())
+		}},
+		{"another table's", func(t *testing.T, m *Manager, path string, _ *snapshotFile, _ *Table) {
+			other, err := m.Open(ctx, "other")
+			require.NoError(t, err)
+			b, err := os.ReadFile(m.snapshotPath(other.id))
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(path, b, 0o644))
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := enginetest.Start(t)
+			dir := t.TempDir()
+			m1 := snapManager(t, e, dir)
+			ks := item.KeySchema{Partition: item.KeyAttribute{Name: "pk", Type: item.S}}
+			info, err := m1.Create(ctx, Spec{Name: "snap", Key: ks})
+			require.NoError(t, err)
+			_, err = m1.Create(ctx, Spec{Name: "other", Key: ks})
+			require.NoError(t, err)
+			fillSnapTable(t, m1, "snap", 0, 100)
+			fillSnapTable(t, m1, "other", 0, 10)
+			require.NoError(t, m1.Close())
+			path := m1.snapshotPath(info.ID)
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			s, err := readSnapshotFile(b)
+			require.NoError(t, err)
+
+			m2 := snapManager(t, e, dir)
+			tb := &Table{m: m2, id: info.ID, name: "snap"}
+			c.spoil(t, m2, path, s, tb)
+			got, err := m2.Open(ctx, "snap")
+			require.NoError(t, err)
+			require.Equal(t, 1.0, testutil.ToFloat64(m2.metrics.snapshotLoads.WithLabelValues("ignored")))
+			require.Equal(t, rebuilt(t, e, "snap"), indexDump(t, got))
+		})
+	}
+}
+
+// rewrite writes s again after fn changes its position, as taken at taken.
+func rewrite(t *testing.T, path string, s *snapshotFile, tb *Table, fn func(*snapshotState), taken time.Time) {
+	t.Helper()
+	ix := newIndex(tb)
+	defer ix.stop()
+	st := snapshotState{tree: ix.mu.tree, dirty: map[string]struct{}{}, seq: s.seq, seqTime: s.seqTime}
+	for _, e := range s.entries {
+		st.tree.ReplaceOrInsert(e)
+	}
+	for _, k := range s.dirty {
+		st.dirty[k] = struct{}{}
+	}
+	fn(&st)
+	require.NoError(t, writeSnapshotFile(path, s.id, st, taken))
+}
+
+// FuzzTableSnapshot: a damaged snapshot file gives an error, never a
+// panic, and what decodes holds its keys in order.
+func FuzzTableSnapshot(f *testing.F) {
+	e := &entry{key: "k1", seq: 3, time: 9, item: []byte{1, 2}}
+	l := &entry{key: "k2", seq: 4, time: 10, item: []byte{3}, lock: &lock{txn: "t", finalOp: opPut, final: []byte{4}}}
+	tomb := &entry{key: "k3", seq: 5, time: 11}
+	dir := f.TempDir()
+	tb := &Table{m: &Manager{ctx: context.Background()}}
+	ix := newIndex(tb)
+	for _, x := range []*entry{e, l, tomb} {
+		ix.mu.tree.ReplaceOrInsert(x)
+	}
+	path := dir + "/seed.idx"
+	if err := writeSnapshotFile(path, "id", snapshotState{tree: ix.mu.tree, dirty: map[string]struct{}{"k3": {}}, seq: 5, seqTime: 11}, time.Unix(1, 0)); err != nil {
+		f.Fatal(err)
+	}
+	seed, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	f.Add([]byte(snapMagic))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := readSnapshotFile(data)
+		if err != nil {
+			return
+		}
+		for i := 1; i < len(s.entries); i++ {
+			require.Less(t, s.entries[i-1].key, s.entries[i].key)
+		}
+	})
+}
