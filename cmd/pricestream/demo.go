@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -66,6 +67,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 	var f serverFlags
 	var o demo.BenchOptions
 	var asJSON bool
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Drive the full pipeline at a steady rate and report end-to-end latency",
@@ -100,6 +102,17 @@ events, and the peak resident memory.`,
 			o.App, o.Logger, o.Out = cfg, app.NewLogger(cfg.Log, os.Stderr), os.Stderr
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
+			if cpuProfile != "" {
+				pf, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer pf.Close()
+				if err := pprof.StartCPUProfile(pf); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			res, err := demo.Bench(ctx, o)
 			if err != nil {
 				return err
@@ -121,6 +134,7 @@ events, and the peak resident memory.`,
 	fl.IntVar(&o.Products, "products", 10_000, "products in the simulated catalog")
 	fl.StringVar(&o.API, "api", "native", "how events are sent: native or kinesis")
 	fl.BoolVar(&asJSON, "json", false, "print the results as a JSON object")
+	fl.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (read it with go tool pprof)")
 	return cmd
 }
 

@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pricestream/pricestream/internal/table/expr"
@@ -484,10 +482,10 @@ func (t *Table) write(ctx context.Context, key []byte, op string, fn mutation) (
 			v.item, _ = next.AppendBinary(nil)
 		}
 		buf = appendVersion(buf[:0], &v)
-		ack, err := t.m.js.PublishMsg(ctx, &nats.Msg{Subject: subj, Data: buf}, jetstream.WithExpectLastSequencePerSubject(tip))
+		seq, err := publishExpect(ctx, t.m.nc, subj, buf, tip)
 		if err == nil {
-			t.noteKeyWrite(key, ack.Sequence)
-			res.Written, res.Seq = true, ack.Sequence
+			t.noteKeyWrite(key, seq)
+			res.Written, res.Seq = true, seq
 			t.writes.WithLabelValues(op).Inc()
 			t.writeTime.Observe(time.Since(start).Seconds())
 			return res, nil
