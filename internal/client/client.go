@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	gojson "github.com/goccy/go-json"
+
 	"github.com/pricestream/pricestream/internal/api"
 )
 
@@ -254,7 +256,7 @@ func (c *Client) Tail(ctx context.Context, stream, start string, partition int, 
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for sc.Scan() {
 		var r Record
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+		if err := gojson.Unmarshal(sc.Bytes(), &r); err != nil {
 			return fmt.Errorf("client: tail: %w", err)
 		}
 		if err := fn(&r); err != nil {

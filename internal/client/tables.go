@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strconv"
 
+	gojson "github.com/goccy/go-json"
+
 	"github.com/pricestream/pricestream/internal/api"
 )
 
@@ -123,7 +125,7 @@ func (c *Client) TailChanges(ctx context.Context, table, start string, fn func(*
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for sc.Scan() {
 		var ch api.ChangeJSON
-		if err := json.Unmarshal(sc.Bytes(), &ch); err != nil {
+		if err := gojson.Unmarshal(sc.Bytes(), &ch); err != nil {
 			return fmt.Errorf("client: tail changes: %w", err)
 		}
 		if err := fn(&ch); err != nil {

@@ -2,11 +2,12 @@ package demo
 
 import (
 	"context"
-	"encoding/json"
 	"math"
 	"slices"
 	"sync"
 	"time"
+
+	gojson "github.com/goccy/go-json"
 
 	"github.com/pricestream/pricestream/internal/client"
 	"github.com/pricestream/pricestream/internal/pricing"
@@ -47,7 +48,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		err := m.c.Tail(ctx, m.stream, "trim_horizon", -1, func(r *client.Record) error {
 			var d pricing.DecisionRecord
-			if json.Unmarshal(r.Data, &d) == nil {
+			if gojson.Unmarshal(r.Data, &d) == nil {
 				m.add(d)
 			}
 			return nil

@@ -2,12 +2,13 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
 	"sort"
 	"sync"
 	"time"
+
+	gojson "github.com/goccy/go-json"
 
 	"github.com/pricestream/pricestream/internal/pricing"
 	"github.com/pricestream/pricestream/internal/stream"
@@ -253,7 +254,9 @@ func (d *Dashboard) followPartition(ctx context.Context, s *stream.Stream, part 
 			}
 			for _, rec := range recs {
 				var dr pricing.DecisionRecord
-				if err := json.Unmarshal(rec.Data, &dr); err != nil || dr.ProductID == "" {
+				// goccy/go-json: every decision passes here, and it decodes them
+				// several times faster than encoding/json.
+				if err := gojson.Unmarshal(rec.Data, &dr); err != nil || dr.ProductID == "" {
 					continue // not a decision; nothing to show
 				}
 				d.add(&dr)
