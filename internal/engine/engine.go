@@ -214,6 +214,17 @@ func (e *Engine) Connect(name string) (*nats.Conn, error) {
 			}
 		}),
 		nats.ReconnectHandler(func(*nats.Conn) { e.logger.Info("engine connection restored", "conn", name) }),
+		// Asynchronous client errors (a subscription falling behind: "slow
+		// consumer, messages dropped") go to the log with the subscription
+		// they concern, not to stderr as the client's default prints them.
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			args := []any{"conn", name, "err", err}
+			if sub != nil {
+				msgs, bytes, _ := sub.Pending()
+				args = append(args, "subject", sub.Subject, "pending_msgs", msgs, "pending_bytes", bytes)
+			}
+			e.logger.Warn("engine client error", args...)
+		}),
 	}
 	var (
 		nc  *nats.Conn
