@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -100,6 +101,8 @@ type Manager struct {
 	kvMu   sync.Mutex
 	defsKV jetstream.KeyValue
 	stKV   jetstream.KeyValue
+	// stateChunk, when set (tests), replaces the window state chunk size.
+	stateChunk atomic.Int64
 
 	mu struct {
 		sync.Mutex
@@ -343,7 +346,7 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	keys, err := st.ListKeysFiltered(ctx, name+".*")
+	keys, err := st.ListKeysFiltered(ctx, name+".>") // checkpoints, their window state chunks, the replay mark
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ type metrics struct {
 	in, processed, filtered, dead, late, rows *prometheus.CounterVec
 	stage                                     *prometheus.HistogramVec
 	endToEnd                                  *prometheus.HistogramVec
+	stateBytes                                *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -32,7 +33,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		endToEnd: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "pricestream", Subsystem: "etl", Name: "end_to_end_seconds",
 			Help: "Time from a record's arrival (ingest accepted it) to the sink row it produced being committed.", Buckets: prometheus.ExponentialBuckets(1e-4, 2, 16)}, []string{"job"}),
 	}
-	reg.MustRegister(m.stage, m.endToEnd)
+	m.stateBytes = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "pricestream", Subsystem: "etl", Name: "checkpoint_state_bytes_total",
+		Help: "Window state bytes checkpoints wrote, by kind: full (the whole state) or delta (what changed since the previous checkpoint)."}, []string{"job", "kind"})
+	reg.MustRegister(m.stage, m.endToEnd, m.stateBytes)
 	return m
 }
 
@@ -42,6 +45,7 @@ func (m *metrics) forget(job string) {
 	}
 	m.stage.DeletePartialMatch(prometheus.Labels{"job": job})
 	m.endToEnd.DeleteLabelValues(job)
+	m.stateBytes.DeletePartialMatch(prometheus.Labels{"job": job})
 }
 
 // statusCollector exports, at each scrape, the lag and watermark of the

@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"math"
 	"runtime/pprof"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,6 +54,23 @@ type partState struct {
 	in, processed, filtered, dead, late, emitted atomic.Uint64
 	wm                                           atomic.Int64
 	lastOffset                                   atomic.Int64 // -1 before any record
+
+	// chain is the window state's checkpoint chain as the next checkpoint
+	// extends it: a full state and the deltas on top of it. The worker
+	// owns it; forceFull is set by the checkpointer when a checkpoint
+	// failed (its delta is lost, so the next one must be full).
+	chain     stateChain
+	forceFull atomic.Bool
+}
+
+// stateChain describes a partition's stored window state: the full state
+// base (its chunks), and the deltas on top of it (their chunks), in order.
+type stateChain struct {
+	base       uint64 // 0: no window state stored
+	baseChunks uint32
+	deltas     []uint32
+	baseBytes  int
+	deltaBytes int
 }
 
 // batch is the records of one partition read in one go.
@@ -491,6 +510,7 @@ func (r *run) work(ctx, sinkCtx context.Context, in <-chan batch, mine []*partSt
 						continue
 					}
 					if err := r.checkpointNow(sinkCtx, ps, pr); err != nil {
+						ps.forceFull.Store(true)
 						r.logger.Warn("final checkpoint failed; the next run replays from the previous one", "partition", ps.part, "err", err)
 					}
 				}
@@ -609,7 +629,20 @@ func (r *run) deadLetter(ctx context.Context, sr *srcRecord, re *RecordError) er
 	return r.dlq.add(ctx, deadLetterEntry(d))
 }
 
-// A checkpoint of one partition, in the state bucket under JOB.PARTITION.
+// A checkpoint of one partition: a head in the state bucket under
+// JOB.PARTITION (positions, counters, and the window state's chain), and
+// the window state itself in chunks under JOB.PARTITION.b<BASE>.<CHUNK>
+// (a full state) and JOB.PARTITION.b<BASE>.d<N>.<CHUNK> (the Nth delta
+// on top of it). Chunks are written before the head that names them, so
+// the head is the commit point: a crash between leaves unreferenced chunks
+// (removed at the next full state), never a head without its state.
+//
+// Most checkpoints write a delta: the keys and panes that changed since
+// the previous checkpoint, so a checkpoint costs what changed, not the
+// whole state (with 10,000 products and a 1-hour aggregate the state is
+// tens of megabytes). A full state is written when the deltas since the
+// last one add up to its size (so restoring reads at most about twice the
+// state), after a failed checkpoint, and at the first checkpoint.
 type checkpointData struct {
 	print                                        string
 	has                                          bool
@@ -618,12 +651,24 @@ type checkpointData struct {
 	offset                                       uint64
 	in, processed, filtered, dead, late, emitted uint64
 	rowsWritten                                  uint64
-	window                                       []byte
+	chain                                        stateChain
+	// blob is the window state this checkpoint writes before its head: a
+	// full state (full) or a delta (the chain's last). Empty when the job
+	// has no window.
+	blob []byte
+	full bool
+	// window is a version 1 head's whole state (read only).
+	window []byte
 }
+
+const headVersion = 2
+
+// maxDeltas bounds a chain: a full state follows this many deltas.
+const maxDeltas = 1000
 
 func (c *checkpointData) encode() []byte {
 	e := enc{}
-	e.uvarint(1)
+	e.uvarint(headVersion)
 	e.str(c.print)
 	e.bool(c.has)
 	e.uvarint(c.seq)
@@ -632,20 +677,39 @@ func (c *checkpointData) encode() []byte {
 	for _, v := range []uint64{c.in, c.processed, c.filtered, c.dead, c.late, c.emitted, c.rowsWritten} {
 		e.uvarint(v)
 	}
-	e.str(string(c.window))
+	e.uvarint(c.chain.base)
+	e.uvarint(uint64(c.chain.baseChunks))
+	e.uvarint(uint64(c.chain.baseBytes))
+	e.uvarint(uint64(c.chain.deltaBytes))
+	e.uvarint(uint64(len(c.chain.deltas)))
+	for _, n := range c.chain.deltas {
+		e.uvarint(uint64(n))
+	}
 	return e.b
 }
 
 func decodeCheckpoint(b []byte) (*checkpointData, error) {
 	d := dec{b: b}
-	if d.uvarint() != 1 {
+	v := d.uvarint()
+	if v != 1 && v != headVersion {
 		return nil, errCorrupt
 	}
 	c := &checkpointData{print: d.str(), has: d.bool(), seq: d.uvarint(), index: uint32(d.uvarint()), offset: d.uvarint()}
 	for _, p := range []*uint64{&c.in, &c.processed, &c.filtered, &c.dead, &c.late, &c.emitted, &c.rowsWritten} {
 		*p = d.uvarint()
 	}
-	c.window = []byte(d.str())
+	if v == 1 {
+		c.window = []byte(d.str())
+	} else {
+		c.chain.base = d.uvarint()
+		c.chain.baseChunks = uint32(d.uvarint())
+		c.chain.baseBytes = int(d.uvarint())
+		c.chain.deltaBytes = int(d.uvarint())
+		n := d.count()
+		for range n {
+			c.chain.deltas = append(c.chain.deltas, uint32(d.uvarint()))
+		}
+	}
 	if d.err != nil {
 		return nil, d.err
 	}
@@ -653,6 +717,82 @@ func decodeCheckpoint(b []byte) (*checkpointData, error) {
 }
 
 func (r *run) stateKey(part int) string { return r.job + "." + strconv.Itoa(part) }
+
+// chunkKey names chunk i of the full state base (delta 0) or of delta n.
+func (r *run) chunkKey(part int, base uint64, delta int, i int) string {
+	k := r.stateKey(part) + ".b" + strconv.FormatUint(base, 10)
+	if delta > 0 {
+		k += ".d" + strconv.Itoa(delta)
+	}
+	return k + "." + strconv.Itoa(i)
+}
+
+// chunkSize bounds one stored chunk of window state: half the engine's
+// largest message (1 MB on a NATS server's default), at most 4 MB.
+func (r *run) chunkSize() int {
+	if n := r.m.stateChunk.Load(); n > 0 {
+		return int(n)
+	}
+	n := int(r.m.eng.Conn().MaxPayload() / 2)
+	return min(max(n, 64<<10), 4<<20)
+}
+
+func chunks(n, size int) uint32 {
+	if n == 0 {
+		return 0
+	}
+	return uint32((n + size - 1) / size)
+}
+
+// readBlob reads and joins the chunks of a full state or a delta.
+func (r *run) readBlob(ctx context.Context, kv jetstream.KeyValue, part int, base uint64, delta int, n uint32) ([]byte, error) {
+	var out []byte
+	for i := range int(n) {
+		e, err := kv.Get(ctx, r.chunkKey(part, base, delta, i))
+		if err != nil {
+			return nil, fmt.Errorf("window state chunk %s: %w", r.chunkKey(part, base, delta, i), err)
+		}
+		out = append(out, e.Value()...)
+	}
+	return out, nil
+}
+
+// writeBlob stores b as chunks.
+func (r *run) writeBlob(ctx context.Context, kv jetstream.KeyValue, part int, base uint64, delta int, b []byte) error {
+	size := r.chunkSize()
+	for i := 0; len(b) > 0; i++ {
+		n := min(len(b), size)
+		if _, err := kv.Put(ctx, r.chunkKey(part, base, delta, i), b[:n]); err != nil {
+			return fmt.Errorf("write window state: %w", err)
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+// removeOldState removes the window state chunks of the partition that
+// belong to another base than base: replaced states and chunks a crash
+// left unreferenced.
+func (r *run) removeOldState(ctx context.Context, kv jetstream.KeyValue, part int, base uint64) {
+	keys, err := kv.ListKeysFiltered(ctx, r.stateKey(part)+".>")
+	if err != nil {
+		r.logger.Warn("old window state not removed", "partition", part, "err", err)
+		return
+	}
+	keep := r.stateKey(part) + ".b" + strconv.FormatUint(base, 10) + "."
+	var old []string
+	for k := range keys.Keys() {
+		if !strings.HasPrefix(k, keep) {
+			old = append(old, k)
+		}
+	}
+	for _, k := range old {
+		if err := kv.Purge(ctx, k); err != nil {
+			r.logger.Warn("old window state not removed", "partition", part, "key", k, "err", err)
+			return
+		}
+	}
+}
 
 // restore loads a partition's checkpoint.
 func (r *run) restore(ctx context.Context, ps *partState) (startAt, error) {
@@ -686,10 +826,12 @@ func (r *run) restore(ctx context.Context, ps *partState) (startAt, error) {
 			ps.lastOffset.Store(int64(c.seq))
 		}
 	}
-	if ps.win != nil && len(c.window) > 0 {
+	ps.chain = c.chain
+	if ps.win != nil && (len(c.window) > 0 || c.chain.base > 0) {
 		if c.print != r.print {
 			r.logger.Warn("the job's source, transforms, joins or window changed: window state dropped, positions kept", "partition", ps.part)
-		} else if err := ps.win.restoreState(c.window); err != nil {
+			ps.forceFull.Store(true)
+		} else if err := r.restoreWindow(ctx, kv, ps, c); err != nil {
 			return startAt{}, fmt.Errorf("checkpoint of partition %d: %w", ps.part, err)
 		}
 		ps.wm.Store(ps.win.watermark())
@@ -700,6 +842,32 @@ func (r *run) restore(ctx context.Context, ps *partState) (startAt, error) {
 	return startAt{after: true, seq: c.seq, index: c.index}, nil
 }
 
+// restoreWindow loads the window state a head names: a version 1 head's
+// own state, or the full state of its chain and the deltas on top.
+func (r *run) restoreWindow(ctx context.Context, kv jetstream.KeyValue, ps *partState, c *checkpointData) error {
+	if len(c.window) > 0 {
+		ps.forceFull.Store(true) // the next checkpoint starts a chain
+		return ps.win.restoreState(c.window)
+	}
+	b, err := r.readBlob(ctx, kv, ps.part, c.chain.base, 0, c.chain.baseChunks)
+	if err != nil {
+		return err
+	}
+	if err := ps.win.restoreState(b); err != nil {
+		return err
+	}
+	for i, n := range c.chain.deltas {
+		b, err := r.readBlob(ctx, kv, ps.part, c.chain.base, i+1, n)
+		if err != nil {
+			return err
+		}
+		if err := ps.win.applyDelta(b); err != nil {
+			return fmt.Errorf("delta %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
 // snapshot captures a partition's checkpoint and ends the sinks' epochs
 // that hold the rows emitted so far.
 func (r *run) snapshot(ps *partState) (*checkpointData, map[string]uint64) {
@@ -707,7 +875,18 @@ func (r *run) snapshot(ps *partState) (*checkpointData, map[string]uint64) {
 		in: ps.in.Load(), processed: ps.processed.Load(), filtered: ps.filtered.Load(), dead: ps.dead.Load(), late: ps.late.Load(),
 		emitted: ps.emitted.Load(), rowsWritten: r.rowsWritten.Load()}
 	if ps.win != nil {
-		c.window = ps.win.appendState(nil)
+		ch := &ps.chain
+		size := r.chunkSize()
+		if ch.base == 0 || ps.forceFull.Swap(false) || ch.deltaBytes >= ch.baseBytes || len(ch.deltas) >= maxDeltas {
+			c.blob, c.full = ps.win.appendState(nil), true
+			*ch = stateChain{base: ch.base + 1, baseChunks: chunks(len(c.blob), size), baseBytes: len(c.blob)}
+		} else {
+			c.blob = ps.win.appendDelta(nil)
+			ch.deltas = append(slices.Clip(ch.deltas), chunks(len(c.blob), size))
+			ch.deltaBytes += len(c.blob)
+		}
+		c.chain = *ch
+		c.chain.deltas = slices.Clone(ch.deltas)
 	}
 	eps := map[string]uint64{"\x00dlq": r.dlq.barrier()}
 	for name, s := range r.sinks {
@@ -736,9 +915,26 @@ func (r *run) commit(ctx context.Context, ps *partState, c *checkpointData, eps 
 	if err != nil {
 		return err
 	}
+	if len(c.blob) > 0 {
+		delta := 0
+		if !c.full {
+			delta = len(c.chain.deltas)
+		}
+		if err := r.writeBlob(ctx, kv, ps.part, c.chain.base, delta, c.blob); err != nil {
+			return err
+		}
+	}
 	if _, err := kv.Put(ctx, r.stateKey(ps.part), c.encode()); err != nil {
 		return fmt.Errorf("write checkpoint: %w", err)
 	}
+	if c.full {
+		r.removeOldState(ctx, kv, ps.part, c.chain.base)
+	}
+	kind := "delta"
+	if c.full {
+		kind = "full"
+	}
+	r.m.metrics.stateBytes.WithLabelValues(r.job, kind).Add(float64(len(c.blob)))
 	r.m.metrics.stage.WithLabelValues(r.job, "checkpoint").Observe(time.Since(start).Seconds())
 	return nil
 }
@@ -773,11 +969,25 @@ func newCheckpointer(r *run) *checkpointer {
 	ck := &checkpointer{r: r, ch: make(chan ckptJob, 1), done: make(chan struct{})}
 	go func() {
 		defer close(ck.done)
+		broken := map[int]bool{} // partitions whose last checkpoint failed
 		for j := range ck.ch {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if broken[j.ps.part] && !j.c.full {
+				// A delta on top of one that was not stored: useless.
+				// forceFull is set, so a full state follows.
+				j.ps.dirty.Store(true)
+				cancel()
+				continue
+			}
 			if err := r.commit(ctx, j.ps, j.c, j.eps); err != nil {
 				r.logger.Warn("checkpoint failed", "partition", j.ps.part, "err", err)
 				j.ps.dirty.Store(true)
+				if len(j.c.blob) > 0 {
+					broken[j.ps.part] = true
+					j.ps.forceFull.Store(true)
+				}
+			} else if j.c.full {
+				broken[j.ps.part] = false
 			}
 			cancel()
 		}

@@ -218,8 +218,16 @@ func (d *dec) meta() srcMeta {
 	return srcMeta{partition: int(d.uvarint()), seq: d.uvarint(), index: uint32(d.uvarint()), arrival: d.varint()}
 }
 
-// appendState appends the window state.
+// appendState appends the whole window state, and starts a new
+// incremental period: what changes from now on goes in the next delta.
 func (w *windowOp) appendState(dst []byte) []byte {
+	dst = w.encodeState(dst)
+	w.resetChanges()
+	return dst
+}
+
+// encodeState appends the whole window state.
+func (w *windowOp) encodeState(dst []byte) []byte {
 	e := enc{b: dst}
 	e.uvarint(stateVersion)
 	e.uvarint(uint64(len(w.def.aggs)))
@@ -233,47 +241,174 @@ func (w *windowOp) appendState(dst []byte) []byte {
 	e.uvarint(uint64(len(names)))
 	for _, k := range names {
 		ks := w.keys[k]
-		e.str(ks.key)
-		e.uvarint(uint64(len(ks.vals)))
-		for _, v := range ks.vals {
-			e.value(v)
+		e.keyHead(ks)
+		e.uvarint(uint64(len(ks.panes)))
+		for _, p := range ks.panes {
+			e.pane(p)
 		}
-		e.varint(ks.lastEmitEnd)
-		e.varint(ks.lastEmit)
-		e.bool(ks.pending)
-		e.varint(ks.pendingEnd)
+	}
+	return e.b
+}
+
+// resetChanges forgets what changed: the state as it is now is in a
+// checkpoint.
+func (w *windowOp) resetChanges() {
+	for _, ks := range w.changed {
+		ks.touched = false
+		for _, p := range ks.panes {
+			p.dirty = false
+		}
+	}
+	clear(w.changed)
+	w.changed = w.changed[:0]
+	clear(w.gone)
+}
+
+// The binary form of a delta: the window state's changes since the
+// previous checkpoint (full or delta). Applied in order on top of a full
+// state, the deltas give the state as it was when the last was taken.
+//
+//	uvarint deltaVersion, uvarint aggregates, varint maxEvent, varint closed
+//	uvarint n, n keys dropped
+//	uvarint n, n changed keys: the key's head (as in the full state), then
+//	  uvarint panes, for each: varint start, bool changed, and when changed
+//	  the pane (as in the full state); an unchanged pane is kept as it was
+const deltaVersion = 1
+
+// appendDelta appends the changes since the last checkpoint and starts a
+// new incremental period.
+func (w *windowOp) appendDelta(dst []byte) []byte {
+	e := enc{b: dst}
+	e.uvarint(deltaVersion)
+	e.uvarint(uint64(len(w.def.aggs)))
+	e.varint(w.maxEvent)
+	e.varint(w.closed)
+	gone := make([]string, 0, len(w.gone))
+	for k := range w.gone {
+		gone = append(gone, k)
+	}
+	slices.Sort(gone)
+	e.uvarint(uint64(len(gone)))
+	for _, k := range gone {
+		e.str(k)
+	}
+	live := w.changed[:0:0]
+	for _, ks := range w.changed {
+		if w.keys[ks.key] == ks { // not dropped since it changed
+			live = append(live, ks)
+		}
+	}
+	e.uvarint(uint64(len(live)))
+	for _, ks := range live {
+		e.keyHead(ks)
 		e.uvarint(uint64(len(ks.panes)))
 		for _, p := range ks.panes {
 			e.varint(p.start)
-			e.varint(p.maxArrival)
-			e.meta(p.last)
-			for i := range p.parts {
-				pt := &p.parts[i]
-				e.varint(pt.n)
-				e.f64(pt.f)
-				e.value(pt.v)
-				e.varint(pt.t)
-				if pt.hll == nil {
-					e.uvarint(0)
-					continue
-				}
-				nz := 0
-				for _, r := range pt.hll.reg {
+			e.bool(p.dirty)
+			if p.dirty {
+				e.paneBody(p)
+			}
+		}
+	}
+	w.resetChanges()
+	return e.b
+}
+
+func (e *enc) keyHead(ks *keyState) {
+	e.str(ks.key)
+	e.uvarint(uint64(len(ks.vals)))
+	for _, v := range ks.vals {
+		e.value(v)
+	}
+	e.varint(ks.lastEmitEnd)
+	e.varint(ks.lastEmit)
+	e.bool(ks.pending)
+	e.varint(ks.pendingEnd)
+}
+
+func (d *dec) keyHead(ks *keyState) {
+	ks.key = d.str()
+	nv := d.count()
+	ks.vals = make([]record.Value, 0, nv)
+	for range nv {
+		ks.vals = append(ks.vals, d.value(0))
+	}
+	ks.lastEmitEnd = d.varint()
+	ks.lastEmit = d.varint()
+	ks.pending = d.bool()
+	ks.pendingEnd = d.varint()
+}
+
+// pane writes a pane after its start.
+func (e *enc) pane(p *pane) {
+	e.varint(p.start)
+	e.paneBody(p)
+}
+
+func (e *enc) paneBody(p *pane) {
+	e.varint(p.maxArrival)
+	e.meta(p.last)
+	for i := range p.parts {
+		pt := &p.parts[i]
+		e.varint(pt.n)
+		e.f64(pt.f)
+		e.value(pt.v)
+		e.varint(pt.t)
+		if pt.hll == nil {
+			e.uvarint(0)
+			continue
+		}
+		// Registers are mostly zero: skip them eight at a time.
+		reg := &pt.hll.reg
+		nz := 0
+		for j := 0; j < hllM; j += 8 {
+			if binary.LittleEndian.Uint64(reg[j:]) != 0 {
+				for _, r := range reg[j : j+8] {
 					if r != 0 {
 						nz++
 					}
 				}
-				e.uvarint(uint64(nz) + 1)
-				for j, r := range pt.hll.reg {
-					if r != 0 {
-						e.uvarint(uint64(j))
-						e.b = append(e.b, r)
-					}
+			}
+		}
+		e.uvarint(uint64(nz) + 1)
+		for j := 0; j < hllM; j += 8 {
+			if binary.LittleEndian.Uint64(reg[j:]) == 0 {
+				continue
+			}
+			for k, r := range reg[j : j+8] {
+				if r != 0 {
+					e.uvarint(uint64(j + k))
+					e.b = append(e.b, r)
 				}
 			}
 		}
 	}
-	return e.b
+}
+
+func (d *dec) paneBody(start int64, naggs int) *pane {
+	p := &pane{start: start, maxArrival: d.varint(), last: d.meta(), parts: make([]partial, naggs)}
+	for i := range p.parts {
+		pt := &p.parts[i]
+		pt.n = d.varint()
+		pt.f = d.f64()
+		pt.v = d.value(0)
+		pt.t = d.varint()
+		if nz := d.uvarint(); nz > 0 {
+			h := &hll{}
+			for range nz - 1 {
+				j := d.uvarint()
+				if j >= hllM || len(d.b) < 1 {
+					d.fail()
+					break
+				}
+				h.reg[j] = d.b[0]
+				d.b = d.b[1:]
+			}
+			h.recompute()
+			pt.hll = h
+		}
+	}
+	return p
 }
 
 // restoreState replaces the window state by the one b holds.
@@ -289,42 +424,15 @@ func (w *windowOp) restoreState(b []byte) error {
 	w.closed = d.varint()
 	w.keys = map[string]*keyState{}
 	w.pending = nil
+	w.changed = w.changed[:0]
+	clear(w.gone)
 	nk := d.count()
 	for range nk {
-		ks := &keyState{key: d.str()}
-		nv := d.count()
-		for range nv {
-			ks.vals = append(ks.vals, d.value(0))
-		}
-		ks.lastEmitEnd = d.varint()
-		ks.lastEmit = d.varint()
-		ks.pending = d.bool()
-		ks.pendingEnd = d.varint()
+		ks := &keyState{}
+		d.keyHead(ks)
 		np := d.count()
 		for range np {
-			p := &pane{start: d.varint(), maxArrival: d.varint(), last: d.meta(), parts: make([]partial, len(w.def.aggs))}
-			for i := range p.parts {
-				pt := &p.parts[i]
-				pt.n = d.varint()
-				pt.f = d.f64()
-				pt.v = d.value(0)
-				pt.t = d.varint()
-				if nz := d.uvarint(); nz > 0 {
-					h := &hll{}
-					for range nz - 1 {
-						j := d.uvarint()
-						if j >= hllM || len(d.b) < 1 {
-							d.fail()
-							break
-						}
-						h.reg[j] = d.b[0]
-						d.b = d.b[1:]
-					}
-					h.recompute()
-					pt.hll = h
-				}
-			}
-			ks.panes = append(ks.panes, p)
+			ks.panes = append(ks.panes, d.paneBody(d.varint(), len(w.def.aggs)))
 		}
 		if d.err != nil {
 			return d.err
@@ -339,6 +447,71 @@ func (w *windowOp) restoreState(b []byte) error {
 	}
 	if len(d.b) != 0 {
 		return fmt.Errorf("%w: %d bytes after the state", errCorrupt, len(d.b))
+	}
+	return nil
+}
+
+// applyDelta applies a delta on top of the state (restored from the full
+// state and the deltas before this one).
+func (w *windowOp) applyDelta(b []byte) error {
+	d := dec{b: b}
+	if v := d.uvarint(); v != deltaVersion {
+		return fmt.Errorf("%w: delta version %d", errCorrupt, v)
+	}
+	if n := d.uvarint(); int(n) != len(w.def.aggs) {
+		return fmt.Errorf("%w: %d aggregates, the job has %d", errCorrupt, n, len(w.def.aggs))
+	}
+	w.maxEvent = d.varint()
+	w.closed = d.varint()
+	ng := d.count()
+	for range ng {
+		delete(w.keys, d.str())
+	}
+	nk := d.count()
+	for range nk {
+		ks := &keyState{}
+		d.keyHead(ks)
+		old := w.keys[ks.key]
+		np := d.count()
+		for range np {
+			start := d.varint()
+			if d.bool() {
+				ks.panes = append(ks.panes, d.paneBody(start, len(w.def.aggs)))
+				continue
+			}
+			var kept *pane
+			if old != nil {
+				if i, ok := slices.BinarySearchFunc(old.panes, start, func(p *pane, s int64) int { return cmpInt(p.start, s) }); ok {
+					kept = old.panes[i]
+				}
+			}
+			if kept == nil {
+				return fmt.Errorf("%w: delta keeps pane %d of key %q, which the state does not hold", errCorrupt, start, ks.key)
+			}
+			ks.panes = append(ks.panes, kept)
+		}
+		if d.err != nil {
+			return d.err
+		}
+		w.keys[ks.key] = ks
+	}
+	if d.err != nil {
+		return d.err
+	}
+	if len(d.b) != 0 {
+		return fmt.Errorf("%w: %d bytes after the delta", errCorrupt, len(d.b))
+	}
+	// Interval emissions due, in key order as restoreState makes them.
+	w.pending = w.pending[:0]
+	names := make([]string, 0, len(w.keys))
+	for k, ks := range w.keys {
+		if ks.pending {
+			names = append(names, k)
+		}
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		w.pending = append(w.pending, w.keys[k])
 	}
 	return nil
 }

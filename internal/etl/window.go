@@ -200,6 +200,7 @@ type pane struct {
 	parts      []partial
 	maxArrival int64
 	last       srcMeta // the newest record folded in
+	dirty      bool    // changed since the last checkpoint
 }
 
 // keyState is the window state of one key.
@@ -211,6 +212,7 @@ type keyState struct {
 	lastEmit    int64   // wall time of the last interval emission
 	pending     bool    // an interval emission is due
 	pendingEnd  int64
+	touched     bool // in windowOp.changed
 }
 
 // windowOp is the window state of one source partition.
@@ -225,10 +227,31 @@ type windowOp struct {
 	scratch  hll
 	keyBuf   []byte
 	posText  func(m srcMeta) string
+	// changed and gone are the keys changed or dropped since the last
+	// checkpoint: what an incremental checkpoint writes (state.go). A
+	// key in changed has touched set; one dropped after it changed stays
+	// in the list and is skipped.
+	changed []*keyState
+	gone    map[string]struct{}
 }
 
 func newWindowOp(def *windowDef, posText func(srcMeta) string) *windowOp {
-	return &windowOp{def: def, keys: map[string]*keyState{}, maxEvent: math.MinInt64, closed: math.MinInt64, posText: posText}
+	return &windowOp{def: def, keys: map[string]*keyState{}, maxEvent: math.MinInt64, closed: math.MinInt64, posText: posText,
+		gone: map[string]struct{}{}}
+}
+
+// touch notes that ks changed since the last checkpoint.
+func (w *windowOp) touch(ks *keyState) {
+	if !ks.touched {
+		ks.touched = true
+		w.changed = append(w.changed, ks)
+	}
+}
+
+// drop removes a key's state and notes it for the next checkpoint.
+func (w *windowOp) drop(key string) {
+	delete(w.keys, key)
+	w.gone[key] = struct{}{}
 }
 
 // watermark returns the partition's watermark (math.MinInt64 before any
@@ -289,6 +312,8 @@ func (w *windowOp) add(r *record.Record, t int64, m srcMeta, ev *exprEval, now i
 		w.keys[ks.key] = ks
 	}
 	p := ks.pane(ps, len(d.aggs))
+	p.dirty = true
+	w.touch(ks)
 	for i := range d.aggs {
 		if err := d.aggs[i].add(&p.parts[i], ev, r, t); err != nil {
 			return &RecordError{Reason: "expression", Err: fmt.Errorf("aggregate %s: %w", d.aggs[i].name, err)}
@@ -358,7 +383,7 @@ func (w *windowOp) advance(emit emitFunc) error {
 	for _, k := range names {
 		ks := w.keys[k]
 		if len(ks.panes) == 0 {
-			delete(w.keys, k)
+			w.drop(k)
 			continue
 		}
 		first := ks.panes[0].start + d.slide
@@ -392,9 +417,12 @@ func (w *windowOp) advance(emit emitFunc) error {
 		for i < len(ks.panes) && ks.panes[i].start < keep {
 			i++
 		}
-		ks.panes = ks.panes[i:]
+		if i > 0 {
+			ks.panes = ks.panes[i:]
+			w.touch(ks)
+		}
 		if len(ks.panes) == 0 && !ks.pending {
-			delete(w.keys, k)
+			w.drop(k)
 		}
 	}
 	return nil
@@ -425,6 +453,7 @@ func (w *windowOp) flushDue(now int64, emit emitFunc) error {
 		}
 		ks.pending = false
 		ks.lastEmit = now
+		w.touch(ks)
 		if len(ks.panes) == 0 {
 			continue
 		}
@@ -469,7 +498,10 @@ func (w *windowOp) emitRow(ks *keyState, end int64, final bool, m srcMeta, arriv
 	row.Append(fieldFinal, record.BoolValue(final))
 	row.Append(fieldSourcePosition, record.StringValue(w.posText(m)))
 	row.Append(fieldIngestTime, record.TimestampNanos(arrival))
-	ks.lastEmitEnd = max(ks.lastEmitEnd, end)
+	if end > ks.lastEmitEnd {
+		ks.lastEmitEnd = end
+		w.touch(ks)
+	}
 	return emit(row, m)
 }
 
