@@ -515,3 +515,8 @@ func (w *windowOp) applyDelta(b []byte) error {
 	}
 	return nil
 }
+
+// empty reports whether p holds nothing (as a new pane's partial).
+func (p *partial) empty() bool {
+	return p.n == 0 && p.f == 0 && p.t == 0 && p.hll == nil && p.v.Kind() == record.KindNull
+}

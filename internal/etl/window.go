@@ -421,6 +421,18 @@ func (w *windowOp) advance(emit emitFunc) error {
 			ks.panes = ks.panes[i:]
 			w.touch(ks)
 		}
+		// An aggregate over fewer panes than the widest no longer reads
+		// its partials in panes older than its own range: free them (an
+		// approximate distinct count's registers take 4 KB a pane).
+		for _, p := range ks.panes {
+			for a := range d.aggs {
+				if d.aggs[a].panes < d.maxPanes && p.start < closeTo+d.slide-int64(d.aggs[a].panes)*d.slide && !p.parts[a].empty() {
+					p.parts[a] = partial{}
+					p.dirty = true
+					w.touch(ks)
+				}
+			}
+		}
 		if len(ks.panes) == 0 && !ks.pending {
 			w.drop(k)
 		}
