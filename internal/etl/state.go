@@ -358,30 +358,11 @@ func (e *enc) paneBody(p *pane) {
 			e.uvarint(0)
 			continue
 		}
-		// Registers are mostly zero: skip them eight at a time.
-		reg := &pt.hll.reg
-		nz := 0
-		for j := 0; j < hllM; j += 8 {
-			if binary.LittleEndian.Uint64(reg[j:]) != 0 {
-				for _, r := range reg[j : j+8] {
-					if r != 0 {
-						nz++
-					}
-				}
-			}
-		}
-		e.uvarint(uint64(nz) + 1)
-		for j := 0; j < hllM; j += 8 {
-			if binary.LittleEndian.Uint64(reg[j:]) == 0 {
-				continue
-			}
-			for k, r := range reg[j : j+8] {
-				if r != 0 {
-					e.uvarint(uint64(j + k))
-					e.b = append(e.b, r)
-				}
-			}
-		}
+		e.uvarint(uint64(pt.hll.nonZero()) + 1)
+		pt.hll.each(func(j int, r uint8) {
+			e.uvarint(uint64(j))
+			e.b = append(e.b, r)
+		})
 	}
 }
 
@@ -395,13 +376,22 @@ func (d *dec) paneBody(start int64, naggs int) *pane {
 		pt.t = d.varint()
 		if nz := d.uvarint(); nz > 0 {
 			h := &hll{}
+			if nz-1 > hllSparseMax {
+				h.reg = new([hllM]uint8)
+			}
+			prev := -1
 			for range nz - 1 {
 				j := d.uvarint()
-				if j >= hllM || len(d.b) < 1 {
+				if j >= hllM || int(j) <= prev || len(d.b) < 1 || d.b[0] == 0 {
 					d.fail()
 					break
 				}
-				h.reg[j] = d.b[0]
+				prev = int(j)
+				if h.reg != nil {
+					h.reg[j] = d.b[0]
+				} else {
+					h.sp = append(h.sp, uint32(j)<<8|uint32(d.b[0]))
+				}
 				d.b = d.b[1:]
 			}
 			h.recompute()
