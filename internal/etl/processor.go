@@ -148,7 +148,11 @@ func (pr *processor) run(ctx context.Context, win *windowOp, i int, r *record.Re
 		if err != nil {
 			return &RecordError{Stage: "window", Reason: "event_time", Err: err}
 		}
-		err = win.add(r, t, m, &pr.ev, pr.now(), func(row *record.Record, rm srcMeta) error { return pr.output(ctx, row, rm) })
+		var now int64
+		if win.def.emit == emitInterval { // only interval emission reads the clock
+			now = pr.now()
+		}
+		err = win.add(r, t, m, &pr.ev, now, func(row *record.Record, rm srcMeta) error { return pr.output(ctx, row, rm) })
 		if err != nil {
 			return stageErr("window", err)
 		}

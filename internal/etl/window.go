@@ -276,7 +276,9 @@ type emitFunc func(row *record.Record, m srcMeta) error
 
 // add folds a record with event time t into its key's windows, emits what
 // the emission mode asks for, and closes the windows the new watermark
-// passes. A late record returns a *RecordError with reason "late".
+// passes. now is the wall time, which only interval emission reads (the
+// caller may pass 0 otherwise: a clock read per event is not free). A late
+// record returns a *RecordError with reason "late".
 func (w *windowOp) add(r *record.Record, t int64, m srcMeta, ev *exprEval, now int64, emit emitFunc) error {
 	d := w.def
 	ps := floorDiv(t, d.slide) * d.slide
