@@ -206,25 +206,27 @@ func (d *aggDef) add(p *partial, ev *exprEval, r *record.Record, eventTime int64
 	return nil
 }
 
-// result merges the partials of the panes a window's aggregate covers.
-func (d *aggDef) result(parts []*partial, scratch *hll) record.Value {
+// result merges the aggregate's partials (the i-th of each pane) over the
+// panes a window's aggregate covers.
+func (d *aggDef) result(panes []*pane, i int, scratch *hll) record.Value {
 	switch d.kind {
 	case aggCount, aggCountIf:
 		var n int64
-		for _, p := range parts {
-			n += p.n
+		for _, pn := range panes {
+			n += pn.parts[i].n
 		}
 		return record.LongValue(n)
 	case aggSum:
 		var f float64
-		for _, p := range parts {
-			f += p.f
+		for _, pn := range panes {
+			f += pn.parts[i].f
 		}
 		return record.DoubleValue(f)
 	case aggAvg:
 		var f float64
 		var n int64
-		for _, p := range parts {
+		for _, pn := range panes {
+			p := &pn.parts[i]
 			f += p.f
 			n += p.n
 		}
@@ -234,7 +236,8 @@ func (d *aggDef) result(parts []*partial, scratch *hll) record.Value {
 		return record.DoubleValue(f / float64(n))
 	case aggMin, aggMax:
 		var best record.Value
-		for _, p := range parts {
+		for _, pn := range panes {
+			p := &pn.parts[i]
 			if p.v.IsNull() {
 				continue
 			}
@@ -251,7 +254,8 @@ func (d *aggDef) result(parts []*partial, scratch *hll) record.Value {
 	case aggLast:
 		var best record.Value
 		var bt int64
-		for _, p := range parts {
+		for _, pn := range panes {
+			p := &pn.parts[i]
 			if !p.v.IsNull() && (best.IsNull() || p.t >= bt) {
 				best, bt = p.v, p.t
 			}
@@ -260,7 +264,8 @@ func (d *aggDef) result(parts []*partial, scratch *hll) record.Value {
 	case aggDistinct:
 		var one *hll
 		n := 0
-		for _, p := range parts {
+		for _, pn := range panes {
+			p := &pn.parts[i]
 			if p.hll != nil {
 				one = p.hll
 				n++
@@ -273,7 +278,8 @@ func (d *aggDef) result(parts []*partial, scratch *hll) record.Value {
 			return record.LongValue(one.estimate())
 		}
 		*scratch = hll{sum: hllM, zeros: hllM}
-		for _, p := range parts {
+		for _, pn := range panes {
+			p := &pn.parts[i]
 			if p.hll != nil {
 				scratch.merge(p.hll)
 			}

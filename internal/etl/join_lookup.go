@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -80,6 +81,46 @@ func (l *Lookup) row(it item.Item) (string, *record.Record) {
 		r.Append(f.Name, v)
 	}
 	return key, r
+}
+
+// fieldSet is a set of field names to find in records.
+type fieldSet struct {
+	names []string
+	lens  uint64    // bit min(len, 63) of each name
+	first [4]uint64 // bit of each name's first byte
+}
+
+func newFieldSet(names []string) fieldSet {
+	fs := fieldSet{names: names}
+	for _, n := range names {
+		fs.lens |= 1 << min(len(n), 63)
+		if n != "" {
+			fs.first[n[0]>>6] |= 1 << (n[0] & 63)
+		}
+	}
+	return fs
+}
+
+// find sets at[k] to the index of the first of fields called names[k], or
+// -1. It looks at each field once, and at most fields only to see that no
+// name has its length and first byte: finding that a field is missing
+// costs a Ref a whole scan, with a string comparison for each name of the
+// same length.
+func (s *fieldSet) find(fields []record.Field, at []int) {
+	for k := range at {
+		at[k] = -1
+	}
+	for i := range fields {
+		name := fields[i].Name
+		if name == "" || s.lens&(1<<min(len(name), 63)) == 0 || s.first[name[0]>>6]&(1<<(name[0]&63)) == 0 {
+			continue
+		}
+		for k, n := range s.names {
+			if at[k] < 0 && name == n {
+				at[k] = i
+			}
+		}
+	}
 }
 
 // keyText is the text a record value and a table key compare by.
@@ -196,22 +237,23 @@ func compileJoin(spec *JoinSpec, in *record.Schema) (stageDef, *record.Schema, [
 		return stageDef{}, nil, nil, err
 	}
 	onRef := record.NewRef(spec.On)
-	refs := make([]*record.Ref, len(names))
-	for i, n := range names {
-		refs[i] = record.NewRef(n)
+	// outs are the fields the join sets: its fields, then the position
+	// field. dup[k] is the first earlier one of the same name, or -1: that
+	// one's value is overwritten, as a second set of the name would.
+	outs := slices.Clone(names)
+	if posField != "-" {
+		outs = append(outs, posField)
 	}
-	posRef := record.NewRef(posField)
+	dup := make([]int, len(outs))
+	for k, o := range outs {
+		dup[k] = slices.Index(outs[:k], o)
+	}
+	set := newFieldSet(outs)
 	tableName, on := spec.Table, spec.On
 	return stageDef{build: func(env *stageEnv) Transform {
 		var l *Lookup
 		var o one
-		set := func(r *record.Record, ref *record.Ref, v record.Value) {
-			if i := ref.Index(r); i >= 0 {
-				r.SetAt(i, v)
-			} else {
-				r.Append(ref.Name(), v)
-			}
-		}
+		at := make([]int, len(outs))
 		return func(_ context.Context, r *record.Record) ([]*record.Record, error) {
 			if l == nil {
 				if l = env.lookup(tableName); l == nil {
@@ -232,15 +274,24 @@ func compileJoin(spec *JoinSpec, in *record.Schema) (stageDef, *record.Schema, [
 			if row == nil && inner {
 				return nil, nil
 			}
-			for i, ref := range refs {
-				v := record.NullValue()
-				if row != nil {
-					v = row.At(i).Value
+			set.find(r.Fields(), at)
+			for k := range outs {
+				v := record.LongValue(int64(seq))
+				if k < len(names) {
+					v = record.NullValue()
+					if row != nil {
+						v = row.At(k).Value
+					}
 				}
-				set(r, ref, v)
-			}
-			if posField != "-" {
-				set(r, posRef, record.LongValue(int64(seq)))
+				if d := dup[k]; d >= 0 {
+					at[k] = at[d]
+				}
+				if at[k] >= 0 {
+					r.SetAt(at[k], v)
+				} else {
+					at[k] = r.Len()
+					r.Append(outs[k], v)
+				}
 			}
 			return o.of(r), nil
 		}

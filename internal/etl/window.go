@@ -223,7 +223,6 @@ type windowOp struct {
 	closed   int64 // windows ending at or before this have closed
 	pending  []*keyState
 	row      record.Record
-	parts    []*partial
 	scratch  hll
 	keyBuf   []byte
 	posText  func(m srcMeta) string
@@ -496,16 +495,20 @@ func (w *windowOp) emitRow(ks *keyState, end int64, final bool, m srcMeta, arriv
 	for i, k := range d.keys {
 		row.Append(k, ks.vals[i])
 	}
+	// Panes are in start order: those of the window ending at end, and of
+	// an aggregate's range ending there, are a run of them.
+	hi := len(ks.panes)
+	for hi > 0 && ks.panes[hi-1].start >= end {
+		hi--
+	}
 	for i := range d.aggs {
 		a := &d.aggs[i]
-		w.parts = w.parts[:0]
 		from := end - a.span
-		for _, p := range ks.panes {
-			if p.start >= from && p.start < end {
-				w.parts = append(w.parts, &p.parts[i])
-			}
+		lo := hi
+		for lo > 0 && ks.panes[lo-1].start >= from {
+			lo--
 		}
-		row.Append(a.name, a.result(w.parts, &w.scratch))
+		row.Append(a.name, a.result(ks.panes[lo:hi], i, &w.scratch))
 	}
 	row.Append(fieldWindowStart, record.TimestampNanos(end-d.size))
 	row.Append(fieldWindowEnd, record.TimestampNanos(end))
