@@ -42,6 +42,10 @@ type aggDef struct {
 	// expression a null reads as its type's zero value, which would count).
 	field    string
 	fieldRef *record.Ref
+	// bare is the expression's field read when the expression is a bare
+	// field on the fast path: the read that tells null from a value also
+	// gives the value, as the expression would convert it.
+	bare *fastNode
 }
 
 var bareField = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
@@ -115,6 +119,9 @@ func compileAggregates(specs []AggregateSpec, in *record.Schema, size, slide int
 			d.e = e
 			if src := strings.TrimSpace(srcs[0]); d.kind != aggCountIf && bareField.MatchString(src) {
 				d.field, d.fieldRef = src, record.NewRef(src)
+				if e.fast != nil && e.fast.op == opField && e.fast.field.path == src {
+					d.bare = e.fast
+				}
 			}
 		}
 		switch d.kind {
@@ -135,6 +142,16 @@ func compileAggregates(specs []AggregateSpec, in *record.Schema, size, slide int
 
 // add folds one record into a pane's partial.
 func (d *aggDef) add(p *partial, ev *exprEval, r *record.Record, eventTime int64) error {
+	if d.bare != nil {
+		d.addBare(p, r, eventTime)
+		return nil
+	}
+	if d.kind == aggCountIf && d.e.typed.b != nil {
+		if d.e.typed.b(r) {
+			p.n++
+		}
+		return nil
+	}
 	if d.fieldRef != nil {
 		v, ok := d.fieldRef.Get(r)
 		if !ok {
@@ -164,14 +181,24 @@ func (d *aggDef) add(p *partial, ev *exprEval, r *record.Record, eventTime int64
 			p.n++
 			p.f += f
 		}
-	case aggMin, aggMax, aggLast:
+	case aggMin, aggMax, aggLast, aggDistinct:
 		v, err := ev.Value(d.e, r, r)
 		if err != nil {
 			return err
 		}
-		if v.IsNull() {
-			return nil
-		}
+		d.fold(p, v, eventTime)
+	}
+	return nil
+}
+
+// fold folds a value of a min, max, last or approx_distinct aggregate into
+// a partial; null is skipped.
+func (d *aggDef) fold(p *partial, v record.Value, eventTime int64) {
+	if v.IsNull() {
+		return
+	}
+	switch d.kind {
+	case aggMin, aggMax, aggLast:
 		v = ownValue(v)
 		switch {
 		case d.kind == aggLast:
@@ -187,13 +214,6 @@ func (d *aggDef) add(p *partial, ev *exprEval, r *record.Record, eventTime int64
 			}
 		}
 	case aggDistinct:
-		v, err := ev.Value(d.e, r, r)
-		if err != nil {
-			return err
-		}
-		if v.IsNull() {
-			return nil
-		}
 		if p.hll == nil {
 			p.hll = newHLL()
 		}
@@ -203,7 +223,45 @@ func (d *aggDef) add(p *partial, ev *exprEval, r *record.Record, eventTime int64
 			p.hll.add(hashString(v.Text()))
 		}
 	}
-	return nil
+}
+
+// addBare is add for an aggregate of a bare field on the fast path: it
+// reads the field once, skips null, and folds the value converted as
+// exprEval's Value and Number would (the fast path's field read).
+func (d *aggDef) addBare(p *partial, r *record.Record, eventTime int64) {
+	n := d.bare
+	v := n.field.value(r)
+	if v.IsNull() {
+		return
+	}
+	switch d.kind {
+	case aggCount:
+		p.n++
+		return
+	case aggSum, aggAvg:
+		switch n.kind {
+		case fkNum:
+			p.n++
+			p.f += readNum(v)
+		case fkInt:
+			p.n++
+			p.f += float64(readInt(v))
+		}
+		return
+	}
+	switch n.kind {
+	case fkStr:
+		v = record.StringValue(readStr(v))
+	case fkNum:
+		v = doubleValue(readNum(v))
+	case fkInt:
+		v = record.LongValue(readInt(v))
+	case fkBool:
+		v = record.BoolValue(v.Bool())
+	case fkTime:
+		v = record.TimestampNanos(readTime(v))
+	}
+	d.fold(p, v, eventTime)
 }
 
 // result merges the aggregate's partials (the i-th of each pane) over the

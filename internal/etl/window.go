@@ -354,6 +354,9 @@ func (w *windowOp) add(r *record.Record, t int64, m srcMeta, ev *exprEval, now i
 }
 
 func (ks *keyState) pane(start int64, naggs int) *pane {
+	if n := len(ks.panes); n > 0 && ks.panes[n-1].start == start {
+		return ks.panes[n-1] // the newest: events mostly come in time order
+	}
 	i, found := slices.BinarySearchFunc(ks.panes, start, func(p *pane, s int64) int { return cmpInt(p.start, s) })
 	if found {
 		return ks.panes[i]
