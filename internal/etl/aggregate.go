@@ -46,6 +46,8 @@ type aggDef struct {
 	// field on the fast path: the read that tells null from a value also
 	// gives the value, as the expression would convert it.
 	bare *fastNode
+	// cond is a count_if's condition compiled to a closure (nil: use e).
+	cond boolFn
 }
 
 var bareField = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
@@ -117,6 +119,9 @@ func compileAggregates(specs []AggregateSpec, in *record.Schema, size, slide int
 				continue
 			}
 			d.e = e
+			if d.kind == aggCountIf {
+				d.cond = e.typed.b
+			}
 			if src := strings.TrimSpace(srcs[0]); d.kind != aggCountIf && bareField.MatchString(src) {
 				d.field, d.fieldRef = src, record.NewRef(src)
 				if e.fast != nil && e.fast.op == opField && e.fast.field.path == src {
@@ -140,18 +145,30 @@ func compileAggregates(specs []AggregateSpec, in *record.Schema, size, slide int
 	return out, errors.Join(errs...)
 }
 
-// add folds one record into a pane's partial.
-func (d *aggDef) add(p *partial, ev *exprEval, r *record.Record, eventTime int64) error {
-	if d.bare != nil {
-		d.addBare(p, r, eventTime)
-		return nil
-	}
-	if d.kind == aggCountIf && d.e.typed.b != nil {
-		if d.e.typed.b(r) {
-			p.n++
+// addAll folds one record into a pane's partials, one per aggregate: a
+// count_if by its closure, a bare field by addBare, others by add.
+func (d *windowDef) addAll(parts []partial, ev *exprEval, r *record.Record, eventTime int64) error {
+	for i := range d.aggs {
+		a, p := &d.aggs[i], &parts[i]
+		switch { // the common cases, without a call
+		case a.cond != nil:
+			if a.cond(r) {
+				p.n++
+			}
+		case a.bare != nil:
+			a.addBare(p, r, eventTime)
+		default:
+			if err := a.add(p, ev, r, eventTime); err != nil {
+				return fmt.Errorf("aggregate %s: %w", a.name, err)
+			}
 		}
-		return nil
 	}
+	return nil
+}
+
+// add folds one record into a pane's partial, evaluating the aggregate's
+// expression with ev.
+func (d *aggDef) add(p *partial, ev *exprEval, r *record.Record, eventTime int64) error {
 	if d.fieldRef != nil {
 		v, ok := d.fieldRef.Get(r)
 		if !ok {
@@ -260,6 +277,12 @@ func (d *aggDef) addBare(p *partial, r *record.Record, eventTime int64) {
 		v = record.BoolValue(v.Bool())
 	case fkTime:
 		v = record.TimestampNanos(readTime(v))
+	}
+	if d.kind == aggLast { // fold's case for a scalar: nothing to own
+		if !v.IsNull() && (p.v.IsNull() || eventTime >= p.t) {
+			p.v, p.t = v, eventTime
+		}
+		return
 	}
 	d.fold(p, v, eventTime)
 }

@@ -315,10 +315,8 @@ func (w *windowOp) add(r *record.Record, t int64, m srcMeta, ev *exprEval, now i
 	p := ks.pane(ps, len(d.aggs))
 	p.dirty = true
 	w.touch(ks)
-	for i := range d.aggs {
-		if err := d.aggs[i].add(&p.parts[i], ev, r, t); err != nil {
-			return &RecordError{Reason: "expression", Err: fmt.Errorf("aggregate %s: %w", d.aggs[i].name, err)}
-		}
+	if err := d.addAll(p.parts, ev, r, t); err != nil {
+		return &RecordError{Reason: "expression", Err: err}
 	}
 	p.maxArrival = max(p.maxArrival, m.arrival)
 	p.last = m
@@ -500,18 +498,39 @@ func (w *windowOp) emitRow(ks *keyState, end int64, final bool, m srcMeta, arriv
 	}
 	// Panes are in start order: those of the window ending at end, and of
 	// an aggregate's range ending there, are a run of them.
-	hi := len(ks.panes)
-	for hi > 0 && ks.panes[hi-1].start >= end {
+	panes := ks.panes
+	hi := len(panes)
+	for hi > 0 && panes[hi-1].start >= end {
 		hi--
 	}
+	lo, span := hi, int64(0)
 	for i := range d.aggs {
 		a := &d.aggs[i]
-		from := end - a.span
-		lo := hi
-		for lo > 0 && ks.panes[lo-1].start >= from {
-			lo--
+		if a.span != span { // aggregates mostly share the window's span
+			span = a.span
+			lo = hi
+			for lo > 0 && panes[lo-1].start >= end-span {
+				lo--
+			}
 		}
-		row.Append(a.name, a.result(ks.panes[lo:hi], i, &w.scratch))
+		var v record.Value
+		switch in := panes[lo:hi]; a.kind {
+		case aggCount, aggCountIf: // the common cases, without a call
+			var n int64
+			for _, p := range in {
+				n += p.parts[i].n
+			}
+			v = record.LongValue(n)
+		case aggSum:
+			var f float64
+			for _, p := range in {
+				f += p.parts[i].f
+			}
+			v = record.DoubleValue(f)
+		default:
+			v = a.result(in, i, &w.scratch)
+		}
+		row.Append(a.name, v)
 	}
 	row.Append(fieldWindowStart, record.TimestampNanos(end-d.size))
 	row.Append(fieldWindowEnd, record.TimestampNanos(end))
