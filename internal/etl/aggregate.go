@@ -280,7 +280,10 @@ func (d *aggDef) addBare(p *partial, r *record.Record, eventTime int64) {
 	}
 	if d.kind == aggLast { // fold's case for a scalar: nothing to own
 		if !v.IsNull() && (p.v.IsNull() || eventTime >= p.t) {
-			p.v, p.t = v, eventTime
+			if p.v != v { // often the same: spare the write barriers while the GC marks
+				p.v = v
+			}
+			p.t = eventTime
 		}
 		return
 	}
