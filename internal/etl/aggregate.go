@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/pricestream/pricestream/internal/record"
@@ -48,6 +49,14 @@ type aggDef struct {
 	bare *fastNode
 	// cond is a count_if's condition compiled to a closure (nil: use e).
 	cond boolFn
+	// A count_if of `field == "literal"` (or !=), or a sum or avg of
+	// `field == "literal" ? x : y`, reads the field from the window's read
+	// slot (-1: none): aggregates comparing one field with literals read it
+	// once per record (see windowDef.setAggregates).
+	slot         int
+	lit          string
+	ne           bool  // the test is !=
+	then, orElse numFn // sum and avg: the branches
 }
 
 var bareField = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
@@ -145,11 +154,93 @@ func compileAggregates(specs []AggregateSpec, in *record.Schema, size, slide int
 	return out, errors.Join(errs...)
 }
 
+// maxSlots bounds the fields a window's aggregates compare with literals
+// that are read once per record.
+const maxSlots = 8
+
+// setAggregates sets the window's aggregates and gives those that compare
+// a string field with a literal (views: event_type == "view", purchases:
+// event_type == "purchase", ...) a read slot per field.
+func (d *windowDef) setAggregates(aggs []aggDef) {
+	d.aggs = aggs
+	d.slots = nil
+	for i := range d.aggs {
+		a := &d.aggs[i]
+		a.slot = -1
+		if a.e == nil || a.e.fast == nil || !a.e.fast.plain() {
+			continue
+		}
+		n := a.e.fast
+		var test *fastNode
+		switch {
+		case a.kind == aggCountIf:
+			test = n
+		case (a.kind == aggSum || a.kind == aggAvg) && n.op == opCond && isNumKind(n.kind):
+			test = n.c3
+			a.then, a.orElse = numOf(n.a), numOf(n.b)
+		default:
+			continue
+		}
+		f, lit, ne, ok := literalTest(test)
+		if !ok {
+			continue
+		}
+		slot := slices.IndexFunc(d.slots, func(g *fieldRef) bool { return g.path == f.path })
+		if slot < 0 {
+			if len(d.slots) == maxSlots {
+				continue
+			}
+			slot = len(d.slots)
+			d.slots = append(d.slots, f)
+		}
+		a.slot, a.lit, a.ne = slot, lit, ne
+	}
+}
+
+// literalTest matches `field == "literal"`, `field != "literal"` and the
+// literal on the left, of a string field on the fast path.
+func literalTest(n *fastNode) (f *fieldRef, lit string, ne, ok bool) {
+	if n.op != opEq && n.op != opNe {
+		return nil, "", false, false
+	}
+	a, b := n.a, n.b
+	if a.op == opConst {
+		a, b = b, a
+	}
+	if a.op != opField || a.kind != fkStr || b.op != opConst || b.c.k != fkStr {
+		return nil, "", false, false
+	}
+	return a.field, b.c.s, n.op == opNe, true
+}
+
 // addAll folds one record into a pane's partials, one per aggregate: a
-// count_if by its closure, a bare field by addBare, others by add.
+// test of a field against a literal on the field's read slot, a count_if
+// by its closure, a bare field by addBare, others by add.
 func (d *windowDef) addAll(parts []partial, ev *exprEval, r *record.Record, eventTime int64) error {
+	var vals [maxSlots]string // the slots' fields, read at first use
+	var read uint
 	for i := range d.aggs {
 		a, p := &d.aggs[i], &parts[i]
+		if s := a.slot; s >= 0 {
+			if read&(1<<s) == 0 {
+				vals[s] = d.slots[s].str(r)
+				read |= 1 << s
+			}
+			is := (vals[s] == a.lit) != a.ne
+			switch {
+			case a.kind == aggCountIf:
+				if is {
+					p.n++
+				}
+			case is:
+				p.n++
+				p.f += a.then(r)
+			default:
+				p.n++
+				p.f += a.orElse(r)
+			}
+			continue
+		}
 		switch { // the common cases, without a call
 		case a.cond != nil:
 			if a.cond(r) {

@@ -26,10 +26,26 @@ func TestETLAggregateFastFolds(t *testing.T) {
 		AggregateSpec{Name: "n", Count: true},
 		AggregateSpec{Name: "views", CountIf: `s == "view"`}, AggregateSpec{Name: "big", CountIf: `n > 1 && i != 0`},
 		AggregateSpec{Name: "odd", CountIf: `i % 2 == 1`}, AggregateSpec{Name: "flag", CountIf: `b`},
-		AggregateSpec{Name: "sum_expr", Sum: `s == "view" ? n * i : 0`}, AggregateSpec{Name: "last_expr", Last: `b ? s : t`})
+		AggregateSpec{Name: "sum_expr", Sum: `s == "view" ? n * i : 0`}, AggregateSpec{Name: "last_expr", Last: `b ? s : t`},
+		// tests of fields against literals, sharing a read per field
+		AggregateSpec{Name: "views_again", CountIf: `s == "view"`}, AggregateSpec{Name: "carts", CountIf: `"cart" == s`},
+		AggregateSpec{Name: "not_cart", CountIf: `s != "cart"`}, AggregateSpec{Name: "t_view", CountIf: `t == "view"`},
+		AggregateSpec{Name: "empty", CountIf: `s == ""`}, AggregateSpec{Name: "paris", CountIf: `st.city == "Paris"`},
+		AggregateSpec{Name: "sum_int", Sum: `s == "cart" ? i : j`}, AggregateSpec{Name: "sum_mixed", Sum: `"view" != t ? i * 2 : n / 2`},
+		AggregateSpec{Name: "avg_cond", Avg: `s == "view" ? n : 0`}, AggregateSpec{Name: "sum_null", Sum: `s == "view" ? i % j : 1`})
 	aggs, err := compileAggregates(specs, schema, 100, 100)
 	require.NoError(t, err)
-	d := &windowDef{aggs: aggs}
+	d := &windowDef{}
+	d.setAggregates(aggs)
+	aggs = d.aggs
+	slotted := 0
+	for _, a := range aggs {
+		if a.slot >= 0 {
+			slotted++
+		}
+	}
+	require.Equal(t, 11, slotted, "aggregates testing a field against a literal")
+	require.Len(t, d.slots, 3)
 	// The general path: add, with expressions evaluated by eval.
 	general := make([]aggDef, len(aggs))
 	fast := 0
@@ -38,7 +54,7 @@ func TestETLAggregateFastFolds(t *testing.T) {
 		if a.e != nil {
 			general[i].e = &Expr{src: a.e.src, prog: a.e.prog, fields: a.e.fields, out: a.e.out, fast: a.e.fast}
 		}
-		if a.bare != nil || a.cond != nil {
+		if a.bare != nil || a.cond != nil || a.slot >= 0 {
 			fast++
 		}
 	}

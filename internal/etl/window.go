@@ -58,7 +58,8 @@ type windowDef struct {
 	emit     emitMode
 	interval int64
 	aggs     []aggDef
-	maxPanes int // panes the widest aggregate covers
+	slots    []*fieldRef // fields aggregates compare with literals, read once per record
+	maxPanes int         // panes the widest aggregate covers
 	schema   *record.Schema
 	// latestOnly: the sink keeps one row per key (its key does not include
 	// the window's bounds), so rows of a window older than one already
@@ -141,7 +142,7 @@ func compileWindow(spec *WindowSpec, in *record.Schema, partitionKey string, err
 		}
 		return nil
 	}
-	w.aggs = aggs
+	w.setAggregates(aggs)
 	for _, a := range aggs {
 		w.maxPanes = max(w.maxPanes, a.panes)
 		cols = append(cols, record.Column{Name: a.name, Type: a.typ, Nullable: true})
