@@ -185,8 +185,16 @@ func (l *Lookup) apply(c *table.Change) {
 	l.mu.Unlock()
 }
 
+// joinOutputs are the fields a join sets in a record: its fields, then
+// the position field. An output nothing after the join reads is not live
+// (see pruneJoins), and not set.
+type joinOutputs struct {
+	names []string
+	live  []bool
+}
+
 // compileJoin compiles a lookup join against the schema of its input.
-func compileJoin(spec *JoinSpec, in *record.Schema) (stageDef, *record.Schema, []*record.Type, error) {
+func compileJoin(spec *JoinSpec, in *record.Schema) (stageDef, *record.Schema, []*record.Type, *joinOutputs, error) {
 	var errs []error
 	if spec.Table == "" {
 		errs = append(errs, errors.New("table: missing"))
@@ -234,26 +242,39 @@ func compileJoin(spec *JoinSpec, in *record.Schema) (stageDef, *record.Schema, [
 		out = withColumn(out, posField, record.TypeLong)
 	}
 	if err := errors.Join(errs...); err != nil {
-		return stageDef{}, nil, nil, err
+		return stageDef{}, nil, nil, nil, err
 	}
 	onRef := record.NewRef(spec.On)
-	// outs are the fields the join sets: its fields, then the position
-	// field. dup[k] is the first earlier one of the same name, or -1: that
-	// one's value is overwritten, as a second set of the name would.
-	outs := slices.Clone(names)
+	jo := &joinOutputs{names: slices.Clone(names)}
 	if posField != "-" {
-		outs = append(outs, posField)
+		jo.names = append(jo.names, posField)
 	}
-	dup := make([]int, len(outs))
-	for k, o := range outs {
-		dup[k] = slices.Index(outs[:k], o)
+	jo.live = make([]bool, len(jo.names))
+	for k := range jo.live {
+		jo.live[k] = true
 	}
-	set := newFieldSet(outs)
 	tableName, on := spec.Table, spec.On
 	return stageDef{build: func(env *stageEnv) Transform {
+		// outs are the outputs the join sets (by index in jo.names: its
+		// fields, then the position field), those something after it reads.
+		// dup[x] is the first earlier one of the same name, or -1: that
+		// one's value is overwritten, as a second set of the name would.
+		var outs []int
+		var outNames []string
+		for k, live := range jo.live {
+			if live {
+				outs = append(outs, k)
+				outNames = append(outNames, jo.names[k])
+			}
+		}
+		dup := make([]int, len(outs))
+		for x, n := range outNames {
+			dup[x] = slices.Index(outNames[:x], n)
+		}
+		set := newFieldSet(outNames)
+		at := make([]int, len(outs))
 		var l *Lookup
 		var o one
-		at := make([]int, len(outs))
 		return func(_ context.Context, r *record.Record) ([]*record.Record, error) {
 			if l == nil {
 				if l = env.lookup(tableName); l == nil {
@@ -275,7 +296,7 @@ func compileJoin(spec *JoinSpec, in *record.Schema) (stageDef, *record.Schema, [
 				return nil, nil
 			}
 			set.find(r.Fields(), at)
-			for k := range outs {
+			for x, k := range outs {
 				v := record.LongValue(int64(seq))
 				if k < len(names) {
 					v = record.NullValue()
@@ -283,17 +304,17 @@ func compileJoin(spec *JoinSpec, in *record.Schema) (stageDef, *record.Schema, [
 						v = row.At(k).Value
 					}
 				}
-				if d := dup[k]; d >= 0 {
-					at[k] = at[d]
+				if d := dup[x]; d >= 0 {
+					at[x] = at[d]
 				}
-				if at[k] >= 0 {
-					r.SetAt(at[k], v)
+				if at[x] >= 0 {
+					r.SetAt(at[x], v)
 				} else {
-					at[k] = r.Len()
-					r.Append(outs[k], v)
+					at[x] = r.Len()
+					r.Append(outNames[x], v)
 				}
 			}
 			return o.of(r), nil
 		}
-	}}, out, types, nil
+	}}, out, types, jo, nil
 }
