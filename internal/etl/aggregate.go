@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/pricestream/pricestream/internal/record"
@@ -42,6 +43,20 @@ type aggDef struct {
 	// expression a null reads as its type's zero value, which would count).
 	field    string
 	fieldRef *record.Ref
+	// bare is the expression's field read when the expression is a bare
+	// field on the fast path: the read that tells null from a value also
+	// gives the value, as the expression would convert it.
+	bare *fastNode
+	// cond is a count_if's condition compiled to a closure (nil: use e).
+	cond boolFn
+	// A count_if of `field == "literal"` (or !=), or a sum or avg of
+	// `field == "literal" ? x : y`, reads the field from the window's read
+	// slot (-1: none): aggregates comparing one field with literals read it
+	// once per record (see windowDef.setAggregates).
+	slot         int
+	lit          string
+	ne           bool  // the test is !=
+	then, orElse numFn // sum and avg: the branches
 }
 
 var bareField = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
@@ -113,8 +128,14 @@ func compileAggregates(specs []AggregateSpec, in *record.Schema, size, slide int
 				continue
 			}
 			d.e = e
+			if d.kind == aggCountIf {
+				d.cond = e.typed.b
+			}
 			if src := strings.TrimSpace(srcs[0]); d.kind != aggCountIf && bareField.MatchString(src) {
 				d.field, d.fieldRef = src, record.NewRef(src)
+				if e.fast != nil && e.fast.op == opField && e.fast.field.path == src {
+					d.bare = e.fast
+				}
 			}
 		}
 		switch d.kind {
@@ -133,7 +154,111 @@ func compileAggregates(specs []AggregateSpec, in *record.Schema, size, slide int
 	return out, errors.Join(errs...)
 }
 
-// add folds one record into a pane's partial.
+// maxSlots bounds the fields a window's aggregates compare with literals
+// that are read once per record.
+const maxSlots = 8
+
+// setAggregates sets the window's aggregates and gives those that compare
+// a string field with a literal (views: event_type == "view", purchases:
+// event_type == "purchase", ...) a read slot per field.
+func (d *windowDef) setAggregates(aggs []aggDef) {
+	d.aggs = aggs
+	d.slots = nil
+	for i := range d.aggs {
+		a := &d.aggs[i]
+		a.slot = -1
+		if a.e == nil || a.e.fast == nil || !a.e.fast.plain() {
+			continue
+		}
+		n := a.e.fast
+		var test *fastNode
+		switch {
+		case a.kind == aggCountIf:
+			test = n
+		case (a.kind == aggSum || a.kind == aggAvg) && n.op == opCond && isNumKind(n.kind):
+			test = n.c3
+			a.then, a.orElse = numOf(n.a), numOf(n.b)
+		default:
+			continue
+		}
+		f, lit, ne, ok := literalTest(test)
+		if !ok {
+			continue
+		}
+		slot := slices.IndexFunc(d.slots, func(g *fieldRef) bool { return g.path == f.path })
+		if slot < 0 {
+			if len(d.slots) == maxSlots {
+				continue
+			}
+			slot = len(d.slots)
+			d.slots = append(d.slots, f)
+		}
+		a.slot, a.lit, a.ne = slot, lit, ne
+	}
+}
+
+// literalTest matches `field == "literal"`, `field != "literal"` and the
+// literal on the left, of a string field on the fast path.
+func literalTest(n *fastNode) (f *fieldRef, lit string, ne, ok bool) {
+	if n.op != opEq && n.op != opNe {
+		return nil, "", false, false
+	}
+	a, b := n.a, n.b
+	if a.op == opConst {
+		a, b = b, a
+	}
+	if a.op != opField || a.kind != fkStr || b.op != opConst || b.c.k != fkStr {
+		return nil, "", false, false
+	}
+	return a.field, b.c.s, n.op == opNe, true
+}
+
+// addAll folds one record into a pane's partials, one per aggregate: a
+// test of a field against a literal on the field's read slot, a count_if
+// by its closure, a bare field by addBare, others by add.
+func (d *windowDef) addAll(parts []partial, ev *exprEval, r *record.Record, eventTime int64) error {
+	var vals [maxSlots]string // the slots' fields, read at first use
+	var read uint
+	for i := range d.aggs {
+		a, p := &d.aggs[i], &parts[i]
+		if s := a.slot; s >= 0 {
+			if read&(1<<s) == 0 {
+				vals[s] = d.slots[s].str(r)
+				read |= 1 << s
+			}
+			is := (vals[s] == a.lit) != a.ne
+			switch {
+			case a.kind == aggCountIf:
+				if is {
+					p.n++
+				}
+			case is:
+				p.n++
+				p.f += a.then(r)
+			default:
+				p.n++
+				p.f += a.orElse(r)
+			}
+			continue
+		}
+		switch { // the common cases, without a call
+		case a.cond != nil:
+			if a.cond(r) {
+				p.n++
+			}
+		case a.bare != nil:
+			a.addBare(p, r, eventTime)
+		default:
+			if err := a.add(p, ev, r, eventTime); err != nil {
+				return fmt.Errorf("aggregate %s: %w", a.name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// add folds one record into a pane's partial, evaluating the aggregate's
+// expression with ev.
 func (d *aggDef) add(p *partial, ev *exprEval, r *record.Record, eventTime int64) error {
 	if d.fieldRef != nil {
 		v, ok := d.fieldRef.Get(r)
@@ -164,14 +289,24 @@ func (d *aggDef) add(p *partial, ev *exprEval, r *record.Record, eventTime int64
 			p.n++
 			p.f += f
 		}
-	case aggMin, aggMax, aggLast:
+	case aggMin, aggMax, aggLast, aggDistinct:
 		v, err := ev.Value(d.e, r, r)
 		if err != nil {
 			return err
 		}
-		if v.IsNull() {
-			return nil
-		}
+		d.fold(p, v, eventTime)
+	}
+	return nil
+}
+
+// fold folds a value of a min, max, last or approx_distinct aggregate into
+// a partial; null is skipped.
+func (d *aggDef) fold(p *partial, v record.Value, eventTime int64) {
+	if v.IsNull() {
+		return
+	}
+	switch d.kind {
+	case aggMin, aggMax, aggLast:
 		v = ownValue(v)
 		switch {
 		case d.kind == aggLast:
@@ -187,13 +322,6 @@ func (d *aggDef) add(p *partial, ev *exprEval, r *record.Record, eventTime int64
 			}
 		}
 	case aggDistinct:
-		v, err := ev.Value(d.e, r, r)
-		if err != nil {
-			return err
-		}
-		if v.IsNull() {
-			return nil
-		}
 		if p.hll == nil {
 			p.hll = newHLL()
 		}
@@ -203,28 +331,77 @@ func (d *aggDef) add(p *partial, ev *exprEval, r *record.Record, eventTime int64
 			p.hll.add(hashString(v.Text()))
 		}
 	}
-	return nil
 }
 
-// result merges the partials of the panes a window's aggregate covers.
-func (d *aggDef) result(parts []*partial, scratch *hll) record.Value {
+// addBare is add for an aggregate of a bare field on the fast path: it
+// reads the field once, skips null, and folds the value converted as
+// exprEval's Value and Number would (the fast path's field read).
+func (d *aggDef) addBare(p *partial, r *record.Record, eventTime int64) {
+	n := d.bare
+	v := n.field.value(r)
+	if v.IsNull() {
+		return
+	}
+	switch d.kind {
+	case aggCount:
+		p.n++
+		return
+	case aggSum, aggAvg:
+		switch n.kind {
+		case fkNum:
+			p.n++
+			p.f += readNum(v)
+		case fkInt:
+			p.n++
+			p.f += float64(readInt(v))
+		}
+		return
+	}
+	switch n.kind {
+	case fkStr:
+		v = record.StringValue(readStr(v))
+	case fkNum:
+		v = doubleValue(readNum(v))
+	case fkInt:
+		v = record.LongValue(readInt(v))
+	case fkBool:
+		v = record.BoolValue(v.Bool())
+	case fkTime:
+		v = record.TimestampNanos(readTime(v))
+	}
+	if d.kind == aggLast { // fold's case for a scalar: nothing to own
+		if !v.IsNull() && (p.v.IsNull() || eventTime >= p.t) {
+			if p.v != v { // often the same: spare the write barriers while the GC marks
+				p.v = v
+			}
+			p.t = eventTime
+		}
+		return
+	}
+	d.fold(p, v, eventTime)
+}
+
+// result merges the aggregate's partials (the i-th of each pane) over the
+// panes a window's aggregate covers.
+func (d *aggDef) result(panes []*pane, i int, scratch *hll) record.Value {
 	switch d.kind {
 	case aggCount, aggCountIf:
 		var n int64
-		for _, p := range parts {
-			n += p.n
+		for _, pn := range panes {
+			n += pn.parts[i].n
 		}
 		return record.LongValue(n)
 	case aggSum:
 		var f float64
-		for _, p := range parts {
-			f += p.f
+		for _, pn := range panes {
+			f += pn.parts[i].f
 		}
 		return record.DoubleValue(f)
 	case aggAvg:
 		var f float64
 		var n int64
-		for _, p := range parts {
+		for _, pn := range panes {
+			p := &pn.parts[i]
 			f += p.f
 			n += p.n
 		}
@@ -234,7 +411,8 @@ func (d *aggDef) result(parts []*partial, scratch *hll) record.Value {
 		return record.DoubleValue(f / float64(n))
 	case aggMin, aggMax:
 		var best record.Value
-		for _, p := range parts {
+		for _, pn := range panes {
+			p := &pn.parts[i]
 			if p.v.IsNull() {
 				continue
 			}
@@ -251,7 +429,8 @@ func (d *aggDef) result(parts []*partial, scratch *hll) record.Value {
 	case aggLast:
 		var best record.Value
 		var bt int64
-		for _, p := range parts {
+		for _, pn := range panes {
+			p := &pn.parts[i]
 			if !p.v.IsNull() && (best.IsNull() || p.t >= bt) {
 				best, bt = p.v, p.t
 			}
@@ -260,7 +439,8 @@ func (d *aggDef) result(parts []*partial, scratch *hll) record.Value {
 	case aggDistinct:
 		var one *hll
 		n := 0
-		for _, p := range parts {
+		for _, pn := range panes {
+			p := &pn.parts[i]
 			if p.hll != nil {
 				one = p.hll
 				n++
@@ -273,7 +453,8 @@ func (d *aggDef) result(parts []*partial, scratch *hll) record.Value {
 			return record.LongValue(one.estimate())
 		}
 		*scratch = hll{sum: hllM, zeros: hllM}
-		for _, p := range parts {
+		for _, pn := range panes {
+			p := &pn.parts[i]
 			if p.hll != nil {
 				scratch.merge(p.hll)
 			}

@@ -1,7 +1,6 @@
 package etl
 
 import (
-	"math"
 	"reflect"
 
 	"github.com/expr-lang/expr/ast"
@@ -40,10 +39,7 @@ func (v fval) value() record.Value {
 	case fkInt:
 		return record.LongValue(v.i)
 	case fkNum:
-		if math.IsNaN(v.f) || math.IsInf(v.f, 0) {
-			return record.NullValue()
-		}
-		return record.DoubleValue(v.f)
+		return doubleValue(v.f)
 	case fkStr:
 		return record.StringValue(v.s)
 	case fkTime:
@@ -284,33 +280,17 @@ func (n *fastNode) eval(r *record.Record) fval {
 	case opConst:
 		return n.c
 	case opField:
-		v := n.field.value(r)
 		switch n.kind {
 		case fkStr:
-			if v.Kind() == record.KindString {
-				return fval{k: fkStr, s: v.Str()}
-			}
-			if v.IsNull() {
-				return fval{k: fkStr}
-			}
-			return fval{k: fkStr, s: v.Text()}
+			return fval{k: fkStr, s: n.field.str(r)}
 		case fkNum:
-			f, _ := v.AsDouble()
-			return fval{k: fkNum, f: f}
+			return fval{k: fkNum, f: n.field.num(r)}
 		case fkInt:
-			i, ok := v.AsLong()
-			if !ok {
-				f, _ := v.AsDouble()
-				i = int64(f)
-			}
-			return fval{k: fkInt, i: i}
+			return fval{k: fkInt, i: n.field.int(r)}
 		case fkBool:
-			return boolVal(v.Bool())
+			return boolVal(n.field.bool(r))
 		case fkTime:
-			if v.Kind() == record.KindDate {
-				return fval{k: fkTime, i: v.Days() * 86400e9}
-			}
-			return fval{k: fkTime, i: v.UnixNano()}
+			return fval{k: fkTime, i: n.field.time(r)}
 		}
 	case opIsNull:
 		return boolVal(n.field.value(r).IsNull())
@@ -400,6 +380,98 @@ func (n *fastNode) eval(r *record.Record) fval {
 		return fval{k: fkNum, f: x / y}
 	}
 	return fval{}
+}
+
+// Reads of a field as the kind its getter gives it, for the fast path and
+// its typed closures: a null or missing field reads as the kind's zero
+// value, as in the VM (goValue). Each reads the value in place when the
+// field is at the top level.
+
+func (f *fieldRef) str(r *record.Record) string {
+	fs := r.Fields()
+	if i := f.at(fs); i >= 0 {
+		if v := &fs[i].Value; v.Kind() == record.KindString {
+			return v.Str()
+		}
+		return readStr(fs[i].Value)
+	}
+	return readStr(f.lookup(r))
+}
+
+func (f *fieldRef) num(r *record.Record) float64 {
+	fs := r.Fields()
+	if i := f.at(fs); i >= 0 {
+		if v := &fs[i].Value; v.Kind() == record.KindDouble {
+			return v.Double()
+		}
+		return readNum(fs[i].Value)
+	}
+	return readNum(f.lookup(r))
+}
+
+func (f *fieldRef) int(r *record.Record) int64 {
+	fs := r.Fields()
+	if i := f.at(fs); i >= 0 {
+		if v := &fs[i].Value; v.Kind() == record.KindLong {
+			return v.Long()
+		}
+		return readInt(fs[i].Value)
+	}
+	return readInt(f.lookup(r))
+}
+
+func (f *fieldRef) bool(r *record.Record) bool {
+	fs := r.Fields()
+	if i := f.at(fs); i >= 0 {
+		return fs[i].Value.Bool()
+	}
+	return f.lookup(r).Bool()
+}
+
+// time returns Unix nanoseconds (a date's midnight UTC).
+func (f *fieldRef) time(r *record.Record) int64 {
+	fs := r.Fields()
+	if i := f.at(fs); i >= 0 {
+		if v := &fs[i].Value; v.Kind() == record.KindTimestamp {
+			return v.UnixNano()
+		}
+		return readTime(fs[i].Value)
+	}
+	return readTime(f.lookup(r))
+}
+
+// readStr, readNum, readInt and readTime convert a value read as the getter's
+// kind.
+
+func readStr(v record.Value) string {
+	if v.Kind() == record.KindString {
+		return v.Str()
+	}
+	if v.IsNull() {
+		return ""
+	}
+	return v.Text()
+}
+
+func readNum(v record.Value) float64 {
+	x, _ := v.AsDouble()
+	return x
+}
+
+func readInt(v record.Value) int64 {
+	i, ok := v.AsLong()
+	if !ok {
+		x, _ := v.AsDouble()
+		i = int64(x)
+	}
+	return i
+}
+
+func readTime(v record.Value) int64 {
+	if v.Kind() == record.KindDate {
+		return v.Days() * 86400e9
+	}
+	return v.UnixNano()
 }
 
 func (n *fastNode) coerce(v fval) fval {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -82,6 +83,46 @@ func (l *Lookup) row(it item.Item) (string, *record.Record) {
 	return key, r
 }
 
+// fieldSet is a set of field names to find in records.
+type fieldSet struct {
+	names []string
+	lens  uint64    // bit min(len, 63) of each name
+	first [4]uint64 // bit of each name's first byte
+}
+
+func newFieldSet(names []string) fieldSet {
+	fs := fieldSet{names: names}
+	for _, n := range names {
+		fs.lens |= 1 << min(len(n), 63)
+		if n != "" {
+			fs.first[n[0]>>6] |= 1 << (n[0] & 63)
+		}
+	}
+	return fs
+}
+
+// find sets at[k] to the index of the first of fields called names[k], or
+// -1. It looks at each field once, and at most fields only to see that no
+// name has its length and first byte: finding that a field is missing
+// costs a Ref a whole scan, with a string comparison for each name of the
+// same length.
+func (s *fieldSet) find(fields []record.Field, at []int) {
+	for k := range at {
+		at[k] = -1
+	}
+	for i := range fields {
+		name := fields[i].Name
+		if name == "" || s.lens&(1<<min(len(name), 63)) == 0 || s.first[name[0]>>6]&(1<<(name[0]&63)) == 0 {
+			continue
+		}
+		for k, n := range s.names {
+			if at[k] < 0 && name == n {
+				at[k] = i
+			}
+		}
+	}
+}
+
 // keyText is the text a record value and a table key compare by.
 func keyText(v record.Value) string {
 	if v.Kind() == record.KindString {
@@ -144,8 +185,16 @@ func (l *Lookup) apply(c *table.Change) {
 	l.mu.Unlock()
 }
 
+// joinOutputs are the fields a join sets in a record: its fields, then
+// the position field. An output nothing after the join reads is not live
+// (see pruneJoins), and not set.
+type joinOutputs struct {
+	names []string
+	live  []bool
+}
+
 // compileJoin compiles a lookup join against the schema of its input.
-func compileJoin(spec *JoinSpec, in *record.Schema) (stageDef, *record.Schema, []*record.Type, error) {
+func compileJoin(spec *JoinSpec, in *record.Schema) (stageDef, *record.Schema, []*record.Type, *joinOutputs, error) {
 	var errs []error
 	if spec.Table == "" {
 		errs = append(errs, errors.New("table: missing"))
@@ -193,25 +242,39 @@ func compileJoin(spec *JoinSpec, in *record.Schema) (stageDef, *record.Schema, [
 		out = withColumn(out, posField, record.TypeLong)
 	}
 	if err := errors.Join(errs...); err != nil {
-		return stageDef{}, nil, nil, err
+		return stageDef{}, nil, nil, nil, err
 	}
 	onRef := record.NewRef(spec.On)
-	refs := make([]*record.Ref, len(names))
-	for i, n := range names {
-		refs[i] = record.NewRef(n)
+	jo := &joinOutputs{names: slices.Clone(names)}
+	if posField != "-" {
+		jo.names = append(jo.names, posField)
 	}
-	posRef := record.NewRef(posField)
+	jo.live = make([]bool, len(jo.names))
+	for k := range jo.live {
+		jo.live[k] = true
+	}
 	tableName, on := spec.Table, spec.On
 	return stageDef{build: func(env *stageEnv) Transform {
-		var l *Lookup
-		var o one
-		set := func(r *record.Record, ref *record.Ref, v record.Value) {
-			if i := ref.Index(r); i >= 0 {
-				r.SetAt(i, v)
-			} else {
-				r.Append(ref.Name(), v)
+		// outs are the outputs the join sets (by index in jo.names: its
+		// fields, then the position field), those something after it reads.
+		// dup[x] is the first earlier one of the same name, or -1: that
+		// one's value is overwritten, as a second set of the name would.
+		var outs []int
+		var outNames []string
+		for k, live := range jo.live {
+			if live {
+				outs = append(outs, k)
+				outNames = append(outNames, jo.names[k])
 			}
 		}
+		dup := make([]int, len(outs))
+		for x, n := range outNames {
+			dup[x] = slices.Index(outNames[:x], n)
+		}
+		set := newFieldSet(outNames)
+		at := make([]int, len(outs))
+		var l *Lookup
+		var o one
 		return func(_ context.Context, r *record.Record) ([]*record.Record, error) {
 			if l == nil {
 				if l = env.lookup(tableName); l == nil {
@@ -232,17 +295,26 @@ func compileJoin(spec *JoinSpec, in *record.Schema) (stageDef, *record.Schema, [
 			if row == nil && inner {
 				return nil, nil
 			}
-			for i, ref := range refs {
-				v := record.NullValue()
-				if row != nil {
-					v = row.At(i).Value
+			set.find(r.Fields(), at)
+			for x, k := range outs {
+				v := record.LongValue(int64(seq))
+				if k < len(names) {
+					v = record.NullValue()
+					if row != nil {
+						v = row.At(k).Value
+					}
 				}
-				set(r, ref, v)
-			}
-			if posField != "-" {
-				set(r, posRef, record.LongValue(int64(seq)))
+				if d := dup[x]; d >= 0 {
+					at[x] = at[d]
+				}
+				if at[x] >= 0 {
+					r.SetAt(at[x], v)
+				} else {
+					at[x] = r.Len()
+					r.Append(outNames[x], v)
+				}
 			}
 			return o.of(r), nil
 		}
-	}}, out, types, nil
+	}}, out, types, jo, nil
 }

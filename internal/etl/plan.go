@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/pricestream/pricestream/internal/record"
 )
@@ -30,6 +31,7 @@ type Plan struct {
 	stages    []stageDef
 	joins     []*JoinSpec
 	joinTypes [][]*record.Type
+	joinOuts  []*joinOutputs
 	window    *windowDef
 	output    []stageDef
 	schema    *record.Schema // of what reaches the sink (nil: untyped)
@@ -163,7 +165,7 @@ func Compile(ctx context.Context, s *Spec, cat Catalog) (*Plan, error) {
 	p.stages, cur = compileTransforms("transforms", s.Transforms, cur, schema, sinks, errs)
 	for i := range s.Joins {
 		j := &s.Joins[i]
-		def, next, types, err := compileJoin(j, cur)
+		def, next, types, outs, err := compileJoin(j, cur)
 		path := fmt.Sprintf("joins[%d]", i)
 		if err != nil {
 			for _, e := range unjoin(err) {
@@ -175,6 +177,7 @@ func Compile(ctx context.Context, s *Spec, cat Catalog) (*Plan, error) {
 		p.stages = append(p.stages, def)
 		p.joins = append(p.joins, j)
 		p.joinTypes = append(p.joinTypes, types)
+		p.joinOuts = append(p.joinOuts, outs)
 		cur = next
 	}
 	if s.Window != nil {
@@ -184,6 +187,9 @@ func Compile(ctx context.Context, s *Spec, cat Catalog) (*Plan, error) {
 			}
 		}
 		p.window = compileWindow(s.Window, cur, src.PartitionKey, errs)
+		if p.window != nil {
+			pruneJoins(p.joins, p.joinOuts, p.window, p.eventTime)
+		}
 		if p.window != nil {
 			cur = p.window.schema
 			if cur == nil || schema == nil {
@@ -203,6 +209,46 @@ func Compile(ctx context.Context, s *Spec, cat Catalog) (*Plan, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// pruneJoins marks the outputs of the joins that nothing reads. The joins
+// are the last stages, and a record that reaches a window is read after
+// them only by the window (its keys, the event time and the aggregates'
+// fields): rows, not the record, go on from there. A join then sets only
+// the fields the window, or a later join's on, reads. Each field it sets
+// is two pointer stores into the record, and while the GC marks every one
+// costs a write barrier: a click pipeline's join spent a third of its time
+// setting fields nothing read.
+func pruneJoins(joins []*JoinSpec, outs []*joinOutputs, w *windowDef, eventTime string) {
+	reads := map[string]bool{}
+	read := func(path string) {
+		reads[path] = true // a name with a dot is matched whole first
+		if i := strings.IndexAny(path, ".["); i > 0 {
+			reads[path[:i]] = true
+		}
+	}
+	for _, k := range w.keys {
+		read(k)
+	}
+	if eventTime != "" {
+		read(eventTime)
+	}
+	for _, a := range w.aggs {
+		if a.field != "" {
+			read(a.field)
+		}
+		if a.e != nil {
+			for _, f := range a.e.fields {
+				read(f.path)
+			}
+		}
+	}
+	for i := len(outs) - 1; i >= 0; i-- {
+		for k, n := range outs[i].names {
+			outs[i].live[k] = reads[n]
+		}
+		read(joins[i].On)
+	}
 }
 
 func checkSink(path string, sk *SinkSpec, errs *specErrors) {

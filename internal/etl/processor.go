@@ -48,11 +48,12 @@ type processor struct {
 	routed    bool
 	reached   bool
 	curMeta   srcMeta
-	curCtx    context.Context
+	curCtx    context.Context // set while a record is processed, only if a split_rows stage may route it
+	routes    bool
 }
 
 func newProcessor(p *Plan, lookup func(string) *Lookup, sink sinkFunc) *processor {
-	pr := &processor{plan: p, sink: sink, now: func() int64 { return time.Now().UnixNano() }}
+	pr := &processor{plan: p, sink: sink, now: func() int64 { return time.Now().UnixNano() }, routes: len(p.sinks) > 0}
 	pr.env = stageEnv{ev: &pr.ev, lookup: lookup, route: pr.route}
 	for _, s := range p.stages {
 		pr.stages = append(pr.stages, s.build(&pr.env))
@@ -88,9 +89,14 @@ func (pr *processor) processData(ctx context.Context, win *windowOp, data []byte
 // processRecord runs a decoded record through the pipeline.
 func (pr *processor) processRecord(ctx context.Context, win *windowOp, r *record.Record, m srcMeta) (outcome, *RecordError, error) {
 	pr.reached, pr.routed = false, false
-	pr.curMeta, pr.curCtx = m, ctx
+	pr.curMeta = m
+	if pr.routes { // a pointer store costs a write barrier while the GC marks
+		pr.curCtx = ctx
+	}
 	err := pr.run(ctx, win, 0, r, m)
-	pr.curCtx = nil
+	if pr.routes {
+		pr.curCtx = nil
+	}
 	if err != nil {
 		var f *fatal
 		if errors.As(err, &f) {
@@ -148,7 +154,11 @@ func (pr *processor) run(ctx context.Context, win *windowOp, i int, r *record.Re
 		if err != nil {
 			return &RecordError{Stage: "window", Reason: "event_time", Err: err}
 		}
-		err = win.add(r, t, m, &pr.ev, pr.now(), func(row *record.Record, rm srcMeta) error { return pr.output(ctx, row, rm) })
+		var now int64
+		if win.def.emit == emitInterval { // only interval emission reads the clock
+			now = pr.now()
+		}
+		err = win.add(r, t, m, &pr.ev, now, func(row *record.Record, rm srcMeta) error { return pr.output(ctx, row, rm) })
 		if err != nil {
 			return stageErr("window", err)
 		}

@@ -73,7 +73,9 @@ func compileMap(specs []FieldExprSpec, in *record.Schema) (stageDef, *record.Sch
 					return nil, &RecordError{Reason: "expression", Err: fmt.Errorf("%s: %w", f.field, err)}
 				}
 				if j := f.ref.Index(r); j >= 0 {
-					r.SetAt(j, v)
+					if r.Fields()[j].Value != v { // often unchanged: spare the write barriers while the GC marks
+						r.SetAt(j, v)
+					}
 				} else if containsDot(f.field) {
 					r.SetPath(f.field, v)
 				} else {

@@ -58,7 +58,8 @@ type windowDef struct {
 	emit     emitMode
 	interval int64
 	aggs     []aggDef
-	maxPanes int // panes the widest aggregate covers
+	slots    []*fieldRef // fields aggregates compare with literals, read once per record
+	maxPanes int         // panes the widest aggregate covers
 	schema   *record.Schema
 	// latestOnly: the sink keeps one row per key (its key does not include
 	// the window's bounds), so rows of a window older than one already
@@ -141,7 +142,7 @@ func compileWindow(spec *WindowSpec, in *record.Schema, partitionKey string, err
 		}
 		return nil
 	}
-	w.aggs = aggs
+	w.setAggregates(aggs)
 	for _, a := range aggs {
 		w.maxPanes = max(w.maxPanes, a.panes)
 		cols = append(cols, record.Column{Name: a.name, Type: a.typ, Nullable: true})
@@ -223,7 +224,6 @@ type windowOp struct {
 	closed   int64 // windows ending at or before this have closed
 	pending  []*keyState
 	row      record.Record
-	parts    []*partial
 	scratch  hll
 	keyBuf   []byte
 	posText  func(m srcMeta) string
@@ -276,7 +276,9 @@ type emitFunc func(row *record.Record, m srcMeta) error
 
 // add folds a record with event time t into its key's windows, emits what
 // the emission mode asks for, and closes the windows the new watermark
-// passes. A late record returns a *RecordError with reason "late".
+// passes. now is the wall time, which only interval emission reads (the
+// caller may pass 0 otherwise: a clock read per event is not free). A late
+// record returns a *RecordError with reason "late".
 func (w *windowOp) add(r *record.Record, t int64, m srcMeta, ev *exprEval, now int64, emit emitFunc) error {
 	d := w.def
 	ps := floorDiv(t, d.slide) * d.slide
@@ -314,10 +316,8 @@ func (w *windowOp) add(r *record.Record, t int64, m srcMeta, ev *exprEval, now i
 	p := ks.pane(ps, len(d.aggs))
 	p.dirty = true
 	w.touch(ks)
-	for i := range d.aggs {
-		if err := d.aggs[i].add(&p.parts[i], ev, r, t); err != nil {
-			return &RecordError{Reason: "expression", Err: fmt.Errorf("aggregate %s: %w", d.aggs[i].name, err)}
-		}
+	if err := d.addAll(p.parts, ev, r, t); err != nil {
+		return &RecordError{Reason: "expression", Err: err}
 	}
 	p.maxArrival = max(p.maxArrival, m.arrival)
 	p.last = m
@@ -353,6 +353,9 @@ func (w *windowOp) add(r *record.Record, t int64, m srcMeta, ev *exprEval, now i
 }
 
 func (ks *keyState) pane(start int64, naggs int) *pane {
+	if n := len(ks.panes); n > 0 && ks.panes[n-1].start == start {
+		return ks.panes[n-1] // the newest: events mostly come in time order
+	}
 	i, found := slices.BinarySearchFunc(ks.panes, start, func(p *pane, s int64) int { return cmpInt(p.start, s) })
 	if found {
 		return ks.panes[i]
@@ -494,16 +497,41 @@ func (w *windowOp) emitRow(ks *keyState, end int64, final bool, m srcMeta, arriv
 	for i, k := range d.keys {
 		row.Append(k, ks.vals[i])
 	}
+	// Panes are in start order: those of the window ending at end, and of
+	// an aggregate's range ending there, are a run of them.
+	panes := ks.panes
+	hi := len(panes)
+	for hi > 0 && panes[hi-1].start >= end {
+		hi--
+	}
+	lo, span := hi, int64(0)
 	for i := range d.aggs {
 		a := &d.aggs[i]
-		w.parts = w.parts[:0]
-		from := end - a.span
-		for _, p := range ks.panes {
-			if p.start >= from && p.start < end {
-				w.parts = append(w.parts, &p.parts[i])
+		if a.span != span { // aggregates mostly share the window's span
+			span = a.span
+			lo = hi
+			for lo > 0 && panes[lo-1].start >= end-span {
+				lo--
 			}
 		}
-		row.Append(a.name, a.result(w.parts, &w.scratch))
+		var v record.Value
+		switch in := panes[lo:hi]; a.kind {
+		case aggCount, aggCountIf: // the common cases, without a call
+			var n int64
+			for _, p := range in {
+				n += p.parts[i].n
+			}
+			v = record.LongValue(n)
+		case aggSum:
+			var f float64
+			for _, p := range in {
+				f += p.parts[i].f
+			}
+			v = record.DoubleValue(f)
+		default:
+			v = a.result(in, i, &w.scratch)
+		}
+		row.Append(a.name, v)
 	}
 	row.Append(fieldWindowStart, record.TimestampNanos(end-d.size))
 	row.Append(fieldWindowEnd, record.TimestampNanos(end))
