@@ -631,11 +631,15 @@ func (r *run) deadLetter(ctx context.Context, sr *srcRecord, re *RecordError) er
 
 // A checkpoint of one partition: a head in the state bucket under
 // JOB.PARTITION (positions, counters, and the window state's chain), and
-// the window state itself in chunks under JOB.PARTITION.b<BASE>.<CHUNK>
-// (a full state) and JOB.PARTITION.b<BASE>.d<N>.<CHUNK> (the Nth delta
-// on top of it). Chunks are written before the head that names them, so
-// the head is the commit point: a crash between leaves unreferenced chunks
-// (removed at the next full state), never a head without its state.
+// the window state itself in chunks under JOB.PARTITION.s<SLOT>.<CHUNK>
+// (a full state) and JOB.PARTITION.s<SLOT>.d<N>.<CHUNK> (the Nth delta
+// on top of it), where SLOT is the chain's base number modulo 2: a new
+// full state goes to the slot the head does not name, so it never
+// overwrites the state the head names. Chunks are written before the head
+// that names them, so the head is the commit point: a crash between leaves
+// chunks nothing names, never a head without its state. Keys no head names
+// (the other slot; chunks and deltas past a chain's counts) are left to be
+// overwritten, and the other slot is removed when a run starts.
 //
 // Most checkpoints write a delta: the keys and panes that changed since
 // the previous checkpoint, so a checkpoint costs what changed, not the
@@ -720,7 +724,7 @@ func (r *run) stateKey(part int) string { return r.job + "." + strconv.Itoa(part
 
 // chunkKey names chunk i of the full state base (delta 0) or of delta n.
 func (r *run) chunkKey(part int, base uint64, delta int, i int) string {
-	k := r.stateKey(part) + ".b" + strconv.FormatUint(base, 10)
+	k := r.slotPrefix(part, base)
 	if delta > 0 {
 		k += ".d" + strconv.Itoa(delta)
 	}
@@ -770,16 +774,19 @@ func (r *run) writeBlob(ctx context.Context, kv jetstream.KeyValue, part int, ba
 	return nil
 }
 
-// removeOldState removes the window state chunks of the partition that
-// belong to another base than base: replaced states and chunks a crash
-// left unreferenced.
+func (r *run) slotPrefix(part int, base uint64) string {
+	return r.stateKey(part) + ".s" + strconv.FormatUint(base%2, 10)
+}
+
+// removeOldState removes the window state chunks of the partition that are
+// not in base's slot: a replaced state, or one a crash left unnamed.
 func (r *run) removeOldState(ctx context.Context, kv jetstream.KeyValue, part int, base uint64) {
 	keys, err := kv.ListKeysFiltered(ctx, r.stateKey(part)+".>")
 	if err != nil {
 		r.logger.Warn("old window state not removed", "partition", part, "err", err)
 		return
 	}
-	keep := r.stateKey(part) + ".b" + strconv.FormatUint(base, 10) + "."
+	keep := r.slotPrefix(part, base) + "."
 	var old []string
 	for k := range keys.Keys() {
 		if !strings.HasPrefix(k, keep) {
@@ -835,6 +842,9 @@ func (r *run) restore(ctx context.Context, ps *partState) (startAt, error) {
 			return startAt{}, fmt.Errorf("checkpoint of partition %d: %w", ps.part, err)
 		}
 		ps.wm.Store(ps.win.watermark())
+	}
+	if c.chain.base > 0 {
+		r.removeOldState(ctx, kv, ps.part, c.chain.base)
 	}
 	if !c.has {
 		return startAt{}, nil
@@ -926,9 +936,6 @@ func (r *run) commit(ctx context.Context, ps *partState, c *checkpointData, eps 
 	}
 	if _, err := kv.Put(ctx, r.stateKey(ps.part), c.encode()); err != nil {
 		return fmt.Errorf("write checkpoint: %w", err)
-	}
-	if c.full {
-		r.removeOldState(ctx, kv, ps.part, c.chain.base)
 	}
 	kind := "delta"
 	if c.full {
