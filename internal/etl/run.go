@@ -279,6 +279,14 @@ func (r *run) execute(ctx context.Context) error {
 		}
 		starts[p] = st
 		r.parts[p] = ps
+		if ps.chain.base > 0 {
+			// Only the run that owns the job, before it writes a
+			// checkpoint: a status read also restores, and must not
+			// remove what a running job is writing.
+			if kv, err := r.m.state(ctx); err == nil {
+				r.removeOldState(ctx, kv, p, ps.chain.base)
+			}
+		}
 	}
 
 	r.live.Store(&r.parts)
@@ -842,9 +850,6 @@ func (r *run) restore(ctx context.Context, ps *partState) (startAt, error) {
 			return startAt{}, fmt.Errorf("checkpoint of partition %d: %w", ps.part, err)
 		}
 		ps.wm.Store(ps.win.watermark())
-	}
-	if c.chain.base > 0 {
-		r.removeOldState(ctx, kv, ps.part, c.chain.base)
 	}
 	if !c.has {
 		return startAt{}, nil

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pricestream/pricestream/internal/engine/enginetest"
@@ -252,4 +253,16 @@ func TestETLCheckpointChain(t *testing.T) {
 		_, other = slotKeys()
 		require.Zero(t, other, "a starting run removes the other slot")
 	}
+
+	// A status read restores the checkpoint too, but must not remove what
+	// a job running elsewhere writes into the other slot before its head.
+	inFlight := fmt.Sprintf("counts.0.s%d.0", (head().chain.base+1)%2)
+	_, err = st.Put(ctx, inFlight, []byte("a full state being written"))
+	require.NoError(t, err)
+	m2, err := New(Config{}, Deps{Engine: env.eng, Streams: env.streams, Tables: env.tables, Registerer: prometheus.NewRegistry()})
+	require.NoError(t, err) // not running: the job runs nowhere here
+	_, err = m2.Status(ctx, "counts")
+	require.NoError(t, err)
+	_, err = st.Get(ctx, inFlight)
+	require.NoError(t, err, "a status read removed another run's chunk")
 }
