@@ -35,6 +35,22 @@ func newTestEnv(t testing.TB, eng *engine.Engine) *testEnv {
 	return &testEnv{eng: eng, streams: sm, tables: tm}
 }
 
+// clicksAndFeatures creates the stream clicks (with the given partitions)
+// and the table features keyed by product_id, and opens both.
+func (e *testEnv) clicksAndFeatures(t testing.TB, partitions int) (*stream.Stream, *table.Table) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := e.streams.Create(ctx, stream.Spec{Name: "clicks", Partitions: partitions})
+	require.NoError(t, err)
+	_, err = e.tables.Create(ctx, table.Spec{Name: "features", Key: item.KeySchema{Partition: item.KeyAttribute{Name: "product_id", Type: item.S}}})
+	require.NoError(t, err)
+	src, err := e.streams.Open(ctx, "clicks")
+	require.NoError(t, err)
+	features, err := e.tables.Open(ctx, "features")
+	require.NoError(t, err)
+	return src, features
+}
+
 // startManager runs a manager until the returned stop is called.
 func (e *testEnv) startManager(t testing.TB) (*Manager, func()) {
 	t.Helper()
@@ -121,14 +137,7 @@ func clickAt(sec int, typ, product string, price float64) string {
 func TestETLRunStreamToTable(t *testing.T) {
 	e := newTestEnv(t, enginetest.Start(t))
 	ctx := context.Background()
-	_, err := e.streams.Create(ctx, stream.Spec{Name: "clicks", Partitions: 2})
-	require.NoError(t, err)
-	_, err = e.tables.Create(ctx, table.Spec{Name: "features", Key: item.KeySchema{Partition: item.KeyAttribute{Name: "product_id", Type: item.S}}})
-	require.NoError(t, err)
-	src, err := e.streams.Open(ctx, "clicks")
-	require.NoError(t, err)
-	features, err := e.tables.Open(ctx, "features")
-	require.NoError(t, err)
+	src, features := e.clicksAndFeatures(t, 2)
 
 	m, stop := e.startManager(t)
 	spec, err := Decode([]byte(countJob))
@@ -278,14 +287,7 @@ sink: {}
 func TestETLRunApplyChange(t *testing.T) {
 	e := newTestEnv(t, enginetest.Start(t))
 	ctx := context.Background()
-	_, err := e.streams.Create(ctx, stream.Spec{Name: "clicks", Partitions: 1})
-	require.NoError(t, err)
-	_, err = e.tables.Create(ctx, table.Spec{Name: "features", Key: item.KeySchema{Partition: item.KeyAttribute{Name: "product_id", Type: item.S}}})
-	require.NoError(t, err)
-	src, err := e.streams.Open(ctx, "clicks")
-	require.NoError(t, err)
-	features, err := e.tables.Open(ctx, "features")
-	require.NoError(t, err)
+	src, features := e.clicksAndFeatures(t, 1)
 	m, _ := e.startManager(t)
 	state := func(want string) {
 		t.Helper()

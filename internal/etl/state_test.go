@@ -15,7 +15,6 @@ import (
 
 	"github.com/pricestream/pricestream/internal/engine/enginetest"
 	"github.com/pricestream/pricestream/internal/record"
-	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
 	"github.com/pricestream/pricestream/internal/table/item"
 )
@@ -147,14 +146,7 @@ func testDeltaChain(t *testing.T, p *Plan) {
 func TestETLCheckpointChain(t *testing.T) {
 	env := newTestEnv(t, enginetest.Start(t))
 	ctx := context.Background()
-	_, err := env.streams.Create(ctx, stream.Spec{Name: "clicks", Partitions: 1})
-	require.NoError(t, err)
-	_, err = env.tables.Create(ctx, table.Spec{Name: "features", Key: item.KeySchema{Partition: item.KeyAttribute{Name: "product_id", Type: item.S}}})
-	require.NoError(t, err)
-	src, err := env.streams.Open(ctx, "clicks")
-	require.NoError(t, err)
-	features, err := env.tables.Open(ctx, "features")
-	require.NoError(t, err)
+	src, features := env.clicksAndFeatures(t, 1)
 
 	m, stop := env.startManager(t)
 	m.stateChunk.Store(256) // many chunks per state
