@@ -897,7 +897,7 @@ func (r *run) snapshot(ps *partState) (*checkpointData, map[string]uint64) {
 			*ch = stateChain{base: ch.base + 1, baseChunks: chunks(len(c.blob), size), baseBytes: len(c.blob)}
 		} else {
 			c.blob = ps.win.appendDelta(nil)
-			ch.deltas = append(slices.Clip(ch.deltas), chunks(len(c.blob), size))
+			ch.deltas = append(ch.deltas, chunks(len(c.blob), size))
 			ch.deltaBytes += len(c.blob)
 		}
 		c.chain = *ch

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/big"
 	"slices"
@@ -233,11 +234,7 @@ func (w *windowOp) encodeState(dst []byte) []byte {
 	e.uvarint(uint64(len(w.def.aggs)))
 	e.varint(w.maxEvent)
 	e.varint(w.closed)
-	names := make([]string, 0, len(w.keys))
-	for k := range w.keys {
-		names = append(names, k)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(w.keys))
 	e.uvarint(uint64(len(names)))
 	for _, k := range names {
 		ks := w.keys[k]
@@ -283,11 +280,7 @@ func (w *windowOp) appendDelta(dst []byte) []byte {
 	e.uvarint(uint64(len(w.def.aggs)))
 	e.varint(w.maxEvent)
 	e.varint(w.closed)
-	gone := make([]string, 0, len(w.gone))
-	for k := range w.gone {
-		gone = append(gone, k)
-	}
-	slices.Sort(gone)
+	gone := slices.Sorted(maps.Keys(w.gone))
 	e.uvarint(uint64(len(gone)))
 	for _, k := range gone {
 		e.str(k)
