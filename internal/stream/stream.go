@@ -10,8 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -390,23 +389,21 @@ func (w *partWriter) publish() (uint64, error) {
 			}
 		}
 		w.buf = appendBatch(w.buf[:0], w.offset, w.recs)
-		msg := &nats.Msg{Subject: w.subject, Data: w.buf}
 		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.WriteTimeout)
 		t0 := time.Now()
-		ack, err := m.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(w.lastSeq))
+		seq, err := engine.PublishExpect(ctx, m.nc, w.subject, w.buf, w.lastSeq)
 		cancel()
 		if err == nil {
 			m.metrics.writeSeconds.Observe(time.Since(t0).Seconds())
-			w.lastSeq = ack.Sequence
+			w.lastSeq = seq
 			w.offset += uint64(len(w.recs))
 			if cap(w.buf) > 4*m.cfg.MaxBatchBytes {
 				w.buf = nil
 			}
-			return ack.Sequence, nil
+			return seq, nil
 		}
 		w.known = false
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) && time.Now().Before(deadline) {
+		if engine.IsWrongLastSeq(err) && time.Now().Before(deadline) {
 			// Another process wrote the partition. Back off with jitter so
 			// that two writers do not keep colliding.
 			m.metrics.writeConflicts.Inc()

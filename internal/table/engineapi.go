@@ -1,7 +1,6 @@
 package table
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"strconv"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // errNoMessage means the engine has no message matching a get request.
@@ -110,55 +108,4 @@ func purgeSubject(ctx context.Context, nc *nats.Conn, jsName, subject string, be
 		return fmt.Errorf("table: engine: purge: %s (%d)", r.Error.Description, r.Error.ErrCode)
 	}
 	return nil
-}
-
-// publishExpect stores data on subject if the subject's last message is
-// expectSeq (0: the subject has none), and returns the stored message's
-// stream sequence. It is the client's PublishMsg with
-// WithExpectLastSequencePerSubject, without its JSON decoding of every
-// acknowledgement (a measurable share of a table write's CPU): a success
-// is parsed by hand, and only an error response is decoded as JSON, into
-// a *jetstream.APIError as the client returns it.
-func publishExpect(ctx context.Context, nc *nats.Conn, subject string, data []byte, expectSeq uint64) (uint64, error) {
-	m := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
-	m.Header[jetstream.ExpectedLastSubjSeqHeader] = []string{strconv.FormatUint(expectSeq, 10)}
-	resp, err := nc.RequestMsgWithContext(ctx, m)
-	if err != nil {
-		if errors.Is(err, nats.ErrNoResponders) {
-			return 0, fmt.Errorf("%w: %w", jetstream.ErrNoStreamResponse, err)
-		}
-		return 0, err
-	}
-	return parsePubAck(resp.Data)
-}
-
-// parsePubAck reads the sequence of a JetStream publish acknowledgement
-// ({"stream":"S","seq":N,...}) or returns its error.
-func parsePubAck(b []byte) (uint64, error) {
-	if !bytes.Contains(b, []byte(`"error"`)) {
-		if i := bytes.Index(b, []byte(`"seq":`)); i >= 0 {
-			rest := b[i+len(`"seq":`):]
-			n := 0
-			for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
-				n++
-			}
-			if seq, err := strconv.ParseUint(string(rest[:n]), 10, 64); err == nil && seq > 0 {
-				return seq, nil
-			}
-		}
-	}
-	var r struct {
-		Error *jetstream.APIError `json:"error"`
-		Seq   uint64              `json:"seq"`
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return 0, fmt.Errorf("table: bad publish acknowledgement %q: %w", b, err)
-	}
-	if r.Error != nil {
-		return 0, r.Error
-	}
-	if r.Seq == 0 {
-		return 0, fmt.Errorf("table: publish acknowledgement without a sequence: %q", b)
-	}
-	return r.Seq, nil
 }

@@ -579,7 +579,4 @@ func classify(nc *nats.Conn, err error) error {
 
 // isWrongLastSeq reports whether err is the engine refusing a publish whose
 // expected last subject sequence was not the subject's last.
-func isWrongLastSeq(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
-}
+func isWrongLastSeq(err error) bool { return engine.IsWrongLastSeq(err) }
