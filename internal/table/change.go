@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -205,11 +206,27 @@ func (t *Table) ReadChanges(ctx context.Context, from uint64, max int) ([]*Chang
 
 // Subscription delivers a table's changes as they are stored, pushed by
 // the engine (no polling), from a position on.
+//
+// A goroutine owned by the subscription reads the engine's messages and
+// decodes them into a bounded buffer ([subscriptionBuffer] changes) while
+// the reader works on earlier ones, so that [Subscription.NextBatch] can
+// hand a reader that fell behind every change already read in one call.
+// When the buffer is full the goroutine waits, and the engine's pull
+// requests stop with it: a slow reader holds back its subscription, never
+// the engine or other readers. Stop ends the goroutine and waits for it.
 type Subscription struct {
 	t    *Table
 	it   jetstream.MessagesContext
-	next uint64
+	ch   chan *Change
+	stop chan struct{}
+	done chan struct{} // closed by the pump when it returns
+	err  error         // why the pump ended; read after done is closed
+	once sync.Once
 }
+
+// subscriptionBuffer bounds the changes a subscription reads ahead of its
+// reader.
+const subscriptionBuffer = 1024
 
 // Subscribe starts delivering the table's changes from position p. Stop
 // must be called to release it.
@@ -231,48 +248,113 @@ func (t *Table) subscribeFrom(ctx context.Context, from uint64) (*Subscription, 
 	if err != nil {
 		return nil, fmt.Errorf("table %q: subscribe: %w", t.name, classify(t.m.rc, err))
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(1024, 16<<20))
+	it, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(subscriptionBuffer, 16<<20))
 	if err != nil {
 		return nil, fmt.Errorf("table %q: subscribe: %w", t.name, classify(t.m.rc, err))
 	}
-	return &Subscription{t: t, it: it, next: from}, nil
+	s := &Subscription{t: t, it: it, ch: make(chan *Change, subscriptionBuffer), stop: make(chan struct{}), done: make(chan struct{})}
+	go s.pump(from)
+	return s, nil
 }
 
-// Next blocks until the next change is stored (or ctx is done, or the
-// subscription stopped: then it returns ErrClosed).
-func (s *Subscription) Next(ctx context.Context) (*Change, error) {
+// pump reads and decodes the engine's messages into s.ch until the
+// iterator stops or fails; it records why in s.err and closes s.done.
+func (s *Subscription) pump(next uint64) {
+	defer close(s.done)
 	for {
-		msg, err := s.it.Next(jetstream.NextContext(ctx))
+		msg, err := s.it.Next()
 		if err != nil {
 			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return nil, ErrClosed
+				err = ErrClosed
 			}
-			return nil, err
+			s.err = err
+			return
 		}
 		md, err := msg.Metadata()
 		if err != nil {
-			return nil, fmt.Errorf("table %q: %w", s.t.name, err)
+			s.err = fmt.Errorf("table %q: %w", s.t.name, err)
+			return
 		}
 		seq := md.Sequence.Stream
-		if seq < s.next {
+		if seq < next {
 			continue
 		}
-		s.next = seq + 1
+		next = seq + 1
 		c, err := s.t.decodeChange(seq, msg.Data())
 		if err != nil {
-			return nil, err
+			s.err = err
+			return
 		}
 		if c == nil {
 			continue
 		}
-		s.t.m.metrics.notify.WithLabelValues(s.t.name).Observe(max(0, time.Since(c.Time).Seconds()))
-		return c, nil
+		select {
+		case s.ch <- c:
+		case <-s.stop:
+			s.err = ErrClosed
+			return
+		}
 	}
 }
 
-// Stop ends the subscription; a blocked Next returns ErrClosed. Stop is
-// idempotent.
-func (s *Subscription) Stop() { s.it.Stop() }
+// Next blocks until the next change is stored (or ctx is done, or the
+// subscription stopped: then it returns ErrClosed). After an error other
+// than ctx's, every later call returns that error.
+func (s *Subscription) Next(ctx context.Context) (*Change, error) {
+	select {
+	case c := <-s.ch:
+		s.delivered(c)
+		return c, nil
+	case <-s.stop:
+		return nil, ErrClosed
+	case <-s.done:
+		// The pump may have buffered changes before it ended.
+		select {
+		case c := <-s.ch:
+			s.delivered(c)
+			return c, nil
+		default:
+			return nil, s.err
+		}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// NextBatch blocks until at least one change is stored and returns it with
+// the changes already read after it, at most limit in all (or nil and the
+// error Next would return). Changes come in order, as from Next.
+func (s *Subscription) NextBatch(ctx context.Context, limit int) ([]*Change, error) {
+	c, err := s.Next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []*Change{c}
+	for len(out) < limit {
+		select {
+		case c := <-s.ch:
+			s.delivered(c)
+			out = append(out, c)
+		default:
+			return out, nil
+		}
+	}
+	return out, nil
+}
+
+func (s *Subscription) delivered(c *Change) {
+	s.t.m.metrics.notify.WithLabelValues(s.t.name).Observe(max(0, time.Since(c.Time).Seconds()))
+}
+
+// Stop ends the subscription and waits for its reading goroutine; a
+// blocked Next returns ErrClosed. Stop is idempotent.
+func (s *Subscription) Stop() {
+	s.once.Do(func() {
+		close(s.stop)
+		s.it.Stop()
+	})
+	<-s.done
+}
 
 // Follow loads the table: it calls load for every item (in key order, from
 // a consistent snapshot of the index), then returns a Subscription of the

@@ -476,6 +476,43 @@ func testChanges(t *testing.T, e *engine.Engine) {
 	c, err = f.Next(ctx)
 	require.NoError(t, err)
 	require.Equal(t, `{"pk":"c"}`, plain(c.New))
+
+	// A reader that fell behind gets what was read ahead in one call, in
+	// order and at most the limit per call.
+	from, err = tb.Resolve(ctx, table.Position{Kind: table.Latest})
+	require.NoError(t, err)
+	behind, err := tb.Subscribe(ctx, table.Position{Kind: table.AfterSeq, Seq: from - 1})
+	require.NoError(t, err)
+	defer behind.Stop()
+	const n = 25
+	for i := range n {
+		_, err := tb.Put(ctx, it(t, fmt.Sprintf(`{"pk":"batch-%02d"}`, i)), table.WriteOptions{})
+		require.NoError(t, err)
+	}
+	waitFor(t, 10*time.Second, func() error {
+		if b := table.Buffered(behind); b < n {
+			return fmt.Errorf("%d changes read ahead, want %d", b, n)
+		}
+		return nil
+	})
+	var keys []string
+	for len(keys) < n {
+		batch, err := behind.NextBatch(ctx, 10)
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(batch), 10)
+		if len(keys) < 20 {
+			require.Len(t, batch, 10, "a full batch while 10 or more are read ahead")
+		}
+		for _, c := range batch {
+			keys = append(keys, plain(c.Keys))
+		}
+	}
+	for i, k := range keys {
+		require.Equal(t, fmt.Sprintf(`{"pk":"batch-%02d"}`, i), k)
+	}
+	behind.Stop()
+	_, err = behind.NextBatch(ctx, 10)
+	require.ErrorIs(t, err, table.ErrClosed)
 }
 
 func testTransactions(t *testing.T, e *engine.Engine) {
@@ -621,4 +658,19 @@ func TestTableRestart(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, uint64(42), seq)
+}
+
+// waitFor polls cond until it returns nil or d has passed.
+func waitFor(t *testing.T, d time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = cond(); err == nil {
+			return
+		}
+		// A short timer between polls, not a sleep standing for a condition.
+		<-time.After(2 * time.Millisecond)
+	}
+	t.Fatalf("condition not met after %s: %v", d, err)
 }

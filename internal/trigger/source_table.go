@@ -90,30 +90,40 @@ type tableReader struct {
 	sub *table.Subscription
 }
 
+// tableChunk is the most changes one Next returns: a reader that fell
+// behind gets what the subscription read ahead in one chunk, so that the
+// runner's batches fill up (one change per chunk kept batches at a few
+// records, and an invocation and a checkpoint per few records).
+const tableChunk = 500
+
 func (r *tableReader) Next(ctx context.Context) ([]Record, error) {
-	c, err := r.sub.Next(ctx)
+	cs, err := r.sub.NextBatch(ctx, tableChunk)
 	if err != nil {
 		if errors.Is(err, table.ErrClosed) {
 			return nil, fmt.Errorf("%w: %v", ErrClosed, err)
 		}
 		return nil, err
 	}
-	ch := &Change{EventName: string(c.Event), Keys: c.Keys, StreamViewType: r.ts.view, SizeBytes: c.Size}
-	switch table.ViewType(r.ts.view) {
-	case table.ViewNewImage:
-		ch.NewImage = c.New
-	case table.ViewOldImage:
-		ch.OldImage = c.Old
-	case table.ViewNewAndOldImgs:
-		ch.NewImage, ch.OldImage = c.New, c.Old
+	recs := make([]Record, len(cs))
+	for i, c := range cs {
+		ch := &Change{EventName: string(c.Event), Keys: c.Keys, StreamViewType: r.ts.view, SizeBytes: c.Size}
+		switch table.ViewType(r.ts.view) {
+		case table.ViewNewImage:
+			ch.NewImage = c.New
+		case table.ViewOldImage:
+			ch.OldImage = c.Old
+		case table.ViewNewAndOldImgs:
+			ch.NewImage, ch.OldImage = c.New, c.Old
+		}
+		recs[i] = Record{
+			SequenceNumber: fmt.Sprintf("%021d", c.Seq), // as the DynamoDB Streams API shows it
+			Key:            string(c.Keys.AppendJSON(nil)),
+			Arrival:        c.Time,
+			Offset:         c.Seq,
+			Change:         ch,
+		}
 	}
-	return []Record{{
-		SequenceNumber: fmt.Sprintf("%021d", c.Seq), // as the DynamoDB Streams API shows it
-		Key:            string(c.Keys.AppendJSON(nil)),
-		Arrival:        c.Time,
-		Offset:         c.Seq,
-		Change:         ch,
-	}}, nil
+	return recs, nil
 }
 
 func (r *tableReader) Close() { r.sub.Stop() }
