@@ -55,6 +55,11 @@ type Config struct {
 	MinGainPct float64 `yaml:"min_gain_pct" json:"min_gain_pct"`
 	// Candidates is the number of prices evaluated per decision. Default 9.
 	Candidates int `yaml:"candidates" json:"candidates"`
+	// Concurrency is how many products of one invocation are priced at
+	// once (each product's rows in order). Default 16: a decision waits
+	// for its price write, so pricing the products of a batch one after
+	// another makes the last wait for all the writes before it.
+	Concurrency int `yaml:"concurrency" json:"concurrency"`
 }
 
 // DefaultConfig returns the configuration with every default filled in.
@@ -86,6 +91,9 @@ func (c Config) withDefaults() Config {
 	if c.Candidates == 0 {
 		c.Candidates = 9
 	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 16
+	}
 	return c
 }
 
@@ -100,6 +108,9 @@ func (c Config) Validate(prefix string) error {
 	}
 	if c.Candidates < 0 || c.Candidates > 101 {
 		errs = append(errs, fmt.Errorf("%s.candidates: must be 2-101, got %d", prefix, c.Candidates))
+	}
+	if c.Concurrency < 0 || c.Concurrency > 1024 {
+		errs = append(errs, fmt.Errorf("%s.concurrency: must be 1-1024, got %d", prefix, c.Concurrency))
 	}
 	return errors.Join(errs...)
 }
@@ -190,21 +201,29 @@ func (p *Pricer) Invoke(ctx context.Context, b *trigger.Batch) (trigger.Response
 	// The batch's decisions are recorded with one append (one engine
 	// write, not one per record); a record whose decision is not recorded
 	// fails, and so is priced again (idempotently) and recorded then.
+	// Products are priced concurrently, the rows of each in order; the
+	// decisions are recorded in the batch's order, up to the first record
+	// that failed (the trigger delivers it and every later one again).
+	decided := make([]*DecisionRecord, len(b.Records))
+	errs := make([]error, len(b.Records))
+	p.each(b.Records, func(i int, r *trigger.Record) bool {
+		if r.Change == nil || r.Change.NewImage == nil {
+			return true // a removed features row prices nothing
+		}
+		decided[i], errs[i] = p.price(ctx, products, r)
+		return errs[i] == nil
+	})
 	var recs []*DecisionRecord
 	var failed string
-	for _, r := range b.Records {
-		if r.Change == nil || r.Change.NewImage == nil {
-			continue // a removed features row prices nothing
-		}
-		rec, err := p.price(ctx, products, r)
-		if err != nil {
+	for i, r := range b.Records {
+		if errs[i] != nil {
 			p.metrics.errors.Inc()
-			p.logger.Warn("pricing failed; the trigger retries", "seq", r.SequenceNumber, "err", err)
+			p.logger.Warn("pricing failed; the trigger retries", "seq", r.SequenceNumber, "err", errs[i])
 			failed = r.SequenceNumber
 			break
 		}
-		if rec != nil {
-			recs = append(recs, rec)
+		if decided[i] != nil {
+			recs = append(recs, decided[i])
 		}
 	}
 	if len(recs) > 0 {
@@ -252,6 +271,55 @@ type DecisionRecord struct {
 
 // errRefused carries a guardrail refusal out of a table write.
 type errRefused struct{ reason string }
+
+// each calls fn for every record, the records of one product in order and
+// up to Concurrency products at once; it stops calling fn for a product
+// after fn returned false for one of its records.
+func (p *Pricer) each(recs []*trigger.Record, fn func(i int, r *trigger.Record) bool) {
+	if p.cfg.Concurrency <= 1 || len(recs) <= 1 {
+		for i, r := range recs {
+			if !fn(i, r) {
+				return
+			}
+		}
+		return
+	}
+	// Group by key (the features row's key, the product), in batch order.
+	groups := map[string][]int{}
+	var order []string
+	for i, r := range recs {
+		if _, ok := groups[r.Key]; !ok {
+			order = append(order, r.Key)
+		}
+		groups[r.Key] = append(groups[r.Key], i)
+	}
+	if len(order) == 1 {
+		for _, i := range groups[order[0]] {
+			if !fn(i, recs[i]) {
+				return
+			}
+		}
+		return
+	}
+	work := make(chan []int)
+	var wg sync.WaitGroup
+	for range min(p.cfg.Concurrency, len(order)) {
+		wg.Go(func() {
+			for idx := range work {
+				for _, i := range idx {
+					if !fn(i, recs[i]) {
+						break
+					}
+				}
+			}
+		})
+	}
+	for _, k := range order {
+		work <- groups[k]
+	}
+	close(work)
+	wg.Wait()
+}
 
 func (e *errRefused) Error() string { return "pricing: refused: " + e.reason }
 

@@ -3,6 +3,7 @@ package pricing
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"strconv"
 	"sync"
@@ -317,4 +318,48 @@ func TestPricingConcurrentWritersNeverLoseUpdates(t *testing.T) {
 	rev, _ := num(it, "price_revision")
 	require.Equal(t, float64(applied), rev, "every applied change counted once")
 	require.Positive(t, applied)
+}
+
+// TestPricingConcurrentProducts prices a batch of interleaved rows of
+// several products concurrently: each product's rows apply in order, so
+// every product ends where pricing the batch one row at a time leaves it,
+// and every decision is recorded once.
+func TestPricingConcurrentProducts(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	const products, rows = 12, 4
+	run := func(concurrency int) (map[string]float64, []DecisionRecord) {
+		f := start(t, Config{Cooldown: time.Nanosecond, MinGainPct: 0.01, Concurrency: concurrency})
+		var batch []*trigger.Record
+		for p := range products {
+			f.product(t, fmt.Sprintf("p%02d", p), 120, 60, 200)
+		}
+		for r := range rows {
+			for p := range products {
+				// Views differ by product and row, so the decisions do too.
+				batch = append(batch, f.row(fmt.Sprintf("p%02d", p), float64((p*7+r*13)%40), t0.Add(time.Duration(r)*time.Minute)))
+			}
+		}
+		f.invoke(t, batch...)
+		prices := map[string]float64{}
+		for p := range products {
+			id := fmt.Sprintf("p%02d", p)
+			prices[id] = f.price(t, id)
+		}
+		return prices, f.decisions(t)
+	}
+	seqPrices, seqDecisions := run(1)
+	prices, decisions := run(8)
+	require.Equal(t, seqPrices, prices)
+	require.Len(t, decisions, products*rows)
+	require.Len(t, seqDecisions, products*rows)
+	last := map[string]int{}
+	seen := map[string]bool{}
+	for _, d := range decisions {
+		id, err := strconv.Atoi(d.DecisionID)
+		require.NoError(t, err)
+		require.Greater(t, id, last[d.ProductID], "a product's decisions are recorded in order")
+		last[d.ProductID] = id
+		require.False(t, seen[d.DecisionID], "decision %s recorded twice", d.DecisionID)
+		seen[d.DecisionID] = true
+	}
 }
