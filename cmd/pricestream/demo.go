@@ -67,7 +67,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 	var f serverFlags
 	var o demo.BenchOptions
 	var asJSON bool
-	var cpuProfile string
+	var cpuProfile, memProfile string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Drive the full pipeline at a steady rate and report end-to-end latency",
@@ -117,12 +117,20 @@ events, and the peak resident memory.`,
 			if err != nil {
 				return err
 			}
+			if memProfile != "" {
+				if err := writeAllocProfile(memProfile); err != nil {
+					return err
+				}
+			}
 			if asJSON {
 				return printJSON(os.Stdout, res)
 			}
 			fmt.Printf("%.0f events/s for %.1f s (fsync %s): %d events accepted (%.0f/s), %d dropped, %d late\n", res.Rate, res.Seconds, res.Fsync, res.Events, res.EventsPerSec, res.Dropped, res.Late)
 			fmt.Printf("accepted → price committed: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms over %d price changes (%d decisions)\n", res.E2EP50, res.E2EP99, res.E2EP999, res.E2ESamples, res.Decisions)
 			fmt.Printf("peak RSS %.0f MB, guardrail violations %d\n", res.RSSMB, res.Violations)
+			if res.CPUMicrosPerEvent > 0 {
+				fmt.Printf("CPU %.0f µs per event (%.2f cores busy; the simulator and monitor included)\n", res.CPUMicrosPerEvent, res.CPUCores)
+			}
 			return nil
 		},
 	}
@@ -135,6 +143,7 @@ events, and the peak resident memory.`,
 	fl.StringVar(&o.API, "api", "native", "how events are sent: native or kinesis")
 	fl.BoolVar(&asJSON, "json", false, "print the results as a JSON object")
 	fl.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (read it with go tool pprof)")
+	fl.StringVar(&memProfile, "memprofile", "", "write a profile of the whole run's memory allocations to this file (read it with go tool pprof -sample_index=alloc_space)")
 	return cmd
 }
 
@@ -193,4 +202,18 @@ applied first (pricestream apply -f examples/fastsneakers/).`,
 	fl.Float64Var(&o.TrendsPerDay, "trends-per-day", 4, "random demand shocks per simulated day")
 	fl.BoolVar(&asJSON, "json", false, "print the score as JSON")
 	return cmd
+}
+
+// writeAllocProfile writes the allocations made since the process started
+// as a pprof profile.
+func writeAllocProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
 }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -188,7 +189,15 @@ type BenchResult struct {
 	E2EP99       float64 `json:"e2e_p99_ms"`
 	E2EP999      float64 `json:"e2e_p999_ms"`
 	RSSMB        float64 `json:"rss_mb"`
-	Violations   int64   `json:"guardrail_violations"`
+	// CPUMicrosPerEvent is the process's CPU time (user and system) per
+	// event accepted after the warm-up, in µs: the pipeline and, when it
+	// is embedded, the simulator, its client and the monitor too. 0 when
+	// the pipeline runs in another process.
+	CPUMicrosPerEvent float64 `json:"cpu_us_per_event,omitempty"`
+	// CPUCores is that CPU time per second of the same interval: how many
+	// cores the run kept busy.
+	CPUCores   float64 `json:"cpu_cores,omitempty"`
+	Violations int64   `json:"guardrail_violations"`
 }
 
 // Bench drives the full pipeline at a steady rate and reports the
@@ -251,7 +260,12 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	fmt.Fprintf(o.Out, "bench: %.0f events/s for %s against %s\n", o.Rate, o.Duration, p.URL)
 	start := time.Now()
 	var skip atomic.Int64
-	warm := time.AfterFunc(o.Warmup, func() { skip.Store(int64(mon.Stats(0).E2ECount)) })
+	var warmCPU atomic.Pointer[cpuMark]
+	warm := time.AfterFunc(o.Warmup, func() {
+		skip.Store(int64(mon.Stats(0).E2ECount))
+		sent, _ := s.Sent()
+		warmCPU.Store(&cpuMark{at: time.Now(), cpu: processCPU(), events: sent})
+	})
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error {
 		_, err := s.Run(gctx)
@@ -263,6 +277,8 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	}
 	elapsed := time.Since(start)
 	warm.Stop()
+	sentEnd, _ := s.Sent()
+	end := cpuMark{at: time.Now(), cpu: processCPU(), events: sentEnd}
 	// Let the pipeline finish what was sent, so that late decisions
 	// count, then read the figures.
 	drainCtx, cancelDrain := context.WithTimeout(ctx, time.Minute)
@@ -293,6 +309,11 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	}
 	if o.Server == "" {
 		res.RSSMB = peakRSSMB()
+		if w := warmCPU.Load(); w != nil && end.events > w.events && w.cpu > 0 {
+			cpu := end.cpu - w.cpu
+			res.CPUMicrosPerEvent = round2(float64(cpu.Microseconds()) / float64(end.events-w.events))
+			res.CPUCores = round2(cpu.Seconds() / end.at.Sub(w.at).Seconds())
+		}
 	} else {
 		res.RSSMB = remoteRSSMB(ctx, o.Server, o.Token)
 	}
@@ -313,6 +334,24 @@ func eventsPerView(cfg sim.Config) (float64, error) {
 		return 0, errors.New("bench: the catalog makes no views")
 	}
 	return float64(sc.Events) / float64(sc.Views), nil
+}
+
+// cpuMark is a point of a run: when, the process's CPU time then, and the
+// events sent by then.
+type cpuMark struct {
+	at     time.Time
+	cpu    time.Duration
+	events int64
+}
+
+// processCPU is the CPU time (user and system) this process has used, or
+// 0 where the system does not say.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // peakRSSMB is this process's peak resident set (VmHWM), in MB.
