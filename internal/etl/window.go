@@ -416,6 +416,13 @@ func (w *windowOp) advance(emit emitFunc) error {
 				return err
 			}
 		}
+		// An interval row due for a window that just closed is superseded
+		// by its final row: emitted later, it would overwrite that row
+		// with a non-final one.
+		if ks.pending && ks.pendingEnd <= closeTo {
+			ks.pending = false
+			w.touch(ks)
+		}
 		i := 0
 		for i < len(ks.panes) && ks.panes[i].start < keep {
 			i++
