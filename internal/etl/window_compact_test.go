@@ -132,14 +132,14 @@ func compactEvents(seed uint64, n int) [][]byte {
 // compactDriver feeds events to a window operator and the reference and
 // records what each emits.
 type compactDriver struct {
-	p        *Plan
-	dec      record.Record
-	ev       exprEval
-	win      *windowOp
-	ref      *refWindowOp
+	p         *Plan
+	dec       record.Record
+	ev        exprEval
+	win       *windowOp
+	ref       *refWindowOp
 	got, ref_ []string
-	now      int64
-	seq      uint64
+	now       int64
+	seq       uint64
 }
 
 func newCompactDriver(p *Plan) *compactDriver {
