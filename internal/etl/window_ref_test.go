@@ -184,7 +184,7 @@ func (w *refWindowOp) advance(emit emitFunc) error {
 	}
 	from := w.closed
 	w.closed = closeTo
-	keep := closeTo + d.slide - int64(d.maxPanes)*d.slide // oldest refPane start still needed
+	keep := closeTo + d.slide - int64(refMaxPanes(d))*d.slide // oldest refPane start still needed
 	names := make([]string, 0, len(w.keys))
 	for k := range w.keys {
 		names = append(names, k)
@@ -243,7 +243,7 @@ func (w *refWindowOp) advance(emit emitFunc) error {
 		// approximate distinct count's registers take 4 KB a refPane).
 		for _, p := range ks.panes {
 			for a := range d.aggs {
-				if d.aggs[a].panes < d.maxPanes && p.start < closeTo+d.slide-int64(d.aggs[a].panes)*d.slide && !p.parts[a].empty() {
+				if d.aggs[a].panes < refMaxPanes(d) && p.start < closeTo+d.slide-int64(d.aggs[a].panes)*d.slide && !p.parts[a].empty() {
 					p.parts[a] = refPartial{}
 					p.dirty = true
 					w.touch(ks)
@@ -621,4 +621,13 @@ func (d *aggDef) refResult(panes []*refPane, i int, scratch *hll) record.Value {
 
 func (p *refPartial) empty() bool {
 	return p.n == 0 && p.f == 0 && p.t == 0 && p.hll == nil && p.v.Kind() == record.KindNull
+}
+
+// refMaxPanes returns the panes the widest aggregate covers.
+func refMaxPanes(d *windowDef) int {
+	n := 0
+	for _, a := range d.aggs {
+		n = max(n, a.panes)
+	}
+	return n
 }
