@@ -64,7 +64,7 @@ type windowDef struct {
 	// winGroup's span is the window's and wideGroup's the widest.
 	groups              []spanGroup
 	winGroup, wideGroup int
-	schema   *record.Schema
+	schema              *record.Schema
 	// latestOnly: the sink keeps one row per key (its key does not include
 	// the window's bounds), so rows of a window older than one already
 	// emitted for the key are not emitted (they would overwrite newer ones).
