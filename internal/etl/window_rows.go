@@ -2,6 +2,7 @@ package etl
 
 import (
 	"math"
+	"slices"
 
 	"github.com/pricestream/pricestream/internal/record"
 )
@@ -70,7 +71,8 @@ func (d *windowDef) setGroups() {
 	for i := range d.aggs {
 		spans = append(spans, d.aggs[i].panes)
 	}
-	spans = sortedUnique(spans)
+	slices.Sort(spans)
+	spans = slices.Compact(spans)
 	ahead := int((d.lateness+d.slide-1)/d.slide) + 2
 	d.groups = make([]spanGroup, len(spans))
 	for gi, n := range spans {
@@ -115,20 +117,6 @@ func (d *windowDef) setGroups() {
 	wide.stride++
 	w.last = w.stride
 	w.stride += 3
-}
-
-func sortedUnique(s []int) []int {
-	out := s[:0:0]
-	for _, v := range s {
-		i := 0
-		for i < len(out) && out[i] < v {
-			i++
-		}
-		if i == len(out) || out[i] != v {
-			out = append(out[:i], append([]int{v}, out[i:]...)...)
-		}
-	}
-	return out
 }
 
 func (r *paneRun) rows(g *spanGroup) int { return len(r.w) / g.stride }
