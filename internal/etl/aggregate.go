@@ -3,6 +3,7 @@ package etl
 import (
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strings"
@@ -57,11 +58,19 @@ type aggDef struct {
 	lit          string
 	ne           bool  // the test is !=
 	then, orElse numFn // sum and avg: the branches
+	// Where its state is kept (window_rows.go): its span group, its first
+	// word in the group's rows, the kind of its value cell (min, max,
+	// last; KindNull: every value is spilled) and its place among the
+	// group's spilled values or sketches.
+	group, off   int
+	cell         record.Kind
+	vslot, hslot int
 }
 
 var bareField = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
 
-// partial is an aggregate's state over one pane.
+// partial is an aggregate's state over one pane in the form version 1
+// checkpoints write (the window keeps it in compact rows, window_rows.go).
 type partial struct {
 	n   int64        // count, count_if, avg and sum: values seen
 	f   float64      // sum, avg
@@ -213,14 +222,19 @@ func literalTest(n *fastNode) (f *fieldRef, lit string, ne, ok bool) {
 	return a.field, b.c.s, n.op == opNe, true
 }
 
-// addAll folds one record into a pane's partials, one per aggregate: a
-// test of a field against a literal on the field's read slot, a count_if
-// by its closure, a bare field by addBare, others by add.
-func (d *windowDef) addAll(parts []partial, ev *exprEval, r *record.Record, eventTime int64) error {
+// addAll folds one record into a pane's rows, one per span group (a row
+// with no words is a group that does not cover the pane): a test of a
+// field against a literal on the field's read slot, a count_if by its
+// closure, a bare field by addBare, others by add.
+func (d *windowDef) addAll(rows []paneRow, ev *exprEval, r *record.Record, eventTime int64) error {
 	var vals [maxSlots]string // the slots' fields, read at first use
 	var read uint
 	for i := range d.aggs {
-		a, p := &d.aggs[i], &parts[i]
+		a := &d.aggs[i]
+		p := &rows[a.group]
+		if p.w == nil {
+			continue
+		}
 		if s := a.slot; s >= 0 {
 			if read&(1<<s) == 0 {
 				vals[s] = d.slots[s].str(r)
@@ -230,21 +244,19 @@ func (d *windowDef) addAll(parts []partial, ev *exprEval, r *record.Record, even
 			switch {
 			case a.kind == aggCountIf:
 				if is {
-					p.n++
+					p.w[a.off]++
 				}
 			case is:
-				p.n++
-				p.f += a.then(r)
+				a.addNum(p, a.then(r))
 			default:
-				p.n++
-				p.f += a.orElse(r)
+				a.addNum(p, a.orElse(r))
 			}
 			continue
 		}
 		switch { // the common cases, without a call
 		case a.cond != nil:
 			if a.cond(r) {
-				p.n++
+				p.w[a.off]++
 			}
 		case a.bare != nil:
 			a.addBare(p, r, eventTime)
@@ -257,9 +269,19 @@ func (d *windowDef) addAll(parts []partial, ev *exprEval, r *record.Record, even
 	return nil
 }
 
-// add folds one record into a pane's partial, evaluating the aggregate's
+// addNum folds a number into a sum's or an avg's words.
+func (d *aggDef) addNum(p *paneRow, f float64) {
+	if d.kind == aggAvg {
+		p.w[d.off]++
+		p.w[d.off+1] = math.Float64bits(math.Float64frombits(p.w[d.off+1]) + f)
+		return
+	}
+	p.w[d.off] = math.Float64bits(math.Float64frombits(p.w[d.off]) + f)
+}
+
+// add folds one record into a pane's row, evaluating the aggregate's
 // expression with ev.
-func (d *aggDef) add(p *partial, ev *exprEval, r *record.Record, eventTime int64) error {
+func (d *aggDef) add(p *paneRow, ev *exprEval, r *record.Record, eventTime int64) error {
 	if d.fieldRef != nil {
 		v, ok := d.fieldRef.Get(r)
 		if !ok {
@@ -271,14 +293,14 @@ func (d *aggDef) add(p *partial, ev *exprEval, r *record.Record, eventTime int64
 	}
 	switch d.kind {
 	case aggCount:
-		p.n++
+		p.w[d.off]++
 	case aggCountIf:
 		ok, err := ev.Bool(d.e, r)
 		if err != nil {
 			return err
 		}
 		if ok {
-			p.n++
+			p.w[d.off]++
 		}
 	case aggSum, aggAvg:
 		f, ok, err := ev.Number(d.e, r)
@@ -286,8 +308,7 @@ func (d *aggDef) add(p *partial, ev *exprEval, r *record.Record, eventTime int64
 			return err
 		}
 		if ok {
-			p.n++
-			p.f += f
+			d.addNum(p, f)
 		}
 	case aggMin, aggMax, aggLast, aggDistinct:
 		v, err := ev.Value(d.e, r, r)
@@ -300,8 +321,8 @@ func (d *aggDef) add(p *partial, ev *exprEval, r *record.Record, eventTime int64
 }
 
 // fold folds a value of a min, max, last or approx_distinct aggregate into
-// a partial; null is skipped.
-func (d *aggDef) fold(p *partial, v record.Value, eventTime int64) {
+// a pane's row; null is skipped.
+func (d *aggDef) fold(p *paneRow, v record.Value, eventTime int64) {
 	if v.IsNull() {
 		return
 	}
@@ -310,25 +331,27 @@ func (d *aggDef) fold(p *partial, v record.Value, eventTime int64) {
 		v = ownValue(v)
 		switch {
 		case d.kind == aggLast:
-			if p.v.IsNull() || eventTime >= p.t {
-				p.v, p.t = v, eventTime
+			if p.w[d.off] == 0 || eventTime >= int64(p.w[d.off+1]) {
+				d.setValue(p, v)
+				p.w[d.off+1] = uint64(eventTime)
 			}
-		case p.v.IsNull():
-			p.v = v
+		case p.w[d.off] == 0:
+			d.setValue(p, v)
 		default:
-			c := compareValues(v, p.v)
+			c := compareValues(v, d.value(p))
 			if (d.kind == aggMin && c < 0) || (d.kind == aggMax && c > 0) {
-				p.v = v
+				d.setValue(p, v)
 			}
 		}
 	case aggDistinct:
-		if p.hll == nil {
-			p.hll = newHLL()
+		h := d.sketch(p)
+		if *h == nil {
+			*h = newHLL()
 		}
 		if v.Kind() == record.KindString {
-			p.hll.add(hashString(v.Str()))
+			(*h).add(hashString(v.Str()))
 		} else {
-			p.hll.add(hashString(v.Text()))
+			(*h).add(hashString(v.Text()))
 		}
 	}
 }
@@ -336,7 +359,7 @@ func (d *aggDef) fold(p *partial, v record.Value, eventTime int64) {
 // addBare is add for an aggregate of a bare field on the fast path: it
 // reads the field once, skips null, and folds the value converted as
 // exprEval's Value and Number would (the fast path's field read).
-func (d *aggDef) addBare(p *partial, r *record.Record, eventTime int64) {
+func (d *aggDef) addBare(p *paneRow, r *record.Record, eventTime int64) {
 	n := d.bare
 	v := n.field.value(r)
 	if v.IsNull() {
@@ -344,16 +367,14 @@ func (d *aggDef) addBare(p *partial, r *record.Record, eventTime int64) {
 	}
 	switch d.kind {
 	case aggCount:
-		p.n++
+		p.w[d.off]++
 		return
 	case aggSum, aggAvg:
 		switch n.kind {
 		case fkNum:
-			p.n++
-			p.f += readNum(v)
+			d.addNum(p, readNum(v))
 		case fkInt:
-			p.n++
-			p.f += float64(readInt(v))
+			d.addNum(p, float64(readInt(v)))
 		}
 		return
 	}
@@ -370,40 +391,37 @@ func (d *aggDef) addBare(p *partial, r *record.Record, eventTime int64) {
 		v = record.TimestampNanos(readTime(v))
 	}
 	if d.kind == aggLast { // fold's case for a scalar: nothing to own
-		if !v.IsNull() && (p.v.IsNull() || eventTime >= p.t) {
-			if p.v != v { // often the same: spare the write barriers while the GC marks
-				p.v = v
-			}
-			p.t = eventTime
+		if !v.IsNull() && (p.w[d.off] == 0 || eventTime >= int64(p.w[d.off+1])) {
+			d.setValue(p, v)
+			p.w[d.off+1] = uint64(eventTime)
 		}
 		return
 	}
 	d.fold(p, v, eventTime)
 }
 
-// result merges the aggregate's partials (the i-th of each pane) over the
-// panes a window's aggregate covers.
-func (d *aggDef) result(panes []*pane, i int, scratch *hll) record.Value {
+// result merges the aggregate's state over rows [lo, hi) of its group's
+// run: the panes a window's aggregate covers.
+func (d *aggDef) result(run *paneRun, g *spanGroup, lo, hi int, scratch *hll) record.Value {
 	switch d.kind {
 	case aggCount, aggCountIf:
 		var n int64
-		for _, pn := range panes {
-			n += pn.parts[i].n
+		for i := lo; i < hi; i++ {
+			n += int64(run.w[i*g.stride+d.off])
 		}
 		return record.LongValue(n)
 	case aggSum:
 		var f float64
-		for _, pn := range panes {
-			f += pn.parts[i].f
+		for i := lo; i < hi; i++ {
+			f += math.Float64frombits(run.w[i*g.stride+d.off])
 		}
 		return record.DoubleValue(f)
 	case aggAvg:
 		var f float64
 		var n int64
-		for _, pn := range panes {
-			p := &pn.parts[i]
-			f += p.f
-			n += p.n
+		for i := lo; i < hi; i++ {
+			n += int64(run.w[i*g.stride+d.off])
+			f += math.Float64frombits(run.w[i*g.stride+d.off+1])
 		}
 		if n == 0 {
 			return record.NullValue()
@@ -411,38 +429,38 @@ func (d *aggDef) result(panes []*pane, i int, scratch *hll) record.Value {
 		return record.DoubleValue(f / float64(n))
 	case aggMin, aggMax:
 		var best record.Value
-		for _, pn := range panes {
-			p := &pn.parts[i]
-			if p.v.IsNull() {
+		for i := lo; i < hi; i++ {
+			p := run.row(g, i)
+			if p.w[d.off] == 0 {
 				continue
 			}
+			v := d.value(&p)
 			if best.IsNull() {
-				best = p.v
+				best = v
 				continue
 			}
-			c := compareValues(p.v, best)
+			c := compareValues(v, best)
 			if (d.kind == aggMin && c < 0) || (d.kind == aggMax && c > 0) {
-				best = p.v
+				best = v
 			}
 		}
 		return best
 	case aggLast:
 		var best record.Value
 		var bt int64
-		for _, pn := range panes {
-			p := &pn.parts[i]
-			if !p.v.IsNull() && (best.IsNull() || p.t >= bt) {
-				best, bt = p.v, p.t
+		for i := lo; i < hi; i++ {
+			p := run.row(g, i)
+			if t := int64(p.w[d.off+1]); p.w[d.off] != 0 && (best.IsNull() || t >= bt) {
+				best, bt = d.value(&p), t
 			}
 		}
 		return best
 	case aggDistinct:
 		var one *hll
 		n := 0
-		for _, pn := range panes {
-			p := &pn.parts[i]
-			if p.hll != nil {
-				one = p.hll
+		for i := lo; i < hi; i++ {
+			if h := run.ext.hlls[i*g.nhll+d.hslot]; h != nil {
+				one = h
 				n++
 			}
 		}
@@ -453,10 +471,9 @@ func (d *aggDef) result(panes []*pane, i int, scratch *hll) record.Value {
 			return record.LongValue(one.estimate())
 		}
 		*scratch = hll{sum: hllM, zeros: hllM}
-		for _, pn := range panes {
-			p := &pn.parts[i]
-			if p.hll != nil {
-				scratch.merge(p.hll)
+		for i := lo; i < hi; i++ {
+			if h := run.ext.hlls[i*g.nhll+d.hslot]; h != nil {
+				scratch.merge(h)
 			}
 		}
 		return record.LongValue(scratch.estimate())

@@ -35,8 +35,9 @@ func TestETLAggregateFastFolds(t *testing.T) {
 		AggregateSpec{Name: "avg_cond", Avg: `s == "view" ? n : 0`}, AggregateSpec{Name: "sum_null", Sum: `s == "view" ? i % j : 1`})
 	aggs, err := compileAggregates(specs, schema, 100, 100)
 	require.NoError(t, err)
-	d := &windowDef{}
+	d := &windowDef{size: 100, slide: 100}
 	d.setAggregates(aggs)
+	d.setGroups()
 	aggs = d.aggs
 	slotted := 0
 	for _, a := range aggs {
@@ -60,15 +61,21 @@ func TestETLAggregateFastFolds(t *testing.T) {
 	}
 	require.Greater(t, fast, len(aggs)*3/4, "most aggregates take a fast fold")
 	var ev exprEval
-	got, want := make([]partial, len(aggs)), make([]partial, len(aggs))
+	// The rows of one pane of two keys: folded by addAll and by add.
+	w := newWindowOp(d, nil)
+	fastKey, generalKey := newKeyState(d), newKeyState(d)
+	w.paneRows(fastKey, 0)
+	w.paneRows(generalKey, 0)
+	gotRows, wantRows := w.rowsAt(fastKey, 0), w.rowsAt(generalKey, 0)
 	for ri, r := range typedRecords() {
 		et := int64(1000 - ri) // out of order: last keeps the latest event time
-		require.NoError(t, d.addAll(got, &ev, r, et))
+		require.NoError(t, d.addAll(gotRows, &ev, r, et))
 		for i := range general {
-			require.NoError(t, general[i].add(&want[i], &ev, r, et))
+			require.NoError(t, general[i].add(&wantRows[general[i].group], &ev, r, et))
 		}
-		for i, a := range aggs {
-			got, want := &got[i], &want[i]
+		for _, a := range aggs {
+			gp, wp := a.partialOf(&gotRows[a.group]), a.partialOf(&wantRows[a.group])
+			got, want := &gp, &wp
 			require.Equal(t, want.n, got.n, "%s after record %d: n", a.name, ri)
 			require.Equal(t, math.Float64bits(want.f), math.Float64bits(got.f), "%s after record %d: f %v, want %v", a.name, ri, got.f, want.f)
 			require.True(t, sameValue(want.v, got.v), "%s after record %d: v %s, want %s", a.name, ri, got.v, want.v)

@@ -239,9 +239,12 @@ func (w *windowOp) encodeState(dst []byte) []byte {
 	for _, k := range names {
 		ks := w.keys[k]
 		e.keyHead(ks)
-		e.uvarint(uint64(len(ks.panes)))
-		for _, p := range ks.panes {
-			e.pane(p)
+		g, run := &w.def.groups[w.def.wideGroup], &ks.runs[w.def.wideGroup]
+		e.uvarint(uint64(run.rows(g)))
+		for i := range run.rows(g) {
+			start := run.start(g, i)
+			e.varint(start)
+			e.paneBody(w.paneAt(ks, start))
 		}
 	}
 	return e.b
@@ -252,9 +255,7 @@ func (w *windowOp) encodeState(dst []byte) []byte {
 func (w *windowOp) resetChanges() {
 	for _, ks := range w.changed {
 		ks.touched = false
-		for _, p := range ks.panes {
-			p.dirty = false
-		}
+		ks.dirtyFrom = math.MaxInt64
 	}
 	clear(w.changed)
 	w.changed = w.changed[:0]
@@ -294,12 +295,14 @@ func (w *windowOp) appendDelta(dst []byte) []byte {
 	e.uvarint(uint64(len(live)))
 	for _, ks := range live {
 		e.keyHead(ks)
-		e.uvarint(uint64(len(ks.panes)))
-		for _, p := range ks.panes {
-			e.varint(p.start)
-			e.bool(p.dirty)
-			if p.dirty {
-				e.paneBody(p)
+		g, run := &w.def.groups[w.def.wideGroup], &ks.runs[w.def.wideGroup]
+		e.uvarint(uint64(run.rows(g)))
+		for i := range run.rows(g) {
+			start := run.start(g, i)
+			e.varint(start)
+			e.bool(start >= ks.dirtyFrom)
+			if start >= ks.dirtyFrom {
+				e.paneBody(w.paneAt(ks, start))
 			}
 		}
 	}
@@ -332,13 +335,66 @@ func (d *dec) keyHead(ks *keyState) {
 	ks.pendingEnd = d.varint()
 }
 
-// pane writes a pane after its start.
-func (e *enc) pane(p *pane) {
-	e.varint(p.start)
-	e.paneBody(p)
+// paneState is a pane of a key in the form of version 1 checkpoints: a
+// partial per aggregate (zero where the aggregate's span no longer covers
+// the pane), the latest arrival and the newest record's position.
+type paneState struct {
+	maxArrival int64
+	last       srcMeta
+	parts      []partial
 }
 
-func (e *enc) paneBody(p *pane) {
+// paneAt returns the pane of ks starting at start, which its widest span
+// group holds.
+func (w *windowOp) paneAt(ks *keyState, start int64) paneState {
+	d := w.def
+	rows := w.rowsAt(ks, start)
+	p := paneState{parts: make([]partial, len(d.aggs))}
+	for i := range d.aggs {
+		p.parts[i] = d.aggs[i].partialOf(&rows[d.aggs[i].group])
+	}
+	if r := rows[d.wideGroup]; r.w != nil {
+		p.maxArrival = int64(r.w[r.g.arrival])
+	}
+	if r := rows[d.winGroup]; r.w != nil {
+		p.last = getMeta(r.w[r.g.last:])
+	}
+	return p
+}
+
+// rowsAt returns the rows of ks's pane starting at start per span group
+// (without words where the group holds none).
+func (w *windowOp) rowsAt(ks *keyState, start int64) []paneRow {
+	d := w.def
+	rows := make([]paneRow, len(d.groups))
+	for gi := range d.groups {
+		g, run := &d.groups[gi], &ks.runs[gi]
+		if i, ok := run.find(g, start); ok {
+			rows[gi] = run.row(g, i)
+		}
+	}
+	return rows
+}
+
+// putPane sets ks's pane starting at start, in the span groups that cover
+// it.
+func (w *windowOp) putPane(ks *keyState, start int64, p *paneState) {
+	d := w.def
+	rows := w.paneRows(ks, start)
+	for i := range d.aggs {
+		if r := &rows[d.aggs[i].group]; r.w != nil {
+			d.aggs[i].setPartial(r, &p.parts[i])
+		}
+	}
+	if r := rows[d.wideGroup]; r.w != nil {
+		r.w[r.g.arrival] = uint64(p.maxArrival)
+	}
+	if r := rows[d.winGroup]; r.w != nil {
+		setMeta(r.w[r.g.last:], p.last)
+	}
+}
+
+func (e *enc) paneBody(p paneState) {
 	e.varint(p.maxArrival)
 	e.meta(p.last)
 	for i := range p.parts {
@@ -359,8 +415,8 @@ func (e *enc) paneBody(p *pane) {
 	}
 }
 
-func (d *dec) paneBody(start int64, naggs int) *pane {
-	p := &pane{start: start, maxArrival: d.varint(), last: d.meta(), parts: make([]partial, naggs)}
+func (d *dec) paneBody(naggs int) *paneState {
+	p := &paneState{maxArrival: d.varint(), last: d.meta(), parts: make([]partial, naggs)}
 	for i := range p.parts {
 		pt := &p.parts[i]
 		pt.n = d.varint()
@@ -411,11 +467,12 @@ func (w *windowOp) restoreState(b []byte) error {
 	clear(w.gone)
 	nk := d.count()
 	for range nk {
-		ks := &keyState{}
+		ks := newKeyState(w.def)
 		d.keyHead(ks)
 		np := d.count()
 		for range np {
-			ks.panes = append(ks.panes, d.paneBody(d.varint(), len(w.def.aggs)))
+			start := d.varint()
+			w.putPane(ks, start, d.paneBody(len(w.def.aggs)))
 		}
 		if d.err != nil {
 			return d.err
@@ -452,26 +509,25 @@ func (w *windowOp) applyDelta(b []byte) error {
 	}
 	nk := d.count()
 	for range nk {
-		ks := &keyState{}
+		ks := newKeyState(w.def)
 		d.keyHead(ks)
 		old := w.keys[ks.key]
 		np := d.count()
 		for range np {
 			start := d.varint()
 			if d.bool() {
-				ks.panes = append(ks.panes, d.paneBody(start, len(w.def.aggs)))
+				w.putPane(ks, start, d.paneBody(len(w.def.aggs)))
 				continue
 			}
-			var kept *pane
-			if old != nil {
-				if i, ok := slices.BinarySearchFunc(old.panes, start, func(p *pane, s int64) int { return cmpInt(p.start, s) }); ok {
-					kept = old.panes[i]
-				}
-			}
-			if kept == nil {
+			if old == nil {
 				return fmt.Errorf("%w: delta keeps pane %d of key %q, which the state does not hold", errCorrupt, start, ks.key)
 			}
-			ks.panes = append(ks.panes, kept)
+			g := &w.def.groups[w.def.wideGroup]
+			if _, ok := old.runs[w.def.wideGroup].find(g, start); !ok {
+				return fmt.Errorf("%w: delta keeps pane %d of key %q, which the state does not hold", errCorrupt, start, ks.key)
+			}
+			p := w.paneAt(old, start)
+			w.putPane(ks, start, &p)
 		}
 		if d.err != nil {
 			return d.err
@@ -497,9 +553,4 @@ func (w *windowOp) applyDelta(b []byte) error {
 		w.pending = append(w.pending, w.keys[k])
 	}
 	return nil
-}
-
-// empty reports whether p holds nothing (as a new pane's partial).
-func (p *partial) empty() bool {
-	return p.n == 0 && p.f == 0 && p.t == 0 && p.hll == nil && p.v.Kind() == record.KindNull
 }

@@ -14,9 +14,10 @@ import (
 // Event-time windows per key. Time is cut into panes of the window's
 // slide, aligned to the Unix epoch; a tumbling window is one pane, a
 // sliding window of size S and slide D is the S/D panes before its end.
-// Each key keeps a partial per aggregate per pane, for the panes a window
-// still open (or an aggregate's `over` range) needs, so state is bounded
-// by the open windows.
+// Each key keeps the state of each aggregate per pane, for the panes a
+// window still open (or the aggregate's `over` range) needs, so state is
+// bounded by the open windows; it is kept in compact rows per span group
+// (window_rows.go).
 //
 // The watermark of a source partition is the highest event time seen there
 // minus the allowed lateness. A window closes when the watermark reaches
@@ -59,8 +60,11 @@ type windowDef struct {
 	interval int64
 	aggs     []aggDef
 	slots    []*fieldRef // fields aggregates compare with literals, read once per record
-	maxPanes int         // panes the widest aggregate covers
-	schema   *record.Schema
+	// groups are the aggregates by span, narrowest first (window_rows.go);
+	// winGroup's span is the window's and wideGroup's the widest.
+	groups              []spanGroup
+	winGroup, wideGroup int
+	schema              *record.Schema
 	// latestOnly: the sink keeps one row per key (its key does not include
 	// the window's bounds), so rows of a window older than one already
 	// emitted for the key are not emitted (they would overwrite newer ones).
@@ -143,8 +147,8 @@ func compileWindow(spec *WindowSpec, in *record.Schema, partitionKey string, err
 		return nil
 	}
 	w.setAggregates(aggs)
+	w.setGroups()
 	for _, a := range aggs {
-		w.maxPanes = max(w.maxPanes, a.panes)
 		cols = append(cols, record.Column{Name: a.name, Type: a.typ, Nullable: true})
 	}
 	cols = append(cols,
@@ -195,25 +199,21 @@ type srcMeta struct {
 	arrival   int64 // Unix nanoseconds
 }
 
-// pane is one slide of event time of one key.
-type pane struct {
-	start      int64
-	parts      []partial
-	maxArrival int64
-	last       srcMeta // the newest record folded in
-	dirty      bool    // changed since the last checkpoint
-}
-
 // keyState is the window state of one key.
 type keyState struct {
 	key         string
 	vals        []record.Value
-	panes       []*pane // by start, ascending
-	lastEmitEnd int64   // end of the newest window emitted
-	lastEmit    int64   // wall time of the last interval emission
-	pending     bool    // an interval emission is due
+	runs        []paneRun // per span group
+	lastEmitEnd int64     // end of the newest window emitted
+	lastEmit    int64     // wall time of the last interval emission
+	pending     bool      // an interval emission is due
 	pendingEnd  int64
-	touched     bool // in windowOp.changed
+	touched     bool  // in windowOp.changed
+	dirtyFrom   int64 // panes starting at or after it changed since the last checkpoint
+}
+
+func newKeyState(d *windowDef) *keyState {
+	return &keyState{lastEmitEnd: math.MinInt64, runs: make([]paneRun, len(d.groups)), dirtyFrom: math.MaxInt64}
 }
 
 // windowOp is the window state of one source partition.
@@ -225,6 +225,8 @@ type windowOp struct {
 	pending  []*keyState
 	row      record.Record
 	scratch  hll
+	rows     []paneRow // the rows of the pane an event goes to, per span group
+	ranges   [][2]int  // the rows a row's aggregates read, per span group
 	keyBuf   []byte
 	posText  func(m srcMeta) string
 	// changed and gone are the keys changed or dropped since the last
@@ -303,7 +305,8 @@ func (w *windowOp) add(r *record.Record, t int64, m srcMeta, ev *exprEval, now i
 	}
 	ks := w.keys[string(w.keyBuf)]
 	if ks == nil {
-		ks = &keyState{key: string(w.keyBuf), lastEmitEnd: math.MinInt64}
+		ks = newKeyState(d)
+		ks.key = string(w.keyBuf)
 		for i, ref := range d.keyRefs {
 			v, ok := ref.Get(r)
 			if !ok {
@@ -313,14 +316,15 @@ func (w *windowOp) add(r *record.Record, t int64, m srcMeta, ev *exprEval, now i
 		}
 		w.keys[ks.key] = ks
 	}
-	p := ks.pane(ps, len(d.aggs))
-	p.dirty = true
+	rows := w.paneRows(ks, ps)
+	ks.dirtyFrom = min(ks.dirtyFrom, ps)
 	w.touch(ks)
-	if err := d.addAll(p.parts, ev, r, t); err != nil {
+	if err := d.addAll(rows, ev, r, t); err != nil {
 		return &RecordError{Reason: "expression", Err: err}
 	}
-	p.maxArrival = max(p.maxArrival, m.arrival)
-	p.last = m
+	wide, win := &rows[d.wideGroup], &rows[d.winGroup]
+	wide.w[wide.g.arrival] = uint64(max(int64(wide.w[wide.g.arrival]), m.arrival))
+	setMeta(win.w[win.g.last:], m)
 	end := ps + d.slide // the newest window holding the record
 	switch d.emit {
 	case emitEveryEvent:
@@ -352,17 +356,47 @@ func (w *windowOp) add(r *record.Record, t int64, m srcMeta, ev *exprEval, now i
 	return nil
 }
 
-func (ks *keyState) pane(start int64, naggs int) *pane {
-	if n := len(ks.panes); n > 0 && ks.panes[n-1].start == start {
-		return ks.panes[n-1] // the newest: events mostly come in time order
+// paneRows returns the rows of the pane starting at ps in each span group,
+// inserted where missing; a group that no longer covers the pane (one
+// narrower than the window) gets none.
+func (w *windowOp) paneRows(ks *keyState, ps int64) []paneRow {
+	d := w.def
+	if cap(w.rows) < len(d.groups) {
+		w.rows = make([]paneRow, len(d.groups))
 	}
-	i, found := slices.BinarySearchFunc(ks.panes, start, func(p *pane, s int64) int { return cmpInt(p.start, s) })
-	if found {
-		return ks.panes[i]
+	rows := w.rows[:len(d.groups)]
+	for gi := range d.groups {
+		g, run := &d.groups[gi], &ks.runs[gi]
+		i, ok := run.find(g, ps)
+		if !ok {
+			if ps < w.oldest(g) {
+				rows[gi] = paneRow{}
+				continue
+			}
+			run.insert(g, i, ps)
+		}
+		rows[gi] = run.row(g, i)
 	}
-	p := &pane{start: start, parts: make([]partial, naggs)}
-	ks.panes = slices.Insert(ks.panes, i, p)
-	return p
+	return rows
+}
+
+// oldest returns the start of the oldest pane a span group covers once
+// the windows up to w.closed have closed.
+func (w *windowOp) oldest(g *spanGroup) int64 {
+	if w.closed == math.MinInt64 {
+		return math.MinInt64
+	}
+	return w.closed + w.def.slide - int64(g.panes)*w.def.slide
+}
+
+func setMeta(dst []uint64, m srcMeta) {
+	dst[0] = m.seq
+	dst[1] = uint64(m.partition)<<32 | uint64(m.index)
+	dst[2] = uint64(m.arrival)
+}
+
+func getMeta(src []uint64) srcMeta {
+	return srcMeta{seq: src[0], partition: int(src[1] >> 32), index: uint32(src[1]), arrival: int64(src[2])}
 }
 
 // advance closes the windows the watermark passed: it emits their final
@@ -377,7 +411,7 @@ func (w *windowOp) advance(emit emitFunc) error {
 	}
 	from := w.closed
 	w.closed = closeTo
-	keep := closeTo + d.slide - int64(d.maxPanes)*d.slide // oldest pane start still needed
+	wg, ng := &d.groups[d.wideGroup], &d.groups[d.winGroup]
 	names := make([]string, 0, len(w.keys))
 	for k := range w.keys {
 		names = append(names, k)
@@ -385,71 +419,62 @@ func (w *windowOp) advance(emit emitFunc) error {
 	slices.Sort(names)
 	for _, k := range names {
 		ks := w.keys[k]
-		if len(ks.panes) == 0 {
+		wide, win := &ks.runs[d.wideGroup], &ks.runs[d.winGroup]
+		n := wide.rows(wg)
+		if n == 0 {
 			w.drop(k)
 			continue
 		}
-		first := ks.panes[0].start + d.slide
-		last := ks.panes[len(ks.panes)-1].start + d.size
+		first := wide.start(wg, 0) + d.slide
+		last := wide.start(wg, n-1) + d.size
 		start := first
 		if from != math.MinInt64 {
 			start = max(first, from+d.slide)
 		}
 		for end := start; end <= min(closeTo, last); end += d.slide {
-			if !ks.hasPane(end-d.size, end) {
-				continue
+			lo, hi := win.upTo(ng, end-d.size), win.upTo(ng, end)
+			if lo == hi {
+				continue // no pane of the window
 			}
 			if d.latestOnly && end < ks.lastEmitEnd {
 				continue
 			}
-			var arrival int64
 			var m srcMeta
-			for _, p := range ks.panes {
-				if p.start >= end-d.size && p.start < end {
-					arrival = max(arrival, p.maxArrival)
-					if p.last.seq > m.seq || (p.last.seq == m.seq && p.last.index >= m.index) {
-						m = p.last
-					}
+			for i := lo; i < hi; i++ {
+				p := getMeta(win.w[i*ng.stride+ng.last:])
+				if p.seq > m.seq || (p.seq == m.seq && p.index >= m.index) {
+					m = p
 				}
+			}
+			var arrival int64
+			for i := wide.upTo(wg, end-d.size); i < wide.upTo(wg, end); i++ {
+				arrival = max(arrival, int64(wide.w[i*wg.stride+wg.arrival]))
 			}
 			if err := w.emitRow(ks, end, true, m, arrival, emit); err != nil {
 				return err
 			}
 		}
-		i := 0
-		for i < len(ks.panes) && ks.panes[i].start < keep {
-			i++
-		}
-		if i > 0 {
-			ks.panes = ks.panes[i:]
+		// An interval row due for a window that just closed is superseded
+		// by its final row: emitted later, it would overwrite that row
+		// with a non-final one.
+		if ks.pending && ks.pendingEnd <= closeTo {
+			ks.pending = false
 			w.touch(ks)
 		}
-		// An aggregate over fewer panes than the widest no longer reads
-		// its partials in panes older than its own range: free them (an
-		// approximate distinct count's registers take 4 KB a pane).
-		for _, p := range ks.panes {
-			for a := range d.aggs {
-				if d.aggs[a].panes < d.maxPanes && p.start < closeTo+d.slide-int64(d.aggs[a].panes)*d.slide && !p.parts[a].empty() {
-					p.parts[a] = partial{}
-					p.dirty = true
-					w.touch(ks)
-				}
+		// Each span group drops the panes older than its span reaches:
+		// the oldest of its run, so the cost is the panes dropped.
+		for gi := range d.groups {
+			g, run := &d.groups[gi], &ks.runs[gi]
+			if drop := run.upTo(g, w.oldest(g)); drop > 0 {
+				run.dropFront(g, drop)
+				w.touch(ks)
 			}
 		}
-		if len(ks.panes) == 0 && !ks.pending {
+		if wide.rows(wg) == 0 && !ks.pending {
 			w.drop(k)
 		}
 	}
 	return nil
-}
-
-func (ks *keyState) hasPane(from, to int64) bool {
-	for _, p := range ks.panes {
-		if p.start >= from && p.start < to {
-			return true
-		}
-	}
-	return false
 }
 
 // flushDue emits the interval rows that are due at wall time now.
@@ -469,16 +494,20 @@ func (w *windowOp) flushDue(now int64, emit emitFunc) error {
 		ks.pending = false
 		ks.lastEmit = now
 		w.touch(ks)
-		if len(ks.panes) == 0 {
+		d := w.def
+		wg, ng := &d.groups[d.wideGroup], &d.groups[d.winGroup]
+		wide, win := &ks.runs[d.wideGroup], &ks.runs[d.winGroup]
+		if wide.rows(wg) == 0 {
 			continue
 		}
-		var m srcMeta
 		var arrival int64
-		for _, p := range ks.panes {
-			if p.start < ks.pendingEnd {
-				arrival = max(arrival, p.maxArrival)
-				m = p.last
-			}
+		for i := range wide.upTo(wg, ks.pendingEnd) {
+			arrival = max(arrival, int64(wide.w[i*wg.stride+wg.arrival]))
+		}
+		// The window's newest pane: the window of a due row is open.
+		var m srcMeta
+		if i := win.upTo(ng, ks.pendingEnd); i > 0 {
+			m = getMeta(win.w[(i-1)*ng.stride+ng.last:])
 		}
 		if err := w.emitRow(ks, ks.pendingEnd, false, m, arrival, emit); err != nil {
 			return err
@@ -497,39 +526,40 @@ func (w *windowOp) emitRow(ks *keyState, end int64, final bool, m srcMeta, arriv
 	for i, k := range d.keys {
 		row.Append(k, ks.vals[i])
 	}
-	// Panes are in start order: those of the window ending at end, and of
-	// an aggregate's range ending there, are a run of them.
-	panes := ks.panes
-	hi := len(panes)
-	for hi > 0 && panes[hi-1].start >= end {
-		hi--
+	// Each group's rows in start order: those of its aggregates' range
+	// ending at end are a run of them.
+	if cap(w.ranges) < len(d.groups) {
+		w.ranges = make([][2]int, len(d.groups))
 	}
-	lo, span := hi, int64(0)
+	ranges := w.ranges[:len(d.groups)]
+	for gi := range d.groups {
+		g, run := &d.groups[gi], &ks.runs[gi]
+		hi := run.upTo(g, end)
+		lo := hi
+		for lo > 0 && run.start(g, lo-1) >= end-int64(g.panes)*d.slide {
+			lo--
+		}
+		ranges[gi] = [2]int{lo, hi}
+	}
 	for i := range d.aggs {
 		a := &d.aggs[i]
-		if a.span != span { // aggregates mostly share the window's span
-			span = a.span
-			lo = hi
-			for lo > 0 && panes[lo-1].start >= end-span {
-				lo--
-			}
-		}
+		g, run, rg := &d.groups[a.group], &ks.runs[a.group], ranges[a.group]
 		var v record.Value
-		switch in := panes[lo:hi]; a.kind {
+		switch a.kind {
 		case aggCount, aggCountIf: // the common cases, without a call
 			var n int64
-			for _, p := range in {
-				n += p.parts[i].n
+			for j := rg[0]; j < rg[1]; j++ {
+				n += int64(run.w[j*g.stride+a.off])
 			}
 			v = record.LongValue(n)
 		case aggSum:
 			var f float64
-			for _, p := range in {
-				f += p.parts[i].f
+			for j := rg[0]; j < rg[1]; j++ {
+				f += math.Float64frombits(run.w[j*g.stride+a.off])
 			}
 			v = record.DoubleValue(f)
 		default:
-			v = a.result(in, i, &w.scratch)
+			v = a.result(run, g, rg[0], rg[1], &w.scratch)
 		}
 		row.Append(a.name, v)
 	}

@@ -1,0 +1,334 @@
+package etl
+
+import (
+	"math"
+	"slices"
+
+	"github.com/pricestream/pricestream/internal/record"
+)
+
+// Window state in compact rows. The aggregates of a window are grouped by
+// span (the panes they cover): click-features has 14 over its 100 s
+// window, one over 5 minutes and two over an hour. A key keeps, per span
+// group, the panes that group still covers as rows of 8-byte words in one
+// slice: the pane's start, then each aggregate's words (a count or sum
+// one, an avg two, a min or max one value cell, a last a value cell and
+// its event time; an approximate distinct count none, its sketch is kept
+// beside the words). So a pane older than the window holds only the words
+// of the aggregates whose span still covers it: 16 bytes a pane for
+// click-features' hour, where a pane of a partial per aggregate took 1.3 KB.
+//
+// The window's group (span = the window) also holds each pane's newest
+// record's position (for a row's source_position), and the widest group
+// each pane's latest arrival (for its ingest_time).
+//
+// A value cell holds a value of the kind its aggregate's type names
+// (double, long, int, timestamp, date, bool) as its bits: 0 is null, and
+// any other value (a string, a number with its source text, another kind
+// than the type's) is spilled to a slice of values beside the words,
+// which the cell marks with 1.
+
+// spanGroup is the aggregates of one span.
+type spanGroup struct {
+	panes   int   // span / slide
+	aggs    []int // indexes into windowDef.aggs
+	stride  int   // words per pane: the start, then the aggregates' words and the meta
+	arrival int   // word of the pane's latest arrival (the widest group), or 0: none
+	last    int   // first of 3 words of the pane's newest record's srcMeta (the window's group), or 0
+	nvals   int   // value cells: spilled values per pane
+	nhll    int   // approximate distinct counts: sketches per pane
+	maxRows int   // the most panes a key keeps in the group (a bound for growth)
+}
+
+// paneRun is one span group's panes of one key, by start ascending.
+type paneRun struct {
+	w   []uint64 // stride words per pane
+	ext *runExt  // nil until the group has a sketch or a spilled value
+}
+
+type runExt struct {
+	vals []record.Value // nvals per pane, or nil: none spilled
+	hlls []*hll         // nhll per pane
+}
+
+// cellKey is xor-ed into a value cell's bits so that 0 and 1 can mark
+// null and a spilled value.
+const cellKey = 0x9e3779b97f4a7c15
+
+// paneRow is one pane's row of one span group of a key.
+type paneRow struct {
+	g   *spanGroup
+	run *paneRun
+	i   int      // row index
+	w   []uint64 // the row's words; nil: the group does not cover the pane
+}
+
+// setGroups groups the window's aggregates by span and lays out their
+// words; the window's span has a group even with no aggregate over it.
+func (d *windowDef) setGroups() {
+	win := int(d.size / d.slide)
+	spans := []int{win}
+	for i := range d.aggs {
+		spans = append(spans, d.aggs[i].panes)
+	}
+	slices.Sort(spans)
+	spans = slices.Compact(spans)
+	ahead := int((d.lateness+d.slide-1)/d.slide) + 2
+	d.groups = make([]spanGroup, len(spans))
+	for gi, n := range spans {
+		d.groups[gi] = spanGroup{panes: n, stride: 1, maxRows: n + ahead}
+		if n == win {
+			d.winGroup = gi
+		}
+	}
+	d.wideGroup = len(spans) - 1
+	for i := range d.aggs {
+		a := &d.aggs[i]
+		for gi := range d.groups {
+			if d.groups[gi].panes == a.panes {
+				a.group = gi
+			}
+		}
+		g := &d.groups[a.group]
+		g.aggs = append(g.aggs, i)
+		a.off = g.stride
+		switch a.kind {
+		case aggCount, aggCountIf, aggSum, aggMin, aggMax:
+			g.stride++
+		case aggAvg, aggLast:
+			g.stride += 2
+		}
+		switch a.kind {
+		case aggMin, aggMax, aggLast:
+			a.vslot = g.nvals
+			g.nvals++
+			a.cell = record.KindNull
+			switch k := a.typ.Kind; k {
+			case record.KindDouble, record.KindLong, record.KindInt, record.KindTimestamp, record.KindDate, record.KindBool:
+				a.cell = k
+			}
+		case aggDistinct:
+			a.hslot = g.nhll
+			g.nhll++
+		}
+	}
+	wide, w := &d.groups[d.wideGroup], &d.groups[d.winGroup]
+	wide.arrival = wide.stride
+	wide.stride++
+	w.last = w.stride
+	w.stride += 3
+}
+
+func (r *paneRun) rows(g *spanGroup) int { return len(r.w) / g.stride }
+
+func (r *paneRun) start(g *spanGroup, i int) int64 { return int64(r.w[i*g.stride]) }
+
+func (r *paneRun) row(g *spanGroup, i int) paneRow {
+	return paneRow{g: g, run: r, i: i, w: r.w[i*g.stride : (i+1)*g.stride : (i+1)*g.stride]}
+}
+
+// find returns the index of start's row, or where it would go.
+func (r *paneRun) find(g *spanGroup, start int64) (int, bool) {
+	n := r.rows(g)
+	if n > 0 { // the newest: events mostly come in time order
+		switch s := r.start(g, n-1); {
+		case s == start:
+			return n - 1, true
+		case s < start:
+			return n, false
+		}
+	}
+	lo, hi := 0, n
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if r.start(g, m) < start {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < n && r.start(g, lo) == start
+}
+
+// upTo returns the index of the first row starting at or after t.
+func (r *paneRun) upTo(g *spanGroup, t int64) int {
+	i := r.rows(g)
+	for i > 0 && r.start(g, i-1) >= t {
+		i--
+	}
+	return i
+}
+
+// insert inserts an empty row for start at index i.
+func (r *paneRun) insert(g *spanGroup, i int, start int64) {
+	n := len(r.w)
+	if n+g.stride > cap(r.w) {
+		rows := n / g.stride
+		grown := min(max(2*rows, 1), g.maxRows)
+		if grown <= rows {
+			grown = rows + 1
+		}
+		w := make([]uint64, n, grown*g.stride)
+		copy(w, r.w)
+		r.w = w
+	}
+	r.w = r.w[:n+g.stride]
+	copy(r.w[(i+1)*g.stride:], r.w[i*g.stride:n])
+	clear(r.w[i*g.stride : (i+1)*g.stride])
+	r.w[i*g.stride] = uint64(start)
+	if g.nhll > 0 && r.ext == nil {
+		r.ext = &runExt{}
+	}
+	if r.ext != nil {
+		r.ext.hlls = insertZeros(r.ext.hlls, i*g.nhll, g.nhll)
+		if r.ext.vals != nil {
+			r.ext.vals = insertZeros(r.ext.vals, i*g.nvals, g.nvals)
+		}
+	}
+}
+
+func insertZeros[T any](s []T, i, n int) []T {
+	if n == 0 {
+		return s
+	}
+	s = append(s, make([]T, n)...)
+	copy(s[i+n:], s[i:])
+	clear(s[i : i+n])
+	return s
+}
+
+func dropFront[T any](s []T, n int) []T {
+	if n == 0 || s == nil {
+		return s
+	}
+	k := copy(s, s[n:])
+	clear(s[k:])
+	return s[:k]
+}
+
+// dropFront removes the oldest k rows.
+func (r *paneRun) dropFront(g *spanGroup, k int) {
+	if k*g.stride == len(r.w) { // all: give the memory back
+		r.w, r.ext = nil, nil
+		return
+	}
+	r.w = dropFront(r.w, k*g.stride)
+	if r.ext != nil {
+		r.ext.hlls = dropFront(r.ext.hlls, k*g.nhll)
+		r.ext.vals = dropFront(r.ext.vals, k*g.nvals)
+	}
+}
+
+// value returns the value of aggregate a's cell in the row.
+func (a *aggDef) value(p *paneRow) record.Value {
+	switch c := p.w[a.off]; c {
+	case 0:
+		return record.NullValue()
+	case 1:
+		return p.run.ext.vals[p.i*p.g.nvals+a.vslot]
+	default:
+		return cellValue(a.cell, c^cellKey)
+	}
+}
+
+// setValue sets aggregate a's cell in the row to v (not null).
+func (a *aggDef) setValue(p *paneRow, v record.Value) {
+	if a.cell != record.KindNull && v.Kind() == a.cell {
+		if n := cellNum(v); cellValue(a.cell, n) == v && n^cellKey > 1 {
+			if p.w[a.off] == 1 {
+				p.run.ext.vals[p.i*p.g.nvals+a.vslot] = record.Value{}
+			}
+			p.w[a.off] = n ^ cellKey
+			return
+		}
+	}
+	if p.run.ext == nil {
+		p.run.ext = &runExt{}
+	}
+	if p.run.ext.vals == nil {
+		p.run.ext.vals = make([]record.Value, p.run.rows(p.g)*p.g.nvals)
+	}
+	p.w[a.off] = 1
+	p.run.ext.vals[p.i*p.g.nvals+a.vslot] = v
+}
+
+// sketch returns where aggregate a's sketch of the row is kept.
+func (a *aggDef) sketch(p *paneRow) **hll {
+	return &p.run.ext.hlls[p.i*p.g.nhll+a.hslot]
+}
+
+func cellNum(v record.Value) uint64 {
+	switch v.Kind() {
+	case record.KindDouble:
+		return math.Float64bits(v.Double())
+	case record.KindBool:
+		if v.Bool() {
+			return 1
+		}
+		return 0
+	}
+	return uint64(v.Long())
+}
+
+func cellValue(k record.Kind, n uint64) record.Value {
+	switch k {
+	case record.KindDouble:
+		return record.DoubleValue(math.Float64frombits(n))
+	case record.KindLong:
+		return record.LongValue(int64(n))
+	case record.KindInt:
+		return record.IntValue(int32(int64(n)))
+	case record.KindTimestamp:
+		return record.TimestampNanos(int64(n))
+	case record.KindDate:
+		return record.DateValue(int64(n))
+	case record.KindBool:
+		return record.BoolValue(n != 0)
+	}
+	return record.NullValue()
+}
+
+// partialOf returns aggregate a's state in the row in the form of version
+// 1 checkpoints (a zero partial when the group does not cover the pane).
+func (a *aggDef) partialOf(p *paneRow) partial {
+	var pt partial
+	if p.w == nil {
+		return pt
+	}
+	switch a.kind {
+	case aggCount, aggCountIf:
+		pt.n = int64(p.w[a.off])
+	case aggSum:
+		pt.f = math.Float64frombits(p.w[a.off])
+	case aggAvg:
+		pt.n, pt.f = int64(p.w[a.off]), math.Float64frombits(p.w[a.off+1])
+	case aggMin, aggMax:
+		pt.v = a.value(p)
+	case aggLast:
+		pt.v, pt.t = a.value(p), int64(p.w[a.off+1])
+	case aggDistinct:
+		pt.hll = *a.sketch(p)
+	}
+	return pt
+}
+
+// setPartial sets aggregate a's state in the row from a partial.
+func (a *aggDef) setPartial(p *paneRow, pt *partial) {
+	switch a.kind {
+	case aggCount, aggCountIf:
+		p.w[a.off] = uint64(pt.n)
+	case aggSum:
+		p.w[a.off] = math.Float64bits(pt.f)
+	case aggAvg:
+		p.w[a.off], p.w[a.off+1] = uint64(pt.n), math.Float64bits(pt.f)
+	case aggMin, aggMax, aggLast:
+		if !pt.v.IsNull() {
+			a.setValue(p, pt.v)
+		}
+		if a.kind == aggLast {
+			p.w[a.off+1] = uint64(pt.t)
+		}
+	case aggDistinct:
+		*a.sketch(p) = pt.hll
+	}
+}
