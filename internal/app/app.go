@@ -364,6 +364,9 @@ func (a *App) Close() {
 		_ = a.wasm.Close(context.Background())
 	}
 	a.auth.Close()
+	if a.controls != nil {
+		a.controls.Close() // its watcher reads the engine: before the engine closes
+	}
 	if a.eps != nil {
 		a.eps.Close()
 	}
