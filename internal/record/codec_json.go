@@ -2,10 +2,12 @@ package record
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"iter"
 	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -47,8 +49,16 @@ type JSONOptions struct {
 // errors. A JSONDecoder is safe for concurrent use.
 type JSONDecoder struct {
 	opts  JSONOptions
-	types []*Type // column types of opts.Schema, by column index
+	types []*Type  // column types of opts.Schema, by column index
+	names []string // column names matched raw, by column index (see jsonScanner.names)
+	// kinds are the decoded kinds that need no cast, by column index:
+	// the column's kind, or noKind where even a value of that kind is
+	// cast (decimal, int, nested types)
+	kinds []Kind
 }
+
+// noKind is a Kind no value has.
+const noKind Kind = 255
 
 // NewJSONDecoder returns a decoder with the given options.
 func NewJSONDecoder(opts JSONOptions) *JSONDecoder {
@@ -59,6 +69,16 @@ func NewJSONDecoder(opts JSONOptions) *JSONDecoder {
 	if opts.Schema != nil {
 		for _, c := range opts.Schema.Columns() {
 			d.types = append(d.types, c.Type)
+			name := c.Name
+			if !plainKey(name) {
+				name = ""
+			}
+			d.names = append(d.names, name)
+			k := c.Type.Kind
+			if k == KindDecimal || k == KindInt || k.IsNested() {
+				k = noKind
+			}
+			d.kinds = append(d.kinds, k)
 		}
 	}
 	return d
@@ -76,7 +96,7 @@ func (d *JSONDecoder) Decode(data []byte, r *Record) error {
 // it does not copy s.
 func (d *JSONDecoder) DecodeString(s string, r *Record) error {
 	r.Reset()
-	sc := jsonScanner{s: s, root: r, maxDepth: d.opts.MaxDepth, index: -1, fieldAt: -1}
+	sc := jsonScanner{s: s, root: r, maxDepth: d.opts.MaxDepth, index: -1, fieldAt: -1, names: d.names}
 	sc.skipSpace()
 	if err := d.topObject(&sc, r); err != nil {
 		return err
@@ -98,7 +118,7 @@ func (d *JSONDecoder) Records(data []byte) iter.Seq2[*Record, error] {
 	return func(yield func(*Record, error) bool) {
 		s := string(data)
 		r := &Record{}
-		sc := jsonScanner{s: s, root: r, maxDepth: d.opts.MaxDepth, fieldAt: -1}
+		sc := jsonScanner{s: s, root: r, maxDepth: d.opts.MaxDepth, fieldAt: -1, names: d.names}
 		if strings.HasPrefix(s, "\ufeff") {
 			sc.i = 3 // a byte order mark, as files exported on Windows have
 		}
@@ -196,7 +216,7 @@ func (d *JSONDecoder) typeFields(sc *jsonScanner, r *Record) error {
 	for k := range r.fields {
 		f := &r.fields[k]
 		ci := -1
-		if k < len(cols) && cols[k].Name == f.Name {
+		if k < len(cols) && sameString(cols[k].Name, f.Name) {
 			ci = k // fields in schema order: no lookup
 		} else {
 			ci = s.Index(f.Name)
@@ -205,10 +225,10 @@ func (d *JSONDecoder) typeFields(sc *jsonScanner, r *Record) error {
 			unknown = true
 			continue
 		}
-		t := d.types[ci]
-		if f.Value.kind == t.Kind && t.Kind != KindDecimal && t.Kind != KindInt && !t.Kind.IsNested() {
+		if f.Value.kind == d.kinds[ci] {
 			continue // already of the type: no write
 		}
+		t := d.types[ci]
 		v, err := castIn(f.Value, t, r)
 		if err != nil {
 			return &DecodeError{Format: "json", Offset: -1, Index: sc.index, Field: f.Name, Msg: "cannot cast to " + t.String(), Err: err}
@@ -235,6 +255,10 @@ type jsonScanner struct {
 	root     *Record
 	maxDepth int
 	index    int64 // index of the current record in a multi-record input
+	// names are the schema's column names by position, "" for a name that
+	// cannot be matched raw (see plainKey); nil when untyped. A top-level
+	// key in schema position is matched against them before it is scanned.
+	names []string
 	// fieldAt is the offset of the opening quote of the top-level key whose
 	// value is being decoded, or -1: an int, not the key string, so that the
 	// hot path stores no pointer (no write barrier)
@@ -287,6 +311,9 @@ func (sc *jsonScanner) object(r *Record, depth int) error {
 		return nil
 	}
 	var seen uint64 // bloom filter of the keys so far, for duplicates
+	// ordered: every key so far matched its schema column in place, so
+	// none repeats another and seen has not been kept
+	ordered := true
 	for {
 		if sc.i >= len(s) {
 			return sc.errorf("unexpected end of input in object")
@@ -295,19 +322,34 @@ func (sc *jsonScanner) object(r *Record, depth int) error {
 			return sc.errorf("expected a string key, found %s", quoteByte(s[sc.i]))
 		}
 		keyAt := sc.i
-		key, err := sc.str()
-		if err != nil {
-			return err
-		}
-		sc.skipSpace()
-		if sc.i >= len(s) || s[sc.i] != ':' {
-			if sc.i >= len(s) {
-				return sc.errorf("unexpected end of input after key")
+		var key string
+		matched := false
+		if n := len(r.fields); depth == 1 && n < len(sc.names) && sc.names[n] != "" && hasKey(s, sc.i, sc.names[n]) {
+			// the column expected here, in the schema's spelling: no scan,
+			// and the field name is the schema's string, not a slice of
+			// the input
+			key = sc.names[n]
+			sc.i += len(key) + 2
+			matched = true
+		} else {
+			var err error
+			if key, err = sc.str(); err != nil {
+				return err
 			}
-			return sc.errorf("expected ':' after key, found %s", quoteByte(s[sc.i]))
 		}
-		sc.i++
-		sc.skipSpace()
+		if i := sc.i; i+1 < len(s) && s[i] == ':' && !spaceTab[s[i+1]] {
+			sc.i = i + 1 // compact `"key":value`, the common case
+		} else {
+			sc.skipSpace()
+			if sc.i >= len(s) || s[sc.i] != ':' {
+				if sc.i >= len(s) {
+					return sc.errorf("unexpected end of input after key")
+				}
+				return sc.errorf("expected ':' after key, found %s", quoteByte(s[sc.i]))
+			}
+			sc.i++
+			sc.skipSpace()
+		}
 		if depth == 1 {
 			sc.fieldAt = keyAt
 		}
@@ -327,17 +369,26 @@ func (sc *jsonScanner) object(r *Record, depth int) error {
 		if depth == 1 {
 			sc.fieldAt = -1
 		}
-		var bit uint64 = 1
-		if len(key) > 0 {
-			bit <<= (uint(len(key))*7 + uint(key[0]) + uint(key[len(key)-1])*3) & 63
-		}
-		if seen&bit != 0 {
-			if i := r.Index(key); i < n {
-				r.fields[i].Value = f.Value // of duplicate keys the last wins
-				r.fields = r.fields[:n]
+		if !matched || !ordered {
+			if ordered {
+				ordered = false
+				for k := range n {
+					seen |= keyBit(r.fields[k].Name)
+				}
 			}
+			bit := keyBit(key)
+			if seen&bit != 0 {
+				if i := r.Index(key); i < n {
+					r.fields[i].Value = f.Value // of duplicate keys the last wins
+					r.fields = r.fields[:n]
+				}
+			}
+			seen |= bit
 		}
-		seen |= bit
+		if i := sc.i; i+1 < len(s) && s[i] == ',' && s[i+1] == '"' {
+			sc.i = i + 1 // compact `,"key"`, the common case
+			continue
+		}
 		sc.skipSpace()
 		if sc.i >= len(s) {
 			return sc.errorf("unexpected end of input in object")
@@ -353,6 +404,42 @@ func (sc *jsonScanner) object(r *Record, depth int) error {
 			return sc.errorf("expected ',' or '}' after object member, found %s", quoteByte(s[sc.i]))
 		}
 	}
+}
+
+// keyBit returns the bit of key in an object's bloom filter of keys.
+func keyBit(key string) uint64 {
+	if len(key) == 0 {
+		return 1
+	}
+	return 1 << ((uint(len(key))*7 + uint(key[0]) + uint(key[len(key)-1])*3) & 63)
+}
+
+// hasKey reports whether s holds the JSON string "name" at i, where name
+// has no byte that a JSON string escapes or that needs a check (see
+// [plainKey]), so the raw text is the decoded key.
+func hasKey(s string, i int, name string) bool {
+	end := i + 1 + len(name)
+	return end < len(s) && s[end] == '"' && s[i+1:end] == name
+}
+
+// plainKey reports whether name can be matched against a JSON key's raw
+// text: it is ASCII without quotes, backslashes or control characters.
+func plainKey(name string) bool {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// sameString is a == b, decided without comparing bytes when both are
+// the same string (as a key matched by its schema column is).
+func sameString(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	return unsafe.StringData(a) == unsafe.StringData(b) || a == b
 }
 
 // set writes a scalar into dst field by field (a whole-struct copy is a
@@ -484,13 +571,16 @@ func (sc *jsonScanner) str() (string, error) {
 	s := sc.s
 	start := sc.i + 1
 	j := start
-	// eight bytes at a time while no byte needs attention
+	// eight bytes at a time while no byte needs attention; the lowest
+	// flagged byte of a word is exact (see swarStop), so the scan goes
+	// straight to it
 	if len(s) >= 8 {
 		p := unsafe.StringData(s)
 		for j <= len(s)-8 {
-			x := *(*uint64)(unsafe.Add(unsafe.Pointer(p), j))
-			if swarStop(x) != 0 {
-				break
+			x := binary.LittleEndian.Uint64(unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(p), j)), 8))
+			if m := swarStop(x); m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				goto stop
 			}
 			j += 8
 		}
@@ -498,6 +588,7 @@ func (sc *jsonScanner) str() (string, error) {
 	for j < len(s) && !strStop[s[j]] {
 		j++
 	}
+stop:
 	if j < len(s) && s[j] == '"' {
 		sc.i = j + 1
 		return s[start:j], nil
@@ -511,7 +602,10 @@ const (
 )
 
 // swarStop returns a nonzero mask if any byte of x is '"', '\\', below 0x20
-// or at least 0x80 (may also flag bytes after the first such byte).
+// or at least 0x80, with the high bit of each such byte set. It may also
+// flag bytes after the first such byte (a borrow carries upwards), never
+// one before it: in a little-endian word the lowest flagged byte is the
+// first byte that needs attention.
 func swarStop(x uint64) uint64 {
 	q := x ^ (swarLo * '"')
 	b := x ^ (swarLo * '\\')
