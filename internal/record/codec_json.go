@@ -96,7 +96,7 @@ func (d *JSONDecoder) Decode(data []byte, r *Record) error {
 // it does not copy s.
 func (d *JSONDecoder) DecodeString(s string, r *Record) error {
 	r.Reset()
-	sc := jsonScanner{s: s, root: r, maxDepth: d.opts.MaxDepth, index: -1, fieldAt: -1, names: d.names}
+	sc := jsonScanner{s: s, root: r, maxDepth: d.opts.MaxDepth, index: -1, fieldAt: -1, names: d.names, kinds: d.kinds}
 	sc.skipSpace()
 	if err := d.topObject(&sc, r); err != nil {
 		return err
@@ -118,7 +118,7 @@ func (d *JSONDecoder) Records(data []byte) iter.Seq2[*Record, error] {
 	return func(yield func(*Record, error) bool) {
 		s := string(data)
 		r := &Record{}
-		sc := jsonScanner{s: s, root: r, maxDepth: d.opts.MaxDepth, fieldAt: -1, names: d.names}
+		sc := jsonScanner{s: s, root: r, maxDepth: d.opts.MaxDepth, fieldAt: -1, names: d.names, kinds: d.kinds}
 		if strings.HasPrefix(s, "\ufeff") {
 			sc.i = 3 // a byte order mark, as files exported on Windows have
 		}
@@ -200,6 +200,7 @@ func (d *JSONDecoder) topObject(sc *jsonScanner, r *Record) error {
 	if sc.s[sc.i] != '{' {
 		return sc.errorf("expected an object, found %s", quoteByte(sc.s[sc.i]))
 	}
+	sc.settled = 0
 	if err := sc.object(r, 1); err != nil {
 		return err
 	}
@@ -213,7 +214,11 @@ func (d *JSONDecoder) typeFields(sc *jsonScanner, r *Record) error {
 	s := d.opts.Schema
 	cols := s.Columns()
 	unknown := false
+	settled := sc.settled
 	for k := range r.fields {
+		if k < 64 && settled&(1<<k) != 0 {
+			continue // matched in place, of the column's kind
+		}
 		f := &r.fields[k]
 		ci := -1
 		if k < len(cols) && sameString(cols[k].Name, f.Name) {
@@ -259,6 +264,11 @@ type jsonScanner struct {
 	// cannot be matched raw (see plainKey); nil when untyped. A top-level
 	// key in schema position is matched against them before it is scanned.
 	names []string
+	kinds []Kind // the decoder's kinds, with names
+	// settled marks the top-level fields (of the first 64) that matched
+	// their column in place and decoded to a kind that needs no cast:
+	// typeFields passes over them
+	settled uint64
 	// fieldAt is the offset of the opening quote of the top-level key whose
 	// value is being decoded, or -1: an int, not the key string, so that the
 	// hot path stores no pointer (no write barrier)
@@ -381,9 +391,15 @@ func (sc *jsonScanner) object(r *Record, depth int) error {
 				if i := r.Index(key); i < n {
 					r.fields[i].Value = f.Value // of duplicate keys the last wins
 					r.fields = r.fields[:n]
+					if depth == 1 && i < 64 {
+						sc.settled &^= 1 << i
+					}
 				}
 			}
 			seen |= bit
+		}
+		if matched && depth == 1 && n < 64 && len(r.fields) > n && f.Value.kind == sc.kinds[n] {
+			sc.settled |= 1 << n // (a duplicate was dropped above)
 		}
 		if i := sc.i; i+1 < len(s) && s[i] == ',' && s[i+1] == '"' {
 			sc.i = i + 1 // compact `,"key"`, the common case
