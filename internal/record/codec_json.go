@@ -379,7 +379,12 @@ func (sc *jsonScanner) object(r *Record, depth int) error {
 		if depth == 1 {
 			sc.fieldAt = -1
 		}
-		if !matched || !ordered {
+		if matched && ordered {
+			// no duplicate: a field that needs no cast is settled
+			if f.Value.kind == sc.kinds[n] && n < 64 {
+				sc.settled |= 1 << n
+			}
+		} else {
 			if ordered {
 				ordered = false
 				for k := range n {
@@ -392,14 +397,11 @@ func (sc *jsonScanner) object(r *Record, depth int) error {
 					r.fields[i].Value = f.Value // of duplicate keys the last wins
 					r.fields = r.fields[:n]
 					if depth == 1 && i < 64 {
-						sc.settled &^= 1 << i
+						sc.settled &^= 1 << i // the value is the new one's
 					}
 				}
 			}
 			seen |= bit
-		}
-		if matched && depth == 1 && n < 64 && len(r.fields) > n && f.Value.kind == sc.kinds[n] {
-			sc.settled |= 1 << n // (a duplicate was dropped above)
 		}
 		if i := sc.i; i+1 < len(s) && s[i] == ',' && s[i+1] == '"' {
 			sc.i = i + 1 // compact `,"key"`, the common case
