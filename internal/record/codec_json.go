@@ -320,6 +320,9 @@ func (sc *jsonScanner) object(r *Record, depth int) error {
 		sc.i++
 		return nil
 	}
+	if depth == 1 && sc.names != nil && sc.typedPrefix(r) {
+		return nil
+	}
 	var seen uint64 // bloom filter of the keys so far, for duplicates
 	// ordered: every key so far matched its schema column in place, so
 	// none repeats another and seen has not been kept
@@ -420,6 +423,85 @@ func (sc *jsonScanner) object(r *Record, depth int) error {
 			return nil
 		default:
 			return sc.errorf("expected ',' or '}' after object member, found %s", quoteByte(s[sc.i]))
+		}
+	}
+}
+
+// typedPrefix decodes the leading members of a typed top-level object that
+// take the common shape: the key of the column expected in that position,
+// written as the schema spells it; no space around ':' and ','; a value
+// that is a string without escapes or non-ASCII bytes, a number, true,
+// false or null. It keeps sc.i and the member's parts in locals, where
+// the general loop of object goes through the scanner for each step. At
+// the first member of another shape it stops with sc.i at that member's
+// key and returns false, leaving the member (and any error in it) to the
+// general loop, for which every key so far matched in place; it returns
+// true after the object's closing brace.
+func (sc *jsonScanner) typedPrefix(r *Record) bool {
+	s, names, kinds := sc.s, sc.names, sc.kinds
+	i := sc.i // at a member's key
+	for {
+		n := len(r.fields)
+		if n >= len(names) || n >= 64 || n >= len(kinds) {
+			sc.i = i
+			return false
+		}
+		name := names[n]
+		end := i + 1 + len(name) // the key's closing quote
+		if name == "" || end+2 >= len(s) || s[i] != '"' || s[end] != '"' || s[end+1] != ':' || s[i+1:end] != name {
+			sc.i = i
+			return false
+		}
+		j := end + 2 // the value
+		var kind Kind
+		var num uint64
+		var str string
+		switch c := s[j]; {
+		case c == '"':
+			k := plainEnd(s, j+1)
+			if k >= len(s) || s[k] != '"' {
+				sc.i = i
+				return false
+			}
+			kind, str, j = KindString, s[j+1:k], k+1
+		case c == '-' || (c >= '0' && c <= '9'):
+			sc.i = j
+			v, err := sc.number()
+			if err != nil {
+				sc.i = i
+				return false
+			}
+			kind, num, str, j = v.kind, v.num, v.str, sc.i
+		case c == 't' && strings.HasPrefix(s[j:], "true"):
+			kind, num, j = KindBool, 1, j+4
+		case c == 'f' && strings.HasPrefix(s[j:], "false"):
+			kind, j = KindBool, j+5
+		case c == 'n' && strings.HasPrefix(s[j:], "null"):
+			kind, j = KindNull, j+4
+		default:
+			sc.i = i
+			return false
+		}
+		last := j < len(s) && s[j] == '}'
+		if !last && (j+1 >= len(s) || s[j] != ',' || s[j+1] != '"') {
+			sc.i = i
+			return false
+		}
+		if n < cap(r.fields) {
+			r.fields = r.fields[:n+1]
+		} else {
+			r.fields = append(r.fields, Field{})
+		}
+		f := &r.fields[n]
+		f.Name = name
+		f.Value.set(kind, num, str)
+		if kind == kinds[n] {
+			sc.settled |= 1 << n
+		}
+		i = j + 1
+		if last {
+			sc.i = i
+			return true
 		}
 	}
 }
@@ -588,17 +670,26 @@ var strStop = func() (t [256]bool) {
 func (sc *jsonScanner) str() (string, error) {
 	s := sc.s
 	start := sc.i + 1
-	j := start
-	// eight bytes at a time while no byte needs attention; the lowest
-	// flagged byte of a word is exact (see swarStop), so the scan goes
-	// straight to it
+	j := plainEnd(s, start)
+	if j < len(s) && s[j] == '"' {
+		sc.i = j + 1
+		return s[start:j], nil
+	}
+	return sc.strSlow(start, j)
+}
+
+// plainEnd returns the index of the first byte from j on that ends the
+// fast scan of a string ('"', '\\', a control or a non-ASCII byte), or
+// len(s). It tests eight bytes at a time while no byte needs attention;
+// the lowest flagged byte of a word is exact (see swarStop), so the scan
+// goes straight to it.
+func plainEnd(s string, j int) int {
 	if len(s) >= 8 {
 		p := unsafe.StringData(s)
 		for j <= len(s)-8 {
 			x := binary.LittleEndian.Uint64(unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(p), j)), 8))
 			if m := swarStop(x); m != 0 {
-				j += bits.TrailingZeros64(m) >> 3
-				goto stop
+				return j + bits.TrailingZeros64(m)>>3
 			}
 			j += 8
 		}
@@ -606,12 +697,7 @@ func (sc *jsonScanner) str() (string, error) {
 	for j < len(s) && !strStop[s[j]] {
 		j++
 	}
-stop:
-	if j < len(s) && s[j] == '"' {
-		sc.i = j + 1
-		return s[start:j], nil
-	}
-	return sc.strSlow(start, j)
+	return j
 }
 
 const (

@@ -39,6 +39,11 @@ func FuzzJSONDecodeTyped(f *testing.F) {
 		"{\"event_id\":\"a\"}\n{\"price\":\"x\"}\n{\"event_id\":1}\n",
 		`{"event_id":"e1","event_time":"2019-10-01T00:00:10Z","product_id":"p","price":2,"quantity":2.5}`,
 		`{"event_id":"e1",}`,
+		`{"event_id":"e1","event_time":"2019-10-01T00:00:10Z","extra":1,"price":2}`,
+		`{"event_id":"e1","event_time":"2019-10-01T00:00:10Z", "product_id":"p","price":true}`,
+		`{"event_id":"e1","event_time":"2019-10-01T00:00:10Z","product_id":"p","price":01}`,
+		`{"event_id":"e1","event_time":"2019-10-01T00:00:10Z","product_id":"p\n","price":null}`,
+		`{"event_id":"e1","event_time":"2019-10-01T00:00:10Z","product_id":"é","price":-0.5e3,"quantity":7,"n":false}`,
 		`{"event_id"`,
 	} {
 		f.Add([]byte(s))
