@@ -482,11 +482,16 @@ func (sc *jsonScanner) typedPrefix(r *Record) bool {
 			sc.i = i
 			return false
 		}
-		last := j < len(s) && s[j] == '}'
-		if !last && (j+1 >= len(s) || s[j] != ',' || s[j+1] != '"') {
+		if j >= len(s) {
 			sc.i = i
 			return false
 		}
+		c := s[j]
+		if c != '}' && (c != ',' || j+1 >= len(s) || s[j+1] != '"') {
+			sc.i = i
+			return false
+		}
+		last := c == '}'
 		if n < cap(r.fields) {
 			r.fields = r.fields[:n+1]
 		} else {
