@@ -500,6 +500,7 @@ func (sc *jsonScanner) typedPrefix(r *Record) bool {
 		f := &r.fields[n]
 		f.Name = name
 		f.Value.set(kind, num, str)
+		sc.fieldAt = -1 // as after a member in the general loop
 		if kind == kinds[n] {
 			sc.settled |= 1 << n
 		}
