@@ -498,7 +498,9 @@ func (sc *jsonScanner) typedPrefix(r *Record) bool {
 			r.fields = append(r.fields, Field{})
 		}
 		f := &r.fields[n]
-		f.Name = name
+		if unsafe.StringData(f.Name) != unsafe.StringData(name) || len(f.Name) != len(name) {
+			f.Name = name // a reused record mostly has it there: no write barrier
+		}
 		f.Value.set(kind, num, str)
 		sc.fieldAt = -1 // as after a member in the general loop
 		if kind == kinds[n] {
