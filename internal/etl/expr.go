@@ -77,7 +77,23 @@ func newFieldRef(path string, get getter) *fieldRef {
 	return &fieldRef{path: path, get: get, nested: strings.ContainsAny(path, ".[")}
 }
 
+// schemaName returns the string s itself holds for its top-level column
+// called name, or name when s has no such column. A decoder typed by s
+// names a record's fields with those strings, so a Ref or field reference
+// made with the result finds its field by a pointer compare (the first
+// test of runtime.memequal) instead of comparing bytes.
+func schemaName(s *record.Schema, name string) string {
+	if s != nil {
+		if c := s.Lookup(name); c != nil {
+			return c.Name
+		}
+	}
+	return name
+}
+
 // at returns the index of the top-level field called f.path in fs, or -1.
+// Under the schema's own string for the name (see schemaName) the compare
+// at the hint is runtime.memequal's pointer test, not a byte compare.
 func (f *fieldRef) at(fs []record.Field) int {
 	if h := int(f.hint.Load()); h < len(fs) && fs[h].Name == f.path {
 		return h
@@ -266,7 +282,7 @@ func (p *fieldPatcher) field(path string, t *record.Type) int {
 			return i
 		}
 	}
-	p.e.fields = append(p.e.fields, newFieldRef(path, getterOf(t)))
+	p.e.fields = append(p.e.fields, newFieldRef(schemaName(p.schema, path), getterOf(t)))
 	return len(p.e.fields) - 1
 }
 

@@ -244,7 +244,7 @@ func compileJoin(spec *JoinSpec, in *record.Schema) (stageDef, *record.Schema, [
 	if err := errors.Join(errs...); err != nil {
 		return stageDef{}, nil, nil, nil, err
 	}
-	onRef := record.NewRef(spec.On)
+	onRef := record.NewRef(schemaName(in, spec.On))
 	jo := &joinOutputs{names: slices.Clone(names)}
 	if posField != "-" {
 		jo.names = append(jo.names, posField)

@@ -64,7 +64,7 @@ func newProcessor(p *Plan, lookup func(string) *Lookup, sink sinkFunc) *processo
 		pr.outPaths = append(pr.outPaths, s.path)
 	}
 	if p.eventTime != "" {
-		pr.etRef = record.NewRef(p.eventTime)
+		pr.etRef = record.NewRef(schemaName(p.source, p.eventTime))
 	}
 	return pr
 }

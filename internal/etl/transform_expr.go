@@ -52,7 +52,7 @@ func compileMap(specs []FieldExprSpec, in *record.Schema) (stageDef, *record.Sch
 			errs = append(errs, fmt.Errorf("[%d].expr: %w", i, err))
 			continue
 		}
-		fs = append(fs, fieldExpr{field: m.Field, ref: record.NewRef(m.Field), e: e})
+		fs = append(fs, fieldExpr{field: m.Field, ref: record.NewRef(schemaName(out, m.Field)), e: e})
 		t := e.resultType()
 		if t == nil {
 			t = record.TypeString

@@ -2,10 +2,12 @@ package record
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"iter"
 	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -42,13 +44,23 @@ type JSONOptions struct {
 //
 // The input is copied once into a string per call (strings and number texts
 // of the record are slices of it, so they stay valid after the record is
-// reset or the input reused); unescaped strings are the only other
-// allocations. Invalid UTF-8 and unescaped control characters in strings are
-// errors. A JSONDecoder is safe for concurrent use.
+// reset or the input reused; a typed decode names the fields whose key is
+// its column's, in the column's position, with the schema's own strings);
+// unescaped strings are the only other allocations. Invalid UTF-8 and
+// unescaped control characters in strings are errors. A JSONDecoder is safe
+// for concurrent use.
 type JSONDecoder struct {
 	opts  JSONOptions
-	types []*Type // column types of opts.Schema, by column index
+	types []*Type  // column types of opts.Schema, by column index
+	names []string // column names matched raw, by column index (see jsonScanner.names)
+	// kinds are the decoded kinds that need no cast, by column index:
+	// the column's kind, or noKind where even a value of that kind is
+	// cast (decimal, int, nested types)
+	kinds []Kind
 }
+
+// noKind is a Kind no value has.
+const noKind Kind = 255
 
 // NewJSONDecoder returns a decoder with the given options.
 func NewJSONDecoder(opts JSONOptions) *JSONDecoder {
@@ -59,6 +71,16 @@ func NewJSONDecoder(opts JSONOptions) *JSONDecoder {
 	if opts.Schema != nil {
 		for _, c := range opts.Schema.Columns() {
 			d.types = append(d.types, c.Type)
+			name := c.Name
+			if !plainKey(name) {
+				name = ""
+			}
+			d.names = append(d.names, name)
+			k := c.Type.Kind
+			if k == KindDecimal || k == KindInt || k.IsNested() {
+				k = noKind
+			}
+			d.kinds = append(d.kinds, k)
 		}
 	}
 	return d
@@ -76,7 +98,7 @@ func (d *JSONDecoder) Decode(data []byte, r *Record) error {
 // it does not copy s.
 func (d *JSONDecoder) DecodeString(s string, r *Record) error {
 	r.Reset()
-	sc := jsonScanner{s: s, root: r, maxDepth: d.opts.MaxDepth, index: -1, fieldAt: -1}
+	sc := jsonScanner{s: s, root: r, maxDepth: d.opts.MaxDepth, index: -1, fieldAt: -1, names: d.names, kinds: d.kinds}
 	sc.skipSpace()
 	if err := d.topObject(&sc, r); err != nil {
 		return err
@@ -98,7 +120,7 @@ func (d *JSONDecoder) Records(data []byte) iter.Seq2[*Record, error] {
 	return func(yield func(*Record, error) bool) {
 		s := string(data)
 		r := &Record{}
-		sc := jsonScanner{s: s, root: r, maxDepth: d.opts.MaxDepth, fieldAt: -1}
+		sc := jsonScanner{s: s, root: r, maxDepth: d.opts.MaxDepth, fieldAt: -1, names: d.names, kinds: d.kinds}
 		if strings.HasPrefix(s, "\ufeff") {
 			sc.i = 3 // a byte order mark, as files exported on Windows have
 		}
@@ -180,6 +202,7 @@ func (d *JSONDecoder) topObject(sc *jsonScanner, r *Record) error {
 	if sc.s[sc.i] != '{' {
 		return sc.errorf("expected an object, found %s", quoteByte(sc.s[sc.i]))
 	}
+	sc.settled = 0
 	if err := sc.object(r, 1); err != nil {
 		return err
 	}
@@ -193,10 +216,14 @@ func (d *JSONDecoder) typeFields(sc *jsonScanner, r *Record) error {
 	s := d.opts.Schema
 	cols := s.Columns()
 	unknown := false
+	settled := sc.settled
 	for k := range r.fields {
+		if k < 64 && settled&(1<<k) != 0 {
+			continue // matched in place, of the column's kind
+		}
 		f := &r.fields[k]
 		ci := -1
-		if k < len(cols) && cols[k].Name == f.Name {
+		if k < len(cols) && sameString(cols[k].Name, f.Name) {
 			ci = k // fields in schema order: no lookup
 		} else {
 			ci = s.Index(f.Name)
@@ -205,10 +232,10 @@ func (d *JSONDecoder) typeFields(sc *jsonScanner, r *Record) error {
 			unknown = true
 			continue
 		}
-		t := d.types[ci]
-		if f.Value.kind == t.Kind && t.Kind != KindDecimal && t.Kind != KindInt && !t.Kind.IsNested() {
+		if f.Value.kind == d.kinds[ci] {
 			continue // already of the type: no write
 		}
+		t := d.types[ci]
 		v, err := castIn(f.Value, t, r)
 		if err != nil {
 			return &DecodeError{Format: "json", Offset: -1, Index: sc.index, Field: f.Name, Msg: "cannot cast to " + t.String(), Err: err}
@@ -235,6 +262,15 @@ type jsonScanner struct {
 	root     *Record
 	maxDepth int
 	index    int64 // index of the current record in a multi-record input
+	// names are the schema's column names by position, "" for a name that
+	// cannot be matched raw (see plainKey); nil when untyped. A top-level
+	// key in schema position is matched against them before it is scanned.
+	names []string
+	kinds []Kind // the decoder's kinds, with names
+	// settled marks the top-level fields (of the first 64) that matched
+	// their column in place and decoded to a kind that needs no cast:
+	// typeFields passes over them
+	settled uint64
 	// fieldAt is the offset of the opening quote of the top-level key whose
 	// value is being decoded, or -1: an int, not the key string, so that the
 	// hot path stores no pointer (no write barrier)
@@ -286,7 +322,13 @@ func (sc *jsonScanner) object(r *Record, depth int) error {
 		sc.i++
 		return nil
 	}
+	if depth == 1 && sc.names != nil && sc.typedPrefix(r) {
+		return nil
+	}
 	var seen uint64 // bloom filter of the keys so far, for duplicates
+	// ordered: every key so far matched its schema column in place, so
+	// none repeats another and seen has not been kept
+	ordered := true
 	for {
 		if sc.i >= len(s) {
 			return sc.errorf("unexpected end of input in object")
@@ -295,19 +337,34 @@ func (sc *jsonScanner) object(r *Record, depth int) error {
 			return sc.errorf("expected a string key, found %s", quoteByte(s[sc.i]))
 		}
 		keyAt := sc.i
-		key, err := sc.str()
-		if err != nil {
-			return err
-		}
-		sc.skipSpace()
-		if sc.i >= len(s) || s[sc.i] != ':' {
-			if sc.i >= len(s) {
-				return sc.errorf("unexpected end of input after key")
+		var key string
+		matched := false
+		if n := len(r.fields); depth == 1 && n < len(sc.names) && sc.names[n] != "" && hasKey(s, sc.i, sc.names[n]) {
+			// the column expected here, in the schema's spelling: no scan,
+			// and the field name is the schema's string, not a slice of
+			// the input
+			key = sc.names[n]
+			sc.i += len(key) + 2
+			matched = true
+		} else {
+			var err error
+			if key, err = sc.str(); err != nil {
+				return err
 			}
-			return sc.errorf("expected ':' after key, found %s", quoteByte(s[sc.i]))
 		}
-		sc.i++
-		sc.skipSpace()
+		if i := sc.i; i+1 < len(s) && s[i] == ':' && !spaceTab[s[i+1]] {
+			sc.i = i + 1 // compact `"key":value`, the common case
+		} else {
+			sc.skipSpace()
+			if sc.i >= len(s) || s[sc.i] != ':' {
+				if sc.i >= len(s) {
+					return sc.errorf("unexpected end of input after key")
+				}
+				return sc.errorf("expected ':' after key, found %s", quoteByte(s[sc.i]))
+			}
+			sc.i++
+			sc.skipSpace()
+		}
 		if depth == 1 {
 			sc.fieldAt = keyAt
 		}
@@ -327,17 +384,34 @@ func (sc *jsonScanner) object(r *Record, depth int) error {
 		if depth == 1 {
 			sc.fieldAt = -1
 		}
-		var bit uint64 = 1
-		if len(key) > 0 {
-			bit <<= (uint(len(key))*7 + uint(key[0]) + uint(key[len(key)-1])*3) & 63
-		}
-		if seen&bit != 0 {
-			if i := r.Index(key); i < n {
-				r.fields[i].Value = f.Value // of duplicate keys the last wins
-				r.fields = r.fields[:n]
+		if matched && ordered {
+			// no duplicate: a field that needs no cast is settled
+			if f.Value.kind == sc.kinds[n] && n < 64 {
+				sc.settled |= 1 << n
 			}
+		} else {
+			if ordered {
+				ordered = false
+				for k := range n {
+					seen |= keyBit(r.fields[k].Name)
+				}
+			}
+			bit := keyBit(key)
+			if seen&bit != 0 {
+				if i := r.Index(key); i < n {
+					r.fields[i].Value = f.Value // of duplicate keys the last wins
+					r.fields = r.fields[:n]
+					if depth == 1 && i < 64 {
+						sc.settled &^= 1 << i // the value is the new one's
+					}
+				}
+			}
+			seen |= bit
 		}
-		seen |= bit
+		if i := sc.i; i+1 < len(s) && s[i] == ',' && s[i+1] == '"' {
+			sc.i = i + 1 // compact `,"key"`, the common case
+			continue
+		}
 		sc.skipSpace()
 		if sc.i >= len(s) {
 			return sc.errorf("unexpected end of input in object")
@@ -353,6 +427,129 @@ func (sc *jsonScanner) object(r *Record, depth int) error {
 			return sc.errorf("expected ',' or '}' after object member, found %s", quoteByte(s[sc.i]))
 		}
 	}
+}
+
+// typedPrefix decodes the leading members of a typed top-level object that
+// take the common shape: the key of the column expected in that position,
+// written as the schema spells it; no space around ':' and ','; a value
+// that is a string without escapes or non-ASCII bytes, a number, true,
+// false or null. It keeps sc.i and the member's parts in locals, where
+// the general loop of object goes through the scanner for each step. At
+// the first member of another shape it stops with sc.i at that member's
+// key and returns false, leaving the member (and any error in it) to the
+// general loop, for which every key so far matched in place; it returns
+// true after the object's closing brace.
+func (sc *jsonScanner) typedPrefix(r *Record) bool {
+	s, names, kinds := sc.s, sc.names, sc.kinds
+	i := sc.i // at a member's key
+	for {
+		n := len(r.fields)
+		if n >= len(names) || n >= 64 || n >= len(kinds) {
+			sc.i = i
+			return false
+		}
+		name := names[n]
+		end := i + 1 + len(name) // the key's closing quote
+		if name == "" || end+2 >= len(s) || s[i] != '"' || s[end] != '"' || s[end+1] != ':' || s[i+1:end] != name {
+			sc.i = i
+			return false
+		}
+		j := end + 2 // the value
+		var kind Kind
+		var num uint64
+		var str string
+		switch c := s[j]; {
+		case c == '"':
+			k := plainEnd(s, j+1)
+			if k >= len(s) || s[k] != '"' {
+				sc.i = i
+				return false
+			}
+			kind, str, j = KindString, s[j+1:k], k+1
+		case c == '-' || (c >= '0' && c <= '9'):
+			sc.i = j
+			v, err := sc.number()
+			if err != nil {
+				sc.i = i
+				return false
+			}
+			kind, num, str, j = v.kind, v.num, v.str, sc.i
+		case c == 't' && strings.HasPrefix(s[j:], "true"):
+			kind, num, j = KindBool, 1, j+4
+		case c == 'f' && strings.HasPrefix(s[j:], "false"):
+			kind, j = KindBool, j+5
+		case c == 'n' && strings.HasPrefix(s[j:], "null"):
+			kind, j = KindNull, j+4
+		default:
+			sc.i = i
+			return false
+		}
+		if j >= len(s) {
+			sc.i = i
+			return false
+		}
+		c := s[j]
+		if c != '}' && (c != ',' || j+1 >= len(s) || s[j+1] != '"') {
+			sc.i = i
+			return false
+		}
+		last := c == '}'
+		if n < cap(r.fields) {
+			r.fields = r.fields[:n+1]
+		} else {
+			r.fields = append(r.fields, Field{})
+		}
+		f := &r.fields[n]
+		if unsafe.StringData(f.Name) != unsafe.StringData(name) || len(f.Name) != len(name) {
+			f.Name = name // a reused record mostly has it there: no write barrier
+		}
+		f.Value.set(kind, num, str)
+		sc.fieldAt = -1 // as after a member in the general loop
+		if kind == kinds[n] {
+			sc.settled |= 1 << n
+		}
+		i = j + 1
+		if last {
+			sc.i = i
+			return true
+		}
+	}
+}
+
+// keyBit returns the bit of key in an object's bloom filter of keys.
+func keyBit(key string) uint64 {
+	if len(key) == 0 {
+		return 1
+	}
+	return 1 << ((uint(len(key))*7 + uint(key[0]) + uint(key[len(key)-1])*3) & 63)
+}
+
+// hasKey reports whether s holds the JSON string "name" at i, where name
+// has no byte that a JSON string escapes or that needs a check (see
+// [plainKey]), so the raw text is the decoded key.
+func hasKey(s string, i int, name string) bool {
+	end := i + 1 + len(name)
+	return end < len(s) && s[end] == '"' && s[i+1:end] == name
+}
+
+// plainKey reports whether name can be matched against a JSON key's raw
+// text: it is ASCII without quotes, backslashes or control characters.
+func plainKey(name string) bool {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// sameString is a == b, decided without comparing bytes when both are
+// the same string (as a key matched by its schema column is).
+func sameString(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	return unsafe.StringData(a) == unsafe.StringData(b) || a == b
 }
 
 // set writes a scalar into dst field by field (a whole-struct copy is a
@@ -483,14 +680,26 @@ var strStop = func() (t [256]bool) {
 func (sc *jsonScanner) str() (string, error) {
 	s := sc.s
 	start := sc.i + 1
-	j := start
-	// eight bytes at a time while no byte needs attention
+	j := plainEnd(s, start)
+	if j < len(s) && s[j] == '"' {
+		sc.i = j + 1
+		return s[start:j], nil
+	}
+	return sc.strSlow(start, j)
+}
+
+// plainEnd returns the index of the first byte from j on that ends the
+// fast scan of a string ('"', '\\', a control or a non-ASCII byte), or
+// len(s). It tests eight bytes at a time while no byte needs attention;
+// the lowest flagged byte of a word is exact (see swarStop), so the scan
+// goes straight to it.
+func plainEnd(s string, j int) int {
 	if len(s) >= 8 {
 		p := unsafe.StringData(s)
 		for j <= len(s)-8 {
-			x := *(*uint64)(unsafe.Add(unsafe.Pointer(p), j))
-			if swarStop(x) != 0 {
-				break
+			x := binary.LittleEndian.Uint64(unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(p), j)), 8))
+			if m := swarStop(x); m != 0 {
+				return j + bits.TrailingZeros64(m)>>3
 			}
 			j += 8
 		}
@@ -498,11 +707,7 @@ func (sc *jsonScanner) str() (string, error) {
 	for j < len(s) && !strStop[s[j]] {
 		j++
 	}
-	if j < len(s) && s[j] == '"' {
-		sc.i = j + 1
-		return s[start:j], nil
-	}
-	return sc.strSlow(start, j)
+	return j
 }
 
 const (
@@ -511,7 +716,10 @@ const (
 )
 
 // swarStop returns a nonzero mask if any byte of x is '"', '\\', below 0x20
-// or at least 0x80 (may also flag bytes after the first such byte).
+// or at least 0x80, with the high bit of each such byte set. It may also
+// flag bytes after the first such byte (a borrow carries upwards), never
+// one before it: in a little-endian word the lowest flagged byte is the
+// first byte that needs attention.
 func swarStop(x uint64) uint64 {
 	q := x ^ (swarLo * '"')
 	b := x ^ (swarLo * '\\')
