@@ -225,8 +225,7 @@ type windowOp struct {
 	pending  []*keyState
 	row      record.Record
 	scratch  hll
-	rows     []paneRow // the rows of the pane an event goes to, per span group
-	ranges   [][2]int  // the rows a row's aggregates read, per span group
+	ranges   [][2]int // the rows a row's aggregates read, per span group
 	keyBuf   []byte
 	posText  func(m srcMeta) string
 	// changed and gone are the keys changed or dropped since the last
@@ -316,15 +315,20 @@ func (w *windowOp) add(r *record.Record, t int64, m srcMeta, ev *exprEval, now i
 		}
 		w.keys[ks.key] = ks
 	}
-	rows := w.paneRows(ks, ps)
+	// The event's pane's row per span group, by index: rows (with their
+	// pointers) kept in the operator would cost write barriers while the
+	// GC marks.
+	var buf [4]int
+	at := w.paneRows(buf[:0], ks, ps)
 	ks.dirtyFrom = min(ks.dirtyFrom, ps)
 	w.touch(ks)
-	if err := d.addAll(rows, ev, r, t); err != nil {
+	if err := d.addAll(ks.runs, at, ev, r, t); err != nil {
 		return &RecordError{Reason: "expression", Err: err}
 	}
-	wide, win := &rows[d.wideGroup], &rows[d.winGroup]
-	wide.w[wide.g.arrival] = uint64(max(int64(wide.w[wide.g.arrival]), m.arrival))
-	setMeta(win.w[win.g.last:], m)
+	wg, ng := &d.groups[d.wideGroup], &d.groups[d.winGroup]
+	wide := ks.runs[d.wideGroup].w[at[d.wideGroup]*wg.stride:]
+	wide[wg.arrival] = uint64(max(int64(wide[wg.arrival]), m.arrival))
+	setMeta(ks.runs[d.winGroup].w[at[d.winGroup]*ng.stride+ng.last:], m)
 	end := ps + d.slide // the newest window holding the record
 	switch d.emit {
 	case emitEveryEvent:
@@ -356,28 +360,25 @@ func (w *windowOp) add(r *record.Record, t int64, m srcMeta, ev *exprEval, now i
 	return nil
 }
 
-// paneRows returns the rows of the pane starting at ps in each span group,
-// inserted where missing; a group that no longer covers the pane (one
-// narrower than the window) gets none.
-func (w *windowOp) paneRows(ks *keyState, ps int64) []paneRow {
+// paneRows appends to at the index of the row of the pane starting at ps
+// in each span group's run, inserted where missing; a group that no
+// longer covers the pane (one narrower than the window) gets -1. The
+// widest group and the window's always cover an open window's pane.
+func (w *windowOp) paneRows(at []int, ks *keyState, ps int64) []int {
 	d := w.def
-	if cap(w.rows) < len(d.groups) {
-		w.rows = make([]paneRow, len(d.groups))
-	}
-	rows := w.rows[:len(d.groups)]
 	for gi := range d.groups {
 		g, run := &d.groups[gi], &ks.runs[gi]
 		i, ok := run.find(g, ps)
 		if !ok {
 			if ps < w.oldest(g) {
-				rows[gi] = paneRow{}
+				at = append(at, -1)
 				continue
 			}
 			run.insert(g, i, ps)
 		}
-		rows[gi] = run.row(g, i)
+		at = append(at, i)
 	}
-	return rows
+	return at
 }
 
 // oldest returns the start of the oldest pane a span group covers once
@@ -558,6 +559,12 @@ func (w *windowOp) emitRow(ks *keyState, end int64, final bool, m srcMeta, arriv
 				f += math.Float64frombits(run.w[j*g.stride+a.off])
 			}
 			v = record.DoubleValue(f)
+		case aggLast:
+			if rg[1]-rg[0] == 1 { // one pane: its value
+				v = a.valueAt(run, g, rg[0])
+			} else {
+				v = a.result(run, g, rg[0], rg[1], &w.scratch)
+			}
 		default:
 			v = a.result(run, g, rg[0], rg[1], &w.scratch)
 		}
