@@ -64,6 +64,7 @@ type windowDef struct {
 	// winGroup's span is the window's and wideGroup's the widest.
 	groups              []spanGroup
 	winGroup, wideGroup int
+	arrival, last       int // the wide group's arrival word and the window group's last
 	schema              *record.Schema
 	// latestOnly: the sink keeps one row per key (its key does not include
 	// the window's bounds), so rows of a window older than one already
@@ -225,7 +226,9 @@ type windowOp struct {
 	pending  []*keyState
 	row      record.Record
 	scratch  hll
-	ranges   [][2]int // the rows a row's aggregates read, per span group
+	at       []int      // the row of the pane an event goes to, per span group
+	ranges   [][2]int   // the rows a row's aggregates read, per span group
+	words    [][]uint64 // their words, where the groups are many
 	keyBuf   []byte
 	posText  func(m srcMeta) string
 	// changed and gone are the keys changed or dropped since the last
@@ -318,17 +321,16 @@ func (w *windowOp) add(r *record.Record, t int64, m srcMeta, ev *exprEval, now i
 	// The event's pane's row per span group, by index: rows (with their
 	// pointers) kept in the operator would cost write barriers while the
 	// GC marks.
-	var buf [4]int
-	at := w.paneRows(buf[:0], ks, ps)
+	w.at = w.paneRows(w.at[:0], ks, ps)
+	at := w.at
 	ks.dirtyFrom = min(ks.dirtyFrom, ps)
 	w.touch(ks)
 	if err := d.addAll(ks.runs, at, ev, r, t); err != nil {
 		return &RecordError{Reason: "expression", Err: err}
 	}
-	wg, ng := &d.groups[d.wideGroup], &d.groups[d.winGroup]
-	wide := ks.runs[d.wideGroup].w[at[d.wideGroup]*wg.stride:]
-	wide[wg.arrival] = uint64(max(int64(wide[wg.arrival]), m.arrival))
-	setMeta(ks.runs[d.winGroup].w[at[d.winGroup]*ng.stride+ng.last:], m)
+	wide := ks.runs[d.wideGroup].w[at[d.wideGroup]*d.groups[d.wideGroup].stride:]
+	wide[d.arrival] = uint64(max(int64(wide[d.arrival]), m.arrival))
+	setMeta(ks.runs[d.winGroup].w[at[d.winGroup]*d.groups[d.winGroup].stride+d.last:], m)
 	end := ps + d.slide // the newest window holding the record
 	switch d.emit {
 	case emitEveryEvent:
@@ -368,6 +370,10 @@ func (w *windowOp) paneRows(at []int, ks *keyState, ps int64) []int {
 	d := w.def
 	for gi := range d.groups {
 		g, run := &d.groups[gi], &ks.runs[gi]
+		if n := len(run.w) - g.stride; n >= 0 && int64(run.w[n]) == ps {
+			at = append(at, n/g.stride) // the newest: events mostly come in time order
+			continue
+		}
 		i, ok := run.find(g, ps)
 		if !ok {
 			if ps < w.oldest(g) {
@@ -528,11 +534,22 @@ func (w *windowOp) emitRow(ks *keyState, end int64, final bool, m srcMeta, arriv
 		row.Append(k, ks.vals[i])
 	}
 	// Each group's rows in start order: those of its aggregates' range
-	// ending at end are a run of them.
+	// ending at end are a run of them, here as words.
 	if cap(w.ranges) < len(d.groups) {
 		w.ranges = make([][2]int, len(d.groups))
 	}
 	ranges := w.ranges[:len(d.groups)]
+	// The words of those rows, on the stack where the groups are few (in
+	// the operator, their pointers would cost write barriers while the GC
+	// marks).
+	var wsBuf [4][]uint64
+	words := wsBuf[:]
+	if len(d.groups) > len(wsBuf) {
+		if cap(w.words) < len(d.groups) {
+			w.words = make([][]uint64, len(d.groups))
+		}
+		words = w.words[:len(d.groups)]
+	}
 	for gi := range d.groups {
 		g, run := &d.groups[gi], &ks.runs[gi]
 		hi := run.upTo(g, end)
@@ -541,32 +558,34 @@ func (w *windowOp) emitRow(ks *keyState, end int64, final bool, m srcMeta, arriv
 			lo--
 		}
 		ranges[gi] = [2]int{lo, hi}
+		words[gi] = run.w[lo*g.stride : hi*g.stride]
 	}
 	for i := range d.aggs {
 		a := &d.aggs[i]
-		g, run, rg := &d.groups[a.group], &ks.runs[a.group], ranges[a.group]
+		ws := words[a.group]
 		var v record.Value
 		switch a.kind {
 		case aggCount, aggCountIf: // the common cases, without a call
 			var n int64
-			for j := rg[0]; j < rg[1]; j++ {
-				n += int64(run.w[j*g.stride+a.off])
+			for j := a.off; j < len(ws); j += a.stride {
+				n += int64(ws[j])
 			}
 			v = record.LongValue(n)
 		case aggSum:
 			var f float64
-			for j := rg[0]; j < rg[1]; j++ {
-				f += math.Float64frombits(run.w[j*g.stride+a.off])
+			for j := a.off; j < len(ws); j += a.stride {
+				f += math.Float64frombits(ws[j])
 			}
 			v = record.DoubleValue(f)
 		case aggLast:
-			if rg[1]-rg[0] == 1 { // one pane: its value
-				v = a.valueAt(run, g, rg[0])
-			} else {
-				v = a.result(run, g, rg[0], rg[1], &w.scratch)
+			if len(ws) == a.stride && a.cell == record.KindDouble && ws[a.off] > 1 {
+				v = record.DoubleValue(math.Float64frombits(ws[a.off] ^ cellKey)) // one pane's double: its value
+				break
 			}
+			fallthrough
 		default:
-			v = a.result(run, g, rg[0], rg[1], &w.scratch)
+			rg := ranges[a.group]
+			v = a.result(&ks.runs[a.group], &d.groups[a.group], rg[0], rg[1], &w.scratch)
 		}
 		row.Append(a.name, v)
 	}

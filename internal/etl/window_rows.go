@@ -118,6 +118,7 @@ func (d *windowDef) setGroups() {
 	wide.stride++
 	w.last = w.stride
 	w.stride += 3
+	d.arrival, d.last = wide.arrival, w.last
 	for i := range d.aggs {
 		d.aggs[i].stride = d.groups[d.aggs[i].group].stride
 	}
@@ -156,11 +157,11 @@ func (r *paneRun) find(g *spanGroup, start int64) (int, bool) {
 
 // upTo returns the index of the first row starting at or after t.
 func (r *paneRun) upTo(g *spanGroup, t int64) int {
-	i := r.rows(g)
-	for i > 0 && r.start(g, i-1) >= t {
-		i--
+	i := len(r.w)
+	for i > 0 && int64(r.w[i-g.stride]) >= t {
+		i -= g.stride
 	}
-	return i
+	return i / g.stride
 }
 
 // insert inserts an empty row for start at index i.
