@@ -227,20 +227,20 @@ func literalTest(n *fastNode) (f *fieldRef, lit string, ne, ok bool) {
 	return a.field, b.c.s, n.op == opNe, true
 }
 
-// addAll folds one record into a pane's rows: at holds the pane's row in
-// each span group's run of runs (-1: the group does not cover the pane).
-// A test of a field against a literal goes on the field's read slot, a
-// count_if by its closure, a bare field by addBare, others by add.
-func (d *windowDef) addAll(runs []paneRun, at []int, ev *exprEval, r *record.Record, eventTime int64) error {
+// addAll folds one record into a pane's rows: at holds the word offset
+// of the pane's row in each span group's run of runs and words the row's
+// words (nil: the group does not cover the pane). A test of a field against a
+// literal goes on the field's read slot, a count_if by its closure, a
+// bare field by addBare, others by add.
+func (d *windowDef) addAll(runs []paneRun, at []int, words [][]uint64, ev *exprEval, r *record.Record, eventTime int64) error {
 	var vals [maxSlots]string // the slots' fields, read at first use
 	var read uint
 	for i := range d.aggs {
 		a := &d.aggs[i]
-		ri := at[a.group]
-		if ri < 0 {
+		w := words[a.group]
+		if w == nil {
 			continue
 		}
-		w := runs[a.group].w[ri*a.stride:] // the row's words
 		if s := a.slot; s >= 0 {
 			if read&(1<<s) == 0 {
 				vals[s] = d.slots[s].str(r)
@@ -267,7 +267,7 @@ func (d *windowDef) addAll(runs []paneRun, at []int, ev *exprEval, r *record.Rec
 		}
 		// A row of locals, built for the aggregate: one kept for the event
 		// would cost write barriers while the GC marks.
-		p := &paneRow{g: &d.groups[a.group], run: &runs[a.group], i: ri, w: w[:a.stride:a.stride]}
+		p := &paneRow{g: &d.groups[a.group], run: &runs[a.group], i: at[a.group] / a.stride, w: w}
 		if a.bare != nil {
 			a.addBare(p, r, eventTime)
 		} else if err := a.add(p, ev, r, eventTime); err != nil {

@@ -318,19 +318,27 @@ func (w *windowOp) add(r *record.Record, t int64, m srcMeta, ev *exprEval, now i
 		}
 		w.keys[ks.key] = ks
 	}
-	// The event's pane's row per span group, by index: rows (with their
-	// pointers) kept in the operator would cost write barriers while the
-	// GC marks.
-	w.at = w.paneRows(w.at[:0], ks, ps)
-	at := w.at
+	// The event's pane's row per span group, by word offset and its words
+	// (on the stack where the groups are few): rows (with their pointers)
+	// kept in the operator would cost write barriers while the GC marks.
+	var wsBuf [4][]uint64
+	words := wsBuf[:len(d.groups)]
+	if len(d.groups) > len(wsBuf) {
+		words = w.wordsBuf(len(d.groups))
+	}
+	if cap(w.at) < len(d.groups) {
+		w.at = make([]int, len(d.groups))
+	}
+	at := w.at[:len(d.groups)]
+	w.paneRows(at, words, ks, ps)
 	ks.dirtyFrom = min(ks.dirtyFrom, ps)
 	w.touch(ks)
-	if err := d.addAll(ks.runs, at, ev, r, t); err != nil {
+	if err := d.addAll(ks.runs, at, words, ev, r, t); err != nil {
 		return &RecordError{Reason: "expression", Err: err}
 	}
-	wide := ks.runs[d.wideGroup].w[at[d.wideGroup]*d.groups[d.wideGroup].stride:]
+	wide := words[d.wideGroup]
 	wide[d.arrival] = uint64(max(int64(wide[d.arrival]), m.arrival))
-	setMeta(ks.runs[d.winGroup].w[at[d.winGroup]*d.groups[d.winGroup].stride+d.last:], m)
+	setMeta(words[d.winGroup][d.last:], m)
 	end := ps + d.slide // the newest window holding the record
 	switch d.emit {
 	case emitEveryEvent:
@@ -362,29 +370,45 @@ func (w *windowOp) add(r *record.Record, t int64, m srcMeta, ev *exprEval, now i
 	return nil
 }
 
-// paneRows appends to at the index of the row of the pane starting at ps
-// in each span group's run, inserted where missing; a group that no
-// longer covers the pane (one narrower than the window) gets -1. The
-// widest group and the window's always cover an open window's pane.
-func (w *windowOp) paneRows(at []int, ks *keyState, ps int64) []int {
+// paneRows sets at[gi] to the word offset of the row of the pane starting
+// at ps in span group gi's run, inserted where missing, and words[gi]
+// (unless words is nil) to its words; a group that no longer covers the
+// pane (one narrower than the window) gets -1 and nil. The widest group
+// and the window's always cover an open window's pane.
+func (w *windowOp) paneRows(at []int, words [][]uint64, ks *keyState, ps int64) {
 	d := w.def
-	for gi := range d.groups {
+	for gi := range at {
 		g, run := &d.groups[gi], &ks.runs[gi]
-		if n := len(run.w) - g.stride; n >= 0 && int64(run.w[n]) == ps {
-			at = append(at, n/g.stride) // the newest: events mostly come in time order
-			continue
-		}
-		i, ok := run.find(g, ps)
-		if !ok {
-			if ps < w.oldest(g) {
-				at = append(at, -1)
-				continue
+		o := len(run.w) - g.stride // the newest: events mostly come in time order
+		if o < 0 || int64(run.w[o]) != ps {
+			i, ok := run.find(g, ps)
+			if !ok {
+				if ps < w.oldest(g) {
+					at[gi] = -1
+					if words != nil {
+						words[gi] = nil
+					}
+					continue
+				}
+				run.insert(g, i, ps)
 			}
-			run.insert(g, i, ps)
+			o = i * g.stride
 		}
-		at = append(at, i)
+		at[gi] = o
+		if words != nil {
+			words[gi] = run.w[o : o+g.stride : o+g.stride]
+		}
 	}
-	return at
+}
+
+// wordsBuf returns the operator's n slices of words for a window of more
+// span groups than the stack's buffer holds, cleared.
+func (w *windowOp) wordsBuf(n int) [][]uint64 {
+	if cap(w.words) < n {
+		w.words = make([][]uint64, n)
+	}
+	clear(w.words[:n])
+	return w.words[:n]
 }
 
 // oldest returns the start of the oldest pane a span group covers once
@@ -545,10 +569,7 @@ func (w *windowOp) emitRow(ks *keyState, end int64, final bool, m srcMeta, arriv
 	var wsBuf [4][]uint64
 	words := wsBuf[:]
 	if len(d.groups) > len(wsBuf) {
-		if cap(w.words) < len(d.groups) {
-			w.words = make([][]uint64, len(d.groups))
-		}
-		words = w.words[:len(d.groups)]
+		words = w.wordsBuf(len(d.groups))
 	}
 	for gi := range d.groups {
 		g, run := &d.groups[gi], &ks.runs[gi]
