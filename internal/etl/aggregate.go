@@ -265,6 +265,22 @@ func (d *windowDef) addAll(runs []paneRun, at []int, words [][]uint64, ev *exprE
 			}
 			continue
 		}
+		if a.direct && a.kind == aggLast { // addBare's common case, without a row
+			v := a.bare.field.value(r)
+			if v.IsNull() {
+				continue
+			}
+			bits, ok := a.bareBits(v)
+			if !ok {
+				continue
+			}
+			if c := bits ^ cellKey; c > 1 && w[a.off] != 1 { // neither spilled
+				if w[a.off] == 0 || eventTime >= int64(w[a.off+1]) {
+					w[a.off], w[a.off+1] = c, uint64(eventTime)
+				}
+				continue
+			}
+		}
 		// A row of locals, built for the aggregate: one kept for the event
 		// would cost write barriers while the GC marks.
 		p := &paneRow{g: &d.groups[a.group], run: &runs[a.group], i: at[a.group] / a.stride, w: w}
@@ -411,6 +427,30 @@ func (d *aggDef) addBare(p *paneRow, r *record.Record, eventTime int64) {
 		return
 	}
 	d.fold(p, v, eventTime)
+}
+
+// bareBits returns the cell bits (cellNum) of the value addBare folds for
+// a bare field's value v (not null) of an aggregate with direct set, and
+// false where that value is null (a NaN or an infinity read as a number).
+func (d *aggDef) bareBits(v record.Value) (uint64, bool) {
+	switch d.bare.kind {
+	case fkNum:
+		f := readNum(v)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return 0, false
+		}
+		return math.Float64bits(f), true
+	case fkInt:
+		return uint64(readInt(v)), true
+	case fkBool:
+		if v.Bool() {
+			return 1, true
+		}
+		return 0, true
+	case fkTime:
+		return uint64(readTime(v)), true
+	}
+	panic("etl: bareBits of an aggregate without a cell kind")
 }
 
 // result merges the aggregate's state over rows [lo, hi) of its group's
