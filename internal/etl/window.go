@@ -322,7 +322,7 @@ func (w *windowOp) add(r *record.Record, t int64, m srcMeta, ev *exprEval, now i
 	// (on the stack where the groups are few): rows (with their pointers)
 	// kept in the operator would cost write barriers while the GC marks.
 	var wsBuf [4][]uint64
-	words := wsBuf[:len(d.groups)]
+	words := wsBuf[:]
 	if len(d.groups) > len(wsBuf) {
 		words = w.wordsBuf(len(d.groups))
 	}
