@@ -63,8 +63,13 @@ type aggDef struct {
 	// last; KindNull: every value is spilled) and its place among the
 	// group's spilled values or sketches.
 	group, off   int
+	stride       int // the group's stride
 	cell         record.Kind
 	vslot, hslot int
+	// direct: the values addBare folds are of the cell's kind and built as
+	// the cell rebuilds them, so they go to the cell without setValue's
+	// round-trip check.
+	direct bool
 }
 
 var bareField = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
@@ -222,17 +227,18 @@ func literalTest(n *fastNode) (f *fieldRef, lit string, ne, ok bool) {
 	return a.field, b.c.s, n.op == opNe, true
 }
 
-// addAll folds one record into a pane's rows, one per span group (a row
-// with no words is a group that does not cover the pane): a test of a
-// field against a literal on the field's read slot, a count_if by its
-// closure, a bare field by addBare, others by add.
-func (d *windowDef) addAll(rows []paneRow, ev *exprEval, r *record.Record, eventTime int64) error {
+// addAll folds one record into a pane's rows: at holds the word offset
+// of the pane's row in each span group's run of runs and words the row's
+// words (nil: the group does not cover the pane). A test of a field against a
+// literal goes on the field's read slot, a count_if by its closure, a
+// bare field by addBare, others by add.
+func (d *windowDef) addAll(runs []paneRun, at []int, words [][]uint64, ev *exprEval, r *record.Record, eventTime int64) error {
 	var vals [maxSlots]string // the slots' fields, read at first use
 	var read uint
 	for i := range d.aggs {
 		a := &d.aggs[i]
-		p := &rows[a.group]
-		if p.w == nil {
+		w := words[a.group]
+		if w == nil {
 			continue
 		}
 		if s := a.slot; s >= 0 {
@@ -244,39 +250,58 @@ func (d *windowDef) addAll(rows []paneRow, ev *exprEval, r *record.Record, event
 			switch {
 			case a.kind == aggCountIf:
 				if is {
-					p.w[a.off]++
+					w[a.off]++
 				}
 			case is:
-				a.addNum(p, a.then(r))
+				a.addNum(w, a.then(r))
 			default:
-				a.addNum(p, a.orElse(r))
+				a.addNum(w, a.orElse(r))
 			}
 			continue
 		}
-		switch { // the common cases, without a call
-		case a.cond != nil:
+		if a.cond != nil { // a count_if by its closure
 			if a.cond(r) {
-				p.w[a.off]++
+				w[a.off]++
 			}
-		case a.bare != nil:
+			continue
+		}
+		if a.direct && a.kind == aggLast { // addBare's common case, without a row
+			v := a.bare.field.value(r)
+			if v.IsNull() {
+				continue
+			}
+			bits, ok := a.bareBits(v)
+			if !ok {
+				continue
+			}
+			if c := bits ^ cellKey; c > 1 && w[a.off] != 1 { // neither spilled
+				if w[a.off] == 0 || eventTime >= int64(w[a.off+1]) {
+					w[a.off], w[a.off+1] = c, uint64(eventTime)
+				}
+				continue
+			}
+		}
+		// A row of locals, built for the aggregate: one kept for the event
+		// would cost write barriers while the GC marks.
+		p := &paneRow{g: &d.groups[a.group], run: &runs[a.group], i: at[a.group] / a.stride, w: w}
+		if a.bare != nil {
 			a.addBare(p, r, eventTime)
-		default:
-			if err := a.add(p, ev, r, eventTime); err != nil {
-				return fmt.Errorf("aggregate %s: %w", a.name, err)
-			}
+		} else if err := a.add(p, ev, r, eventTime); err != nil {
+			return fmt.Errorf("aggregate %s: %w", a.name, err)
 		}
 	}
 	return nil
 }
 
-// addNum folds a number into a sum's or an avg's words.
-func (d *aggDef) addNum(p *paneRow, f float64) {
+// addNum folds a number into a sum's or an avg's words in a row's words
+// w.
+func (d *aggDef) addNum(w []uint64, f float64) {
 	if d.kind == aggAvg {
-		p.w[d.off]++
-		p.w[d.off+1] = math.Float64bits(math.Float64frombits(p.w[d.off+1]) + f)
+		w[d.off]++
+		w[d.off+1] = math.Float64bits(math.Float64frombits(w[d.off+1]) + f)
 		return
 	}
-	p.w[d.off] = math.Float64bits(math.Float64frombits(p.w[d.off]) + f)
+	w[d.off] = math.Float64bits(math.Float64frombits(w[d.off]) + f)
 }
 
 // add folds one record into a pane's row, evaluating the aggregate's
@@ -308,7 +333,7 @@ func (d *aggDef) add(p *paneRow, ev *exprEval, r *record.Record, eventTime int64
 			return err
 		}
 		if ok {
-			d.addNum(p, f)
+			d.addNum(p.w, f)
 		}
 	case aggMin, aggMax, aggLast, aggDistinct:
 		v, err := ev.Value(d.e, r, r)
@@ -372,9 +397,9 @@ func (d *aggDef) addBare(p *paneRow, r *record.Record, eventTime int64) {
 	case aggSum, aggAvg:
 		switch n.kind {
 		case fkNum:
-			d.addNum(p, readNum(v))
+			d.addNum(p.w, readNum(v))
 		case fkInt:
-			d.addNum(p, float64(readInt(v)))
+			d.addNum(p.w, float64(readInt(v)))
 		}
 		return
 	}
@@ -392,12 +417,40 @@ func (d *aggDef) addBare(p *paneRow, r *record.Record, eventTime int64) {
 	}
 	if d.kind == aggLast { // fold's case for a scalar: nothing to own
 		if !v.IsNull() && (p.w[d.off] == 0 || eventTime >= int64(p.w[d.off+1])) {
-			d.setValue(p, v)
+			if c := cellNum(v) ^ cellKey; d.direct && c > 1 {
+				d.setCell(p, c)
+			} else {
+				d.setValue(p, v)
+			}
 			p.w[d.off+1] = uint64(eventTime)
 		}
 		return
 	}
 	d.fold(p, v, eventTime)
+}
+
+// bareBits returns the cell bits (cellNum) of the value addBare folds for
+// a bare field's value v (not null) of an aggregate with direct set, and
+// false where that value is null (a NaN or an infinity read as a number).
+func (d *aggDef) bareBits(v record.Value) (uint64, bool) {
+	switch d.bare.kind {
+	case fkNum:
+		f := readNum(v)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return 0, false
+		}
+		return math.Float64bits(f), true
+	case fkInt:
+		return uint64(readInt(v)), true
+	case fkBool:
+		if v.Bool() {
+			return 1, true
+		}
+		return 0, true
+	case fkTime:
+		return uint64(readTime(v)), true
+	}
+	panic("etl: bareBits of an aggregate without a cell kind")
 }
 
 // result merges the aggregate's state over rows [lo, hi) of its group's
@@ -430,11 +483,10 @@ func (d *aggDef) result(run *paneRun, g *spanGroup, lo, hi int, scratch *hll) re
 	case aggMin, aggMax:
 		var best record.Value
 		for i := lo; i < hi; i++ {
-			p := run.row(g, i)
-			if p.w[d.off] == 0 {
+			if run.w[i*g.stride+d.off] == 0 {
 				continue
 			}
-			v := d.value(&p)
+			v := d.valueAt(run, g, i)
 			if best.IsNull() {
 				best = v
 				continue
@@ -446,15 +498,16 @@ func (d *aggDef) result(run *paneRun, g *spanGroup, lo, hi int, scratch *hll) re
 		}
 		return best
 	case aggLast:
-		var best record.Value
-		var bt int64
+		best, bt := -1, int64(0) // the row of the latest value
 		for i := lo; i < hi; i++ {
-			p := run.row(g, i)
-			if t := int64(p.w[d.off+1]); p.w[d.off] != 0 && (best.IsNull() || t >= bt) {
-				best, bt = d.value(&p), t
+			if w := run.w[i*g.stride+d.off:]; w[0] != 0 && (best < 0 || int64(w[1]) >= bt) {
+				best, bt = i, int64(w[1])
 			}
 		}
-		return best
+		if best < 0 {
+			return record.NullValue()
+		}
+		return d.valueAt(run, g, best)
 	case aggDistinct:
 		var one *hll
 		n := 0

@@ -64,12 +64,13 @@ func TestETLAggregateFastFolds(t *testing.T) {
 	// The rows of one pane of two keys: folded by addAll and by add.
 	w := newWindowOp(d, nil)
 	fastKey, generalKey := newKeyState(d), newKeyState(d)
-	w.paneRows(fastKey, 0)
-	w.paneRows(generalKey, 0)
+	fastAt, fastWords := make([]int, len(d.groups)), make([][]uint64, len(d.groups))
+	w.paneRows(fastAt, fastWords, fastKey, 0)
+	w.paneRows(make([]int, len(d.groups)), nil, generalKey, 0)
 	gotRows, wantRows := w.rowsAt(fastKey, 0), w.rowsAt(generalKey, 0)
 	for ri, r := range typedRecords() {
 		et := int64(1000 - ri) // out of order: last keeps the latest event time
-		require.NoError(t, d.addAll(gotRows, &ev, r, et))
+		require.NoError(t, d.addAll(fastKey.runs, fastAt, fastWords, &ev, r, et))
 		for i := range general {
 			require.NoError(t, general[i].add(&wantRows[general[i].group], &ev, r, et))
 		}

@@ -380,7 +380,8 @@ func (w *windowOp) rowsAt(ks *keyState, start int64) []paneRow {
 // it.
 func (w *windowOp) putPane(ks *keyState, start int64, p *paneState) {
 	d := w.def
-	rows := w.paneRows(ks, start)
+	w.paneRows(make([]int, len(d.groups)), nil, ks, start)
+	rows := w.rowsAt(ks, start)
 	for i := range d.aggs {
 		if r := &rows[d.aggs[i].group]; r.w != nil {
 			d.aggs[i].setPartial(r, &p.parts[i])

@@ -64,6 +64,7 @@ type windowDef struct {
 	// winGroup's span is the window's and wideGroup's the widest.
 	groups              []spanGroup
 	winGroup, wideGroup int
+	arrival, last       int // the wide group's arrival word and the window group's last
 	schema              *record.Schema
 	// latestOnly: the sink keeps one row per key (its key does not include
 	// the window's bounds), so rows of a window older than one already
@@ -225,8 +226,9 @@ type windowOp struct {
 	pending  []*keyState
 	row      record.Record
 	scratch  hll
-	rows     []paneRow // the rows of the pane an event goes to, per span group
-	ranges   [][2]int  // the rows a row's aggregates read, per span group
+	at       []int      // the row of the pane an event goes to, per span group
+	ranges   [][2]int   // the rows a row's aggregates read, per span group
+	words    [][]uint64 // their words, where the groups are many
 	keyBuf   []byte
 	posText  func(m srcMeta) string
 	// changed and gone are the keys changed or dropped since the last
@@ -316,15 +318,27 @@ func (w *windowOp) add(r *record.Record, t int64, m srcMeta, ev *exprEval, now i
 		}
 		w.keys[ks.key] = ks
 	}
-	rows := w.paneRows(ks, ps)
+	// The event's pane's row per span group, by word offset and its words
+	// (on the stack where the groups are few): rows (with their pointers)
+	// kept in the operator would cost write barriers while the GC marks.
+	var wsBuf [4][]uint64
+	words := wsBuf[:]
+	if len(d.groups) > len(wsBuf) {
+		words = w.wordsBuf(len(d.groups))
+	}
+	if cap(w.at) < len(d.groups) {
+		w.at = make([]int, len(d.groups))
+	}
+	at := w.at[:len(d.groups)]
+	w.paneRows(at, words, ks, ps)
 	ks.dirtyFrom = min(ks.dirtyFrom, ps)
 	w.touch(ks)
-	if err := d.addAll(rows, ev, r, t); err != nil {
+	if err := d.addAll(ks.runs, at, words, ev, r, t); err != nil {
 		return &RecordError{Reason: "expression", Err: err}
 	}
-	wide, win := &rows[d.wideGroup], &rows[d.winGroup]
-	wide.w[wide.g.arrival] = uint64(max(int64(wide.w[wide.g.arrival]), m.arrival))
-	setMeta(win.w[win.g.last:], m)
+	wide := words[d.wideGroup]
+	wide[d.arrival] = uint64(max(int64(wide[d.arrival]), m.arrival))
+	setMeta(words[d.winGroup][d.last:], m)
 	end := ps + d.slide // the newest window holding the record
 	switch d.emit {
 	case emitEveryEvent:
@@ -356,28 +370,45 @@ func (w *windowOp) add(r *record.Record, t int64, m srcMeta, ev *exprEval, now i
 	return nil
 }
 
-// paneRows returns the rows of the pane starting at ps in each span group,
-// inserted where missing; a group that no longer covers the pane (one
-// narrower than the window) gets none.
-func (w *windowOp) paneRows(ks *keyState, ps int64) []paneRow {
+// paneRows sets at[gi] to the word offset of the row of the pane starting
+// at ps in span group gi's run, inserted where missing, and words[gi]
+// (unless words is nil) to its words; a group that no longer covers the
+// pane (one narrower than the window) gets -1 and nil. The widest group
+// and the window's always cover an open window's pane.
+func (w *windowOp) paneRows(at []int, words [][]uint64, ks *keyState, ps int64) {
 	d := w.def
-	if cap(w.rows) < len(d.groups) {
-		w.rows = make([]paneRow, len(d.groups))
-	}
-	rows := w.rows[:len(d.groups)]
-	for gi := range d.groups {
+	for gi := range at {
 		g, run := &d.groups[gi], &ks.runs[gi]
-		i, ok := run.find(g, ps)
-		if !ok {
-			if ps < w.oldest(g) {
-				rows[gi] = paneRow{}
-				continue
+		o := len(run.w) - g.stride // the newest: events mostly come in time order
+		if o < 0 || int64(run.w[o]) != ps {
+			i, ok := run.find(g, ps)
+			if !ok {
+				if ps < w.oldest(g) {
+					at[gi] = -1
+					if words != nil {
+						words[gi] = nil
+					}
+					continue
+				}
+				run.insert(g, i, ps)
 			}
-			run.insert(g, i, ps)
+			o = i * g.stride
 		}
-		rows[gi] = run.row(g, i)
+		at[gi] = o
+		if words != nil {
+			words[gi] = run.w[o : o+g.stride : o+g.stride]
+		}
 	}
-	return rows
+}
+
+// wordsBuf returns the operator's n slices of words for a window of more
+// span groups than the stack's buffer holds, cleared.
+func (w *windowOp) wordsBuf(n int) [][]uint64 {
+	if cap(w.words) < n {
+		w.words = make([][]uint64, n)
+	}
+	clear(w.words[:n])
+	return w.words[:n]
 }
 
 // oldest returns the start of the oldest pane a span group covers once
@@ -527,11 +558,19 @@ func (w *windowOp) emitRow(ks *keyState, end int64, final bool, m srcMeta, arriv
 		row.Append(k, ks.vals[i])
 	}
 	// Each group's rows in start order: those of its aggregates' range
-	// ending at end are a run of them.
+	// ending at end are a run of them, here as words.
 	if cap(w.ranges) < len(d.groups) {
 		w.ranges = make([][2]int, len(d.groups))
 	}
 	ranges := w.ranges[:len(d.groups)]
+	// The words of those rows, on the stack where the groups are few (in
+	// the operator, their pointers would cost write barriers while the GC
+	// marks).
+	var wsBuf [4][]uint64
+	words := wsBuf[:]
+	if len(d.groups) > len(wsBuf) {
+		words = w.wordsBuf(len(d.groups))
+	}
 	for gi := range d.groups {
 		g, run := &d.groups[gi], &ks.runs[gi]
 		hi := run.upTo(g, end)
@@ -540,26 +579,34 @@ func (w *windowOp) emitRow(ks *keyState, end int64, final bool, m srcMeta, arriv
 			lo--
 		}
 		ranges[gi] = [2]int{lo, hi}
+		words[gi] = run.w[lo*g.stride : hi*g.stride]
 	}
 	for i := range d.aggs {
 		a := &d.aggs[i]
-		g, run, rg := &d.groups[a.group], &ks.runs[a.group], ranges[a.group]
+		ws := words[a.group]
 		var v record.Value
 		switch a.kind {
 		case aggCount, aggCountIf: // the common cases, without a call
 			var n int64
-			for j := rg[0]; j < rg[1]; j++ {
-				n += int64(run.w[j*g.stride+a.off])
+			for j := a.off; j < len(ws); j += a.stride {
+				n += int64(ws[j])
 			}
 			v = record.LongValue(n)
 		case aggSum:
 			var f float64
-			for j := rg[0]; j < rg[1]; j++ {
-				f += math.Float64frombits(run.w[j*g.stride+a.off])
+			for j := a.off; j < len(ws); j += a.stride {
+				f += math.Float64frombits(ws[j])
 			}
 			v = record.DoubleValue(f)
+		case aggLast:
+			if len(ws) == a.stride && a.cell == record.KindDouble && ws[a.off] > 1 {
+				v = record.DoubleValue(math.Float64frombits(ws[a.off] ^ cellKey)) // one pane's double: its value
+				break
+			}
+			fallthrough
 		default:
-			v = a.result(run, g, rg[0], rg[1], &w.scratch)
+			rg := ranges[a.group]
+			v = a.result(&ks.runs[a.group], &d.groups[a.group], rg[0], rg[1], &w.scratch)
 		}
 		row.Append(a.name, v)
 	}

@@ -19,7 +19,8 @@ import (
 // compactJobs are windows the compact layout is checked on against the
 // reference operator: click-features' own (tumbling, 1-hour and 5-minute
 // ranges, emitted on every event), a sliding window emitted on an interval
-// with string values and ranges, and a final-only one.
+// with string values and ranges, a final-only one, and one of more span
+// groups than the operator's stack buffers hold.
 var compactJobs = []struct{ name, window string }{
 	{"click-features", ""}, // the example's window
 	{"sliding-interval", `
@@ -55,6 +56,20 @@ window:
     - {name: last_type, last: event_type}
     - {name: revenue, sum: 'event_type == "purchase" ? price * quantity : 0'}
     - {name: top, max: price, over: 30m}
+`},
+	{"many-spans", `
+window:
+  key: [product_id]
+  type: sliding
+  size: 40s
+  slide: 20s
+  aggregates:
+    - {name: price, last: price}
+    - {name: price_1m, last: price, over: 1m}
+    - {name: n_2m, count: true, over: 2m}
+    - {name: low_5m, min: price, over: 5m}
+    - {name: views_10m, count_if: 'event_type == "view"', over: 10m}
+    - {name: kind_20m, last: event_type, over: 20m}
 `},
 }
 

@@ -107,6 +107,7 @@ func (d *windowDef) setGroups() {
 			case record.KindDouble, record.KindLong, record.KindInt, record.KindTimestamp, record.KindDate, record.KindBool:
 				a.cell = k
 			}
+			a.direct = a.bare != nil && a.cell != record.KindNull && a.cell == bareCell[a.bare.kind]
 		case aggDistinct:
 			a.hslot = g.nhll
 			g.nhll++
@@ -117,6 +118,10 @@ func (d *windowDef) setGroups() {
 	wide.stride++
 	w.last = w.stride
 	w.stride += 3
+	d.arrival, d.last = wide.arrival, w.last
+	for i := range d.aggs {
+		d.aggs[i].stride = d.groups[d.aggs[i].group].stride
+	}
 }
 
 func (r *paneRun) rows(g *spanGroup) int { return len(r.w) / g.stride }
@@ -152,11 +157,11 @@ func (r *paneRun) find(g *spanGroup, start int64) (int, bool) {
 
 // upTo returns the index of the first row starting at or after t.
 func (r *paneRun) upTo(g *spanGroup, t int64) int {
-	i := r.rows(g)
-	for i > 0 && r.start(g, i-1) >= t {
-		i--
+	i := len(r.w)
+	for i > 0 && int64(r.w[i-g.stride]) >= t {
+		i -= g.stride
 	}
-	return i
+	return i / g.stride
 }
 
 // insert inserts an empty row for start at index i.
@@ -219,26 +224,45 @@ func (r *paneRun) dropFront(g *spanGroup, k int) {
 	}
 }
 
+// bareCell is the kind of the values addBare folds of a bare field of
+// each fast-path kind (KindNull: not one a cell holds).
+var bareCell = [...]record.Kind{fkBool: record.KindBool, fkInt: record.KindLong, fkNum: record.KindDouble, fkTime: record.KindTimestamp, fkStr: record.KindNull}
+
 // value returns the value of aggregate a's cell in the row.
 func (a *aggDef) value(p *paneRow) record.Value {
-	switch c := p.w[a.off]; c {
+	return a.valueAt(p.run, p.g, p.i)
+}
+
+// valueAt returns the value of aggregate a's cell in row i of a run.
+func (a *aggDef) valueAt(run *paneRun, g *spanGroup, i int) record.Value {
+	switch c := run.w[i*g.stride+a.off]; c {
 	case 0:
 		return record.NullValue()
 	case 1:
-		return p.run.ext.vals[p.i*p.g.nvals+a.vslot]
+		return run.ext.vals[i*g.nvals+a.vslot]
 	default:
+		if a.cell == record.KindDouble { // the common case, without a call
+			return record.DoubleValue(math.Float64frombits(c ^ cellKey))
+		}
 		return cellValue(a.cell, c^cellKey)
 	}
+}
+
+// setCell sets aggregate a's cell in the row to c, a value's cell bits
+// (cellNum) xor cellKey, greater than 1: setValue's case of a value the
+// cell holds, for a caller that knows the value is one (a.direct).
+func (a *aggDef) setCell(p *paneRow, c uint64) {
+	if p.w[a.off] == 1 {
+		p.run.ext.vals[p.i*p.g.nvals+a.vslot] = record.Value{}
+	}
+	p.w[a.off] = c
 }
 
 // setValue sets aggregate a's cell in the row to v (not null).
 func (a *aggDef) setValue(p *paneRow, v record.Value) {
 	if a.cell != record.KindNull && v.Kind() == a.cell {
 		if n := cellNum(v); cellValue(a.cell, n) == v && n^cellKey > 1 {
-			if p.w[a.off] == 1 {
-				p.run.ext.vals[p.i*p.g.nvals+a.vslot] = record.Value{}
-			}
-			p.w[a.off] = n ^ cellKey
+			a.setCell(p, n^cellKey)
 			return
 		}
 	}
