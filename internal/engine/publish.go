@@ -7,9 +7,19 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+)
+
+// PublishRetries and PublishRetryWait are how often and how far apart
+// [PublishExpect] sends a publish again that found no responder: the
+// client's own defaults (jetstream.DefaultPubRetryAttempts and
+// DefaultPubRetryWait).
+const (
+	PublishRetries   = jetstream.DefaultPubRetryAttempts
+	PublishRetryWait = jetstream.DefaultPubRetryWait
 )
 
 // PublishExpect stores data on subject if the subject's last message is
@@ -20,10 +30,24 @@ import (
 // is parsed by hand, and only an error response is decoded as JSON, into
 // a *jetstream.APIError as the client returns it ([IsWrongLastSeq] tells
 // an optimistic-concurrency conflict).
+//
+// As the client's publish does, a publish that finds no responder is sent
+// again, up to [PublishRetries] times [PublishRetryWait] apart, to ride out
+// a stream leader's election or a server going away: callers take "no
+// responders" on a connected client for a stream that no longer exists,
+// and it must not be the sign of a blip.
 func PublishExpect(ctx context.Context, nc *nats.Conn, subject string, data []byte, expectSeq uint64) (uint64, error) {
 	m := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
 	m.Header[jetstream.ExpectedLastSubjSeqHeader] = []string{strconv.FormatUint(expectSeq, 10)}
 	resp, err := nc.RequestMsgWithContext(ctx, m)
+	for r := 0; errors.Is(err, nats.ErrNoResponders) && r < PublishRetries; r++ {
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(PublishRetryWait):
+		}
+		resp, err = nc.RequestMsgWithContext(ctx, m)
+	}
 	if err != nil {
 		if errors.Is(err, nats.ErrNoResponders) {
 			return 0, fmt.Errorf("%w: %w", jetstream.ErrNoStreamResponse, err)

@@ -1,11 +1,15 @@
 package engine_test
 
 import (
+	"context"
 	"testing"
+	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pricestream/pricestream/internal/engine"
+	"github.com/pricestream/pricestream/internal/engine/enginetest"
 )
 
 func TestEnginePubAck(t *testing.T) {
@@ -33,4 +37,30 @@ func TestEnginePubAck(t *testing.T) {
 		require.NoError(t, err, c.in)
 		require.Equal(t, c.seq, seq, c.in)
 	}
+}
+
+// TestEnginePublishRetriesNoResponders: a publish that finds no stream is
+// sent again for a while, so a stream that appears in that time (as one
+// whose leader was being elected) takes it; one that never appears fails
+// with the client's "no response from stream".
+func TestEnginePublishRetriesNoResponders(t *testing.T) {
+	e := enginetest.Start(t)
+	ctx := context.Background()
+	start := time.Now()
+	_, err := engine.PublishExpect(ctx, e.Conn(), "nowhere.a", []byte("x"), 0)
+	require.ErrorIs(t, err, jetstream.ErrNoStreamResponse)
+	require.GreaterOrEqual(t, time.Since(start), engine.PublishRetryWait*engine.PublishRetries, "sent again before failing")
+
+	created := make(chan error, 1)
+	go func() {
+		// A timer, not a sleep standing for a condition: the stream must
+		// appear after the first attempt and before the retries end.
+		<-time.After(engine.PublishRetryWait / 2)
+		_, err := e.JetStream().CreateStream(ctx, jetstream.StreamConfig{Name: "later", Subjects: []string{"later.>"}})
+		created <- err
+	}()
+	seq, err := engine.PublishExpect(ctx, e.Conn(), "later.a", []byte("x"), 0)
+	require.NoError(t, <-created)
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), seq)
 }
