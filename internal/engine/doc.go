@@ -17,6 +17,15 @@
 // failure can lose that window of acknowledged writes; a process crash loses
 // nothing in either mode.
 //
+// # Publishing
+//
+// [PublishExpect] is the publish the parts store their writes with: a
+// message conditional on its subject's last sequence (the optimistic
+// concurrency of table items and stream partitions), its acknowledgement
+// parsed without a JSON decode, and "no responders" retried as the client
+// does, so that a leader election or a server going away is not taken for
+// a deleted stream.
+//
 // # Storage and security
 //
 // The embedded server's data directory keeps a reserve of free space
