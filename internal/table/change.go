@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -253,7 +254,7 @@ func (t *Table) subscribeFrom(ctx context.Context, from uint64) (*Subscription, 
 		return nil, fmt.Errorf("table %q: subscribe: %w", t.name, classify(t.m.rc, err))
 	}
 	s := &Subscription{t: t, it: it, ch: make(chan *Change, subscriptionBuffer), stop: make(chan struct{}), done: make(chan struct{})}
-	go s.pump(from)
+	go pprof.Do(context.Background(), pprof.Labels("component", "table", "table", t.name, "goroutine", "subscription"), func(context.Context) { s.pump(from) })
 	return s, nil
 }
 
