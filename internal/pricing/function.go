@@ -276,26 +276,21 @@ type errRefused struct{ reason string }
 // up to Concurrency products at once; it stops calling fn for a product
 // after fn returned false for one of its records.
 func (p *Pricer) each(recs []*trigger.Record, fn func(i int, r *trigger.Record) bool) {
-	if p.cfg.Concurrency <= 1 || len(recs) <= 1 {
+	// Group by key (the features row's key, the product), in batch order.
+	var groups map[string][]int
+	var order []string
+	if p.cfg.Concurrency > 1 && len(recs) > 1 {
+		groups = map[string][]int{}
+		for i, r := range recs {
+			if _, ok := groups[r.Key]; !ok {
+				order = append(order, r.Key)
+			}
+			groups[r.Key] = append(groups[r.Key], i)
+		}
+	}
+	if len(order) <= 1 { // one at a time, or one product: in batch order
 		for i, r := range recs {
 			if !fn(i, r) {
-				return
-			}
-		}
-		return
-	}
-	// Group by key (the features row's key, the product), in batch order.
-	groups := map[string][]int{}
-	var order []string
-	for i, r := range recs {
-		if _, ok := groups[r.Key]; !ok {
-			order = append(order, r.Key)
-		}
-		groups[r.Key] = append(groups[r.Key], i)
-	}
-	if len(order) == 1 {
-		for _, i := range groups[order[0]] {
-			if !fn(i, recs[i]) {
 				return
 			}
 		}
