@@ -886,6 +886,8 @@ func (r *run) restoreWindow(ctx context.Context, kv jetstream.KeyValue, ps *part
 // snapshot captures a partition's checkpoint and ends the sinks' epochs
 // that hold the rows emitted so far.
 func (r *run) snapshot(ps *partState) (*checkpointData, map[string]uint64) {
+	start := time.Now()
+	defer func() { r.m.metrics.stage.WithLabelValues(r.job, "snapshot").Observe(time.Since(start).Seconds()) }()
 	c := &checkpointData{print: r.print, has: ps.has, seq: ps.seq, index: ps.index, offset: ps.offset,
 		in: ps.in.Load(), processed: ps.processed.Load(), filtered: ps.filtered.Load(), dead: ps.dead.Load(), late: ps.late.Load(),
 		emitted: ps.emitted.Load(), rowsWritten: r.rowsWritten.Load()}
