@@ -10,7 +10,6 @@ import (
 
 	gojson "github.com/goccy/go-json"
 
-	"github.com/pricestream/pricestream/internal/pricing"
 	"github.com/pricestream/pricestream/internal/stream"
 )
 
@@ -93,12 +92,29 @@ func (r *rate) perSecond() float64 {
 	return float64(b.n-a.n) / dt
 }
 
+// decision is the part of a [pricing.DecisionRecord] the dashboard shows.
+// Its features, most of a record's bytes, stay undecoded until one is
+// looked up: every decision the pipeline makes passes here.
+type decision struct {
+	DecisionID    string            `json:"decision_id"`
+	ProductID     string            `json:"product_id"`
+	Action        string            `json:"action"`
+	Reason        string            `json:"reason"`
+	OldPrice      float64           `json:"old_price"`
+	NewPrice      float64           `json:"new_price"`
+	ExpectedUnits float64           `json:"expected_units"`
+	Model         string            `json:"model"`
+	DecidedAt     time.Time         `json:"decided_at"`
+	E2EMillis     float64           `json:"e2e_latency_ms"`
+	Features      gojson.RawMessage `json:"features"`
+}
+
 // decisionKey identifies a decision for deduplication: the trigger
 // redelivers at least once and the pricing function then records again.
-func decisionKey(r *pricing.DecisionRecord) string { return r.DecisionID + "/" + r.ProductID }
+func decisionKey(r *decision) string { return r.DecisionID + "/" + r.ProductID }
 
 // add takes one decision into the shared state.
-func (d *Dashboard) add(r *pricing.DecisionRecord) {
+func (d *Dashboard) add(r *decision) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	k := decisionKey(r)
@@ -165,7 +181,7 @@ func (d *Dashboard) add(r *pricing.DecisionRecord) {
 	// what the model expected to sell.
 	demand, name := r.ExpectedUnits, "expected_units"
 	for _, f := range []string{d.cfg.DemandFeature, "views"} {
-		if v, ok := r.Features[f]; ok {
+		if v, ok := featureNumber(r.Features, f); ok {
 			demand, name = v, f
 			break
 		}
@@ -253,7 +269,7 @@ func (d *Dashboard) followPartition(ctx context.Context, s *stream.Stream, part 
 				break
 			}
 			for _, rec := range recs {
-				var dr pricing.DecisionRecord
+				var dr decision
 				// goccy/go-json: every decision passes here, and it decodes them
 				// several times faster than encoding/json.
 				if err := gojson.Unmarshal(rec.Data, &dr); err != nil || dr.ProductID == "" {

@@ -373,7 +373,7 @@ func manyProducts(t testing.TB, f *fixture, count, active int) {
 			continue
 		}
 		for range i % 7 {
-			f.dash.add(&pricing.DecisionRecord{DecisionID: strconv.Itoa(decisionSeq), ProductID: id, Action: "refused", Reason: "cooldown", OldPrice: 100, NewPrice: 100, DecidedAt: time.Now()})
+			f.dash.add(&decision{DecisionID: strconv.Itoa(decisionSeq), ProductID: id, Action: "refused", Reason: "cooldown", OldPrice: 100, NewPrice: 100, DecidedAt: time.Now()})
 			decisionSeq++
 		}
 	}
