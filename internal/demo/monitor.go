@@ -8,6 +8,7 @@ import (
 	"time"
 
 	gojson "github.com/goccy/go-json"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/pricestream/pricestream/internal/client"
 	"github.com/pricestream/pricestream/internal/pricing"
@@ -26,9 +27,51 @@ type Monitor struct {
 		sync.Mutex
 		applied, kept, refused int64
 		violations             int64
-		seen                   map[string]bool // decision ids (records may repeat)
-		e2e                    []float64       // ms, applied changes
+		seen                   recentIDs // decision ids (records may repeat)
+		e2e                    []float64 // ms, applied changes
 	}
+}
+
+// decisionHead is the part of a decision record the monitor reads: the
+// features, most of a record's bytes, are not decoded.
+type decisionHead struct {
+	DecisionID string  `json:"decision_id"`
+	Action     string  `json:"action"`
+	OldPrice   float64 `json:"old_price"`
+	NewPrice   float64 `json:"new_price"`
+	MinPrice   float64 `json:"min_price"`
+	MaxPrice   float64 `json:"max_price"`
+	E2EMillis  float64 `json:"e2e_latency_ms"`
+}
+
+// recentIDs remembers the last maxRecentIDs ids added: a decision is
+// recorded again when the trigger redelivers its features row, soon after
+// the first, so the monitor's memory stays bounded however long it runs.
+type recentIDs struct {
+	m    map[string]struct{}
+	ring []string
+	next int
+}
+
+const maxRecentIDs = 1 << 16
+
+// add records id and reports whether it was new.
+func (r *recentIDs) add(id string) bool {
+	if _, dup := r.m[id]; dup {
+		return false
+	}
+	if r.m == nil {
+		r.m = make(map[string]struct{})
+	}
+	if len(r.ring) < maxRecentIDs {
+		r.ring = append(r.ring, id)
+	} else {
+		delete(r.m, r.ring[r.next])
+		r.ring[r.next] = id
+		r.next = (r.next + 1) % maxRecentIDs
+	}
+	r.m[id] = struct{}{}
+	return true
 }
 
 // NewMonitor returns a monitor of the stream (default "price_changes");
@@ -37,19 +80,39 @@ func NewMonitor(c *client.Client, stream string, maxStepPct float64) *Monitor {
 	if stream == "" {
 		stream = "price_changes"
 	}
-	m := &Monitor{c: c, stream: stream, maxStepPct: maxStepPct}
-	m.mu.seen = map[string]bool{}
-	return m
+	return &Monitor{c: c, stream: stream, maxStepPct: maxStepPct}
 }
 
 // Run follows every partition of the stream from its start until ctx
-// ends.
+// ends. The stream must exist.
 func (m *Monitor) Run(ctx context.Context) error {
+	info, err := m.c.DescribeStream(ctx, m.stream)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for part := range len(info.Partitions) {
+		g.Go(func() error { return m.follow(gctx, part) })
+	}
+	if err := g.Wait(); err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
+}
+
+// follow reads one partition from its start until ctx ends; when the
+// server closes the tail it resumes after the last record read.
+func (m *Monitor) follow(ctx context.Context, part int) error {
+	start := "trim_horizon"
 	for ctx.Err() == nil {
-		err := m.c.Tail(ctx, m.stream, "trim_horizon", -1, func(r *client.Record) error {
-			var d pricing.DecisionRecord
+		err := m.c.Tail(ctx, m.stream, start, part, func(r *client.Record) error {
+			start = "after:" + r.SequenceNumber
+			var d decisionHead
 			if gojson.Unmarshal(r.Data, &d) == nil {
-				m.add(d)
+				m.add(&d)
 			}
 			return nil
 		})
@@ -59,8 +122,6 @@ func (m *Monitor) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		// The tail ended (the server closed it): follow again; records
-		// seen again are deduplicated by decision id.
 		t := time.NewTimer(50 * time.Millisecond)
 		select {
 		case <-ctx.Done():
@@ -70,20 +131,19 @@ func (m *Monitor) Run(ctx context.Context) error {
 	return nil
 }
 
-func (m *Monitor) add(d pricing.DecisionRecord) {
+func (m *Monitor) add(d *decisionHead) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.mu.seen[d.DecisionID] {
+	if !m.mu.seen.add(d.DecisionID) {
 		return
 	}
-	m.mu.seen[d.DecisionID] = true
 	switch d.Action {
 	case "applied":
 		m.mu.applied++
 		if d.E2EMillis > 0 {
 			m.mu.e2e = append(m.mu.e2e, d.E2EMillis)
 		}
-		if Violates(d, m.maxStepPct) {
+		if Violates(pricing.DecisionRecord{OldPrice: d.OldPrice, NewPrice: d.NewPrice, MinPrice: d.MinPrice, MaxPrice: d.MaxPrice}, m.maxStepPct) {
 			m.mu.violations++
 		}
 	case "refused":

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -212,6 +213,9 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	if o.Warmup == 0 {
 		o.Warmup = 3 * time.Second
 	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 	if o.Products == 0 {
 		o.Products = 10_000
 	}
@@ -252,8 +256,16 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	defer p.Stop()
 	mon := NewMonitor(p.Client, "", o.App.Pricing.MaxStepPct)
 	monCtx, stopMon := context.WithCancel(ctx)
-	defer stopMon()
-	go mon.Run(monCtx)
+	var monWG sync.WaitGroup
+	monWG.Go(func() {
+		if err := mon.Run(monCtx); err != nil {
+			o.Logger.Warn("bench: the price-changes monitor stopped; the latency figures are incomplete", "err", err)
+		}
+	})
+	defer func() {
+		stopMon()
+		monWG.Wait()
+	}()
 
 	runCtx, cancel := context.WithTimeout(ctx, o.Duration)
 	defer cancel()
