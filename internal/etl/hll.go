@@ -157,3 +157,14 @@ func hashString(s string) uint64 {
 	h ^= h >> 33
 	return h
 }
+
+// clone returns a copy of h.
+func (h *hll) clone() *hll {
+	c := *h
+	if h.reg != nil {
+		reg := *h.reg
+		c.reg = &reg
+	}
+	c.sp = slices.Clone(h.sp)
+	return &c
+}

@@ -56,11 +56,18 @@ type partState struct {
 	lastOffset                                   atomic.Int64 // -1 before any record
 
 	// chain is the window state's checkpoint chain as the next checkpoint
-	// extends it: a full state and the deltas on top of it. The worker
-	// owns it; forceFull is set by the checkpointer when a checkpoint
-	// failed (its delta is lost, so the next one must be full).
-	chain     stateChain
-	forceFull atomic.Bool
+	// extends it: a full state and the deltas on top of it. The goroutine
+	// that encodes the checkpoints owns it (the checkpointer's, or the
+	// worker's once the checkpointer stopped); the worker reads its sizes
+	// from chainBase, chainBaseBytes, chainDeltaBytes and chainDeltas,
+	// one checkpoint behind at most, to choose a full state or a delta.
+	// forceFull is set by the checkpointer when a checkpoint failed (its
+	// delta is lost, so the next one must be full).
+	chain                           stateChain
+	chainBase                       atomic.Uint64
+	chainBaseBytes, chainDeltaBytes atomic.Int64
+	chainDeltas                     atomic.Int64
+	forceFull                       atomic.Bool
 }
 
 // stateChain describes a partition's stored window state: the full state
@@ -666,9 +673,11 @@ type checkpointData struct {
 	chain                                        stateChain
 	// blob is the window state this checkpoint writes before its head: a
 	// full state (full) or a delta (the chain's last). Empty when the job
-	// has no window.
-	blob []byte
-	full bool
+	// has no window. capture is the state to encode into it (see
+	// [run.encode]); nil once encoded.
+	blob    []byte
+	full    bool
+	capture *windowOp
 	// window is a version 1 head's whole state (read only).
 	window []byte
 }
@@ -842,6 +851,7 @@ func (r *run) restore(ctx context.Context, ps *partState) (startAt, error) {
 		}
 	}
 	ps.chain = c.chain
+	ps.publishChain()
 	if ps.win != nil && (len(c.window) > 0 || c.chain.base > 0) {
 		if c.print != r.print {
 			r.logger.Warn("the job's source, transforms, joins or window changed: window state dropped, positions kept", "partition", ps.part)
@@ -892,18 +902,13 @@ func (r *run) snapshot(ps *partState) (*checkpointData, map[string]uint64) {
 		in: ps.in.Load(), processed: ps.processed.Load(), filtered: ps.filtered.Load(), dead: ps.dead.Load(), late: ps.late.Load(),
 		emitted: ps.emitted.Load(), rowsWritten: r.rowsWritten.Load()}
 	if ps.win != nil {
-		ch := &ps.chain
-		size := r.chunkSize()
-		if ch.base == 0 || ps.forceFull.Swap(false) || ch.deltaBytes >= ch.baseBytes || len(ch.deltas) >= maxDeltas {
-			c.blob, c.full = ps.win.appendState(nil), true
-			*ch = stateChain{base: ch.base + 1, baseChunks: chunks(len(c.blob), size), baseBytes: len(c.blob)}
+		// Only a copy of the state is taken here; it is encoded later,
+		// off the worker (encode).
+		if ps.chainBase.Load() == 0 || ps.forceFull.Swap(false) || ps.chainDeltaBytes.Load() >= ps.chainBaseBytes.Load() || ps.chainDeltas.Load() >= maxDeltas {
+			c.capture, c.full = ps.win.captureFull(), true
 		} else {
-			c.blob = ps.win.appendDelta(nil)
-			ch.deltas = append(ch.deltas, chunks(len(c.blob), size))
-			ch.deltaBytes += len(c.blob)
+			c.capture = ps.win.captureDelta()
 		}
-		c.chain = *ch
-		c.chain.deltas = slices.Clone(ch.deltas)
 	}
 	eps := map[string]uint64{"\x00dlq": r.dlq.barrier()}
 	for name, s := range r.sinks {
@@ -911,6 +916,38 @@ func (r *run) snapshot(ps *partState) (*checkpointData, map[string]uint64) {
 	}
 	ps.dirty.Store(false)
 	return c, eps
+}
+
+// encode encodes a checkpoint's captured window state into its blob and
+// extends the partition's chain with it. The checkpoints of a partition
+// are encoded in the order they were captured, by one goroutine at a time.
+func (r *run) encode(ps *partState, c *checkpointData) {
+	if c.capture == nil {
+		return
+	}
+	ch := &ps.chain
+	size := r.chunkSize()
+	if c.full {
+		c.blob = c.capture.encodeState(nil)
+		*ch = stateChain{base: ch.base + 1, baseChunks: chunks(len(c.blob), size), baseBytes: len(c.blob)}
+	} else {
+		c.blob = c.capture.appendDelta(nil)
+		ch.deltas = append(ch.deltas, chunks(len(c.blob), size))
+		ch.deltaBytes += len(c.blob)
+	}
+	c.capture = nil
+	c.chain = *ch
+	c.chain.deltas = slices.Clone(ch.deltas)
+	ps.publishChain()
+}
+
+// publishChain makes the chain's sizes readable by the worker.
+func (ps *partState) publishChain() {
+	ch := &ps.chain
+	ps.chainBase.Store(ch.base)
+	ps.chainBaseBytes.Store(int64(ch.baseBytes))
+	ps.chainDeltaBytes.Store(int64(ch.deltaBytes))
+	ps.chainDeltas.Store(int64(len(ch.deltas)))
 }
 
 // commit waits until the rows of the epochs are durable, then writes the
@@ -958,6 +995,7 @@ func (r *run) checkpointNow(ctx context.Context, ps *partState, pr *processor) e
 		return nil
 	}
 	c, eps := r.snapshot(ps)
+	r.encode(ps, c)
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	return r.commit(tctx, ps, c, eps)
@@ -993,6 +1031,7 @@ func newCheckpointer(r *run) *checkpointer {
 				cancel()
 				continue
 			}
+			r.encode(j.ps, j.c)
 			if err := r.commit(ctx, j.ps, j.c, j.eps); err != nil {
 				r.logger.Warn("checkpoint failed", "partition", j.ps.part, "err", err)
 				j.ps.dirty.Store(true)

@@ -250,6 +250,63 @@ func (w *windowOp) encodeState(dst []byte) []byte {
 	return e.b
 }
 
+// A state capture is a copy of what a checkpoint writes of the window
+// state, taken on the partition's worker, so that encoding it (the larger
+// cost, tens of milliseconds for a full state of thousands of keys) runs in
+// the background while the worker goes on with its records.
+
+// captureFull returns a copy of the whole state for encodeState, and
+// forgets what changed.
+func (w *windowOp) captureFull() *windowOp {
+	c := &windowOp{def: w.def, keys: make(map[string]*keyState, len(w.keys)), maxEvent: w.maxEvent, closed: w.closed}
+	for k, ks := range w.keys {
+		c.keys[k] = ks.clone()
+	}
+	w.resetChanges()
+	return c
+}
+
+// captureDelta returns a copy of the changes since the last checkpoint for
+// appendDelta, and forgets them.
+func (w *windowOp) captureDelta() *windowOp {
+	c := &windowOp{def: w.def, keys: make(map[string]*keyState, len(w.changed)), maxEvent: w.maxEvent, closed: w.closed,
+		gone: maps.Clone(w.gone), changed: make([]*keyState, 0, len(w.changed))}
+	for _, ks := range w.changed {
+		if w.keys[ks.key] != ks { // dropped since it changed
+			continue
+		}
+		cl := ks.clone()
+		c.keys[ks.key] = cl
+		c.changed = append(c.changed, cl)
+	}
+	w.resetChanges()
+	return c
+}
+
+// clone returns a copy of ks that shares nothing that changes with it.
+func (ks *keyState) clone() *keyState {
+	c := *ks
+	c.vals = slices.Clone(ks.vals)
+	c.runs = make([]paneRun, len(ks.runs))
+	for i := range ks.runs {
+		r := &ks.runs[i]
+		c.runs[i].w = slices.Clone(r.w)
+		if r.ext != nil {
+			ext := &runExt{vals: slices.Clone(r.ext.vals)}
+			if r.ext.hlls != nil {
+				ext.hlls = make([]*hll, len(r.ext.hlls))
+				for j, h := range r.ext.hlls {
+					if h != nil {
+						ext.hlls[j] = h.clone()
+					}
+				}
+			}
+			c.runs[i].ext = ext
+		}
+	}
+	return &c
+}
+
 // resetChanges forgets what changed: the state as it is now is in a
 // checkpoint.
 func (w *windowOp) resetChanges() {

@@ -63,12 +63,16 @@ dead_letter: d
 			require.NoError(t, err)
 			p, err := Compile(context.Background(), s, nil)
 			require.NoError(t, err)
-			testDeltaChain(t, p)
+			t.Run("now", func(t *testing.T) { testDeltaChain(t, p, false) })
+			// The checkpointer encodes a copy of the state taken on the
+			// worker while the worker goes on: the copy must encode the
+			// state as it was when taken.
+			t.Run("captured", func(t *testing.T) { testDeltaChain(t, p, true) })
 		})
 	}
 }
 
-func testDeltaChain(t *testing.T, p *Plan) {
+func testDeltaChain(t *testing.T, p *Plan, captured bool) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(1, 2))
 	lookups := map[string]*Lookup{}
@@ -80,22 +84,44 @@ func testDeltaChain(t *testing.T, p *Plan) {
 	live := newWindowOp(p.window, pos)
 	var restored *windowOp
 	var fulls, deltas int
+	pend := func(w *windowOp) []string {
+		var ks []string
+		for _, k := range w.pending {
+			// A dropped key may stay in the live list, without effect.
+			if k.pending && w.keys[k.key] == k {
+				ks = append(ks, k.key)
+			}
+		}
+		slices.Sort(ks)
+		return slices.Compact(ks)
+	}
 	check := func() {
 		t.Helper()
 		want := live.encodeState(nil)
 		require.Equal(t, string(want), string(restored.encodeState(nil)), "after %d full states and %d deltas", fulls, deltas)
-		pend := func(w *windowOp) []string {
-			var ks []string
-			for _, k := range w.pending {
-				// A dropped key may stay in the live list, without effect.
-				if k.pending && w.keys[k.key] == k {
-					ks = append(ks, k.key)
-				}
-			}
-			slices.Sort(ks)
-			return slices.Compact(ks)
-		}
 		require.Equal(t, pend(live), pend(restored))
+	}
+	// captured: the state taken at the end of the previous step, with
+	// what it should restore to, applied after this step's events.
+	var taken *windowOp
+	var takenFull bool
+	var wantState []byte
+	var wantPending []string
+	applyTaken := func() {
+		t.Helper()
+		if taken == nil {
+			return
+		}
+		if takenFull {
+			restored = newWindowOp(p.window, pos)
+			require.NoError(t, restored.restoreState(taken.encodeState(nil)))
+		} else {
+			require.NoError(t, restored.applyDelta(taken.appendDelta(nil)))
+		}
+		if wantState != nil {
+			require.Equal(t, string(wantState), string(restored.encodeState(nil)), "after %d full states and %d deltas", fulls, deltas)
+			require.Equal(t, wantPending, pend(restored))
+		}
 	}
 	base := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
 	clock := base
@@ -122,6 +148,22 @@ func testDeltaChain(t *testing.T, p *Plan) {
 		}
 		if rng.IntN(3) == 0 {
 			require.NoError(t, pr.flushDue(ctx, live))
+		}
+		if captured {
+			applyTaken()
+			takenFull = step == 0 || rng.IntN(25) == 0
+			if takenFull {
+				taken = live.captureFull()
+				fulls++
+			} else {
+				taken = live.captureDelta()
+				deltas++
+			}
+			wantState, wantPending = nil, nil
+			if takenFull || step%10 == 9 { // comparing whole states is the slow part
+				wantState, wantPending = live.encodeState(nil), pend(live)
+			}
+			continue
 		}
 		if step == 0 || rng.IntN(25) == 0 {
 			b := live.appendState(nil)
