@@ -31,7 +31,7 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.dataDir, "data-dir", "", "data directory of the embedded engine (default ./pricestream-data)")
 	fl.StringVar(&f.natsURL, "nats-url", "", "connect to this NATS server or cluster instead of embedding one")
 	fl.StringVar(&f.natsListen, "nats-listen", "", "let NATS clients connect to the embedded engine on this address")
-	fl.StringVar(&f.fsync, "fsync", "", `fsync policy of the embedded engine: "always" (default: fsync before every acknowledgement) or "interval:DURATION" (can lose that window of acknowledged writes on power failure)`)
+	fl.StringVar(&f.fsync, "fsync", "", `fsync policy of the embedded engine: "always" (default: fsync before every acknowledgement, writes waiting at once sharing one fsync), "per-message" (the NATS server's own fsync of each message) or "interval:DURATION" (can lose that window of acknowledged writes on power failure)`)
 	fl.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error")
 	fl.StringVar(&f.logFormat, "log-format", "", "text or json")
 	fl.BoolVar(&f.insecure, "insecure", false, "allow listening on a non-loopback address with authentication off")

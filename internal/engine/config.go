@@ -115,23 +115,37 @@ func (c Config) Validate(prefix string) error {
 	return errors.Join(errs...)
 }
 
-// FsyncPolicy says when the embedded server fsyncs stored messages.
+// FsyncPolicy says when the embedded server's stored messages are fsynced.
 // The zero value is [FsyncAlways].
 type FsyncPolicy struct {
 	// Interval between fsyncs; 0 means fsync every message before it is
 	// acknowledged.
 	Interval time.Duration
+	// PerMessage, with Interval 0, leaves the fsync before each
+	// acknowledgement to the NATS server itself, which fsyncs every
+	// message on its own, without group commit ([FsyncPerMessage]).
+	PerMessage bool
 }
 
-// FsyncAlways fsyncs every message before acknowledging it.
+// FsyncAlways fsyncs every message before acknowledging it, with the
+// writes of one stream that wait at the same time sharing one fsync (group
+// commit; see [Engine.Durable]).
 var FsyncAlways = FsyncPolicy{}
 
-// ParseFsync parses "always" or "interval:DURATION" (for example
-// "interval:100ms").
+// FsyncPerMessage fsyncs every message before acknowledging it, by the NATS
+// server's own "sync always": one fsync per message, one after another.
+// Slower than [FsyncAlways] by the number of writers waiting at once; it
+// also covers clients that publish to the embedded server directly.
+var FsyncPerMessage = FsyncPolicy{PerMessage: true}
+
+// ParseFsync parses "always", "per-message" or "interval:DURATION" (for
+// example "interval:100ms").
 func ParseFsync(s string) (FsyncPolicy, error) {
 	switch {
 	case s == "" || s == "always":
 		return FsyncAlways, nil
+	case s == "per-message":
+		return FsyncPerMessage, nil
 	case strings.HasPrefix(s, "interval:"):
 		d, err := time.ParseDuration(strings.TrimPrefix(s, "interval:"))
 		if err != nil {
@@ -142,13 +156,16 @@ func ParseFsync(s string) (FsyncPolicy, error) {
 		}
 		return FsyncPolicy{Interval: d}, nil
 	default:
-		return FsyncPolicy{}, fmt.Errorf("engine: fsync %q: want \"always\" or \"interval:DURATION\"", s)
+		return FsyncPolicy{}, fmt.Errorf("engine: fsync %q: want \"always\", \"per-message\" or \"interval:DURATION\"", s)
 	}
 }
 
 // String returns the form ParseFsync reads.
 func (p FsyncPolicy) String() string {
 	if p.Interval == 0 {
+		if p.PerMessage {
+			return "per-message"
+		}
 		return "always"
 	}
 	return "interval:" + p.Interval.String()

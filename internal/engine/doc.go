@@ -11,15 +11,21 @@
 //
 // # Durability
 //
-// [FsyncAlways] (the default) makes the embedded server fsync every stored
-// message before it acknowledges it. [FsyncPolicy.Interval] lets acknowledged
-// messages sit in the operating system's cache for up to that long, so a power
-// failure can lose that window of acknowledged writes; a process crash loses
-// nothing in either mode.
+// [FsyncAlways] (the default) fsyncs every write made through
+// [Engine.PublishExpect] (or followed by [Engine.Durable]) before it is
+// answered, with group commit: the writes of one stream that wait at the
+// same time share one fsync of the stream's files (durable.go). The server
+// itself then syncs on a one-second interval, which covers what is written
+// otherwise. [FsyncPerMessage] leaves it to the server's own "sync always",
+// one fsync per message. [FsyncPolicy.Interval] lets acknowledged messages
+// sit in the operating system's cache for up to that long, so a power
+// failure can lose that window of acknowledged writes; a process crash
+// loses nothing in any mode.
 //
 // # Publishing
 //
-// [PublishExpect] is the publish the parts store their writes with: a
+// [PublishExpect] (and [Engine.PublishExpect], which adds the fsync) is the
+// publish the parts store their writes with: a
 // message conditional on its subject's last sequence (the optimistic
 // concurrency of table items and stream partitions), its acknowledgement
 // parsed without a JSON decode, and "no responders" retried as the client

@@ -38,7 +38,8 @@ type Engine struct {
 	lock   *os.File       // data dir lock of the embedded server
 	nc     *nats.Conn
 	js     jetstream.JetStream
-	disk   *diskGuard // nil when external
+	disk   *diskGuard  // nil when external
+	dur    *durability // nil unless embedded with FsyncAlways
 
 	mu struct {
 		sync.Mutex
@@ -109,14 +110,20 @@ func (e *Engine) startEmbedded() error {
 		MaxPending:         int64(4 * cfg.MaxPayload),
 		NoSigs:             true,
 		NoSystemAccount:    true,
-		SyncAlways:         cfg.Fsync.Interval == 0,
+		SyncAlways:         cfg.Fsync.Interval == 0 && cfg.Fsync.PerMessage,
 		SyncInterval:       cfg.Fsync.Interval,
 		JetStreamMaxMemory: -1,
 		JetStreamMaxStore:  -1,
 	}
-	if opts.SyncAlways {
+	switch {
+	case opts.SyncAlways:
 		// SyncInterval still drives the periodic flush of index state.
 		opts.SyncInterval = 2 * time.Minute
+	case cfg.Fsync.Interval == 0:
+		// Writes are fsynced before their acknowledgement by Durable;
+		// the server's own interval covers the rest (its index state,
+		// and the writes of clients that publish to it directly).
+		opts.SyncInterval = groupBackgroundSync
 	}
 	if cfg.Listen != "" {
 		host, port, err := net.SplitHostPort(cfg.Listen)
@@ -148,6 +155,10 @@ func (e *Engine) startEmbedded() error {
 		return errors.New("engine: embedded server not ready after 30s")
 	}
 	e.srv = srv
+	if !opts.SyncAlways && cfg.Fsync.Interval == 0 {
+		// The file store's layout: STORE/jetstream/ACCOUNT/streams/NAME.
+		e.dur = newDurability(filepath.Join(opts.StoreDir, server.JetStreamStoreDir, srv.GlobalAccount().GetName(), "streams"))
+	}
 	if cfg.MinFreeBytes > 0 {
 		e.disk = newDiskGuard(cfg.DataDir, uint64(cfg.MinFreeBytes), func(full bool, free uint64) {
 			if full {

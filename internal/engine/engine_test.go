@@ -28,11 +28,12 @@ func TestEngineParseFsync(t *testing.T) {
 	}{
 		{in: "", want: engine.FsyncAlways},
 		{in: "always", want: engine.FsyncAlways},
+		{in: "per-message", want: engine.FsyncPerMessage},
 		{in: "interval:100ms", want: engine.FsyncPolicy{Interval: 100 * time.Millisecond}},
 		{in: "interval:2m", want: engine.FsyncPolicy{Interval: 2 * time.Minute}},
 		{in: "interval:0s", err: "interval must be > 0"},
 		{in: "interval:soon", err: "invalid duration"},
-		{in: "never", err: `want "always" or "interval:DURATION"`},
+		{in: "never", err: `want "always", "per-message" or "interval:DURATION"`},
 	} {
 		got, err := engine.ParseFsync(tc.in)
 		if tc.err != "" {

@@ -37,24 +37,51 @@ const (
 // responders" on a connected client for a stream that no longer exists,
 // and it must not be the sign of a blip.
 func PublishExpect(ctx context.Context, nc *nats.Conn, subject string, data []byte, expectSeq uint64) (uint64, error) {
+	seq, _, err := publishExpect(ctx, nc, subject, data, expectSeq)
+	return seq, err
+}
+
+// publishExpect is PublishExpect, returning the stream that stored the
+// message too.
+func publishExpect(ctx context.Context, nc *nats.Conn, subject string, data []byte, expectSeq uint64) (uint64, string, error) {
 	m := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
 	m.Header[jetstream.ExpectedLastSubjSeqHeader] = []string{strconv.FormatUint(expectSeq, 10)}
 	resp, err := nc.RequestMsgWithContext(ctx, m)
 	for r := 0; errors.Is(err, nats.ErrNoResponders) && r < PublishRetries; r++ {
 		select {
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return 0, "", ctx.Err()
 		case <-time.After(PublishRetryWait):
 		}
 		resp, err = nc.RequestMsgWithContext(ctx, m)
 	}
 	if err != nil {
 		if errors.Is(err, nats.ErrNoResponders) {
-			return 0, fmt.Errorf("%w: %w", jetstream.ErrNoStreamResponse, err)
+			return 0, "", fmt.Errorf("%w: %w", jetstream.ErrNoStreamResponse, err)
 		}
-		return 0, err
+		return 0, "", err
 	}
-	return ParsePubAck(resp.Data)
+	seq, err := ParsePubAck(resp.Data)
+	if err != nil {
+		return 0, "", err
+	}
+	return seq, pubAckStream(resp.Data), nil
+}
+
+// pubAckStream returns the stream named by a successful acknowledgement
+// ({"stream":"S",...}; stream names have no quotes or backslashes), or "".
+func pubAckStream(b []byte) string {
+	const key = `"stream":"`
+	i := bytes.Index(b, []byte(key))
+	if i < 0 {
+		return ""
+	}
+	rest := b[i+len(key):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return ""
+	}
+	return string(rest[:j])
 }
 
 // ParsePubAck reads the sequence of a JetStream publish acknowledgement

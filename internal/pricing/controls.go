@@ -23,6 +23,7 @@ import (
 // engine, so a switch set through any process binds every process; each
 // Controls follows the bucket and answers from memory.
 type Controls struct {
+	eng    *engine.Engine
 	kv     jetstream.KeyValue
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -66,7 +67,7 @@ func OpenControls(ctx context.Context, eng *engine.Engine, logger *slog.Logger) 
 	if err != nil {
 		return nil, fmt.Errorf("pricing: controls bucket: %w", err)
 	}
-	c := &Controls{kv: kv, logger: logger.With("component", "pricing"), readyc: make(chan struct{})}
+	c := &Controls{eng: eng, kv: kv, logger: logger.With("component", "pricing"), readyc: make(chan struct{})}
 	c.mu.frozen = map[string]*Control{}
 	wctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
@@ -169,6 +170,9 @@ func (c *Controls) SetKillSwitch(ctx context.Context, on bool, reason, by string
 	if _, err := c.kv.Put(ctx, "kill_switch", b); err != nil {
 		return fmt.Errorf("pricing: kill switch: %w", err)
 	}
+	if err := c.eng.DurableKV(ctx, c.kv); err != nil {
+		return fmt.Errorf("pricing: kill switch: %w", err)
+	}
 	c.apply("kill_switch", b, true)
 	return nil
 }
@@ -188,6 +192,9 @@ func (c *Controls) Freeze(ctx context.Context, product string, frozen bool, reas
 	}
 	b, _ := json.Marshal(Control{Product: product, Reason: reason, At: time.Now().UTC(), By: by})
 	if _, err := c.kv.Put(ctx, key, b); err != nil {
+		return fmt.Errorf("pricing: freeze %s: %w", product, err)
+	}
+	if err := c.eng.DurableKV(ctx, c.kv); err != nil {
 		return fmt.Errorf("pricing: freeze %s: %w", product, err)
 	}
 	c.apply(key, b, true)

@@ -391,7 +391,7 @@ func (w *partWriter) publish() (uint64, error) {
 		w.buf = appendBatch(w.buf[:0], w.offset, w.recs)
 		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.WriteTimeout)
 		t0 := time.Now()
-		seq, err := engine.PublishExpect(ctx, m.nc, w.subject, w.buf, w.lastSeq)
+		seq, err := m.eng.PublishExpect(ctx, m.nc, w.subject, w.buf, w.lastSeq)
 		cancel()
 		if err == nil {
 			m.metrics.writeSeconds.Observe(time.Since(t0).Seconds())

@@ -13,7 +13,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/table/expr"
 	"github.com/pricestream/pricestream/internal/table/item"
 )
@@ -483,7 +482,7 @@ func (t *Table) write(ctx context.Context, key []byte, op string, fn mutation) (
 			v.item, _ = next.AppendBinary(nil)
 		}
 		buf = appendVersion(buf[:0], &v)
-		seq, err := engine.PublishExpect(ctx, t.m.nc, subj, buf, tip)
+		seq, err := t.m.eng.PublishExpect(ctx, t.m.nc, subj, buf, tip)
 		if err == nil {
 			t.noteKeyWrite(key, seq)
 			res.Written, res.Seq = true, seq

@@ -517,6 +517,18 @@ func (m *Manager) tryTransact(ctx context.Context, items, order []*txnItem) erro
 		ti.a.Table.noteWrite(ack.Sequence)
 		locked = append(locked, ti)
 	}
+	// Every lock marker is durable before the commit point is: a decision
+	// that outlived a marker would commit part of the transaction.
+	synced := map[string]bool{}
+	for _, ti := range order {
+		if name := ti.a.Table.jsName; !synced[name] {
+			synced[name] = true
+			if err := m.eng.Durable(ctx, name); err != nil {
+				rollback()
+				return fmt.Errorf("%w: transaction %s: %v", ErrUnavailable, id, err)
+			}
+		}
+	}
 	// Commit point.
 	d, err := m.decide(ctx, id, decisionCommit)
 	if err != nil {
@@ -527,6 +539,9 @@ func (m *Manager) tryTransact(ctx context.Context, items, order []*txnItem) erro
 	if d != decisionCommit {
 		rollback()
 		return fmt.Errorf("%w: transaction %s was aborted by a recoverer", ErrConflict, id)
+	}
+	if err := m.eng.Durable(ctx, m.txnStream()); err != nil {
+		return fmt.Errorf("%w: transaction %s: outcome unknown: %v", ErrUnavailable, id, err)
 	}
 	// Roll forward.
 	var firstErr error

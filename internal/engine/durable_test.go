@@ -1,0 +1,189 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pricestream/pricestream/internal/engine"
+	"github.com/pricestream/pricestream/internal/engine/enginetest"
+)
+
+// Writes that wait while a sync runs share the next one: nine writes, two
+// syncs. None is answered before a sync that started after it was stored.
+func TestEngineDurableGroupCommit(t *testing.T) {
+	e := enginetest.Start(t)
+	ctx := context.Background()
+	_, err := e.JetStream().CreateStream(ctx, jetstream.StreamConfig{Name: "g", Subjects: []string{"g.>"}})
+	require.NoError(t, err)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var first atomic.Bool
+	engine.SetBeforeSync(e, func(string) {
+		if first.CompareAndSwap(false, true) {
+			close(entered)
+			<-release
+		}
+	})
+	syncs0, waits0 := e.SyncStats()
+	errs := make(chan error, 9)
+	var answered atomic.Int32
+	publish := func(i int) {
+		_, err := e.PublishExpect(ctx, e.Conn(), "g."+strconv.Itoa(i), []byte("x"), 0)
+		answered.Add(1)
+		errs <- err
+	}
+	go publish(0)
+	<-entered // the first write's sync holds
+	for i := 1; i <= 8; i++ {
+		go publish(i)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, waits := e.SyncStats(); waits-waits0 == 9 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond) // polling interval
+	}
+	_, waits := e.SyncStats()
+	require.Equal(t, uint64(9), waits-waits0, "every write waits for a sync")
+	require.Zero(t, answered.Load(), "no write is answered while the sync holds")
+	close(release)
+	for range 9 {
+		require.NoError(t, <-errs)
+	}
+	syncs, _ := e.SyncStats()
+	require.Equal(t, uint64(2), syncs-syncs0, "the eight that waited shared one sync")
+}
+
+// A sync fsyncs the block files written since the last one (the new ones
+// a small block size makes) and, when one appeared, their directory.
+func TestEngineDurableSyncsNewBlocks(t *testing.T) {
+	e := enginetest.Start(t)
+	ctx := context.Background()
+	// A stream this small gets the file store's smallest blocks (32 KB).
+	_, err := e.JetStream().CreateStream(ctx, jetstream.StreamConfig{Name: "b", Subjects: []string{"b.>"}, MaxBytes: 100_000})
+	require.NoError(t, err)
+	dir := msgsDir(t, e, "b")
+	data := make([]byte, 10_000)
+	var seenDir bool
+	for i := range 20 {
+		_, err := e.PublishExpect(ctx, e.Conn(), "b."+strconv.Itoa(i), data, 0)
+		require.NoError(t, err)
+		synced := engine.SyncedFiles(e, "b")
+		newest := newestBlock(t, dir)
+		require.Contains(t, synced, newest, "write %d: the block it went to was not fsynced", i)
+		if slices.Contains(synced, dir) {
+			seenDir = true
+		}
+	}
+	require.True(t, seenDir, "new block files appeared, so their directory was fsynced")
+	require.Greater(t, blockCount(t, dir), 1)
+}
+
+// Without group commit (an interval, or the server's own per-message
+// fsync) there is nothing to wait for.
+func TestEngineDurableOnlyWithAlways(t *testing.T) {
+	for _, p := range []engine.FsyncPolicy{engine.FsyncPerMessage, {Interval: 50 * time.Millisecond}} {
+		e := enginetest.Start(t, enginetest.WithFsync(p))
+		ctx := context.Background()
+		_, err := e.JetStream().CreateStream(ctx, jetstream.StreamConfig{Name: "n", Subjects: []string{"n.>"}})
+		require.NoError(t, err)
+		_, err = e.PublishExpect(ctx, e.Conn(), "n.a", []byte("x"), 0)
+		require.NoError(t, err)
+		syncs, waits := e.SyncStats()
+		require.Zero(t, syncs+waits, p.String())
+	}
+}
+
+// A stream whose files are not where the file store keeps them is an
+// error that says so, not a write taken for durable.
+func TestEngineDurableUnknownStream(t *testing.T) {
+	e := enginetest.Start(t)
+	err := e.Durable(context.Background(), "nosuch")
+	require.ErrorContains(t, err, `stream files not found: stream "nosuch"`)
+}
+
+func msgsDir(t *testing.T, e *engine.Engine, stream string) string {
+	t.Helper()
+	dir := filepath.Join(e.Config().DataDir, "jetstream", "jetstream", "$G", "streams", stream, "msgs")
+	_, err := os.Stat(dir)
+	require.NoError(t, err, "the file store's layout changed: group commit fsyncs files it cannot find")
+	return dir
+}
+
+func newestBlock(t *testing.T, dir string) string {
+	t.Helper()
+	best := -1
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, en := range ents {
+		if n, ok := strings.CutSuffix(en.Name(), ".blk"); ok {
+			if i, err := strconv.Atoi(n); err == nil {
+				best = max(best, i)
+			}
+		}
+	}
+	require.GreaterOrEqual(t, best, 0)
+	return filepath.Join(dir, fmt.Sprintf("%d.blk", best))
+}
+
+func blockCount(t *testing.T, dir string) int {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	n := 0
+	for _, en := range ents {
+		if strings.HasSuffix(en.Name(), ".blk") {
+			n++
+		}
+	}
+	return n
+}
+
+// BenchmarkEngineDurablePublish: 16 writers publishing 200-byte messages
+// to one stream, each waiting for its write to be fsynced: group commit
+// (always) beside the server's own fsync of every message (per-message),
+// and an interval that does not wait (interval).
+func BenchmarkEngineDurablePublish(b *testing.B) {
+	for _, p := range []engine.FsyncPolicy{engine.FsyncAlways, engine.FsyncPerMessage, {Interval: 100 * time.Millisecond}} {
+		b.Run(p.String(), func(b *testing.B) {
+			e := enginetest.Start(b, enginetest.WithFsync(p))
+			ctx := context.Background()
+			_, err := e.JetStream().CreateStream(ctx, jetstream.StreamConfig{Name: "d", Subjects: []string{"d.>"}})
+			require.NoError(b, err)
+			data := make([]byte, 200)
+			var next atomic.Int64
+			var mu sync.Mutex
+			var firstErr error
+			b.SetParallelism(8) // 16 writers on 2 cores
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := next.Add(1)
+					if _, err := e.PublishExpect(ctx, e.Conn(), "d."+strconv.FormatInt(i, 10), data, 0); err != nil {
+						mu.Lock()
+						firstErr = err
+						mu.Unlock()
+					}
+				}
+			})
+			b.StopTimer()
+			require.NoError(b, firstErr)
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+			if syncs, waits := e.SyncStats(); syncs > 0 {
+				b.ReportMetric(float64(waits)/float64(syncs), "writes/fsync")
+			}
+		})
+	}
+}
