@@ -86,10 +86,12 @@ type streamSync struct {
 	dir  string
 
 	mu      sync.Mutex
-	running *syncRound // the sync in progress
-	next    *syncRound // the sync after it, which new waiters join
-	synced  int        // the highest block number the last sync saw; -1 before any
-	files   []string   // the files the last sync fsynced (for tests)
+	running *syncRound  // the sync in progress
+	next    *syncRound  // the sync after it, which new waiters join
+	synced  int         // the highest block number the last sync saw; -1 before any
+	dirInfo os.FileInfo // the directory the last sync saw
+	blkInfo os.FileInfo // and that block
+	files   []string    // the files the last sync fsynced (for tests)
 }
 
 type syncRound struct {
@@ -149,7 +151,14 @@ func (s *streamSync) fsync() error {
 	if h := s.d.beforeSync; h != nil {
 		h(s.name)
 	}
-	ents, err := os.ReadDir(s.dir)
+	info, err := os.Stat(s.dir)
+	if err == nil && (s.dirInfo == nil || !os.SameFile(info, s.dirInfo)) {
+		s.synced = -1 // the stream is new, or was deleted and made again
+	}
+	var ents []os.DirEntry
+	if err == nil {
+		ents, err = os.ReadDir(s.dir)
+	}
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("%w: stream %q: %s", errNoStoreDir, s.name, s.dir)
@@ -168,16 +177,25 @@ func (s *streamSync) fsync() error {
 			continue
 		}
 		highest = max(highest, i)
-		if i >= s.synced {
-			blocks = append(blocks, i)
-		}
+		blocks = append(blocks, i)
 	}
 	if highest < 0 {
 		return fmt.Errorf("%w: stream %q: no block file in %s", errNoStoreDir, s.name, s.dir)
 	}
+	if s.synced >= 0 {
+		// The block the last sync saw newest must still be that file; if
+		// not, the stream was purged or made again: sync every block.
+		bi, err := os.Stat(s.block(s.synced))
+		if err != nil || !os.SameFile(bi, s.blkInfo) {
+			s.synced = -1
+		}
+	}
 	files := s.files[:0]
 	for _, i := range blocks {
-		p := filepath.Join(s.dir, strconv.Itoa(i)+".blk")
+		if i < s.synced {
+			continue // not written since the last sync
+		}
+		p := s.block(i)
 		if err := syncFile(p); err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				continue // removed since the listing: nothing to keep
@@ -192,9 +210,15 @@ func (s *streamSync) fsync() error {
 		}
 		files = append(files, s.dir)
 	}
-	s.synced, s.files = highest, files
+	bi, err := os.Stat(s.block(highest))
+	if err != nil {
+		bi = nil // removed since: the next sync syncs every block
+	}
+	s.synced, s.files, s.dirInfo, s.blkInfo = highest, files, info, bi
 	return nil
 }
+
+func (s *streamSync) block(i int) string { return filepath.Join(s.dir, strconv.Itoa(i)+".blk") }
 
 func syncFile(path string) error {
 	f, err := os.Open(path)

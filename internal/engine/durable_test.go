@@ -187,3 +187,26 @@ func BenchmarkEngineDurablePublish(b *testing.B) {
 		})
 	}
 }
+
+// A stream deleted and made again under the same name has its blocks
+// numbered from 1 again: they are fsynced, not taken for old ones.
+func TestEngineDurableRecreatedStream(t *testing.T) {
+	e := enginetest.Start(t)
+	ctx := context.Background()
+	cfg := jetstream.StreamConfig{Name: "r", Subjects: []string{"r.>"}, MaxBytes: 100_000}
+	_, err := e.JetStream().CreateStream(ctx, cfg)
+	require.NoError(t, err)
+	data := make([]byte, 10_000)
+	for i := range 12 { // several blocks
+		_, err := e.PublishExpect(ctx, e.Conn(), "r."+strconv.Itoa(i), data, 0)
+		require.NoError(t, err)
+	}
+	require.NoError(t, e.JetStream().DeleteStream(ctx, "r"))
+	_, err = e.JetStream().CreateStream(ctx, cfg)
+	require.NoError(t, err)
+	_, err = e.PublishExpect(ctx, e.Conn(), "r.x", data, 0)
+	require.NoError(t, err)
+	dir := msgsDir(t, e, "r")
+	require.Contains(t, engine.SyncedFiles(e, "r"), newestBlock(t, dir))
+	require.Contains(t, engine.SyncedFiles(e, "r"), dir, "a new directory is fsynced")
+}
