@@ -113,11 +113,16 @@ func Each(t *testing.T, fn func(t *testing.T, e *engine.Engine)) {
 // state flusher and access-time ticker) that the server leaves running when
 // a JetStream stream is being created at the moment the server shuts down
 // (the store is made before the stream is registered, so shutdown never
-// stops it). They are the server's, not ours; every other goroutine must
-// be gone.
+// stops it); and one of the NATS client's (resetPendingAcksOnReconnect,
+// started by an asynchronous publish such as an object store's put, which
+// blocks for ever on a nil channel when the client cleans up its reply
+// subscription before the goroutine reads the channel: nats.go 1.55
+// jetstream.go cleanupReplySub). They are the server's and the client's,
+// not ours; every other goroutine must be gone.
 func LeakOptions() []goleak.Option {
 	return []goleak.Option{
 		goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server.(*fileStore).flushStreamStateLoop"),
 		goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server/ats.Register.func1"),
+		goleak.IgnoreTopFunction("github.com/nats-io/nats.go/jetstream.(*jetStream).resetPendingAcksOnReconnect"),
 	}
 }
