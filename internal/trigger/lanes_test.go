@@ -305,3 +305,55 @@ func TestTriggerLanesAccounting(t *testing.T) {
 	}
 	require.Len(t, seen, n-n/5-1)
 }
+
+// TestTriggerLanesLeaseLost checks that a process that loses a
+// partition's lease stops it at once: the invocation in flight is
+// cancelled without waiting for the drain timeout of a clean stop, since
+// the new owner delivers the partition from its checkpoint meanwhile.
+func TestTriggerLanesLeaseLost(t *testing.T) {
+	eng := enginetest.Start(t)
+	cfg := testConfig
+	cfg.LeaseTTL = time.Second
+	cfg.DrainTimeout = time.Minute
+	e := newEnvOn(t, eng, cfg)
+	s := e.createStream("clicks", 1)
+	fn := newBlocker(dataN(0))
+	defer fn.unblock()
+	ended := make(chan error, 1)
+	require.NoError(t, e.fns.Register("fn", trigger.FunctionOf(func(ctx context.Context, b *trigger.Batch) (trigger.Response, error) {
+		resp, err := fn.Invoke(ctx, b)
+		if err != nil {
+			ended <- err
+		}
+		return resp, err
+	})))
+	e.put(s, 1, 1, keyN(1), dataN)
+	e.apply("name: lost\nsource: stream:clicks\nfunction: go:fn\nparallelism: 2\nfunction_timeout: 5m\n")
+	select {
+	case <-fn.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the invocation did not start")
+	}
+	// Another process takes the lease over.
+	ctx := context.Background()
+	kv, err := eng.JetStream().KeyValue(ctx, eng.Name("kv", "trigger_leases"))
+	require.NoError(t, err)
+	_, err = kv.Put(ctx, "lost.0", fmt.Appendf(nil, `{"owner":"elsewhere","expires":%q}`, time.Now().Add(time.Hour).UTC().Format(time.RFC3339Nano)))
+	require.NoError(t, err)
+	select {
+	case err := <-ended:
+		require.ErrorIs(t, err, context.Canceled)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the invocation in flight was not cancelled after the lease was lost")
+	}
+	waitFor(t, 10*time.Second, func() error {
+		st, err := e.m.Describe(ctx, "lost")
+		if err != nil {
+			return err
+		}
+		if p := st.Partitions[0]; p.State != "standby" || p.Processed != 0 {
+			return fmt.Errorf("state %s processed %d", p.State, p.Processed)
+		}
+		return nil
+	})
+}

@@ -441,12 +441,17 @@ func (r *runner) view(rec *Record) map[string]any {
 }
 
 // drainContext returns a context that is cancelled d after ctx is done
-// (or when the returned func is called, which must be).
+// (or when the returned func is called, which must be), or at once when
+// ctx ended because the partition's lease was lost.
 func drainContext(ctx context.Context, d time.Duration) (context.Context, func()) {
 	hard, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var mu sync.Mutex
 	var t *time.Timer
 	stop := context.AfterFunc(ctx, func() {
+		if errors.Is(context.Cause(ctx), errLeaseLost) {
+			cancel()
+			return
+		}
 		mu.Lock()
 		t = time.AfterFunc(d, cancel)
 		mu.Unlock()
