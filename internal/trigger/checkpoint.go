@@ -12,8 +12,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Checkpoint is a trigger's committed place in one partition: the last
-// record it is done with (processed, filtered or sent to the destination).
+// Checkpoint is a trigger's committed place in one partition: a record
+// such that it and every record before it are done (processed, filtered
+// or sent to the destination), just before the oldest one that is not
+// (lanes finish out of read order). A restart delivers from the record
+// after it.
 type Checkpoint struct {
 	// Source the checkpoint belongs to; a checkpoint of another source (the
 	// spec's source changed) is ignored.

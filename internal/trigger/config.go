@@ -18,19 +18,21 @@ type Config struct {
 	RetryBaseDelay time.Duration `yaml:"retry_base_delay" json:"retry_base_delay"`
 	// RetryMaxDelay caps the wait between retries. Default 10s.
 	RetryMaxDelay time.Duration `yaml:"retry_max_delay" json:"retry_max_delay"`
-	// ReadAhead is how many record batches (engine messages) a partition
-	// reads ahead of the function; a slow function holds memory to this
-	// bound. Default 4.
+	// ReadAhead is how many record batches (engine messages), or parts
+	// of them, each lane of a partition holds in its queue ahead of the
+	// function; the reader waits while a lane's queue is full, so a slow
+	// function holds memory to this bound (and to the partition's window
+	// of records not done). Default 4.
 	ReadAhead int `yaml:"read_ahead" json:"read_ahead"`
 	// CommitInterval is the least time between two checkpoint writes of a
 	// partition; checkpoints of the batches done meanwhile coalesce. After
 	// a crash, up to this much of a partition's records are delivered
 	// again; a clean stop commits the last one. Default 100ms.
 	CommitInterval time.Duration `yaml:"commit_interval" json:"commit_interval"`
-	// DrainTimeout is how long a stopping trigger lets the batches in
-	// flight finish (and commits them) before it cancels their
-	// invocations, which are then delivered again after the restart.
-	// Default 5s.
+	// DrainTimeout is how long a stopping trigger lets its lanes deliver
+	// the records they have read (and commits them) before it cancels
+	// their invocations, which are then delivered again after the
+	// restart. Default 5s.
 	DrainTimeout time.Duration `yaml:"drain_timeout" json:"drain_timeout"`
 	// LeaseTTL is how long a process owns a trigger partition without
 	// renewing its lease; another process takes the partition over after

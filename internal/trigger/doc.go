@@ -22,24 +22,32 @@
 // # Delivery
 //
 // Per trigger and partition a runner reads from just after its checkpoint
-// (or the starting position), builds a batch, filters it, splits it into
-// up to Parallelism lanes by key hash (so order per key holds), invokes
-// the function for each lane concurrently, retries failures with
-// exponential backoff and jitter, bisects when asked, honours partial-batch
-// responses, sends what fails past the policy to the destination, and then
-// commits the checkpoint. Delivery is at-least-once: a record is delivered
-// again only when the process stops between an invocation and the commit
-// after it, or when a function fails.
+// (or the starting position) and routes each record by a hash of its key
+// to one of up to Parallelism lanes (so order per key holds). Each lane
+// builds its own batches from its bounded queue and invokes the function
+// as soon as it has records, without waiting for the other lanes (as
+// Lambda's ParallelizationFactor runs concurrent batches of a shard); it
+// filters, retries failures with exponential backoff and jitter, bisects
+// when asked, honours partial-batch responses and sends what fails past
+// the policy to the destination. The checkpoint is the low-water mark of
+// the records done: the record just before the oldest one some lane has
+// not done. Delivery is at-least-once: a record is delivered again when a
+// function fails, or when the process stops after an invocation and before
+// the checkpoint passes it (which, with lanes, includes the records other
+// lanes did after the oldest one not done).
 //
 // # Concurrency
 //
 // [Manager.Run] owns one goroutine per running trigger; each owns one
 // goroutine per partition, which holds the partition's lease (with a
-// renewing goroutine) and runs the runner; the runner owns a reader
-// goroutine, a checkpoint committer and, per batch with Parallelism above
-// 1, one goroutine per lane. Every owner waits for what it started before it
-// returns. Lock order: Manager.mu, then triggerRun.mu, then
-// partitionStatus.mu; none is held while calling out (engine, function).
+// renewing goroutine) and runs the runner; the runner owns a checkpoint
+// committer and, per reader it opens, a dispatcher goroutine (reads,
+// blocks while a lane's queue or the window of records not done is full)
+// and one goroutine per lane. Every owner waits for what it started
+// before it returns. Lock order: Manager.mu, then triggerRun.mu, then
+// partitionStatus.mu; and, apart, a window's mu, then committer.mu (a
+// lane sets the checkpoint under the window's lock). None is held while
+// calling out (engine, function).
 //
 // This package imports stream, table (and table/item) and engine; api and
 // app import it, never the reverse.

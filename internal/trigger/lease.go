@@ -85,6 +85,11 @@ func (l *leases) acquire(ctx context.Context, key string) (rev uint64, holder st
 	return rev, "", nil
 }
 
+// errLeaseLost is the cause of a partition's stop when another process
+// took its lease over: the runner then stops at once, without draining,
+// since the new owner already delivers from the last checkpoint.
+var errLeaseLost = errors.New("trigger: partition lease lost to another process")
+
 // renew extends the lease held at revision rev; it fails when the lease was
 // taken over.
 func (l *leases) renew(ctx context.Context, key string, rev uint64) (uint64, error) {
@@ -127,7 +132,7 @@ func (m *Manager) runPartition(ctx context.Context, r *runner) {
 			}
 			continue
 		}
-		lctx, cancel := context.WithCancel(ctx)
+		lctx, cancel := context.WithCancelCause(ctx)
 		var wg sync.WaitGroup
 		var mu sync.Mutex // guards rev between the renewer and the release
 		wg.Add(1)
@@ -150,7 +155,7 @@ func (m *Manager) runPartition(ctx context.Context, r *runner) {
 				if err != nil && lctx.Err() == nil {
 					if isConflict(err) {
 						r.logger.Warn("trigger partition lease lost to another process; stopping here", "err", err)
-						cancel()
+						cancel(errLeaseLost)
 						return
 					}
 					r.logger.Warn("trigger partition lease not renewed; retrying", "err", err)
@@ -158,7 +163,7 @@ func (m *Manager) runPartition(ctx context.Context, r *runner) {
 			}
 		}()
 		r.run(lctx)
-		cancel()
+		cancel(nil)
 		wg.Wait()
 		mu.Lock()
 		m.lease.release(context.WithoutCancel(ctx), key, rev)

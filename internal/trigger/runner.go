@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,13 +18,15 @@ import (
 )
 
 // runner delivers one partition of one trigger: it reads from the
-// checkpoint, builds batches, filters, invokes the function in up to
-// Parallelism lanes, handles failures, and commits checkpoints.
+// checkpoint, routes the records by key hash to up to Parallelism lanes,
+// each of which builds its own batches, filters, invokes the function and
+// handles failures without waiting for the others, and commits
+// checkpoints at the low-water mark of the records done (see lane.go).
 //
 // Goroutines: run is called by its owner (the manager, or a test) and
-// starts a committer and, per reader it opens, a read goroutine; with
-// Parallelism above 1 each batch runs its lanes in goroutines. run waits
-// for all of them before it returns.
+// starts a committer and, per reader it opens, a dispatcher (which reads)
+// and one goroutine per lane. run waits for all of them before it
+// returns.
 type runner struct {
 	name    string
 	spec    *Spec
@@ -41,10 +44,9 @@ type runner struct {
 	gen     int64            // the definition's creation time: checkpoints of an older trigger of the same name are ignored
 	now     func() time.Time // the clock of record ages (tests move it)
 
-	// Owned by the run goroutine.
-	pending []Record    // rest of the last chunk read
-	readErr error       // the reader's error, once it failed
-	done    *Checkpoint // the last record done with
+	// The last record done with (the checkpoint): set by the lanes under
+	// their window's lock, read by the run goroutine between readers.
+	done *Checkpoint
 
 	status partitionStatus
 }
@@ -164,141 +166,50 @@ func (r *runner) runOnce(ctx context.Context) error {
 		return fmt.Errorf("open partition %d: %w", r.part, err)
 	}
 	rctx, cancel := context.WithCancel(ctx)
-	// Stopping is two-phase: when ctx is done no new batch starts, and the
-	// batch in flight has DrainTimeout to finish (and be committed) before
-	// its invocations are cancelled too.
+	// Stopping is two-phase: when ctx is done the dispatcher stops reading
+	// and closes the lanes' queues; the lanes deliver what they hold and
+	// have DrainTimeout to finish (and be committed) before their
+	// invocations are cancelled too.
 	hard, hardCancel := drainContext(ctx, r.cfg.DrainTimeout)
 	defer hardCancel()
-	chunks := make(chan []Record, r.cfg.ReadAhead)
-	readErr := make(chan error, 1)
+	w, cp := newWindow(windowRecords(r.spec)), r.done
+	lanes := make([]chan []laneRec, max(1, r.spec.Parallelism))
+	for i := range lanes {
+		lanes[i] = make(chan []laneRec, r.cfg.ReadAhead)
+	}
 	var wg sync.WaitGroup
-	wg.Add(1)
+	var readErr error
+	wg.Add(1 + len(lanes))
 	go func() {
 		defer wg.Done()
-		readErr <- r.read(rctx, rd, chunks)
+		pprof.Do(rctx, pprof.Labels("role", "dispatch"), func(ctx context.Context) {
+			readErr = r.dispatch(ctx, rd, cp, w, lanes)
+		})
+		for _, q := range lanes {
+			close(q)
+		}
 	}()
-	defer func() {
-		cancel()
-		rd.Close()
-		wg.Wait()
-	}()
-	r.pending, r.readErr = nil, nil
+	for i, q := range lanes {
+		go func() {
+			defer wg.Done()
+			pprof.Do(hard, pprof.Labels("role", "lane", "lane", strconv.Itoa(i)), func(ctx context.Context) {
+				r.lane(ctx, q, w)
+			})
+		}()
+	}
 	r.status.set("running", nil)
-	var expect uint64
-	if r.done != nil {
-		expect = r.done.Offset + 1
+	wg.Wait()
+	cancel()
+	rd.Close()
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
-	for {
-		batch, err := r.collect(rctx, chunks, readErr)
-		if err != nil {
-			return err
-		}
-		if _, dense := r.src.(denseOffsets); dense && batch[0].Offset > expect && (r.done != nil || expect > 0) {
-			first := batch[0]
-			// The source no longer holds records between the checkpoint
-			// and this one (retention removed them before they were
-			// delivered). Say so: nothing is skipped silently.
-			r.logger.Warn("records expired from the source before the trigger delivered them", "records", first.Offset-expect, "before_seq", first.SequenceNumber)
-		}
-		if err := r.process(hard, batch); err != nil {
-			return err
-		}
-		last := batch[len(batch)-1]
-		expect = last.Offset + 1
-		cp := Checkpoint{Source: r.spec.Source, Generation: r.gen, SequenceNumber: last.SequenceNumber, Offset: last.Offset, Arrival: last.Arrival}
-		r.done = &cp
-		r.status.checkpoint.Store(&cp)
-		r.status.done.Add(int64(len(batch)))
-		r.commit.set(cp)
-	}
+	return readErr
 }
 
-// read moves the reader's records into chunks until ctx is done or the
-// reader fails. The channel's capacity bounds how far it reads ahead.
-func (r *runner) read(ctx context.Context, rd PartitionReader, chunks chan<- []Record) error {
-	for {
-		recs, err := rd.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("read partition %d: %w", r.part, err)
-		}
-		r.status.read.Add(int64(len(recs)))
-		select {
-		case chunks <- recs:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-// collect returns the next batch: at least one record and at most
-// BatchSize, gathered for up to BatchingWindow (without waiting when the
-// window is 0).
-func (r *runner) collect(ctx context.Context, chunks <-chan []Record, readErr <-chan error) ([]*Record, error) {
-	limit := r.spec.BatchSize
-	batch := make([]*Record, 0, min(limit, 256))
-	take := func() {
-		n := min(len(r.pending), limit-len(batch))
-		for i := range n {
-			batch = append(batch, &r.pending[i])
-		}
-		r.pending = r.pending[n:]
-	}
-	take()
-	if len(batch) == 0 {
-		if r.readErr != nil {
-			return nil, r.readErr
-		}
-		select {
-		case c := <-chunks:
-			r.pending = c
-			take()
-		case err := <-readErr:
-			return nil, err
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	window := r.spec.BatchingWindow.D()
-	if window <= 0 {
-		for len(batch) < limit {
-			select {
-			case c := <-chunks:
-				r.pending = c
-				take()
-			default:
-				return batch, nil
-			}
-		}
-		return batch, nil
-	}
-	if len(batch) == limit {
-		return batch, nil
-	}
-	t := time.NewTimer(window)
-	defer t.Stop()
-	for len(batch) < limit {
-		select {
-		case c := <-chunks:
-			r.pending = c
-			take()
-		case err := <-readErr:
-			r.readErr = err
-			return batch, nil
-		case <-t.C:
-			return batch, nil
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	return batch, nil
-}
-
-// process delivers a batch: filters it, sends over-age records to the
-// destination, and invokes the function in lanes of keys. It returns an
-// error only when ctx is done before the batch is.
+// process delivers a lane's batch: filters it, sends over-age records to
+// the destination, and invokes the function. It returns an error only
+// when ctx is done before the batch is.
 func (r *runner) process(ctx context.Context, batch []*Record) error {
 	now := r.now()
 	deliver := batch
@@ -326,48 +237,16 @@ func (r *runner) process(ctx context.Context, batch []*Record) error {
 	for _, rec := range deliver {
 		r.tm.delivery.Observe(now.Sub(rec.Arrival).Seconds())
 	}
-	var err error
-	switch lanes := r.spec.Parallelism; {
-	case len(deliver) == 0:
-	case lanes <= 1 || len(deliver) == 1:
-		err = r.deliver(ctx, deliver)
-	default:
-		err = r.deliverLanes(ctx, deliver, lanes)
-	}
-	if err != nil {
-		return err
+	if len(deliver) > 0 {
+		if err := r.deliver(ctx, deliver); err != nil {
+			return err
+		}
 	}
 	last := batch[len(batch)-1]
 	age := time.Since(last.Arrival)
 	r.status.lastAge.Store(int64(age))
 	r.age.Set(age.Seconds())
 	return nil
-}
-
-// deliverLanes splits recs by key hash into lanes that run concurrently;
-// each lane keeps the order of its records, so order per key holds.
-func (r *runner) deliverLanes(ctx context.Context, recs []*Record, n int) error {
-	lanes := make([][]*Record, n)
-	for _, rec := range recs {
-		h := fnv.New32a()
-		_, _ = h.Write([]byte(rec.Key))
-		i := int(h.Sum32() % uint32(n))
-		lanes[i] = append(lanes[i], rec)
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i, lane := range lanes {
-		if len(lane) == 0 {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = r.deliver(ctx, lane)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // deliver invokes the function with recs (records of one lane, in order)
@@ -562,12 +441,17 @@ func (r *runner) view(rec *Record) map[string]any {
 }
 
 // drainContext returns a context that is cancelled d after ctx is done
-// (or when the returned func is called, which must be).
+// (or when the returned func is called, which must be), or at once when
+// ctx ended because the partition's lease was lost.
 func drainContext(ctx context.Context, d time.Duration) (context.Context, func()) {
 	hard, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var mu sync.Mutex
 	var t *time.Timer
 	stop := context.AfterFunc(ctx, func() {
+		if errors.Is(context.Cause(ctx), errLeaseLost) {
+			cancel()
+			return
+		}
 		mu.Lock()
 		t = time.AfterFunc(d, cancel)
 		mu.Unlock()

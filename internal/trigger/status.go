@@ -26,7 +26,8 @@ type PartitionStatus struct {
 	// LeaseExpires when the lease ends unless renewed.
 	Owner        string    `json:"owner,omitempty"`
 	LeaseExpires time.Time `json:"lease_expires,omitzero"`
-	// Checkpoint is the last record the trigger is done with.
+	// Checkpoint is the last record before the oldest one the trigger is
+	// not done with.
 	Checkpoint *Checkpoint `json:"checkpoint,omitempty"`
 	// LagRecords counts the records stored after the checkpoint;
 	// LagMillis is the arrival time of the newest record minus that of the
