@@ -46,7 +46,9 @@ type JSONOptions struct {
 // of the record are slices of it, so they stay valid after the record is
 // reset or the input reused; a typed decode names the fields whose key is
 // its column's, in the column's position, with the schema's own strings);
-// unescaped strings are the only other allocations. Invalid UTF-8 and
+// unescaped strings are the only other allocations.
+// [JSONDecoder.DecodeInPlace] skips the copy, for input that is not
+// modified afterwards. Invalid UTF-8 and
 // unescaped control characters in strings are errors. A JSONDecoder is safe
 // for concurrent use.
 type JSONDecoder struct {
