@@ -314,7 +314,7 @@ func (w *windowOp) add(r *record.Record, t int64, m srcMeta, ev *exprEval, now i
 			if !ok {
 				v, _ = r.Lookup(d.keys[i])
 			}
-			ks.vals = append(ks.vals, ownValue(v))
+			ks.vals = append(ks.vals, v.Owned()) // r may alias its input
 		}
 		w.keys[ks.key] = ks
 	}
