@@ -238,6 +238,12 @@ func (d *JSONDecoder) typeFields(sc *jsonScanner, r *Record) error {
 			continue // already of the type: no write
 		}
 		t := d.types[ci]
+		if t.Kind == KindTimestamp && f.Value.kind == KindString {
+			if n, ok := fastInstant(t.Format, f.Value.str); ok {
+				f.Value.set(KindTimestamp, uint64(n), "")
+				continue
+			}
+		}
 		v, err := castIn(f.Value, t, r)
 		if err != nil {
 			return &DecodeError{Format: "json", Offset: -1, Index: sc.index, Field: f.Name, Msg: "cannot cast to " + t.String(), Err: err}
