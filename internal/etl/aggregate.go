@@ -146,7 +146,7 @@ func compileAggregates(specs []AggregateSpec, in *record.Schema, size, slide int
 				d.cond = e.typed.b
 			}
 			if src := strings.TrimSpace(srcs[0]); d.kind != aggCountIf && bareField.MatchString(src) {
-				d.field, d.fieldRef = src, record.NewRef(src)
+				d.field, d.fieldRef = src, record.NewRef(schemaName(in, src))
 				if e.fast != nil && e.fast.op == opField && e.fast.field.path == src {
 					d.bare = e.fast
 				}

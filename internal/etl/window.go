@@ -129,7 +129,7 @@ func compileWindow(spec *WindowSpec, in *record.Schema, partitionKey string, err
 		}
 		cols = append(cols, record.Column{Name: k, Type: t, Nullable: true})
 		w.keys = append(w.keys, k)
-		w.keyRefs = append(w.keyRefs, record.NewRef(k))
+		w.keyRefs = append(w.keyRefs, record.NewRef(schemaName(in, k))) // found by a pointer compare
 	}
 	if partitionKey != "" && len(spec.Key) > 0 && !slices.Contains(spec.Key, partitionKey) {
 		errs.add("window.key", "must include the source's partition key %q: a window is computed by the worker of one source partition", partitionKey)
