@@ -249,3 +249,32 @@ sink: {stream: out, partition_key: product_id}
 		}
 	}
 }
+
+// TestETLInPlaceNoCopy: a windowed job's event, once its key has state,
+// allocates nothing: the decode does not copy the input, and a last of a
+// string that repeats is not copied again.
+func TestETLInPlaceNoCopy(t *testing.T) {
+	p := inPlacePlan(t, `
+transforms:
+  - filter: 'device != "bot"'
+window:
+  key: [product_id]
+  aggregates:
+    - {name: views, count_if: 'event_type == "view"'}
+    - {name: device, last: device}
+    - {name: price, last: price}
+sink: {stream: out, partition_key: product_id}
+`)
+	pr := newProcessor(p, nil, func(context.Context, string, *record.Record, srcMeta) error { return nil })
+	win := newWindowOp(p.window, func(srcMeta) string { return "0" })
+	data := inPlaceEvent("00:10", "view", "44600062", "mobile", "search", "35.79")
+	ctx := context.Background()
+	seq := uint64(0)
+	allocs := testing.AllocsPerRun(100, func() {
+		seq++
+		if o, _, err := pr.processData(ctx, win, data, srcMeta{seq: seq}); err != nil || o != outProcessed {
+			t.Fatal(o, err)
+		}
+	})
+	require.Zero(t, allocs, "allocations per event")
+}
