@@ -220,37 +220,28 @@ func (d *JSONDecoder) typeFields(sc *jsonScanner, r *Record) error {
 	s := d.opts.Schema
 	cols := s.Columns()
 	unknown := false
-	settled := sc.settled
-	for k := range r.fields {
-		if k < 64 && settled&(1<<k) != 0 {
-			continue // matched in place, of the column's kind
-		}
-		f := &r.fields[k]
-		ci := -1
-		if k < len(cols) && sameString(cols[k].Name, f.Name) {
-			ci = k // fields in schema order: no lookup
-		} else {
-			ci = s.Index(f.Name)
-		}
-		if ci < 0 {
-			unknown = true
-			continue
-		}
-		if f.Value.kind == d.kinds[ci] {
-			continue // already of the type: no write
-		}
-		t := d.types[ci]
-		if t.Kind == KindTimestamp && f.Value.kind == KindString {
-			if n, ok := fastInstant(t.Format, f.Value.str); ok {
-				f.Value.set(KindTimestamp, uint64(n), "")
-				continue
-			}
-		}
-		v, err := castIn(f.Value, t, r)
+	// Fields matched in place with a kind that needs no cast are settled
+	// (the first 64): only the others are visited, in order.
+	n := len(r.fields)
+	todo := ^sc.settled
+	if n < 64 {
+		todo &= 1<<n - 1
+	}
+	for todo != 0 {
+		k := bits.TrailingZeros64(todo)
+		todo &= todo - 1
+		u, err := d.typeField(sc, r, k, cols)
 		if err != nil {
-			return &DecodeError{Format: "json", Offset: -1, Index: sc.index, Field: f.Name, Msg: "cannot cast to " + t.String(), Err: err}
+			return err
 		}
-		f.Value = v
+		unknown = unknown || u
+	}
+	for k := 64; k < n; k++ {
+		u, err := d.typeField(sc, r, k, cols)
+		if err != nil {
+			return err
+		}
+		unknown = unknown || u
 	}
 	if unknown && d.opts.DropUnknown {
 		out := r.fields[:0]
@@ -263,6 +254,37 @@ func (d *JSONDecoder) typeFields(sc *jsonScanner, r *Record) error {
 		r.fields = out
 	}
 	return nil
+}
+
+// typeField casts field k of r to its column's type; unknown reports a
+// field the schema does not name.
+func (d *JSONDecoder) typeField(sc *jsonScanner, r *Record, k int, cols []Column) (unknown bool, err error) {
+	f := &r.fields[k]
+	ci := -1
+	if k < len(cols) && sameString(cols[k].Name, f.Name) {
+		ci = k // fields in schema order: no lookup
+	} else {
+		ci = d.opts.Schema.Index(f.Name)
+	}
+	if ci < 0 {
+		return true, nil
+	}
+	if f.Value.kind == d.kinds[ci] {
+		return false, nil // already of the type: no write
+	}
+	t := d.types[ci]
+	if t.Kind == KindTimestamp && f.Value.kind == KindString {
+		if n, ok := fastInstant(t.Format, f.Value.str); ok {
+			f.Value.set(KindTimestamp, uint64(n), "")
+			return false, nil
+		}
+	}
+	v, err := castIn(f.Value, t, r)
+	if err != nil {
+		return false, &DecodeError{Format: "json", Offset: -1, Index: sc.index, Field: f.Name, Msg: "cannot cast to " + t.String(), Err: err}
+	}
+	f.Value = v
+	return false, nil
 }
 
 // jsonScanner is the state of one decode.
