@@ -146,7 +146,7 @@ func compileAggregates(specs []AggregateSpec, in *record.Schema, size, slide int
 				d.cond = e.typed.b
 			}
 			if src := strings.TrimSpace(srcs[0]); d.kind != aggCountIf && bareField.MatchString(src) {
-				d.field, d.fieldRef = src, record.NewRef(src)
+				d.field, d.fieldRef = src, record.NewRef(schemaName(in, src))
 				if e.fast != nil && e.fast.op == opField && e.fast.field.path == src {
 					d.bare = e.fast
 				}
@@ -352,8 +352,7 @@ func (d *aggDef) fold(p *paneRow, v record.Value, eventTime int64) {
 		return
 	}
 	switch d.kind {
-	case aggMin, aggMax, aggLast:
-		v = ownValue(v)
+	case aggMin, aggMax, aggLast: // setValue keeps a copy that owns its strings
 		switch {
 		case d.kind == aggLast:
 			if p.w[d.off] == 0 || eventTime >= int64(p.w[d.off+1]) {
@@ -415,7 +414,7 @@ func (d *aggDef) addBare(p *paneRow, r *record.Record, eventTime int64) {
 	case fkTime:
 		v = record.TimestampNanos(readTime(v))
 	}
-	if d.kind == aggLast { // fold's case for a scalar: nothing to own
+	if d.kind == aggLast { // fold's case for a scalar (setValue owns a string it keeps)
 		if !v.IsNull() && (p.w[d.off] == 0 || eventTime >= int64(p.w[d.off+1])) {
 			if c := cellNum(v) ^ cellKey; d.direct && c > 1 {
 				d.setCell(p, c)
@@ -532,25 +531,6 @@ func (d *aggDef) result(run *paneRun, g *spanGroup, lo, hi int, scratch *hll) re
 		return record.LongValue(scratch.estimate())
 	}
 	return record.NullValue()
-}
-
-// ownValue returns v with nested values copied out of the record's
-// reusable storage, so that window state can keep it.
-func ownValue(v record.Value) record.Value {
-	switch v.Kind() {
-	case record.KindStruct:
-		return record.StructValue(v.Struct().Clone())
-	case record.KindMap:
-		return record.MapValue(v.Map().Clone())
-	case record.KindArray:
-		arr := v.Array()
-		out := make([]record.Value, len(arr))
-		for i, e := range arr {
-			out[i] = ownValue(e)
-		}
-		return record.ArrayValue(out)
-	}
-	return v
 }
 
 // compareValues orders two values of comparable kinds: numbers by value,

@@ -37,6 +37,14 @@
 // order: Manager.mu, then jobRun.mu; a sink's or lookup's mutex is never
 // held with another.
 //
+// # Memory
+//
+// A record decoded from a stream may alias the engine message it came
+// from (decoded in place, see docs/etl.md): whatever keeps a value past
+// the record's event (window state, a sink's queue) keeps a copy of its
+// strings, or the job decodes with a copy (a table sink reached without a
+// window).
+//
 // This package imports record, stream, table and engine; it must not import
 // api, app or cmd. Errors are "etl: ..." and wrap [ErrInvalid],
 // [ErrNotFound] or [ErrClosed]; a record a stage cannot process is a

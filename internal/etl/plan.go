@@ -36,6 +36,17 @@ type Plan struct {
 	output    []stageDef
 	schema    *record.Schema // of what reaches the sink (nil: untyped)
 	sinks     []string       // names of the extra sinks
+	// inPlace is the source's JSON decoder when records are decoded in
+	// place (their strings alias the engine message; see
+	// processor.processData), nil when they are copied. In place is safe
+	// where nothing keeps a decoded record's strings past its event but
+	// what owns copies: window state does (setValue, the keys' values), a
+	// stream sink encodes a row before emit returns; a table sink keeps
+	// its rows' items until written, so a record that can reach one
+	// without a window between (a job without a window, or split_rows
+	// to an extra sink) is decoded with a copy. The one copy costs less
+	// than copying each of its strings into the item.
+	inPlace *record.JSONDecoder
 }
 
 // Spec returns the job document the plan was compiled from.
@@ -208,7 +219,25 @@ func Compile(ctx context.Context, s *Spec, cat Catalog) (*Plan, error) {
 	if err := errs.err(); err != nil {
 		return nil, err
 	}
+	if jd, ok := p.decoder.(*record.JSONDecoder); ok && !unwindowedToTable(s, p.window != nil) {
+		p.inPlace = jd
+	}
 	return p, nil
+}
+
+// unwindowedToTable reports whether a record that no window stands in
+// front of can reach a table sink: the main sink of a job without a
+// window, or an extra sink (split_rows may route there before the window).
+func unwindowedToTable(s *Spec, windowed bool) bool {
+	if !windowed && s.Sink.Table != "" {
+		return true
+	}
+	for _, sk := range s.Sinks {
+		if sk.Table != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // pruneJoins marks the outputs of the joins that nothing reads. The joins

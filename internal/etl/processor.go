@@ -79,8 +79,27 @@ func (pr *processor) route(sink string, r *record.Record) error {
 }
 
 // processData decodes data and processes it.
+//
+// Where the plan says so (Plan.inPlace), the record is decoded in place:
+// its strings alias data instead of a copy of it. That is safe because
+// data is never modified: it is a record of an engine message
+// (stream.Record.Data, a slice of the message's payload, which nats.go
+// allocates for each message it delivers and nothing here or in the
+// stream package writes to or reuses; the bytes stay valid for as long
+// as anything refers to them). What keeps a value past the event owns a
+// copy of its strings: window state (aggDef.setValue, the keys' values),
+// the stream sink (it encodes the row, and copies the partition key), a
+// dead letter (encoded at once, with the original bytes); a decode error
+// is independent of data. Jobs whose records can reach a table sink
+// unwindowed decode with a copy (see Plan.inPlace).
 func (pr *processor) processData(ctx context.Context, win *windowOp, data []byte, m srcMeta) (outcome, *RecordError, error) {
-	if err := pr.plan.decoder.Decode(data, &pr.rec); err != nil {
+	var err error
+	if d := pr.plan.inPlace; d != nil {
+		err = d.DecodeInPlace(data, &pr.rec)
+	} else {
+		err = pr.plan.decoder.Decode(data, &pr.rec)
+	}
+	if err != nil {
 		return outDead, &RecordError{Stage: "decode", Reason: "decode", Err: err}, nil
 	}
 	return pr.processRecord(ctx, win, &pr.rec, m)

@@ -26,7 +26,11 @@ import (
 // it is durable.
 
 // rowSink is a sink as the runner uses it. emit may block (backpressure);
-// it converts the row before it returns, so the caller may reuse it.
+// it converts the row before it returns, so the caller may reuse it. A
+// row's strings may alias the input record it came from (decoded in
+// place): what a sink keeps past emit owns copies of them, or the plan
+// must not decode in place for it (see Plan.inPlace: a table sink's
+// items refer to the row's strings).
 type rowSink interface {
 	emit(ctx context.Context, row *record.Record, m srcMeta) error
 	// barrier ends the current epoch and returns it.
@@ -436,5 +440,9 @@ func (s *streamSink) emit(ctx context.Context, row *record.Record, _ srcMeta) er
 	s.buf = record.AppendJSON(s.buf[:0], row, nil)
 	data := append([]byte(nil), s.buf...)
 	s.mu.Unlock()
-	return s.add(ctx, stream.Entry{PartitionKey: keyText(v), Data: data})
+	key := keyText(v)
+	if v.Kind() == record.KindString {
+		key = strings.Clone(key) // the entry waits in the queue; the row's strings may alias its input
+	}
+	return s.add(ctx, stream.Entry{PartitionKey: key, Data: data})
 }

@@ -129,7 +129,7 @@ func compileWindow(spec *WindowSpec, in *record.Schema, partitionKey string, err
 		}
 		cols = append(cols, record.Column{Name: k, Type: t, Nullable: true})
 		w.keys = append(w.keys, k)
-		w.keyRefs = append(w.keyRefs, record.NewRef(k))
+		w.keyRefs = append(w.keyRefs, record.NewRef(schemaName(in, k))) // found by a pointer compare
 	}
 	if partitionKey != "" && len(spec.Key) > 0 && !slices.Contains(spec.Key, partitionKey) {
 		errs.add("window.key", "must include the source's partition key %q: a window is computed by the worker of one source partition", partitionKey)
@@ -314,7 +314,7 @@ func (w *windowOp) add(r *record.Record, t int64, m srcMeta, ev *exprEval, now i
 			if !ok {
 				v, _ = r.Lookup(d.keys[i])
 			}
-			ks.vals = append(ks.vals, ownValue(v))
+			ks.vals = append(ks.vals, v.Owned()) // r may alias its input
 		}
 		w.keys[ks.key] = ks
 	}

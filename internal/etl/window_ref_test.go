@@ -116,7 +116,7 @@ func (w *refWindowOp) add(r *record.Record, t int64, m srcMeta, ev *exprEval, no
 			if !ok {
 				v, _ = r.Lookup(d.keys[i])
 			}
-			ks.vals = append(ks.vals, ownValue(v))
+			ks.vals = append(ks.vals, v.Owned())
 		}
 		w.keys[ks.key] = ks
 	}
@@ -462,7 +462,7 @@ func (d *aggDef) refFold(p *refPartial, v record.Value, eventTime int64) {
 	}
 	switch d.kind {
 	case aggMin, aggMax, aggLast:
-		v = ownValue(v)
+		v = v.Owned()
 		switch {
 		case d.kind == aggLast:
 			if p.v.IsNull() || eventTime >= p.t {

@@ -258,7 +258,13 @@ func (a *aggDef) setCell(p *paneRow, c uint64) {
 	p.w[a.off] = c
 }
 
-// setValue sets aggregate a's cell in the row to v (not null).
+// setValue sets aggregate a's cell in the row to v (not null). A spilled
+// value is a copy that owns its strings ([record.Value.Owned]): v may
+// alias the event's input, which records decoded in place do and window
+// state outlives (and a kept alias would keep the whole engine message in
+// memory). A scalar equal to the one spilled there already, its number
+// text included, is not copied again: a last of a string that repeats
+// costs no allocation.
 func (a *aggDef) setValue(p *paneRow, v record.Value) {
 	if a.cell != record.KindNull && v.Kind() == a.cell {
 		if n := cellNum(v); cellValue(a.cell, n) == v && n^cellKey > 1 {
@@ -272,8 +278,24 @@ func (a *aggDef) setValue(p *paneRow, v record.Value) {
 	if p.run.ext.vals == nil {
 		p.run.ext.vals = make([]record.Value, p.run.rows(p.g)*p.g.nvals)
 	}
+	slot := &p.run.ext.vals[p.i*p.g.nvals+a.vslot]
+	if p.w[a.off] == 1 && sameScalar(*slot, v) {
+		return
+	}
 	p.w[a.off] = 1
-	p.run.ext.vals[p.i*p.g.nvals+a.vslot] = v
+	*slot = v.Owned()
+}
+
+// sameScalar reports whether a and b are the same scalar value with the
+// same number text, so that either may stand for the other.
+func sameScalar(a, b record.Value) bool {
+	switch b.Kind() {
+	case record.KindStruct, record.KindArray, record.KindMap:
+		return false
+	case record.KindDouble: // bit for bit: Equal takes -0 for 0
+		return a.Kind() == record.KindDouble && math.Float64bits(a.Double()) == math.Float64bits(b.Double()) && a.NumberText() == b.NumberText()
+	}
+	return a.Equal(b) && a.NumberText() == b.NumberText()
 }
 
 // sketch returns where aggregate a's sketch of the row is kept.

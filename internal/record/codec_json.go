@@ -46,13 +46,16 @@ type JSONOptions struct {
 // of the record are slices of it, so they stay valid after the record is
 // reset or the input reused; a typed decode names the fields whose key is
 // its column's, in the column's position, with the schema's own strings);
-// unescaped strings are the only other allocations. Invalid UTF-8 and
+// unescaped strings are the only other allocations.
+// [JSONDecoder.DecodeInPlace] skips the copy, for input that is not
+// modified afterwards. Invalid UTF-8 and
 // unescaped control characters in strings are errors. A JSONDecoder is safe
 // for concurrent use.
 type JSONDecoder struct {
 	opts  JSONOptions
-	types []*Type  // column types of opts.Schema, by column index
-	names []string // column names matched raw, by column index (see jsonScanner.names)
+	types []*Type    // column types of opts.Schema, by column index
+	names []string   // column names matched raw, by column index (see jsonScanner.names)
+	keys  []keyWords // the members' `"name":` as words, by column index
 	// kinds are the decoded kinds that need no cast, by column index:
 	// the column's kind, or noKind where even a value of that kind is
 	// cast (decimal, int, nested types)
@@ -76,6 +79,7 @@ func NewJSONDecoder(opts JSONOptions) *JSONDecoder {
 				name = ""
 			}
 			d.names = append(d.names, name)
+			d.keys = append(d.keys, newKeyWords(name))
 			k := c.Type.Kind
 			if k == KindDecimal || k == KindInt || k.IsNested() {
 				k = noKind
@@ -98,7 +102,7 @@ func (d *JSONDecoder) Decode(data []byte, r *Record) error {
 // it does not copy s.
 func (d *JSONDecoder) DecodeString(s string, r *Record) error {
 	r.Reset()
-	sc := jsonScanner{s: s, root: r, maxDepth: d.opts.MaxDepth, index: -1, fieldAt: -1, names: d.names, kinds: d.kinds}
+	sc := jsonScanner{s: s, root: r, maxDepth: d.opts.MaxDepth, index: -1, fieldAt: -1, names: d.names, keys: d.keys, kinds: d.kinds}
 	sc.skipSpace()
 	if err := d.topObject(&sc, r); err != nil {
 		return err
@@ -120,7 +124,7 @@ func (d *JSONDecoder) Records(data []byte) iter.Seq2[*Record, error] {
 	return func(yield func(*Record, error) bool) {
 		s := string(data)
 		r := &Record{}
-		sc := jsonScanner{s: s, root: r, maxDepth: d.opts.MaxDepth, fieldAt: -1, names: d.names, kinds: d.kinds}
+		sc := jsonScanner{s: s, root: r, maxDepth: d.opts.MaxDepth, fieldAt: -1, names: d.names, keys: d.keys, kinds: d.kinds}
 		if strings.HasPrefix(s, "\ufeff") {
 			sc.i = 3 // a byte order mark, as files exported on Windows have
 		}
@@ -216,31 +220,28 @@ func (d *JSONDecoder) typeFields(sc *jsonScanner, r *Record) error {
 	s := d.opts.Schema
 	cols := s.Columns()
 	unknown := false
-	settled := sc.settled
-	for k := range r.fields {
-		if k < 64 && settled&(1<<k) != 0 {
-			continue // matched in place, of the column's kind
-		}
-		f := &r.fields[k]
-		ci := -1
-		if k < len(cols) && sameString(cols[k].Name, f.Name) {
-			ci = k // fields in schema order: no lookup
-		} else {
-			ci = s.Index(f.Name)
-		}
-		if ci < 0 {
-			unknown = true
-			continue
-		}
-		if f.Value.kind == d.kinds[ci] {
-			continue // already of the type: no write
-		}
-		t := d.types[ci]
-		v, err := castIn(f.Value, t, r)
+	// Fields matched in place with a kind that needs no cast are settled
+	// (the first 64): only the others are visited, in order.
+	n := len(r.fields)
+	todo := ^sc.settled
+	if n < 64 {
+		todo &= 1<<n - 1
+	}
+	for todo != 0 {
+		k := bits.TrailingZeros64(todo)
+		todo &= todo - 1
+		u, err := d.typeField(sc, r, k, cols)
 		if err != nil {
-			return &DecodeError{Format: "json", Offset: -1, Index: sc.index, Field: f.Name, Msg: "cannot cast to " + t.String(), Err: err}
+			return err
 		}
-		f.Value = v
+		unknown = unknown || u
+	}
+	for k := 64; k < n; k++ {
+		u, err := d.typeField(sc, r, k, cols)
+		if err != nil {
+			return err
+		}
+		unknown = unknown || u
 	}
 	if unknown && d.opts.DropUnknown {
 		out := r.fields[:0]
@@ -255,6 +256,37 @@ func (d *JSONDecoder) typeFields(sc *jsonScanner, r *Record) error {
 	return nil
 }
 
+// typeField casts field k of r to its column's type; unknown reports a
+// field the schema does not name.
+func (d *JSONDecoder) typeField(sc *jsonScanner, r *Record, k int, cols []Column) (unknown bool, err error) {
+	f := &r.fields[k]
+	ci := -1
+	if k < len(cols) && sameString(cols[k].Name, f.Name) {
+		ci = k // fields in schema order: no lookup
+	} else {
+		ci = d.opts.Schema.Index(f.Name)
+	}
+	if ci < 0 {
+		return true, nil
+	}
+	if f.Value.kind == d.kinds[ci] {
+		return false, nil // already of the type: no write
+	}
+	t := d.types[ci]
+	if t.Kind == KindTimestamp && f.Value.kind == KindString {
+		if n, ok := fastInstant(t.Format, f.Value.str); ok {
+			f.Value.set(KindTimestamp, uint64(n), "")
+			return false, nil
+		}
+	}
+	v, err := castIn(f.Value, t, r)
+	if err != nil {
+		return false, &DecodeError{Format: "json", Offset: -1, Index: sc.index, Field: f.Name, Msg: "cannot cast to " + t.String(), Err: err}
+	}
+	f.Value = v
+	return false, nil
+}
+
 // jsonScanner is the state of one decode.
 type jsonScanner struct {
 	s        string
@@ -266,7 +298,8 @@ type jsonScanner struct {
 	// cannot be matched raw (see plainKey); nil when untyped. A top-level
 	// key in schema position is matched against them before it is scanned.
 	names []string
-	kinds []Kind // the decoder's kinds, with names
+	keys  []keyWords // the decoder's keys, with names
+	kinds []Kind     // the decoder's kinds, with names
 	// settled marks the top-level fields (of the first 64) that matched
 	// their column in place and decoded to a kind that needs no cast:
 	// typeFields passes over them
@@ -440,21 +473,32 @@ func (sc *jsonScanner) object(r *Record, depth int) error {
 // general loop, for which every key so far matched in place; it returns
 // true after the object's closing brace.
 func (sc *jsonScanner) typedPrefix(r *Record) bool {
-	s, names, kinds := sc.s, sc.names, sc.kinds
+	s, names, keys, kinds := sc.s, sc.names, sc.keys, sc.kinds
 	i := sc.i // at a member's key
 	for {
 		n := len(r.fields)
-		if n >= len(names) || n >= 64 || n >= len(kinds) {
+		if n >= len(names) || n >= 64 || n >= len(kinds) || n >= len(keys) {
 			sc.i = i
 			return false
 		}
 		name := names[n]
-		end := i + 1 + len(name) // the key's closing quote
-		if name == "" || end+2 >= len(s) || s[i] != '"' || s[end] != '"' || s[end+1] != ':' || s[i+1:end] != name {
-			sc.i = i
-			return false
+		var j int // the value
+		if kw := &keys[n]; kw.n != 0 && i+16 <= len(s) {
+			// `"name":` compared as two words (j < len(s): kw.n < 16)
+			b := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(unsafe.StringData(s)), i)), 16)
+			if (binary.LittleEndian.Uint64(b)^kw.w[0])&kw.m[0] != 0 || (binary.LittleEndian.Uint64(b[8:])^kw.w[1])&kw.m[1] != 0 {
+				sc.i = i
+				return false
+			}
+			j = i + kw.n
+		} else {
+			end := i + 1 + len(name) // the key's closing quote
+			if name == "" || end+2 >= len(s) || s[i] != '"' || s[end] != '"' || s[end+1] != ':' || s[i+1:end] != name {
+				sc.i = i
+				return false
+			}
+			j = end + 2
 		}
-		j := end + 2 // the value
 		var kind Kind
 		var num uint64
 		var str string
@@ -514,6 +558,30 @@ func (sc *jsonScanner) typedPrefix(r *Record) bool {
 			return true
 		}
 	}
+}
+
+// keyWords is a column's member prefix `"name":` as two little-endian
+// words with the masks of its bytes, for typedPrefix to compare a key and
+// its separator at once; n is the prefix's length, 0 when the name cannot
+// be matched raw or the prefix is longer than 15 bytes (so that the value
+// starts within the 16 bytes compared).
+type keyWords struct {
+	w, m [2]uint64
+	n    int
+}
+
+func newKeyWords(name string) keyWords {
+	p := `"` + name + `":`
+	if name == "" || len(p) > 15 {
+		return keyWords{}
+	}
+	var b, m [16]byte
+	copy(b[:], p)
+	for i := range len(p) {
+		m[i] = 0xff
+	}
+	le := binary.LittleEndian
+	return keyWords{w: [2]uint64{le.Uint64(b[:]), le.Uint64(b[8:])}, m: [2]uint64{le.Uint64(m[:]), le.Uint64(m[8:])}, n: len(p)}
 }
 
 // keyBit returns the bit of key in an object's bloom filter of keys.
