@@ -12,7 +12,8 @@
 // a nested struct, array or map. No map[string]any, no interface per value:
 // a decoder writes fields into a Record that it reuses ([Record.Reset],
 // [Record.Alloc]), so the steady state of decoding allocates only the one
-// copy of the input that strings share.
+// copy of the input that strings share, and nothing with
+// [JSONDecoder.DecodeInPlace], whose strings share the input itself.
 //
 // # Types and schemas
 //
