@@ -38,12 +38,19 @@ func entryLess(a, b *entry) bool { return a.key < b.key }
 // index is a table's items, kept current from its engine stream by an
 // ordered consumer in one goroutine (the applier). Reads take mu for
 // reading; the applier takes it for writing, per message.
+//
+// The entries are in a B-tree, for range reads in key order, and in a map
+// from key to entry, for point reads: a B-tree lookup compares the key
+// with an entry behind a pointer at every step, one cache miss each, which
+// cost a write's lookup about 3.5 µs in a table of 100,000 items against
+// 0.4 µs in a map (BenchmarkIndexGet).
 type index struct {
 	t *Table
 
 	mu struct {
 		sync.RWMutex
 		tree  *btree.BTreeG[*entry]
+		keys  map[string]*entry // the tree's entries by key
 		items int64
 		bytes int64
 		// dirty holds keys whose subject has more than one message or
@@ -78,6 +85,7 @@ type index struct {
 func newIndex(t *Table) *index {
 	ix := &index{t: t, ready: make(chan struct{}), done: make(chan struct{})}
 	ix.mu.tree = btree.NewG(32, entryLess)
+	ix.mu.keys = make(map[string]*entry)
 	ix.mu.dirty = make(map[string]struct{})
 	ix.mu.locked = make(map[string]struct{})
 	ix.ctx, ix.cancel = context.WithCancel(t.m.ctx)
@@ -207,7 +215,7 @@ func (ix *index) apply(seq uint64, data []byte) {
 		e.item = clone(e.item)
 	}
 	ix.mu.Lock()
-	prev, had := ix.mu.tree.ReplaceOrInsert(e)
+	prev, had := ix.put(e)
 	if had && prev.item != nil {
 		ix.mu.items--
 		ix.mu.bytes -= int64(len(prev.item))
@@ -231,6 +239,24 @@ func (ix *index) apply(seq uint64, data []byte) {
 		ix.t.m.metrics.indexDelay.Observe(max(0, float64(time.Now().UnixNano()-v.time)/1e9))
 	}
 }
+
+// put adds e to the index, replacing the entry of its key; it returns the
+// entry it replaced. The caller holds mu for writing.
+func (ix *index) put(e *entry) (prev *entry, had bool) {
+	ix.mu.keys[e.key] = e
+	return ix.mu.tree.ReplaceOrInsert(e)
+}
+
+// remove removes the entry of key; the caller holds mu for writing.
+func (ix *index) remove(key string) {
+	if e, ok := ix.mu.keys[key]; ok {
+		delete(ix.mu.keys, key)
+		ix.mu.tree.Delete(e)
+	}
+}
+
+// lookup returns the entry of key, or nil; the caller holds mu.
+func (ix *index) lookup(key string) *entry { return ix.mu.keys[key] }
 
 // ackInfo reads the stream sequence and the pending count from a JetStream
 // delivery's reply subject without allocating, as msg.Metadata does with
@@ -328,7 +354,7 @@ func (ix *index) waitReady(ctx context.Context) error {
 // get returns the entry of key, or nil.
 func (ix *index) get(key string) *entry {
 	ix.mu.RLock()
-	e, _ := ix.mu.tree.Get(&entry{key: key})
+	e := ix.mu.keys[key]
 	ix.mu.RUnlock()
 	return e
 }

@@ -355,8 +355,11 @@ func (ix *index) loadSnapshot(ctx context.Context, lastSeq uint64) uint64 {
 		return ignore("its last message differs from the engine's", "seq", s.seq)
 	}
 	ix.mu.Lock()
+	if len(ix.mu.keys) == 0 {
+		ix.mu.keys = make(map[string]*entry, len(s.entries))
+	}
 	for _, e := range s.entries {
-		ix.mu.tree.ReplaceOrInsert(e)
+		ix.put(e)
 		if e.item != nil {
 			ix.mu.items++
 			ix.mu.bytes += int64(len(e.item))
