@@ -188,7 +188,7 @@ func (m *Manager) finish(ctx context.Context, t *Table, subj string, e *entry, d
 	}
 	t.noteWrite(ack.Sequence)
 	if v.op != opRestore {
-		t.writes.WithLabelValues("transact").Inc()
+		t.writes[opTransact].Inc()
 	}
 	return ack.Sequence, nil
 }
