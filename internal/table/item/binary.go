@@ -95,17 +95,17 @@ func (v Value) appendBinary(dst []byte) []byte {
 		}
 		return append(dst, tagFalse)
 	case L:
-		dst = binary.AppendUvarint(append(dst, tagL), uint64(len(v.list)))
-		for _, e := range v.list {
+		dst = binary.AppendUvarint(append(dst, tagL), uint64(len(v.elems())))
+		for _, e := range v.elems() {
 			dst = e.appendBinary(dst)
 		}
 		return dst
 	case M:
-		return appendBinMap(append(dst, tagM), v.m)
+		return appendBinMap(append(dst, tagM), v.fields())
 	case SS, NS, BS:
 		tag := tagSS + byte(v.t-SS)
-		dst = binary.AppendUvarint(append(dst, tag), uint64(len(v.list)))
-		for _, m := range v.list {
+		dst = binary.AppendUvarint(append(dst, tag), uint64(len(v.elems())))
+		for _, m := range v.elems() {
 			dst = appendBinString(dst, m.s)
 		}
 		return dst
@@ -139,6 +139,14 @@ type binDecoder struct {
 }
 
 func (d *binDecoder) uvarint() (int, error) {
+	if d.pos < len(d.s) && d.s[d.pos] < 0x80 { // one byte: names, most values
+		x := int(d.s[d.pos])
+		if x > len(d.s) {
+			return 0, errCorrupt("length out of range")
+		}
+		d.pos++
+		return x, nil
+	}
 	var x uint64
 	var shift uint
 	for i := 0; i < binary.MaxVarintLen64; i++ {
@@ -250,13 +258,13 @@ func (d *binDecoder) value(depth int) (Value, error) {
 				return Value{}, err
 			}
 		}
-		return Value{t: L, list: list}, nil
+		return Value{t: L, x: &compound{list: list}}, nil
 	case tagM:
 		m, err := d.mapBody(depth)
 		if err != nil {
 			return Value{}, err
 		}
-		return Value{t: M, m: m}, nil
+		return Value{t: M, x: &compound{m: m}}, nil
 	case tagSS, tagNS, tagBS:
 		t := SS + Type(tag-tagSS)
 		n, err := d.uvarint()
@@ -283,17 +291,54 @@ func (d *binDecoder) value(depth int) (Value, error) {
 				return Value{}, errCorrupt("set members out of order")
 			}
 		}
-		return Value{t: t, list: members}, nil
+		return Value{t: t, x: &compound{list: members}}, nil
 	}
 	return Value{}, errCorrupt("unknown tag")
 }
 
 // checkCanonical checks that s is the canonical text of a number.
 func checkCanonical(s string) error {
+	if plainCanonical(s) {
+		return nil
+	}
 	var buf [maxCanonical]byte
 	b, err := canonicalNumber(buf[:0], s)
 	if err != nil || string(b) != s {
 		return errCorrupt("bad number")
 	}
 	return nil
+}
+
+// plainCanonical reports, without taking s apart, whether s has the shape
+// of the canonical text of most numbers: at most [MaxDigits] characters, an
+// optional minus, an integer part without a leading zero (or a lone zero),
+// and an optional fraction that does not end in zero; "-0" is not
+// canonical. When it reports false, s may still be canonical (a long
+// integer, say): checkCanonical then compares s with its canonical text.
+func plainCanonical(s string) bool {
+	if len(s) == 0 || len(s) > MaxDigits {
+		return false
+	}
+	i := 0
+	if s[0] == '-' {
+		i = 1
+	}
+	start := i
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	switch {
+	case i == start, i-start > 1 && s[start] == '0':
+		return false // no integer part, or a leading zero
+	case i == len(s):
+		return start == 0 || s[start] != '0' // "-0" is "0"
+	case s[i] != '.':
+		return false
+	}
+	i++
+	frac := i
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return i == len(s) && i > frac && s[i-1] != '0'
 }

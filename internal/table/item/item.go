@@ -68,25 +68,25 @@ func (v Value) Size() int {
 		return 1
 	case L:
 		n := 3
-		for _, e := range v.list {
+		for _, e := range v.elems() {
 			n += 1 + e.Size()
 		}
 		return n
 	case M:
 		n := 3
-		for k, e := range v.m {
+		for k, e := range v.fields() {
 			n += 1 + len(k) + e.Size()
 		}
 		return n
 	case SS, BS:
 		n := 0
-		for _, m := range v.list {
+		for _, m := range v.elems() {
 			n += len(m.s)
 		}
 		return n
 	case NS:
 		n := 0
-		for _, m := range v.list {
+		for _, m := range v.elems() {
 			n += numberSize(m.s)
 		}
 		return n
@@ -125,11 +125,11 @@ func (v Value) depth() int {
 	d := 0
 	switch v.t {
 	case L:
-		for _, e := range v.list {
+		for _, e := range v.elems() {
 			d = max(d, e.depth())
 		}
 	case M:
-		for _, e := range v.m {
+		for _, e := range v.fields() {
 			d = max(d, e.depth())
 		}
 	}
