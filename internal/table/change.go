@@ -271,12 +271,15 @@ func (s *Subscription) pump(next uint64) {
 			s.err = err
 			return
 		}
-		md, err := msg.Metadata()
-		if err != nil {
-			s.err = fmt.Errorf("table %q: %w", s.t.name, err)
-			return
+		seq, _, ok := ackInfo(msg.Reply())
+		if !ok {
+			md, err := msg.Metadata()
+			if err != nil {
+				s.err = fmt.Errorf("table %q: %w", s.t.name, err)
+				return
+			}
+			seq = md.Sequence.Stream
 		}
-		seq := md.Sequence.Stream
 		if seq < next {
 			continue
 		}
