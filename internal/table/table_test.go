@@ -458,6 +458,18 @@ func testChanges(t *testing.T, e *engine.Engine) {
 	require.NoError(t, err)
 	require.Len(t, got, 4)
 	require.Equal(t, seqs[3]+1, next)
+	// Pages of fewer changes than there are stop at the limit and go on
+	// from just after the last change returned.
+	for i, from := 0, uint64(1); i < len(seqs); i += 3 {
+		got, next, err := tb.ReadChanges(ctx, from, 3)
+		require.NoError(t, err)
+		require.Len(t, got, min(3, len(seqs)-i))
+		for j, c := range got {
+			require.Equal(t, seqs[i+j], c.Seq)
+		}
+		require.Equal(t, got[len(got)-1].Seq+1, next)
+		from = next
+	}
 	from, err := tb.Resolve(ctx, table.Position{Kind: table.AfterSeq, Seq: seqs[1]})
 	require.NoError(t, err)
 	got, _, err = tb.ReadChanges(ctx, from, 100)
