@@ -63,17 +63,63 @@ func appendBinMap(dst []byte, m map[string]Value) []byte {
 		}
 		return dst
 	}
-	var buf [32]string
-	keys := buf[:0]
-	for k := range m {
-		keys = append(keys, k)
+	if len(m) > maxSmallMap {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			dst = appendBinString(dst, k)
+			dst = m[k].appendBinary(dst)
+		}
+		return dst
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		dst = appendBinString(dst, k)
-		dst = m[k].appendBinary(dst)
+	// A small map (an item's attributes, mostly): its names and values are
+	// taken in one pass, and the names sorted by insertion on their first
+	// eight bytes, comparing whole names only where those are equal.
+	var names [maxSmallMap]string
+	var vals [maxSmallMap]Value
+	var ord [maxSmallMap]nameOrder
+	n := 0
+	for k, v := range m {
+		names[n], vals[n], ord[n] = k, v, nameOrder{prefix: namePrefix(k), i: uint8(n)}
+		n++
+	}
+	for i := 1; i < n; i++ {
+		x := ord[i]
+		j := i
+		for ; j > 0; j-- {
+			y := ord[j-1]
+			if y.prefix < x.prefix || (y.prefix == x.prefix && names[y.i] < names[x.i]) {
+				break
+			}
+			ord[j] = y
+		}
+		ord[j] = x
+	}
+	for _, o := range ord[:n] {
+		dst = appendBinString(dst, names[o.i])
+		dst = vals[o.i].appendBinary(dst)
 	}
 	return dst
+}
+
+// maxSmallMap is the most members appendBinMap sorts on the stack.
+const maxSmallMap = 32
+
+// nameOrder is a map member's place in the sort: its name's first eight
+// bytes, big-endian and zero-padded (so that two names whose prefixes
+// differ compare as the names do), and its index.
+type nameOrder struct {
+	prefix uint64
+	i      uint8
+}
+
+func namePrefix(s string) uint64 {
+	var b [8]byte
+	copy(b[:], s)
+	return binary.BigEndian.Uint64(b[:])
 }
 
 func appendBinString(dst []byte, s string) []byte {
