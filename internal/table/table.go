@@ -3,10 +3,12 @@ package table
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,7 +90,26 @@ func (t *Table) Info() *Info {
 // engine when the table was opened in this process.
 func (t *Table) IndexLoadTime() time.Duration { return t.ix.loadTime }
 
-func (t *Table) subject(key []byte) string { return t.prefix + keyToken(key) }
+func (t *Table) subject(key []byte) string {
+	if len(key) > maxPlainKeyToken {
+		return t.prefix + keyToken(key)
+	}
+	// The prefix, 'k' and the key's base64url text, built in one
+	// allocation (a write's subject).
+	enc := base64.RawURLEncoding
+	var sb strings.Builder
+	sb.Grow(len(t.prefix) + 1 + enc.EncodedLen(len(key)))
+	sb.WriteString(t.prefix)
+	sb.WriteByte('k')
+	var buf [96]byte
+	for len(key) > 0 {
+		n := min(len(key), 72) // whole 3-byte groups, 96 characters
+		enc.Encode(buf[:], key[:n])
+		sb.Write(buf[:enc.EncodedLen(n)])
+		key = key[n:]
+	}
+	return sb.String()
+}
 
 func (t *Table) noteWrite(seq uint64) {
 	for {
