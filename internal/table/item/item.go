@@ -102,6 +102,7 @@ func numberSize(s string) int { return (Number{s}.digits()+1)/2 + 1 }
 // than any of its values), and a size of at most [MaxSize]. Values built
 // by this package are valid otherwise by construction.
 func (it Item) Validate() error {
+	size := 0 // it.Size(), in the same pass
 	for k, v := range it {
 		if err := checkName(k); err != nil {
 			return inName(err, k)
@@ -109,11 +110,12 @@ func (it Item) Validate() error {
 		if !v.IsValid() {
 			return &ValidationError{Path: k, Msg: "attribute has no value"}
 		}
-		if v.depth() > MaxDepth {
+		if v.x != nil && v.depth() > MaxDepth {
 			return &ValidationError{Path: k, Msg: msgNesting}
 		}
+		size += len(k) + v.Size()
 	}
-	if it.Size() > MaxSize {
+	if size > MaxSize {
 		return &ValidationError{Msg: "Item size has exceeded the maximum allowed size"}
 	}
 	return nil

@@ -251,3 +251,36 @@ func FuzzPlainCanonical(f *testing.F) {
 		}
 	})
 }
+
+// TestNumberDigits: the significant digits counted on the canonical text
+// are those split takes apart.
+func TestNumberDigits(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	cases := []string{"0", "1", "-1", "10", "1200", "0.5", "0.00123", "-0.0012", "100.001", "129.99", "1569888072345",
+		"99999999999999999999999999999999999999", "0.000000000000000000000000000000000000001"}
+	for range 2000 {
+		digits := make([]byte, 1+r.IntN(40))
+		for i := range digits {
+			digits[i] = byte('0' + r.IntN(10))
+		}
+		s := string(digits)
+		if p := r.IntN(len(digits) + 1); p < len(digits) {
+			s = s[:p] + "." + s[p:]
+		}
+		if r.IntN(2) == 0 {
+			s = "-" + s
+		}
+		cases = append(cases, s)
+	}
+	for _, s := range cases {
+		n, err := ParseNumber(s)
+		if err != nil {
+			continue // too many digits
+		}
+		want := n.split().nd
+		if n.Sign() == 0 {
+			want = 1
+		}
+		require.Equal(t, want, n.digits(), "%s (%s)", s, n)
+	}
+}
