@@ -388,7 +388,8 @@ func (t *Table) Follow(ctx context.Context, load func(item.Item) error) (*Subscr
 	}
 	tree, seq := t.ix.snapshot()
 	var ferr error
-	tree.Ascend(func(e *entry) bool {
+	tree.Ascend(func(s slot) bool {
+		e := s.e
 		b, err := t.visible(ctx, e)
 		if err != nil {
 			ferr = err
