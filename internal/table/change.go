@@ -175,8 +175,14 @@ func (t *Table) Resolve(ctx context.Context, p Position) (uint64, error) {
 	return 0, invalid("position kind %d", p.Kind)
 }
 
+// maxReadBytes bounds the images and keys of one ReadChanges, as GetRecords
+// answers about 1 MB.
+const maxReadBytes = 1 << 20
+
 // ReadChanges returns up to max changes with sequence >= from, and the
-// sequence to continue from. It does not wait for changes.
+// sequence to continue from. It does not wait for changes. It reads the
+// engine's messages in batches (one request for up to the max changes
+// left), not one request per message.
 func (t *Table) ReadChanges(ctx context.Context, from uint64, max int) ([]*Change, uint64, error) {
 	if max <= 0 {
 		max = 1000
@@ -184,22 +190,33 @@ func (t *Table) ReadChanges(ctx context.Context, from uint64, max int) ([]*Chang
 	var out []*Change
 	next := from
 	bytes := 0
-	for len(out) < max && bytes < 1<<20 {
-		msg, seq, err := directGetNext(ctx, t.m.rc, t.jsName, t.wildcard, next)
+	var derr error
+	for len(out) < max && bytes < maxReadBytes {
+		before := next
+		err := directGetBatch(ctx, t.m.rc, t.jsName, t.wildcard, next, max-len(out), maxReadBytes-bytes, func(seq uint64, data []byte) bool {
+			next = seq + 1
+			c, err := t.decodeChange(seq, data)
+			if err != nil {
+				derr = err
+				return false
+			}
+			if c != nil {
+				out = append(out, c)
+				bytes += c.Size
+			}
+			return len(out) < max && bytes < maxReadBytes
+		})
+		if derr != nil {
+			return nil, 0, derr
+		}
 		if errors.Is(err, errNoMessage) {
 			break
 		}
 		if err != nil {
 			return nil, 0, fmt.Errorf("table %q: read changes: %w", t.name, classify(t.m.rc, err))
 		}
-		next = seq + 1
-		c, err := t.decodeChange(seq, msg.Data)
-		if err != nil {
-			return nil, 0, err
-		}
-		if c != nil {
-			out = append(out, c)
-			bytes += c.Size
+		if next == before {
+			break // an empty batch: nothing more
 		}
 	}
 	return out, next, nil
@@ -271,12 +288,15 @@ func (s *Subscription) pump(next uint64) {
 			s.err = err
 			return
 		}
-		md, err := msg.Metadata()
-		if err != nil {
-			s.err = fmt.Errorf("table %q: %w", s.t.name, err)
-			return
+		seq, _, ok := ackInfo(msg.Reply())
+		if !ok {
+			md, err := msg.Metadata()
+			if err != nil {
+				s.err = fmt.Errorf("table %q: %w", s.t.name, err)
+				return
+			}
+			seq = md.Sequence.Stream
 		}
-		seq := md.Sequence.Stream
 		if seq < next {
 			continue
 		}
@@ -368,7 +388,8 @@ func (t *Table) Follow(ctx context.Context, load func(item.Item) error) (*Subscr
 	}
 	tree, seq := t.ix.snapshot()
 	var ferr error
-	tree.Ascend(func(e *entry) bool {
+	tree.Ascend(func(s slot) bool {
+		e := s.e
 		b, err := t.visible(ctx, e)
 		if err != nil {
 			ferr = err

@@ -135,10 +135,10 @@ func (m *Manager) compact(ctx context.Context, t *Table, now time.Time) error {
 			trimmed++
 		}
 		t.ix.mu.Lock()
-		if cur, ok := t.ix.mu.tree.Get(&entry{key: k}); ok && cur == e {
+		if t.ix.lookup(k) == e {
 			switch {
 			case gone:
-				t.ix.mu.tree.Delete(e)
+				t.ix.remove(k)
 				delete(t.ix.mu.dirty, k)
 			case e.seq < cutSeq && !tombstone:
 				delete(t.ix.mu.dirty, k) // only the current version is left

@@ -22,7 +22,9 @@
 // the item again from the engine and recomputes, so conditions are always
 // evaluated against the version a write replaces, ADD and SET never lose
 // an update, and of two conditional writers racing on one version exactly
-// one wins. A write that changes nothing stores nothing.
+// one wins. A write that changes nothing stores nothing: equal items have
+// equal binary forms, so an unconditional put compares bytes and does not
+// decode the item it replaces ([WriteResult.Old] does, when asked).
 //
 // [Manager.TransactWrite] writes several items all or nothing with lock
 // markers and a decision record (see txn.go for the protocol and its
@@ -31,7 +33,8 @@
 // # Index
 //
 // Reads come from an in-memory index per table (a B-tree of key bytes to
-// the last version), kept current by an ordered consumer of the table's
+// the last version, for range reads, and a map of the same entries, for
+// point reads), kept current by an ordered consumer of the table's
 // stream. A read waits (on a channel, not a sleep) until the index has
 // applied every write this process made; a consistent read also waits for
 // every write stored before it (GetItem reads the item's last version from

@@ -82,6 +82,62 @@ func directGetNext(ctx context.Context, nc *nats.Conn, jsName, subject string, s
 	return msg, got, nil
 }
 
+// directGetBatch fetches up to batch messages on subject (a wildcard is
+// allowed) with sequence >= seq, about maxBytes at most, from any replica,
+// in one request: the engine answers with the messages and an end-of-batch
+// mark (servers since NATS 2.11). It calls fn for each message in order
+// until fn returns false, and returns errNoMessage when there is none. A
+// server that does not batch answers with one message, which fn gets
+// alone; the caller asks again from after it.
+func directGetBatch(ctx context.Context, nc *nats.Conn, jsName, subject string, seq uint64, batch, maxBytes int, fn func(seq uint64, data []byte) bool) error {
+	seq = max(seq, 1)
+	req := make([]byte, 0, 96+len(subject))
+	req = append(req, `{"seq":`...)
+	req = strconv.AppendUint(req, seq, 10)
+	req = append(req, `,"next_by_subj":"`...)
+	req = append(req, subject...) // subjects hold no characters JSON escapes
+	req = append(req, `","batch":`...)
+	req = strconv.AppendInt(req, int64(max(batch, 1)), 10)
+	req = append(req, `,"max_bytes":`...)
+	req = strconv.AppendInt(req, int64(max(maxBytes, 1)), 10)
+	req = append(req, '}')
+	inbox := nc.NewRespInbox()
+	sub, err := nc.SubscribeSync(inbox)
+	if err != nil {
+		return err
+	}
+	defer sub.Unsubscribe() //nolint:errcheck // nothing to do about it
+	if err := nc.PublishRequest("$JS.API.DIRECT.GET."+jsName, inbox, req); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		msg, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			return err
+		}
+		if status := msg.Header.Get("Status"); len(msg.Data) == 0 && status != "" {
+			switch {
+			case status == "204": // end of batch
+				return nil
+			case status == "404" && first:
+				return errNoMessage
+			default:
+				return fmt.Errorf("table: engine: %s %s", status, msg.Header.Get("Description"))
+			}
+		}
+		got, err := strconv.ParseUint(msg.Header.Get("Nats-Sequence"), 10, 64)
+		if err != nil {
+			return errors.New("table: engine: direct get without a sequence")
+		}
+		if !fn(got, msg.Data) {
+			return nil
+		}
+		if first && msg.Header.Get("Nats-Num-Pending") == "" {
+			return nil // a server that does not batch: one message
+		}
+	}
+}
+
 // purgeSubject removes the messages on subject (a literal subject) whose
 // sequence is below below: the compactor's tool.
 func purgeSubject(ctx context.Context, nc *nats.Conn, jsName, subject string, below uint64) error {

@@ -11,8 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	"github.com/google/btree"
 )
 
 // An index snapshot is a local file holding a table's index as of one
@@ -64,7 +62,7 @@ var errBadSnapshot = errors.New("table: bad index snapshot")
 // snapshotState is what a snapshot holds: a copy-on-write clone of the
 // tree, the dirty keys, and the position.
 type snapshotState struct {
-	tree    *btree.BTreeG[*entry]
+	tree    *entryTree
 	dirty   map[string]struct{}
 	seq     uint64
 	seqTime int64
@@ -156,8 +154,8 @@ func writeSnapshotFile(path, id string, s snapshotState, now time.Time) (err err
 		return err
 	}
 	var werr error
-	s.tree.Ascend(func(e *entry) bool {
-		buf = appendSnapEntry(buf[:0], e, s.dirty)
+	s.tree.Ascend(func(sl slot) bool {
+		buf = appendSnapEntry(buf[:0], sl.e, s.dirty)
 		_, werr = w.Write(buf)
 		return werr == nil
 	})
@@ -355,8 +353,11 @@ func (ix *index) loadSnapshot(ctx context.Context, lastSeq uint64) uint64 {
 		return ignore("its last message differs from the engine's", "seq", s.seq)
 	}
 	ix.mu.Lock()
+	if len(ix.mu.keys) == 0 {
+		ix.mu.keys = make(map[string]*entry, len(s.entries))
+	}
 	for _, e := range s.entries {
-		ix.mu.tree.ReplaceOrInsert(e)
+		ix.put(e)
 		if e.item != nil {
 			ix.mu.items++
 			ix.mu.bytes += int64(len(e.item))

@@ -35,7 +35,8 @@ func indexDump(t *testing.T, tb *Table) string {
 	defer ix.mu.RUnlock()
 	var b strings.Builder
 	fmt.Fprintf(&b, "items=%d bytes=%d applied=%d last=%d\n", ix.mu.items, ix.mu.bytes, ix.applied.Load(), ix.mu.last.seq)
-	ix.mu.tree.Ascend(func(e *entry) bool {
+	ix.mu.tree.Ascend(func(s slot) bool {
+		e := s.e
 		_, dirty := ix.mu.dirty[e.key]
 		_, locked := ix.mu.locked[e.key]
 		fmt.Fprintf(&b, "%x seq=%d time=%d item=%s dirty=%v locked=%v", e.key, e.seq, e.time, hex.EncodeToString(e.item), dirty, locked)
@@ -229,7 +230,7 @@ func rewrite(t *testing.T, path string, s *snapshotFile, tb *Table, fn func(*sna
 	defer ix.stop()
 	st := snapshotState{tree: ix.mu.tree, dirty: map[string]struct{}{}, seq: s.seq, seqTime: s.seqTime}
 	for _, e := range s.entries {
-		st.tree.ReplaceOrInsert(e)
+		st.tree.ReplaceOrInsert(slot{e.key, e})
 	}
 	for _, k := range s.dirty {
 		st.dirty[k] = struct{}{}
@@ -248,7 +249,7 @@ func FuzzTableSnapshot(f *testing.F) {
 	tb := &Table{m: &Manager{ctx: context.Background()}}
 	ix := newIndex(tb)
 	for _, x := range []*entry{e, l, tomb} {
-		ix.mu.tree.ReplaceOrInsert(x)
+		ix.mu.tree.ReplaceOrInsert(slot{x.key, x})
 	}
 	path := dir + "/seed.idx"
 	if err := writeSnapshotFile(path, "id", snapshotState{tree: ix.mu.tree, dirty: map[string]struct{}{"k3": {}}, seq: 5, seqTime: 11}, time.Unix(1, 0)); err != nil {

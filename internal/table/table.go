@@ -3,10 +3,12 @@ package table
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,7 +44,7 @@ type Table struct {
 		m map[string]uint64
 	}
 
-	writes       *prometheus.CounterVec
+	writes       [numWriteOps]prometheus.Counter
 	conflicts    prometheus.Counter
 	condFailures prometheus.Counter
 	writeTime    prometheus.Observer
@@ -57,10 +59,12 @@ func newTable(m *Manager, d *definition) (*Table, error) {
 	t := &Table{
 		m: m, name: d.Name, id: d.ID, jsName: m.jsName(d.Name), prefix: prefix, wildcard: prefix + "*",
 		schema: ks, view: d.StreamView, retention: d.ChangeRetention, created: d.Created,
-		writes:       m.metrics.writes.MustCurryWith(prometheus.Labels{"table": d.Name}),
 		conflicts:    m.metrics.conflicts.WithLabelValues(d.Name),
 		condFailures: m.metrics.condFailures.WithLabelValues(d.Name),
 		writeTime:    m.metrics.writeSeconds.WithLabelValues(d.Name),
+	}
+	for op, name := range writeOpNames {
+		t.writes[op] = m.metrics.writes.WithLabelValues(d.Name, name)
 	}
 	t.ix = newIndex(t)
 	return t, nil
@@ -85,7 +89,26 @@ func (t *Table) Info() *Info {
 // engine when the table was opened in this process.
 func (t *Table) IndexLoadTime() time.Duration { return t.ix.loadTime }
 
-func (t *Table) subject(key []byte) string { return t.prefix + keyToken(key) }
+func (t *Table) subject(key []byte) string {
+	if len(key) > maxPlainKeyToken {
+		return t.prefix + keyToken(key)
+	}
+	// The prefix, 'k' and the key's base64url text, built in one
+	// allocation (a write's subject).
+	enc := base64.RawURLEncoding
+	var sb strings.Builder
+	sb.Grow(len(t.prefix) + 1 + enc.EncodedLen(len(key)))
+	sb.WriteString(t.prefix)
+	sb.WriteByte('k')
+	var buf [96]byte
+	for len(key) > 0 {
+		n := min(len(key), 72) // whole 3-byte groups, 96 characters
+		enc.Encode(buf[:], key[:n])
+		sb.Write(buf[:enc.EncodedLen(n)])
+		key = key[n:]
+	}
+	return sb.String()
+}
 
 func (t *Table) noteWrite(seq uint64) {
 	for {
@@ -249,12 +272,31 @@ type WriteOptions struct {
 
 // WriteResult is the outcome of a write.
 type WriteResult struct {
-	// Old is the item before the write and New after it (nil when absent).
-	Old, New item.Item
+	// New is the item after the write (nil when absent).
+	New item.Item
 	// Written is false when the write changed nothing and stored nothing.
 	Written bool
 	// Seq is the engine sequence of the stored version (when Written).
 	Seq uint64
+
+	old    item.Item // the item before the write, when the write decoded it
+	oldBin []byte    // its binary form (nil when absent)
+}
+
+// Old returns the item before the write (nil when it was absent). A write
+// that did not need the item it replaced (an unconditional Put) did not
+// decode it; Old decodes it then, on each call. It returns nil too when
+// the replaced item's stored bytes cannot be decoded (which only damaged
+// storage gives, and which the write has replaced).
+func (r *WriteResult) Old() item.Item {
+	if r.old != nil || r.oldBin == nil {
+		return r.old
+	}
+	old, err := item.DecodeBinary(r.oldBin)
+	if err != nil {
+		return nil
+	}
+	return old
 }
 
 // ReturnValues chooses what a write returns, as DynamoDB's parameter.
@@ -291,14 +333,15 @@ func ParseReturnValues(s string) (ReturnValues, error) {
 func (r *WriteResult) Returned(rv ReturnValues, u *expr.Update) item.Item {
 	switch rv {
 	case ReturnAllOld:
-		return r.Old
+		return r.Old()
 	case ReturnAllNew:
 		return r.New
 	case ReturnUpdatedOld:
-		if u == nil || r.Old == nil {
+		old := r.Old()
+		if u == nil || old == nil {
 			return nil
 		}
-		return u.Projection().Apply(r.Old)
+		return u.Projection().Apply(old)
 	case ReturnUpdatedNew:
 		if u == nil || r.New == nil {
 			return nil
@@ -317,7 +360,14 @@ func (t *Table) Put(ctx context.Context, it item.Item, opts WriteOptions) (*Writ
 	if err := it.Validate(); err != nil {
 		return nil, err
 	}
-	return t.write(ctx, key.AppendOrdered(nil), "put", func(cur item.Item) (item.Item, bool, error) {
+	if opts.Condition == nil {
+		// The write replaces whatever is there: the current item need not
+		// be decoded.
+		return t.write(ctx, key.AppendOrdered(nil), opPutItem, true, func(item.Item) (item.Item, bool, error) {
+			return it, false, nil
+		})
+	}
+	return t.write(ctx, key.AppendOrdered(nil), opPutItem, false, func(cur item.Item) (item.Item, bool, error) {
 		if err := checkCondition(opts.Condition, cur); err != nil {
 			return nil, false, err
 		}
@@ -334,7 +384,7 @@ func (t *Table) Update(ctx context.Context, key item.Key, u *expr.Update, opts W
 	if err := u.CheckKey(t.schema); err != nil {
 		return nil, err
 	}
-	return t.write(ctx, key.AppendOrdered(nil), "update", func(cur item.Item) (item.Item, bool, error) {
+	return t.write(ctx, key.AppendOrdered(nil), opUpdateItem, false, func(cur item.Item) (item.Item, bool, error) {
 		return t.applyUpdate(key, u, opts.Condition, cur)
 	})
 }
@@ -365,7 +415,8 @@ func (t *Table) applyUpdate(key item.Key, u *expr.Update, cond *expr.Condition, 
 // an error stores nothing and is returned as it is (so a caller can refuse a
 // change with its own error). fn may run several times and must not keep cur.
 func (t *Table) Modify(ctx context.Context, key item.Key, fn func(cur item.Item) (item.Item, error)) (*WriteResult, error) {
-	return t.write(ctx, key.AppendOrdered(nil), "update", func(cur item.Item) (item.Item, bool, error) {
+	kb := key.AppendOrdered(nil)
+	return t.write(ctx, kb, opUpdateItem, false, func(cur item.Item) (item.Item, bool, error) {
 		next, err := fn(cur)
 		if err != nil {
 			return nil, false, err
@@ -377,7 +428,7 @@ func (t *Table) Modify(ctx context.Context, key item.Key, fn func(cur item.Item)
 		if err != nil {
 			return nil, false, err
 		}
-		if !bytes.Equal(k.AppendOrdered(nil), key.AppendOrdered(nil)) {
+		if !bytes.Equal(k.AppendOrdered(nil), kb) {
 			return nil, false, invalid("Modify: the new item has another key")
 		}
 		if err := next.Validate(); err != nil {
@@ -390,7 +441,7 @@ func (t *Table) Modify(ctx context.Context, key item.Key, fn func(cur item.Item)
 // Delete deletes the item with the given key; deleting a missing item
 // stores nothing.
 func (t *Table) Delete(ctx context.Context, key item.Key, opts WriteOptions) (*WriteResult, error) {
-	return t.write(ctx, key.AppendOrdered(nil), "delete", func(cur item.Item) (item.Item, bool, error) {
+	return t.write(ctx, key.AppendOrdered(nil), opDeleteItem, false, func(cur item.Item) (item.Item, bool, error) {
 		if err := checkCondition(opts.Condition, cur); err != nil {
 			return nil, false, err
 		}
@@ -416,25 +467,54 @@ func checkCondition(c *expr.Condition, cur item.Item) error {
 // the new item, or del to delete it, or an error to write nothing.
 type mutation func(cur item.Item) (next item.Item, del bool, err error)
 
+// writeOp names a kind of write in the writes metric.
+type writeOp uint8
+
+const (
+	opPutItem writeOp = iota
+	opUpdateItem
+	opDeleteItem
+	opTransact
+	numWriteOps
+)
+
+var writeOpNames = [numWriteOps]string{"put", "update", "delete", "transact"}
+
+// writeBufs holds the buffers writes encode items and messages in; a
+// message's bytes are copied to the connection before PublishExpect
+// returns.
+var writeBufs = sync.Pool{New: func() any { return new(writeBuf) }}
+
+type writeBuf struct{ item, msg []byte }
+
 // write applies fn to the item at key atomically: it computes the new
 // version from the one it read and stores it only if that is still the
 // item's last version (the engine's per-subject optimistic concurrency).
 // When another writer got there first, it reads the item again from the
 // engine and recomputes, so a condition is always evaluated against the
 // version the write replaces.
-func (t *Table) write(ctx context.Context, key []byte, op string, fn mutation) (*WriteResult, error) {
+//
+// blind says that fn does not read the current item (an unconditional
+// put): it is then given nil and the current item is not decoded. Whether
+// the write changes anything is then a comparison of binary forms, which
+// are canonical (equal items encode to equal bytes).
+func (t *Table) write(ctx context.Context, key []byte, op writeOp, blind bool, fn mutation) (*WriteResult, error) {
 	start := time.Now()
 	if err := t.m.eng.CheckStorage(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, t.m.cfg.WriteTimeout)
-	defer cancel()
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) > t.m.cfg.WriteTimeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t.m.cfg.WriteTimeout)
+		defer cancel()
+	}
 	if err := t.ix.waitFor(ctx, t.keyWrite(key)); err != nil {
 		return nil, err
 	}
 	subj := t.subject(key)
 	e := t.ix.get(string(key))
-	var buf []byte
+	wb := writeBufs.Get().(*writeBuf)
+	defer writeBufs.Put(wb)
 	for attempt := 0; ; attempt++ {
 		if e != nil && e.lock != nil {
 			var err error
@@ -444,12 +524,15 @@ func (t *Table) write(ctx context.Context, key []byte, op string, fn mutation) (
 			continue
 		}
 		var cur item.Item
+		var stored []byte // the binary current item; nil when absent
 		var tip uint64
 		if e != nil {
-			tip = e.seq
-			var err error
-			if cur, err = decodeItem(e.item); err != nil {
-				return nil, err
+			tip, stored = e.seq, e.item
+			if !blind {
+				var err error
+				if cur, err = decodeItem(stored); err != nil {
+					return nil, err
+				}
 			}
 		}
 		next, del, err := fn(cur)
@@ -459,34 +542,40 @@ func (t *Table) write(ctx context.Context, key []byte, op string, fn mutation) (
 			}
 			return nil, err
 		}
-		res := &WriteResult{Old: cur, New: next}
+		res := &WriteResult{New: next, old: cur, oldBin: stored}
 		if del {
 			res.New = nil
-			if cur == nil {
+			if stored == nil {
 				return res, nil
 			}
-		} else if cur != nil && cur.Equal(next) {
-			return res, nil
+		} else {
+			if cur != nil && cur.Equal(next) {
+				return res, nil
+			}
+			wb.item, _ = next.AppendBinary(wb.item[:0])
+			if cur == nil && stored != nil && bytes.Equal(wb.item, stored) {
+				return res, nil
+			}
 		}
 		v := version{op: opPut, time: time.Now().UnixNano(), key: key}
-		if cur != nil {
+		if stored != nil {
 			v.flags |= flagExisted
 			if t.view.needsOld() {
 				v.flags |= flagOld
-				v.old = e.item
+				v.old = stored
 			}
 		}
 		if del {
 			v.op = opDelete
 		} else {
-			v.item, _ = next.AppendBinary(nil)
+			v.item = wb.item
 		}
-		buf = appendVersion(buf[:0], &v)
-		seq, err := t.m.eng.PublishExpect(ctx, t.m.nc, subj, buf, tip)
+		wb.msg = appendVersion(wb.msg[:0], &v)
+		seq, err := t.m.eng.PublishExpect(ctx, t.m.nc, subj, wb.msg, tip)
 		if err == nil {
 			t.noteKeyWrite(key, seq)
 			res.Written, res.Seq = true, seq
-			t.writes.WithLabelValues(op).Inc()
+			t.writes[op].Inc()
 			t.writeTime.Observe(time.Since(start).Seconds())
 			return res, nil
 		}

@@ -181,7 +181,7 @@ func testItems(t *testing.T, e *engine.Engine) {
 	res, err := tb.Put(ctx, it(t, `{"pk":"p1","price":129.99,"tags":["a"]}`), table.WriteOptions{})
 	require.NoError(t, err)
 	require.True(t, res.Written)
-	require.Nil(t, res.Old)
+	require.Nil(t, res.Old())
 
 	for _, consistent := range []bool{false, true} {
 		got, err := tb.Get(ctx, k, table.GetOptions{Consistent: consistent})
@@ -219,6 +219,30 @@ func testItems(t *testing.T, e *engine.Engine) {
 	res, err = tb.Update(ctx, k, update(t, "SET price = :p", `{"p":129}`), table.WriteOptions{})
 	require.NoError(t, err)
 	require.False(t, res.Written)
+	// An unconditional put does not decode the item it replaces: it
+	// compares binary forms, which are equal for equal items however they
+	// were written (numbers by value, sets as sets).
+	withSet := func(js string, members ...string) item.Item {
+		i := it(t, js)
+		ss, err := item.StringSetValue(members...)
+		require.NoError(t, err)
+		i["ss"] = ss
+		return i
+	}
+	res, err = tb.Put(ctx, withSet(`{"pk":"s1","n":1.50,"m":{"y":1,"x":[1,"a"]}}`, "b", "a"), table.WriteOptions{})
+	require.NoError(t, err)
+	require.True(t, res.Written)
+	require.Nil(t, res.Old())
+	res, err = tb.Put(ctx, withSet(`{"m":{"x":[1,"a"],"y":1.0},"n":1.5,"pk":"s1"}`, "a", "b"), table.WriteOptions{})
+	require.NoError(t, err)
+	require.False(t, res.Written, "an equal item stores nothing")
+	require.Equal(t, `{"m":{"x":[1,"a"],"y":1},"n":1.5,"pk":"s1","ss":["a","b"]}`, plain(res.Old()))
+	res, err = tb.Put(ctx, withSet(`{"pk":"s1","n":1.51,"m":{"x":[1,"a"],"y":1}}`, "a", "b"), table.WriteOptions{})
+	require.NoError(t, err)
+	require.True(t, res.Written, "one number differs")
+	require.Equal(t, `{"m":{"x":[1,"a"],"y":1},"n":1.5,"pk":"s1","ss":["a","b"]}`, plain(res.Old()))
+	require.Equal(t, `{"m":{"x":[1,"a"],"y":1},"n":1.5,"pk":"s1","ss":["a","b"]}`, plain(res.Returned(table.ReturnAllOld, nil)))
+	require.Equal(t, `{"m":{"x":[1,"a"],"y":1},"n":1.51,"pk":"s1","ss":["a","b"]}`, plain(res.Returned(table.ReturnAllNew, nil)))
 
 	// Bad items: wrong key type, missing key, oversized.
 	_, err = tb.Put(ctx, it(t, `{"pk":1}`), table.WriteOptions{})
@@ -264,7 +288,7 @@ func testItems(t *testing.T, e *engine.Engine) {
 	require.ErrorContains(t, err, "duplicates")
 	d, err := m.Describe(ctx, "items")
 	require.NoError(t, err)
-	require.Equal(t, int64(4), d.Items) // p1, big, b1, b2
+	require.Equal(t, int64(5), d.Items) // p1, s1, big, b1, b2
 }
 
 func testQueryScan(t *testing.T, e *engine.Engine) {
@@ -434,6 +458,18 @@ func testChanges(t *testing.T, e *engine.Engine) {
 	require.NoError(t, err)
 	require.Len(t, got, 4)
 	require.Equal(t, seqs[3]+1, next)
+	// Pages of fewer changes than there are stop at the limit and go on
+	// from just after the last change returned.
+	for i, from := 0, uint64(1); i < len(seqs); i += 3 {
+		got, next, err := tb.ReadChanges(ctx, from, 3)
+		require.NoError(t, err)
+		require.Len(t, got, min(3, len(seqs)-i))
+		for j, c := range got {
+			require.Equal(t, seqs[i+j], c.Seq)
+		}
+		require.Equal(t, got[len(got)-1].Seq+1, next)
+		from = next
+	}
 	from, err := tb.Resolve(ctx, table.Position{Kind: table.AfterSeq, Seq: seqs[1]})
 	require.NoError(t, err)
 	got, _, err = tb.ReadChanges(ctx, from, 100)

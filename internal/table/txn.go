@@ -188,7 +188,7 @@ func (m *Manager) finish(ctx context.Context, t *Table, subj string, e *entry, d
 	}
 	t.noteWrite(ack.Sequence)
 	if v.op != opRestore {
-		t.writes.WithLabelValues("transact").Inc()
+		t.writes[opTransact].Inc()
 	}
 	return ack.Sequence, nil
 }
@@ -236,7 +236,7 @@ func (m *Manager) resolveLocks(ctx context.Context, t *Table, orphansBefore time
 	t.ix.mu.RLock()
 	var locked []*entry
 	for k := range t.ix.mu.locked {
-		if e, ok := t.ix.mu.tree.Get(&entry{key: k}); ok && e.lock != nil {
+		if e := t.ix.lookup(k); e != nil && e.lock != nil {
 			locked = append(locked, e)
 		}
 	}

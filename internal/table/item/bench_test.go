@@ -88,3 +88,27 @@ func BenchmarkNumberAdd(b *testing.B) {
 		}
 	}
 }
+
+// benchRowJSON is a pricing_features row: 25 attributes, numbers and a few
+// strings, the item the pipeline writes and reads per event.
+const benchRowJSON = `{"product_id":"p-000123","window_start":1569888000000,"window_end":1569888100000,` +
+	`"views":131,"clicks":17,"add_to_carts":4,"remove_from_carts":1,"purchases":2,"revenue":259.98,` +
+	`"users":52,"price":119.99,"base_price":129.99,"inventory":420,"sales_units_1h":12,` +
+	`"sales_revenue_1h":1439.88,"views_5m":25,"views_1h":1532,"first_event_time":"2019-10-01T00:00:00Z",` +
+	`"last_event_time":"2019-10-01T00:01:12.345Z","conversion":0.0342,"trend":1.27,"price_ratio":0.92309,` +
+	`"rate_now":0.83,"source_position":"clicks/3/1031","ingest_time":1569888072345}`
+
+func BenchmarkItemBinaryDecodeRow(b *testing.B) {
+	it, err := ParseJSON([]byte(benchRowJSON), "")
+	if err != nil || len(it) != 25 {
+		b.Fatal(err, len(it))
+	}
+	enc, _ := it.MarshalBinary()
+	b.SetBytes(int64(len(enc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeBinary(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

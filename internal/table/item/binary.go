@@ -63,17 +63,63 @@ func appendBinMap(dst []byte, m map[string]Value) []byte {
 		}
 		return dst
 	}
-	var buf [32]string
-	keys := buf[:0]
-	for k := range m {
-		keys = append(keys, k)
+	if len(m) > maxSmallMap {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			dst = appendBinString(dst, k)
+			dst = m[k].appendBinary(dst)
+		}
+		return dst
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		dst = appendBinString(dst, k)
-		dst = m[k].appendBinary(dst)
+	// A small map (an item's attributes, mostly): its names and values are
+	// taken in one pass, and the names sorted by insertion on their first
+	// eight bytes, comparing whole names only where those are equal.
+	var names [maxSmallMap]string
+	var vals [maxSmallMap]Value
+	var ord [maxSmallMap]nameOrder
+	n := 0
+	for k, v := range m {
+		names[n], vals[n], ord[n] = k, v, nameOrder{prefix: namePrefix(k), i: uint8(n)}
+		n++
+	}
+	for i := 1; i < n; i++ {
+		x := ord[i]
+		j := i
+		for ; j > 0; j-- {
+			y := ord[j-1]
+			if y.prefix < x.prefix || (y.prefix == x.prefix && names[y.i] < names[x.i]) {
+				break
+			}
+			ord[j] = y
+		}
+		ord[j] = x
+	}
+	for _, o := range ord[:n] {
+		dst = appendBinString(dst, names[o.i])
+		dst = vals[o.i].appendBinary(dst)
 	}
 	return dst
+}
+
+// maxSmallMap is the most members appendBinMap sorts on the stack.
+const maxSmallMap = 32
+
+// nameOrder is a map member's place in the sort: its name's first eight
+// bytes, big-endian and zero-padded (so that two names whose prefixes
+// differ compare as the names do), and its index.
+type nameOrder struct {
+	prefix uint64
+	i      uint8
+}
+
+func namePrefix(s string) uint64 {
+	var b [8]byte
+	copy(b[:], s)
+	return binary.BigEndian.Uint64(b[:])
 }
 
 func appendBinString(dst []byte, s string) []byte {
@@ -95,17 +141,17 @@ func (v Value) appendBinary(dst []byte) []byte {
 		}
 		return append(dst, tagFalse)
 	case L:
-		dst = binary.AppendUvarint(append(dst, tagL), uint64(len(v.list)))
-		for _, e := range v.list {
+		dst = binary.AppendUvarint(append(dst, tagL), uint64(len(v.elems())))
+		for _, e := range v.elems() {
 			dst = e.appendBinary(dst)
 		}
 		return dst
 	case M:
-		return appendBinMap(append(dst, tagM), v.m)
+		return appendBinMap(append(dst, tagM), v.fields())
 	case SS, NS, BS:
 		tag := tagSS + byte(v.t-SS)
-		dst = binary.AppendUvarint(append(dst, tag), uint64(len(v.list)))
-		for _, m := range v.list {
+		dst = binary.AppendUvarint(append(dst, tag), uint64(len(v.elems())))
+		for _, m := range v.elems() {
 			dst = appendBinString(dst, m.s)
 		}
 		return dst
@@ -139,6 +185,14 @@ type binDecoder struct {
 }
 
 func (d *binDecoder) uvarint() (int, error) {
+	if d.pos < len(d.s) && d.s[d.pos] < 0x80 { // one byte: names, most values
+		x := int(d.s[d.pos])
+		if x > len(d.s) {
+			return 0, errCorrupt("length out of range")
+		}
+		d.pos++
+		return x, nil
+	}
 	var x uint64
 	var shift uint
 	for i := 0; i < binary.MaxVarintLen64; i++ {
@@ -250,13 +304,13 @@ func (d *binDecoder) value(depth int) (Value, error) {
 				return Value{}, err
 			}
 		}
-		return Value{t: L, list: list}, nil
+		return Value{t: L, x: &compound{list: list}}, nil
 	case tagM:
 		m, err := d.mapBody(depth)
 		if err != nil {
 			return Value{}, err
 		}
-		return Value{t: M, m: m}, nil
+		return Value{t: M, x: &compound{m: m}}, nil
 	case tagSS, tagNS, tagBS:
 		t := SS + Type(tag-tagSS)
 		n, err := d.uvarint()
@@ -283,17 +337,54 @@ func (d *binDecoder) value(depth int) (Value, error) {
 				return Value{}, errCorrupt("set members out of order")
 			}
 		}
-		return Value{t: t, list: members}, nil
+		return Value{t: t, x: &compound{list: members}}, nil
 	}
 	return Value{}, errCorrupt("unknown tag")
 }
 
 // checkCanonical checks that s is the canonical text of a number.
 func checkCanonical(s string) error {
+	if plainCanonical(s) {
+		return nil
+	}
 	var buf [maxCanonical]byte
 	b, err := canonicalNumber(buf[:0], s)
 	if err != nil || string(b) != s {
 		return errCorrupt("bad number")
 	}
 	return nil
+}
+
+// plainCanonical reports, without taking s apart, whether s has the shape
+// of the canonical text of most numbers: at most [MaxDigits] characters, an
+// optional minus, an integer part without a leading zero (or a lone zero),
+// and an optional fraction that does not end in zero; "-0" is not
+// canonical. When it reports false, s may still be canonical (a long
+// integer, say): checkCanonical then compares s with its canonical text.
+func plainCanonical(s string) bool {
+	if len(s) == 0 || len(s) > MaxDigits {
+		return false
+	}
+	i := 0
+	if s[0] == '-' {
+		i = 1
+	}
+	start := i
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	switch {
+	case i == start, i-start > 1 && s[start] == '0':
+		return false // no integer part, or a leading zero
+	case i == len(s):
+		return start == 0 || s[start] != '0' // "-0" is "0"
+	case s[i] != '.':
+		return false
+	}
+	i++
+	frac := i
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return i == len(s) && i > frac && s[i-1] != '0'
 }

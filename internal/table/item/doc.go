@@ -24,7 +24,9 @@
 //     [Item.AppendPlainJSON]. Numbers are read from their text, never
 //     through float64.
 //   - Binary, the storage form: [Item.AppendBinary], [DecodeBinary];
-//     compact, deterministic, exact.
+//     compact, exact, and canonical: equal items (numbers by value, sets
+//     as sets) encode to equal bytes, so comparing encodings compares
+//     items.
 //   - Ordered key bytes: [Key.AppendOrdered], [AppendOrdered]; byte order
 //     equals key order (numbers numerically, strings and binaries
 //     bytewise), for an index kept sorted by key.

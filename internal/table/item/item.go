@@ -68,25 +68,25 @@ func (v Value) Size() int {
 		return 1
 	case L:
 		n := 3
-		for _, e := range v.list {
+		for _, e := range v.elems() {
 			n += 1 + e.Size()
 		}
 		return n
 	case M:
 		n := 3
-		for k, e := range v.m {
+		for k, e := range v.fields() {
 			n += 1 + len(k) + e.Size()
 		}
 		return n
 	case SS, BS:
 		n := 0
-		for _, m := range v.list {
+		for _, m := range v.elems() {
 			n += len(m.s)
 		}
 		return n
 	case NS:
 		n := 0
-		for _, m := range v.list {
+		for _, m := range v.elems() {
 			n += numberSize(m.s)
 		}
 		return n
@@ -102,6 +102,7 @@ func numberSize(s string) int { return (Number{s}.digits()+1)/2 + 1 }
 // than any of its values), and a size of at most [MaxSize]. Values built
 // by this package are valid otherwise by construction.
 func (it Item) Validate() error {
+	size := 0 // it.Size(), in the same pass
 	for k, v := range it {
 		if err := checkName(k); err != nil {
 			return inName(err, k)
@@ -109,11 +110,12 @@ func (it Item) Validate() error {
 		if !v.IsValid() {
 			return &ValidationError{Path: k, Msg: "attribute has no value"}
 		}
-		if v.depth() > MaxDepth {
+		if v.x != nil && v.depth() > MaxDepth {
 			return &ValidationError{Path: k, Msg: msgNesting}
 		}
+		size += len(k) + v.Size()
 	}
-	if it.Size() > MaxSize {
+	if size > MaxSize {
 		return &ValidationError{Msg: "Item size has exceeded the maximum allowed size"}
 	}
 	return nil
@@ -125,11 +127,11 @@ func (v Value) depth() int {
 	d := 0
 	switch v.t {
 	case L:
-		for _, e := range v.list {
+		for _, e := range v.elems() {
 			d = max(d, e.depth())
 		}
 	case M:
-		for _, e := range v.m {
+		for _, e := range v.fields() {
 			d = max(d, e.depth())
 		}
 	}

@@ -2,6 +2,7 @@ package item
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -147,6 +148,30 @@ func TestItemBinaryRoundTrip(t *testing.T) {
 		// Deterministic: the same item encodes to the same bytes.
 		enc2, _ := dec.MarshalBinary()
 		require.True(t, bytes.Equal(enc, enc2))
+	}
+}
+
+// TestItemBinaryNameOrder: names are written in ascending byte order (which
+// DecodeBinary checks) whatever their shared prefixes, NUL bytes or
+// lengths, in maps small enough to be sorted on the stack and larger ones.
+func TestItemBinaryNameOrder(t *testing.T) {
+	for _, n := range []int{2, 12, 31, 32, 33, 80} {
+		it := Item{}
+		for i := range n {
+			name := fmt.Sprintf("attribute_%02d", (i*37)%n) // 8-byte prefixes all equal
+			switch i % 4 {
+			case 1:
+				name = name[:i%8+1] // prefixes of others
+			case 2:
+				name = name[:i%9+1] + "\x00" + name // NUL bytes past a prefix
+			}
+			it[name] = IntValue(int64(i))
+		}
+		enc, err := it.MarshalBinary()
+		require.NoError(t, err)
+		dec, err := DecodeBinary(enc)
+		require.NoError(t, err, "%d names", n)
+		require.True(t, it.Equal(dec))
 	}
 }
 

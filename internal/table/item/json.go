@@ -242,7 +242,7 @@ func (s *scanner) avTyped(key string, depth int) (Value, error) {
 		list := []Value{}
 		if s.peek() == ']' {
 			s.pos++
-			return Value{t: L, list: list}, nil
+			return Value{t: L, x: &compound{list: list}}, nil
 		}
 		for i := 0; ; i++ {
 			e, err := s.avValue(depth + 1)
@@ -255,7 +255,7 @@ func (s *scanner) avTyped(key string, depth int) (Value, error) {
 				return Value{}, err
 			}
 			if !more {
-				return Value{t: L, list: list}, nil
+				return Value{t: L, x: &compound{list: list}}, nil
 			}
 		}
 	case "M":
@@ -265,7 +265,7 @@ func (s *scanner) avTyped(key string, depth int) (Value, error) {
 		m := map[string]Value{}
 		if s.peek() == '}' {
 			s.pos++
-			return Value{t: M, m: m}, nil
+			return Value{t: M, x: &compound{m: m}}, nil
 		}
 		for {
 			name, err := s.str()
@@ -288,7 +288,7 @@ func (s *scanner) avTyped(key string, depth int) (Value, error) {
 				return Value{}, err
 			}
 			if !more {
-				return Value{t: M, m: m}, nil
+				return Value{t: M, x: &compound{m: m}}, nil
 			}
 		}
 	case "SS", "NS", "BS":
@@ -381,7 +381,7 @@ func (v Value) AppendJSON(dst []byte) []byte {
 		dst = strconv.AppendBool(dst, v.b)
 	case L:
 		dst = append(dst, `{"L":[`...)
-		for i, e := range v.list {
+		for i, e := range v.elems() {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
@@ -390,12 +390,12 @@ func (v Value) AppendJSON(dst []byte) []byte {
 		dst = append(dst, ']')
 	case M:
 		dst = append(dst, `{"M":`...)
-		dst = appendAVMap(dst, v.m)
+		dst = appendAVMap(dst, v.fields())
 	case SS, NS, BS:
 		dst = append(dst, `{"`...)
 		dst = append(dst, v.t.String()...)
 		dst = append(dst, `":[`...)
-		for i, m := range v.list {
+		for i, m := range v.elems() {
 			if i > 0 {
 				dst = append(dst, ',')
 			}

@@ -2,6 +2,7 @@ package item
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/cockroachdb/apd/v3"
 )
@@ -329,8 +330,27 @@ func (n Number) digits() int {
 	if n.Sign() == 0 {
 		return 1
 	}
-	p := n.split()
-	return p.nd
+	// The significant digits of the canonical text: from its first
+	// non-zero digit to its last, without a point between them (what split
+	// counts, without copying them).
+	s := n.s
+	first, last := -1, -1
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c > '0' && c <= '9' {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if first < 0 {
+		return 0
+	}
+	nd := last - first + 1
+	if strings.IndexByte(s[first:last], '.') >= 0 {
+		nd--
+	}
+	return min(nd, MaxDigits)
 }
 
 // arith is the context of number arithmetic: 38 digits, and an error

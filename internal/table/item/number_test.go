@@ -210,3 +210,77 @@ func itoa(i int) string {
 	}
 	return itoa(i/10) + string(rune('0'+i%10))
 }
+
+// TestNumberPlainCanonical: the decoder's shortcut accepts only canonical
+// text, and the common shapes.
+func TestNumberPlainCanonical(t *testing.T) {
+	for _, c := range []struct {
+		s    string
+		want bool
+	}{
+		{"0", true}, {"7", true}, {"-7", true}, {"129.99", true}, {"-0.5", true}, {"0.0342", true},
+		{"1569888072345", true}, {"10", true}, {"100.25", true},
+		{"", false}, {"-", false}, {"-0", false}, {"00", false}, {"01", false}, {"1.50", false},
+		{"1.", false}, {".5", false}, {"1e3", false}, {"+1", false}, {"0.0", false}, {"1.2.3", false},
+		{"1 ", false}, {"123456789012345678901234567890123456789", false}, // too long for the shortcut
+	} {
+		require.Equal(t, c.want, plainCanonical(c.s), "%q", c.s)
+		if c.want {
+			var buf [maxCanonical]byte
+			b, err := canonicalNumber(buf[:0], c.s)
+			require.NoError(t, err, c.s)
+			require.Equal(t, c.s, string(b))
+		}
+	}
+}
+
+// FuzzPlainCanonical: whatever the shortcut accepts is its own canonical
+// text.
+func FuzzPlainCanonical(f *testing.F) {
+	for _, s := range []string{"0", "-0", "129.99", "1.50", "-0.5", "00.1", "1e5", "12345678901234567890123456789012345678"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !plainCanonical(s) {
+			return
+		}
+		var buf [maxCanonical]byte
+		b, err := canonicalNumber(buf[:0], s)
+		if err != nil || string(b) != s {
+			t.Fatalf("plainCanonical(%q) but its canonical text is %q (%v)", s, b, err)
+		}
+	})
+}
+
+// TestNumberDigits: the significant digits counted on the canonical text
+// are those split takes apart.
+func TestNumberDigits(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	cases := []string{"0", "1", "-1", "10", "1200", "0.5", "0.00123", "-0.0012", "100.001", "129.99", "1569888072345",
+		"99999999999999999999999999999999999999", "0.000000000000000000000000000000000000001"}
+	for range 2000 {
+		digits := make([]byte, 1+r.IntN(40))
+		for i := range digits {
+			digits[i] = byte('0' + r.IntN(10))
+		}
+		s := string(digits)
+		if p := r.IntN(len(digits) + 1); p < len(digits) {
+			s = s[:p] + "." + s[p:]
+		}
+		if r.IntN(2) == 0 {
+			s = "-" + s
+		}
+		cases = append(cases, s)
+	}
+	for _, s := range cases {
+		n, err := ParseNumber(s)
+		if err != nil {
+			continue // too many digits
+		}
+		want := n.split().nd
+		if n.Sign() == 0 {
+			want = 1
+		}
+		require.Equal(t, want, n.digits(), "%s (%s)", s, n)
+	}
+}

@@ -109,7 +109,7 @@ func (s *scanner) plainValue(depth int) (Value, error) {
 		list := []Value{}
 		if s.peek() == ']' {
 			s.pos++
-			return Value{t: L, list: list}, nil
+			return Value{t: L, x: &compound{list: list}}, nil
 		}
 		for i := 0; ; i++ {
 			e, err := s.plainValue(depth + 1)
@@ -122,7 +122,7 @@ func (s *scanner) plainValue(depth int) (Value, error) {
 				return Value{}, err
 			}
 			if !more {
-				return Value{t: L, list: list}, nil
+				return Value{t: L, x: &compound{list: list}}, nil
 			}
 		}
 	case c == '{':
@@ -130,7 +130,7 @@ func (s *scanner) plainValue(depth int) (Value, error) {
 		m := map[string]Value{}
 		if s.peek() == '}' {
 			s.pos++
-			return Value{t: M, m: m}, nil
+			return Value{t: M, x: &compound{m: m}}, nil
 		}
 		for {
 			name, err := s.str()
@@ -153,7 +153,7 @@ func (s *scanner) plainValue(depth int) (Value, error) {
 				return Value{}, err
 			}
 			if !more {
-				return Value{t: M, m: m}, nil
+				return Value{t: M, x: &compound{m: m}}, nil
 			}
 		}
 	case c == 0:
@@ -184,10 +184,10 @@ func (v Value) AppendPlainJSON(dst []byte) []byte {
 		}
 		return append(dst, "false"...)
 	case M:
-		return appendPlainMap(dst, v.m)
+		return appendPlainMap(dst, v.fields())
 	case L, SS, NS, BS:
 		dst = append(dst, '[')
-		for i, e := range v.list {
+		for i, e := range v.elems() {
 			if i > 0 {
 				dst = append(dst, ',')
 			}

@@ -20,11 +20,34 @@ import (
 // numerically) and free of duplicates, so equal sets have equal members in
 // the same order and encode to the same bytes.
 type Value struct {
-	t    Type
-	b    bool
-	s    string           // S text, B bytes, N canonical text
+	t Type
+	b bool
+	s string    // S text, B bytes, N canonical text
+	x *compound // L, M and sets; nil for the other types
+}
+
+// compound holds the elements of a list, map or set value. Scalars, the
+// values items mostly hold, keep Value at 32 bytes without it: an item is
+// a map of Values, and its size is what decoding one allocates.
+type compound struct {
 	list []Value          // L elements; SS, NS, BS members
 	m    map[string]Value // M
+}
+
+// elems returns the elements of an L value or the members of a set.
+func (v Value) elems() []Value {
+	if v.x == nil {
+		return nil
+	}
+	return v.x.list
+}
+
+// fields returns the members of an M value.
+func (v Value) fields() map[string]Value {
+	if v.x == nil {
+		return nil
+	}
+	return v.x.m
 }
 
 // StringValue returns the S value s.
@@ -50,7 +73,7 @@ func ListValue(vs []Value) Value {
 	if vs == nil {
 		vs = []Value{}
 	}
-	return Value{t: L, list: vs}
+	return Value{t: L, x: &compound{list: vs}}
 }
 
 // MapValue returns the M value with members m; the Value owns m.
@@ -58,7 +81,7 @@ func MapValue(m map[string]Value) Value {
 	if m == nil {
 		m = map[string]Value{}
 	}
-	return Value{t: M, m: m}
+	return Value{t: M, x: &compound{m: m}}
 }
 
 // StringSetValue returns the SS value of ss. Like DynamoDB it refuses an
@@ -115,7 +138,7 @@ func SetValue(t Type, members []Value) (Value, error) {
 			return Value{}, &ValidationError{Msg: "One or more parameter values were invalid: Input collection " + setText(members) + " contains duplicates."}
 		}
 	}
-	return Value{t: t, list: members}, nil
+	return Value{t: t, x: &compound{list: members}}, nil
 }
 
 // setName is DynamoDB's word for a set type in messages.
@@ -201,7 +224,7 @@ func (v Value) L() []Value {
 	if v.t != L {
 		return nil
 	}
-	return v.list
+	return v.elems()
 }
 
 // M returns the members of an M value, and nil for any other type. The map
@@ -210,7 +233,7 @@ func (v Value) M() map[string]Value {
 	if v.t != M {
 		return nil
 	}
-	return v.m
+	return v.fields()
 }
 
 // Members returns the members of a set value (S values for SS, N for NS, B
@@ -220,7 +243,7 @@ func (v Value) Members() []Value {
 	if !v.t.IsSet() {
 		return nil
 	}
-	return v.list
+	return v.elems()
 }
 
 // SS returns the strings of an SS value in sorted order, and nil for any
@@ -229,8 +252,8 @@ func (v Value) SS() []string {
 	if v.t != SS {
 		return nil
 	}
-	out := make([]string, len(v.list))
-	for i, m := range v.list {
+	out := make([]string, len(v.elems()))
+	for i, m := range v.elems() {
 		out[i] = m.s
 	}
 	return out
@@ -242,8 +265,8 @@ func (v Value) NS() []Number {
 	if v.t != NS {
 		return nil
 	}
-	out := make([]Number, len(v.list))
-	for i, m := range v.list {
+	out := make([]Number, len(v.elems()))
+	for i, m := range v.elems() {
 		out[i] = Number{m.s}
 	}
 	return out
@@ -255,8 +278,8 @@ func (v Value) BS() [][]byte {
 	if v.t != BS {
 		return nil
 	}
-	out := make([][]byte, len(v.list))
-	for i, m := range v.list {
+	out := make([][]byte, len(v.elems()))
+	for i, m := range v.elems() {
 		out[i] = []byte(m.s)
 	}
 	return out
@@ -271,9 +294,9 @@ func (v Value) Len() (int, bool) {
 	case S, B:
 		return len(v.s), true
 	case L, SS, NS, BS:
-		return len(v.list), true
+		return len(v.elems()), true
 	case M:
-		return len(v.m), true
+		return len(v.fields()), true
 	}
 	return 0, false
 }
@@ -294,21 +317,21 @@ func Equal(v, w Value) bool {
 	case NULL:
 		return true
 	case L, SS, NS, BS:
-		if len(v.list) != len(w.list) {
+		if len(v.elems()) != len(w.elems()) {
 			return false
 		}
-		for i := range v.list {
-			if !Equal(v.list[i], w.list[i]) {
+		for i := range v.elems() {
+			if !Equal(v.elems()[i], w.elems()[i]) {
 				return false
 			}
 		}
 		return true
 	case M:
-		if len(v.m) != len(w.m) {
+		if len(v.fields()) != len(w.fields()) {
 			return false
 		}
-		for k, a := range v.m {
-			b, ok := w.m[k]
+		for k, a := range v.fields() {
+			b, ok := w.fields()[k]
 			if !ok || !Equal(a, b) {
 				return false
 			}
@@ -355,10 +378,10 @@ func Contains(v, w Value) bool {
 		if w.t != v.t.Elem() {
 			return false
 		}
-		_, found := slices.BinarySearchFunc(v.list, w, func(a, b Value) int { return compareMembers(v.t, a, b) })
+		_, found := slices.BinarySearchFunc(v.elems(), w, func(a, b Value) int { return compareMembers(v.t, a, b) })
 		return found
 	case L:
-		for _, e := range v.list {
+		for _, e := range v.elems() {
 			if Equal(e, w) {
 				return true
 			}
@@ -373,25 +396,25 @@ func SetUnion(v, w Value) (Value, bool) {
 	if v.t != w.t || !v.t.IsSet() {
 		return Value{}, false
 	}
-	out := make([]Value, 0, len(v.list)+len(w.list))
+	out := make([]Value, 0, len(v.elems())+len(w.elems()))
 	i, j := 0, 0
-	for i < len(v.list) && j < len(w.list) {
-		switch c := compareMembers(v.t, v.list[i], w.list[j]); {
+	for i < len(v.elems()) && j < len(w.elems()) {
+		switch c := compareMembers(v.t, v.elems()[i], w.elems()[j]); {
 		case c < 0:
-			out = append(out, v.list[i])
+			out = append(out, v.elems()[i])
 			i++
 		case c > 0:
-			out = append(out, w.list[j])
+			out = append(out, w.elems()[j])
 			j++
 		default:
-			out = append(out, v.list[i])
+			out = append(out, v.elems()[i])
 			i++
 			j++
 		}
 	}
-	out = append(out, v.list[i:]...)
-	out = append(out, w.list[j:]...)
-	return Value{t: v.t, list: out}, true
+	out = append(out, v.elems()[i:]...)
+	out = append(out, w.elems()[j:]...)
+	return Value{t: v.t, x: &compound{list: out}}, true
 }
 
 // SetDifference returns the members of v that are not in w, which must be
@@ -401,13 +424,13 @@ func SetDifference(v, w Value) (Value, bool) {
 	if v.t != w.t || !v.t.IsSet() {
 		return Value{}, false
 	}
-	out := make([]Value, 0, len(v.list))
+	out := make([]Value, 0, len(v.elems()))
 	j := 0
-	for _, m := range v.list {
-		for j < len(w.list) && compareMembers(v.t, w.list[j], m) < 0 {
+	for _, m := range v.elems() {
+		for j < len(w.elems()) && compareMembers(v.t, w.elems()[j], m) < 0 {
 			j++
 		}
-		if j < len(w.list) && compareMembers(v.t, w.list[j], m) == 0 {
+		if j < len(w.elems()) && compareMembers(v.t, w.elems()[j], m) == 0 {
 			continue
 		}
 		out = append(out, m)
@@ -415,7 +438,7 @@ func SetDifference(v, w Value) (Value, bool) {
 	if len(out) == 0 {
 		return Value{}, true
 	}
-	return Value{t: v.t, list: out}, true
+	return Value{t: v.t, x: &compound{list: out}}, true
 }
 
 // String returns a compact, human-readable rendering of v in DynamoDB's

@@ -1,0 +1,172 @@
+package table_test
+
+import (
+	"context"
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pricestream/pricestream/internal/engine"
+	"github.com/pricestream/pricestream/internal/engine/enginetest"
+	"github.com/pricestream/pricestream/internal/table"
+	"github.com/pricestream/pricestream/internal/table/item"
+)
+
+// Benchmarks of what the Fast Sneakers pipeline does to a table per event:
+// the ETL sink's unconditional Put of a pricing_features row (25
+// attributes, numbers and a few strings) over the row it replaces, and the
+// trigger's read of the changes that makes. The engine fsyncs on an
+// interval, so that the figures are CPU, not disk: cpu-µs/op is the
+// process's CPU time (user and system, both cores: engine and table) per
+// operation.
+//
+//	go test -run '^$' -bench 'TableRow' -count 6 -benchmem ./internal/table/
+
+// rowJSON is a pricing_features row of 25 attributes; %d varies its
+// counters.
+const rowJSON = `{"product_id":"p-000123","window_start":1569888000000,"window_end":1569888100000,` +
+	`"views":%d,"clicks":17,"add_to_carts":4,"remove_from_carts":1,"purchases":2,"revenue":259.98,` +
+	`"users":%d,"price":119.99,"base_price":129.99,"inventory":420,"sales_units_1h":12,` +
+	`"sales_revenue_1h":1439.88,"views_5m":%d,"views_1h":1532,"first_event_time":"2019-10-01T00:00:00Z",` +
+	`"last_event_time":"2019-10-01T00:01:12.345Z","conversion":0.0342,"trend":1.27,"price_ratio":0.92309,` +
+	`"rate_now":0.83,"source_position":"clicks/3/%d","ingest_time":1569888072345}`
+
+func rowItem(b *testing.B, i int) item.Item {
+	r := it(b, fmt.Sprintf(rowJSON, 100+i, 40+i/3, 10+i/2, 1000+i))
+	if len(r) != 25 {
+		b.Fatalf("row has %d attributes", len(r))
+	}
+	return r
+}
+
+var rowKey = item.KeySchema{Partition: item.KeyAttribute{Name: "product_id", Type: item.S}}
+
+func intervalEngine(b *testing.B) *engine.Engine {
+	return enginetest.Start(b, enginetest.WithFsync(engine.FsyncPolicy{Interval: 100 * time.Millisecond}))
+}
+
+// cpuTime returns the process's CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+type cpuMeter struct {
+	t0 time.Duration
+	n  int
+}
+
+func startCPU() cpuMeter { return cpuMeter{t0: cpuTime()} }
+
+func (c cpuMeter) report(b *testing.B, ops int) {
+	if ops > 0 {
+		b.ReportMetric(float64(cpuTime()-c.t0)/1e3/float64(ops), "cpu-µs/op")
+	}
+}
+
+// BenchmarkTableRowPut puts a pricing_features row over the existing one:
+// changed (its counters move, as per event) or the same (a write that
+// changes nothing, which stores nothing).
+func BenchmarkTableRowPut(b *testing.B) {
+	for _, mode := range []string{"changed", "same"} {
+		b.Run(mode, func(b *testing.B) {
+			e := intervalEngine(b)
+			tb := createTable(b, newManager(b, e), "features", rowKey, table.ViewNewImage)
+			ctx := context.Background()
+			rows := make([]item.Item, 64)
+			for i := range rows {
+				rows[i] = rowItem(b, i)
+			}
+			if _, err := tb.Put(ctx, rows[0], table.WriteOptions{}); err != nil {
+				b.Fatal(err)
+			}
+			i := 0
+			b.ReportAllocs()
+			cpu := startCPU()
+			for b.Loop() {
+				r := rows[0]
+				if mode == "changed" {
+					r = rows[(i+1)%len(rows)]
+				}
+				res, err := tb.Put(ctx, r, table.WriteOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res.Written != (mode == "changed") {
+					b.Fatalf("put %d: written %t", i, res.Written)
+				}
+				i++
+			}
+			cpu.report(b, i)
+		})
+	}
+}
+
+// BenchmarkTableRowChanges reads changes of pricing_features rows (of 100
+// items): a subscription (the trigger's reader) and ReadChanges (the
+// DynamoDB Streams API's). One op is one change; the changes are written
+// before the timer starts (so it counts b.N, not b.Loop).
+func BenchmarkTableRowChanges(b *testing.B) {
+	for _, view := range []table.ViewType{table.ViewNewImage, table.ViewNewAndOldImgs} {
+		for _, read := range []string{"subscription", "ReadChanges"} {
+			b.Run(fmt.Sprintf("view=%s/read=%s", view, read), func(b *testing.B) {
+				e := intervalEngine(b)
+				tb := createTable(b, newManager(b, e), "features", rowKey, view)
+				ctx := context.Background()
+				rows := make([]item.Item, 64)
+				for i := range rows {
+					rows[i] = rowItem(b, i)
+				}
+				for i := range b.N {
+					r := rows[i%len(rows)].Clone()
+					r["product_id"] = item.StringValue(fmt.Sprintf("p-%06d", i%100))
+					if _, err := tb.Put(ctx, r, table.WriteOptions{}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				check := func(c *table.Change) {
+					if len(c.New) != 25 || (view == table.ViewNewAndOldImgs && c.Event == table.EventModify && len(c.Old) != 25) {
+						b.Fatalf("change %d: %v", c.Seq, c.New)
+					}
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				cpu := startCPU()
+				if read == "subscription" {
+					sub, err := tb.Subscribe(ctx, table.Position{Kind: table.TrimHorizon})
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer sub.Stop()
+					for got := 0; got < b.N; {
+						cs, err := sub.NextBatch(ctx, 500)
+						if err != nil {
+							b.Fatal(err)
+						}
+						for _, c := range cs {
+							check(c)
+						}
+						got += len(cs)
+					}
+				} else {
+					for from, got := uint64(1), 0; got < b.N; {
+						cs, next, err := tb.ReadChanges(ctx, from, 1000)
+						if err != nil {
+							b.Fatal(err)
+						}
+						for _, c := range cs {
+							check(c)
+						}
+						got, from = got+len(cs), next
+					}
+				}
+				b.StopTimer()
+				cpu.report(b, b.N)
+			})
+		}
+	}
+}
