@@ -174,12 +174,12 @@ type World struct {
 	index     map[string]int
 	share     []float64 // traffic share per product
 	byShare   aliasTable
-	rngs      []*rand.Rand // per product: its visitors' draws
-	arrivals  *rand.Rand   // when views happen, and of which product
-	trends    [][]Trend    // per product, by time
-	allTrends []Trend      // every trend, by time
-	trendOf   []int        // the product of each of allTrends
-	nextTrend int          // the first of allTrends not started
+	rngs      []rand.PCG // per product: its visitors' draws
+	arrivals  *rand.Rand // when views happen, and of which product
+	trends    [][]Trend  // per product, by time
+	allTrends []Trend    // every trend, by time
+	trendOf   []int      // the product of each of allTrends
+	nextTrend int        // the first of allTrends not started
 	// hot are the products whose traffic a trend changes now (isHot
 	// marks them), with their weight share × boost; hotWeight is its sum.
 	hot       []hotProduct
@@ -259,7 +259,7 @@ func NewWorld(cfg Config) (*World, error) {
 	}
 	n := len(w.products)
 	w.share = make([]float64, n)
-	w.rngs = make([]*rand.Rand, n)
+	w.rngs = make([]rand.PCG, n)
 	w.trends = make([][]Trend, n)
 	w.prices = make([]float64, n)
 	w.invDyn = make([]int, n)
@@ -268,7 +268,7 @@ func NewWorld(cfg Config) (*World, error) {
 	for i, p := range w.products {
 		w.index[p.ID] = i
 		w.share[i] = p.popularity / total
-		w.rngs[i] = rand.New(rand.NewPCG(cfg.Seed, productStream|uint64(i)))
+		w.rngs[i].Seed(cfg.Seed, productStream|uint64(i))
 		w.prices[i] = p.BasePrice
 		w.invDyn[i], w.invStat[i] = p.Inventory, p.Inventory
 	}
@@ -528,7 +528,7 @@ func (w *World) restock(now time.Duration) {
 // visit is taken up front, so the static-price twin of the shop sees the
 // same visitor.
 func (w *World) visit(i int, at time.Duration, orders []Order) []Order {
-	r := w.rngs[i]
+	r := rand.New(&w.rngs[i]) // on the stack: the stream stays in the slice
 	p := &w.products[i]
 	bot := r.Float64() < w.cfg.BotShare
 	uClick, uIntent, uAccept, uBuy := r.Float64(), r.Float64(), r.Float64(), r.Float64()
