@@ -173,27 +173,73 @@ type World struct {
 	products  []Product
 	index     map[string]int
 	share     []float64 // traffic share per product
-	rngs      []*rand.Rand
-	trends    [][]Trend // per product, by time
-	allTrends []Trend   // every trend, by time
+	byShare   aliasTable
+	rngs      []rand.PCG // per product: its visitors' draws
+	arrivals  *rand.Rand // when views happen, and of which product
+	trends    [][]Trend  // per product, by time
+	allTrends []Trend    // every trend, by time
+	trendOf   []int      // the product of each of allTrends
+	nextTrend int        // the first of allTrends not started
+	// hot are the products whose traffic a trend changes now (isHot
+	// marks them), with their weight share × boost; hotWeight is its sum.
+	hot       []hotProduct
+	isHot     []bool
+	hotWeight float64
 	prices    []float64 // the prices visitors see now
 	invDyn    []int
 	invStat   []int
-	// restock is when an empty product is refilled, per world (0: not
-	// empty).
-	restockDyn, restockStat []time.Duration
-	now                     time.Duration // offset from Start
-	events                  uint64
-	orders                  uint64
-	score                   Score
-	buf                     []Event
-	later                   []Event // events of visits that happen after the current step
-	idPrefix                string  // "e<seed>-<start>-": ids of runs at other starts differ
+	// restocks are the refills of sold-out products, by time.
+	restocks fifo[restock]
+	now      time.Duration // offset from Start
+	events   uint64
+	orders   uint64
+	score    Score
+	buf      []Event // the step's views and clicks, by time
+	out      []Event // what Step returns
+	// later holds the events a visit sends after its view, one queue per
+	// delay (see laterDelay), each by time.
+	later    [len(laterDelay)]fifo[Event]
+	idPrefix string // "e<seed>-<start>-": ids of runs at other starts differ
 }
+
+type hotProduct struct {
+	i      int
+	weight float64
+}
+
+type restock struct {
+	at     time.Duration
+	i      int32
+	static bool // the static-price twin's stock, else the shop's
+}
+
+// The events a visit sends after its view, and how much later.
+const (
+	laterCart = iota
+	laterPurchase
+	laterRemove
+)
+
+var laterDelay = [...]time.Duration{laterCart: 2 * time.Second, laterPurchase: 5 * time.Second, laterRemove: 20 * time.Second}
+
+// decayed is how close to 1 a product's trend boost must come for its
+// traffic to count as normal again: a millionth of its traffic, far below
+// what any run could measure.
+const decayed = 1e-6
 
 var (
 	referrers = []string{"search", "instagram", "direct", "email", "tiktok"}
 	devices   = []string{"mobile", "mobile", "desktop", "tablet"}
+)
+
+// The second seeds of the world's random streams (the first is the
+// configuration's seed): one per product (productStream | its index), the
+// arrivals of views, the random trends, the catalog and the explorer (in
+// Simulator), all distinct.
+const (
+	productStream = 1 << 62
+	arrivalStream = 1<<62 - 1
+	trendStream   = 0x7e4d
 )
 
 // Users are drawn from a pool of this many visitors.
@@ -213,17 +259,16 @@ func NewWorld(cfg Config) (*World, error) {
 	}
 	n := len(w.products)
 	w.share = make([]float64, n)
-	w.rngs = make([]*rand.Rand, n)
+	w.rngs = make([]rand.PCG, n)
 	w.trends = make([][]Trend, n)
 	w.prices = make([]float64, n)
 	w.invDyn = make([]int, n)
 	w.invStat = make([]int, n)
-	w.restockDyn = make([]time.Duration, n)
-	w.restockStat = make([]time.Duration, n)
+	w.isHot = make([]bool, n)
 	for i, p := range w.products {
 		w.index[p.ID] = i
 		w.share[i] = p.popularity / total
-		w.rngs[i] = rand.New(rand.NewPCG(cfg.Seed, uint64(i)+1))
+		w.rngs[i].Seed(cfg.Seed, productStream|uint64(i))
 		w.prices[i] = p.BasePrice
 		w.invDyn[i], w.invStat[i] = p.Inventory, p.Inventory
 	}
@@ -236,7 +281,7 @@ func NewWorld(cfg Config) (*World, error) {
 	}
 	if cfg.TrendsPerDay > 0 {
 		// Random trends for the first 30 days, from their own stream.
-		r := rand.New(rand.NewPCG(cfg.Seed, 0x7e4d))
+		r := rand.New(rand.NewPCG(cfg.Seed, trendStream))
 		at := time.Duration(0)
 		for {
 			at += time.Duration(r.ExpFloat64() / cfg.TrendsPerDay * float64(24*time.Hour))
@@ -252,6 +297,12 @@ func NewWorld(cfg Config) (*World, error) {
 		w.allTrends = append(w.allTrends, w.trends[i]...)
 	}
 	slices.SortFunc(w.allTrends, func(a, b Trend) int { return cmp.Compare(a.At, b.At) })
+	w.trendOf = make([]int, len(w.allTrends))
+	for k, t := range w.allTrends {
+		w.trendOf[k] = w.index[t.Product]
+	}
+	w.byShare = newAliasTable(w.share)
+	w.arrivals = rand.New(rand.NewPCG(cfg.Seed, arrivalStream))
 	return w, nil
 }
 
@@ -337,17 +388,27 @@ func (w *World) shock(i int, at time.Duration) (boost, hype float64) {
 // Step advances the shop by d and returns the events of that time, in
 // event-time order, and the orders placed. The slices are reused by the
 // next Step.
+//
+// Its cost is proportional to the events of the step and the products a
+// trend changes now, not to the catalog: the views of all products are
+// one Poisson process, at the sum of their rates, and each view's product
+// is drawn by its share of that sum (see the package doc).
 func (w *World) Step(d time.Duration, orders []Order) ([]Event, []Order) {
 	w.buf = w.buf[:0]
 	from := w.now
 	mid := from + d/2
-	base := w.cfg.ViewsPerSecond * w.traffic(mid) * d.Seconds()
-	for i := range w.products {
-		w.restock(i, from)
-		boost, _ := w.shock(i, mid)
-		n := poisson(w.rngs[i], base*w.share[i]*boost)
-		for range n {
-			orders = w.visit(i, from+time.Duration(w.rngs[i].Float64()*float64(d)), orders)
+	w.restock(from)
+	w.heat(mid)
+	// Views arrive at exponential spacings, so in time order, and as
+	// many as a Poisson draw with mean the step's views; t is the share
+	// of the step gone.
+	views := w.cfg.ViewsPerSecond * w.traffic(mid) * d.Seconds() * (1 + w.hotWeight)
+	if views > 0 {
+		r := w.arrivals
+		for t := r.ExpFloat64() / views; t < 1; t += r.ExpFloat64() / views {
+			if i := w.pick(r.Float64() * (1 + w.hotWeight)); i >= 0 {
+				orders = w.visit(i, from+time.Duration(t*float64(d)), orders)
+			}
 		}
 	}
 	w.now += d
@@ -355,50 +416,119 @@ func (w *World) Step(d time.Duration, orders []Order) ([]Event, []Order) {
 	// step they happen in, as a shop would: sending them early would move
 	// the pipeline's watermark ahead and make the next step's events late.
 	end := w.cfg.Start.Add(w.now)
-	n := 0
-	for _, ev := range w.buf {
-		if ev.Time.Before(end) {
-			w.buf[n] = ev
-			n++
-		} else {
-			w.later = append(w.later, ev)
+	runs := [1 + len(w.later)][]Event{w.buf}
+	var due [len(w.later)]int
+	for k := range w.later {
+		q := w.later[k].items()
+		due[k], _ = slices.BinarySearchFunc(q, end, func(e Event, end time.Time) int { return e.Time.Compare(end) })
+		runs[1+k] = q[:due[k]]
+	}
+	w.out = mergeByTime(w.out[:0], runs[:])
+	for k, n := range due {
+		w.later[k].drop(n)
+	}
+	w.score.Events += int64(len(w.out))
+	return w.out, orders
+}
+
+// heat starts the trends due by an offset and sets the weight of each
+// product whose traffic a trend changes: share × boost. A product whose
+// boost has come back to 1 is no longer hot.
+func (w *World) heat(at time.Duration) {
+	for ; w.nextTrend < len(w.allTrends) && w.allTrends[w.nextTrend].At <= at; w.nextTrend++ {
+		if i := w.trendOf[w.nextTrend]; !w.isHot[i] {
+			w.isHot[i] = true
+			w.hot = append(w.hot, hotProduct{i: i})
 		}
 	}
-	w.buf = w.buf[:n]
-	m := 0
-	for _, ev := range w.later {
-		if ev.Time.Before(end) {
-			w.buf = append(w.buf, ev)
-		} else {
-			w.later[m] = ev
-			m++
+	w.hotWeight = 0
+	k := 0
+	for _, h := range w.hot {
+		boost, _ := w.shock(h.i, at)
+		if math.Abs(boost-1) < decayed {
+			w.isHot[h.i] = false
+			continue
 		}
+		h.weight = w.share[h.i] * boost
+		w.hotWeight += h.weight
+		w.hot[k] = h
+		k++
 	}
-	w.later = w.later[:m]
-	slices.SortStableFunc(w.buf, func(a, b Event) int { return a.Time.Compare(b.Time) })
-	w.score.Events += int64(len(w.buf))
-	return w.buf, orders
+	w.hot = w.hot[:k]
+}
+
+// pick returns the product of a view, for u uniform in [0, 1 +
+// hotWeight), or -1 for none. Below 1 it draws a product by its share;
+// a hot product drawn so gets no view there (its weight is all in the hot
+// part), so that each product's chance is its share × boost over 1 +
+// hotWeight, whatever its boost, below 1 as well as above.
+func (w *World) pick(u float64) int {
+	if u < 1 {
+		if i := w.byShare.pick(u); !w.isHot[i] {
+			return i
+		}
+		return -1
+	}
+	u--
+	for _, h := range w.hot {
+		if u < h.weight {
+			return h.i
+		}
+		u -= h.weight
+	}
+	return -1 // rounding
+}
+
+// mergeByTime appends the events of runs, each in time order, to out in
+// time order; of events at the same time, the earlier run's come first.
+func mergeByTime(out []Event, runs [][]Event) []Event {
+	for {
+		best, left := -1, 0
+		for k, r := range runs {
+			if len(r) == 0 {
+				continue
+			}
+			left++
+			if best < 0 || r[0].Time.Before(runs[best][0].Time) {
+				best = k
+			}
+		}
+		switch left {
+		case 0:
+			return out
+		case 1:
+			return append(out, runs[best]...)
+		}
+		out = append(out, runs[best][0])
+		runs[best] = runs[best][1:]
+	}
 }
 
 // RestockAfter is how long a product stays sold out before the shop
 // refills it to its starting stock.
 const RestockAfter = 10 * time.Minute
 
-// restock refills products whose restock time has come, in each world.
-func (w *World) restock(i int, now time.Duration) {
-	if w.restockDyn[i] > 0 && now >= w.restockDyn[i] {
-		w.invDyn[i], w.restockDyn[i] = w.products[i].Inventory, 0
+// restock refills the products whose restock time has come, in each world.
+// Products sell out in time order (visits are simulated in time order), so
+// the queue is by restock time.
+func (w *World) restock(now time.Duration) {
+	q := w.restocks.items()
+	n := 0
+	for ; n < len(q) && q[n].at <= now; n++ {
+		if i := q[n].i; q[n].static {
+			w.invStat[i] = w.products[i].Inventory
+		} else {
+			w.invDyn[i] = w.products[i].Inventory
+		}
 	}
-	if w.restockStat[i] > 0 && now >= w.restockStat[i] {
-		w.invStat[i], w.restockStat[i] = w.products[i].Inventory, 0
-	}
+	w.restocks.drop(n)
 }
 
 // visit simulates one product view by a visitor: every random draw of the
 // visit is taken up front, so the static-price twin of the shop sees the
 // same visitor.
 func (w *World) visit(i int, at time.Duration, orders []Order) []Order {
-	r := w.rngs[i]
+	r := rand.New(&w.rngs[i]) // on the stack: the stream stays in the slice
 	p := &w.products[i]
 	bot := r.Float64() < w.cfg.BotShare
 	uClick, uIntent, uAccept, uBuy := r.Float64(), r.Float64(), r.Float64(), r.Float64()
@@ -424,7 +554,7 @@ func (w *World) visit(i int, at time.Duration, orders []Order) []Order {
 	// The static twin: the same visitor at the base price.
 	if intent && uAccept < p.buyProbability(p.BasePrice, hype) && uBuy < buyShare && w.invStat[i] > 0 {
 		if w.invStat[i]--; w.invStat[i] == 0 {
-			w.restockStat[i] = at + RestockAfter
+			w.restocks.push(restock{at: at + RestockAfter, i: int32(i), static: true})
 		}
 		w.score.PurchasesStatic++
 		w.score.RevenueStatic += p.BasePrice
@@ -432,14 +562,14 @@ func (w *World) visit(i int, at time.Duration, orders []Order) []Order {
 	if !intent || uAccept >= p.buyProbability(price, hype) {
 		return orders
 	}
-	w.emit(ev, "add_to_cart", t.Add(2*time.Second))
+	w.emitLater(ev, "add_to_cart", t, laterCart)
 	w.score.Carts++
 	switch {
 	case uBuy < buyShare && w.invDyn[i] > 0:
 		if w.invDyn[i]--; w.invDyn[i] == 0 {
-			w.restockDyn[i] = at + RestockAfter
+			w.restocks.push(restock{at: at + RestockAfter, i: int32(i)})
 		}
-		w.emit(ev, "purchase", t.Add(5*time.Second))
+		w.emitLater(ev, "purchase", t, laterPurchase)
 		w.score.Purchases++
 		w.score.RevenueDynamic += price
 		w.orders++
@@ -448,16 +578,17 @@ func (w *World) visit(i int, at time.Duration, orders []Order) []Order {
 			Customer:  uid,
 			Items:     []OrderItem{{ProductID: p.ID, Quantity: 1, UnitPrice: price}},
 			Status:    "placed",
-			CreatedAt: t.Add(5 * time.Second).UTC().Format(time.RFC3339Nano),
+			CreatedAt: t.Add(laterDelay[laterPurchase]).UTC().Format(time.RFC3339Nano),
 		})
 	case uBuy < buyShare:
 		w.score.OutOfStock++
 	case uBuy > 0.9:
-		w.emit(ev, "remove_from_cart", t.Add(20*time.Second))
+		w.emitLater(ev, "remove_from_cart", t, laterRemove)
 	}
 	return orders
 }
 
+// emit sends an event of a visit at its time t.
 func (w *World) emit(ev Event, typ string, t time.Time) {
 	w.events++
 	ev.ID = w.idPrefix + strconv.FormatUint(w.events, 10)
@@ -465,20 +596,11 @@ func (w *World) emit(ev Event, typ string, t time.Time) {
 	w.buf = append(w.buf, ev)
 }
 
-// poisson draws a Poisson count with mean lambda.
-func poisson(r *rand.Rand, lambda float64) int {
-	if lambda <= 0 {
-		return 0
-	}
-	if lambda > 30 {
-		return max(0, int(math.Round(lambda+math.Sqrt(lambda)*r.NormFloat64())))
-	}
-	l, k, p := math.Exp(-lambda), 0, 1.0
-	for {
-		p *= r.Float64()
-		if p <= l {
-			return k
-		}
-		k++
-	}
+// emitLater sends an event of a visit at t the event's delay later. Visits
+// are simulated in time order, so each queue stays in time order.
+func (w *World) emitLater(ev Event, typ string, t time.Time, delay int) {
+	w.events++
+	ev.ID = w.idPrefix + strconv.FormatUint(w.events, 10)
+	ev.Type, ev.Time = typ, t.Add(laterDelay[delay])
+	w.later[delay].push(ev)
 }

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -120,4 +121,157 @@ func TestConfigErrors(t *testing.T) {
 func TestEventJSON(t *testing.T) {
 	e := Event{ID: "e1", Type: "view", ProductID: "p00001", UserID: "u1", SessionID: "s", Time: time.Date(2026, 11, 2, 8, 0, 0, 5e8, time.UTC), Price: 129.9, Quantity: 1, Referrer: "search", Device: "mobile"}
 	require.JSONEq(t, `{"event_id":"e1","event_type":"view","product_id":"p00001","user_id":"u1","session_id":"s","event_time":"2026-11-02T08:00:00.5Z","price":129.90,"quantity":1,"referrer":"search","device":"mobile"}`, string(e.AppendJSON(nil)))
+}
+
+// viewCounts steps a world through run of steps of length step and counts
+// its views (of persons and bots: each view is one view event) per product
+// and bucket of simulated time.
+func viewCounts(t *testing.T, cfg Config, run, step, bucket time.Duration) (*World, [][]float64) {
+	t.Helper()
+	w, err := NewWorld(cfg)
+	require.NoError(t, err)
+	counts := make([][]float64, len(w.Products()))
+	for i := range counts {
+		counts[i] = make([]float64, run/bucket)
+	}
+	for w.Elapsed() < run {
+		evs, _ := w.Step(step, nil)
+		for _, e := range evs {
+			if e.Type == "view" {
+				counts[w.index[e.ProductID]][e.Time.Sub(w.cfg.Start)/bucket]++
+			}
+		}
+	}
+	return w, counts
+}
+
+// expectedViews is each product's mean views per bucket, from the demand
+// model written out afresh: views/s × the daily curve × share × the
+// trends' boost, each at the middle of its step, as Step takes them.
+func expectedViews(w *World, run, step, bucket time.Duration) [][]float64 {
+	cfg := w.cfg
+	out := make([][]float64, len(w.share))
+	for i := range out {
+		out[i] = make([]float64, run/bucket)
+	}
+	views := make([]float64, run/bucket) // of a product of share 1 without trends
+	for from := time.Duration(0); from < run; from += step {
+		mid := from + step/2
+		curve := 1.0
+		if !cfg.Flat {
+			h := float64(mid) / float64(time.Hour) // the runs start at midnight
+			curve = 1 + 0.6*math.Cos(2*math.Pi*(h-20)/24)
+		}
+		base := cfg.ViewsPerSecond * step.Seconds() * curve
+		views[from/bucket] += base
+		for _, tr := range cfg.Trends {
+			if tr.At <= mid {
+				i := w.index[tr.Product]
+				out[i][from/bucket] += base * w.share[i] * (tr.Boost - 1) * math.Exp2(-float64(mid-tr.At)/float64(tr.HalfLife))
+			}
+		}
+	}
+	for i, share := range w.share {
+		for b := range out[i] {
+			out[i][b] += views[b] * share
+		}
+	}
+	return out
+}
+
+// chiSquareBound is a bound that a chi-square statistic of k independent
+// Poisson counts (k degrees of freedom) exceeds with a chance of about
+// 3e-7: its 1 - 3e-7 quantile by the Wilson–Hilferty approximation,
+// (X²/k)^(1/3) ~ Normal(1 - 2/(9k), 2/(9k)), at z = 5.
+func chiSquareBound(k int) float64 {
+	v := 2 / (9 * float64(k))
+	return float64(k) * math.Pow(1-v+5*math.Sqrt(v), 3)
+}
+
+// checkViewRates compares the views per product and bucket with their
+// means by Pearson's chi-square. The seed is fixed, so the test gives the
+// same answer every run and cannot flake; the bound says that a correct
+// sampler would fail it for fewer than one seed in three million, while a
+// product whose rate is off by a tenth over a few buckets of some hundreds
+// of expected views each adds tens to a statistic of k.
+func checkViewRates(t *testing.T, cfg Config, run, step, bucket time.Duration) [][]float64 {
+	t.Helper()
+	w, counts := viewCounts(t, cfg, run, step, bucket)
+	want := expectedViews(w, run, step, bucket)
+	chi2, cells, least := 0.0, 0, math.Inf(1)
+	for i := range counts {
+		for b := range counts[i] {
+			d := counts[i][b] - want[i][b]
+			chi2 += d * d / want[i][b]
+			cells++
+			least = min(least, want[i][b])
+		}
+	}
+	// Cells of at least 30 expected views: the statistic is then close to
+	// its chi-square distribution.
+	require.GreaterOrEqual(t, least, 30.0)
+	t.Logf("chi-square %.1f over %d cells (bound %.1f), fewest expected views %.0f", chi2, cells, chiSquareBound(cells), least)
+	require.Less(t, chi2, chiSquareBound(cells), "views per product and bucket do not follow the rates")
+	return counts
+}
+
+// Each product's views follow its share of the traffic and the daily
+// curve, in steps of any length.
+func TestWorldViewsFollowTheRates(t *testing.T) {
+	cfg := Config{Seed: 11, Products: 40, ViewsPerSecond: 40, TrendsPerDay: -1}
+	for _, step := range []time.Duration{10 * time.Millisecond, time.Second, 10 * time.Second} {
+		t.Run(step.String(), func(t *testing.T) {
+			checkViewRates(t, cfg, 2*time.Hour, step, 20*time.Minute)
+		})
+	}
+}
+
+// A trend multiplies its product's views by its boost, which decays by its
+// half-life, and leaves the other products' views alone: a boost above 1
+// (two trends on one product, the second before the first has decayed) and
+// one below 1.
+func TestWorldTrendViewsFollowTheBoost(t *testing.T) {
+	cfg := Config{Seed: 12, Products: 10, ViewsPerSecond: 20, Flat: true, TrendsPerDay: -1, Trends: []Trend{
+		{Product: "p00003", At: 20 * time.Minute, Boost: 50, HalfLife: 5 * time.Minute},
+		{Product: "p00003", At: 45 * time.Minute, Boost: 10, HalfLife: 10 * time.Minute},
+		{Product: "p00007", At: 20 * time.Minute, Boost: 0.2, HalfLife: 20 * time.Minute},
+	}}
+	counts := checkViewRates(t, cfg, 90*time.Minute, 100*time.Millisecond, 5*time.Minute)
+	// And plainly: the first trend's five minutes see many times the
+	// views of the five before, and the damped product far fewer.
+	require.Greater(t, counts[2][4], 10*counts[2][3], "%v", counts[2])
+	require.Less(t, counts[6][4], 0.5*counts[6][3], "%v", counts[6])
+}
+
+// A product that sells out is refilled RestockAfter later, in each world
+// on its own, and not before.
+func TestWorldRestocksSoldOutProducts(t *testing.T) {
+	w, err := NewWorld(Config{Seed: 13, Products: 5, ViewsPerSecond: 20, TrendsPerDay: -1})
+	require.NoError(t, err)
+	for i := range w.products {
+		w.invDyn[i], w.invStat[i] = 1, 1
+	}
+	// The dynamic world's prices are far too high to sell: only the
+	// static twin sells out.
+	for _, p := range w.Products() {
+		w.SetPrice(p.ID, 100*p.MaxPrice)
+	}
+	soldOut := map[int]time.Duration{}
+	for w.Elapsed() < time.Hour {
+		before := w.Elapsed()
+		w.Step(time.Second, nil)
+		for i, p := range w.products {
+			at, out := soldOut[i]
+			switch {
+			case !out && w.invStat[i] == 0:
+				soldOut[i] = before
+			case out && before < at+RestockAfter:
+				require.Zero(t, w.invStat[i], "%s refilled at %s, sold out at %s", p.ID, before, at)
+			case out && before >= at+RestockAfter+time.Second:
+				require.Greater(t, w.invStat[i], 1, "%s not refilled at %s, sold out at %s", p.ID, before, at)
+			}
+			require.Equal(t, 1, w.invDyn[i], "%s sold at %.2f", p.ID, w.prices[i])
+		}
+	}
+	require.Len(t, soldOut, len(w.products))
 }
