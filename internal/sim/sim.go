@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -244,13 +245,33 @@ func (s *Simulator) Run(ctx context.Context) (Score, error) {
 
 var errDone = errors.New("sim: done")
 
-func (s *Simulator) loop(ctx context.Context) error {
+// stepsInFlight is how many steps' events and orders a simulator running
+// in real time sends at once: a shop's many visitors do not wait for each
+// other's requests, so a step does not wait for the previous one's
+// answers (with fsync before every acknowledgement, a put takes a few
+// milliseconds, and steps of 10 ms sent one after another fell behind).
+const stepsInFlight = 16
+
+func (s *Simulator) loop(ctx context.Context) (err error) {
 	var orders []Order
 	start := time.Now()
 	nextInventory, nextExplore := s.o.InventoryEvery, time.Duration(0)
+	// In real time a step's sends run in the background, up to
+	// stepsInFlight steps; in lockstep (Speed 0) they finish before the
+	// barrier.
+	sends, sctx := errgroup.WithContext(ctx)
+	sends.SetLimit(stepsInFlight)
+	defer func() {
+		if serr := sends.Wait(); serr != nil && (err == nil || errors.Is(err, errDone)) && ctx.Err() == nil {
+			err = serr
+		}
+	}()
 	for step := 0; ; step++ {
 		if ctx.Err() != nil {
 			return errDone
+		}
+		if sctx.Err() != nil {
+			return sends.Wait()
 		}
 		if s.o.Duration > 0 && s.w.Elapsed() >= s.o.Duration {
 			return errDone
@@ -265,11 +286,22 @@ func (s *Simulator) loop(ctx context.Context) error {
 		var events []Event
 		events, orders = s.w.Step(s.stepAt(s.w.Elapsed()), orders[:0])
 		s.mu.Unlock()
-		if err := s.send(ctx, events); err != nil {
-			return err
-		}
-		if err := s.writeOrders(ctx, orders); err != nil {
-			return err
+		if s.o.Speed > 0 {
+			// The next Step reuses both slices.
+			evs, ords := slices.Clone(events), slices.Clone(orders)
+			sends.Go(func() error {
+				if err := s.send(sctx, evs); err != nil {
+					return err
+				}
+				return s.writeOrders(sctx, ords)
+			})
+		} else {
+			if err := s.send(ctx, events); err != nil {
+				return err
+			}
+			if err := s.writeOrders(ctx, orders); err != nil {
+				return err
+			}
 		}
 		if s.w.Elapsed() >= nextInventory {
 			if err := s.writeInventory(ctx); err != nil {
