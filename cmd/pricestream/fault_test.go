@@ -324,10 +324,17 @@ func TestFaultDiskFull(t *testing.T) {
 
 	filler := fill(t, mnt)
 	var ce *client.Error
-	require.Eventually(t, func() bool {
-		_, err := put("full", 10)
-		return errors.As(err, &ce)
-	}, 10*time.Second, 10*time.Millisecond)
+	var last error
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		_, last = put("full", 10)
+		if errors.As(last, &ce) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("puts not refused 10 s after the disk filled; the last put's error: %v\nserver log:\n%s", last, s.log())
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
 	require.Equal(t, http.StatusInsufficientStorage, ce.Status, ce.Message)
 	require.Equal(t, "insufficient_storage", ce.Code)
 	require.Contains(t, ce.Message, dataDir)
