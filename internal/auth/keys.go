@@ -39,6 +39,7 @@ type KeyInfo struct {
 // in-memory copy kept current by watching the bucket, so a revocation made
 // by any process takes effect everywhere within moments.
 type Keys struct {
+	eng    *engine.Engine
 	kv     jetstream.KeyValue
 	logger *slog.Logger
 	cancel context.CancelFunc
@@ -67,7 +68,7 @@ func OpenKeys(ctx context.Context, eng *engine.Engine, logger *slog.Logger) (*Ke
 	if err != nil {
 		return nil, fmt.Errorf("auth: keys bucket: %w", err)
 	}
-	k := &Keys{kv: kv, logger: logger.With("component", "auth"), readyc: make(chan struct{})}
+	k := &Keys{eng: eng, kv: kv, logger: logger.With("component", "auth"), readyc: make(chan struct{})}
 	k.mu.keys = map[string]*KeyInfo{}
 	wctx, cancel := context.WithCancel(context.Background())
 	k.cancel = cancel
@@ -166,6 +167,9 @@ func (k *Keys) Create(ctx context.Context, name string, scopes []Scope) (string,
 	if _, err := k.kv.Create(ctx, id, b); err != nil {
 		return "", nil, fmt.Errorf("auth: create key: %w", err)
 	}
+	if err := k.eng.SyncAll(ctx); err != nil {
+		return "", nil, fmt.Errorf("auth: create key: %w", err)
+	}
 	k.apply(fakeEntry{key: id, value: b})
 	return tokenPrefix + id + "_" + secret, info.public(), nil
 }
@@ -204,6 +208,9 @@ func (k *Keys) Revoke(ctx context.Context, id string) error {
 	info.Revoked = true
 	b, _ := json.Marshal(&info)
 	if _, err := k.kv.Update(ctx, id, b, e.Revision()); err != nil {
+		return fmt.Errorf("auth: revoke key: %w", err)
+	}
+	if err := k.eng.SyncAll(ctx); err != nil {
 		return fmt.Errorf("auth: revoke key: %w", err)
 	}
 	k.apply(fakeEntry{key: id, value: b})

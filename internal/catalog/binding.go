@@ -104,6 +104,9 @@ func (c *Catalog) Bind(ctx context.Context, b Binding) (*Binding, error) {
 	if _, err := kv.Put(ctx, bindKey(b.Stream), v); err != nil {
 		return nil, fmt.Errorf("catalog: bind stream %q: %w", b.Stream, c.classify(err))
 	}
+	if err := c.eng.SyncAll(ctx); err != nil {
+		return nil, fmt.Errorf("catalog: bind stream %q: %w", b.Stream, err)
+	}
 	c.logger.Info("stream bound", "stream", b.Stream, "database", b.Database, "table", b.Table, "policy", string(b.Policy))
 	c.cache.waitUntil(ctx, func(cs *cacheState) bool {
 		cur := cs.bindings[b.Stream]

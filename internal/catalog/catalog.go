@@ -208,6 +208,9 @@ func (c *Catalog) CreateDatabase(ctx context.Context, d Database) (*Database, er
 		}
 		return nil, fmt.Errorf("catalog: create database %q: %w", d.Name, c.classify(err))
 	}
+	if err := c.eng.SyncAll(ctx); err != nil {
+		return nil, fmt.Errorf("catalog: create database %q: %w", d.Name, err)
+	}
 	c.logger.Info("database created", "database", d.Name)
 	return &d, nil
 }
@@ -233,6 +236,9 @@ func (c *Catalog) UpdateDatabase(ctx context.Context, d Database) (*Database, er
 				continue
 			}
 			return nil, fmt.Errorf("catalog: update database %q: %w", d.Name, c.classify(err))
+		}
+		if err := c.eng.SyncAll(ctx); err != nil {
+			return nil, fmt.Errorf("catalog: update database %q: %w", d.Name, err)
 		}
 		return &d, nil
 	}
@@ -514,6 +520,9 @@ func (c *Catalog) createTable(ctx context.Context, kv jetstream.KeyValue, t *Tab
 		}
 		return nil, fmt.Errorf("catalog: create table %s: %w", n.FullName(), c.classify(err))
 	}
+	if err := c.eng.SyncAll(ctx); err != nil {
+		return nil, fmt.Errorf("catalog: create table %s: %w", n.FullName(), err)
+	}
 	c.logger.Info("table created", "database", n.Database, "table", n.Name, "columns", n.Schema.Len())
 	c.cache.tableWritten(ctx, n)
 	return n, nil
@@ -618,6 +627,9 @@ func (c *Catalog) ModifyTable(ctx context.Context, db, name string, fn func(cur 
 		}
 		if err != nil {
 			return nil, false, fmt.Errorf("catalog: update table %s: %w", cur.FullName(), c.classify(err))
+		}
+		if err := c.eng.SyncAll(ctx); err != nil {
+			return nil, false, fmt.Errorf("catalog: update table %s: %w", cur.FullName(), err)
 		}
 		c.logger.Info("table updated", "database", db, "table", name, "version", next.Version)
 		c.cache.tableWritten(ctx, next)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sys/unix"
 )
 
 // Group commit of the embedded server's writes.
@@ -45,7 +46,8 @@ var errNoStoreDir = errors.New("engine: stream files not found")
 
 // durability holds a group-commit syncer per stream of the embedded server.
 type durability struct {
-	root string // the account's streams directory
+	root    string // the account's streams directory
+	dataDir string // the engine's data directory (it exists from the start)
 
 	mu      sync.Mutex
 	streams map[string]*streamSync
@@ -57,8 +59,8 @@ type durability struct {
 	beforeSync func(stream string)
 }
 
-func newDurability(root string) *durability {
-	return &durability{root: root, streams: map[string]*streamSync{}}
+func newDurability(root, dataDir string) *durability {
+	return &durability{root: root, dataDir: dataDir, streams: map[string]*streamSync{}}
 }
 
 func (d *durability) stream(name string) *streamSync {
@@ -66,7 +68,11 @@ func (d *durability) stream(name string) *streamSync {
 	defer d.mu.Unlock()
 	s := d.streams[name]
 	if s == nil {
-		s = &streamSync{d: d, name: name, dir: filepath.Join(d.root, name, "msgs"), synced: -1}
+		dir := filepath.Join(d.root, name, "msgs")
+		if name == allStreams {
+			dir = d.dataDir
+		}
+		s = &streamSync{d: d, name: name, dir: dir, synced: -1}
 		d.streams[name] = s
 	}
 	return s
@@ -151,6 +157,9 @@ func (s *streamSync) fsync() error {
 	if h := s.d.beforeSync; h != nil {
 		h(s.name)
 	}
+	if s.name == allStreams {
+		return syncFS(s.dir)
+	}
 	info, err := os.Stat(s.dir)
 	if err == nil && (s.dirInfo == nil || !os.SameFile(info, s.dirInfo)) {
 		s.synced = -1 // the stream is new, or was deleted and made again
@@ -220,6 +229,23 @@ func (s *streamSync) fsync() error {
 
 func (s *streamSync) block(i int) string { return filepath.Join(s.dir, strconv.Itoa(i)+".blk") }
 
+// allStreams names the syncer of [Engine.SyncAll].
+const allStreams = "\x00all"
+
+// syncFS writes everything of the file system that holds dir to disk
+// (syncfs(2)).
+func syncFS(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("engine: sync: %w", err)
+	}
+	defer f.Close()
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return fmt.Errorf("engine: sync %s: %w", dir, err)
+	}
+	return nil
+}
+
 func syncFile(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -238,7 +264,7 @@ func syncFile(path string) error {
 // before acknowledging (an interval policy, the server's own per-message
 // fsync, or an external server, whose configuration decides).
 func (e *Engine) Durable(ctx context.Context, stream string) error {
-	if e.dur == nil {
+	if e == nil || e.dur == nil {
 		return nil
 	}
 	err := e.dur.stream(stream).sync(ctx)
@@ -247,6 +273,21 @@ func (e *Engine) Durable(ctx context.Context, stream string) error {
 		e.dur.forget(stream)
 	}
 	return err
+}
+
+// SyncAll returns once everything the embedded server has written so far
+// is on disk, by a sync of its whole file system shared with the other
+// callers waiting at the same time; like [Engine.Durable], it returns at
+// once unless the engine fsyncs before acknowledging by group commit. It
+// is for the rare writes that change definitions (streams, tables, jobs,
+// triggers, catalog entries, models, keys), whose stores the server
+// otherwise syncs on its interval: one call covers the key-value entry and
+// the engine's own files of a stream just made.
+func (e *Engine) SyncAll(ctx context.Context) error {
+	if e == nil || e.dur == nil {
+		return nil
+	}
+	return e.dur.stream(allStreams).sync(ctx)
 }
 
 // DurableKV is [Engine.Durable] for the stream that holds a key-value

@@ -202,11 +202,35 @@ func TestEngineDurableRecreatedStream(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.NoError(t, e.JetStream().DeleteStream(ctx, "r"))
-	_, err = e.JetStream().CreateStream(ctx, cfg)
+	// The server removes a deleted stream's files in the background, and
+	// refuses to make one of the same name until they are gone.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if _, err = e.JetStream().CreateStream(ctx, cfg); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
 	require.NoError(t, err)
 	_, err = e.PublishExpect(ctx, e.Conn(), "r.x", data, 0)
 	require.NoError(t, err)
 	dir := msgsDir(t, e, "r")
 	require.Contains(t, engine.SyncedFiles(e, "r"), newestBlock(t, dir))
 	require.Contains(t, engine.SyncedFiles(e, "r"), dir, "a new directory is fsynced")
+}
+
+// SyncAll syncs the engine's whole file system once for the callers that
+// wait together, and only with group commit.
+func TestEngineDurableSyncAll(t *testing.T) {
+	e := enginetest.Start(t)
+	ctx := context.Background()
+	s0, _ := e.SyncStats()
+	require.NoError(t, e.SyncAll(ctx))
+	s1, _ := e.SyncStats()
+	require.Equal(t, uint64(1), s1-s0)
+	i := enginetest.Start(t, enginetest.WithFsync(engine.FsyncPolicy{Interval: time.Second}))
+	require.NoError(t, i.SyncAll(ctx))
+	syncs, waits := i.SyncStats()
+	require.Zero(t, syncs+waits)
+	var none *engine.Engine
+	require.NoError(t, none.SyncAll(ctx), "a part without an engine (in tests) has nothing to sync")
 }

@@ -157,7 +157,7 @@ func (e *Engine) startEmbedded() error {
 	e.srv = srv
 	if !opts.SyncAlways && cfg.Fsync.Interval == 0 {
 		// The file store's layout: STORE/jetstream/ACCOUNT/streams/NAME.
-		e.dur = newDurability(filepath.Join(opts.StoreDir, server.JetStreamStoreDir, srv.GlobalAccount().GetName(), "streams"))
+		e.dur = newDurability(filepath.Join(opts.StoreDir, server.JetStreamStoreDir, srv.GlobalAccount().GetName(), "streams"), cfg.DataDir)
 	}
 	if cfg.MinFreeBytes > 0 {
 		e.disk = newDiskGuard(cfg.DataDir, uint64(cfg.MinFreeBytes), func(full bool, free uint64) {

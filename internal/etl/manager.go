@@ -222,6 +222,9 @@ func (m *Manager) Apply(ctx context.Context, s *Spec) (*ApplyResult, error) {
 	if _, err := kv.Put(ctx, s.Name, d.encode()); err != nil {
 		return nil, fmt.Errorf("etl: store job %q: %w", s.Name, err)
 	}
+	if err := m.eng.SyncAll(ctx); err != nil {
+		return nil, fmt.Errorf("etl: store job %q: %w", s.Name, err)
+	}
 	return res, nil
 }
 
@@ -324,8 +327,10 @@ func (m *Manager) setDesired(ctx context.Context, name, desired string) error {
 	if err != nil {
 		return err
 	}
-	_, err = kv.Update(ctx, name, d.encode(), d.rev)
-	return err
+	if _, err = kv.Update(ctx, name, d.encode(), d.rev); err != nil {
+		return err
+	}
+	return m.eng.SyncAll(ctx)
 }
 
 // Delete removes a job, its run and its checkpoints (not its sinks or

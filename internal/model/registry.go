@@ -333,6 +333,9 @@ func (r *Registry) Register(ctx context.Context, reg Registration) (*Version, er
 		}
 		b, _ := json.Marshal(v)
 		if _, err := r.kv.Create(ctx, versionKey(reg.Model, v.Version), b); err == nil {
+			if err := r.eng.SyncAll(ctx); err != nil {
+				return nil, fmt.Errorf("model: store version: %w", err)
+			}
 			r.remember(sha, info.Format, rt)
 			r.logger.Info("model version registered", "model", v.Model, "version", v.Version, "format", v.Format, "status", v.Status)
 			return v, nil
@@ -599,6 +602,9 @@ func (r *Registry) SetStatus(ctx context.Context, model string, version int, sta
 		v.Updated = time.Now().UTC()
 		b, _ := json.Marshal(v)
 		if _, err := r.kv.Update(ctx, versionKey(model, version), b, rev); err == nil {
+			if err := r.eng.SyncAll(ctx); err != nil {
+				return nil, fmt.Errorf("model: update version: %w", err)
+			}
 			r.logger.Info("model version status changed", "model", model, "version", version, "status", status)
 			return v, nil
 		} else if !errors.Is(err, jetstream.ErrKeyExists) {

@@ -384,6 +384,9 @@ func (m *Manager) Create(ctx context.Context, spec Spec) (*Info, error) {
 		_ = reg.Delete(dctx, keyToken(spec.Name))
 		return nil, fmt.Errorf("create stream %q: %w", spec.Name, classify(m.nc, err))
 	}
+	if err := m.eng.SyncAll(ctx); err != nil {
+		return nil, fmt.Errorf("create stream %q: %w", spec.Name, err)
+	}
 	m.logger.Info("stream created", "stream", spec.Name, "partitions", spec.Partitions, "retention", spec.Retention)
 	return d.info(), nil
 }

@@ -364,6 +364,9 @@ func (m *Manager) Create(ctx context.Context, spec Spec) (*Info, error) {
 		_ = reg.Delete(context.WithoutCancel(ctx), regKey(spec.Name))
 		return nil, fmt.Errorf("create table %q: %w", spec.Name, classify(m.nc, err))
 	}
+	if err := m.eng.SyncAll(ctx); err != nil {
+		return nil, fmt.Errorf("create table %q: %w", spec.Name, err)
+	}
 	m.logger.Info("table created", "table", spec.Name, "stream_view", string(spec.StreamView), "change_retention", spec.ChangeRetention)
 	return d.info(), nil
 }

@@ -237,6 +237,9 @@ func (m *Manager) put(ctx context.Context, spec *Spec, mustCreate bool) (*Defini
 			if err != nil {
 				return nil, false, fmt.Errorf("trigger: create %q: %w", spec.Name, err)
 			}
+			if err := m.deps.Engine.SyncAll(ctx); err != nil {
+				return nil, false, fmt.Errorf("trigger: create %q: %w", spec.Name, err)
+			}
 			m.logger.Info("trigger created", "trigger", spec.Name, "source", spec.Source, "function", spec.Function)
 			return &Definition{Spec: spec, Created: now, Updated: now, Revision: rev}, true, nil
 		}
@@ -258,6 +261,9 @@ func (m *Manager) put(ctx context.Context, spec *Spec, mustCreate bool) (*Defini
 			if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
 				continue
 			}
+			return nil, false, fmt.Errorf("trigger: update %q: %w", spec.Name, err)
+		}
+		if err := m.deps.Engine.SyncAll(ctx); err != nil {
 			return nil, false, fmt.Errorf("trigger: update %q: %w", spec.Name, err)
 		}
 		m.logger.Info("trigger updated", "trigger", spec.Name, "source", spec.Source, "function", spec.Function, "enabled", spec.IsEnabled())
@@ -334,6 +340,9 @@ func (m *Manager) SetEnabled(ctx context.Context, name string, enabled bool) (*D
 			if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
 				continue
 			}
+			return nil, fmt.Errorf("trigger: update %q: %w", name, err)
+		}
+		if err := m.deps.Engine.SyncAll(ctx); err != nil {
 			return nil, fmt.Errorf("trigger: update %q: %w", name, err)
 		}
 		m.logger.Info("trigger "+map[bool]string{true: "enabled", false: "disabled"}[enabled], "trigger", name)
