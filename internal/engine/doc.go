@@ -14,9 +14,10 @@
 // [FsyncAlways] (the default) fsyncs every write made through
 // [Engine.PublishExpect] (or followed by [Engine.Durable]) before it is
 // answered, with group commit: the writes of one stream that wait at the
-// same time share one fsync of the stream's files (durable.go). The server
-// itself then syncs on a one-second interval, which covers what is written
-// otherwise. [FsyncPerMessage] leaves it to the server's own "sync always",
+// same time share one fsync of the stream's files (durable.go); the rare
+// writes of definitions call [Engine.SyncAll], one sync of the whole file
+// system. The server itself then syncs on a one-second interval, which
+// covers what is written otherwise (checkpoints, positions). [FsyncPerMessage] leaves it to the server's own "sync always",
 // one fsync per message. [FsyncPolicy.Interval] lets acknowledged messages
 // sit in the operating system's cache for up to that long, so a power
 // failure can lose that window of acknowledged writes; a process crash
