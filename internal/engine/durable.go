@@ -82,6 +82,13 @@ func (d *durability) stream(name string) *streamSync {
 func (d *durability) forget(name string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if s := d.streams[name]; s != nil {
+		s.mu.Lock()
+		if s.running == nil {
+			s.closeCur()
+		}
+		s.mu.Unlock()
+	}
 	delete(d.streams, name)
 }
 
@@ -97,6 +104,7 @@ type streamSync struct {
 	synced  int         // the highest block number the last sync saw; -1 before any
 	dirInfo os.FileInfo // the directory the last sync saw
 	blkInfo os.FileInfo // and that block
+	cur     *os.File    // that block, open, for the next sync
 	files   []string    // the files the last sync fsynced (for tests)
 }
 
@@ -160,6 +168,20 @@ func (s *streamSync) fsync() error {
 	if s.name == allStreams {
 		return syncFS(s.dir)
 	}
+	if s.cur != nil {
+		// The common case: no block since the last sync, which is still
+		// the same file: fdatasync it, without listing the directory.
+		_, nerr := os.Stat(s.block(s.synced + 1))
+		bi, cerr := os.Stat(s.block(s.synced))
+		if errors.Is(nerr, os.ErrNotExist) && cerr == nil && os.SameFile(bi, s.blkInfo) {
+			if err := unix.Fdatasync(int(s.cur.Fd())); err != nil {
+				return fmt.Errorf("engine: fsync stream %q: %w", s.name, err)
+			}
+			s.files = append(s.files[:0], s.cur.Name())
+			return nil
+		}
+	}
+	s.closeCur()
 	info, err := os.Stat(s.dir)
 	if err == nil && (s.dirInfo == nil || !os.SameFile(info, s.dirInfo)) {
 		s.synced = -1 // the stream is new, or was deleted and made again
@@ -222,9 +244,32 @@ func (s *streamSync) fsync() error {
 	bi, err := os.Stat(s.block(highest))
 	if err != nil {
 		bi = nil // removed since: the next sync syncs every block
+	} else if f, err := os.Open(s.block(highest)); err == nil {
+		if fi, err := f.Stat(); err == nil && os.SameFile(fi, bi) {
+			s.cur = f
+		} else {
+			f.Close()
+		}
 	}
 	s.synced, s.files, s.dirInfo, s.blkInfo = highest, files, info, bi
 	return nil
+}
+
+// closeCur closes the block kept open for the next sync, if any.
+func (s *streamSync) closeCur() {
+	if s.cur != nil {
+		s.cur.Close()
+		s.cur = nil
+	}
+}
+
+// close closes the files the syncers keep open. No sync may run.
+func (d *durability) close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, s := range d.streams {
+		s.closeCur()
+	}
 }
 
 func (s *streamSync) block(i int) string { return filepath.Join(s.dir, strconv.Itoa(i)+".blk") }

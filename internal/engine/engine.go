@@ -335,6 +335,9 @@ func (e *Engine) Close() error {
 	if e.srv != nil {
 		e.srv.Shutdown()
 		e.srv.WaitForShutdown()
+		if e.dur != nil {
+			e.dur.close()
+		}
 		e.logger.Info("engine stopped")
 	}
 	e.unlock()
