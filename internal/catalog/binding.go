@@ -127,6 +127,9 @@ func (c *Catalog) Unbind(ctx context.Context, stream string) error {
 	if err := kv.Purge(ctx, bindKey(stream)); err != nil {
 		return fmt.Errorf("catalog: unbind stream %q: %w", stream, c.classify(err))
 	}
+	if err := c.eng.SyncAll(ctx); err != nil {
+		return fmt.Errorf("catalog: unbind stream %q: %w", stream, err)
+	}
 	c.cache.waitUntil(ctx, func(cs *cacheState) bool { return cs.bindings[stream] == nil })
 	c.logger.Info("stream unbound", "stream", stream)
 	return nil

@@ -320,6 +320,9 @@ func (c *Catalog) DeleteDatabase(ctx context.Context, name string, cascade bool)
 	if err := kv.Purge(ctx, dbKey(name)); err != nil {
 		return fmt.Errorf("catalog: delete database %q: %w", name, c.classify(err))
 	}
+	if err := c.eng.SyncAll(ctx); err != nil {
+		return fmt.Errorf("catalog: delete database %q: %w", name, err)
+	}
 	c.logger.Info("database deleted", "database", name, "tables", len(tables))
 	return nil
 }
@@ -695,6 +698,9 @@ func (c *Catalog) DeleteTable(ctx context.Context, db, name string) error {
 	}
 	if err := kv.Purge(ctx, tableKey(db, name)); err != nil {
 		return fmt.Errorf("catalog: delete table %s.%s: %w", db, name, c.classify(err))
+	}
+	if err := c.eng.SyncAll(ctx); err != nil {
+		return fmt.Errorf("catalog: delete table %s.%s: %w", db, name, err)
 	}
 	c.logger.Info("table deleted", "database", db, "table", name)
 	return nil

@@ -346,6 +346,9 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 	if err := kv.Purge(ctx, name); err != nil {
 		return err
 	}
+	if err := m.eng.SyncAll(ctx); err != nil {
+		return err
+	}
 	m.stopRun(name)
 	st, err := m.state(ctx)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/stream"
 )
 
@@ -49,6 +50,7 @@ const (
 // (shadow variants, data capture); [Endpoints.Close] stops them.
 type Endpoints struct {
 	cfg     Config
+	eng     *engine.Engine
 	reg     *Registry
 	kv      jetstream.KeyValue
 	streams *stream.Manager
@@ -92,7 +94,7 @@ func NewEndpoints(ctx context.Context, cfg Config, reg *Registry, deps Deps) (*E
 	}
 	logger := deps.logger().With("component", "model")
 	m := newMetrics(deps.Registerer)
-	s := &Endpoints{cfg: cfg, reg: reg, kv: kv, streams: deps.Streams, logger: logger, metrics: m, async: newAsyncQueue(cfg.AsyncQueue, m, logger)}
+	s := &Endpoints{cfg: cfg, eng: deps.Engine, reg: reg, kv: kv, streams: deps.Streams, logger: logger, metrics: m, async: newAsyncQueue(cfg.AsyncQueue, m, logger)}
 	s.mu.endpoints = make(map[string]*Endpoint)
 	s.mu.revisions = make(map[string]uint64)
 	s.mu.changed = make(chan struct{})
@@ -379,6 +381,9 @@ func (s *Endpoints) Create(ctx context.Context, def EndpointConfig, force bool) 
 	if err != nil {
 		return nil, fmt.Errorf("model: store endpoint: %w", err)
 	}
+	if err := s.eng.SyncAll(ctx); err != nil {
+		return nil, fmt.Errorf("model: store endpoint: %w", err)
+	}
 	s.logger.Info("endpoint created", "endpoint", def.Name, "revision", rev)
 	return s.waitServed(ctx, def.Name, rev)
 }
@@ -406,6 +411,9 @@ func (s *Endpoints) Update(ctx context.Context, def EndpointConfig, force bool) 
 			continue // a concurrent change; ours replaces it
 		}
 		if err != nil {
+			return nil, fmt.Errorf("model: store endpoint: %w", err)
+		}
+		if err := s.eng.SyncAll(ctx); err != nil {
 			return nil, fmt.Errorf("model: store endpoint: %w", err)
 		}
 		s.logger.Info("endpoint updated", "endpoint", def.Name, "revision", nrev)
@@ -517,6 +525,9 @@ func (s *Endpoints) Delete(ctx context.Context, name string) error {
 		return err
 	}
 	if err := s.kv.Delete(ctx, name); err != nil {
+		return fmt.Errorf("model: delete endpoint: %w", err)
+	}
+	if err := s.eng.SyncAll(ctx); err != nil {
 		return fmt.Errorf("model: delete endpoint: %w", err)
 	}
 	for {

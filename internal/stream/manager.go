@@ -479,6 +479,9 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 	if err := reg.Purge(ctx, keyToken(name)); err != nil {
 		return fmt.Errorf("delete stream %q: %w", name, classify(m.nc, err))
 	}
+	if err := m.eng.SyncAll(ctx); err != nil {
+		return fmt.Errorf("delete stream %q: %w", name, err)
+	}
 	if err := m.deletePartitions(ctx, d); err != nil {
 		return fmt.Errorf("delete stream %q: %w", name, classify(m.nc, err))
 	}

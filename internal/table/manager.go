@@ -469,6 +469,9 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 	if err := reg.Purge(ctx, regKey(name)); err != nil {
 		return fmt.Errorf("delete table %q: %w", name, classify(m.nc, err))
 	}
+	if err := m.eng.SyncAll(ctx); err != nil {
+		return fmt.Errorf("delete table %q: %w", name, err)
+	}
 	m.mu.Lock()
 	t := m.mu.tables[name]
 	delete(m.mu.tables, name)

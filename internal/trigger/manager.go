@@ -360,6 +360,9 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 	if err := m.defs.Purge(ctx, name); err != nil {
 		return fmt.Errorf("trigger: delete %q: %w", name, err)
 	}
+	if err := m.deps.Engine.SyncAll(ctx); err != nil {
+		return fmt.Errorf("trigger: delete %q: %w", name, err)
+	}
 	// Stop local runners before forgetting checkpoints, so that a final
 	// commit does not bring one back.
 	m.stop(name)
