@@ -91,16 +91,37 @@ func reportLatency(b *testing.B, acked, rt []time.Duration) {
 	if len(rt) == 0 {
 		return
 	}
-	q := func(lat []time.Duration, p float64) float64 {
-		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Nanoseconds()) / 1e3
-	}
-	slices.Sort(acked)
+	reportQuantiles(b, acked)
 	slices.Sort(rt)
-	b.ReportMetric(q(acked, 0.5), "p50-µs")
-	b.ReportMetric(q(acked, 0.99), "p99-µs")
-	b.ReportMetric(q(acked, 0.999), "p99.9-µs")
-	b.ReportMetric(q(rt, 0.5), "rt-p50-µs")
-	b.ReportMetric(q(rt, 0.99), "rt-p99-µs")
+	b.ReportMetric(quantileMicros(rt, 0.5), "rt-p50-µs")
+	b.ReportMetric(quantileMicros(rt, 0.99), "rt-p99-µs")
+}
+
+// reportQuantiles sorts lat and reports its p50, p99 and p99.9 in µs.
+func reportQuantiles(b *testing.B, lat []time.Duration) {
+	slices.Sort(lat)
+	b.ReportMetric(quantileMicros(lat, 0.5), "p50-µs")
+	b.ReportMetric(quantileMicros(lat, 0.99), "p99-µs")
+	b.ReportMetric(quantileMicros(lat, 0.999), "p99.9-µs")
+}
+
+// quantileMicros returns the p quantile of sorted lat in µs.
+func quantileMicros(lat []time.Duration, p float64) float64 {
+	return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Nanoseconds()) / 1e3
+}
+
+// sendPaced sends 0..n-1 to work at a steady rate per second, then closes
+// it.
+func sendPaced(rate, n int, work chan<- int) {
+	interval := time.Second / time.Duration(rate)
+	start := time.Now()
+	for i := range n {
+		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			<-time.After(d)
+		}
+		work <- i
+	}
+	close(work)
 }
 
 // benchRaw: a JetStream publish, acknowledged, to an ordered consumer's
@@ -335,15 +356,7 @@ func BenchmarkTriggerSteady(b *testing.B) {
 						}()
 					}
 					b.ResetTimer()
-					interval := time.Second / time.Duration(rate)
-					start := time.Now()
-					for i := range b.N {
-						if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
-							<-time.After(d)
-						}
-						work <- i
-					}
-					close(work)
+					sendPaced(rate, b.N, work)
 					wg.Wait()
 					select {
 					case <-done:
@@ -352,13 +365,7 @@ func BenchmarkTriggerSteady(b *testing.B) {
 					}
 					b.StopTimer()
 					mu.Lock()
-					slices.Sort(lat)
-					q := func(p float64) float64 {
-						return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Nanoseconds()) / 1e3
-					}
-					b.ReportMetric(q(0.5), "p50-µs")
-					b.ReportMetric(q(0.99), "p99-µs")
-					b.ReportMetric(q(0.999), "p99.9-µs")
+					reportQuantiles(b, lat)
 					mu.Unlock()
 				})
 			}
@@ -425,17 +432,8 @@ func BenchmarkTriggerLanes(b *testing.B) {
 					}
 				}()
 			}
-			const rate = 5000
 			b.ResetTimer()
-			interval := time.Second / rate
-			start := time.Now()
-			for i := range b.N {
-				if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
-					<-time.After(d)
-				}
-				work <- i
-			}
-			close(work)
+			sendPaced(5000, b.N, work)
 			wg.Wait()
 			select {
 			case <-done:
@@ -445,13 +443,7 @@ func BenchmarkTriggerLanes(b *testing.B) {
 			b.StopTimer()
 			mu.Lock()
 			defer mu.Unlock()
-			slices.Sort(lat)
-			q := func(p float64) float64 {
-				return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Nanoseconds()) / 1e3
-			}
-			b.ReportMetric(q(0.5), "p50-µs")
-			b.ReportMetric(q(0.99), "p99-µs")
-			b.ReportMetric(q(0.999), "p99.9-µs")
+			reportQuantiles(b, lat)
 			b.ReportMetric(float64(calls.Load())/float64(b.N)*100, "calls/100-changes")
 		})
 	}
