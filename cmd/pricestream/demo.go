@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -67,7 +68,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 	var f serverFlags
 	var o demo.BenchOptions
 	var asJSON bool
-	var cpuProfile, memProfile string
+	var cpuProfile, memProfile, traceFile string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Drive the full pipeline at a steady rate and report end-to-end latency",
@@ -113,6 +114,17 @@ events, and the peak resident memory.`,
 				}
 				defer pprof.StopCPUProfile()
 			}
+			if traceFile != "" {
+				tf, err := os.Create(traceFile)
+				if err != nil {
+					return err
+				}
+				defer tf.Close()
+				if err := trace.Start(tf); err != nil {
+					return err
+				}
+				defer trace.Stop()
+			}
 			res, err := demo.Bench(ctx, o)
 			if err != nil {
 				return err
@@ -144,6 +156,7 @@ events, and the peak resident memory.`,
 	fl.BoolVar(&asJSON, "json", false, "print the results as a JSON object")
 	fl.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (read it with go tool pprof)")
 	fl.StringVar(&memProfile, "memprofile", "", "write a profile of the whole run's memory allocations to this file (read it with go tool pprof -sample_index=alloc_space)")
+	fl.StringVar(&traceFile, "trace", "", "write an execution trace of the whole run to this file (read it with go tool trace; it grows by tens of MB a second, so keep --duration short)")
 	return cmd
 }
 

@@ -35,10 +35,20 @@ import (
 // (streams/NAME/msgs/N.blk under the account's directory) before the
 // server acknowledges it, when a stream has one replica and its writes are
 // not flushed asynchronously; and block numbers only grow.
+//
+// The fsyncs themselves are submitted to the kernel asynchronously where it
+// allows (Linux native AIO, see asyncSync), so that a goroutine waiting for
+// the disk holds none of the scheduler's Ps: with a blocking fsync, the
+// group syncs of several streams kept about one of two Ps in system calls
+// and every other part of the process queued for the remaining one.
 
 // groupBackgroundSync is the server's own sync interval when writes are
 // fsynced by group commit.
 const groupBackgroundSync = time.Second
+
+// errAsyncUnsupported says an asynchronous fsync could not be set up or
+// submitted: fsync by the system call instead.
+var errAsyncUnsupported = errors.New("engine: asynchronous fsync not available")
 
 // errNoStoreDir is returned when a stream's message files are not where
 // the file store keeps them.
@@ -54,13 +64,46 @@ type durability struct {
 
 	rounds atomic.Uint64 // syncs run
 	waits  atomic.Uint64 // writes that waited for one
+	asyncs atomic.Uint64 // fsyncs made asynchronously
 
 	// beforeSync, when set (by tests), runs before each sync's fsyncs.
 	beforeSync func(stream string)
+
+	aio *asyncSync // nil: fsync by the system call
+}
+
+// startAsync makes the syncs fsync asynchronously ([asyncSync]) when the
+// kernel allows it; on an error they keep using the system call.
+func (d *durability) startAsync() error {
+	a, err := newAsyncSync()
+	if err != nil {
+		return err
+	}
+	d.aio = a
+	return nil
+}
+
+// fsyncFile fsyncs f, asynchronously where it can, its data only (as
+// fdatasync) when dataOnly.
+func (d *durability) fsyncFile(f *os.File, dataOnly bool) error {
+	if d.aio != nil {
+		err := d.aio.fsync(f, dataOnly)
+		if !errors.Is(err, errAsyncUnsupported) {
+			if err == nil {
+				d.asyncs.Add(1)
+			}
+			return err
+		}
+	}
+	if dataOnly {
+		return unix.Fdatasync(int(f.Fd()))
+	}
+	return f.Sync()
 }
 
 func newDurability(root, dataDir string) *durability {
-	return &durability{root: root, dataDir: dataDir, streams: map[string]*streamSync{}}
+	d := &durability{root: root, dataDir: dataDir, streams: map[string]*streamSync{}}
+	return d
 }
 
 func (d *durability) stream(name string) *streamSync {
@@ -174,7 +217,7 @@ func (s *streamSync) fsync() error {
 		_, nerr := os.Stat(s.block(s.synced + 1))
 		bi, cerr := os.Stat(s.block(s.synced))
 		if errors.Is(nerr, os.ErrNotExist) && cerr == nil && os.SameFile(bi, s.blkInfo) {
-			if err := unix.Fdatasync(int(s.cur.Fd())); err != nil {
+			if err := s.d.fsyncFile(s.cur, true); err != nil {
 				return fmt.Errorf("engine: fsync stream %q: %w", s.name, err)
 			}
 			s.files = append(s.files[:0], s.cur.Name())
@@ -227,7 +270,7 @@ func (s *streamSync) fsync() error {
 			continue // not written since the last sync
 		}
 		p := s.block(i)
-		if err := syncFile(p); err != nil {
+		if err := s.d.syncFile(p); err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				continue // removed since the listing: nothing to keep
 			}
@@ -236,7 +279,7 @@ func (s *streamSync) fsync() error {
 		files = append(files, p)
 	}
 	if highest > s.synced {
-		if err := syncFile(s.dir); err != nil {
+		if err := s.d.syncFile(s.dir); err != nil {
 			return fmt.Errorf("engine: fsync stream %q: %w", s.name, err)
 		}
 		files = append(files, s.dir)
@@ -270,6 +313,9 @@ func (d *durability) close() {
 	for _, s := range d.streams {
 		s.closeCur()
 	}
+	if d.aio != nil {
+		d.aio.close()
+	}
 }
 
 func (s *streamSync) block(i int) string { return filepath.Join(s.dir, strconv.Itoa(i)+".blk") }
@@ -291,12 +337,12 @@ func syncFS(dir string) error {
 	return nil
 }
 
-func syncFile(path string) error {
+func (d *durability) syncFile(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
-	err = f.Sync()
+	err = d.fsyncFile(f, false)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

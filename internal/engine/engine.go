@@ -50,8 +50,9 @@ type Engine struct {
 
 // Start starts the embedded server (or connects to cfg.URL) and returns when
 // JetStream is ready. Beyond those of the NATS server and client, it starts
-// one goroutine of its own for the embedded server, which measures the free
-// space of the data directory; Close stops it. The caller must call [Engine.Close].
+// goroutines of its own for the embedded server: one measures the free
+// space of the data directory, and with [FsyncAlways] one collects the
+// completions of asynchronous fsyncs; Close stops them. The caller must call [Engine.Close].
 func Start(ctx context.Context, cfg Config, deps Deps) (*Engine, error) {
 	if err := cfg.Validate("engine"); err != nil {
 		return nil, err
@@ -158,6 +159,9 @@ func (e *Engine) startEmbedded() error {
 	if !opts.SyncAlways && cfg.Fsync.Interval == 0 {
 		// The file store's layout: STORE/jetstream/ACCOUNT/streams/NAME.
 		e.dur = newDurability(filepath.Join(opts.StoreDir, server.JetStreamStoreDir, srv.GlobalAccount().GetName(), "streams"), cfg.DataDir)
+		if err := e.dur.startAsync(); err != nil {
+			e.logger.Info("asynchronous fsync unavailable; group syncs use the fsync system call", "err", err)
+		}
 	}
 	if cfg.MinFreeBytes > 0 {
 		e.disk = newDiskGuard(cfg.DataDir, uint64(cfg.MinFreeBytes), func(full bool, free uint64) {

@@ -11,3 +11,18 @@ func SyncedFiles(e *Engine, stream string) []string {
 	defer s.mu.Unlock()
 	return append([]string(nil), s.files...)
 }
+
+// AsyncFsyncs returns how many fsyncs e's group syncs made asynchronously.
+func AsyncFsyncs(e *Engine) uint64 { return e.dur.asyncs.Load() }
+
+// UseSyscallFsync makes e's group syncs fsync by the system call; it must
+// be called before writes start.
+func UseSyscallFsync(e *Engine) {
+	if e.dur.aio != nil {
+		e.dur.aio.close()
+		e.dur.aio = nil
+	}
+}
+
+// AsyncFsyncAvailable says whether e's group syncs fsync asynchronously.
+func AsyncFsyncAvailable(e *Engine) bool { return e.dur.aio != nil }
