@@ -3,10 +3,12 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"unsafe"
 
@@ -33,8 +35,9 @@ import (
 // plain system call. The completion goroutine is started by newAsyncSync
 // and stopped by close.
 type asyncSync struct {
-	ctx uintptr  // aio_context_t
-	efd *os.File // the eventfd completions signal, non-blocking (polled)
+	ctx   uintptr  // aio_context_t
+	efd   *os.File // the eventfd completions signal, non-blocking (polled)
+	efdNo uint32   // its descriptor (efd.Fd would not do: it may make a file blocking)
 
 	mu struct {
 		sync.Mutex
@@ -91,9 +94,9 @@ func newAsyncSync() (*asyncSync, error) {
 		unix.Syscall(unix.SYS_IO_DESTROY, ctx, 0, 0)
 		return nil, fmt.Errorf("engine: eventfd: %w", err)
 	}
-	a := &asyncSync{ctx: ctx, efd: os.NewFile(uintptr(fd), "aio-eventfd"), done: make(chan struct{})}
+	a := &asyncSync{ctx: ctx, efd: os.NewFile(uintptr(fd), "aio-eventfd"), efdNo: uint32(fd), done: make(chan struct{})}
 	a.mu.waits = make(map[uint64]chan error)
-	go a.reap()
+	go pprof.Do(context.Background(), pprof.Labels("component", "engine", "goroutine", "fsync-completions"), func(context.Context) { a.reap() })
 	return a, nil
 }
 
@@ -119,7 +122,7 @@ func (a *asyncSync) fsync(f *os.File, dataOnly bool) error {
 	a.mu.waits[id] = ch
 	a.mu.Unlock()
 
-	cb := &aioIOCB{data: id, opcode: aioCmdFsync, flags: aioFlagResfd, resfd: uint32(a.efd.Fd())}
+	cb := &aioIOCB{data: id, opcode: aioCmdFsync, flags: aioFlagResfd, resfd: a.efdNo}
 	if dataOnly {
 		cb.opcode = aioCmdFdsync
 	}

@@ -102,8 +102,7 @@ func (d *durability) fsyncFile(f *os.File, dataOnly bool) error {
 }
 
 func newDurability(root, dataDir string) *durability {
-	d := &durability{root: root, dataDir: dataDir, streams: map[string]*streamSync{}}
-	return d
+	return &durability{root: root, dataDir: dataDir, streams: map[string]*streamSync{}}
 }
 
 func (d *durability) stream(name string) *streamSync {
