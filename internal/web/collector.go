@@ -268,18 +268,26 @@ func (d *Dashboard) followPartition(ctx context.Context, s *stream.Stream, part 
 				}
 				break
 			}
-			for _, rec := range recs {
-				var dr decision
-				// goccy/go-json: every decision passes here, and it decodes them
-				// several times faster than encoding/json.
-				if err := gojson.Unmarshal(rec.Data, &dr); err != nil || dr.ProductID == "" {
-					continue // not a decision; nothing to show
-				}
-				d.add(&dr)
-				from = rec.Position.Next()
+			d.ingest(recs)
+			if len(recs) > 0 {
+				from = recs[len(recs)-1].Position.Next()
 			}
 		}
 		sub.Stop()
+	}
+}
+
+// ingest decodes records of the price-changes stream and takes the
+// decisions among them in.
+func (d *Dashboard) ingest(recs []stream.Record) {
+	for _, rec := range recs {
+		var dr decision
+		// goccy/go-json: every decision passes here, and it decodes them
+		// several times faster than encoding/json.
+		if err := gojson.Unmarshal(rec.Data, &dr); err != nil || dr.ProductID == "" {
+			continue // not a decision; nothing to show
+		}
+		d.add(&dr)
 	}
 }
 
