@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -133,20 +134,21 @@ type Dashboard struct {
 
 	mu struct {
 		sync.Mutex
-		seen        map[string]struct{}
-		seenOrder   []string
-		products    map[string]*productState
-		applied     []Decision
-		refused     []Decision
-		latencies   []latencySample
-		latency     Latency
-		counts      map[string]int64
-		total       uint64
-		decided     rate
-		events      rate
-		eventsTotal uint64
-		jobs        []JobLag
-		triggers    []TriggerLag
+		seen     seen
+		products map[string]*productState
+		// newest and oldest end the list of products, by activity.
+		newest, oldest *productState
+		applied        []Decision
+		refused        []Decision
+		latencies      []latencySample
+		latency        Latency
+		counts         map[string]int64
+		total          uint64
+		decided        rate
+		events         rate
+		eventsTotal    uint64
+		jobs           []JobLag
+		triggers       []TriggerLag
 		// ranked are the tracked products by activity, made at rankedAt
 		// when total was rankedTotal; see rankedLocked.
 		ranked      []string
@@ -179,7 +181,7 @@ func New(cfg Config, deps Deps) (*Dashboard, error) {
 		static: static, login: login,
 		drained: make(chan struct{}),
 	}
-	d.mu.seen = map[string]struct{}{}
+	d.mu.seen = seen{seed: maphash.MakeSeed(), set: map[uint64]struct{}{}}
 	d.mu.products = map[string]*productState{}
 	d.mu.counts = map[string]int64{}
 	return d, nil
