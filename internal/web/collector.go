@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gojson "github.com/goccy/go-json"
@@ -165,14 +166,17 @@ func (s *seen) add(r *decision) bool {
 func (d *Dashboard) add(r *decision) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.takeLocked(r, time.Now())
+	if d.takeLocked(r, time.Now()) {
+		d.mu.live++
+	}
 }
 
-// takeLocked takes one decision into the shared state; now is when it is
-// taken in (the time of its latency sample and its product's activity).
-func (d *Dashboard) takeLocked(r *decision, now time.Time) {
+// takeLocked takes one decision into the shared state, unless it is a
+// redelivery, and reports whether it did; now is when it is taken in (the
+// time of its latency sample and its product's activity).
+func (d *Dashboard) takeLocked(r *decision, now time.Time) bool {
 	if r.DecisionID != "" && !d.mu.seen.add(r) {
-		return
+		return false
 	}
 	d.mu.counts[r.Action]++
 	d.mu.total++
@@ -239,6 +243,7 @@ func (d *Dashboard) takeLocked(r *decision, now time.Time) {
 	if price > 0 {
 		p.series = keep(p.series, point{At: ms, Price: price, Demand: demand}, maxSeriesPoints)
 	}
+	return true
 }
 
 // unlinkLocked takes p out of the list of tracked products.
@@ -270,13 +275,29 @@ type latencySample struct {
 }
 
 // follow subscribes to every partition of the price-changes stream, once it
-// exists, and feeds its decisions in until ctx ends.
-func (d *Dashboard) follow(ctx context.Context) {
+// exists, and feeds its decisions in until ctx ends: first the tail of
+// each partition (see backfillFrom), then what arrives. It closes ready
+// once it has read the tail of every partition, or found that the stream
+// does not exist yet, or ctx ended.
+func (d *Dashboard) follow(ctx context.Context, ready chan struct{}) {
+	var once sync.Once
+	caughtUp := func() {
+		once.Do(func() {
+			// The percentiles of what was read back, before the next sample.
+			d.mu.Lock()
+			d.mu.latency = d.latencyLocked(time.Now())
+			d.mu.Unlock()
+			close(ready)
+		})
+	}
+	defer caughtUp()
 	var s *stream.Stream
 	for s == nil {
 		var err error
 		if s, err = d.deps.Streams.Open(ctx, d.cfg.Changes); err != nil {
-			if !errors.Is(err, stream.ErrNotFound) && ctx.Err() == nil {
+			if errors.Is(err, stream.ErrNotFound) {
+				caughtUp() // nothing to read back
+			} else if ctx.Err() == nil {
 				d.logger.Warn("dashboard: price changes stream not readable; retrying", "stream", d.cfg.Changes, "err", err)
 			}
 			if !sleep(ctx, retryEvery) {
@@ -285,14 +306,25 @@ func (d *Dashboard) follow(ctx context.Context) {
 		}
 	}
 	var wg sync.WaitGroup
+	var left atomic.Int64
+	left.Store(int64(s.Partitions()))
 	for part := range s.Partitions() {
-		wg.Go(func() { d.followPartition(ctx, s, part) })
+		wg.Go(func() {
+			d.followPartition(ctx, s, part, func() {
+				if left.Add(-1) == 0 {
+					caughtUp()
+				}
+			})
+		})
 	}
 	wg.Wait()
 }
 
-func (d *Dashboard) followPartition(ctx context.Context, s *stream.Stream, part int) {
-	from, err := s.Resolve(ctx, part, stream.Start{Kind: stream.AtTimestamp, Time: time.Now().Add(-d.cfg.Backfill)})
+// followPartition reads a partition from its tail on, and calls caughtUp
+// once when it has read what was stored when it began.
+func (d *Dashboard) followPartition(ctx context.Context, s *stream.Stream, part int, caughtUp func()) {
+	limit := uint64(max(minBackfill, maxBackfill/s.Partitions()))
+	from, tip, err := d.backfillFrom(ctx, s, part, limit)
 	for err != nil {
 		if ctx.Err() != nil {
 			return
@@ -301,7 +333,11 @@ func (d *Dashboard) followPartition(ctx context.Context, s *stream.Stream, part 
 		if !sleep(ctx, retryEvery) {
 			return
 		}
-		from, err = s.Resolve(ctx, part, stream.Start{Kind: stream.AtTimestamp, Time: time.Now().Add(-d.cfg.Backfill)})
+		from, tip, err = d.backfillFrom(ctx, s, part, limit)
+	}
+	backfill := from.Less(tip.Next)
+	if !backfill {
+		caughtUp()
 	}
 	for ctx.Err() == nil {
 		sub, err := s.Subscribe(ctx, part, from)
@@ -320,20 +356,67 @@ func (d *Dashboard) followPartition(ctx context.Context, s *stream.Stream, part 
 				}
 				break
 			}
-			d.ingest(recs)
-			if len(recs) > 0 {
-				from = recs[len(recs)-1].Position.Next()
+			if len(recs) == 0 {
+				continue
+			}
+			d.ingestFrom(recs, !backfill)
+			last := recs[len(recs)-1].Position
+			from = last.Next()
+			if backfill && last.Seq+1 >= tip.Next.Seq {
+				backfill = false
+				caughtUp()
 			}
 		}
 		sub.Stop()
 	}
 }
 
-// ingest decodes records of the price-changes stream and takes the
-// decisions among them in.
-// The records are decoded before the lock is taken, and it is taken once
-// for them all.
-func (d *Dashboard) ingest(recs []stream.Record) {
+// Bounds of the backfill: at most maxBackfill decisions over all the
+// partitions (the latency window holds at most maxLatencies), but at least
+// minBackfill from each.
+const (
+	maxBackfill = 40_000
+	minBackfill = 1_000
+)
+
+// backfillFrom returns where to start reading a partition, and its tip: the
+// first record of the last Config.Backfill, or, where that leaves more than
+// limit records, a later one that leaves about limit (assuming the records
+// arrived at an even rate).
+func (d *Dashboard) backfillFrom(ctx context.Context, s *stream.Stream, part int, limit uint64) (stream.Position, stream.Tip, error) {
+	tip, err := s.Tip(ctx, part)
+	if err != nil || tip.Records == 0 {
+		return tip.Next, tip, err
+	}
+	now := time.Now()
+	from, err := s.Resolve(ctx, part, stream.Start{Kind: stream.AtTimestamp, Time: now.Add(-d.cfg.Backfill)})
+	if err != nil || !from.Less(tip.Next) {
+		return from, tip, err
+	}
+	first, err := s.Read(ctx, part, from, stream.ReadOptions{MaxRecords: 1})
+	if err != nil || len(first.Records) == 0 || first.Records[0].Offset >= tip.Records {
+		return from, tip, err
+	}
+	n := tip.Records - first.Records[0].Offset
+	if n <= limit {
+		return from, tip, nil
+	}
+	span := tip.LastArrival.Sub(first.Records[0].Arrival)
+	from, err = s.Resolve(ctx, part, stream.Start{Kind: stream.AtTimestamp, Time: tip.LastArrival.Add(-time.Duration(float64(span) * float64(limit) / float64(n)))})
+	return from, tip, err
+}
+
+// ingest decodes records of the price-changes stream as they arrive and
+// takes the decisions among them in.
+func (d *Dashboard) ingest(recs []stream.Record) { d.ingestFrom(recs, true) }
+
+// ingestFrom decodes records of the price-changes stream and takes the
+// decisions among them in: as they arrive (live) or read back from the
+// tail, when their decision time stands for when they were taken in. The
+// records are decoded before the lock is taken, and it is taken once for
+// them all.
+func (d *Dashboard) ingestFrom(recs []stream.Record, live bool) {
+	d.read.Add(uint64(len(recs)))
 	decs := make([]decision, len(recs))
 	n := 0
 	for _, rec := range recs {
@@ -352,7 +435,13 @@ func (d *Dashboard) ingest(recs []stream.Record) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for i := range decs[:n] {
-		d.takeLocked(&decs[i], now)
+		at := now
+		if !live && !decs[i].DecidedAt.IsZero() && decs[i].DecidedAt.Before(now) {
+			at = decs[i].DecidedAt
+		}
+		if d.takeLocked(&decs[i], at) && live {
+			d.mu.live++
+		}
 	}
 }
 
@@ -387,7 +476,7 @@ func (d *Dashboard) sample(ctx context.Context) {
 			}
 		}
 		d.mu.Lock()
-		d.mu.decided.add(now, d.mu.total)
+		d.mu.decided.add(now, d.mu.live)
 		d.mu.latency = d.latencyLocked(now)
 		d.mu.Unlock()
 		if now.Sub(lastStatus) >= statusEvery {

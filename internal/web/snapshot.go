@@ -157,8 +157,12 @@ type View struct {
 	Principal *auth.Principal
 }
 
-// Snapshot builds what the dashboard shows now for a view.
+// Snapshot builds what the dashboard shows now for a view. It counts as a
+// viewer looking: when nobody was watching, the dashboard starts reading
+// the decisions, and Snapshot waits (a few seconds at most) until it has
+// read back the newest ones.
 func (d *Dashboard) Snapshot(ctx context.Context, v View) (*Snapshot, error) {
+	d.awaitReady(ctx, d.look())
 	return d.snapshot(ctx, v, nil)
 }
 
