@@ -127,6 +127,12 @@ type decision struct {
 	DecidedAt     time.Time         `json:"decided_at"`
 	E2EMillis     float64           `json:"e2e_latency_ms"`
 	Features      gojson.RawMessage `json:"features"`
+
+	// demand is the charted demand, named demandName, when demandKnown
+	// (see decodeDecisionQuick and findDemand).
+	demand      float64
+	demandName  string
+	demandKnown bool
 }
 
 // seen remembers the last maxSeen decisions taken in, by a hash of their
@@ -227,14 +233,9 @@ func (d *Dashboard) takeLocked(r *decision, now time.Time) bool {
 	p.lastNew, p.lastAct, p.lastWhy = r.NewPrice, r.Action, r.Reason
 	// Demand: the configured feature, else the views of the window, else
 	// what the model expected to sell.
-	demand, name := r.ExpectedUnits, "expected_units"
-	for _, f := range [...]string{d.cfg.DemandFeature, "views"} {
-		if v, ok := featureNumber(r.Features, f); ok {
-			demand, name = v, f
-			break
-		}
-	}
-	p.demandName = name
+	r.findDemand(d.demandNames)
+	demand := r.demand
+	p.demandName = r.demandName
 	ms := at.UnixMilli()
 	if r.Action == "applied" && len(p.series) == 0 && r.OldPrice > 0 {
 		// The first change of a product seen: start from the old price.
@@ -420,9 +421,7 @@ func (d *Dashboard) ingestFrom(recs []stream.Record, live bool) {
 	decs := make([]decision, len(recs))
 	n := 0
 	for _, rec := range recs {
-		// goccy/go-json: every decision passes here, and it decodes them
-		// several times faster than encoding/json.
-		if err := gojson.Unmarshal(rec.Data, &decs[n]); err != nil || decs[n].ProductID == "" {
+		if !decodeDecision(rec.Data, &decs[n], d.demandNames) {
 			decs[n] = decision{}
 			continue // not a decision; nothing to show
 		}

@@ -133,6 +133,8 @@ type Dashboard struct {
 	logger *slog.Logger
 	static fs.FS
 	login  *template.Template
+	// demandNames are the features charted as demand, in order of choice.
+	demandNames [2]string
 
 	drainOnce sync.Once
 	drained   chan struct{} // closed by Drain or when Run returns
@@ -207,6 +209,7 @@ func New(cfg Config, deps Deps) (*Dashboard, error) {
 		drained: make(chan struct{}),
 		wake:    make(chan struct{}, 1),
 	}
+	d.demandNames = [2]string{d.cfg.DemandFeature, "views"}
 	d.mu.seen.seed = maphash.MakeSeed()
 	d.resetLocked()
 	return d, nil
