@@ -9,7 +9,14 @@
 // memory and bounded: the recent decisions, the latencies of the last
 // minute, and per recently active product a short price-and-demand series.
 // Every Config.Interval it samples the tip of the events stream (events/s)
-// and, less often, the status of every ETL job and trigger (lag). A
+// and, less often, the status of every ETL job and trigger (lag).
+//
+// It does so only while someone watches: an event stream is open, or a
+// snapshot was asked for, within Config.Linger. While nobody watches it
+// reads nothing and keeps nothing. When the first viewer arrives it reads
+// back the tail of each partition (Config.Backfill, at most the newest
+// 40,000 decisions in all), and the viewer's first snapshot waits for that
+// (a few seconds at most), so the page is full at once. A
 // [Snapshot] joins that with the products table (current and previous
 // price) and the pricing controls (kill switch, freezes); it is built per
 // viewer, because each viewer filters products and picks one to chart.
@@ -28,12 +35,15 @@
 //
 // # Concurrency
 //
-// [Dashboard.Run] owns every goroutine the dashboard starts: one per
-// partition of the price-changes stream and one sampler; it returns when
-// its context ends and they have stopped. The event-stream handlers end
+// [Dashboard.Run] owns every goroutine the dashboard starts: while someone
+// watches, a session of one goroutine per partition of the price-changes
+// stream and one sampler; it returns when its context ends and they have
+// stopped. Viewers ask Run for a session through Dashboard.wake; the
+// session ends when nobody has looked for Config.Linger. The event-stream handlers end
 // when [Dashboard.Drain] is called (on server shutdown) or Run returns, and
 // when the viewer's key or session no longer holds (checked every few
 // seconds). The shared state is guarded by Dashboard.mu, the products
-// table handle by Dashboard.tmu; neither is held while taking the other. This package imports stream, table, etl, trigger,
+// table handle by Dashboard.tmu, who watches by Dashboard.watch; none is
+// held while taking another. This package imports stream, table, etl, trigger,
 // pricing and auth, never api.
 package web

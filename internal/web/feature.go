@@ -29,11 +29,14 @@ func featureNumber(raw []byte, name string) (float64, bool) {
 		if i >= len(raw) || raw[i] != '"' {
 			return 0, false
 		}
-		j, escaped := i+1, false
+		j, escaped, ascii := i+1, false, true
 		for j < len(raw) && raw[j] != '"' {
-			if raw[j] == '\\' {
+			switch c := raw[j]; {
+			case c == '\\':
 				escaped = true
 				j++
+			case c >= utf8.RuneSelf:
+				ascii = false
 			}
 			j++
 		}
@@ -42,7 +45,7 @@ func featureNumber(raw []byte, name string) (float64, bool) {
 		}
 		// A name with escapes or bytes that are not UTF-8 (which decoding
 		// replaces with U+FFFD) is decoded to compare.
-		plain := !escaped && utf8.Valid(raw[i+1:j])
+		plain := !escaped && (ascii || utf8.Valid(raw[i+1:j]))
 		match := plain && string(raw[i+1:j]) == name
 		if !plain {
 			var k string

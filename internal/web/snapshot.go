@@ -157,8 +157,12 @@ type View struct {
 	Principal *auth.Principal
 }
 
-// Snapshot builds what the dashboard shows now for a view.
+// Snapshot builds what the dashboard shows now for a view. It counts as a
+// viewer looking: when nobody was watching, the dashboard starts reading
+// the decisions, and Snapshot waits (a few seconds at most) until it has
+// read back the newest ones.
 func (d *Dashboard) Snapshot(ctx context.Context, v View) (*Snapshot, error) {
+	d.awaitReady(ctx, d.look())
 	return d.snapshot(ctx, v, nil)
 }
 
@@ -199,8 +203,9 @@ func (d *Dashboard) snapshot(ctx context.Context, v View, mc *matchCache) (*Snap
 	s.Latency = d.mu.latency
 	s.Jobs, s.Triggers = d.mu.jobs, d.mu.triggers
 	s.Decisions = make([]Decision, 0, 2*d.cfg.Decisions)
-	s.Decisions = append(s.Decisions, d.mu.applied[max(0, len(d.mu.applied)-d.cfg.Decisions):]...)
-	s.Decisions = append(s.Decisions, d.mu.refused[max(0, len(d.mu.refused)-d.cfg.Decisions):]...)
+	n := min(d.cfg.Decisions, maxDecisions)
+	s.Decisions = append(s.Decisions, newest(d.mu.applied, n)...)
+	s.Decisions = append(s.Decisions, newest(d.mu.refused, n)...)
 	s.Tracked = len(d.mu.products)
 	ranked := d.rankedLocked(now)
 	d.mu.Unlock()
@@ -242,7 +247,7 @@ func (d *Dashboard) snapshot(ctx context.Context, v View, mc *matchCache) (*Snap
 	states := make(map[string]productState, len(ids))
 	for _, id := range ids {
 		if p := d.mu.products[id]; p != nil {
-			states[id] = productState{lastAct: p.lastAct, lastWhy: p.lastWhy, changedAt: p.changedAt, lastNew: p.lastNew, times: slices.Clone(p.times)}
+			states[id] = productState{lastAct: p.lastAct, lastWhy: p.lastWhy, changedAt: p.changedAt, lastNew: p.lastNew, times: slices.Clone(newest(p.times, maxActivityTimes))}
 		}
 	}
 	d.mu.Unlock()
@@ -342,7 +347,7 @@ func (d *Dashboard) rankedLocked(now time.Time) []string {
 	type active struct {
 		id       string
 		activity int
-		lastAt   time.Time
+		lastAt   int64
 	}
 	all := make([]active, 0, len(d.mu.products))
 	for _, p := range d.mu.products {
@@ -352,8 +357,8 @@ func (d *Dashboard) rankedLocked(now time.Time) []string {
 		if all[i].activity != all[j].activity {
 			return all[i].activity > all[j].activity
 		}
-		if !all[i].lastAt.Equal(all[j].lastAt) {
-			return all[i].lastAt.After(all[j].lastAt)
+		if all[i].lastAt != all[j].lastAt {
+			return all[i].lastAt > all[j].lastAt
 		}
 		return all[i].id < all[j].id
 	})
@@ -375,8 +380,8 @@ func (d *Dashboard) series(id string) *Series {
 		if p.demandName != "" {
 			s.DemandName = p.demandName
 		}
-		for _, pt := range p.series {
-			s.T = append(s.T, pt.At.UnixMilli())
+		for _, pt := range newest(p.series, maxSeriesPoints) {
+			s.T = append(s.T, pt.At)
 			s.Price = append(s.Price, pt.Price)
 			s.Demand = append(s.Demand, pt.Demand)
 		}

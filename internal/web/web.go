@@ -6,15 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pricestream/pricestream/internal/auth"
@@ -50,9 +51,14 @@ type Config struct {
 	// Decisions is the number of applied and the number of refused
 	// decisions in the log. Default 20 each.
 	Decisions int `yaml:"decisions" json:"decisions"`
-	// Backfill is how far back, at start, the dashboard reads decisions.
-	// Default 1m.
+	// Backfill is how far back the dashboard reads decisions when a viewer
+	// arrives and nobody was watching (at most 40,000 decisions, the
+	// newest). Default 1m.
 	Backfill time.Duration `yaml:"backfill" json:"backfill"`
+	// Linger is how long the dashboard keeps following the decisions
+	// after its last viewer left; then it stops reading and forgets them
+	// until the next viewer arrives. Default 1m.
+	Linger time.Duration `yaml:"linger" json:"linger"`
 }
 
 // DefaultConfig returns the configuration with every default filled in.
@@ -83,6 +89,9 @@ func (c Config) withDefaults() Config {
 	if c.Backfill == 0 {
 		c.Backfill = time.Minute
 	}
+	if c.Linger == 0 {
+		c.Linger = time.Minute
+	}
 	return c
 }
 
@@ -92,8 +101,8 @@ func (c Config) Validate(prefix string) error {
 	if c.Interval < 0 || (c.Interval > 0 && c.Interval < 50*time.Millisecond) {
 		errs = append(errs, fmt.Errorf("%s.interval: must be at least 50ms, got %s", prefix, c.Interval))
 	}
-	if c.Rows < 0 || c.MaxRows < 0 || c.Decisions < 0 || c.Backfill < 0 {
-		errs = append(errs, fmt.Errorf("%s: rows, max_rows, decisions and backfill must not be negative", prefix))
+	if c.Rows < 0 || c.MaxRows < 0 || c.Decisions < 0 || c.Backfill < 0 || c.Linger < 0 {
+		errs = append(errs, fmt.Errorf("%s: rows, max_rows, decisions, backfill and linger must not be negative", prefix))
 	}
 	if c.Rows > 0 && c.MaxRows > 0 && c.Rows > c.MaxRows {
 		errs = append(errs, fmt.Errorf("%s.rows: %d is more than max_rows %d", prefix, c.Rows, c.MaxRows))
@@ -124,6 +133,8 @@ type Dashboard struct {
 	logger *slog.Logger
 	static fs.FS
 	login  *template.Template
+	// demandNames are the features charted as demand, in order of choice.
+	demandNames [2]string
 
 	drainOnce sync.Once
 	drained   chan struct{} // closed by Drain or when Run returns
@@ -131,22 +142,40 @@ type Dashboard struct {
 	tmu      sync.Mutex
 	products *table.Table
 
+	// watch is who looks at the dashboard. While someone does, and for
+	// Config.Linger after, a session follows the decisions and samples
+	// rates and lag (see watch.go).
+	watch struct {
+		sync.Mutex
+		viewers int       // open event streams
+		last    time.Time // when a viewer last looked
+		// ready belongs to the session running or asked for, which closes
+		// it once it has read back the decisions; nil when there is none.
+		ready chan struct{}
+	}
+	wake     chan struct{} // asks Run for a session; capacity 1
+	running  atomic.Bool   // Run is running
+	read     atomic.Uint64 // records of the price-changes stream read
+	sessions atomic.Uint64 // sessions ended
+
 	mu struct {
 		sync.Mutex
-		seen        map[string]struct{}
-		seenOrder   []string
-		products    map[string]*productState
-		applied     []Decision
-		refused     []Decision
-		latencies   []latencySample
-		latency     Latency
-		counts      map[string]int64
-		total       uint64
-		decided     rate
-		events      rate
-		eventsTotal uint64
-		jobs        []JobLag
-		triggers    []TriggerLag
+		seen     seen
+		products map[string]*productState
+		// newest and oldest end the list of products, by activity.
+		newest, oldest *productState
+		applied        []Decision
+		refused        []Decision
+		latencies      []latencySample
+		latency        Latency
+		counts         map[string]int64
+		total          uint64 // decisions taken in
+		live           uint64 // of which as they arrived (not read back)
+		decided        rate
+		events         rate
+		eventsTotal    uint64
+		jobs           []JobLag
+		triggers       []TriggerLag
 		// ranked are the tracked products by activity, made at rankedAt
 		// when total was rankedTotal; see rankedLocked.
 		ranked      []string
@@ -178,22 +207,43 @@ func New(cfg Config, deps Deps) (*Dashboard, error) {
 		cfg: cfg.withDefaults(), deps: deps, logger: deps.Logger.With("component", "web"),
 		static: static, login: login,
 		drained: make(chan struct{}),
+		wake:    make(chan struct{}, 1),
 	}
-	d.mu.seen = map[string]struct{}{}
-	d.mu.products = map[string]*productState{}
-	d.mu.counts = map[string]int64{}
+	d.demandNames = [2]string{d.cfg.DemandFeature, "views"}
+	d.mu.seen.seed = maphash.MakeSeed()
+	d.resetLocked()
 	return d, nil
 }
 
-// Run follows the price-changes stream and samples rates and lag until
-// ctx ends; then it ends the event streams being served and returns nil.
+// resetLocked forgets every decision, rate and status.
+func (d *Dashboard) resetLocked() {
+	d.mu.seen = seen{seed: d.mu.seen.seed, set: map[uint64]struct{}{}}
+	d.mu.products, d.mu.newest, d.mu.oldest = map[string]*productState{}, nil, nil
+	d.mu.applied, d.mu.refused, d.mu.latencies, d.mu.latency = nil, nil, nil, Latency{}
+	d.mu.counts, d.mu.total, d.mu.live = map[string]int64{}, 0, 0
+	d.mu.decided, d.mu.events, d.mu.eventsTotal = rate{}, rate{}, 0
+	d.mu.jobs, d.mu.triggers = nil, nil
+	d.mu.ranked, d.mu.rankedAt, d.mu.rankedTotal = nil, time.Time{}, 0
+}
+
+// Run serves the dashboard's viewers until ctx ends; then it ends the
+// event streams being served and returns nil. While nobody watches it
+// reads nothing: when a viewer arrives it reads back the newest decisions
+// of the price-changes stream (Config.Backfill) and follows the stream,
+// and samples rates and lag, until nobody has looked for Config.Linger;
+// then it forgets them.
 func (d *Dashboard) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	wg.Go(func() { pprof.Do(ctx, pprof.Labels("component", "web", "goroutine", "follow-decisions"), d.follow) })
-	wg.Go(func() { pprof.Do(ctx, pprof.Labels("component", "web", "goroutine", "sample"), d.sample) })
-	wg.Wait()
-	d.Drain()
-	return nil
+	d.running.Store(true)
+	defer d.running.Store(false)
+	defer d.Drain()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-d.wake:
+			d.session(ctx)
+		}
+	}
 }
 
 // Drain ends every event stream being served, and makes new ones end at
@@ -285,6 +335,8 @@ func (d *Dashboard) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 // the client goes, the dashboard drains, or the viewer's session ends.
 func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 	v := d.view(r)
+	ready := d.arrive()
+	defer d.leave()
 	var mc matchCache
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -292,6 +344,8 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	_, _ = fmt.Fprintf(w, "retry: 2000\n\n")
+	// The first snapshot shows what was read back, when that is quick.
+	d.awaitReady(r.Context(), ready)
 	t := time.NewTicker(d.cfg.Interval)
 	defer t.Stop()
 	checked := time.Now()
