@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pricestream/pricestream/internal/record"
 	"github.com/pricestream/pricestream/internal/stream"
@@ -82,8 +83,9 @@ type stateChain struct {
 
 // batch is the records of one partition read in one go.
 type batch struct {
-	ps   *partState
-	recs []srcRecord
+	ps      *partState
+	recs    []srcRecord
+	fetched int64 // when the reader had them (Unix nanoseconds)
 }
 
 // srcRecord is one source record.
@@ -114,8 +116,13 @@ type run struct {
 
 	rowsWritten atomic.Uint64
 	started     time.Time
-	stageNanos  [3]atomic.Int64 // process, sink_write, end_to_end sums
-	stageCount  [3]atomic.Int64
+	// obs are the run's stage histograms, resolved once (a label lookup
+	// per record is not free).
+	obs struct {
+		process, sourceWait, inbox, sinkQueue, sinkWrite, endToEnd prometheus.Observer
+	}
+	stageNanos [3]atomic.Int64 // process, sink_write, end_to_end sums
+	stageCount [3]atomic.Int64
 }
 
 // stopTimeout bounds how long a stopping job's workers may take to finish
@@ -146,6 +153,13 @@ func (m *Manager) newRun(ctx context.Context, d *jobDef) (*run, error) {
 	}
 	r := &run{m: m, job: d.Spec.Name, def: d, plan: plan, logger: m.logger.With("job", d.Spec.Name),
 		sinks: map[string]rowSink{}, lookups: map[string]*Lookup{}, print: fingerprint(d.Spec), started: time.Now()}
+	st := m.metrics.stage
+	r.obs.process = st.WithLabelValues(r.job, "process")
+	r.obs.sourceWait = st.WithLabelValues(r.job, "source_wait")
+	r.obs.inbox = st.WithLabelValues(r.job, "inbox")
+	r.obs.sinkQueue = st.WithLabelValues(r.job, "sink_queue")
+	r.obs.sinkWrite = st.WithLabelValues(r.job, "sink_write")
+	r.obs.endToEnd = m.metrics.endToEnd.WithLabelValues(r.job)
 	r.every = d.Spec.CheckpointInterval.D()
 	if r.every <= 0 {
 		r.every = m.cfg.CheckpointInterval
@@ -160,14 +174,18 @@ func (r *run) openSink(ctx context.Context, s *SinkSpec) (rowSink, []string, err
 			return nil, nil, fmt.Errorf("sink table %q: %w", s.Table, err)
 		}
 		ts := newTableSink(t, r.m.cfg.SinkWriters, r.m.cfg.MaxPendingRows, r.logger)
-		ts.onWrite = func(arrival int64, d time.Duration) {
+		rows := r.m.metrics.rows.WithLabelValues(r.job)
+		ts.onWrite = func(arrival int64, queued, d time.Duration) {
 			r.rowsWritten.Add(1)
-			r.m.metrics.rows.WithLabelValues(r.job).Inc()
-			r.m.metrics.stage.WithLabelValues(r.job, "sink_write").Observe(d.Seconds())
+			rows.Inc()
+			if queued > 0 {
+				r.obs.sinkQueue.Observe(queued.Seconds())
+			}
+			r.obs.sinkWrite.Observe(d.Seconds())
 			r.observe(stageSinkWrite, d.Nanoseconds())
 			if arrival > 0 {
 				e2e := time.Now().UnixNano() - arrival
-				r.m.metrics.endToEnd.WithLabelValues(r.job).Observe(float64(e2e) / 1e9)
+				r.obs.endToEnd.Observe(float64(e2e) / 1e9)
 				r.observe(stageEndToEnd, e2e)
 			}
 		}
@@ -421,7 +439,7 @@ func (r *run) read(ctx context.Context, ps *partState, st startAt, out chan<- ba
 			}
 			rec := changeRecord(c, r.plan.source)
 			data, _ := json.Marshal(c.New)
-			b := batch{ps: ps, recs: []srcRecord{{rec: rec, data: data, m: srcMeta{partition: 0, seq: c.Seq, arrival: c.Time.UnixNano()}}}}
+			b := batch{ps: ps, recs: []srcRecord{{rec: rec, data: data, m: srcMeta{partition: 0, seq: c.Seq, arrival: c.Time.UnixNano()}}}, fetched: time.Now().UnixNano()}
 			select {
 			case out <- b:
 			case <-ctx.Done():
@@ -458,7 +476,7 @@ func (r *run) read(ctx context.Context, ps *partState, st startAt, out chan<- ba
 		if len(recs) == 0 {
 			continue
 		}
-		b := batch{ps: ps, recs: make([]srcRecord, len(recs))}
+		b := batch{ps: ps, recs: make([]srcRecord, len(recs)), fetched: time.Now().UnixNano()}
 		for i := range recs {
 			sr := &recs[i]
 			b.recs[i] = srcRecord{data: sr.Data, key: sr.PartitionKey, offset: sr.Offset, hasOffs: true,
@@ -502,7 +520,11 @@ const fieldEvent = "_event"
 
 // work processes the batches of its partitions and checkpoints them.
 func (r *run) work(ctx, sinkCtx context.Context, in <-chan batch, mine []*partState) error {
-	pr := newProcessor(r.plan, func(name string) *Lookup { return r.lookups[name] }, r.sinkTo)
+	var pr *processor
+	pr = newProcessor(r.plan, func(name string) *Lookup { return r.lookups[name] },
+		func(ctx context.Context, name string, row *record.Record, m srcMeta) error {
+			return r.sinkTo(ctx, name, row, m, pr.clock)
+		})
 	tick := time.NewTicker(r.every)
 	defer tick.Stop()
 	var flushTick <-chan time.Time
@@ -544,6 +566,7 @@ func (r *run) work(ctx, sinkCtx context.Context, in <-chan batch, mine []*partSt
 				}
 			}
 		case <-flushTick:
+			pr.clock = time.Now().UnixNano()
 			for _, ps := range mine {
 				if err := pr.flushDue(ctx, ps.win); err != nil {
 					return err
@@ -553,17 +576,30 @@ func (r *run) work(ctx, sinkCtx context.Context, in <-chan batch, mine []*partSt
 	}
 }
 
-func (r *run) sinkTo(ctx context.Context, name string, row *record.Record, m srcMeta) error {
+// sinkTo emits a row to the named sink; at is when (see rowSink).
+func (r *run) sinkTo(ctx context.Context, name string, row *record.Record, m srcMeta, at int64) error {
 	s := r.sinks[name]
 	if s == nil {
 		return fmt.Errorf("no sink %q", name)
 	}
-	return s.emit(ctx, row, m)
+	return s.emit(ctx, row, m, at)
 }
 
 func (r *run) process(ctx context.Context, pr *processor, b batch) error {
 	ps := b.ps
 	start := time.Now()
+	now := start.UnixNano()
+	pr.clock = now
+	// Waits before the worker took the batch, observed once per batch (a
+	// histogram observation per record is not free): since its oldest
+	// record was ingested (the first: a batch is in order), and since the
+	// reader had it.
+	if len(b.recs) > 0 && b.recs[0].m.arrival > 0 {
+		r.obs.sourceWait.Observe(float64(max(now-b.recs[0].m.arrival, 0)) / 1e9)
+	}
+	if b.fetched > 0 {
+		r.obs.inbox.Observe(float64(max(now-b.fetched, 0)) / 1e9)
+	}
 	var in, processed, filtered, dead, late uint64
 recs:
 	for i := range b.recs {
@@ -624,7 +660,7 @@ recs:
 	mt.late.WithLabelValues(r.job).Add(float64(late))
 	if in > 0 {
 		per := time.Since(start).Nanoseconds() / int64(in)
-		mt.stage.WithLabelValues(r.job, "process").Observe(float64(per) / 1e9)
+		r.obs.process.Observe(float64(per) / 1e9)
 		r.observe(stageProcess, per)
 	}
 	return nil

@@ -31,8 +31,12 @@ import (
 // place): what a sink keeps past emit owns copies of them, or the plan
 // must not decode in place for it (see Plan.inPlace: a table sink's
 // items refer to the row's strings).
+//
+// at is the wall time of the emit in Unix nanoseconds, as the caller read
+// it (the start of the worker's batch: a clock read per row is not free);
+// a table sink measures from it how long a row waits for its write.
 type rowSink interface {
-	emit(ctx context.Context, row *record.Record, m srcMeta) error
+	emit(ctx context.Context, row *record.Record, m srcMeta, at int64) error
 	// barrier ends the current epoch and returns it.
 	barrier() uint64
 	// wait blocks until every row of epochs up to e is durable.
@@ -86,7 +90,10 @@ type tableSink struct {
 	writers int
 	max     int
 	logger  *slog.Logger
-	onWrite func(arrival int64, d time.Duration)
+	// onWrite reports a row written: the ingest time of its newest source
+	// record, how long it waited from its emit to the write's start (0 when
+	// the emit's time is unknown), and how long the write took.
+	onWrite func(arrival int64, queued, d time.Duration)
 	onError func(row item.Item, err error)
 
 	mu struct {
@@ -104,6 +111,7 @@ type slot struct {
 	it      item.Item
 	epoch   uint64
 	arrival int64
+	at      int64 // when the row was emitted (Unix nanoseconds)
 }
 
 func newTableSink(t *table.Table, writers, maxPending int, logger *slog.Logger) *tableSink {
@@ -125,7 +133,7 @@ func (s *tableSink) signal() {
 	s.mu.wake = make(chan struct{})
 }
 
-func (s *tableSink) emit(ctx context.Context, row *record.Record, m srcMeta) error {
+func (s *tableSink) emit(ctx context.Context, row *record.Record, m srcMeta, at int64) error {
 	var kb strings.Builder
 	for i, k := range s.keys {
 		v, ok := row.Get(k)
@@ -143,13 +151,13 @@ func (s *tableSink) emit(ctx context.Context, row *record.Record, m srcMeta) err
 		s.mu.Lock()
 		if sl := s.mu.pending[key]; sl != nil {
 			s.mu.ep.done(sl.epoch)
-			sl.it, sl.epoch, sl.arrival = it, s.mu.ep.cur, m.arrival
+			sl.it, sl.epoch, sl.arrival, sl.at = it, s.mu.ep.cur, m.arrival, at
 			s.mu.ep.add(sl.epoch)
 			s.mu.Unlock()
 			return nil
 		}
 		if len(s.mu.pending) < s.max {
-			s.mu.pending[key] = &slot{it: it, epoch: s.mu.ep.cur, arrival: m.arrival}
+			s.mu.pending[key] = &slot{it: it, epoch: s.mu.ep.cur, arrival: m.arrival, at: at}
 			s.mu.ep.add(s.mu.ep.cur)
 			if !s.mu.inflight[key] {
 				s.mu.queue = append(s.mu.queue, key)
@@ -242,7 +250,11 @@ func (s *tableSink) writer(ctx context.Context) error {
 			return nil
 		}
 		if s.onWrite != nil && err == nil {
-			s.onWrite(sl.arrival, time.Since(start))
+			var queued time.Duration
+			if sl.at > 0 {
+				queued = time.Duration(max(start.UnixNano()-sl.at, 0))
+			}
+			s.onWrite(sl.arrival, queued, time.Since(start))
 		}
 		s.mu.Lock()
 		delete(s.mu.inflight, key)
@@ -431,7 +443,7 @@ type streamSink struct {
 	mu       sync.Mutex
 }
 
-func (s *streamSink) emit(ctx context.Context, row *record.Record, _ srcMeta) error {
+func (s *streamSink) emit(ctx context.Context, row *record.Record, _ srcMeta, _ int64) error {
 	v, ok := row.Get(s.keyField)
 	if !ok || v.IsNull() {
 		return fmt.Errorf("sink stream %s: the row has no partition key field %q", s.s.Name(), s.keyField)

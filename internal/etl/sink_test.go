@@ -46,17 +46,17 @@ func TestETLSinkBackpressure(t *testing.T) {
 	}
 
 	s := newTableSink(tb, 1, 2, slog.New(slog.DiscardHandler))
-	require.NoError(t, s.emit(ctx, row("a", 1), srcMeta{}))
-	require.NoError(t, s.emit(ctx, row("b", 1), srcMeta{}))
-	require.NoError(t, s.emit(ctx, row("a", 2), srcMeta{}), "a waiting key takes its newer row")
-	require.True(t, blocked(func(c context.Context) error { return s.emit(c, row("c", 1), srcMeta{}) }), "a third key waits for room")
+	require.NoError(t, s.emit(ctx, row("a", 1), srcMeta{}, 0))
+	require.NoError(t, s.emit(ctx, row("b", 1), srcMeta{}, 0))
+	require.NoError(t, s.emit(ctx, row("a", 2), srcMeta{}, 0), "a waiting key takes its newer row")
+	require.True(t, blocked(func(c context.Context) error { return s.emit(c, row("c", 1), srcMeta{}, 0) }), "a third key waits for room")
 	ep := s.barrier()
 
 	// Writers make room; the epoch's rows become durable, newest per key.
 	wctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- s.run(wctx) }()
-	require.NoError(t, s.emit(ctx, row("c", 1), srcMeta{}))
+	require.NoError(t, s.emit(ctx, row("c", 1), srcMeta{}, 0))
 	require.NoError(t, s.wait(ctx, ep))
 	it, err := tb.Get(ctx, item.Key{Partition: item.StringValue("a")}, table.GetOptions{Consistent: true})
 	require.NoError(t, err)
@@ -65,7 +65,7 @@ func TestETLSinkBackpressure(t *testing.T) {
 	require.NoError(t, <-done)
 
 	ss := &streamSink{appender: newAppender(st, 2, slog.New(slog.DiscardHandler)), keyField: "k"}
-	require.NoError(t, ss.emit(ctx, row("a", 1), srcMeta{}))
-	require.NoError(t, ss.emit(ctx, row("a", 2), srcMeta{}))
-	require.True(t, blocked(func(c context.Context) error { return ss.emit(c, row("a", 3), srcMeta{}) }), "a stream sink holds at most max rows")
+	require.NoError(t, ss.emit(ctx, row("a", 1), srcMeta{}, 0))
+	require.NoError(t, ss.emit(ctx, row("a", 2), srcMeta{}, 0))
+	require.True(t, blocked(func(c context.Context) error { return ss.emit(c, row("a", 3), srcMeta{}, 0) }), "a stream sink holds at most max rows")
 }
