@@ -69,6 +69,10 @@ type partState struct {
 	chainBaseBytes, chainDeltaBytes atomic.Int64
 	chainDeltas                     atomic.Int64
 	forceFull                       atomic.Bool
+	// ckBusy: a checkpoint of the partition is being captured, waits for
+	// the checkpointer or is in flight; the next one begins after it (so
+	// the chain's sizes the worker reads are the previous checkpoint's).
+	ckBusy atomic.Bool
 }
 
 // stateChain describes a partition's stored window state: the full state
@@ -518,6 +522,13 @@ func changeRecord(c *table.Change, schema *record.Schema) *record.Record {
 // fieldEvent names the change's event in records read from a table.
 const fieldEvent = "_event"
 
+// What woke a worker up.
+const (
+	evBatch = iota
+	evTick
+	evFlush
+)
+
 // work processes the batches of its partitions and checkpoints them.
 func (r *run) work(ctx, sinkCtx context.Context, in <-chan batch, mine []*partState) error {
 	var pr *processor
@@ -533,11 +544,39 @@ func (r *run) work(ctx, sinkCtx context.Context, in <-chan batch, mine []*partSt
 		defer ft.Stop()
 		flushTick = ft.C
 	}
-	ck := newCheckpointer(r)
+	ck := newCheckpointer(r, len(mine))
 	defer ck.stop()
+	copying := false // a window state capture is in progress
 	for {
-		select {
-		case b, ok := <-in:
+		var (
+			b  batch
+			ok bool
+			ev int
+		)
+		// While a capture is in progress, the worker copies a slice of
+		// it whenever it has nothing else to do.
+		if copying {
+			select {
+			case b, ok = <-in:
+			case <-tick.C:
+				ev = evTick
+			case <-flushTick:
+				ev = evFlush
+			default:
+				copying = ck.step(copyIdle)
+				continue
+			}
+		} else {
+			select {
+			case b, ok = <-in:
+			case <-tick.C:
+				ev = evTick
+			case <-flushTick:
+				ev = evFlush
+			}
+		}
+		switch ev {
+		case evBatch:
 			if !ok {
 				// Stopping: write the last checkpoints once every row is durable.
 				ck.stop()
@@ -559,13 +598,17 @@ func (r *run) work(ctx, sinkCtx context.Context, in <-chan batch, mine []*partSt
 			if err := r.process(ctx, pr, b); err != nil {
 				return err
 			}
-		case <-tick.C:
+			if copying {
+				copying = ck.step(copyPerBatch)
+			}
+		case evTick:
 			for _, ps := range mine {
 				if ps.dirty.Load() {
 					ck.submit(ps, pr)
 				}
 			}
-		case <-flushTick:
+			copying = ck.step(0)
+		case evFlush:
 			pr.clock = time.Now().UnixNano()
 			for _, ps := range mine {
 				if err := pr.flushDue(ctx, ps.win); err != nil {
@@ -929,8 +972,10 @@ func (r *run) restoreWindow(ctx context.Context, kv jetstream.KeyValue, ps *part
 	return nil
 }
 
-// snapshot captures a partition's checkpoint and ends the sinks' epochs
-// that hold the rows emitted so far.
+// snapshot begins a partition's checkpoint: its positions and counters,
+// the sinks' epochs that hold the rows emitted so far (ended here), and a
+// capture of its window state (c.capture once finishCapture is called; on
+// the worker, in slices, see state.go).
 func (r *run) snapshot(ps *partState) (*checkpointData, map[string]uint64) {
 	start := time.Now()
 	defer func() { r.m.metrics.stage.WithLabelValues(r.job, "snapshot").Observe(time.Since(start).Seconds()) }()
@@ -938,13 +983,10 @@ func (r *run) snapshot(ps *partState) (*checkpointData, map[string]uint64) {
 		in: ps.in.Load(), processed: ps.processed.Load(), filtered: ps.filtered.Load(), dead: ps.dead.Load(), late: ps.late.Load(),
 		emitted: ps.emitted.Load(), rowsWritten: r.rowsWritten.Load()}
 	if ps.win != nil {
-		// Only a copy of the state is taken here; it is encoded later,
-		// off the worker (encode).
-		if ps.chainBase.Load() == 0 || ps.forceFull.Swap(false) || ps.chainDeltaBytes.Load() >= ps.chainBaseBytes.Load() || ps.chainDeltas.Load() >= maxDeltas {
-			c.capture, c.full = ps.win.captureFull(), true
-		} else {
-			c.capture = ps.win.captureDelta()
-		}
+		// Only a copy of the state is taken on the worker; it is
+		// encoded later, off the worker (encode).
+		c.full = ps.chainBase.Load() == 0 || ps.forceFull.Swap(false) || ps.chainDeltaBytes.Load() >= ps.chainBaseBytes.Load() || ps.chainDeltas.Load() >= maxDeltas
+		ps.win.beginCapture(c.full)
 	}
 	eps := map[string]uint64{"\x00dlq": r.dlq.barrier()}
 	for name, s := range r.sinks {
@@ -1031,6 +1073,9 @@ func (r *run) checkpointNow(ctx context.Context, ps *partState, pr *processor) e
 		return nil
 	}
 	c, eps := r.snapshot(ps)
+	if ps.win != nil {
+		c.capture = ps.win.finishCapture()
+	}
 	r.encode(ps, c)
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -1038,13 +1083,20 @@ func (r *run) checkpointNow(ctx context.Context, ps *partState, pr *processor) e
 }
 
 // checkpointer commits a worker's checkpoints in the background, one at a
-// time: while one waits for the sinks, the worker goes on; a checkpoint
-// due while one is in flight is skipped (the next tick takes it).
+// time: while one waits for the sinks, the worker goes on. A partition has
+// one checkpoint outstanding at most (partState.ckBusy): one due while the
+// previous is in flight is skipped (the next tick takes it).
+//
+// The worker begins a checkpoint (snapshot) and copies its window state in
+// slices between its records (captures); the checkpointer receives it once
+// the copy is complete.
 type checkpointer struct {
-	r    *run
-	ch   chan ckptJob
-	done chan struct{}
-	once sync.Once
+	r        *run
+	ch       chan ckptJob
+	done     chan struct{}
+	once     sync.Once
+	copying  []ckptJob // captures in progress, the worker's
+	copyTime prometheus.Observer
 }
 
 type ckptJob struct {
@@ -1053,51 +1105,96 @@ type ckptJob struct {
 	eps map[string]uint64
 }
 
-func newCheckpointer(r *run) *checkpointer {
-	ck := &checkpointer{r: r, ch: make(chan ckptJob, 1), done: make(chan struct{})}
+func newCheckpointer(r *run, parts int) *checkpointer {
+	ck := &checkpointer{r: r, ch: make(chan ckptJob, parts), done: make(chan struct{}),
+		copyTime: r.m.metrics.stage.WithLabelValues(r.job, "snapshot_copy")}
 	go func() {
 		defer close(ck.done)
 		broken := map[int]bool{} // partitions whose last checkpoint failed
 		for j := range ck.ch {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			if broken[j.ps.part] && !j.c.full {
-				// A delta on top of one that was not stored: useless.
-				// forceFull is set, so a full state follows.
-				j.ps.dirty.Store(true)
-				cancel()
-				continue
-			}
-			r.encode(j.ps, j.c)
-			if err := r.commit(ctx, j.ps, j.c, j.eps); err != nil {
-				r.logger.Warn("checkpoint failed", "partition", j.ps.part, "err", err)
-				j.ps.dirty.Store(true)
-				if len(j.c.blob) > 0 {
-					broken[j.ps.part] = true
-					j.ps.forceFull.Store(true)
-				}
-			} else if j.c.full {
-				broken[j.ps.part] = false
-			}
-			cancel()
+			ck.commit(j, broken)
+			j.ps.ckBusy.Store(false)
 		}
 	}()
 	return ck
 }
 
-func (ck *checkpointer) submit(ps *partState, _ *processor) {
-	if len(ck.ch) > 0 {
+func (ck *checkpointer) commit(j ckptJob, broken map[int]bool) {
+	r := ck.r
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if broken[j.ps.part] && !j.c.full {
+		// A delta on top of one that was not stored: useless.
+		// forceFull is set, so a full state follows.
+		j.ps.dirty.Store(true)
 		return
 	}
-	c, eps := ck.r.snapshot(ps)
-	select {
-	case ck.ch <- ckptJob{ps: ps, c: c, eps: eps}:
-	default:
-		ps.dirty.Store(true)
+	r.encode(j.ps, j.c)
+	if err := r.commit(ctx, j.ps, j.c, j.eps); err != nil {
+		r.logger.Warn("checkpoint failed", "partition", j.ps.part, "err", err)
+		j.ps.dirty.Store(true)
+		if len(j.c.blob) > 0 {
+			broken[j.ps.part] = true
+			j.ps.forceFull.Store(true)
+		}
+	} else if j.c.full {
+		broken[j.ps.part] = false
 	}
 }
 
-// stop waits for the checkpoint in flight; it is idempotent.
+// submit begins a checkpoint of the partition, unless one is outstanding.
+// Its window state is copied by step (or at once, when it has none to
+// copy) and then handed to the background.
+func (ck *checkpointer) submit(ps *partState, _ *processor) {
+	if ps.ckBusy.Load() {
+		return
+	}
+	ps.ckBusy.Store(true)
+	c, eps := ck.r.snapshot(ps)
+	j := ckptJob{ps: ps, c: c, eps: eps}
+	ck.copying = append(ck.copying, j)
+	ck.step(0)
+}
+
+// step copies up to n keys of each capture in progress and hands over the
+// complete ones; it reports whether captures remain.
+func (ck *checkpointer) step(n int) bool {
+	if len(ck.copying) == 0 {
+		return false
+	}
+	start := time.Now()
+	left := ck.copying[:0]
+	for _, j := range ck.copying {
+		if j.ps.win != nil && !j.ps.win.captureStep(n) {
+			left = append(left, j)
+			continue
+		}
+		if j.ps.win != nil {
+			j.c.capture = j.ps.win.finishCapture()
+		}
+		ck.ch <- j // never blocks: one job per partition at most
+	}
+	clear(ck.copying[len(left):])
+	ck.copying = left
+	if n > 0 {
+		ck.copyTime.Observe(time.Since(start).Seconds())
+	}
+	return len(ck.copying) > 0
+}
+
+// Slices of a capture's copy (keys) the worker takes between its records:
+// after each batch, and while it has none.
+const (
+	copyPerBatch = 32
+	copyIdle     = 256
+)
+
+// stop hands over the captures in progress and waits for every checkpoint
+// to be committed; it is idempotent.
 func (ck *checkpointer) stop() {
-	ck.once.Do(func() { close(ck.ch) })
+	ck.once.Do(func() {
+		ck.step(math.MaxInt)
+		close(ck.ch)
+	})
 	<-ck.done
 }
