@@ -1186,7 +1186,7 @@ func (ck *checkpointer) step(n int) bool {
 // after each batch, and while it has none.
 const (
 	copyPerBatch = 32
-	copyIdle     = 256
+	copyIdle     = 64
 )
 
 // stop hands over the captures in progress and waits for every checkpoint

@@ -2,6 +2,7 @@ package etl
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -68,4 +69,57 @@ func TestETLSinkBackpressure(t *testing.T) {
 	require.NoError(t, ss.emit(ctx, row("a", 1), srcMeta{}, 0))
 	require.NoError(t, ss.emit(ctx, row("a", 2), srcMeta{}, 0))
 	require.True(t, blocked(func(c context.Context) error { return ss.emit(c, row("a", 3), srcMeta{}, 0) }), "a stream sink holds at most max rows")
+}
+
+// TestETLSinkManyWriters: a table sink with many writers, few slots and
+// emitters at once writes every key's newest row: a queued key wakes one
+// idle writer, and a freed slot the emitters waiting for room, without a
+// lost wake-up.
+func TestETLSinkManyWriters(t *testing.T) {
+	e := newTestEnv(t, enginetest.Start(t))
+	ctx := context.Background()
+	_, err := e.tables.Create(ctx, table.Spec{Name: "out", Key: item.KeySchema{Partition: item.KeyAttribute{Name: "k", Type: item.S}}})
+	require.NoError(t, err)
+	tb, err := e.tables.Open(ctx, "out")
+	require.NoError(t, err)
+	s := newTableSink(tb, 16, 4, slog.New(slog.DiscardHandler))
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.run(wctx) }()
+	defer func() {
+		stop()
+		require.NoError(t, <-done)
+	}()
+	const emitters, keys, rounds = 4, 25, 3
+	errs := make(chan error, emitters)
+	for g := range emitters {
+		go func() {
+			for r := range rounds {
+				for k := range keys {
+					row := record.New(2)
+					row.Append("k", record.StringValue(fmt.Sprintf("g%d-k%d", g, k)))
+					row.Append("v", record.LongValue(int64(r)))
+					if err := s.emit(ctx, row, srcMeta{}, time.Now().UnixNano()); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range emitters {
+		require.NoError(t, <-errs)
+	}
+	wc, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	require.NoError(t, s.wait(wc, s.barrier()))
+	for g := range emitters {
+		for k := range keys {
+			it, err := tb.Get(ctx, item.Key{Partition: item.StringValue(fmt.Sprintf("g%d-k%d", g, k))}, table.GetOptions{Consistent: true})
+			require.NoError(t, err)
+			require.Equal(t, fmt.Sprint(rounds-1), it["v"].N().String())
+		}
+	}
+	require.Zero(t, s.pending())
 }
