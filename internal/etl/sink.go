@@ -1,6 +1,7 @@
 package etl
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -106,7 +107,8 @@ type tableSink struct {
 	mu struct {
 		sync.Mutex
 		pending  map[string]*slot
-		queue    []string
+		queue    keyQueue // keys with a row pending and no write in flight, oldest pending first
+		seq      uint64   // orders keys that became pending at once
 		inflight map[string]bool
 		ep       epochs
 		room     chan struct{} // closed and replaced when room appears and emitters wait
@@ -120,6 +122,43 @@ type slot struct {
 	epoch   uint64
 	arrival int64
 	at      int64 // when the row was emitted (Unix nanoseconds)
+	since   int64 // when the first row the slot held was emitted (the key became pending)
+}
+
+// keyQueue orders the keys waiting for a writer by when they became
+// pending, oldest first: a plain FIFO put a key that got a new row while
+// its write was in flight (a hot key) behind every key that became
+// pending after it, so under load a hot key's rows waited a whole queue
+// for each write.
+type keyQueue []queued
+
+type queued struct {
+	key   string
+	since int64
+	seq   uint64
+}
+
+func (q keyQueue) Len() int { return len(q) }
+func (q keyQueue) Less(i, j int) bool {
+	if q[i].since != q[j].since {
+		return q[i].since < q[j].since
+	}
+	return q[i].seq < q[j].seq
+}
+func (q keyQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *keyQueue) Push(x any)   { *q = append(*q, x.(queued)) }
+func (q *keyQueue) Pop() any {
+	old := *q
+	x := old[len(old)-1]
+	old[len(old)-1] = queued{}
+	*q = old[:len(old)-1]
+	return x
+}
+
+// enqueue queues a key that became pending at since; s.mu is held.
+func (s *tableSink) enqueue(key string, since int64) {
+	s.mu.seq++
+	heap.Push(&s.mu.queue, queued{key: key, since: since, seq: s.mu.seq})
 }
 
 func newTableSink(t *table.Table, writers, maxPending int, logger *slog.Logger) *tableSink {
@@ -178,14 +217,14 @@ func (s *tableSink) emit(ctx context.Context, row *record.Record, m srcMeta, at 
 			return nil
 		}
 		if len(s.mu.pending) < s.max {
-			s.mu.pending[key] = &slot{it: it, epoch: s.mu.ep.cur, arrival: m.arrival, at: at}
+			s.mu.pending[key] = &slot{it: it, epoch: s.mu.ep.cur, arrival: m.arrival, at: at, since: at}
 			s.mu.ep.add(s.mu.ep.cur)
-			queued := !s.mu.inflight[key]
-			if queued {
-				s.mu.queue = append(s.mu.queue, key)
+			wake := !s.mu.inflight[key]
+			if wake {
+				s.enqueue(key, at)
 			}
 			s.mu.Unlock()
-			if queued {
+			if wake {
 				s.wakeWriter()
 			}
 			return nil
@@ -265,12 +304,7 @@ func (s *tableSink) writer(ctx context.Context) error {
 			}
 			s.mu.Lock()
 		}
-		key := s.mu.queue[0]
-		s.mu.queue = s.mu.queue[1:]
-		sl := s.mu.pending[key]
-		delete(s.mu.pending, key)
-		s.mu.inflight[key] = true
-		s.roomFreed()
+		key, sl := s.take()
 		s.mu.Unlock()
 
 		start := time.Now()
@@ -279,19 +313,37 @@ func (s *tableSink) writer(ctx context.Context) error {
 			return nil
 		}
 		if s.onWrite != nil && err == nil {
-			var queued time.Duration
+			var wait time.Duration
 			if sl.at > 0 {
-				queued = time.Duration(max(start.UnixNano()-sl.at, 0))
+				wait = time.Duration(max(start.UnixNano()-sl.at, 0))
 			}
-			s.onWrite(sl.arrival, queued, time.Since(start))
+			s.onWrite(sl.arrival, wait, time.Since(start))
 		}
 		s.mu.Lock()
-		delete(s.mu.inflight, key)
-		s.mu.ep.done(sl.epoch)
-		if s.mu.pending[key] != nil {
-			s.mu.queue = append(s.mu.queue, key) // this writer looks at the queue next
-		}
+		s.written(key, sl)
 		s.mu.Unlock()
+	}
+}
+
+// take takes the key pending longest and its slot for a write; the queue
+// is not empty and s.mu is held.
+func (s *tableSink) take() (string, *slot) {
+	key := heap.Pop(&s.mu.queue).(queued).key
+	sl := s.mu.pending[key]
+	delete(s.mu.pending, key)
+	s.mu.inflight[key] = true
+	s.roomFreed()
+	return key, sl
+}
+
+// written ends the write of a key's slot; a row emitted for the key
+// meanwhile is queued by when it was, ahead of keys pending since later.
+// s.mu is held.
+func (s *tableSink) written(key string, sl *slot) {
+	delete(s.mu.inflight, key)
+	s.mu.ep.done(sl.epoch)
+	if sl := s.mu.pending[key]; sl != nil {
+		s.enqueue(key, sl.since) // this writer looks at the queue next
 	}
 }
 

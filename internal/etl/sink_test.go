@@ -123,3 +123,43 @@ func TestETLSinkManyWriters(t *testing.T) {
 	}
 	require.Zero(t, s.pending())
 }
+
+// TestETLSinkQueueOrder: keys wait for a writer in the order they became
+// pending; a key that got a new row while its write was in flight (a hot
+// key) goes ahead of the keys that became pending after that row, not
+// behind every key queued during its write.
+func TestETLSinkQueueOrder(t *testing.T) {
+	e := newTestEnv(t, enginetest.Start(t))
+	ctx := context.Background()
+	_, err := e.tables.Create(ctx, table.Spec{Name: "out", Key: item.KeySchema{Partition: item.KeyAttribute{Name: "k", Type: item.S}}})
+	require.NoError(t, err)
+	tb, err := e.tables.Open(ctx, "out")
+	require.NoError(t, err)
+	s := newTableSink(tb, 1, 10, slog.New(slog.DiscardHandler))
+	emit := func(k string, at int64) {
+		t.Helper()
+		r := record.New(1)
+		r.Append("k", record.StringValue(k))
+		require.NoError(t, s.emit(ctx, r, srcMeta{}, at))
+	}
+	emit("hot", 1)
+	s.mu.Lock()
+	key, sl := s.take() // its write is in flight
+	s.mu.Unlock()
+	require.Equal(t, "hot", key)
+	emit("a", 2)
+	emit("hot", 3) // during the write
+	emit("b", 4)
+	emit("a", 5) // coalesced: a stays pending since 2
+	emit("c", 6)
+	s.mu.Lock()
+	s.written(key, sl)
+	var order []string
+	for len(s.mu.queue) > 0 {
+		k, sl := s.take()
+		order = append(order, k)
+		s.written(k, sl)
+	}
+	s.mu.Unlock()
+	require.Equal(t, []string{"a", "hot", "b", "c"}, order)
+}
