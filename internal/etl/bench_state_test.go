@@ -120,10 +120,10 @@ func BenchmarkETLCheckpointCapture(b *testing.B) {
 		full bool
 		cow  bool
 	}{
-		{"delta/at-once", false, false},
-		{"delta/copy-on-write", false, true},
-		{"full/at-once", true, false},
-		{"full/copy-on-write", true, true},
+		{"state=delta/capture=at-once", false, false},
+		{"state=delta/capture=copy-on-write", false, true},
+		{"state=full/capture=at-once", true, false},
+		{"state=full/capture=copy-on-write", true, true},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			ctx := context.Background()
