@@ -33,7 +33,10 @@
 // dead-letter writer and one goroutine per lookup table; every one is
 // stopped and waited for when the job stops. Queues between them are
 // bounded (a full sink blocks the workers, which block the readers).
-// Window state belongs to its partition's worker and is never shared. Lock
+// Window state belongs to its partition's worker and is never shared: a
+// checkpoint takes a copy of it, copy-on-write, that the worker makes in
+// slices between its records (see docs/etl.md), and hands to its
+// checkpointer goroutine, which encodes and writes it. Lock
 // order: Manager.mu, then jobRun.mu; a sink's or lookup's mutex is never
 // held with another.
 //

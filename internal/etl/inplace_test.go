@@ -154,7 +154,7 @@ func TestETLInPlaceSinkRows(t *testing.T) {
 	process := func(p *Plan, sink rowSink, data []byte) {
 		t.Helper()
 		pr := newProcessor(p, nil, func(ctx context.Context, _ string, row *record.Record, m srcMeta) error {
-			return sink.emit(ctx, row, m)
+			return sink.emit(ctx, row, m, 0)
 		})
 		o, re, err := pr.processData(ctx, nil, data, srcMeta{seq: 1})
 		require.NoError(t, err)

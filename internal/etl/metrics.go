@@ -29,7 +29,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		late:      counter("records_late_total", "Source records that arrived after their windows closed."),
 		rows:      counter("rows_written_total", "Rows a job's sinks wrote."),
 		stage: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "pricestream", Subsystem: "etl", Name: "stage_seconds",
-			Help: "Time per record in a stage: process (decode, transforms, joins, window), sink_write (one write), snapshot (copying a checkpoint's state on the partition's worker, which holds up its records), checkpoint (encoding and writing one checkpoint, in the background).", Buckets: prometheus.ExponentialBuckets(1e-7, 4, 14)}, []string{"job", "stage"}),
+			Help: "Time in a stage: source_wait (per batch: its oldest record's ingest to the worker starting the batch), inbox (per batch: the reader having it to the worker starting it), process (per record: decode, transforms, joins, window), sink_queue (per table write: the newest row it carries waiting from its emit to the write's start), sink_write (one write), snapshot (per checkpoint: beginning its copy-on-write capture on the partition's worker, which holds up its records), snapshot_copy (a slice of that copy the worker takes between records), checkpoint (encoding and writing one checkpoint, in the background).", Buckets: prometheus.ExponentialBuckets(1e-7, 4, 14)}, []string{"job", "stage"}),
 		endToEnd: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "pricestream", Subsystem: "etl", Name: "end_to_end_seconds",
 			Help: "Time from a record's arrival (ingest accepted it) to the sink row it produced being committed.", Buckets: prometheus.ExponentialBuckets(1e-4, 2, 16)}, []string{"job"}),
 	}

@@ -45,6 +45,7 @@ type processor struct {
 	etRef     *record.Ref
 	sink      sinkFunc
 	now       func() int64
+	clock     int64 // the start of the batch at hand (Unix nanoseconds): rows' emit time
 	routed    bool
 	reached   bool
 	curMeta   srcMeta

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pricestream/pricestream/internal/record"
 	"github.com/pricestream/pricestream/internal/stream"
@@ -68,6 +69,10 @@ type partState struct {
 	chainBaseBytes, chainDeltaBytes atomic.Int64
 	chainDeltas                     atomic.Int64
 	forceFull                       atomic.Bool
+	// ckBusy: a checkpoint of the partition is being captured, waits for
+	// the checkpointer or is in flight; the next one begins after it (so
+	// the chain's sizes the worker reads are the previous checkpoint's).
+	ckBusy atomic.Bool
 }
 
 // stateChain describes a partition's stored window state: the full state
@@ -82,8 +87,9 @@ type stateChain struct {
 
 // batch is the records of one partition read in one go.
 type batch struct {
-	ps   *partState
-	recs []srcRecord
+	ps      *partState
+	recs    []srcRecord
+	fetched int64 // when the reader had them (Unix nanoseconds)
 }
 
 // srcRecord is one source record.
@@ -114,8 +120,13 @@ type run struct {
 
 	rowsWritten atomic.Uint64
 	started     time.Time
-	stageNanos  [3]atomic.Int64 // process, sink_write, end_to_end sums
-	stageCount  [3]atomic.Int64
+	// obs are the run's stage histograms, resolved once (a label lookup
+	// per record is not free).
+	obs struct {
+		process, sourceWait, inbox, sinkQueue, sinkWrite, endToEnd prometheus.Observer
+	}
+	stageNanos [3]atomic.Int64 // process, sink_write, end_to_end sums
+	stageCount [3]atomic.Int64
 }
 
 // stopTimeout bounds how long a stopping job's workers may take to finish
@@ -146,6 +157,13 @@ func (m *Manager) newRun(ctx context.Context, d *jobDef) (*run, error) {
 	}
 	r := &run{m: m, job: d.Spec.Name, def: d, plan: plan, logger: m.logger.With("job", d.Spec.Name),
 		sinks: map[string]rowSink{}, lookups: map[string]*Lookup{}, print: fingerprint(d.Spec), started: time.Now()}
+	st := m.metrics.stage
+	r.obs.process = st.WithLabelValues(r.job, "process")
+	r.obs.sourceWait = st.WithLabelValues(r.job, "source_wait")
+	r.obs.inbox = st.WithLabelValues(r.job, "inbox")
+	r.obs.sinkQueue = st.WithLabelValues(r.job, "sink_queue")
+	r.obs.sinkWrite = st.WithLabelValues(r.job, "sink_write")
+	r.obs.endToEnd = m.metrics.endToEnd.WithLabelValues(r.job)
 	r.every = d.Spec.CheckpointInterval.D()
 	if r.every <= 0 {
 		r.every = m.cfg.CheckpointInterval
@@ -160,14 +178,18 @@ func (r *run) openSink(ctx context.Context, s *SinkSpec) (rowSink, []string, err
 			return nil, nil, fmt.Errorf("sink table %q: %w", s.Table, err)
 		}
 		ts := newTableSink(t, r.m.cfg.SinkWriters, r.m.cfg.MaxPendingRows, r.logger)
-		ts.onWrite = func(arrival int64, d time.Duration) {
+		rows := r.m.metrics.rows.WithLabelValues(r.job)
+		ts.onWrite = func(arrival int64, queued, d time.Duration) {
 			r.rowsWritten.Add(1)
-			r.m.metrics.rows.WithLabelValues(r.job).Inc()
-			r.m.metrics.stage.WithLabelValues(r.job, "sink_write").Observe(d.Seconds())
+			rows.Inc()
+			if queued > 0 {
+				r.obs.sinkQueue.Observe(queued.Seconds())
+			}
+			r.obs.sinkWrite.Observe(d.Seconds())
 			r.observe(stageSinkWrite, d.Nanoseconds())
 			if arrival > 0 {
 				e2e := time.Now().UnixNano() - arrival
-				r.m.metrics.endToEnd.WithLabelValues(r.job).Observe(float64(e2e) / 1e9)
+				r.obs.endToEnd.Observe(float64(e2e) / 1e9)
 				r.observe(stageEndToEnd, e2e)
 			}
 		}
@@ -421,7 +443,7 @@ func (r *run) read(ctx context.Context, ps *partState, st startAt, out chan<- ba
 			}
 			rec := changeRecord(c, r.plan.source)
 			data, _ := json.Marshal(c.New)
-			b := batch{ps: ps, recs: []srcRecord{{rec: rec, data: data, m: srcMeta{partition: 0, seq: c.Seq, arrival: c.Time.UnixNano()}}}}
+			b := batch{ps: ps, recs: []srcRecord{{rec: rec, data: data, m: srcMeta{partition: 0, seq: c.Seq, arrival: c.Time.UnixNano()}}}, fetched: time.Now().UnixNano()}
 			select {
 			case out <- b:
 			case <-ctx.Done():
@@ -458,7 +480,7 @@ func (r *run) read(ctx context.Context, ps *partState, st startAt, out chan<- ba
 		if len(recs) == 0 {
 			continue
 		}
-		b := batch{ps: ps, recs: make([]srcRecord, len(recs))}
+		b := batch{ps: ps, recs: make([]srcRecord, len(recs)), fetched: time.Now().UnixNano()}
 		for i := range recs {
 			sr := &recs[i]
 			b.recs[i] = srcRecord{data: sr.Data, key: sr.PartitionKey, offset: sr.Offset, hasOffs: true,
@@ -500,9 +522,20 @@ func changeRecord(c *table.Change, schema *record.Schema) *record.Record {
 // fieldEvent names the change's event in records read from a table.
 const fieldEvent = "_event"
 
+// What woke a worker up.
+const (
+	evBatch = iota
+	evTick
+	evFlush
+)
+
 // work processes the batches of its partitions and checkpoints them.
 func (r *run) work(ctx, sinkCtx context.Context, in <-chan batch, mine []*partState) error {
-	pr := newProcessor(r.plan, func(name string) *Lookup { return r.lookups[name] }, r.sinkTo)
+	var pr *processor
+	pr = newProcessor(r.plan, func(name string) *Lookup { return r.lookups[name] },
+		func(ctx context.Context, name string, row *record.Record, m srcMeta) error {
+			return r.sinkTo(ctx, name, row, m, pr.clock)
+		})
 	tick := time.NewTicker(r.every)
 	defer tick.Stop()
 	var flushTick <-chan time.Time
@@ -511,11 +544,39 @@ func (r *run) work(ctx, sinkCtx context.Context, in <-chan batch, mine []*partSt
 		defer ft.Stop()
 		flushTick = ft.C
 	}
-	ck := newCheckpointer(r)
+	ck := newCheckpointer(r, len(mine))
 	defer ck.stop()
+	copying := false // a window state capture is in progress
 	for {
-		select {
-		case b, ok := <-in:
+		var (
+			b  batch
+			ok bool
+			ev int
+		)
+		// While a capture is in progress, the worker copies a slice of
+		// it whenever it has nothing else to do.
+		if copying {
+			select {
+			case b, ok = <-in:
+			case <-tick.C:
+				ev = evTick
+			case <-flushTick:
+				ev = evFlush
+			default:
+				copying = ck.step(copyIdle)
+				continue
+			}
+		} else {
+			select {
+			case b, ok = <-in:
+			case <-tick.C:
+				ev = evTick
+			case <-flushTick:
+				ev = evFlush
+			}
+		}
+		switch ev {
+		case evBatch:
 			if !ok {
 				// Stopping: write the last checkpoints once every row is durable.
 				ck.stop()
@@ -537,13 +598,18 @@ func (r *run) work(ctx, sinkCtx context.Context, in <-chan batch, mine []*partSt
 			if err := r.process(ctx, pr, b); err != nil {
 				return err
 			}
-		case <-tick.C:
+			if copying {
+				copying = ck.step(copyPerBatch)
+			}
+		case evTick:
 			for _, ps := range mine {
 				if ps.dirty.Load() {
 					ck.submit(ps, pr)
 				}
 			}
-		case <-flushTick:
+			copying = ck.step(0)
+		case evFlush:
+			pr.clock = time.Now().UnixNano()
 			for _, ps := range mine {
 				if err := pr.flushDue(ctx, ps.win); err != nil {
 					return err
@@ -553,17 +619,30 @@ func (r *run) work(ctx, sinkCtx context.Context, in <-chan batch, mine []*partSt
 	}
 }
 
-func (r *run) sinkTo(ctx context.Context, name string, row *record.Record, m srcMeta) error {
+// sinkTo emits a row to the named sink; at is when (see rowSink).
+func (r *run) sinkTo(ctx context.Context, name string, row *record.Record, m srcMeta, at int64) error {
 	s := r.sinks[name]
 	if s == nil {
 		return fmt.Errorf("no sink %q", name)
 	}
-	return s.emit(ctx, row, m)
+	return s.emit(ctx, row, m, at)
 }
 
 func (r *run) process(ctx context.Context, pr *processor, b batch) error {
 	ps := b.ps
 	start := time.Now()
+	now := start.UnixNano()
+	pr.clock = now
+	// Waits before the worker took the batch, observed once per batch (a
+	// histogram observation per record is not free): since its oldest
+	// record was ingested (the first: a batch is in order), and since the
+	// reader had it.
+	if len(b.recs) > 0 && b.recs[0].m.arrival > 0 {
+		r.obs.sourceWait.Observe(float64(max(now-b.recs[0].m.arrival, 0)) / 1e9)
+	}
+	if b.fetched > 0 {
+		r.obs.inbox.Observe(float64(max(now-b.fetched, 0)) / 1e9)
+	}
 	var in, processed, filtered, dead, late uint64
 recs:
 	for i := range b.recs {
@@ -624,7 +703,7 @@ recs:
 	mt.late.WithLabelValues(r.job).Add(float64(late))
 	if in > 0 {
 		per := time.Since(start).Nanoseconds() / int64(in)
-		mt.stage.WithLabelValues(r.job, "process").Observe(float64(per) / 1e9)
+		r.obs.process.Observe(float64(per) / 1e9)
 		r.observe(stageProcess, per)
 	}
 	return nil
@@ -893,8 +972,10 @@ func (r *run) restoreWindow(ctx context.Context, kv jetstream.KeyValue, ps *part
 	return nil
 }
 
-// snapshot captures a partition's checkpoint and ends the sinks' epochs
-// that hold the rows emitted so far.
+// snapshot begins a partition's checkpoint: its positions and counters,
+// the sinks' epochs that hold the rows emitted so far (ended here), and a
+// capture of its window state (c.capture once finishCapture is called; on
+// the worker, in slices, see state.go).
 func (r *run) snapshot(ps *partState) (*checkpointData, map[string]uint64) {
 	start := time.Now()
 	defer func() { r.m.metrics.stage.WithLabelValues(r.job, "snapshot").Observe(time.Since(start).Seconds()) }()
@@ -902,13 +983,10 @@ func (r *run) snapshot(ps *partState) (*checkpointData, map[string]uint64) {
 		in: ps.in.Load(), processed: ps.processed.Load(), filtered: ps.filtered.Load(), dead: ps.dead.Load(), late: ps.late.Load(),
 		emitted: ps.emitted.Load(), rowsWritten: r.rowsWritten.Load()}
 	if ps.win != nil {
-		// Only a copy of the state is taken here; it is encoded later,
-		// off the worker (encode).
-		if ps.chainBase.Load() == 0 || ps.forceFull.Swap(false) || ps.chainDeltaBytes.Load() >= ps.chainBaseBytes.Load() || ps.chainDeltas.Load() >= maxDeltas {
-			c.capture, c.full = ps.win.captureFull(), true
-		} else {
-			c.capture = ps.win.captureDelta()
-		}
+		// Only a copy of the state is taken on the worker; it is
+		// encoded later, off the worker (encode).
+		c.full = ps.chainBase.Load() == 0 || ps.forceFull.Swap(false) || ps.chainDeltaBytes.Load() >= ps.chainBaseBytes.Load() || ps.chainDeltas.Load() >= maxDeltas
+		ps.win.beginCapture(c.full)
 	}
 	eps := map[string]uint64{"\x00dlq": r.dlq.barrier()}
 	for name, s := range r.sinks {
@@ -995,6 +1073,9 @@ func (r *run) checkpointNow(ctx context.Context, ps *partState, pr *processor) e
 		return nil
 	}
 	c, eps := r.snapshot(ps)
+	if ps.win != nil {
+		c.capture = ps.win.finishCapture()
+	}
 	r.encode(ps, c)
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -1002,13 +1083,20 @@ func (r *run) checkpointNow(ctx context.Context, ps *partState, pr *processor) e
 }
 
 // checkpointer commits a worker's checkpoints in the background, one at a
-// time: while one waits for the sinks, the worker goes on; a checkpoint
-// due while one is in flight is skipped (the next tick takes it).
+// time: while one waits for the sinks, the worker goes on. A partition has
+// one checkpoint outstanding at most (partState.ckBusy): one due while the
+// previous is in flight is skipped (the next tick takes it).
+//
+// The worker begins a checkpoint (snapshot) and copies its window state in
+// slices between its records (captures); the checkpointer receives it once
+// the copy is complete.
 type checkpointer struct {
-	r    *run
-	ch   chan ckptJob
-	done chan struct{}
-	once sync.Once
+	r        *run
+	ch       chan ckptJob
+	done     chan struct{}
+	once     sync.Once
+	copying  []ckptJob // captures in progress, the worker's
+	copyTime prometheus.Observer
 }
 
 type ckptJob struct {
@@ -1017,51 +1105,96 @@ type ckptJob struct {
 	eps map[string]uint64
 }
 
-func newCheckpointer(r *run) *checkpointer {
-	ck := &checkpointer{r: r, ch: make(chan ckptJob, 1), done: make(chan struct{})}
+func newCheckpointer(r *run, parts int) *checkpointer {
+	ck := &checkpointer{r: r, ch: make(chan ckptJob, parts), done: make(chan struct{}),
+		copyTime: r.m.metrics.stage.WithLabelValues(r.job, "snapshot_copy")}
 	go func() {
 		defer close(ck.done)
 		broken := map[int]bool{} // partitions whose last checkpoint failed
 		for j := range ck.ch {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			if broken[j.ps.part] && !j.c.full {
-				// A delta on top of one that was not stored: useless.
-				// forceFull is set, so a full state follows.
-				j.ps.dirty.Store(true)
-				cancel()
-				continue
-			}
-			r.encode(j.ps, j.c)
-			if err := r.commit(ctx, j.ps, j.c, j.eps); err != nil {
-				r.logger.Warn("checkpoint failed", "partition", j.ps.part, "err", err)
-				j.ps.dirty.Store(true)
-				if len(j.c.blob) > 0 {
-					broken[j.ps.part] = true
-					j.ps.forceFull.Store(true)
-				}
-			} else if j.c.full {
-				broken[j.ps.part] = false
-			}
-			cancel()
+			ck.commit(j, broken)
+			j.ps.ckBusy.Store(false)
 		}
 	}()
 	return ck
 }
 
-func (ck *checkpointer) submit(ps *partState, _ *processor) {
-	if len(ck.ch) > 0 {
+func (ck *checkpointer) commit(j ckptJob, broken map[int]bool) {
+	r := ck.r
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if broken[j.ps.part] && !j.c.full {
+		// A delta on top of one that was not stored: useless.
+		// forceFull is set, so a full state follows.
+		j.ps.dirty.Store(true)
 		return
 	}
-	c, eps := ck.r.snapshot(ps)
-	select {
-	case ck.ch <- ckptJob{ps: ps, c: c, eps: eps}:
-	default:
-		ps.dirty.Store(true)
+	r.encode(j.ps, j.c)
+	if err := r.commit(ctx, j.ps, j.c, j.eps); err != nil {
+		r.logger.Warn("checkpoint failed", "partition", j.ps.part, "err", err)
+		j.ps.dirty.Store(true)
+		if len(j.c.blob) > 0 {
+			broken[j.ps.part] = true
+			j.ps.forceFull.Store(true)
+		}
+	} else if j.c.full {
+		broken[j.ps.part] = false
 	}
 }
 
-// stop waits for the checkpoint in flight; it is idempotent.
+// submit begins a checkpoint of the partition, unless one is outstanding.
+// Its window state is copied by step (or at once, when it has none to
+// copy) and then handed to the background.
+func (ck *checkpointer) submit(ps *partState, _ *processor) {
+	if ps.ckBusy.Load() {
+		return
+	}
+	ps.ckBusy.Store(true)
+	c, eps := ck.r.snapshot(ps)
+	j := ckptJob{ps: ps, c: c, eps: eps}
+	ck.copying = append(ck.copying, j)
+	ck.step(0)
+}
+
+// step copies up to n keys of each capture in progress and hands over the
+// complete ones; it reports whether captures remain.
+func (ck *checkpointer) step(n int) bool {
+	if len(ck.copying) == 0 {
+		return false
+	}
+	start := time.Now()
+	left := ck.copying[:0]
+	for _, j := range ck.copying {
+		if j.ps.win != nil && !j.ps.win.captureStep(n) {
+			left = append(left, j)
+			continue
+		}
+		if j.ps.win != nil {
+			j.c.capture = j.ps.win.finishCapture()
+		}
+		ck.ch <- j // never blocks: one job per partition at most
+	}
+	clear(ck.copying[len(left):])
+	ck.copying = left
+	if n > 0 {
+		ck.copyTime.Observe(time.Since(start).Seconds())
+	}
+	return len(ck.copying) > 0
+}
+
+// Slices of a capture's copy (keys) the worker takes between its records:
+// after each batch, and while it has none.
+const (
+	copyPerBatch = 32
+	copyIdle     = 64
+)
+
+// stop hands over the captures in progress and waits for every checkpoint
+// to be committed; it is idempotent.
 func (ck *checkpointer) stop() {
-	ck.once.Do(func() { close(ck.ch) })
+	ck.once.Do(func() {
+		ck.step(math.MaxInt)
+		close(ck.ch)
+	})
 	<-ck.done
 }

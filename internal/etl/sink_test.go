@@ -2,6 +2,7 @@ package etl
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -46,17 +47,17 @@ func TestETLSinkBackpressure(t *testing.T) {
 	}
 
 	s := newTableSink(tb, 1, 2, slog.New(slog.DiscardHandler))
-	require.NoError(t, s.emit(ctx, row("a", 1), srcMeta{}))
-	require.NoError(t, s.emit(ctx, row("b", 1), srcMeta{}))
-	require.NoError(t, s.emit(ctx, row("a", 2), srcMeta{}), "a waiting key takes its newer row")
-	require.True(t, blocked(func(c context.Context) error { return s.emit(c, row("c", 1), srcMeta{}) }), "a third key waits for room")
+	require.NoError(t, s.emit(ctx, row("a", 1), srcMeta{}, 0))
+	require.NoError(t, s.emit(ctx, row("b", 1), srcMeta{}, 0))
+	require.NoError(t, s.emit(ctx, row("a", 2), srcMeta{}, 0), "a waiting key takes its newer row")
+	require.True(t, blocked(func(c context.Context) error { return s.emit(c, row("c", 1), srcMeta{}, 0) }), "a third key waits for room")
 	ep := s.barrier()
 
 	// Writers make room; the epoch's rows become durable, newest per key.
 	wctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- s.run(wctx) }()
-	require.NoError(t, s.emit(ctx, row("c", 1), srcMeta{}))
+	require.NoError(t, s.emit(ctx, row("c", 1), srcMeta{}, 0))
 	require.NoError(t, s.wait(ctx, ep))
 	it, err := tb.Get(ctx, item.Key{Partition: item.StringValue("a")}, table.GetOptions{Consistent: true})
 	require.NoError(t, err)
@@ -65,7 +66,100 @@ func TestETLSinkBackpressure(t *testing.T) {
 	require.NoError(t, <-done)
 
 	ss := &streamSink{appender: newAppender(st, 2, slog.New(slog.DiscardHandler)), keyField: "k"}
-	require.NoError(t, ss.emit(ctx, row("a", 1), srcMeta{}))
-	require.NoError(t, ss.emit(ctx, row("a", 2), srcMeta{}))
-	require.True(t, blocked(func(c context.Context) error { return ss.emit(c, row("a", 3), srcMeta{}) }), "a stream sink holds at most max rows")
+	require.NoError(t, ss.emit(ctx, row("a", 1), srcMeta{}, 0))
+	require.NoError(t, ss.emit(ctx, row("a", 2), srcMeta{}, 0))
+	require.True(t, blocked(func(c context.Context) error { return ss.emit(c, row("a", 3), srcMeta{}, 0) }), "a stream sink holds at most max rows")
+}
+
+// TestETLSinkManyWriters: a table sink with many writers, few slots and
+// emitters at once writes every key's newest row: a queued key wakes one
+// idle writer, and a freed slot the emitters waiting for room, without a
+// lost wake-up.
+func TestETLSinkManyWriters(t *testing.T) {
+	e := newTestEnv(t, enginetest.Start(t))
+	ctx := context.Background()
+	_, err := e.tables.Create(ctx, table.Spec{Name: "out", Key: item.KeySchema{Partition: item.KeyAttribute{Name: "k", Type: item.S}}})
+	require.NoError(t, err)
+	tb, err := e.tables.Open(ctx, "out")
+	require.NoError(t, err)
+	s := newTableSink(tb, 16, 4, slog.New(slog.DiscardHandler))
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.run(wctx) }()
+	defer func() {
+		stop()
+		require.NoError(t, <-done)
+	}()
+	const emitters, keys, rounds = 4, 25, 3
+	errs := make(chan error, emitters)
+	for g := range emitters {
+		go func() {
+			for r := range rounds {
+				for k := range keys {
+					row := record.New(2)
+					row.Append("k", record.StringValue(fmt.Sprintf("g%d-k%d", g, k)))
+					row.Append("v", record.LongValue(int64(r)))
+					if err := s.emit(ctx, row, srcMeta{}, time.Now().UnixNano()); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range emitters {
+		require.NoError(t, <-errs)
+	}
+	wc, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	require.NoError(t, s.wait(wc, s.barrier()))
+	for g := range emitters {
+		for k := range keys {
+			it, err := tb.Get(ctx, item.Key{Partition: item.StringValue(fmt.Sprintf("g%d-k%d", g, k))}, table.GetOptions{Consistent: true})
+			require.NoError(t, err)
+			require.Equal(t, fmt.Sprint(rounds-1), it["v"].N().String())
+		}
+	}
+	require.Zero(t, s.pending())
+}
+
+// TestETLSinkQueueOrder: keys wait for a writer in the order they became
+// pending; a key that got a new row while its write was in flight (a hot
+// key) goes ahead of the keys that became pending after that row, not
+// behind every key queued during its write.
+func TestETLSinkQueueOrder(t *testing.T) {
+	e := newTestEnv(t, enginetest.Start(t))
+	ctx := context.Background()
+	_, err := e.tables.Create(ctx, table.Spec{Name: "out", Key: item.KeySchema{Partition: item.KeyAttribute{Name: "k", Type: item.S}}})
+	require.NoError(t, err)
+	tb, err := e.tables.Open(ctx, "out")
+	require.NoError(t, err)
+	s := newTableSink(tb, 1, 10, slog.New(slog.DiscardHandler))
+	emit := func(k string, at int64) {
+		t.Helper()
+		r := record.New(1)
+		r.Append("k", record.StringValue(k))
+		require.NoError(t, s.emit(ctx, r, srcMeta{}, at))
+	}
+	emit("hot", 1)
+	s.mu.Lock()
+	key, sl := s.take() // its write is in flight
+	s.mu.Unlock()
+	require.Equal(t, "hot", key)
+	emit("a", 2)
+	emit("hot", 3) // during the write
+	emit("b", 4)
+	emit("a", 5) // coalesced: a stays pending since 2
+	emit("c", 6)
+	s.mu.Lock()
+	s.written(key, sl)
+	var order []string
+	for len(s.mu.queue) > 0 {
+		k, sl := s.take()
+		order = append(order, k)
+		s.written(k, sl)
+	}
+	s.mu.Unlock()
+	require.Equal(t, []string{"a", "hot", "b", "c"}, order)
 }

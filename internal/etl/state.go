@@ -251,41 +251,140 @@ func (w *windowOp) encodeState(dst []byte) []byte {
 }
 
 // A state capture is a copy of what a checkpoint writes of the window
-// state, taken on the partition's worker, so that encoding it (the larger
-// cost, tens of milliseconds for a full state of thousands of keys) runs in
-// the background while the worker goes on with its records.
+// state as it was at one point of the partition's records, so that
+// encoding it (the larger cost, tens of milliseconds for a full state of
+// thousands of keys) runs in the background while the worker goes on.
+//
+// Copying thousands of keys is itself milliseconds of the worker's time,
+// which the partition's records would wait for, so a capture is taken
+// copy-on-write: beginCapture only notes the keys it takes (every key, or
+// those changed since the last checkpoint) and their count; a key is
+// copied when the worker is about to change it (touch, which every change
+// of a key's state goes through first), or by captureStep, which the
+// worker calls in slices between its records; once every key is copied,
+// finishCapture hands the copy over. So the worker is held up by the
+// marking (a pointer write per key) and slices of copying it chooses,
+// never by the whole copy. A key that is not copied yet has not changed
+// since the capture began, so its copy, whenever taken, is as it was then.
+
+// capture is a window state capture in progress (see above). It belongs to
+// the partition's worker, like the state.
+type capture struct {
+	full             bool
+	maxEvent, closed int64
+	gone             map[string]struct{} // a delta's keys dropped
+	src              []*keyState         // the keys taken, as they are live
+	keys             []*keyState         // their copies, once taken (nil before)
+	next             int                 // src[:next] are copied
+	left             int                 // keys not copied yet
+}
+
+// beginCapture starts a capture of the whole state (full) or of what
+// changed since the last capture, and forgets what changed: what changes
+// from now on goes in the next one. Only one capture is in progress at a
+// time.
+func (w *windowOp) beginCapture(full bool) {
+	if w.cap != nil {
+		panic("etl: a window state capture is already in progress")
+	}
+	c := &capture{full: full, maxEvent: w.maxEvent, closed: w.closed}
+	if full {
+		c.src = make([]*keyState, 0, len(w.keys))
+		for _, ks := range w.keys {
+			c.src = append(c.src, ks)
+		}
+		clear(w.gone)
+	} else {
+		c.src = make([]*keyState, 0, len(w.changed))
+		for _, ks := range w.changed {
+			if w.keys[ks.key] == ks { // not dropped since it changed
+				c.src = append(c.src, ks)
+			}
+		}
+		c.gone, w.gone = w.gone, c.gone
+		if w.gone == nil {
+			w.gone = map[string]struct{}{}
+		}
+	}
+	// The keys in changed that were dropped are not taken: nothing
+	// touches them again.
+	clear(w.changed)
+	w.changed = w.changed[:0]
+	c.keys = make([]*keyState, len(c.src))
+	for i, ks := range c.src {
+		ks.snap, ks.snapAt = c, int32(i)
+	}
+	c.left = len(c.src)
+	w.cap = c
+}
+
+// copyKey copies a key a capture took and has not copied yet, and starts
+// its new incremental period.
+func (c *capture) copyKey(ks *keyState) {
+	c.keys[ks.snapAt] = ks.clone()
+	ks.snap = nil
+	ks.touched = false
+	ks.dirtyFrom = math.MaxInt64
+	c.left--
+}
+
+// captureStep copies up to n keys of the capture in progress and reports
+// whether every key is copied (true when there is no capture).
+func (w *windowOp) captureStep(n int) bool {
+	c := w.cap
+	if c == nil {
+		return true
+	}
+	for ; c.next < len(c.src) && n > 0 && c.left > 0; c.next++ {
+		if ks := c.src[c.next]; ks.snap == c {
+			c.copyKey(ks)
+			n--
+		}
+	}
+	return c.left == 0
+}
+
+// capturing reports whether a capture is in progress.
+func (w *windowOp) capturing() bool { return w.cap != nil }
+
+// finishCapture copies what the capture in progress has not copied yet and
+// returns the copy: a window operator to encode with encodeState (full)
+// or appendDelta, which shares nothing with w.
+func (w *windowOp) finishCapture() *windowOp {
+	c := w.cap
+	w.captureStep(math.MaxInt)
+	w.cap = nil
+	out := &windowOp{def: w.def, keys: make(map[string]*keyState, len(c.keys)), maxEvent: c.maxEvent, closed: c.closed, gone: c.gone}
+	if out.gone == nil {
+		out.gone = map[string]struct{}{}
+	}
+	for _, ks := range c.keys {
+		out.keys[ks.key] = ks
+	}
+	if !c.full {
+		out.changed = c.keys
+	}
+	return out
+}
 
 // captureFull returns a copy of the whole state for encodeState, and
 // forgets what changed.
 func (w *windowOp) captureFull() *windowOp {
-	c := &windowOp{def: w.def, keys: make(map[string]*keyState, len(w.keys)), maxEvent: w.maxEvent, closed: w.closed}
-	for k, ks := range w.keys {
-		c.keys[k] = ks.clone()
-	}
-	w.resetChanges()
-	return c
+	w.beginCapture(true)
+	return w.finishCapture()
 }
 
 // captureDelta returns a copy of the changes since the last checkpoint for
 // appendDelta, and forgets them.
 func (w *windowOp) captureDelta() *windowOp {
-	c := &windowOp{def: w.def, keys: make(map[string]*keyState, len(w.changed)), maxEvent: w.maxEvent, closed: w.closed,
-		gone: maps.Clone(w.gone), changed: make([]*keyState, 0, len(w.changed))}
-	for _, ks := range w.changed {
-		if w.keys[ks.key] != ks { // dropped since it changed
-			continue
-		}
-		cl := ks.clone()
-		c.keys[ks.key] = cl
-		c.changed = append(c.changed, cl)
-	}
-	w.resetChanges()
-	return c
+	w.beginCapture(false)
+	return w.finishCapture()
 }
 
 // clone returns a copy of ks that shares nothing that changes with it.
 func (ks *keyState) clone() *keyState {
 	c := *ks
+	c.snap = nil
 	c.vals = slices.Clone(ks.vals)
 	c.runs = make([]paneRun, len(ks.runs))
 	for i := range ks.runs {

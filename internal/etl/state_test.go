@@ -63,16 +63,31 @@ dead_letter: d
 			require.NoError(t, err)
 			p, err := Compile(context.Background(), s, nil)
 			require.NoError(t, err)
-			t.Run("now", func(t *testing.T) { testDeltaChain(t, p, false) })
+			t.Run("now", func(t *testing.T) { testDeltaChain(t, p, captureNone) })
 			// The checkpointer encodes a copy of the state taken on the
 			// worker while the worker goes on: the copy must encode the
 			// state as it was when taken.
-			t.Run("captured", func(t *testing.T) { testDeltaChain(t, p, true) })
+			t.Run("captured", func(t *testing.T) { testDeltaChain(t, p, captureAtOnce) })
+			// The copy is taken copy-on-write: the keys are copied in
+			// slices between the next records, or when a record changes
+			// them first; still the state as it was when the capture
+			// began.
+			t.Run("copy-on-write", func(t *testing.T) { testDeltaChain(t, p, captureLazily) })
 		})
 	}
 }
 
-func testDeltaChain(t *testing.T, p *Plan, captured bool) {
+// How testDeltaChain takes its states: encoded at once, captured at once
+// and encoded after the next records, or captured copy-on-write while the
+// next records come.
+const (
+	captureNone = iota
+	captureAtOnce
+	captureLazily
+)
+
+func testDeltaChain(t *testing.T, p *Plan, mode int) {
+	captured := mode != captureNone
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(1, 2))
 	lookups := map[string]*Lookup{}
@@ -145,18 +160,31 @@ func testDeltaChain(t *testing.T, p *Plan, captured bool) {
 			pr.now = func() int64 { return now }
 			_, _, err := pr.processData(ctx, live, []byte(ev), srcMeta{seq: seq, arrival: now})
 			require.NoError(t, err)
+			if live.capturing() && rng.IntN(4) == 0 {
+				live.captureStep(rng.IntN(3))
+			}
 		}
 		if rng.IntN(3) == 0 {
 			require.NoError(t, pr.flushDue(ctx, live))
 		}
+		if mode == captureLazily && live.capturing() {
+			taken = live.finishCapture()
+		}
 		if captured {
 			applyTaken()
 			takenFull = step == 0 || rng.IntN(25) == 0
-			if takenFull {
+			switch {
+			case mode == captureLazily:
+				live.beginCapture(takenFull)
+				taken = nil
+			case takenFull:
 				taken = live.captureFull()
+			default:
+				taken = live.captureDelta()
+			}
+			if takenFull {
 				fulls++
 			} else {
-				taken = live.captureDelta()
 				deltas++
 			}
 			wantState, wantPending = nil, nil

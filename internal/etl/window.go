@@ -211,6 +211,10 @@ type keyState struct {
 	pendingEnd  int64
 	touched     bool  // in windowOp.changed
 	dirtyFrom   int64 // panes starting at or after it changed since the last checkpoint
+	// snap is the capture in progress that took the key and has not
+	// copied it yet (its copy goes to index snapAt), nil otherwise.
+	snap   *capture
+	snapAt int32
 }
 
 func newKeyState(d *windowDef) *keyState {
@@ -237,6 +241,8 @@ type windowOp struct {
 	// in the list and is skipped.
 	changed []*keyState
 	gone    map[string]struct{}
+	// cap is the capture in progress (state.go), nil if none.
+	cap *capture
 }
 
 func newWindowOp(def *windowDef, posText func(srcMeta) string) *windowOp {
@@ -244,8 +250,13 @@ func newWindowOp(def *windowDef, posText func(srcMeta) string) *windowOp {
 		gone: map[string]struct{}{}}
 }
 
-// touch notes that ks changed since the last checkpoint.
+// touch notes that ks changes: every change of a key's state calls it
+// first, so that a capture in progress copies the key as it was before
+// (state.go), and the next checkpoint takes it.
 func (w *windowOp) touch(ks *keyState) {
+	if ks.snap != nil {
+		ks.snap.copyKey(ks)
+	}
 	if !ks.touched {
 		ks.touched = true
 		w.changed = append(w.changed, ks)
@@ -330,9 +341,9 @@ func (w *windowOp) add(r *record.Record, t int64, m srcMeta, ev *exprEval, now i
 		w.at = make([]int, len(d.groups))
 	}
 	at := w.at[:len(d.groups)]
+	w.touch(ks)
 	w.paneRows(at, words, ks, ps)
 	ks.dirtyFrom = min(ks.dirtyFrom, ps)
-	w.touch(ks)
 	if err := d.addAll(ks.runs, at, words, ev, r, t); err != nil {
 		return &RecordError{Reason: "expression", Err: err}
 	}
@@ -489,16 +500,16 @@ func (w *windowOp) advance(emit emitFunc) error {
 		// by its final row: emitted later, it would overwrite that row
 		// with a non-final one.
 		if ks.pending && ks.pendingEnd <= closeTo {
-			ks.pending = false
 			w.touch(ks)
+			ks.pending = false
 		}
 		// Each span group drops the panes older than its span reaches:
 		// the oldest of its run, so the cost is the panes dropped.
 		for gi := range d.groups {
 			g, run := &d.groups[gi], &ks.runs[gi]
 			if drop := run.upTo(g, w.oldest(g)); drop > 0 {
-				run.dropFront(g, drop)
 				w.touch(ks)
+				run.dropFront(g, drop)
 			}
 		}
 		if wide.rows(wg) == 0 && !ks.pending {
@@ -522,9 +533,9 @@ func (w *windowOp) flushDue(now int64, emit emitFunc) error {
 			out = append(out, ks)
 			continue
 		}
+		w.touch(ks)
 		ks.pending = false
 		ks.lastEmit = now
-		w.touch(ks)
 		d := w.def
 		wg, ng := &d.groups[d.wideGroup], &d.groups[d.winGroup]
 		wide, win := &ks.runs[d.wideGroup], &ks.runs[d.winGroup]
@@ -616,8 +627,8 @@ func (w *windowOp) emitRow(ks *keyState, end int64, final bool, m srcMeta, arriv
 	row.Append(fieldSourcePosition, record.StringValue(w.posText(m)))
 	row.Append(fieldIngestTime, record.TimestampNanos(arrival))
 	if end > ks.lastEmitEnd {
-		ks.lastEmitEnd = end
 		w.touch(ks)
+		ks.lastEmitEnd = end
 	}
 	return emit(row, m)
 }
