@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -149,33 +150,78 @@ func BenchmarkTableQuery100(b *testing.B) {
 }
 
 // BenchmarkTableChangeNotify measures commit -> subscriber sees the change,
-// one write at a time.
+// one write at a time, with 1 and 4 subscriptions: served by the table
+// index's in-process feed (path=feed, what Subscribe does) or each by an
+// engine consumer of its own (path=engine, what it did before the feed).
+// Latencies are per subscriber; cpu-µs/op and allocs/op are the whole
+// process's (the engine's too) per write.
 func BenchmarkTableChangeNotify(b *testing.B) {
 	benchEngines(b, func(b *testing.B, e *engine.Engine) {
-		tb := benchTable(b, e, 0)
-		ctx := context.Background()
-		sub, err := tb.Subscribe(ctx, table.Position{Kind: table.Latest})
+		for _, path := range []string{"engine", "feed"} {
+			for _, readers := range []int{1, 4} {
+				b.Run(fmt.Sprintf("path=%s/readers=%d", path, readers), func(b *testing.B) {
+					benchNotify(b, e, path, readers)
+				})
+			}
+		}
+	})
+}
+
+func benchNotify(b *testing.B, e *engine.Engine, path string, readers int) {
+	tb := createTable(b, newManager(b, e), fmt.Sprintf("notify-%s-%d", path, readers), sortKey, table.ViewNewAndOldImgs)
+	ctx := context.Background()
+	type seen struct {
+		seq uint64
+		at  time.Time
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	arrivals := make([]chan seen, readers)
+	for i := range arrivals {
+		subscribe := tb.Subscribe
+		if path == "engine" {
+			subscribe = func(ctx context.Context, p table.Position) (*table.Subscription, error) {
+				return table.SubscribeEngine(ctx, tb, p)
+			}
+		}
+		sub, err := subscribe(ctx, table.Position{Kind: table.Latest})
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer sub.Stop()
-		lat := make(latencies, 0, b.N)
-		i := 0
-		for b.Loop() {
-			res, err := tb.Put(ctx, it(b, fmt.Sprintf(`{"pk":"p","sk":%d}`, i)), table.WriteOptions{})
-			if err != nil {
-				b.Fatal(err)
+		arr := make(chan seen, 1)
+		arrivals[i] = arr
+		wg.Go(func() {
+			for {
+				c, err := sub.Next(ctx)
+				if err != nil {
+					return
+				}
+				arr <- seen{c.Seq, time.Now()}
 			}
-			committed := time.Now() // the engine acknowledged the write
-			c, err := sub.Next(ctx)
-			if err != nil || c.Seq != res.Seq {
-				b.Fatal(err)
-			}
-			lat = append(lat, time.Since(committed))
-			i++
+		})
+	}
+	lat := make(latencies, 0, b.N*readers)
+	i := 0
+	b.ReportAllocs()
+	cpu := startCPU()
+	for b.Loop() {
+		res, err := tb.Put(ctx, it(b, fmt.Sprintf(`{"pk":"p","sk":%d}`, i)), table.WriteOptions{})
+		if err != nil {
+			b.Fatal(err)
 		}
-		lat.report(b)
-	})
+		committed := time.Now() // the engine acknowledged the write
+		for _, arr := range arrivals {
+			s := <-arr
+			if s.seq != res.Seq {
+				b.Fatalf("change %d, want %d", s.seq, res.Seq)
+			}
+			lat = append(lat, max(0, s.at.Sub(committed)))
+		}
+		i++
+	}
+	cpu.report(b, b.N)
+	lat.report(b)
 }
 
 // BenchmarkKV is the raw JetStream key-value put and get the table sits on.

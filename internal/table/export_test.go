@@ -1,4 +1,20 @@
 package table
 
+import "context"
+
 // Buffered reports how many changes s has read ahead of its reader.
 func Buffered(s *Subscription) int { return len(s.ch) }
+
+// Attached reports whether s reads from its table index's in-process feed.
+func Attached(s *Subscription) bool { return s.t.ix.feed.attached(s) }
+
+// SubscribeEngine subscribes as Subscribe does, but reads from an engine
+// consumer of the subscription's own and never from the index's feed: the
+// path before the feed, to compare with.
+func SubscribeEngine(ctx context.Context, t *Table, p Position) (*Subscription, error) {
+	from, err := t.Resolve(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return t.subscribeFrom(ctx, from, true)
+}
