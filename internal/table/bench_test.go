@@ -293,3 +293,101 @@ func BenchmarkTablePutParallel(b *testing.B) {
 		b.ReportMetric(float64(n.Load())/time.Since(start).Seconds(), "writes/s")
 	})
 }
+
+// BenchmarkTableChangeNotifyRate writes at a steady rate from 8 writers
+// over 1,000 keys, with 4 subscriptions (as the bench's tables have: the
+// trigger, the lookup joins, the dashboard) served by the index's feed or
+// each by an engine consumer of its own, and reports the time from a
+// change's write (its stamped time, as
+// pricestream_table_change_notify_seconds measures) to each subscriber
+// seeing it, and the whole process's CPU per write.
+//
+//	go test -run '^$' -bench TableChangeNotifyRate -benchtime 20000x -count 4 ./internal/table/
+func BenchmarkTableChangeNotifyRate(b *testing.B) {
+	e := enginetest.Start(b, enginetest.WithFsync(engine.FsyncPolicy{Interval: 100 * time.Millisecond}))
+	const rate, readers = 5000, 4
+	for _, path := range []string{"engine", "feed"} {
+		b.Run("path="+path, func(b *testing.B) {
+			tb := createTable(b, newManager(b, e), fmt.Sprintf("rate-%s-%d", path, notifyTables.Add(1)), sortKey, table.ViewNewAndOldImgs)
+			ctx := context.Background()
+			var wg sync.WaitGroup
+			lats := make([]latencies, readers)
+			seen := make([]atomic.Uint64, readers)
+			subs := make([]*table.Subscription, readers)
+			for i := range readers {
+				var err error
+				if path == "engine" {
+					subs[i], err = table.SubscribeEngine(ctx, tb, table.Position{Kind: table.Latest})
+				} else {
+					subs[i], err = tb.Subscribe(ctx, table.Position{Kind: table.Latest})
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				wg.Go(func() {
+					for {
+						cs, err := subs[i].NextBatch(ctx, 500)
+						if err != nil {
+							return
+						}
+						now := time.Now()
+						for _, c := range cs {
+							lats[i] = append(lats[i], now.Sub(c.Time))
+						}
+						seen[i].Store(cs[len(cs)-1].Seq)
+					}
+				})
+			}
+			tokens := make(chan int, 1024)
+			var writers sync.WaitGroup
+			for range 8 {
+				writers.Go(func() {
+					for i := range tokens {
+						if _, err := tb.Put(ctx, it(b, fmt.Sprintf(`{"pk":"p%d","sk":%d,"n":%d}`, i%1000, i%7, i)), table.WriteOptions{}); err != nil {
+							b.Error(err)
+						}
+					}
+				})
+			}
+			b.ReportAllocs()
+			cpu := startCPU()
+			start := time.Now()
+			n := 0
+			for b.Loop() {
+				if d := time.Until(start.Add(time.Duration(n) * time.Second / rate)); d > 0 {
+					<-time.After(d) // pacing, not waiting for a condition
+				}
+				tokens <- n
+				n++
+			}
+			close(tokens)
+			writers.Wait()
+			next, err := tb.Resolve(ctx, table.Position{Kind: table.Latest})
+			if err != nil {
+				b.Fatal(err)
+			}
+			// Let the readers read all that was written, then stop them.
+			deadline := time.Now().Add(30 * time.Second)
+			for i := range seen {
+				for seen[i].Load() < next-1 {
+					if time.Now().After(deadline) {
+						b.Fatalf("reader %d: at %d of %d", i, seen[i].Load(), next-1)
+					}
+					<-time.After(time.Millisecond)
+				}
+			}
+			b.StopTimer()
+			cpu.report(b, n)
+			for _, s := range subs {
+				s.Stop()
+			}
+			wg.Wait()
+			var all latencies
+			for _, l := range lats {
+				all = append(all, l...)
+			}
+			all.report(b)
+			b.ReportMetric(table.Fallbacks(tb), "fallbacks")
+		})
+	}
+}

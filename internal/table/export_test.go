@@ -1,6 +1,10 @@
 package table
 
-import "context"
+import (
+	"context"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
 
 // Buffered reports how many changes s has read ahead of its reader.
 func Buffered(s *Subscription) int { return len(s.ch) }
@@ -17,4 +21,9 @@ func SubscribeEngine(ctx context.Context, t *Table, p Position) (*Subscription, 
 		return nil, err
 	}
 	return t.subscribeFrom(ctx, from, true)
+}
+
+// Fallbacks reports how many times t's subscriptions fell behind the feed.
+func Fallbacks(t *Table) float64 {
+	return testutil.ToFloat64(t.m.metrics.feedFallbacks.WithLabelValues(t.name))
 }
