@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pricestream/pricestream/internal/table/item"
 )
@@ -222,24 +223,48 @@ func (t *Table) ReadChanges(ctx context.Context, from uint64, max int) ([]*Chang
 	return out, next, nil
 }
 
-// Subscription delivers a table's changes as they are stored, pushed by
-// the engine (no polling), from a position on.
+// Subscription delivers a table's changes as they are stored, from a
+// position on, without polling.
 //
-// A goroutine owned by the subscription reads the engine's messages and
-// decodes them into a bounded buffer ([subscriptionBuffer] changes) while
-// the reader works on earlier ones, so that [Subscription.NextBatch] can
-// hand a reader that fell behind every change already read in one call.
-// When the buffer is full the goroutine waits, and the engine's pull
-// requests stop with it: a slow reader holds back its subscription, never
-// the engine or other readers. Stop ends the goroutine and waits for it.
+// A subscription whose next change is one the table's index has not yet
+// applied reads from the index's in-process feed (feed.go): the index's
+// applier puts each change it applies into the subscription's bounded
+// buffer ([subscriptionBuffer] changes), so the engine delivers a change
+// once per process, not once per subscription. A subscription that starts
+// further back, or whose reader falls so far behind that its buffer is
+// full, reads from the engine instead (an ordered consumer of its own,
+// filling the same buffer and waiting while it is full) until it has
+// caught up, then reads from the feed again; either way it gets every
+// change once, in order. A slow reader holds back its own subscription,
+// never the index or other readers. [Subscription.NextBatch] hands a
+// reader that fell behind every change already buffered in one call.
+// Changes are decoded by the reader's call. Stop ends the subscription's
+// goroutine and waits for it.
 type Subscription struct {
-	t    *Table
-	it   jetstream.MessagesContext
-	ch   chan *Change
-	stop chan struct{}
-	done chan struct{} // closed by the pump when it returns
-	err  error         // why the pump ended; read after done is closed
-	once sync.Once
+	t      *Table
+	ch     chan rawChange // filled by the feed or by the pump; never closed
+	stop   chan struct{}
+	done   chan struct{} // closed by the pump when it returns
+	behind chan struct{} // the feed dropped the subscription (capacity 1)
+	cancel context.CancelFunc
+	err    error // why the pump ended; read after done is closed
+	once   sync.Once
+
+	failMu sync.Mutex
+	failed error // a change that did not decode: every later call returns it
+
+	// engineOnly keeps the subscription on its engine consumer (the
+	// path before the feed, for tests and benchmarks).
+	engineOnly bool
+	notify     prometheus.Observer
+	fallbacks  prometheus.Counter
+
+	fd struct { // guarded by t.ix.feed.mu
+		attached bool
+		// next is the first change the feed gives the subscription while
+		// attached; after the feed dropped it, the first change it did not.
+		next uint64
+	}
 }
 
 // subscriptionBuffer bounds the changes a subscription reads ahead of its
@@ -253,10 +278,39 @@ func (t *Table) Subscribe(ctx context.Context, p Position) (*Subscription, error
 	if err != nil {
 		return nil, err
 	}
-	return t.subscribeFrom(ctx, from)
+	return t.subscribeFrom(ctx, from, false)
 }
 
-func (t *Table) subscribeFrom(ctx context.Context, from uint64) (*Subscription, error) {
+func (t *Table) subscribeFrom(ctx context.Context, from uint64, engineOnly bool) (*Subscription, error) {
+	s := &Subscription{
+		t: t, ch: make(chan rawChange, subscriptionBuffer), stop: make(chan struct{}), done: make(chan struct{}),
+		behind: make(chan struct{}, 1), engineOnly: engineOnly,
+		notify:    t.m.metrics.notify.WithLabelValues(t.name),
+		fallbacks: t.m.metrics.feedFallbacks.WithLabelValues(t.name),
+	}
+	pctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel // before register: the feed cancels it when it closes
+	f := &t.ix.feed
+	if err := f.register(s); err != nil {
+		cancel()
+		return nil, err
+	}
+	var it jetstream.MessagesContext
+	if engineOnly || !f.attach(s, from) {
+		var err error
+		if it, err = t.consume(ctx, from); err != nil {
+			f.remove(s)
+			cancel()
+			return nil, err
+		}
+	}
+	go pprof.Do(pctx, pprof.Labels("component", "table", "table", t.name, "goroutine", "subscription"), func(ctx context.Context) { s.pump(ctx, it, from) })
+	return s, nil
+}
+
+// consume starts an ordered consumer of the table's stream from sequence
+// from.
+func (t *Table) consume(ctx context.Context, from uint64) (jetstream.MessagesContext, error) {
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{t.wildcard}, DeliverPolicy: jetstream.DeliverAllPolicy}
 	if from > 1 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
@@ -270,30 +324,77 @@ func (t *Table) subscribeFrom(ctx context.Context, from uint64) (*Subscription, 
 	if err != nil {
 		return nil, fmt.Errorf("table %q: subscribe: %w", t.name, classify(t.m.rc, err))
 	}
-	s := &Subscription{t: t, it: it, ch: make(chan *Change, subscriptionBuffer), stop: make(chan struct{}), done: make(chan struct{})}
-	go pprof.Do(context.Background(), pprof.Labels("component", "table", "table", t.name, "goroutine", "subscription"), func(context.Context) { s.pump(from) })
-	return s, nil
+	return it, nil
 }
 
-// pump reads and decodes the engine's messages into s.ch until the
-// iterator stops or fails; it records why in s.err and closes s.done.
-func (s *Subscription) pump(next uint64) {
+// pump runs the subscription: it reads from the engine through it (when
+// not nil) until caught up with the feed, waits while attached to the
+// feed, and reads from the engine again whenever the feed drops it. It
+// records why it ended in s.err and closes s.done.
+func (s *Subscription) pump(ctx context.Context, it jetstream.MessagesContext, next uint64) {
 	defer close(s.done)
+	f := &s.t.ix.feed
+	defer f.remove(s)
 	for {
-		msg, err := s.it.Next()
-		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				err = ErrClosed
+		if it != nil {
+			var err error
+			if next, err = s.readEngine(ctx, it, next); err != nil {
+				s.err = err
+				return
+			}
+			it = nil
+		}
+		select {
+		case <-s.behind:
+		case <-ctx.Done():
+			s.err = s.endErr()
+			return
+		}
+		next = f.resumeAt(s)
+		var err error
+		if it, err = s.t.consume(ctx, next); err != nil {
+			if ctx.Err() != nil {
+				err = s.endErr()
 			}
 			s.err = err
 			return
+		}
+	}
+}
+
+// endErr is why the subscription ended when its pump's context is done.
+func (s *Subscription) endErr() error {
+	select {
+	case <-s.stop:
+		return ErrClosed
+	default:
+	}
+	if err := s.t.ix.feed.closedErr(); err != nil {
+		return err
+	}
+	return ErrClosed
+}
+
+// readEngine puts the changes from it into s.ch from next on, waiting for
+// room, until s attaches to the feed; it stops it and returns the next
+// sequence to read.
+func (s *Subscription) readEngine(ctx context.Context, it jetstream.MessagesContext, next uint64) (uint64, error) {
+	defer it.Stop()
+	defer context.AfterFunc(ctx, it.Stop)()
+	f := &s.t.ix.feed
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return 0, s.endErr()
+			}
+			return 0, err
 		}
 		seq, _, ok := ackInfo(msg.Reply())
 		if !ok {
 			md, err := msg.Metadata()
 			if err != nil {
-				s.err = fmt.Errorf("table %q: %w", s.t.name, err)
-				return
+				return 0, fmt.Errorf("table %q: %w", s.t.name, err)
 			}
 			seq = md.Sequence.Stream
 		}
@@ -301,44 +402,60 @@ func (s *Subscription) pump(next uint64) {
 			continue
 		}
 		next = seq + 1
-		c, err := s.t.decodeChange(seq, msg.Data())
-		if err != nil {
-			s.err = err
-			return
+		if data := msg.Data(); isChange(data) {
+			select {
+			case s.ch <- rawChange{seq, data}:
+			case <-ctx.Done():
+				return 0, s.endErr()
+			}
 		}
-		if c == nil {
-			continue
-		}
-		select {
-		case s.ch <- c:
-		case <-s.stop:
-			s.err = ErrClosed
-			return
+		if !s.engineOnly && f.attach(s, next) {
+			return next, nil
 		}
 	}
+}
+
+// isChange reports whether a message is a change (a put or a delete)
+// rather than a lock marker or its release; a message that does not
+// decode counts as a change, so that its reader reports it.
+func isChange(data []byte) bool {
+	var v version
+	if err := decodeVersion(data, &v); err != nil {
+		return true
+	}
+	return v.op == opPut || v.op == opDelete
 }
 
 // Next blocks until the next change is stored (or ctx is done, or the
 // subscription stopped: then it returns ErrClosed). After an error other
 // than ctx's, every later call returns that error.
 func (s *Subscription) Next(ctx context.Context) (*Change, error) {
-	select {
-	case c := <-s.ch:
-		s.delivered(c)
-		return c, nil
-	case <-s.stop:
-		return nil, ErrClosed
-	case <-s.done:
-		// The pump may have buffered changes before it ended.
+	if err := s.stoppedOrFailed(); err != nil {
+		return nil, err
+	}
+	for {
+		var r rawChange
 		select {
-		case c := <-s.ch:
-			s.delivered(c)
-			return c, nil
-		default:
-			return nil, s.err
+		case r = <-s.ch:
+		case <-s.stop:
+			return nil, ErrClosed
+		case <-s.done:
+			// The pump may have buffered changes before it ended.
+			select {
+			case r = <-s.ch:
+			default:
+				return nil, s.err
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
-	case <-ctx.Done():
-		return nil, ctx.Err()
+		c, err := s.decode(r)
+		if err != nil {
+			return nil, err
+		}
+		if c != nil {
+			return c, nil
+		}
 	}
 }
 
@@ -353,9 +470,14 @@ func (s *Subscription) NextBatch(ctx context.Context, limit int) ([]*Change, err
 	out := []*Change{c}
 	for len(out) < limit {
 		select {
-		case c := <-s.ch:
-			s.delivered(c)
-			out = append(out, c)
+		case r := <-s.ch:
+			c, err := s.decode(r)
+			if err != nil {
+				return out, nil // the next call returns err
+			}
+			if c != nil {
+				out = append(out, c)
+			}
 		default:
 			return out, nil
 		}
@@ -363,8 +485,34 @@ func (s *Subscription) NextBatch(ctx context.Context, limit int) ([]*Change, err
 	return out, nil
 }
 
-func (s *Subscription) delivered(c *Change) {
-	s.t.m.metrics.notify.WithLabelValues(s.t.name).Observe(max(0, time.Since(c.Time).Seconds()))
+func (s *Subscription) stoppedOrFailed() error {
+	select {
+	case <-s.stop:
+		return ErrClosed
+	default:
+	}
+	s.failMu.Lock()
+	defer s.failMu.Unlock()
+	return s.failed
+}
+
+// decode decodes a buffered change and counts its delivery; a change that
+// does not decode fails the subscription.
+func (s *Subscription) decode(r rawChange) (*Change, error) {
+	c, err := s.t.decodeChange(r.seq, r.data)
+	if err != nil {
+		s.failMu.Lock()
+		if s.failed == nil {
+			s.failed = err
+		}
+		s.failMu.Unlock()
+		s.cancel()
+		return nil, err
+	}
+	if c != nil {
+		s.notify.Observe(max(0, time.Since(c.Time).Seconds()))
+	}
+	return c, nil
 }
 
 // Stop ends the subscription and waits for its reading goroutine; a
@@ -372,7 +520,7 @@ func (s *Subscription) delivered(c *Change) {
 func (s *Subscription) Stop() {
 	s.once.Do(func() {
 		close(s.stop)
-		s.it.Stop()
+		s.cancel()
 	})
 	<-s.done
 }
@@ -411,7 +559,7 @@ func (t *Table) Follow(ctx context.Context, load func(item.Item) error) (*Subscr
 	if ferr != nil {
 		return nil, ferr
 	}
-	return t.subscribeFrom(ctx, seq+1)
+	return t.subscribeFrom(ctx, seq+1, false)
 }
 
 // A named reader keeps its position in a table's change stream in the

@@ -44,6 +44,17 @@
 // trusted against the stream) and caught up from the engine, or else
 // rebuilt from the whole stream.
 //
+// # Change subscriptions
+//
+// The index's applier also feeds the table's live subscriptions (feed.go):
+// each change it applies goes, as the engine message, into the bounded
+// buffer of every [Subscription] that has read the changes before it,
+// without waiting, so the engine delivers a write once per process however
+// many subscriptions read it. A subscription that starts behind the index,
+// or whose buffer is full when a change comes (its reader is slow), reads
+// from an ordered consumer of its own until it has caught up, then is fed
+// again; it delivers exactly what that consumer would.
+//
 // # History
 //
 // Items are permanent. Change history is kept for the table's change
@@ -55,9 +66,12 @@
 //
 // [Manager], [Table], [Subscription] and [Reader] are safe for concurrent
 // use. The manager owns one goroutine per open table (the index applier),
-// the compactor and the snapshot writer; [Manager.Close] stops them and waits. Lock order:
-// Manager.mu, then index.mu, then index.nmu; the decision cache's mutex is
-// never held with another.
+// the compactor and the snapshot writer; [Manager.Close] stops them and
+// waits, and the subscriptions then end with ErrClosed (ErrNotFound when
+// their table was deleted). Each subscription owns one goroutine, which
+// [Subscription.Stop] ends and waits for. Lock order: Manager.mu, then
+// index.mu, then index.nmu; the decision cache's mutex, the feed's mutex
+// and a subscription's own are never held with another.
 //
 // This package imports engine, table/item and table/expr; nothing in it
 // knows HTTP. Errors wrap the sentinels in errors.go; the item and expr

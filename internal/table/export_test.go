@@ -1,4 +1,29 @@
 package table
 
+import (
+	"context"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
 // Buffered reports how many changes s has read ahead of its reader.
 func Buffered(s *Subscription) int { return len(s.ch) }
+
+// Attached reports whether s reads from its table index's in-process feed.
+func Attached(s *Subscription) bool { return s.t.ix.feed.attached(s) }
+
+// SubscribeEngine subscribes as Subscribe does, but reads from an engine
+// consumer of the subscription's own and never from the index's feed: the
+// path before the feed, to compare with.
+func SubscribeEngine(ctx context.Context, t *Table, p Position) (*Subscription, error) {
+	from, err := t.Resolve(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return t.subscribeFrom(ctx, from, true)
+}
+
+// Fallbacks reports how many times t's subscriptions fell behind the feed.
+func Fallbacks(t *Table) float64 {
+	return testutil.ToFloat64(t.m.metrics.feedFallbacks.WithLabelValues(t.name))
+}

@@ -84,6 +84,12 @@ type index struct {
 	nmu    sync.Mutex
 	notify chan struct{} // closed after the next apply; made by waiters
 
+	// feed hands what the applier applies to the live subscriptions.
+	feed feed
+	// gone is set when the table was deleted (its subscriptions then end
+	// with ErrNotFound rather than ErrClosed).
+	gone atomic.Bool
+
 	ready    chan struct{} // closed once caught up with the stream at start
 	readyErr error         // set before ready is closed when the start failed
 	done     chan struct{} // closed when the applier has stopped
@@ -111,6 +117,7 @@ func (ix *index) start() {
 	m := ix.t.m
 	m.wg.Go(func() {
 		defer close(ix.done)
+		defer func() { ix.feed.close(ix.stopErr()) }()
 		pprof.Do(ix.ctx, pprof.Labels("table", ix.t.name, "role", "index"), func(ctx context.Context) {
 			ix.run(ctx)
 		})
@@ -153,7 +160,9 @@ func (ix *index) run(ctx context.Context) {
 		FilterSubjects: []string{t.wildcard},
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 	}
-	if from := ix.loadSnapshot(ctx, st.LastSeq); from > 0 {
+	from := ix.loadSnapshot(ctx, st.LastSeq)
+	ix.feed.start(from) // before markReady: no subscription exists before
+	if from > 0 {
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from+1
 		if from >= st.LastSeq {
 			ix.markReady()
@@ -211,6 +220,7 @@ func (ix *index) apply(seq uint64, data []byte) {
 	if err := decodeVersion(data, &v); err != nil {
 		ix.t.m.logger.Error("table index: corrupt message skipped", "table", ix.t.name, "seq", seq, "err", err)
 		ix.advance(seq)
+		ix.feed.publish(seq, data, true) // a subscription reports it, as its engine consumer would
 		return
 	}
 	e := &entry{key: string(v.key), seq: seq, time: v.time}
@@ -247,6 +257,7 @@ func (ix *index) apply(seq uint64, data []byte) {
 	ix.mu.last.seq, ix.mu.last.time = seq, v.time
 	ix.mu.Unlock()
 	ix.advance(seq)
+	ix.feed.publish(seq, data, v.op == opPut || v.op == opDelete)
 	if ix.loadTime != 0 { // not while loading: the delay then is the load
 		ix.t.m.metrics.indexDelay.Observe(max(0, float64(time.Now().UnixNano()-v.time)/1e9))
 	}

@@ -477,6 +477,7 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 	delete(m.mu.tables, name)
 	m.mu.Unlock()
 	if t != nil {
+		t.ix.gone.Store(true)
 		t.ix.stop()
 	}
 	if err := m.js.DeleteStream(ctx, m.jsName(name)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -538,6 +539,7 @@ func (m *Manager) forget(t *Table) {
 		delete(m.mu.tables, t.name)
 	}
 	m.mu.Unlock()
+	t.ix.gone.Store(true)
 	t.ix.stop()
 }
 

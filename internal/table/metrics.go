@@ -11,9 +11,11 @@ type metrics struct {
 	writeSeconds *prometheus.HistogramVec
 	indexDelay   prometheus.Histogram
 	notify       *prometheus.HistogramVec
-	txns         *prometheus.CounterVec
-	txnSeconds   prometheus.Histogram
-	compacted    *prometheus.CounterVec
+	// feedFallbacks counts subscriptions dropped by the in-process feed.
+	feedFallbacks *prometheus.CounterVec
+	txns          *prometheus.CounterVec
+	txnSeconds    prometheus.Histogram
+	compacted     *prometheus.CounterVec
 
 	snapshotSeconds prometheus.Histogram
 	snapshotLoads   *prometheus.CounterVec
@@ -42,6 +44,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		notify: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "pricestream_table_change_notify_seconds", Help: "Time from a change's write to its delivery to a change-stream subscriber.", Buckets: latencyBuckets,
 		}, []string{"table"}),
+		feedFallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pricestream_table_change_feed_fallbacks_total", Help: "Times a change-stream subscriber fell so far behind the table index's in-process feed that it read from the engine until it caught up.",
+		}, []string{"table"}),
 		txns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pricestream_table_transactions_total", Help: "Write transactions by outcome (committed, canceled, conflict).",
 		}, []string{"outcome"}),
@@ -58,7 +63,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "pricestream_table_index_snapshot_loads_total", Help: "Index snapshots found when a table was opened, by result (loaded, or ignored and the index rebuilt from the engine).",
 		}, []string{"result"}),
 	}
-	reg.MustRegister(m.writes, m.conflicts, m.condFailures, m.writeSeconds, m.indexDelay, m.notify, m.txns, m.txnSeconds, m.compacted, m.snapshotSeconds, m.snapshotLoads)
+	reg.MustRegister(m.writes, m.conflicts, m.condFailures, m.writeSeconds, m.indexDelay, m.notify, m.feedFallbacks, m.txns, m.txnSeconds, m.compacted, m.snapshotSeconds, m.snapshotLoads)
 	return m
 }
 

@@ -116,9 +116,18 @@ func TestTableSnapshotRestart(t *testing.T) {
 	want := rebuilt(t, e, "snap")
 	require.Equal(t, want, indexDump(t, tb), "snapshot + changes after it = the index rebuilt from the stream")
 
+	// A subscription from before the snapshot reads the engine up to
+	// where the index's feed starts (after the snapshot), then the feed.
+	sub := subscribeAll(t, tb)
+	defer sub.Stop()
+
 	// The loaded index serves conditional writes: sequences are right.
 	_, err = tb.Update(ctx, item.Key{Partition: item.StringValue("k0001")}, mustUpdate(t, "SET n = n + :one"), WriteOptions{})
 	require.NoError(t, err)
+	c, err := sub.Next(ctx)
+	require.NoError(t, err)
+	require.Equal(t, `{"n":2,"pk":"k0001"}`, string(c.New.AppendPlainJSON(nil)))
+	waitAttached(t, sub)
 	got, err := tb.Get(ctx, item.Key{Partition: item.StringValue("k0001")}, GetOptions{})
 	require.NoError(t, err)
 	require.Equal(t, `{"n":2,"pk":"k0001"}`, string(got.AppendPlainJSON(nil)))
@@ -137,6 +146,14 @@ func TestTableSnapshotRestart(t *testing.T) {
 	tb, err = m4.Open(ctx, "snap")
 	require.NoError(t, err)
 	require.Equal(t, before, indexDump(t, tb))
+	sub4 := subscribeAll(t, tb)
+	defer sub4.Stop()
+	res, err := tb.Update(ctx, item.Key{Partition: item.StringValue("k0001")}, mustUpdate(t, "SET n = n + :one"), WriteOptions{})
+	require.NoError(t, err)
+	c, err = sub4.Next(ctx)
+	require.NoError(t, err)
+	require.Equal(t, res.Seq, c.Seq)
+	waitAttached(t, sub4)
 
 	// Deleting the table removes its snapshot; a new table of that name
 	// starts empty.
@@ -148,6 +165,33 @@ func TestTableSnapshotRestart(t *testing.T) {
 	tb, err = m4.Open(ctx, "snap")
 	require.NoError(t, err)
 	require.Equal(t, int64(0), tb.Info().Items)
+}
+
+// subscribeAll subscribes to tb's changes from the start and checks that
+// they are the changes the engine stores.
+func subscribeAll(t *testing.T, tb *Table) *Subscription {
+	t.Helper()
+	ctx := context.Background()
+	all, _, err := tb.ReadChanges(ctx, 1, 10000)
+	require.NoError(t, err)
+	sub, err := tb.Subscribe(ctx, Position{Kind: TrimHorizon})
+	require.NoError(t, err)
+	var read []*Change
+	for len(read) < len(all) {
+		cs, err := sub.NextBatch(ctx, 100)
+		require.NoError(t, err)
+		read = append(read, cs...)
+	}
+	require.Equal(t, all, read)
+	return sub
+}
+
+func waitAttached(t *testing.T, s *Subscription) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !Attached(s); {
+		require.True(t, time.Now().Before(deadline), "the subscription reads from the feed")
+		<-time.After(2 * time.Millisecond)
+	}
 }
 
 func mustUpdate(t *testing.T, src string) *expr.Update {
