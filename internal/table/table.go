@@ -252,14 +252,23 @@ func (t *Table) Get(ctx context.Context, key item.Key, opts GetOptions) (item.It
 	if err != nil {
 		return nil, err
 	}
-	it, err := decodeItem(b)
-	if err != nil || it == nil {
-		return nil, err
+	if opts.Projection == nil {
+		return decodeItem(b)
 	}
-	if opts.Projection != nil {
-		it = opts.Projection.Apply(it)
+	// Decode only the top-level attributes the projection reaches.
+	paths := opts.Projection.Paths()
+	names := make([]string, len(paths))
+	for i, p := range paths {
+		names[i] = p[0].Name
 	}
-	return it, nil
+	it, err := item.DecodeBinaryAttrs(b, names)
+	if err != nil {
+		return nil, fmt.Errorf("table: stored item: %w", err)
+	}
+	if it == nil {
+		return nil, nil
+	}
+	return opts.Projection.Apply(it), nil
 }
 
 // WriteOptions are the options of a write.

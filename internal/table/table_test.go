@@ -710,3 +710,35 @@ func waitFor(t *testing.T, d time.Duration, cond func() error) {
 	}
 	t.Fatalf("condition not met after %s: %v", d, err)
 }
+
+// A Get with a projection decodes only the top-level attributes the
+// projection reaches, and returns what the projection of the whole item
+// gives: nested paths, absent attributes, an absent item, and both read
+// paths (index and engine).
+func TestTableGetProjection(t *testing.T) {
+	e := enginetest.Start(t)
+	ctx := context.Background()
+	m := newManager(t, e)
+	_, err := m.Create(ctx, table.Spec{Name: "projected", Key: hashKey})
+	require.NoError(t, err)
+	tb, err := m.Open(ctx, "projected")
+	require.NoError(t, err)
+	full := it(t, `{"pk":"a","price":129.99,"name":"runner","attrs":{"color":"red","sizes":[40,41,42]},"tags":["x","y"],"stock":3}`)
+	_, err = tb.Put(ctx, full, table.WriteOptions{})
+	require.NoError(t, err)
+	key := item.Key{Partition: item.StringValue("a")}
+	for _, src := range []string{"price", "price, stock", "attrs.sizes[1], stock", "absent", "tags[0], absent.b"} {
+		proj, err := expr.CompileProjection(src, nil)
+		require.NoError(t, err)
+		for _, consistent := range []bool{false, true} {
+			got, err := tb.Get(ctx, key, table.GetOptions{Projection: proj, Consistent: consistent})
+			require.NoError(t, err)
+			require.Equal(t, plain(proj.Apply(full)), plain(got), "%s (consistent %v)", src, consistent)
+		}
+	}
+	proj, err := expr.CompileProjection("price", nil)
+	require.NoError(t, err)
+	got, err := tb.Get(ctx, item.Key{Partition: item.StringValue("nope")}, table.GetOptions{Projection: proj})
+	require.NoError(t, err)
+	require.Nil(t, got)
+}

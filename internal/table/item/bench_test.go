@@ -1,6 +1,7 @@
 package item
 
 import (
+	"fmt"
 	"testing"
 )
 
@@ -46,6 +47,33 @@ func BenchmarkItemBinaryDecode(b *testing.B) {
 		if _, err := DecodeBinary(enc); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkItemBinaryDecodeAttrs reads the five guardrail attributes of
+// the products item, beside the whole decode it replaces (whole=true).
+func BenchmarkItemBinaryDecodeAttrs(b *testing.B) {
+	data, err := benchItem(b).MarshalBinary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	names := []string{"price", "min_price", "max_price", "base_price", "price_revision"}
+	for _, whole := range []bool{false, true} {
+		b.Run(fmt.Sprintf("whole=%v", whole), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var err error
+				if whole {
+					_, err = DecodeBinary(data)
+				} else {
+					_, err = DecodeBinaryAttrs(data, names)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.SetBytes(int64(len(data)))
+		})
 	}
 }
 

@@ -177,6 +177,122 @@ func DecodeBinary(data []byte) (Item, error) {
 	return Item(m), nil
 }
 
+// DecodeBinaryAttrs decodes only the named top-level attributes of an
+// item's binary form (those it has; nil data gives nil): the others are
+// skipped over without being built, so a read of a few attributes of a
+// large item allocates for those alone. What it returns equals
+// [DecodeBinary]'s item restricted to names. The skipped attributes are
+// only checked as far as it takes to step over them: corrupt content there
+// may go unnoticed.
+func DecodeBinaryAttrs(data []byte, names []string) (Item, error) {
+	if data == nil {
+		return nil, nil
+	}
+	if len(data) == 0 || data[0] != binaryVersion {
+		return nil, errCorrupt("unknown version")
+	}
+	d := binDecoder{s: string(data[1:])}
+	n, err := d.uvarint()
+	if err != nil {
+		return nil, err
+	}
+	if n > (len(d.s)-d.pos)/2 {
+		return nil, errCorrupt("count out of range")
+	}
+	it := make(Item, min(n, len(names)))
+	prev := ""
+	for i := 0; i < n; i++ {
+		k, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 && k <= prev {
+			return nil, errCorrupt("names out of order")
+		}
+		prev = k
+		if !slices.Contains(names, k) {
+			if err := d.skip(1); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		v, err := d.value(1)
+		if err != nil {
+			return nil, err
+		}
+		it[k] = v
+	}
+	if d.pos != len(d.s) {
+		return nil, errCorrupt("trailing bytes")
+	}
+	return it, nil
+}
+
+// skip steps over one value as value would read it, building nothing.
+func (d *binDecoder) skip(depth int) error {
+	if depth > MaxDepth {
+		return errCorrupt("nested too deeply")
+	}
+	if d.pos >= len(d.s) {
+		return errCorrupt("truncated")
+	}
+	tag := d.s[d.pos]
+	d.pos++
+	switch tag {
+	case tagS, tagB, tagN:
+		_, err := d.str()
+		return err
+	case tagFalse, tagTrue, tagNull:
+		return nil
+	case tagL:
+		n, err := d.uvarint()
+		if err != nil {
+			return err
+		}
+		if n > len(d.s)-d.pos {
+			return errCorrupt("count out of range")
+		}
+		for range n {
+			if err := d.skip(depth + 1); err != nil {
+				return err
+			}
+		}
+		return nil
+	case tagM:
+		n, err := d.uvarint()
+		if err != nil {
+			return err
+		}
+		if n > (len(d.s)-d.pos)/2 {
+			return errCorrupt("count out of range")
+		}
+		for range n {
+			if _, err := d.str(); err != nil {
+				return err
+			}
+			if err := d.skip(depth + 1); err != nil {
+				return err
+			}
+		}
+		return nil
+	case tagSS, tagNS, tagBS:
+		n, err := d.uvarint()
+		if err != nil {
+			return err
+		}
+		if n == 0 || n > len(d.s)-d.pos {
+			return errCorrupt("set size out of range")
+		}
+		for range n {
+			if _, err := d.str(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return errCorrupt("unknown tag")
+}
+
 func errCorrupt(msg string) error { return &ValidationError{Msg: "corrupt binary item: " + msg} }
 
 type binDecoder struct {

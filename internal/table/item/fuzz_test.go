@@ -86,3 +86,39 @@ func FuzzDecodeBinary(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeBinaryAttrs holds the partial decode to the whole one: for
+// bytes the whole decode takes, the partial one gives its item restricted
+// to the names, for any names.
+func FuzzDecodeBinaryAttrs(f *testing.F) {
+	for _, s := range avSeeds[:4] {
+		it, err := ParseItem([]byte(s), "")
+		if err != nil {
+			f.Fatal(err)
+		}
+		b, _ := it.MarshalBinary()
+		for name := range it {
+			f.Add(b, name, "absent")
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte, a, b string) {
+		names := []string{a, b}
+		part, perr := DecodeBinaryAttrs(data, names)
+		whole, err := DecodeBinary(data)
+		if err != nil {
+			return // corrupt: the partial decode may or may not notice
+		}
+		if perr != nil {
+			t.Fatalf("partial decode failed where the whole one did not: %v", perr)
+		}
+		want := Item{}
+		for _, n := range names {
+			if v, ok := whole[n]; ok {
+				want[n] = v
+			}
+		}
+		if !want.Equal(part) {
+			t.Fatalf("partial decode %v, want %v", part, want)
+		}
+	})
+}
