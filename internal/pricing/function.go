@@ -148,6 +148,61 @@ type Pricer struct {
 	mu       sync.Mutex
 	products *table.Table
 	changes  *stream.Stream
+
+	// noPrecheck sends every decision through Modify (tests compare the
+	// two paths).
+	noPrecheck bool
+}
+
+// guardAttrs are the products' attributes the guardrails read.
+var guardAttrs = []string{attrPrice, attrMin, attrMax, attrChangeTimes, attrDecision}
+
+// guardrails are the configured guardrails with the item's price bounds.
+func (p *Pricer) guardrails(cur item.Item) Guardrails {
+	g := Guardrails{MaxStepPct: p.cfg.MaxStepPct, Cooldown: p.cfg.Cooldown, MaxChangesPerHour: p.cfg.MaxChangesPerHour}
+	g.MinPrice, _ = num(cur, attrMin)
+	g.MaxPrice, _ = num(cur, attrMax)
+	return g
+}
+
+// changeTimes are the event times of the item's price changes of the last
+// hour, oldest first.
+func changeTimes(cur item.Item) []time.Time {
+	var changes []time.Time
+	if l, ok := cur[attrChangeTimes]; ok && l.Type() == item.L {
+		for _, v := range l.L() {
+			if ms, ok := v.N().Int64(); ok && v.Type() == item.N {
+				changes = append(changes, time.UnixMilli(ms))
+			}
+		}
+	}
+	return changes
+}
+
+// precheck decides, from the product's guardrail attributes alone, the
+// refusals by cooldown and changes per hour, which are most decisions: it
+// returns the reason, with rec's prices filled in, or "" when the decision
+// must go through Modify. A refusal it finds stands for the item as it is
+// by the time Modify would read it: a product's change times only grow
+// (each change comes at least a cooldown after the one before) and the
+// features rows of a product carry non-decreasing event times.
+func (p *Pricer) precheck(cur item.Item, rec *DecisionRecord, seq item.Number) string {
+	if cur == nil {
+		return ""
+	}
+	if last, ok := cur[attrDecision]; ok && last.Type() == item.N && last.N().Cmp(seq) >= 0 {
+		return "" // a replay: Modify tells whether it was applied
+	}
+	price, ok := num(cur, attrPrice)
+	if !ok || price <= 0 {
+		return ""
+	}
+	g := p.guardrails(cur)
+	why := g.Allow(rec.EventTime, changeTimes(cur))
+	if why != "" {
+		rec.OldPrice, rec.NewPrice, rec.MinPrice, rec.MaxPrice = price, price, g.MinPrice, g.MaxPrice
+	}
+	return why
 }
 
 var _ trigger.Function = (*Pricer)(nil)
@@ -411,6 +466,17 @@ func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Re
 	if err != nil {
 		return p.refuse(rec, ReasonNoProduct, err), nil
 	}
+	if !p.noPrecheck {
+		// Most decisions are refused by the cooldown: decide those from
+		// the guardrail attributes, without decoding the whole item.
+		cur, err := products.GetAttrs(ctx, key, guardAttrs)
+		if err != nil {
+			return nil, err
+		}
+		if why := p.precheck(cur, rec, seq); why != "" {
+			return p.refuse(rec, why, nil), nil
+		}
+	}
 	var dec Decision
 	var predicted model.Prediction
 	res, err := products.Modify(ctx, key, func(cur item.Item) (item.Item, error) {
@@ -430,18 +496,9 @@ func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Re
 			return nil, &errRefused{ReasonNoProduct}
 		}
 		base, _ := num(cur, attrBase)
-		g := Guardrails{MaxStepPct: p.cfg.MaxStepPct, Cooldown: p.cfg.Cooldown, MaxChangesPerHour: p.cfg.MaxChangesPerHour}
-		g.MinPrice, _ = num(cur, attrMin)
-		g.MaxPrice, _ = num(cur, attrMax)
+		g := p.guardrails(cur)
 		rec.OldPrice, rec.NewPrice, rec.MinPrice, rec.MaxPrice = price, price, g.MinPrice, g.MaxPrice
-		var changes []time.Time
-		if l, ok := cur[attrChangeTimes]; ok && l.Type() == item.L {
-			for _, v := range l.L() {
-				if ms, ok := v.N().Int64(); ok && v.Type() == item.N {
-					changes = append(changes, time.UnixMilli(ms))
-				}
-			}
-		}
+		changes := changeTimes(cur)
 		if why := g.Allow(rec.EventTime, changes); why != "" {
 			return nil, &errRefused{why}
 		}

@@ -363,3 +363,44 @@ func TestPricingConcurrentProducts(t *testing.T) {
 		seen[d.DecisionID] = true
 	}
 }
+
+// The refusals decided from the guardrail attributes alone (precheck) are
+// the decisions Modify would have made: the same sequence of rows (applied,
+// refused by the cooldown and by the changes per hour, kept, replayed)
+// gives the same records and prices with the pre-check as without it.
+func TestPricingPrecheckMatchesModify(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	run := func(noPrecheck bool) ([]DecisionRecord, float64) {
+		f := start(t, Config{Cooldown: time.Minute, MaxChangesPerHour: 3, MaxStepPct: 10, MinGainPct: 0.01})
+		f.pricer.noPrecheck = noPrecheck
+		f.product(t, "shoe", 120, 60, 200)
+		var replay *trigger.Record
+		for i, step := range []struct {
+			views float64
+			at    time.Duration
+		}{{0, 0}, {0, 30 * time.Second}, {0, 59 * time.Second}, {0, 2 * time.Minute}, {0, 4 * time.Minute},
+			{200, 6 * time.Minute}, {200, 6*time.Minute + 10*time.Second}, {200, 8 * time.Minute}, {200, 30 * time.Minute}} {
+			r := f.row("shoe", step.views, t0.Add(step.at))
+			f.invoke(t, r)
+			if i == 1 {
+				replay = r
+			}
+		}
+		f.invoke(t, replay) // a refused row delivered again
+		ds := f.decisions(t)
+		for i := range ds {
+			ds[i].DecidedAt, ds[i].IngestTime, ds[i].E2EMillis = time.Time{}, time.Time{}, 0
+		}
+		return ds, f.price(t, "shoe")
+	}
+	with, priceWith := run(false)
+	without, priceWithout := run(true)
+	require.Equal(t, without, with)
+	require.Equal(t, priceWithout, priceWith)
+	var reasons []string
+	for _, d := range with {
+		reasons = append(reasons, d.Action+":"+d.Reason)
+	}
+	require.Contains(t, reasons, "refused:cooldown")
+	require.Contains(t, reasons, "refused:max_changes_per_hour")
+}

@@ -271,6 +271,28 @@ func (t *Table) Get(ctx context.Context, key item.Key, opts GetOptions) (item.It
 	return opts.Projection.Apply(it), nil
 }
 
+// GetAttrs returns the named top-level attributes of the item at key (nil
+// when there is none), decoding only those. It reads the index once it has
+// applied this process's writes of that key, not, as [Table.Get] waits
+// for, this process's writes of every key: for a reader that needs one item
+// current with its own writes, such as a check before a [Table.Modify] of
+// the same key, without waiting on writes to other items.
+func (t *Table) GetAttrs(ctx context.Context, key item.Key, names []string) (item.Item, error) {
+	kb := key.AppendOrdered(nil)
+	if err := t.ix.waitFor(ctx, t.keyWrite(kb)); err != nil {
+		return nil, err
+	}
+	b, err := t.visible(ctx, t.ix.get(string(kb)))
+	if err != nil {
+		return nil, err
+	}
+	it, err := item.DecodeBinaryAttrs(b, names)
+	if err != nil {
+		return nil, fmt.Errorf("table: stored item: %w", err)
+	}
+	return it, nil
+}
+
 // WriteOptions are the options of a write.
 type WriteOptions struct {
 	// Condition must hold for the item as it is (a missing item is nil)

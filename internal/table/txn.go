@@ -186,7 +186,7 @@ func (m *Manager) finish(ctx context.Context, t *Table, subj string, e *entry, d
 		}
 		return 0, fmt.Errorf("table %q: finish transaction %s: %w", t.name, e.lock.txn, classify(m.nc, err))
 	}
-	t.noteWrite(ack.Sequence)
+	t.noteKeyWrite(v.key, ack.Sequence)
 	if v.op != opRestore {
 		t.writes[opTransact].Inc()
 	}
@@ -514,7 +514,7 @@ func (m *Manager) tryTransact(ctx context.Context, items, order []*txnItem) erro
 			return fmt.Errorf("table: transaction: %w", classify(m.nc, err))
 		}
 		ti.mark = ack.Sequence
-		ti.a.Table.noteWrite(ack.Sequence)
+		ti.a.Table.noteKeyWrite(ti.key, ack.Sequence)
 		locked = append(locked, ti)
 	}
 	// Every lock marker is durable before the commit point is: a decision
