@@ -232,7 +232,9 @@ func TestFaultExternalNATSRestart(t *testing.T) {
 	ackedAtRestart := l.n.Load()
 	require.Eventually(t, func() bool { return l.n.Load() > ackedAtRestart+1000 }, 60*time.Second, 10*time.Millisecond, "ingest did not recover: %s", s.log())
 	t.Logf("down for %s; ingest acknowledging again %s after the server came back", up.Sub(down).Round(time.Millisecond), time.Since(up).Round(time.Millisecond))
-	require.NoError(t, c.Ready(ctx))
+	// Ready once every engine connection is back (the readers' may follow
+	// the writers' by a reconnect wait): then reads are served too.
+	require.Eventually(t, func() bool { return c.Ready(ctx) == nil }, 30*time.Second, 10*time.Millisecond, "not ready after the restart: %s", s.log())
 	stopLoad()
 	l.wg.Wait()
 

@@ -193,14 +193,22 @@ func (e *Engine) waitReady(ctx context.Context) error {
 	}
 }
 
-// Ready reports whether JetStream answers. It returns nil when the engine can
-// store and serve messages.
+// Ready reports whether every connection to the engine is up and
+// JetStream answers. It returns nil when the engine can store and serve
+// messages.
 func (e *Engine) Ready(ctx context.Context) error {
 	if e.isClosed() {
 		return ErrClosed
 	}
-	if s := e.nc.Status(); s != nats.CONNECTED {
-		return fmt.Errorf("engine: connection %s", s)
+	// Every connection: the parts that read through their own (streams,
+	// tables) cannot serve until theirs is back after a reconnect.
+	e.mu.Lock()
+	conns := e.mu.conns
+	e.mu.Unlock()
+	for _, nc := range conns {
+		if s := nc.Status(); s != nats.CONNECTED {
+			return fmt.Errorf("engine: connection %q %s", nc.Opts.Name, s)
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
