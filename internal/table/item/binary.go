@@ -192,40 +192,14 @@ func DecodeBinaryAttrs(data []byte, names []string) (Item, error) {
 		return nil, errCorrupt("unknown version")
 	}
 	d := binDecoder{s: string(data[1:])}
-	n, err := d.uvarint()
+	m, err := d.mapOf(0, names)
 	if err != nil {
 		return nil, err
-	}
-	if n > (len(d.s)-d.pos)/2 {
-		return nil, errCorrupt("count out of range")
-	}
-	it := make(Item, min(n, len(names)))
-	prev := ""
-	for i := 0; i < n; i++ {
-		k, err := d.str()
-		if err != nil {
-			return nil, err
-		}
-		if i > 0 && k <= prev {
-			return nil, errCorrupt("names out of order")
-		}
-		prev = k
-		if !slices.Contains(names, k) {
-			if err := d.skip(1); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		v, err := d.value(1)
-		if err != nil {
-			return nil, err
-		}
-		it[k] = v
 	}
 	if d.pos != len(d.s) {
 		return nil, errCorrupt("trailing bytes")
 	}
-	return it, nil
+	return Item(m), nil
 }
 
 // skip steps over one value as value would read it, building nothing.
@@ -346,7 +320,11 @@ func (d *binDecoder) str() (string, error) {
 	return s, nil
 }
 
-func (d *binDecoder) mapBody(depth int) (map[string]Value, error) {
+func (d *binDecoder) mapBody(depth int) (map[string]Value, error) { return d.mapOf(depth, nil) }
+
+// mapOf reads a map body, building only the members named (all when names
+// is nil) and stepping over the others.
+func (d *binDecoder) mapOf(depth int, names []string) (map[string]Value, error) {
 	n, err := d.uvarint()
 	if err != nil {
 		return nil, err
@@ -354,7 +332,11 @@ func (d *binDecoder) mapBody(depth int) (map[string]Value, error) {
 	if n > (len(d.s)-d.pos)/2 {
 		return nil, errCorrupt("count out of range")
 	}
-	m := make(map[string]Value, n)
+	size := n
+	if names != nil {
+		size = min(n, len(names))
+	}
+	m := make(map[string]Value, size)
 	prev := ""
 	for i := 0; i < n; i++ {
 		k, err := d.str()
@@ -365,6 +347,12 @@ func (d *binDecoder) mapBody(depth int) (map[string]Value, error) {
 			return nil, errCorrupt("names out of order")
 		}
 		prev = k
+		if names != nil && !slices.Contains(names, k) {
+			if err := d.skip(depth + 1); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		v, err := d.value(depth + 1)
 		if err != nil {
 			return nil, err
