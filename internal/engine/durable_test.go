@@ -164,24 +164,7 @@ func BenchmarkEngineDurablePublish(b *testing.B) {
 			ctx := context.Background()
 			_, err := e.JetStream().CreateStream(ctx, jetstream.StreamConfig{Name: "d", Subjects: []string{"d.>"}})
 			require.NoError(b, err)
-			data := make([]byte, 200)
-			var next atomic.Int64
-			var mu sync.Mutex
-			var firstErr error
-			b.SetParallelism(8) // 16 writers on 2 cores
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					i := next.Add(1)
-					if _, err := e.PublishExpect(ctx, e.Conn(), "d."+strconv.FormatInt(i, 10), data, 0); err != nil {
-						mu.Lock()
-						firstErr = err
-						mu.Unlock()
-					}
-				}
-			})
-			b.StopTimer()
-			require.NoError(b, firstErr)
+			publishParallel(b, e, func(i int64) string { return "d." + strconv.FormatInt(i, 10) })
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 			if syncs, waits := e.SyncStats(); syncs > 0 {
 				b.ReportMetric(float64(waits)/float64(syncs), "writes/fsync")
@@ -235,32 +218,39 @@ func BenchmarkEngineDurableUnderLoad(b *testing.B) {
 				require.NoError(b, err)
 			}
 			hops, stop := startRing(8, 16)
-			data := make([]byte, 200)
-			var next atomic.Int64
-			var mu sync.Mutex
-			var firstErr error
-			b.SetParallelism(8) // 16 writers on 2 cores
-			b.ResetTimer()
 			hops.Store(0)
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					i := next.Add(1)
-					subj := "d" + strconv.FormatInt(i%streams, 10) + "." + strconv.FormatInt(i, 10)
-					if _, err := e.PublishExpect(ctx, e.Conn(), subj, data, 0); err != nil {
-						mu.Lock()
-						firstErr = err
-						mu.Unlock()
-					}
-				}
+			publishParallel(b, e, func(i int64) string {
+				return "d" + strconv.FormatInt(i%streams, 10) + "." + strconv.FormatInt(i, 10)
 			})
-			b.StopTimer()
 			done := hops.Load()
 			stop()
-			require.NoError(b, firstErr)
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 			b.ReportMetric(float64(done)/b.Elapsed().Seconds(), "hops/s")
 		})
 	}
+}
+
+// publishParallel runs b.N fsynced 200-byte writes from 16 writers (on 2
+// cores), the i-th to subject(i), and stops the timer.
+func publishParallel(b *testing.B, e *engine.Engine, subject func(i int64) string) {
+	ctx := context.Background()
+	data := make([]byte, 200)
+	var next atomic.Int64
+	var mu sync.Mutex
+	var firstErr error
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := e.PublishExpect(ctx, e.Conn(), subject(next.Add(1)), data, 0); err != nil {
+				mu.Lock()
+				firstErr = err
+				mu.Unlock()
+			}
+		}
+	})
+	b.StopTimer()
+	require.NoError(b, firstErr)
 }
 
 // startRing starts n goroutines in a ring, passing tokens on through

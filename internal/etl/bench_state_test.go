@@ -22,18 +22,7 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkETLWindowStateSize -benchtime 1x ./internal/etl/
 func BenchmarkETLWindowStateSize(b *testing.B) {
-	spec, err := os.ReadFile("../../examples/fastsneakers/click-features.yaml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := Decode(spec)
-	if err != nil {
-		b.Fatal(err)
-	}
-	p, err := Compile(context.Background(), s, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	p := clickFeaturesPlan(b)
 	for _, c := range []struct {
 		name     string
 		products int
@@ -102,18 +91,7 @@ func windowStateSize(b *testing.B, p *Plan, products int, every time.Duration) (
 // time (the median over checkpoints); copy-us/checkpoint the worker's
 // whole copying time.
 func BenchmarkETLCheckpointCapture(b *testing.B) {
-	spec, err := os.ReadFile("../../examples/fastsneakers/click-features.yaml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := Decode(spec)
-	if err != nil {
-		b.Fatal(err)
-	}
-	p, err := Compile(context.Background(), s, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	p := clickFeaturesPlan(b)
 	const products, changed = 2500, 1000
 	for _, c := range []struct {
 		name string
@@ -209,4 +187,22 @@ func benchLookups(p *Plan, products int) map[string]*Lookup {
 		lookups[l.name] = l
 	}
 	return lookups
+}
+
+// clickFeaturesPlan compiles the Fast Sneakers click-features job.
+func clickFeaturesPlan(b *testing.B) *Plan {
+	b.Helper()
+	spec, err := os.ReadFile("../../examples/fastsneakers/click-features.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := Decode(spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := Compile(context.Background(), s, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p
 }

@@ -23,11 +23,8 @@ import (
 func TestETLSinkBackpressure(t *testing.T) {
 	e := newTestEnv(t, enginetest.Start(t))
 	ctx := context.Background()
-	_, err := e.tables.Create(ctx, table.Spec{Name: "out", Key: item.KeySchema{Partition: item.KeyAttribute{Name: "k", Type: item.S}}})
-	require.NoError(t, err)
-	tb, err := e.tables.Open(ctx, "out")
-	require.NoError(t, err)
-	_, err = e.streams.Create(ctx, stream.Spec{Name: "rows", Partitions: 1})
+	tb := outTable(t, e)
+	_, err := e.streams.Create(ctx, stream.Spec{Name: "rows", Partitions: 1})
 	require.NoError(t, err)
 	st, err := e.streams.Open(ctx, "rows")
 	require.NoError(t, err)
@@ -78,10 +75,7 @@ func TestETLSinkBackpressure(t *testing.T) {
 func TestETLSinkManyWriters(t *testing.T) {
 	e := newTestEnv(t, enginetest.Start(t))
 	ctx := context.Background()
-	_, err := e.tables.Create(ctx, table.Spec{Name: "out", Key: item.KeySchema{Partition: item.KeyAttribute{Name: "k", Type: item.S}}})
-	require.NoError(t, err)
-	tb, err := e.tables.Open(ctx, "out")
-	require.NoError(t, err)
+	tb := outTable(t, e)
 	s := newTableSink(tb, 16, 4, slog.New(slog.DiscardHandler))
 	wctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -131,10 +125,7 @@ func TestETLSinkManyWriters(t *testing.T) {
 func TestETLSinkQueueOrder(t *testing.T) {
 	e := newTestEnv(t, enginetest.Start(t))
 	ctx := context.Background()
-	_, err := e.tables.Create(ctx, table.Spec{Name: "out", Key: item.KeySchema{Partition: item.KeyAttribute{Name: "k", Type: item.S}}})
-	require.NoError(t, err)
-	tb, err := e.tables.Open(ctx, "out")
-	require.NoError(t, err)
+	tb := outTable(t, e)
 	s := newTableSink(tb, 1, 10, slog.New(slog.DiscardHandler))
 	emit := func(k string, at int64) {
 		t.Helper()
@@ -162,4 +153,15 @@ func TestETLSinkQueueOrder(t *testing.T) {
 	}
 	s.mu.Unlock()
 	require.Equal(t, []string{"a", "hot", "b", "c"}, order)
+}
+
+// outTable creates and opens the table "out", keyed by the string k.
+func outTable(t *testing.T, e *testEnv) *table.Table {
+	t.Helper()
+	ctx := context.Background()
+	_, err := e.tables.Create(ctx, table.Spec{Name: "out", Key: item.KeySchema{Partition: item.KeyAttribute{Name: "k", Type: item.S}}})
+	require.NoError(t, err)
+	tb, err := e.tables.Open(ctx, "out")
+	require.NoError(t, err)
+	return tb
 }
