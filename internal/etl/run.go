@@ -419,6 +419,7 @@ type startAt struct {
 	after bool // after the checkpoint's position
 	seq   uint64
 	index uint32
+	saved time.Time // when the checkpoint was stored
 }
 
 // read delivers a partition's records to its worker's inbox.
@@ -427,7 +428,14 @@ func (r *run) read(ctx context.Context, ps *partState, st startAt, out chan<- ba
 		pos := table.Position{Kind: table.Latest}
 		switch {
 		case st.after:
-			pos = table.Position{Kind: table.AfterSeq, Seq: st.seq}
+			from, pastEnd, err := r.tbl.ResumeAfter(ctx, st.seq, st.saved)
+			if err != nil {
+				return err
+			}
+			if pastEnd {
+				r.pastEnd(ps, strconv.FormatUint(st.seq, 10), strconv.FormatUint(from, 10))
+			}
+			pos = table.Position{Kind: table.AtSeq, Seq: from}
 		case r.plan.spec.Source.Start == "trim_horizon":
 			pos = table.Position{Kind: table.TrimHorizon}
 		}
@@ -453,7 +461,15 @@ func (r *run) read(ctx context.Context, ps *partState, st startAt, out chan<- ba
 	}
 	var from stream.Position
 	if st.after {
-		from = stream.Position{Seq: st.seq, Index: st.index}.Next()
+		after := stream.Position{Seq: st.seq, Index: st.index}
+		var pastEnd bool
+		var err error
+		if from, pastEnd, err = r.src.ResumeAfter(ctx, ps.part, after, st.saved); err != nil {
+			return err
+		}
+		if pastEnd {
+			r.pastEnd(ps, after.SequenceNumber(ps.part), from.SequenceNumber(ps.part))
+		}
 	} else {
 		s := stream.Start{Kind: stream.Latest}
 		switch r.plan.spec.Source.Start {
@@ -492,6 +508,18 @@ func (r *run) read(ctx context.Context, ps *partState, st startAt, out chan<- ba
 			return nil
 		}
 	}
+}
+
+// pastEnd reports a partition whose checkpoint lies past its source's end
+// (the source was created again, or lost an unsynced tail): reading goes
+// on from the first record stored after the checkpoint was, so that the
+// records the source stored at sequences the job had passed are not
+// skipped. The window state and the rows written keep what lost records
+// contributed.
+func (r *run) pastEnd(ps *partState, checkpoint, from string) {
+	r.m.metrics.pastEnd.WithLabelValues(r.job).Inc()
+	r.logger.Warn("checkpoint past the end of the source (created again, or lost records it had not synced): reading what it stored after the checkpoint",
+		"partition", ps.part, "checkpoint", checkpoint, "from", from)
 }
 
 // changeRecord turns a table change into a record: the new image (the old
@@ -943,7 +971,7 @@ func (r *run) restore(ctx context.Context, ps *partState) (startAt, error) {
 	if !c.has {
 		return startAt{}, nil
 	}
-	return startAt{after: true, seq: c.seq, index: c.index}, nil
+	return startAt{after: true, seq: c.seq, index: c.index, saved: e.Created()}, nil
 }
 
 // restoreWindow loads the window state a head names: a version 1 head's

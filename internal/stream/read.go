@@ -247,6 +247,33 @@ func (s *Stream) Tip(ctx context.Context, part int) (Tip, error) {
 	return Tip{Next: Position{Seq: mseq + 1}, Records: br.hdr.offset + uint64(br.hdr.count), LastArrival: time.Unix(0, last)}, nil
 }
 
+// ResumeAfter returns where a reader continues that last took the record
+// at position after in partition part, having saved that position at time
+// saved: the next position, or, when after lies past the partition's
+// newest stored record, the first record that arrived at or after saved,
+// with pastEnd true.
+//
+// A position past the end means the stream is not the one the reader
+// read: it was deleted and created again under its name, or it lost an
+// unsynced tail to a power failure. The engine then stores new records at
+// sequences the reader has already passed, and a reader that went on from
+// its position would skip them. Every record it has not seen arrived after
+// it saved its position (records before that are ones it read, or lost
+// ones), as long as the clock did not go back.
+func (s *Stream) ResumeAfter(ctx context.Context, part int, after Position, saved time.Time) (from Position, pastEnd bool, err error) {
+	tip, err := s.Tip(ctx, part)
+	if err != nil {
+		return Position{}, false, err
+	}
+	if after.Seq < tip.Next.Seq {
+		return after.Next(), false, nil
+	}
+	if from, err = s.resolveTime(ctx, part, saved); err != nil {
+		return Position{}, false, err
+	}
+	return from, true, nil
+}
+
 // Subscription delivers a partition's records as they are stored, from a
 // start position on, with the engine pushing them (no polling).
 type Subscription struct {

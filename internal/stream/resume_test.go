@@ -1,0 +1,51 @@
+package stream_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pricestream/pricestream/internal/engine/enginetest"
+	"github.com/pricestream/pricestream/internal/stream"
+)
+
+// TestStreamResumeAfter covers a position inside the partition (the next
+// one) and past its end (the first record that arrived after the position
+// was saved), as after the stream was created again or lost its tail.
+func TestStreamResumeAfter(t *testing.T) {
+	ctx := context.Background()
+	m := newManager(t, enginetest.Start(t), nil)
+	_, err := m.Create(ctx, stream.Spec{Name: "s", Partitions: 1})
+	require.NoError(t, err)
+	s, err := m.Open(ctx, "s")
+	require.NoError(t, err)
+	key := func(int) string { return "k" }
+	before, err := s.Append(ctx, entries(3, key))
+	require.NoError(t, err)
+	saved := time.Now()
+	after, err := s.Append(ctx, entries(2, key))
+	require.NoError(t, err)
+
+	from, pastEnd, err := s.ResumeAfter(ctx, 0, before[1].Position, saved)
+	require.NoError(t, err)
+	require.False(t, pastEnd)
+	require.Equal(t, before[1].Position.Next(), from)
+
+	last := after[1].Position
+	from, pastEnd, err = s.ResumeAfter(ctx, 0, last, saved)
+	require.NoError(t, err)
+	require.False(t, pastEnd, "the newest record is inside the partition")
+	require.Equal(t, last.Next(), from)
+
+	from, pastEnd, err = s.ResumeAfter(ctx, 0, stream.Position{Seq: last.Seq + 5}, saved)
+	require.NoError(t, err)
+	require.True(t, pastEnd)
+	require.Equal(t, after[0].Position, from, "the first record stored after the position was saved")
+
+	from, pastEnd, err = s.ResumeAfter(ctx, 0, stream.Position{Seq: last.Seq + 5}, time.Now())
+	require.NoError(t, err)
+	require.True(t, pastEnd)
+	require.Equal(t, last.Seq+1, from.Seq, "nothing stored since: the end")
+}
