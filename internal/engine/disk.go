@@ -60,7 +60,7 @@ func (g *diskGuard) measure() {
 	if err := syscall.Statfs(g.dir, &st); err != nil {
 		return
 	}
-	free := st.Bavail * uint64(st.Bsize)
+	free := uint64(st.Bavail) * uint64(st.Bsize) //nolint:unconvert // Bavail is int64 on some systems
 	g.free.Store(free)
 	g.ok.Store(true)
 	full := free < g.reserve

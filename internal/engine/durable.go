@@ -14,7 +14,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"golang.org/x/sys/unix"
 )
 
 // Group commit of the embedded server's writes.
@@ -96,7 +95,7 @@ func (d *durability) fsyncFile(f *os.File, dataOnly bool) error {
 		}
 	}
 	if dataOnly {
-		return unix.Fdatasync(int(f.Fd()))
+		return fdatasync(f)
 	}
 	return f.Sync()
 }
@@ -330,7 +329,7 @@ func syncFS(dir string) error {
 		return fmt.Errorf("engine: sync: %w", err)
 	}
 	defer f.Close()
-	if err := unix.Syncfs(int(f.Fd())); err != nil {
+	if err := syncfs(f); err != nil {
 		return fmt.Errorf("engine: sync %s: %w", dir, err)
 	}
 	return nil
