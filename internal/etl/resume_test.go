@@ -16,10 +16,11 @@ import (
 )
 
 // TestETLRunCheckpointPastEnd re-creates a job's source stream under its
-// name while the job is stopped, as an operator might, or as a power
-// failure does to a stream's unsynced tail: the stream stores its next
-// records at sequences the job's checkpoint has already passed. The job
-// must read them, not skip them, and say so.
+// name while the job is stopped, as an operator might: the stream stores
+// its records at sequences the job's checkpoint has already passed, as
+// after a power failure that lost the stream's unsynced tail. The job must
+// read them, not skip them, and say so; also when the new stream holds
+// more records than the checkpoint passed.
 func TestETLRunCheckpointPastEnd(t *testing.T) {
 	e := newTestEnv(t, enginetest.Start(t))
 	ctx := context.Background()
@@ -78,4 +79,52 @@ func TestETLRunCheckpointPastEnd(t *testing.T) {
 	require.NoError(t, m.Start(ctx, "counts"))
 	waitState(StateRunning, 14)
 	require.Equal(t, 1.0, testutil.ToFloat64(m.metrics.pastEnd.WithLabelValues("counts")))
+
+	// Created again and given more records than the checkpoint passed: the
+	// checkpoint is inside the new stream, but belongs to the old one.
+	require.NoError(t, m.Stop(ctx, "counts"))
+	waitState(StateStopped, 14)
+	require.NoError(t, e.streams.Delete(ctx, "clicks"))
+	_, err = e.streams.Create(ctx, stream.Spec{Name: "clicks", Partitions: 1})
+	require.NoError(t, err)
+	src, err = e.streams.Open(ctx, "clicks")
+	require.NoError(t, err)
+	for i := range 6 {
+		put(t, src, clickAt(40+i, "view", "p1", 1))
+	}
+	require.NoError(t, m.Start(ctx, "counts"))
+	waitState(StateRunning, 20)
+	require.Equal(t, 2.0, testutil.ToFloat64(m.metrics.pastEnd.WithLabelValues("counts")))
+	waitFor(t, 10*time.Second, func() error {
+		it, err := features.Get(ctx, item.Key{Partition: item.StringValue("p1")}, table.GetOptions{Consistent: true})
+		if err != nil {
+			return err
+		}
+		if v := it["views"]; v.N().String() != "20" {
+			return fmt.Errorf("views %s, want 20", v.N().String())
+		}
+		return nil
+	})
+}
+
+// TestETLCheckpointSource round-trips the source's creation time in a
+// checkpoint head, and reads heads written before it was kept (which end
+// before it) as not knowing it.
+func TestETLCheckpointSource(t *testing.T) {
+	c := &checkpointData{print: "p", source: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC).UnixNano(), has: true, seq: 42, index: 3, offset: 99, in: 7,
+		chain: stateChain{base: 5, baseChunks: 2, baseBytes: 100, deltaBytes: 10, deltas: []uint32{1, 2}}}
+	b := c.encode()
+	got, err := decodeCheckpoint(b)
+	require.NoError(t, err)
+	require.Equal(t, c.source, got.source)
+	require.Equal(t, c.seq, got.seq)
+	require.Equal(t, c.chain.deltas, got.chain.deltas)
+
+	c.source = 0
+	old := c.encode()
+	old = old[:len(old)-1] // varint 0 is one byte: a head from before
+	got, err = decodeCheckpoint(old)
+	require.NoError(t, err)
+	require.Zero(t, got.source)
+	require.Equal(t, c.chain.deltas, got.chain.deltas)
 }

@@ -115,8 +115,12 @@ type run struct {
 	lookups map[string]*Lookup
 	src     *stream.Stream
 	tbl     *table.Table
-	every   time.Duration
-	print   string // fingerprint of what the window state depends on
+	// srcCreated is the creation time of the source (Unix ns), which
+	// checkpoints keep: a checkpoint of a source deleted and created again
+	// under its name does not name a position in this one.
+	srcCreated int64
+	every      time.Duration
+	print      string // fingerprint of what the window state depends on
 
 	rowsWritten atomic.Uint64
 	started     time.Time
@@ -250,8 +254,11 @@ func (r *run) execute(ctx context.Context) error {
 			return fmt.Errorf("source stream %q: %w", spec.Source.Stream, err)
 		}
 		nparts = r.src.Partitions()
+		r.srcCreated = r.src.Created().UnixNano()
 	} else if r.tbl, err = r.m.tables.Open(ctx, spec.Source.Table); err != nil {
 		return fmt.Errorf("source table %q: %w", spec.Source.Table, err)
+	} else {
+		r.srcCreated = r.tbl.Created().UnixNano()
 	}
 
 	// Sinks, dead letters and lookups run until the workers have written
@@ -420,6 +427,9 @@ type startAt struct {
 	seq   uint64
 	index uint32
 	saved time.Time // when the checkpoint was stored
+	// recreated is set when the checkpoint belongs to an earlier source
+	// of the same name.
+	recreated bool
 }
 
 // read delivers a partition's records to its worker's inbox.
@@ -428,12 +438,19 @@ func (r *run) read(ctx context.Context, ps *partState, st startAt, out chan<- ba
 		pos := table.Position{Kind: table.Latest}
 		switch {
 		case st.after:
-			from, pastEnd, err := r.tbl.ResumeAfter(ctx, st.seq, st.saved)
+			var from uint64
+			var pastEnd bool
+			var err error
+			if st.recreated {
+				from, err = r.tbl.FirstSince(ctx, st.saved)
+			} else {
+				from, pastEnd, err = r.tbl.ResumeAfter(ctx, st.seq, st.saved)
+			}
 			if err != nil {
 				return err
 			}
-			if pastEnd {
-				r.pastEnd(ps, strconv.FormatUint(st.seq, 10), strconv.FormatUint(from, 10))
+			if pastEnd || st.recreated {
+				r.pastEnd(ps, st, strconv.FormatUint(st.seq, 10), strconv.FormatUint(from, 10))
 			}
 			pos = table.Position{Kind: table.AtSeq, Seq: from}
 		case r.plan.spec.Source.Start == "trim_horizon":
@@ -464,11 +481,16 @@ func (r *run) read(ctx context.Context, ps *partState, st startAt, out chan<- ba
 		after := stream.Position{Seq: st.seq, Index: st.index}
 		var pastEnd bool
 		var err error
-		if from, pastEnd, err = r.src.ResumeAfter(ctx, ps.part, after, st.saved); err != nil {
+		if st.recreated {
+			from, err = r.src.Resolve(ctx, ps.part, stream.Start{Kind: stream.AtTimestamp, Time: st.saved})
+		} else {
+			from, pastEnd, err = r.src.ResumeAfter(ctx, ps.part, after, st.saved)
+		}
+		if err != nil {
 			return err
 		}
-		if pastEnd {
-			r.pastEnd(ps, after.SequenceNumber(ps.part), from.SequenceNumber(ps.part))
+		if pastEnd || st.recreated {
+			r.pastEnd(ps, st, after.SequenceNumber(ps.part), from.SequenceNumber(ps.part))
 		}
 	} else {
 		s := stream.Start{Kind: stream.Latest}
@@ -510,16 +532,20 @@ func (r *run) read(ctx context.Context, ps *partState, st startAt, out chan<- ba
 	}
 }
 
-// pastEnd reports a partition whose checkpoint lies past its source's end
-// (the source was created again, or lost an unsynced tail): reading goes
-// on from the first record stored after the checkpoint was, so that the
-// records the source stored at sequences the job had passed are not
-// skipped. The window state and the rows written keep what lost records
-// contributed.
-func (r *run) pastEnd(ps *partState, checkpoint, from string) {
+// pastEnd reports a partition whose checkpoint does not name a position in
+// its source: the source was deleted and created again under its name, or
+// lost an unsynced tail to a power failure, so the checkpoint lies past its
+// end. Reading goes on from the first record stored after the checkpoint
+// was, so that the records the source stored at sequences the job had
+// passed are not skipped. The window state and the rows written keep what
+// lost records contributed.
+func (r *run) pastEnd(ps *partState, st startAt, checkpoint, from string) {
 	r.m.metrics.pastEnd.WithLabelValues(r.job).Inc()
-	r.logger.Warn("checkpoint past the end of the source (created again, or lost records it had not synced): reading what it stored after the checkpoint",
-		"partition", ps.part, "checkpoint", checkpoint, "from", from)
+	msg := "checkpoint past the end of the source (it lost records it had not synced): reading what it stored after the checkpoint"
+	if st.recreated {
+		msg = "checkpoint of a source that was deleted and created again since: reading what it stored after the checkpoint"
+	}
+	r.logger.Warn(msg, "partition", ps.part, "checkpoint", checkpoint, "from", from)
 }
 
 // changeRecord turns a table change into a record: the new image (the old
@@ -771,6 +797,7 @@ func (r *run) deadLetter(ctx context.Context, sr *srcRecord, re *RecordError) er
 // state), after a failed checkpoint, and at the first checkpoint.
 type checkpointData struct {
 	print                                        string
+	source                                       int64 // the source's creation time, Unix ns (0 in checkpoints from before it was kept)
 	has                                          bool
 	seq                                          uint64
 	index                                        uint32
@@ -813,6 +840,7 @@ func (c *checkpointData) encode() []byte {
 	for _, n := range c.chain.deltas {
 		e.uvarint(uint64(n))
 	}
+	e.varint(c.source) // last: readers of earlier heads stop before it
 	return e.b
 }
 
@@ -836,6 +864,9 @@ func decodeCheckpoint(b []byte) (*checkpointData, error) {
 		n := d.count()
 		for range n {
 			c.chain.deltas = append(c.chain.deltas, uint32(d.uvarint()))
+		}
+		if len(d.b) > 0 {
+			c.source = d.varint()
 		}
 	}
 	if d.err != nil {
@@ -971,7 +1002,7 @@ func (r *run) restore(ctx context.Context, ps *partState) (startAt, error) {
 	if !c.has {
 		return startAt{}, nil
 	}
-	return startAt{after: true, seq: c.seq, index: c.index, saved: e.Created()}, nil
+	return startAt{after: true, seq: c.seq, index: c.index, saved: e.Created(), recreated: c.source != 0 && c.source != r.srcCreated}, nil
 }
 
 // restoreWindow loads the window state a head names: a version 1 head's
@@ -1007,7 +1038,7 @@ func (r *run) restoreWindow(ctx context.Context, kv jetstream.KeyValue, ps *part
 func (r *run) snapshot(ps *partState) (*checkpointData, map[string]uint64) {
 	start := time.Now()
 	defer func() { r.m.metrics.stage.WithLabelValues(r.job, "snapshot").Observe(time.Since(start).Seconds()) }()
-	c := &checkpointData{print: r.print, has: ps.has, seq: ps.seq, index: ps.index, offset: ps.offset,
+	c := &checkpointData{print: r.print, source: r.srcCreated, has: ps.has, seq: ps.seq, index: ps.index, offset: ps.offset,
 		in: ps.in.Load(), processed: ps.processed.Load(), filtered: ps.filtered.Load(), dead: ps.dead.Load(), late: ps.late.Load(),
 		emitted: ps.emitted.Load(), rowsWritten: r.rowsWritten.Load()}
 	if ps.win != nil {

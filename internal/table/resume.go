@@ -35,6 +35,21 @@ func (t *Table) ResumeAfter(ctx context.Context, seq uint64, saved time.Time) (f
 	return from, true, nil
 }
 
+// Created returns the table's creation time; a table deleted and created
+// again under its name has a new one.
+func (t *Table) Created() time.Time { return t.created }
+
+// FirstSince returns the sequence of the first message of the table's
+// stream stored at or after since, or the sequence the next one will have
+// when there is none.
+func (t *Table) FirstSince(ctx context.Context, since time.Time) (uint64, error) {
+	st, err := t.StreamState(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return t.firstSince(ctx, since, st.LastSeq)
+}
+
 // firstSince returns the sequence of the first message stored at or after
 // since, or last+1 when there is none.
 func (t *Table) firstSince(ctx context.Context, since time.Time, last uint64) (uint64, error) {
