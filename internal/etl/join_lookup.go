@@ -83,6 +83,16 @@ func (l *Lookup) row(it item.Item) (string, *record.Record) {
 	return key, r
 }
 
+// attrs are the attributes of the table's items that row reads.
+func (l *Lookup) attrs() []string {
+	names := []string{l.key}
+	for _, f := range l.fields {
+		names = append(names, f.Name)
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
 // fieldSet is a set of field names to find in records.
 type fieldSet struct {
 	names []string
@@ -132,7 +142,9 @@ func keyText(v record.Value) string {
 }
 
 // Run loads the table and applies its changes until ctx is done. It
-// returns nil when ctx is done.
+// returns nil when ctx is done. It decodes only the attributes the join
+// reads of the items and of the changes' images: the key and the join's
+// fields ([table.ImageAttrs]).
 func (l *Lookup) Run(ctx context.Context, t *table.Table, logger *slog.Logger) error {
 	l.key = t.Schema().Partition.Name
 	rows := map[string]*record.Record{}
@@ -141,7 +153,7 @@ func (l *Lookup) Run(ctx context.Context, t *table.Table, logger *slog.Logger) e
 			rows[k] = r
 		}
 		return nil
-	})
+	}, table.ImageAttrs(l.attrs()...))
 	if err != nil {
 		return fmt.Errorf("join %s: load: %w", l.name, err)
 	}

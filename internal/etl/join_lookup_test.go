@@ -2,9 +2,17 @@ package etl
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/pricestream/pricestream/internal/engine/enginetest"
+	"github.com/pricestream/pricestream/internal/record"
+	"github.com/pricestream/pricestream/internal/table"
+	"github.com/pricestream/pricestream/internal/table/item"
 )
 
 // TestETLJoinPrune checks which fields joins set: all without a window;
@@ -68,4 +76,76 @@ dead_letter: d
 			}
 		})
 	}
+}
+
+// TestETLLookupFollow: a lookup holds the join's fields of each item, typed,
+// from the table's snapshot and then its changes (puts, updates of other
+// attributes, deletes), decoding only the key and those fields.
+func TestETLLookupFollow(t *testing.T) {
+	e := newTestEnv(t, enginetest.Start(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := e.tables.Create(ctx, table.Spec{Name: "products", Key: item.KeySchema{Partition: item.KeyAttribute{Name: "product_id", Type: item.S}}})
+	require.NoError(t, err)
+	products, err := e.tables.Open(ctx, "products")
+	require.NoError(t, err)
+	put := func(js string) {
+		t.Helper()
+		it, err := item.ParseJSON([]byte(js), "")
+		require.NoError(t, err)
+		_, err = products.Put(ctx, it, table.WriteOptions{})
+		require.NoError(t, err)
+	}
+	put(`{"product_id":"p1","base_price":100,"price":90,"name":"runner","tags":{"a":[1,2]}}`)
+	put(`{"product_id":"p2","price":"80","name":"walker"}`)
+
+	spec := &JoinSpec{Table: "products", On: "product_id", Fields: []JoinFieldSpec{
+		{Name: "base_price", Type: "double"}, {Name: "price", Type: "long", As: "list_price"}, {Name: "name", Type: "string"},
+	}}
+	l := newLookup(spec, []*record.Type{record.TypeDouble, record.TypeLong, record.TypeString})
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx, products, slog.New(slog.DiscardHandler)) }()
+	defer func() {
+		cancel()
+		require.NoError(t, <-done)
+	}()
+	<-l.Ready()
+	row := func(key string) string {
+		r, _ := l.Get(key)
+		if r == nil {
+			return "none"
+		}
+		return fmt.Sprint(r.Fields())
+	}
+	require.Equal(t, 2, l.Len())
+	p1 := row("p1")
+	require.Contains(t, p1, "base_price")
+	require.Contains(t, p1, "runner")
+	require.NotContains(t, p1, "tags")
+
+	put(`{"product_id":"p2","price":85,"name":"walker","extra":true}`)
+	key, err := products.ParseKey(item.Item{"product_id": item.StringValue("p1")})
+	require.NoError(t, err)
+	_, err = products.Delete(ctx, key, table.WriteOptions{})
+	require.NoError(t, err)
+	put(`{"product_id":"p3","base_price":5}`)
+	want := map[string]string{}
+	for id, js := range map[string]string{
+		"p2": `{"product_id":"p2","price":85,"name":"walker"}`,
+		"p3": `{"product_id":"p3","base_price":5}`,
+	} {
+		it, err := item.ParseJSON([]byte(js), "")
+		require.NoError(t, err)
+		_, r := l.row(it)
+		want[id] = fmt.Sprint(r.Fields())
+	}
+	waitFor(t, 10*time.Second, func() error {
+		for id, w := range map[string]string{"p1": "none", "p2": want["p2"], "p3": want["p3"]} {
+			if got := row(id); got != w {
+				return fmt.Errorf("%s: %s, want %s", id, got, w)
+			}
+		}
+		return nil
+	})
+	require.Equal(t, []string{"base_price", "name", "price", "product_id"}, l.attrs())
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -60,6 +61,15 @@ type Config struct {
 	// for its price write, so pricing the products of a batch one after
 	// another makes the last wait for all the writes before it.
 	Concurrency int `yaml:"concurrency" json:"concurrency"`
+	// Features, when set, are the features row's attributes a decision
+	// reads besides product_id and its times: the model's inputs (but
+	// PriceFeature and RatioFeature, which the policy fills in) must be
+	// among them, or the decision is refused with model_error, and the
+	// decision record's features hold those of them the row has as
+	// numbers. The pricing trigger then decodes only these attributes of
+	// each features change ([Pricer.ImageAttrs]). Default empty: the whole
+	// row, and the record's features hold every numeric attribute of it.
+	Features []string `yaml:"features" json:"features"`
 }
 
 // DefaultConfig returns the configuration with every default filled in.
@@ -112,6 +122,11 @@ func (c Config) Validate(prefix string) error {
 	if c.Concurrency < 0 || c.Concurrency > 1024 {
 		errs = append(errs, fmt.Errorf("%s.concurrency: must be 1-1024, got %d", prefix, c.Concurrency))
 	}
+	for i, f := range c.Features {
+		if f == "" {
+			errs = append(errs, fmt.Errorf("%s.features[%d]: must not be empty", prefix, i))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -149,9 +164,35 @@ type Pricer struct {
 	products *table.Table
 	changes  *stream.Stream
 
+	// features is cfg.Features as a set; nil when not configured.
+	features map[string]bool
+
 	// noPrecheck sends every decision through Modify (tests compare the
 	// two paths).
 	noPrecheck bool
+}
+
+// Attributes of a features row that the pricing function reads whatever
+// Config.Features says.
+const (
+	rowProductID     = "product_id"
+	rowLastEventTime = "last_event_time"
+	rowWindowEnd     = "window_end"
+	rowIngestTime    = "ingest_time"
+)
+
+var _ trigger.ImageProjector = (*Pricer)(nil)
+
+// ImageAttrs returns the attributes of a features row the pricing function
+// reads: product_id, last_event_time, window_end, ingest_time and
+// Config.Features; or nil (the whole row) when Config.Features is empty,
+// since a decision's record then holds every numeric attribute. A trigger
+// on the features table decodes only these of each change.
+func (p *Pricer) ImageAttrs() []string {
+	if p.features == nil {
+		return nil
+	}
+	return append([]string{rowProductID, rowLastEventTime, rowWindowEnd, rowIngestTime}, p.cfg.Features...)
 }
 
 // guardAttrs are the products' attributes the guardrails read.
@@ -221,7 +262,15 @@ func New(cfg Config, deps Deps) (*Pricer, error) {
 	if deps.Registerer == nil {
 		deps.Registerer = prometheus.NewRegistry()
 	}
-	return &Pricer{cfg: cfg.withDefaults(), deps: deps, logger: deps.Logger.With("component", "pricing"), metrics: newMetrics(deps.Registerer)}, nil
+	p := &Pricer{cfg: cfg.withDefaults(), deps: deps, logger: deps.Logger.With("component", "pricing"), metrics: newMetrics(deps.Registerer)}
+	if len(cfg.Features) > 0 {
+		p.cfg.Features = slices.Clone(cfg.Features)
+		p.features = make(map[string]bool, len(cfg.Features))
+		for _, f := range cfg.Features {
+			p.features[f] = true
+		}
+	}
+	return p, nil
 }
 
 func (p *Pricer) open(ctx context.Context) (*table.Table, *stream.Stream, error) {
@@ -433,24 +482,32 @@ func seqNumber(s string) (item.Number, error) { return item.ParseNumber(s) }
 func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Record) (*DecisionRecord, error) {
 	start := time.Now()
 	row := r.Change.NewImage
-	pid, ok := row["product_id"]
+	pid, ok := row[rowProductID]
 	if !ok || pid.Type() != item.S {
 		p.metrics.decisions.WithLabelValues("refused", ReasonBadFeature).Inc()
 		return nil, nil
 	}
 	rec := &DecisionRecord{DecisionID: r.SequenceNumber, ProductID: pid.S(), DecidedAt: start.UTC(), Features: map[string]float64{}}
-	for name, v := range row {
-		if v.Type() == item.N {
-			rec.Features[name] = v.N().Float64()
+	if p.features == nil {
+		for name, v := range row {
+			if v.Type() == item.N {
+				rec.Features[name] = v.N().Float64()
+			}
+		}
+	} else {
+		for _, name := range p.cfg.Features {
+			if v, ok := row[name]; ok && v.Type() == item.N {
+				rec.Features[name] = v.N().Float64()
+			}
 		}
 	}
-	rec.EventTime, ok = timeAttr(row, "last_event_time")
+	rec.EventTime, ok = timeAttr(row, rowLastEventTime)
 	if !ok {
-		if rec.EventTime, ok = timeAttr(row, "window_end"); !ok {
+		if rec.EventTime, ok = timeAttr(row, rowWindowEnd); !ok {
 			rec.EventTime = r.Arrival
 		}
 	}
-	rec.IngestTime, _ = timeAttr(row, "ingest_time")
+	rec.IngestTime, _ = timeAttr(row, rowIngestTime)
 	seq, err := seqNumber(r.SequenceNumber)
 	if err != nil {
 		return nil, fmt.Errorf("pricing: decision id %q: %w", r.SequenceNumber, err)
@@ -594,6 +651,13 @@ func (p *Pricer) demand(pred Predictor, row item.Item, base float64, last *model
 		case p.cfg.RatioFeature:
 			ratioAt = i
 		default:
+			if p.features != nil && !p.features[n] {
+				// Not decoded when the trigger projects the row: refuse
+				// rather than predict from a missing input.
+				return func(context.Context, float64) (float64, error) {
+					return 0, fmt.Errorf("pricing: model input %q is not in pricing.features", n)
+				}
+			}
 			if v, ok := num(row, n); ok {
 				vec[i] = v
 			} else {

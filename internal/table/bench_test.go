@@ -182,8 +182,8 @@ func benchNotify(b *testing.B, e *engine.Engine, path string, readers int) {
 	for i := range arrivals {
 		subscribe := tb.Subscribe
 		if path == "engine" {
-			subscribe = func(ctx context.Context, p table.Position) (*table.Subscription, error) {
-				return table.SubscribeEngine(ctx, tb, p)
+			subscribe = func(ctx context.Context, p table.Position, opts ...table.SubscribeOption) (*table.Subscription, error) {
+				return table.SubscribeEngine(ctx, tb, p, opts...)
 			}
 		}
 		sub, err := subscribe(ctx, table.Position{Kind: table.Latest})

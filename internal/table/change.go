@@ -49,9 +49,10 @@ type Change struct {
 	Size int
 }
 
-// decodeChange turns the message at seq into a Change, or nil for messages
-// that change nothing (lock markers and their release).
-func (t *Table) decodeChange(seq uint64, data []byte) (*Change, error) {
+// decodeChange turns the message at seq into a Change, with its images
+// decoded as proj selects, or nil for messages that change nothing (lock
+// markers and their release).
+func (t *Table) decodeChange(seq uint64, data []byte, proj projection) (*Change, error) {
 	var v version
 	if err := decodeVersion(data, &v); err != nil {
 		return nil, fmt.Errorf("table %q message %d: %w", t.name, seq, err)
@@ -73,12 +74,12 @@ func (t *Table) decodeChange(seq uint64, data []byte) (*Change, error) {
 		c.Event = EventInsert
 	}
 	if v.op == opPut {
-		if c.New, err = decodeItem(v.item); err != nil {
+		if c.New, err = proj.decode(v.item); err != nil {
 			return nil, err
 		}
 	}
 	if v.flags&flagOld != 0 {
-		if c.Old, err = decodeItem(v.old); err != nil {
+		if c.Old, err = proj.decode(v.old); err != nil {
 			return nil, err
 		}
 	}
@@ -196,7 +197,7 @@ func (t *Table) ReadChanges(ctx context.Context, from uint64, max int) ([]*Chang
 		before := next
 		err := directGetBatch(ctx, t.m.rc, t.jsName, t.wildcard, next, max-len(out), maxReadBytes-bytes, func(seq uint64, data []byte) bool {
 			next = seq + 1
-			c, err := t.decodeChange(seq, data)
+			c, err := t.decodeChange(seq, data, projection{})
 			if err != nil {
 				derr = err
 				return false
@@ -238,8 +239,9 @@ func (t *Table) ReadChanges(ctx context.Context, from uint64, max int) ([]*Chang
 // change once, in order. A slow reader holds back its own subscription,
 // never the index or other readers. [Subscription.NextBatch] hands a
 // reader that fell behind every change already buffered in one call.
-// Changes are decoded by the reader's call. Stop ends the subscription's
-// goroutine and waits for it.
+// Changes are decoded by the reader's call, each once, in the reader's
+// goroutine, and only as far as the subscription's [ImageAttrs] asks. Stop
+// ends the subscription's goroutine and waits for it.
 type Subscription struct {
 	t      *Table
 	ch     chan rawChange // filled by the feed or by the pump; never closed
@@ -256,6 +258,7 @@ type Subscription struct {
 	// engineOnly keeps the subscription on its engine consumer (the
 	// path before the feed, for tests and benchmarks).
 	engineOnly bool
+	proj       projection // what of the images the reader's calls decode
 	notify     prometheus.Observer
 	fallbacks  prometheus.Counter
 
@@ -271,20 +274,21 @@ type Subscription struct {
 // reader.
 const subscriptionBuffer = 1024
 
-// Subscribe starts delivering the table's changes from position p. Stop
-// must be called to release it.
-func (t *Table) Subscribe(ctx context.Context, p Position) (*Subscription, error) {
+// Subscribe starts delivering the table's changes from position p, as
+// opts say (by default with whole images). Stop must be called to release
+// it.
+func (t *Table) Subscribe(ctx context.Context, p Position, opts ...SubscribeOption) (*Subscription, error) {
 	from, err := t.Resolve(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	return t.subscribeFrom(ctx, from, false)
+	return t.subscribeFrom(ctx, from, false, newSubscribeConfig(opts))
 }
 
-func (t *Table) subscribeFrom(ctx context.Context, from uint64, engineOnly bool) (*Subscription, error) {
+func (t *Table) subscribeFrom(ctx context.Context, from uint64, engineOnly bool, cfg subscribeConfig) (*Subscription, error) {
 	s := &Subscription{
 		t: t, ch: make(chan rawChange, subscriptionBuffer), stop: make(chan struct{}), done: make(chan struct{}),
-		behind: make(chan struct{}, 1), engineOnly: engineOnly,
+		behind: make(chan struct{}, 1), engineOnly: engineOnly, proj: cfg.proj,
 		notify:    t.m.metrics.notify.WithLabelValues(t.name),
 		fallbacks: t.m.metrics.feedFallbacks.WithLabelValues(t.name),
 	}
@@ -499,7 +503,7 @@ func (s *Subscription) stoppedOrFailed() error {
 // decode decodes a buffered change and counts its delivery; a change that
 // does not decode fails the subscription.
 func (s *Subscription) decode(r rawChange) (*Change, error) {
-	c, err := s.t.decodeChange(r.seq, r.data)
+	c, err := s.t.decodeChange(r.seq, r.data, s.proj)
 	if err != nil {
 		s.failMu.Lock()
 		if s.failed == nil {
@@ -529,8 +533,11 @@ func (s *Subscription) Stop() {
 // a consistent snapshot of the index), then returns a Subscription of the
 // changes made after that snapshot. A lookup table kept in memory is
 // Follow plus applying each change. load must not keep the items it is
-// given past the call if it modifies them.
-func (t *Table) Follow(ctx context.Context, load func(item.Item) error) (*Subscription, error) {
+// given past the call if it modifies them. opts apply to the items loaded
+// as to the changes' images: with [ImageAttrs], both hold the named
+// attributes only.
+func (t *Table) Follow(ctx context.Context, load func(item.Item) error, opts ...SubscribeOption) (*Subscription, error) {
+	cfg := newSubscribeConfig(opts)
 	if err := t.ix.waitFor(ctx, t.lastWrite.Load()); err != nil {
 		return nil, err
 	}
@@ -543,7 +550,7 @@ func (t *Table) Follow(ctx context.Context, load func(item.Item) error) (*Subscr
 			ferr = err
 			return false
 		}
-		it, err := decodeItem(b)
+		it, err := cfg.proj.decode(b)
 		if err != nil {
 			ferr = err
 			return false
@@ -559,7 +566,7 @@ func (t *Table) Follow(ctx context.Context, load func(item.Item) error) (*Subscr
 	if ferr != nil {
 		return nil, ferr
 	}
-	return t.subscribeFrom(ctx, seq+1, false)
+	return t.subscribeFrom(ctx, seq+1, false, cfg)
 }
 
 // A named reader keeps its position in a table's change stream in the

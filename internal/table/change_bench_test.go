@@ -10,7 +10,7 @@ import (
 // BenchmarkDecodeChange is a change reader's own work per change of a
 // pricing_features row (25 attributes), without the engine's delivery:
 // the message, the keys and the new image (and the old one, for
-// NEW_AND_OLD_IMAGES).
+// NEW_AND_OLD_IMAGES), whole or projected ([ImageAttrs]).
 //
 //	go test -run '^$' -bench DecodeChange -count 6 -benchmem ./internal/table/
 func BenchmarkDecodeChange(b *testing.B) {
@@ -29,22 +29,34 @@ func BenchmarkDecodeChange(b *testing.B) {
 		b.Fatal(err)
 	}
 	bin, _ := row.MarshalBinary()
+	// attrs=8: what the pricing function reads of a row when it records
+	// the model's inputs and the dashboard's demand only.
+	projections := []struct {
+		name string
+		proj projection
+		n    int
+	}{
+		{"whole", projection{}, 25},
+		{"8", projection{names: []string{"product_id", "last_event_time", "window_end", "ingest_time", "trend", "price_ratio", "views", "conversion"}}, 8},
+	}
 	for _, view := range []ViewType{ViewNewImage, ViewNewAndOldImgs} {
-		b.Run("view="+string(view), func(b *testing.B) {
-			v := version{op: opPut, flags: flagExisted, time: time.Now().UnixNano(), key: k.AppendOrdered(nil), item: bin}
-			if view.needsOld() {
-				v.flags |= flagOld
-				v.old = bin
-			}
-			msg := appendVersion(nil, &v)
-			t := &Table{name: "features", schema: schema, view: view}
-			b.ReportAllocs()
-			for b.Loop() {
-				c, err := t.decodeChange(7, msg)
-				if err != nil || len(c.New) != 25 {
-					b.Fatal(err)
+		for _, p := range projections {
+			b.Run("view="+string(view)+"/attrs="+p.name, func(b *testing.B) {
+				v := version{op: opPut, flags: flagExisted, time: time.Now().UnixNano(), key: k.AppendOrdered(nil), item: bin}
+				if view.needsOld() {
+					v.flags |= flagOld
+					v.old = bin
 				}
-			}
-		})
+				msg := appendVersion(nil, &v)
+				t := &Table{name: "features", schema: schema, view: view}
+				b.ReportAllocs()
+				for b.Loop() {
+					c, err := t.decodeChange(7, msg, p.proj)
+					if err != nil || len(c.New) != p.n {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }

@@ -12,7 +12,8 @@
 // key) and the binary item, plus the old image when the table's view type
 // keeps old images. The stream is both the durable truth and the change
 // stream: [Table.Subscribe], [Table.ReadChanges] and [Table.Follow] read it
-// from any position. Table definitions live in a key-value bucket, as
+// from any position (a subscription decodes only the image attributes its
+// reader names with [ImageAttrs]). Table definitions live in a key-value bucket, as
 // stream definitions do.
 //
 // A single-item write ([Table.Put], [Table.Update], [Table.Delete]) reads

@@ -15,12 +15,12 @@ func Attached(s *Subscription) bool { return s.t.ix.feed.attached(s) }
 // SubscribeEngine subscribes as Subscribe does, but reads from an engine
 // consumer of the subscription's own and never from the index's feed: the
 // path before the feed, to compare with.
-func SubscribeEngine(ctx context.Context, t *Table, p Position) (*Subscription, error) {
+func SubscribeEngine(ctx context.Context, t *Table, p Position, opts ...SubscribeOption) (*Subscription, error) {
 	from, err := t.Resolve(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	return t.subscribeFrom(ctx, from, true)
+	return t.subscribeFrom(ctx, from, true, newSubscribeConfig(opts))
 }
 
 // Fallbacks reports how many times t's subscriptions fell behind the feed.

@@ -15,7 +15,9 @@
 //     ([AppendKinesisRecord] and [AppendDynamoDBRecord] encode their
 //     records as Lambda would).
 //   - [Function]: what is called: Go functions from a [Registry],
-//     [HTTPFunction], and WebAssembly modules.
+//     [HTTPFunction], and WebAssembly modules. A Go function on a table
+//     that implements [ImageProjector] gets (and the source decodes) only
+//     the image attributes it names and its filters read.
 //   - [Manager]: stores definitions in the engine (a key-value bucket),
 //     runs the enabled ones and reports their [Status].
 //

@@ -541,3 +541,36 @@ func (fs Filters) Match(doc map[string]any) bool {
 	}
 	return false
 }
+
+// imageAttrs returns the top-level attributes of a table change's images
+// that the patterns read (dynamodb.NewImage.NAME and
+// dynamodb.OldImage.NAME), sorted and without repeats, so that projected
+// images match as the whole ones would; whole is true when a pattern has
+// conditions on an image, or on the dynamodb object, as a whole.
+func (fs Filters) imageAttrs() (names []string, whole bool) {
+	for _, p := range fs {
+		for i := range p.root.fields {
+			f := &p.root.fields[i]
+			if f.name != "dynamodb" {
+				continue
+			}
+			if f.sub == nil {
+				return nil, true
+			}
+			for j := range f.sub.fields {
+				img := &f.sub.fields[j]
+				if img.name != "NewImage" && img.name != "OldImage" {
+					continue
+				}
+				if img.sub == nil {
+					return nil, true
+				}
+				for k := range img.sub.fields {
+					names = append(names, img.sub.fields[k].name)
+				}
+			}
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names), false
+}

@@ -217,3 +217,36 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+// TestFilterImageAttrs: the attributes of a table change's images that
+// filters read, which a projected trigger must still decode.
+func TestFilterImageAttrs(t *testing.T) {
+	for _, tc := range []struct {
+		patterns []string
+		names    []string
+		whole    bool
+	}{
+		{nil, nil, false},
+		{[]string{`{"eventName": ["INSERT"]}`}, nil, false},
+		{[]string{`{"dynamodb": {"Keys": {"pk": {"S": ["a"]}}, "SizeBytes": [{"numeric": [">", 10]}]}}`}, nil, false},
+		{[]string{`{"dynamodb": {"NewImage": {"price": {"N": [{"numeric": [">", 0]}]}, "cat": {"S": ["x"]}}}}`}, []string{"cat", "price"}, false},
+		{[]string{
+			`{"dynamodb": {"NewImage": {"price": {"N": [{"exists": true}]}}}}`,
+			`{"eventName": ["REMOVE"], "dynamodb": {"OldImage": {"gone": {"S": [{"exists": false}]}, "price": {"N": ["1"]}}}}`,
+		}, []string{"gone", "price"}, false},
+		{[]string{`{"dynamodb": {"NewImage": [{"exists": true}]}}`}, nil, true},
+		{[]string{`{"eventName": ["INSERT"]}`, `{"dynamodb": [{"exists": true}]}`}, nil, true},
+	} {
+		var specs []Filter
+		for _, p := range tc.patterns {
+			specs = append(specs, Filter{Pattern: json.RawMessage(p)})
+		}
+		fs, err := CompileFilters(specs)
+		require.NoError(t, err, tc.patterns)
+		names, whole := fs.imageAttrs()
+		require.Equal(t, tc.whole, whole, tc.patterns)
+		if !tc.whole {
+			require.Equal(t, tc.names, names, tc.patterns)
+		}
+	}
+}

@@ -19,6 +19,25 @@ type Function interface {
 	Invoke(ctx context.Context, b *Batch) (Response, error)
 }
 
+// ImageProjector is an optional capability of a [Function]: on a table's
+// change stream, a function that implements it gets in each change's
+// NewImage and OldImage only the top-level attributes ImageAttrs names
+// (and those the trigger's filters read), which the trigger decodes
+// alone; Keys stay whole. The trigger finds it by type assertion when it
+// starts and calls ImageAttrs then, once: the answer must not change
+// while the function is registered. ImageAttrs returns nil for whole
+// images, as a function without it gets them. A function that names its
+// attributes must read no others of the images: those are absent, as if
+// the item did not have them. The records sent to the trigger's on-failure
+// destination are the ones the function got, projected alike. HTTP and
+// wasm functions get whole images.
+type ImageProjector interface {
+	// ImageAttrs returns the names of the attributes the function reads
+	// of the images, or nil for all of them. The caller does not modify
+	// the slice.
+	ImageAttrs() []string
+}
+
 // FunctionOf adapts a plain Go function to a Function.
 type FunctionOf func(ctx context.Context, b *Batch) (Response, error)
 

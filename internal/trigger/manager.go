@@ -570,6 +570,7 @@ func (tr *triggerRun) setup(ctx context.Context) ([]*runner, error) {
 	if err != nil {
 		return nil, err
 	}
+	src = projected(src, fn, filters)
 	var dest sink
 	if spec.Destination != "" {
 		dref, _ := ParseSource(spec.Destination)

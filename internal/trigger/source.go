@@ -2,6 +2,7 @@ package trigger
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -61,3 +62,36 @@ type SourceOpener interface {
 // a partition without gaps, so that a gap means records expired before
 // the trigger read them.
 type denseOffsets interface{ denseOffsets() }
+
+// projectable is a Source whose records carry images (a table's change
+// stream) that can deliver them projected.
+type projectable interface {
+	// project returns a source like this one whose records' images hold
+	// only the named top-level attributes.
+	project(names []string) Source
+}
+
+// projected returns src delivering only the image attributes that fn
+// reads and filters match on, when src can project, fn names what it reads
+// ([ImageProjector]) and no filter needs a whole image; otherwise src.
+func projected(src Source, fn Function, filters Filters) Source {
+	ps, ok := src.(projectable)
+	if !ok {
+		return src
+	}
+	ip, ok := fn.(ImageProjector)
+	if !ok {
+		return src
+	}
+	names := ip.ImageAttrs()
+	if names == nil {
+		return src
+	}
+	fnames, whole := filters.imageAttrs()
+	if whole {
+		return src
+	}
+	all := append(slices.Clone(names), fnames...)
+	slices.Sort(all)
+	return ps.project(slices.Compact(all))
+}

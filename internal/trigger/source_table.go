@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -18,11 +19,15 @@ type TableSource struct {
 	t    *table.Table
 	view string
 	meta EventMeta
+	// attrs, when not nil, are the only attributes of the images its
+	// readers decode (see [ImageProjector]).
+	attrs []string
 }
 
 var (
-	_ Source = (*TableSource)(nil)
-	_ Tipper = (*TableSource)(nil)
+	_ Source      = (*TableSource)(nil)
+	_ Tipper      = (*TableSource)(nil)
+	_ projectable = (*TableSource)(nil)
 )
 
 // NewTableSource returns t's change stream as a source; region and account
@@ -39,6 +44,17 @@ func NewTableSource(t *table.Table, region, account string) *TableSource {
 		Region:    region,
 		SourceARN: "arn:aws:dynamodb:" + region + ":" + account + ":table/" + t.Name() + "/stream/" + label,
 	}}
+}
+
+// project returns a copy of the source whose readers decode only the
+// named attributes of the changes' images.
+func (ts *TableSource) project(names []string) Source {
+	c := *ts
+	c.attrs = slices.Clone(names)
+	if c.attrs == nil {
+		c.attrs = []string{}
+	}
+	return &c
 }
 
 // Partitions returns 1.
@@ -78,7 +94,11 @@ func (ts *TableSource) Open(ctx context.Context, part int, from From) (Partition
 	case from.Start == StartAtTimestamp:
 		return nil, fmt.Errorf("%w: at_timestamp works with data streams only", ErrInvalidArgument)
 	}
-	sub, err := ts.t.Subscribe(ctx, pos)
+	var opts []table.SubscribeOption
+	if ts.attrs != nil {
+		opts = append(opts, table.ImageAttrs(ts.attrs...))
+	}
+	sub, err := ts.t.Subscribe(ctx, pos, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -114,3 +114,115 @@ func TestTriggerTableSource(t *testing.T) {
 	require.Equal(t, "NEW_AND_OLD_IMAGES", ddb["StreamViewType"])
 	require.Len(t, ddb["SequenceNumber"], 21)
 }
+
+// imageRecorder is a Go function that records the images it gets, as
+// plain JSON; with attrs set it declares them ([trigger.ImageProjector]).
+type imageRecorder struct {
+	attrs []string
+	mu    sync.Mutex
+	got   []string // "NEW OLD" per record
+}
+
+func (f *imageRecorder) Invoke(_ context.Context, b *trigger.Batch) (trigger.Response, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range b.Records {
+		img := func(it item.Item) string {
+			if it == nil {
+				return "-"
+			}
+			return string(it.AppendPlainJSON(nil))
+		}
+		f.got = append(f.got, img(r.Change.NewImage)+" "+img(r.Change.OldImage))
+	}
+	return trigger.Response{}, nil
+}
+
+func (f *imageRecorder) ImageAttrs() []string { return f.attrs }
+
+func (f *imageRecorder) wait(t *testing.T, n int) []string {
+	t.Helper()
+	waitFor(t, 10*time.Second, func() error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if len(f.got) < n {
+			return fmt.Errorf("%d of %d records", len(f.got), n)
+		}
+		return nil
+	})
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.got...)
+}
+
+var _ trigger.ImageProjector = (*imageRecorder)(nil)
+
+// TestTriggerTableProjection: a Go function that names the attributes it
+// reads gets the images projected to those and to the ones its trigger's
+// filters read; one that names none, or whose filter reads a whole image,
+// gets whole images.
+func TestTriggerTableProjection(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	_, err := e.tables.Create(ctx, table.Spec{Name: "rows",
+		Key:        item.KeySchema{Partition: item.KeyAttribute{Name: "pk", Type: item.S}},
+		StreamView: table.ViewNewAndOldImgs})
+	require.NoError(t, err)
+	tb, err := e.tables.Open(ctx, "rows")
+	require.NoError(t, err)
+
+	fns := map[string]*imageRecorder{
+		"projected":   {attrs: []string{"price", "absent"}},
+		"filtered":    {attrs: []string{"price"}},
+		"wholefilter": {attrs: []string{"price"}},
+		"whole":       {},
+		"keys":        {attrs: []string{}},
+	}
+	for name, f := range fns {
+		require.NoError(t, e.fns.Register(name, f))
+	}
+	e.apply("name: projected\nsource: table:rows\nfunction: go:projected\n")
+	e.apply("name: filtered\nsource: table:rows\nfunction: go:filtered\nfilters:\n" +
+		"  - pattern: {dynamodb: {NewImage: {cat: {S: [{prefix: sh}]}}}}\n" +
+		"  - pattern: {eventName: [REMOVE], dynamodb: {OldImage: {tag: {S: [{exists: true}]}}}}\n")
+	e.apply("name: wholefilter\nsource: table:rows\nfunction: go:wholefilter\nfilters:\n  - pattern: {dynamodb: {NewImage: [{exists: false}]}}\n")
+	e.apply("name: whole\nsource: table:rows\nfunction: go:whole\n")
+	e.apply("name: keys\nsource: table:rows\nfunction: go:keys\n")
+
+	put := func(js string) {
+		t.Helper()
+		it, err := item.ParseJSON([]byte(js), "")
+		require.NoError(t, err)
+		_, err = tb.Put(ctx, it, table.WriteOptions{})
+		require.NoError(t, err)
+	}
+	put(`{"pk":"a","price":1,"cat":"shoe","tag":"x","extra":{"deep":[1,2]}}`)
+	put(`{"pk":"a","price":2,"cat":"hat","extra":"y"}`)
+	key, err := tb.Schema().KeyOf(item.Item{"pk": item.StringValue("a")})
+	require.NoError(t, err)
+	_, err = tb.Delete(ctx, key, table.WriteOptions{})
+	require.NoError(t, err)
+
+	require.Equal(t, []string{
+		`{"price":1} -`,
+		`{"price":2} {"price":1}`,
+		`- {"price":2}`,
+	}, fns["projected"].wait(t, 3))
+	// The filter's attributes come along: the first change passes on cat,
+	// the second fails on it, the REMOVE fails on tag (the old image has none).
+	require.Equal(t, []string{`{"cat":"shoe","price":1,"tag":"x"} -`}, fns["filtered"].wait(t, 1))
+	wholeImages := []string{
+		`{"cat":"shoe","extra":{"deep":[1,2]},"pk":"a","price":1,"tag":"x"} -`,
+		`{"cat":"hat","extra":"y","pk":"a","price":2} {"cat":"shoe","extra":{"deep":[1,2]},"pk":"a","price":1,"tag":"x"}`,
+		`- {"cat":"hat","extra":"y","pk":"a","price":2}`,
+	}
+	require.Equal(t, wholeImages, fns["whole"].wait(t, 3))
+	require.Equal(t, wholeImages, fns["wholefilter"].wait(t, 3))
+	require.Equal(t, []string{`{} -`, `{} {}`, `- {}`}, fns["keys"].wait(t, 3))
+
+	// The next change comes after the ones filtered out.
+	put(`{"pk":"b","price":3,"cat":"shirt"}`)
+	require.Equal(t, `{"price":3} -`, fns["projected"].wait(t, 4)[3])
+	require.Equal(t, []string{`{"cat":"shoe","price":1,"tag":"x"} -`, `{"cat":"shirt","price":3} -`}, fns["filtered"].wait(t, 2))
+	require.Equal(t, `{"cat":"shirt","pk":"b","price":3} -`, fns["wholefilter"].wait(t, 4)[3])
+}
