@@ -24,11 +24,16 @@ type Checkpoint struct {
 	// Generation is the creation time (Unix ns) of the trigger that wrote
 	// it: a trigger deleted and created again under the same name starts
 	// over even if a stopping runner wrote a checkpoint after the delete.
-	Generation     int64     `json:"generation"`
-	SequenceNumber string    `json:"sequence_number"`
-	Offset         uint64    `json:"offset"`
-	Arrival        time.Time `json:"arrival"`
-	Committed      time.Time `json:"committed"`
+	Generation     int64  `json:"generation"`
+	SequenceNumber string `json:"sequence_number"`
+	// SourceCreated is the creation time (Unix ns) of the source the
+	// checkpoint was taken on, when the source knows it ([Created]): a
+	// source deleted and created again under its name stores its records
+	// at sequences the checkpoint may have passed.
+	SourceCreated int64     `json:"source_created,omitempty"`
+	Offset        uint64    `json:"offset"`
+	Arrival       time.Time `json:"arrival"`
+	Committed     time.Time `json:"committed"`
 }
 
 // checkpoints keeps checkpoints in a key-value bucket, one key per trigger

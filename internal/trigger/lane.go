@@ -169,7 +169,7 @@ func (r *runner) finish(w *window, ns []uint64) {
 	if last == nil {
 		return
 	}
-	cp := Checkpoint{Source: r.spec.Source, Generation: r.gen, SequenceNumber: last.SequenceNumber, Offset: last.Offset, Arrival: last.Arrival}
+	cp := Checkpoint{Source: r.spec.Source, Generation: r.gen, SequenceNumber: last.SequenceNumber, SourceCreated: r.srcCreated, Offset: last.Offset, Arrival: last.Arrival}
 	r.done = &cp
 	r.status.checkpoint.Store(&cp)
 	r.commit.set(cp)

@@ -16,6 +16,7 @@ type metrics struct {
 	filtered    *prometheus.CounterVec
 	destination *prometheus.CounterVec
 	dropped     *prometheus.CounterVec
+	pastEnd     *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
 	delivery    *prometheus.HistogramVec
 }
@@ -54,6 +55,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pricestream_trigger_records_dropped_total", Help: "Records that failed past the policy with no destination configured (each batch is logged at Warn).",
 		}, []string{"trigger", "condition"}),
+		pastEnd: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pricestream_trigger_checkpoints_past_end_total", Help: "Partitions that started from a checkpoint past their source's end, or of an earlier source of the same name, and read what the source stored after the checkpoint instead.",
+		}, tr),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "pricestream_trigger_invocation_seconds", Help: "Duration of one function invocation.", Buckets: latencyBuckets,
 		}, tr),
@@ -61,7 +65,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "pricestream_trigger_delivery_seconds", Help: "Time from a record's arrival to the first invocation of the function with it.", Buckets: latencyBuckets,
 		}, tr),
 	}
-	reg.MustRegister(m.iteratorAge, m.invocations, m.errors, m.retries, m.bisections, m.processed, m.filtered, m.destination, m.dropped, m.duration, m.delivery)
+	reg.MustRegister(m.iteratorAge, m.invocations, m.errors, m.retries, m.bisections, m.processed, m.filtered, m.destination, m.dropped, m.pastEnd, m.duration, m.delivery)
 	return m
 }
 
@@ -75,6 +79,7 @@ type triggerMetrics struct {
 	bisections  prometheus.Counter
 	processed   prometheus.Counter
 	filtered    prometheus.Counter
+	pastEnd     prometheus.Counter
 	duration    prometheus.Observer
 	delivery    prometheus.Observer
 }
@@ -88,6 +93,7 @@ func (m *metrics) forTrigger(name string) *triggerMetrics {
 		bisections:  m.bisections.WithLabelValues(name),
 		processed:   m.processed.WithLabelValues(name),
 		filtered:    m.filtered.WithLabelValues(name),
+		pastEnd:     m.pastEnd.WithLabelValues(name),
 		duration:    m.duration.WithLabelValues(name),
 		delivery:    m.delivery.WithLabelValues(name),
 	}
@@ -102,7 +108,7 @@ func (m *metrics) forget(name string) {
 	for _, v := range []*prometheus.MetricVec{m.iteratorAge.MetricVec, m.destination.MetricVec, m.dropped.MetricVec} {
 		v.DeletePartialMatch(prometheus.Labels{"trigger": name})
 	}
-	for _, v := range []*prometheus.CounterVec{m.invocations, m.errors, m.retries, m.bisections, m.processed, m.filtered} {
+	for _, v := range []*prometheus.CounterVec{m.invocations, m.errors, m.retries, m.bisections, m.processed, m.filtered, m.pastEnd} {
 		v.DeleteLabelValues(name)
 	}
 	m.duration.DeleteLabelValues(name)

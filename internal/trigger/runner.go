@@ -41,8 +41,11 @@ type runner struct {
 	age     prometheus.Gauge
 	logger  *slog.Logger
 	commit  *committer
-	gen     int64            // the definition's creation time: checkpoints of an older trigger of the same name are ignored
-	now     func() time.Time // the clock of record ages (tests move it)
+	gen     int64 // the definition's creation time: checkpoints of an older trigger of the same name are ignored
+	// srcCreated is the source's creation time (Unix ns; 0 when it does
+	// not say), which checkpoints keep.
+	srcCreated int64
+	now        func() time.Time // the clock of record ages (tests move it)
 
 	// The last record done with (the checkpoint): set by the lanes under
 	// their window's lock, read by the run goroutine between readers.
@@ -89,6 +92,9 @@ func newRunner(def *Definition, src Source, part int, fn Function, filters Filte
 	r := &runner{
 		name: spec.Name, spec: spec, src: src, part: part, fn: fn, filters: filters, dest: dest, cps: cps, cfg: cfg,
 		tm: tm, age: tm.iteratorAge(part), logger: logger.With("partition", part), gen: def.Created.UnixNano(), now: now,
+	}
+	if c, ok := src.(Created); ok {
+		r.srcCreated = c.Created().UnixNano()
 	}
 	name := spec.Name
 	r.commit = newCommitter(cps, name, part, cfg.CommitInterval, func(err error) {
@@ -159,7 +165,20 @@ func (r *runner) runOnce(ctx context.Context) error {
 		}
 	}
 	if r.done != nil {
-		from.After = r.done.SequenceNumber
+		from.After, from.Saved, from.SourceCreated = r.done.SequenceNumber, r.done.Committed, r.done.SourceCreated
+		if from.Saved.IsZero() {
+			// Done with in this process but not committed yet: the last
+			// record's arrival is as late as can be known.
+			from.Saved = r.done.Arrival
+		}
+		from.PastEnd = func(recreated bool, at string) {
+			r.tm.pastEnd.Inc()
+			msg := "checkpoint past the end of the source (it lost records it had not synced): reading what it stored after the checkpoint"
+			if recreated {
+				msg = "checkpoint of a source that was deleted and created again since: reading what it stored after the checkpoint"
+			}
+			r.logger.Warn(msg, "checkpoint", r.done.SequenceNumber, "from", at)
+		}
 	}
 	rd, err := r.src.Open(ctx, r.part, from)
 	if err != nil {

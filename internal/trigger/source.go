@@ -34,6 +34,19 @@ type PartitionReader interface {
 	Close()
 }
 
+// Created is a Source that knows when it was created: a source deleted
+// and created again under its name has a new time, and its checkpoints
+// from before do not name positions in it.
+type Created interface {
+	Created() time.Time
+}
+
+// recreated reports whether a checkpoint taken on a source created at
+// created (Unix ns, 0 when not known) belongs to an earlier source than s.
+func recreated(s Created, created int64) bool {
+	return created != 0 && s.Created().UnixNano() != created
+}
+
 // Tipper is a Source that can say how far a partition extends, for lag.
 type Tipper interface {
 	// Tip returns the number of records ever stored in the partition and
@@ -45,6 +58,16 @@ type Tipper interface {
 type From struct {
 	// After is a sequence number from a checkpoint: start just after it.
 	After string
+	// Saved is when the checkpoint was committed, and SourceCreated the
+	// creation time (Unix ns) of the source it was taken on (0: not
+	// known). When After lies past the partition's end, or the source was
+	// created again since (see [Created]), the engine has stored or will
+	// store new records at sequences the checkpoint passed: Open then
+	// starts at the first record stored at or after Saved, and calls
+	// PastEnd (when set) with the sequence number it starts at.
+	Saved         time.Time
+	SourceCreated int64
+	PastEnd       func(recreated bool, from string)
 	// Start applies when After is empty: trim_horizon, latest or
 	// at_timestamp (with Time).
 	Start string

@@ -17,8 +17,9 @@ type StreamSource struct {
 }
 
 var (
-	_ Source = (*StreamSource)(nil)
-	_ Tipper = (*StreamSource)(nil)
+	_ Source  = (*StreamSource)(nil)
+	_ Tipper  = (*StreamSource)(nil)
+	_ Created = (*StreamSource)(nil)
 )
 
 // NewStreamSource returns s as a source; region and account go into the
@@ -31,6 +32,9 @@ func NewStreamSource(s *stream.Stream, region, account string) *StreamSource {
 }
 
 func (*StreamSource) denseOffsets() {}
+
+// Created returns the stream's creation time.
+func (ss *StreamSource) Created() time.Time { return ss.s.Created() }
 
 // Partitions returns the stream's partition count.
 func (ss *StreamSource) Partitions() int { return ss.s.Partitions() }
@@ -60,7 +64,19 @@ func (ss *StreamSource) Open(ctx context.Context, part int, from From) (Partitio
 		if p != part {
 			return nil, fmt.Errorf("trigger: checkpoint %s belongs to partition %d, not %d", from.After, p, part)
 		}
-		pos = after.Next()
+		var pastEnd bool
+		again := recreated(ss, from.SourceCreated)
+		if again {
+			pos, err = ss.s.Resolve(ctx, part, stream.Start{Kind: stream.AtTimestamp, Time: from.Saved})
+		} else {
+			pos, pastEnd, err = ss.s.ResumeAfter(ctx, part, after, from.Saved)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if (pastEnd || again) && from.PastEnd != nil {
+			from.PastEnd(again, pos.SequenceNumber(part))
+		}
 	} else {
 		st := stream.Start{Kind: stream.TrimHorizon}
 		switch from.Start {

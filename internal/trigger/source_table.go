@@ -27,6 +27,7 @@ type TableSource struct {
 var (
 	_ Source      = (*TableSource)(nil)
 	_ Tipper      = (*TableSource)(nil)
+	_ Created     = (*TableSource)(nil)
 	_ projectable = (*TableSource)(nil)
 )
 
@@ -56,6 +57,9 @@ func (ts *TableSource) project(names []string) Source {
 	}
 	return &c
 }
+
+// Created returns the table's creation time.
+func (ts *TableSource) Created() time.Time { return ts.t.Created() }
 
 // Partitions returns 1.
 func (ts *TableSource) Partitions() int { return 1 }
@@ -88,7 +92,21 @@ func (ts *TableSource) Open(ctx context.Context, part int, from From) (Partition
 		if err != nil {
 			return nil, fmt.Errorf("trigger: checkpoint %q of table %q: %w", from.After, ts.t.Name(), err)
 		}
-		pos = table.Position{Kind: table.AfterSeq, Seq: seq}
+		var start uint64
+		var pastEnd bool
+		again := recreated(ts, from.SourceCreated)
+		if again {
+			start, err = ts.t.FirstSince(ctx, from.Saved)
+		} else {
+			start, pastEnd, err = ts.t.ResumeAfter(ctx, seq, from.Saved)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if (pastEnd || again) && from.PastEnd != nil {
+			from.PastEnd(again, strconv.FormatUint(start, 10))
+		}
+		pos = table.Position{Kind: table.AtSeq, Seq: start}
 	case from.Start == StartLatest:
 		pos = table.Position{Kind: table.Latest}
 	case from.Start == StartAtTimestamp:
