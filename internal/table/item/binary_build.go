@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"strings"
+	"unsafe"
 )
 
 // Building the binary form piece by piece. A producer that holds its
@@ -87,12 +88,20 @@ func AppendBinaryM(dst []byte, n int) []byte {
 // Validate does, with their errors (except that an item nested too deeply
 // is refused as such before its key is looked at), and returns the key. It
 // is how a table checks an item it is given already encoded. The key's
-// strings are a copy: data is not retained.
+// strings are a copy: data is not retained, and must not change during
+// the call.
 func (ks KeySchema) KeyOfBinary(data []byte) (Key, error) {
 	if len(data) == 0 || data[0] != binaryVersion {
 		return Key{}, errCorrupt("unknown version")
 	}
-	d := binDecoder{s: string(data[1:])}
+	// The walk reads data as a string without a copy of it (a whole
+	// item's worth per write): what it returns that comes from data (the
+	// key's strings, a name in an error) is copied, and its other errors
+	// do not quote data.
+	var d binDecoder
+	if len(data) > 1 {
+		d.s = unsafe.String(&data[1], len(data)-1)
+	}
 	n, err := d.uvarint()
 	if err != nil {
 		return Key{}, err
@@ -117,7 +126,7 @@ func (ks KeySchema) KeyOfBinary(data []byte) (Key, error) {
 		start := d.pos
 		vsize, err := d.check(1)
 		if err == errNested {
-			return Key{}, &ValidationError{Path: name, Msg: msgNesting}
+			return Key{}, &ValidationError{Path: strings.Clone(name), Msg: msgNesting}
 		}
 		if err != nil {
 			return Key{}, err
@@ -125,7 +134,7 @@ func (ks KeySchema) KeyOfBinary(data []byte) (Key, error) {
 		size += len(name) + vsize
 		if nameErr == nil {
 			if err := checkName(name); err != nil {
-				nameErr = inName(err, name)
+				nameErr = inName(err, strings.Clone(name))
 			}
 		}
 		if name == ks.Partition.Name || (ks.HasSort() && name == ks.Sort.Name) {
@@ -159,8 +168,7 @@ func (ks KeySchema) KeyOfBinary(data []byte) (Key, error) {
 	if size > MaxSize {
 		return Key{}, &ValidationError{Msg: "Item size has exceeded the maximum allowed size"}
 	}
-	// The key's strings share d.s, a copy of all of data: a copy of
-	// them alone keeps no more than they need.
+	// The key's strings are in data, which the caller keeps.
 	k.Partition.s = strings.Clone(k.Partition.s)
 	k.Sort.s = strings.Clone(k.Sort.s)
 	return k, nil

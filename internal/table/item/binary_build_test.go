@@ -154,3 +154,15 @@ func TestItemKeyOfBinary(t *testing.T) {
 	good[len(good)-1] = 'y'
 	require.Equal(t, "p-1", key.Partition.S(), "the key does not share data")
 }
+
+func TestItemKeyOfBinaryAllocs(t *testing.T) {
+	ks := KeySchema{Partition: KeyAttribute{Name: "pk", Type: S}}
+	data, err := Item{"pk": StringValue("p-1"), "a": ListValue([]Value{IntValue(1), MapValue(map[string]Value{"x": StringValue("y")})}), "n": NumberValue(MustParseNumber("1.5"))}.MarshalBinary()
+	require.NoError(t, err)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := ks.KeyOfBinary(data); err != nil {
+			t.Fatal(err)
+		}
+	})
+	require.Equal(t, 1.0, allocs, "the key's copy alone")
+}
