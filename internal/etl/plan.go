@@ -41,11 +41,11 @@ type Plan struct {
 	// processor.processData), nil when they are copied. In place is safe
 	// where nothing keeps a decoded record's strings past its event but
 	// what owns copies: window state does (setValue, the keys' values), a
-	// stream sink encodes a row before emit returns; a table sink keeps
-	// its rows' items until written, so a record that can reach one
+	// stream sink encodes a row before emit returns; a table sink encodes
+	// a row at emit too but keeps its key's text (for a string key, the
+	// row's string) until written, so a record that can reach one
 	// without a window between (a job without a window, or split_rows
-	// to an extra sink) is decoded with a copy. The one copy costs less
-	// than copying each of its strings into the item.
+	// to an extra sink) is decoded with a copy.
 	inPlace *record.JSONDecoder
 }
 

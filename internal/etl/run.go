@@ -23,7 +23,6 @@ import (
 	"github.com/pricestream/pricestream/internal/record"
 	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
-	"github.com/pricestream/pricestream/internal/table/item"
 )
 
 // A run is one life of a job in this process: it reads the source's
@@ -197,7 +196,7 @@ func (r *run) openSink(ctx context.Context, s *SinkSpec) (rowSink, []string, err
 				r.observe(stageEndToEnd, e2e)
 			}
 		}
-		ts.onError = func(_ item.Item, err error) {
+		ts.onError = func(err error) {
 			r.logger.Warn("sink refused a row; dropped", "table", s.Table, "err", err)
 		}
 		return ts, ts.keys, nil

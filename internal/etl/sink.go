@@ -13,7 +13,6 @@ import (
 	"github.com/pricestream/pricestream/internal/record"
 	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
-	"github.com/pricestream/pricestream/internal/table/item"
 )
 
 // Sinks. A table sink upserts rows keyed by the table's key: the rows of
@@ -21,17 +20,29 @@ import (
 // one; with fsync-before-ack every item write costs one fsync, so only the
 // newest row per key is worth writing) and keys are written by a pool of
 // writers in parallel, one write per key at a time so that a key's rows
-// land in order. A stream sink appends rows as JSON. Both bound what waits
-// (emit blocks when full: backpressure reaches the source) and count rows
-// by epoch, so that a checkpoint can wait until every row emitted before
-// it is durable.
+// land in order. A row waits in the binary item form the table stores
+// (appendBinItem), which the writer hands to Table.PutEncoded: no item map
+// is built per row, and the buffers are reused. A stream sink appends rows
+// as JSON. Both bound what waits (emit blocks when full: backpressure
+// reaches the source) and count rows by epoch, so that a checkpoint can
+// wait until every row emitted before it is durable.
+//
+// A row is converted when it is emitted, not when a writer takes it, even
+// though a row replaced while it waits is then converted for nothing: the
+// row is not the sink's to keep. It is the window's one row record, reset
+// and refilled for the next row it emits (emitRow), or an output
+// transform's scratch record; keeping it would take a copy of the record
+// (its fields and nested records: more bytes than its encoding) per row.
+// Converted into a reused buffer, a replaced row costs its encoding's CPU
+// and no allocation.
 
 // rowSink is a sink as the runner uses it. emit may block (backpressure);
 // it converts the row before it returns, so the caller may reuse it. A
 // row's strings may alias the input record it came from (decoded in
 // place): what a sink keeps past emit owns copies of them, or the plan
-// must not decode in place for it (see Plan.inPlace: a table sink's
-// items refer to the row's strings).
+// must not decode in place for it (see Plan.inPlace). A table sink keeps
+// the row's encoding (a copy) and its key's text, which for a key of one
+// string field is that field's string.
 //
 // at is the wall time of the emit in Unix nanoseconds, as the caller read
 // it (the start of the worker's batch: a clock read per row is not free);
@@ -95,7 +106,13 @@ type tableSink struct {
 	// record, how long it waited from its emit to the write's start (0 when
 	// the emit's time is unknown), and how long the write took.
 	onWrite func(arrival int64, queued, d time.Duration)
-	onError func(row item.Item, err error)
+	// onError reports a row the table refused (dropped).
+	onError func(err error)
+
+	// slots are the rows' slots not in use, with their buffers; encs the
+	// encoders of rows (one per emit in progress at most).
+	slots sync.Pool
+	encs  sync.Pool
 
 	// work wakes one idle writer per key queued (a token; a writer that
 	// finds the queue empty waits for the next). Waking every writer for
@@ -117,8 +134,9 @@ type tableSink struct {
 	}
 }
 
+// slot is a row waiting for its write, or being written.
 type slot struct {
-	it      item.Item
+	bin     []byte // the row's binary item
 	epoch   uint64
 	arrival int64
 	at      int64 // when the row was emitted (Unix nanoseconds)
@@ -173,7 +191,23 @@ func newTableSink(t *table.Table, writers, maxPending int, logger *slog.Logger) 
 	s.mu.ep = newEpochs()
 	s.mu.room = make(chan struct{})
 	s.work = make(chan struct{}, max(writers, 1))
+	s.slots.New = func() any { return new(slot) }
+	s.encs.New = func() any { return new(binItemEncoder) }
 	return s
+}
+
+// maxKeptBuffer is the largest row buffer a slot keeps for reuse: a rare
+// large row's buffer is left to the collector rather than kept by a slot
+// for the small rows after it.
+const maxKeptBuffer = 64 << 10
+
+// release returns a slot no longer in use.
+func (s *tableSink) release(sl *slot) {
+	if cap(sl.bin) > maxKeptBuffer {
+		sl.bin = nil
+	}
+	*sl = slot{bin: sl.bin[:0]}
+	s.slots.Put(sl)
 }
 
 // wakeWriter wakes an idle writer, if none is waking already for every
@@ -194,30 +228,30 @@ func (s *tableSink) roomFreed() {
 }
 
 func (s *tableSink) emit(ctx context.Context, row *record.Record, m srcMeta, at int64) error {
-	var kb strings.Builder
-	for i, k := range s.keys {
-		v, ok := row.Get(k)
-		if !ok || v.IsNull() {
-			return fmt.Errorf("sink table %s: the row has no key attribute %q", s.t.Name(), k)
-		}
-		if i > 0 {
-			kb.WriteByte(0)
-		}
-		kb.WriteString(v.Text())
+	key, err := s.keyOf(row)
+	if err != nil {
+		return err
 	}
-	key := kb.String()
-	it := itemOf(row)
+	sl := s.slots.Get().(*slot)
+	enc := s.encs.Get().(*binItemEncoder)
+	sl.bin = enc.appendItem(sl.bin[:0], row)
+	s.encs.Put(enc)
+	sl.arrival, sl.at = m.arrival, at
 	for {
 		s.mu.Lock()
-		if sl := s.mu.pending[key]; sl != nil {
-			s.mu.ep.done(sl.epoch)
-			sl.it, sl.epoch, sl.arrival, sl.at = it, s.mu.ep.cur, m.arrival, at
+		if old := s.mu.pending[key]; old != nil {
+			// The newer row takes the waiting one's place in the queue.
+			s.mu.ep.done(old.epoch)
+			sl.epoch, sl.since = s.mu.ep.cur, old.since
 			s.mu.ep.add(sl.epoch)
+			s.mu.pending[key] = sl
 			s.mu.Unlock()
+			s.release(old)
 			return nil
 		}
 		if len(s.mu.pending) < s.max {
-			s.mu.pending[key] = &slot{it: it, epoch: s.mu.ep.cur, arrival: m.arrival, at: at, since: at}
+			sl.epoch, sl.since = s.mu.ep.cur, at
+			s.mu.pending[key] = sl
 			s.mu.ep.add(s.mu.ep.cur)
 			wake := !s.mu.inflight[key]
 			if wake {
@@ -240,9 +274,34 @@ func (s *tableSink) emit(ctx context.Context, row *record.Record, m srcMeta, at 
 		s.mu.waiting--
 		s.mu.Unlock()
 		if ctx.Err() != nil {
+			s.release(sl)
 			return ctx.Err()
 		}
 	}
+}
+
+// keyOf returns the text of a row's key that rows are coalesced by: the
+// key fields' texts, separated by zero bytes.
+func (s *tableSink) keyOf(row *record.Record) (string, error) {
+	if len(s.keys) == 1 { // the common case, without a copy of a string key
+		v, ok := row.Get(s.keys[0])
+		if !ok || v.IsNull() {
+			return "", fmt.Errorf("sink table %s: the row has no key attribute %q", s.t.Name(), s.keys[0])
+		}
+		return v.Text(), nil
+	}
+	var kb strings.Builder
+	for i, k := range s.keys {
+		v, ok := row.Get(k)
+		if !ok || v.IsNull() {
+			return "", fmt.Errorf("sink table %s: the row has no key attribute %q", s.t.Name(), k)
+		}
+		if i > 0 {
+			kb.WriteByte(0)
+		}
+		kb.WriteString(v.Text())
+	}
+	return kb.String(), nil
 }
 
 func (s *tableSink) pending() int {
@@ -308,7 +367,7 @@ func (s *tableSink) writer(ctx context.Context) error {
 		s.mu.Unlock()
 
 		start := time.Now()
-		err := s.put(ctx, sl.it)
+		err := s.put(ctx, sl.bin)
 		if err != nil && ctx.Err() != nil {
 			return nil
 		}
@@ -322,6 +381,7 @@ func (s *tableSink) writer(ctx context.Context) error {
 		s.mu.Lock()
 		s.written(key, sl)
 		s.mu.Unlock()
+		s.release(sl)
 	}
 }
 
@@ -347,18 +407,18 @@ func (s *tableSink) written(key string, sl *slot) {
 	}
 }
 
-// put writes an item, retrying while the engine is unavailable or busy;
-// an item the table refuses is reported and dropped.
-func (s *tableSink) put(ctx context.Context, it item.Item) error {
+// put writes a binary item, retrying while the engine is unavailable or
+// busy; an item the table refuses is reported and dropped.
+func (s *tableSink) put(ctx context.Context, bin []byte) error {
 	backoff := 10 * time.Millisecond
 	for {
-		_, err := s.t.Put(ctx, it, table.WriteOptions{})
+		_, err := s.t.PutEncoded(ctx, bin, table.WriteOptions{})
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
 		if !errors.Is(err, table.ErrUnavailable) && !errors.Is(err, table.ErrConflict) && !errors.Is(err, context.DeadlineExceeded) {
 			if s.onError != nil {
-				s.onError(it, err)
+				s.onError(err)
 			}
 			return nil
 		}

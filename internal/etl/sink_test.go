@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"testing"
 	"time"
 
@@ -164,4 +165,59 @@ func outTable(t *testing.T, e *testEnv) *table.Table {
 	tb, err := e.tables.Open(ctx, "out")
 	require.NoError(t, err)
 	return tb
+}
+
+// TestETLSinkEncodedRows: a table sink stores each row as the item itemOf
+// makes of it (it hands the table the row's binary form), the newest of a
+// key while a write waits, with rows it was given reused after emit; a row
+// the table refuses (a key of the wrong type) is reported and dropped, and
+// the rows after it are written.
+func TestETLSinkEncodedRows(t *testing.T) {
+	e := newTestEnv(t, enginetest.Start(t))
+	ctx := context.Background()
+	tb := outTable(t, e)
+	s := newTableSink(tb, 2, 10, slog.New(slog.DiscardHandler))
+	var refused []error
+	s.onError = func(err error) { refused = append(refused, err) }
+
+	var row record.Record // reused, as the window reuses its row
+	fill := func(k record.Value, v float64, when string) *record.Record {
+		row.Reset()
+		row.Append("v", record.DoubleValue(v))
+		row.Append("k", k)
+		ts, err := time.Parse(time.RFC3339Nano, when)
+		require.NoError(t, err)
+		row.Append("at", record.TimestampValue(ts))
+		nested := row.Alloc()
+		nested.Append("nan", record.DoubleValue(math.NaN()))
+		nested.Append("d", record.DecimalValue(12345, 3))
+		row.Append("m", record.StructValue(nested))
+		return &row
+	}
+	require.NoError(t, s.emit(ctx, fill(record.StringValue("a"), 1.5, "2026-11-26T08:00:00Z"), srcMeta{}, 0))
+	require.NoError(t, s.emit(ctx, fill(record.StringValue("b"), 2.5, "2026-11-26T08:00:01.5Z"), srcMeta{}, 0))
+	want := itemOf(fill(record.StringValue("a"), 3.25, "2026-11-26T08:00:02.000000001Z"))
+	require.NoError(t, s.emit(ctx, &row, srcMeta{}, 0), "replaces a's waiting row")
+	require.NoError(t, s.emit(ctx, fill(record.LongValue(7), 4, "2026-11-26T08:00:03Z"), srcMeta{}, 0), "a key of the wrong type: refused by the table")
+	ep := s.barrier()
+
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.run(wctx) }()
+	wc, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	require.NoError(t, s.wait(wc, ep))
+	stop()
+	require.NoError(t, <-done)
+
+	got, err := tb.Get(ctx, item.Key{Partition: item.StringValue("a")}, table.GetOptions{})
+	require.NoError(t, err)
+	require.True(t, want.Equal(got), "stored %s, want %s", got.AppendPlainJSON(nil), want.AppendPlainJSON(nil))
+	require.Equal(t, `{"at":"2026-11-26T08:00:02.000000001Z","k":"a","m":{"d":12.345,"nan":null},"v":3.25}`, string(got.AppendPlainJSON(nil)))
+	got, err = tb.Get(ctx, item.Key{Partition: item.StringValue("b")}, table.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, `{"at":"2026-11-26T08:00:01.5Z","k":"b","m":{"d":12.345,"nan":null},"v":2.5}`, string(got.AppendPlainJSON(nil)))
+	require.Len(t, refused, 1)
+	require.ErrorContains(t, refused[0], "Type mismatch for key k")
+	require.Zero(t, s.pending())
 }

@@ -381,15 +381,37 @@ func (w *windowOp) captureDelta() *windowOp {
 	return w.finishCapture()
 }
 
-// clone returns a copy of ks that shares nothing that changes with it.
+// keyCopy is a key's copy with its runs, in one allocation where the
+// key's span groups are few.
+type keyCopy struct {
+	ks   keyState
+	runs [4]paneRun
+}
+
+// clone returns a copy of ks that shares nothing that changes with it:
+// the key's values, which never change, are shared. The copy is to be
+// read (encoded), not changed: its runs' words are one allocation, each
+// run's a slice of it without room to grow.
 func (ks *keyState) clone() *keyState {
-	c := *ks
+	kc := &keyCopy{ks: *ks}
+	c := &kc.ks
 	c.snap = nil
-	c.vals = slices.Clone(ks.vals)
-	c.runs = make([]paneRun, len(ks.runs))
+	if len(ks.runs) <= len(kc.runs) {
+		c.runs = kc.runs[:len(ks.runs)]
+	} else {
+		c.runs = make([]paneRun, len(ks.runs))
+	}
+	n := 0
+	for i := range ks.runs {
+		n += len(ks.runs[i].w)
+	}
+	words := make([]uint64, n)
 	for i := range ks.runs {
 		r := &ks.runs[i]
-		c.runs[i].w = slices.Clone(r.w)
+		if r.w != nil {
+			k := copy(words, r.w)
+			c.runs[i].w, words = words[:k:k], words[k:]
+		}
 		if r.ext != nil {
 			ext := &runExt{vals: slices.Clone(r.ext.vals)}
 			if r.ext.hlls != nil {
@@ -403,7 +425,7 @@ func (ks *keyState) clone() *keyState {
 			c.runs[i].ext = ext
 		}
 	}
-	return &c
+	return c
 }
 
 // resetChanges forgets what changed: the state as it is now is in a
@@ -501,14 +523,21 @@ type paneState struct {
 }
 
 // paneAt returns the pane of ks starting at start, which its widest span
-// group holds.
-func (w *windowOp) paneAt(ks *keyState, start int64) paneState {
+// group holds. The pane is the operator's (a checkpoint encodes one pane
+// after another, every key's): valid until the next call.
+func (w *windowOp) paneAt(ks *keyState, start int64) *paneState {
 	d := w.def
-	rows := w.rowsAt(ks, start)
-	p := paneState{parts: make([]partial, len(d.aggs))}
+	w.paneBuf = w.appendRows(w.paneBuf[:0], ks, start)
+	rows := w.paneBuf
+	p := &w.pane
+	if cap(p.parts) < len(d.aggs) {
+		p.parts = make([]partial, len(d.aggs))
+	}
+	p.parts = p.parts[:len(d.aggs)]
 	for i := range d.aggs {
 		p.parts[i] = d.aggs[i].partialOf(&rows[d.aggs[i].group])
 	}
+	p.maxArrival, p.last = 0, srcMeta{}
 	if r := rows[d.wideGroup]; r.w != nil {
 		p.maxArrival = int64(r.w[r.g.arrival])
 	}
@@ -521,15 +550,21 @@ func (w *windowOp) paneAt(ks *keyState, start int64) paneState {
 // rowsAt returns the rows of ks's pane starting at start per span group
 // (without words where the group holds none).
 func (w *windowOp) rowsAt(ks *keyState, start int64) []paneRow {
+	return w.appendRows(make([]paneRow, 0, len(w.def.groups)), ks, start)
+}
+
+// appendRows appends rowsAt's rows to dst.
+func (w *windowOp) appendRows(dst []paneRow, ks *keyState, start int64) []paneRow {
 	d := w.def
-	rows := make([]paneRow, len(d.groups))
 	for gi := range d.groups {
 		g, run := &d.groups[gi], &ks.runs[gi]
+		var r paneRow
 		if i, ok := run.find(g, start); ok {
-			rows[gi] = run.row(g, i)
+			r = run.row(g, i)
 		}
+		dst = append(dst, r)
 	}
-	return rows
+	return dst
 }
 
 // putPane sets ks's pane starting at start, in the span groups that cover
@@ -551,7 +586,7 @@ func (w *windowOp) putPane(ks *keyState, start int64, p *paneState) {
 	}
 }
 
-func (e *enc) paneBody(p paneState) {
+func (e *enc) paneBody(p *paneState) {
 	e.varint(p.maxArrival)
 	e.meta(p.last)
 	for i := range p.parts {
@@ -683,8 +718,7 @@ func (w *windowOp) applyDelta(b []byte) error {
 			if _, ok := old.runs[w.def.wideGroup].find(g, start); !ok {
 				return fmt.Errorf("%w: delta keeps pane %d of key %q, which the state does not hold", errCorrupt, start, ks.key)
 			}
-			p := w.paneAt(old, start)
-			w.putPane(ks, start, &p)
+			w.putPane(ks, start, w.paneAt(old, start))
 		}
 		if d.err != nil {
 			return d.err

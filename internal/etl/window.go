@@ -243,6 +243,9 @@ type windowOp struct {
 	gone    map[string]struct{}
 	// cap is the capture in progress (state.go), nil if none.
 	cap *capture
+	// pane and paneBuf are paneAt's (state.go).
+	pane    paneState
+	paneBuf []paneRow
 }
 
 func newWindowOp(def *windowDef, posText func(srcMeta) string) *windowOp {

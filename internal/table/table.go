@@ -391,14 +391,38 @@ func (t *Table) Put(ctx context.Context, it item.Item, opts WriteOptions) (*Writ
 	if err := it.Validate(); err != nil {
 		return nil, err
 	}
+	return t.put(ctx, key, it, nil, opts)
+}
+
+// PutEncoded is [Table.Put] of an item in its binary form, as
+// [item.Item.AppendBinary] writes it or the item package's AppendBinary
+// functions build it: for a writer that holds its rows in another form
+// (the ETL's table sink) and would otherwise build an item only for Put to
+// encode it. The write is Put's in all else (condition, change record, old
+// image, read-your-writes). data is checked as Put checks an item, with
+// Put's errors ([item.KeySchema.KeyOfBinary]: a well-formed binary item
+// with the key attributes of the table's types, and within the limits of
+// names, nesting and size), and is not retained past the call. The
+// result's New is nil: the item is not decoded.
+func (t *Table) PutEncoded(ctx context.Context, data []byte, opts WriteOptions) (*WriteResult, error) {
+	key, err := t.schema.KeyOfBinary(data)
+	if err != nil {
+		return nil, err
+	}
+	return t.put(ctx, key, nil, data, opts)
+}
+
+// put stores it, or the item whose binary form is bin when bin is not nil
+// (checked by the caller).
+func (t *Table) put(ctx context.Context, key item.Key, it item.Item, bin []byte, opts WriteOptions) (*WriteResult, error) {
 	if opts.Condition == nil {
 		// The write replaces whatever is there: the current item need not
 		// be decoded.
-		return t.write(ctx, key.AppendOrdered(nil), opPutItem, true, func(item.Item) (item.Item, bool, error) {
+		return t.write(ctx, key.AppendOrdered(nil), opPutItem, true, bin, func(item.Item) (item.Item, bool, error) {
 			return it, false, nil
 		})
 	}
-	return t.write(ctx, key.AppendOrdered(nil), opPutItem, false, func(cur item.Item) (item.Item, bool, error) {
+	return t.write(ctx, key.AppendOrdered(nil), opPutItem, false, bin, func(cur item.Item) (item.Item, bool, error) {
 		if err := checkCondition(opts.Condition, cur); err != nil {
 			return nil, false, err
 		}
@@ -415,7 +439,7 @@ func (t *Table) Update(ctx context.Context, key item.Key, u *expr.Update, opts W
 	if err := u.CheckKey(t.schema); err != nil {
 		return nil, err
 	}
-	return t.write(ctx, key.AppendOrdered(nil), opUpdateItem, false, func(cur item.Item) (item.Item, bool, error) {
+	return t.write(ctx, key.AppendOrdered(nil), opUpdateItem, false, nil, func(cur item.Item) (item.Item, bool, error) {
 		return t.applyUpdate(key, u, opts.Condition, cur)
 	})
 }
@@ -447,7 +471,7 @@ func (t *Table) applyUpdate(key item.Key, u *expr.Update, cond *expr.Condition, 
 // change with its own error). fn may run several times and must not keep cur.
 func (t *Table) Modify(ctx context.Context, key item.Key, fn func(cur item.Item) (item.Item, error)) (*WriteResult, error) {
 	kb := key.AppendOrdered(nil)
-	return t.write(ctx, kb, opUpdateItem, false, func(cur item.Item) (item.Item, bool, error) {
+	return t.write(ctx, kb, opUpdateItem, false, nil, func(cur item.Item) (item.Item, bool, error) {
 		next, err := fn(cur)
 		if err != nil {
 			return nil, false, err
@@ -472,7 +496,7 @@ func (t *Table) Modify(ctx context.Context, key item.Key, fn func(cur item.Item)
 // Delete deletes the item with the given key; deleting a missing item
 // stores nothing.
 func (t *Table) Delete(ctx context.Context, key item.Key, opts WriteOptions) (*WriteResult, error) {
-	return t.write(ctx, key.AppendOrdered(nil), opDeleteItem, false, func(cur item.Item) (item.Item, bool, error) {
+	return t.write(ctx, key.AppendOrdered(nil), opDeleteItem, false, nil, func(cur item.Item) (item.Item, bool, error) {
 		if err := checkCondition(opts.Condition, cur); err != nil {
 			return nil, false, err
 		}
@@ -529,7 +553,11 @@ type writeBuf struct{ item, msg []byte }
 // put): it is then given nil and the current item is not decoded. Whether
 // the write changes anything is then a comparison of binary forms, which
 // are canonical (equal items encode to equal bytes).
-func (t *Table) write(ctx context.Context, key []byte, op writeOp, blind bool, fn mutation) (*WriteResult, error) {
+//
+// bin, when not nil, is the new item's binary form, given encoded (a put
+// of [Table.PutEncoded]): fn then returns a nil item for it, and whether
+// the write changes anything is a comparison of binary forms too.
+func (t *Table) write(ctx context.Context, key []byte, op writeOp, blind bool, bin []byte, fn mutation) (*WriteResult, error) {
 	start := time.Now()
 	if err := t.m.eng.CheckStorage(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -574,21 +602,26 @@ func (t *Table) write(ctx context.Context, key []byte, op writeOp, blind bool, f
 			return nil, err
 		}
 		res := &WriteResult{New: next, old: cur, oldBin: stored}
+		var nb []byte // the new item's binary form
 		if del {
 			res.New = nil
 			if stored == nil {
 				return res, nil
 			}
 		} else {
-			if cur != nil && cur.Equal(next) {
-				return res, nil
+			nb = bin
+			if nb == nil {
+				if cur != nil && cur.Equal(next) {
+					return res, nil
+				}
+				wb.item, _ = next.AppendBinary(wb.item[:0])
+				nb = wb.item
 			}
-			wb.item, _ = next.AppendBinary(wb.item[:0])
-			if cur == nil && stored != nil && bytes.Equal(wb.item, stored) {
+			if (cur == nil || bin != nil) && stored != nil && bytes.Equal(nb, stored) {
 				return res, nil
 			}
 		}
-		v := version{op: opPut, time: time.Now().UnixNano(), key: key}
+		v := version{op: opPut, time: time.Now().UnixNano(), key: key, item: nb}
 		if stored != nil {
 			v.flags |= flagExisted
 			if t.view.needsOld() {
@@ -598,8 +631,6 @@ func (t *Table) write(ctx context.Context, key []byte, op writeOp, blind bool, f
 		}
 		if del {
 			v.op = opDelete
-		} else {
-			v.item = wb.item
 		}
 		wb.msg = appendVersion(wb.msg[:0], &v)
 		seq, err := t.m.eng.PublishExpect(ctx, t.m.nc, subj, wb.msg, tip)

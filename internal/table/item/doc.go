@@ -26,7 +26,9 @@
 //   - Binary, the storage form: [Item.AppendBinary], [DecodeBinary];
 //     compact, exact, and canonical: equal items (numbers by value, sets
 //     as sets) encode to equal bytes, so comparing encodings compares
-//     items.
+//     items. A producer whose values are not Items writes the same bytes
+//     without building one with [AppendBinaryHeader], [AppendBinaryName]
+//     and the value builders ([AppendBinaryS], [AppendBinaryN], …).
 //   - Ordered key bytes: [Key.AppendOrdered], [AppendOrdered]; byte order
 //     equals key order (numbers numerically, strings and binaries
 //     bytewise), for an index kept sorted by key.
@@ -35,6 +37,8 @@
 //
 // A [KeySchema] names the partition key and optional sort key (S, N or
 // B). [KeySchema.KeyOf] extracts and checks the key of an item,
+// [KeySchema.KeyOfBinary] that of an item in binary form (checking the
+// whole form and the item as [Item.Validate] does, without decoding it),
 // [KeySchema.ParseKey] checks a Key parameter.
 //
 // # Errors

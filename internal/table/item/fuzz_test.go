@@ -122,3 +122,39 @@ func FuzzDecodeBinaryAttrs(f *testing.F) {
 		}
 	})
 }
+
+// FuzzKeyOfBinary holds the check of an encoded item to the decode and
+// the checks of an Item it stands for: KeyOfBinary takes exactly the
+// bytes DecodeBinary takes whose item KeyOf and Validate take, and gives
+// the same key.
+func FuzzKeyOfBinary(f *testing.F) {
+	for _, s := range avSeeds[:4] {
+		it, err := ParseItem([]byte(s), "")
+		if err != nil {
+			f.Fatal(err)
+		}
+		it["pk"] = StringValue("p-1")
+		it["sk"] = IntValue(7)
+		b, _ := it.MarshalBinary()
+		f.Add(b)
+	}
+	ks := KeySchema{Partition: KeyAttribute{Name: "pk", Type: S}, Sort: KeyAttribute{Name: "sk", Type: N}}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		key, err := ks.KeyOfBinary(data)
+		it, derr := DecodeBinary(data)
+		var want Key
+		if derr == nil {
+			if want, derr = ks.KeyOf(it); derr == nil {
+				derr = it.Validate()
+			} else if err == nil || err.Error() != derr.Error() {
+				t.Fatalf("KeyOfBinary: %v, KeyOf: %v", err, derr)
+			}
+		}
+		if (err == nil) != (derr == nil) {
+			t.Fatalf("KeyOfBinary: %v, DecodeBinary, KeyOf and Validate: %v", err, derr)
+		}
+		if err == nil && !bytes.Equal(key.AppendOrdered(nil), want.AppendOrdered(nil)) {
+			t.Fatalf("KeyOfBinary: key %v, KeyOf: %v", key, want)
+		}
+	})
+}

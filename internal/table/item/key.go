@@ -106,6 +106,12 @@ func (ks KeySchema) ParseKey(key Item) (Key, error) {
 
 func checkKeyAttr(a KeyAttribute, it Item, maxLen int) (Value, error) {
 	v, ok := it[a.Name]
+	return keyAttr(a, v, ok, maxLen)
+}
+
+// keyAttr checks v, the value of key attribute a in an item (ok is false
+// when the item has none), as KeyOf does.
+func keyAttr(a KeyAttribute, v Value, ok bool, maxLen int) (Value, error) {
 	if !ok {
 		return Value{}, &ValidationError{Msg: "One or more parameter values were invalid: Missing the key " + a.Name + " in the item"}
 	}
