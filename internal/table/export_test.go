@@ -27,3 +27,22 @@ func SubscribeEngine(ctx context.Context, t *Table, p Position, opts ...Subscrib
 func Fallbacks(t *Table) float64 {
 	return testutil.ToFloat64(t.m.metrics.feedFallbacks.WithLabelValues(t.name))
 }
+
+// CacheFailedHandle caches a handle of table name whose index stopped
+// with err before it became ready, as one does whose start found the
+// engine unreachable.
+func CacheFailedHandle(ctx context.Context, m *Manager, name string, err error) error {
+	d, derr := m.definition(ctx, name)
+	if derr != nil {
+		return derr
+	}
+	t, terr := newTable(m, d)
+	if terr != nil {
+		return terr
+	}
+	t.ix.fail(err)
+	m.mu.Lock()
+	m.mu.tables[name] = t
+	m.mu.Unlock()
+	return nil
+}

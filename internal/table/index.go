@@ -366,6 +366,16 @@ func (ix *index) waitFor(ctx context.Context, seq uint64) error {
 
 // waitReady blocks until the index has caught up with the stream as it
 // was when the index started.
+// failed reports whether the index stopped before it became ready.
+func (ix *index) failed() bool {
+	select {
+	case <-ix.ready:
+		return ix.readyErr != nil
+	default:
+		return false
+	}
+}
+
 func (ix *index) waitReady(ctx context.Context) error {
 	select {
 	case <-ix.ready:

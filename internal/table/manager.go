@@ -524,8 +524,14 @@ func (m *Manager) Open(ctx context.Context, name string) (*Table, error) {
 		m.mu.Unlock()
 	}
 	if err := t.ix.waitReady(ctx); err != nil {
-		if errors.Is(err, ErrNotFound) {
+		switch {
+		case errors.Is(err, ErrNotFound):
 			m.forget(t)
+		case t.ix.failed():
+			// The index stopped (the engine was unreachable when it
+			// started, say): the next Open starts another instead of
+			// returning this error until the process restarts.
+			m.drop(t)
 		}
 		return nil, err
 	}
@@ -534,12 +540,17 @@ func (m *Manager) Open(ctx context.Context, name string) (*Table, error) {
 
 // forget drops a cached handle whose table the engine no longer has.
 func (m *Manager) forget(t *Table) {
+	t.ix.gone.Store(true)
+	m.drop(t)
+}
+
+// drop removes a cached handle and stops its index.
+func (m *Manager) drop(t *Table) {
 	m.mu.Lock()
 	if m.mu.tables[t.name] == t {
 		delete(m.mu.tables, t.name)
 	}
 	m.mu.Unlock()
-	t.ix.gone.Store(true)
 	t.ix.stop()
 }
 

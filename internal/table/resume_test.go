@@ -2,6 +2,7 @@ package table_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -50,4 +51,26 @@ func TestTableResumeAfter(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, pastEnd)
 	require.Equal(t, last+1, from, "nothing stored since: the end")
+}
+
+// TestTableOpenAfterIndexFailure covers a handle whose index stopped before
+// it became ready for a reason other than the table being gone (the
+// engine unreachable at its start, say): Open returns that error once and
+// then opens the table afresh, rather than returning it until a restart.
+func TestTableOpenAfterIndexFailure(t *testing.T) {
+	ctx := context.Background()
+	eng := enginetest.Start(t)
+	tb := createTable(t, newManager(t, eng), "flaky", hashKey, table.ViewNewImage)
+	_, err := tb.Put(ctx, it(t, `{"pk":"a"}`), table.WriteOptions{})
+	require.NoError(t, err)
+
+	m := newManager(t, eng)
+	require.NoError(t, table.CacheFailedHandle(ctx, m, "flaky", errors.New("engine unreachable")))
+	_, err = m.Open(ctx, "flaky")
+	require.ErrorContains(t, err, "engine unreachable")
+	again, err := m.Open(ctx, "flaky")
+	require.NoError(t, err)
+	got, err := again.Get(ctx, key(t, again, `{"pk":"a"}`), table.GetOptions{Consistent: true})
+	require.NoError(t, err)
+	require.NotNil(t, got)
 }
