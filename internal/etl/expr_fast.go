@@ -2,6 +2,7 @@ package etl
 
 import (
 	"reflect"
+	"time"
 
 	"github.com/expr-lang/expr/ast"
 
@@ -9,9 +10,11 @@ import (
 )
 
 // The fast path: a checked expression tree made only of field reads,
-// literals, arithmetic, comparisons, logic, the ternary and `in` a literal
-// list becomes a tree of nodes evaluated over record values with no
-// allocation. compileFast returns nil for any other tree; the VM runs it.
+// literals, arithmetic, comparisons, logic, the ternary, `in` a literal
+// list, max and min of two numbers of one kind, and the seconds between
+// two time fields (`(a - b).Seconds()`) becomes a tree of nodes evaluated
+// over record values with no allocation. compileFast returns nil for any
+// other tree; the VM runs it.
 
 type fkind uint8
 
@@ -85,6 +88,9 @@ const (
 	opMod
 	opInSet
 	opCond
+	opMax     // max(a, b) of two numbers of one kind
+	opMin     // min(a, b)
+	opSeconds // (a - b).Seconds() of two time fields
 )
 
 // fastNode is one node of the fast path's tree.
@@ -142,7 +148,25 @@ func fastOf(n ast.Node, e *Expr) *fastNode {
 			return nil
 		}
 		return &fastNode{op: opConst, kind: c.k, c: c}
+	case *ast.BuiltinNode:
+		if (n.Name != "max" && n.Name != "min") || len(n.Arguments) != 2 {
+			return nil
+		}
+		a, b := fastOf(n.Arguments[0], e), fastOf(n.Arguments[1], e)
+		// The VM keeps the winner's own type: only two of one kind give
+		// a kind known here. A null operand is the VM's to judge.
+		if a == nil || b == nil || a.kind != b.kind || !isNumKind(a.kind) || !a.nonNull() || !b.nonNull() {
+			return nil
+		}
+		op := opMax
+		if n.Name == "min" {
+			op = opMin
+		}
+		return &fastNode{op: op, kind: a.kind, a: a, b: b}
 	case *ast.CallNode:
+		if m, ok := n.Callee.(*ast.MemberNode); ok {
+			return secondsOf(m, len(n.Arguments), e)
+		}
 		id, ok := n.Callee.(*ast.IdentifierNode)
 		if !ok || len(n.Arguments) != 2 {
 			return nil
@@ -273,6 +297,39 @@ func fastOf(n ast.Node, e *Expr) *fastNode {
 	return nil
 }
 
+// secondsOf compiles `(a - b).Seconds()` of two time fields, the member
+// call m with argc arguments; nil for any other call of a member.
+func secondsOf(m *ast.MemberNode, argc int, e *Expr) *fastNode {
+	p, ok := m.Property.(*ast.StringNode)
+	if !ok || p.Value != "Seconds" || argc != 0 {
+		return nil
+	}
+	sub, ok := m.Node.(*ast.BinaryNode)
+	if !ok || sub.Operator != "-" {
+		return nil
+	}
+	a, b := fastOf(sub.Left, e), fastOf(sub.Right, e)
+	if a == nil || b == nil || a.op != opField || b.op != opField || a.kind != fkTime || b.kind != fkTime {
+		return nil
+	}
+	return &fastNode{op: opSeconds, kind: fkNum, a: a, b: b}
+}
+
+// nonNull reports whether n never evaluates to null.
+func (n *fastNode) nonNull() bool {
+	switch n.op {
+	case opConst:
+		return n.c.k != fkNull
+	case opMod:
+		return false
+	case opNeg:
+		return n.a.nonNull()
+	case opCond:
+		return n.a.nonNull() && n.b.nonNull()
+	}
+	return true
+}
+
 func isNumKind(k fkind) bool { return k == fkInt || k == fkNum }
 
 func (n *fastNode) eval(r *record.Record) fval {
@@ -318,6 +375,29 @@ func (n *fastNode) eval(r *record.Record) fval {
 	case opInSet:
 		_, ok := n.set[n.a.eval(r).s]
 		return boolVal(ok)
+	case opMax, opMin:
+		// As the VM's max and min: the first unless the second is
+		// greater (less), so a NaN first wins.
+		a, b := n.a.eval(r), n.b.eval(r)
+		var second bool
+		if n.kind == fkInt {
+			second = a.i < b.i
+			if n.op == opMin {
+				second = a.i > b.i
+			}
+		} else {
+			x, y := a.num(), b.num()
+			second = x < y
+			if n.op == opMin {
+				second = x > y
+			}
+		}
+		if second {
+			return b
+		}
+		return a
+	case opSeconds:
+		return fval{k: fkNum, f: n.a.field.goTime(r).Sub(n.b.field.goTime(r)).Seconds()}
 	case opEq, opNe:
 		eq := fastEqual(n.a.eval(r), n.b.eval(r))
 		return boolVal(eq == (n.op == opEq))
@@ -438,6 +518,17 @@ func (f *fieldRef) time(r *record.Record) int64 {
 		return readTime(fs[i].Value)
 	}
 	return readTime(f.lookup(r))
+}
+
+// goTime reads the field as the VM does (goValue): a timestamp or a
+// date's midnight UTC; the zero time for anything else, null included.
+// Subtracting times saturates where Unix nanoseconds would not.
+func (f *fieldRef) goTime(r *record.Record) time.Time {
+	v := f.value(r)
+	if v.Kind() == record.KindTimestamp || v.Kind() == record.KindDate {
+		return v.Time()
+	}
+	return time.Time{}
 }
 
 // readStr, readNum, readInt and readTime convert a value read as the getter's
