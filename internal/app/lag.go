@@ -47,8 +47,8 @@ func consumerLags(ctx context.Context, jobs *etl.Manager, triggers *trigger.Mana
 	// Only the jobs running here: Status of a job that is not running
 	// restores its state from the checkpoints, too costly to poll.
 	for _, name := range jobs.Running() {
-		spec, err := jobs.Get(ctx, name)
-		if err != nil || spec.Source.Stream == "" {
+		src, err := jobs.SourceStream(ctx, name)
+		if err != nil || src == "" {
 			continue
 		}
 		st, err := jobs.Status(ctx, name)
@@ -64,7 +64,7 @@ func consumerLags(ctx context.Context, jobs *etl.Manager, triggers *trigger.Mana
 				lag += p.LagRecords
 			}
 		}
-		out = append(out, api.ConsumerLag{Stream: spec.Source.Stream, Consumer: fmt.Sprintf("job %q", name), Records: lag})
+		out = append(out, api.ConsumerLag{Stream: src, Consumer: fmt.Sprintf("job %q", name), Records: lag})
 	}
 	defs, err := triggers.List(ctx)
 	if err != nil {

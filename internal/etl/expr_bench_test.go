@@ -1,8 +1,10 @@
 package etl
 
 import (
+	"context"
 	"testing"
 
+	"github.com/pricestream/pricestream/internal/engine/enginetest"
 	"github.com/pricestream/pricestream/internal/record"
 )
 
@@ -45,5 +47,27 @@ func BenchmarkETLExprRate(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkETLStatus reads a running job's status, as the lag check does
+// every second and a metrics scrape does each time.
+func BenchmarkETLStatus(b *testing.B) {
+	e := newTestEnv(b, enginetest.Start(b))
+	ctx := context.Background()
+	e.clicksAndFeatures(b, 1)
+	m, _ := e.startManager(b)
+	spec, err := Decode([]byte(countJob))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := m.Apply(ctx, spec); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Status(ctx, "counts"); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

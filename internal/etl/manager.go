@@ -110,6 +110,13 @@ type Manager struct {
 		sync.Mutex
 		runs map[string]*jobRun
 	}
+	// viewed holds the definitions view decoded, by name, with their
+	// revisions: Status and the lag checks read a definition every
+	// second or scrape, and decoding its spec is a YAML parse.
+	viewed struct {
+		sync.Mutex
+		defs map[string]*jobDef
+	}
 }
 
 // jobDef is a job's entry in the definitions bucket.
@@ -246,6 +253,55 @@ func (m *Manager) get(ctx context.Context, name string) (*jobDef, error) {
 		return nil, fmt.Errorf("etl: job %q: %w", name, err)
 	}
 	return decodeDef(e.Value(), e.Revision())
+}
+
+// view returns a job's definition as get does, decoded again only when
+// its revision changed. The definition is shared: callers must not modify
+// it.
+func (m *Manager) view(ctx context.Context, name string) (*jobDef, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
+	kv, err := m.defs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e, err := kv.Get(ctx, name)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		m.viewed.Lock()
+		delete(m.viewed.defs, name)
+		m.viewed.Unlock()
+		return nil, fmt.Errorf("%w: job %q", ErrNotFound, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("etl: job %q: %w", name, err)
+	}
+	m.viewed.Lock()
+	d := m.viewed.defs[name]
+	m.viewed.Unlock()
+	if d != nil && d.rev == e.Revision() {
+		return d, nil
+	}
+	if d, err = decodeDef(e.Value(), e.Revision()); err != nil {
+		return nil, err
+	}
+	m.viewed.Lock()
+	if m.viewed.defs == nil {
+		m.viewed.defs = map[string]*jobDef{}
+	}
+	m.viewed.defs[name] = d
+	m.viewed.Unlock()
+	return d, nil
+}
+
+// SourceStream returns the stream a job reads, or "" when it reads a
+// table.
+func (m *Manager) SourceStream(ctx context.Context, name string) (string, error) {
+	d, err := m.view(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	return d.Spec.Source.Stream, nil
 }
 
 // encode writes the definition without HTML escapes (types such as
@@ -566,7 +622,7 @@ type PartitionStatus struct {
 // Status returns a job's state and counters: live when it runs here, else
 // from its last checkpoints.
 func (m *Manager) Status(ctx context.Context, name string) (*Status, error) {
-	d, err := m.get(ctx, name)
+	d, err := m.view(ctx, name)
 	if err != nil {
 		return nil, err
 	}

@@ -128,3 +128,41 @@ func TestETLCheckpointSource(t *testing.T) {
 	require.Zero(t, got.source)
 	require.Equal(t, c.chain.deltas, got.chain.deltas)
 }
+
+// TestETLStatusFollowsDefinition reads Status across the changes of a
+// job's definition: the definitions Status decodes are kept by revision,
+// so each change must show at once.
+func TestETLStatusFollowsDefinition(t *testing.T) {
+	e := newTestEnv(t, enginetest.Start(t))
+	ctx := context.Background()
+	e.clicksAndFeatures(t, 1)
+	m, _ := e.startManager(t)
+	spec, err := Decode([]byte(countJob))
+	require.NoError(t, err)
+	_, err = m.Apply(ctx, spec)
+	require.NoError(t, err)
+	for _, want := range []string{StateRunning, StateStopped, StateRunning} {
+		switch want {
+		case StateStopped:
+			require.NoError(t, m.Stop(ctx, "counts"))
+		case StateRunning:
+			require.NoError(t, m.Start(ctx, "counts"))
+		}
+		for range 3 {
+			st, err := m.Status(ctx, "counts")
+			require.NoError(t, err)
+			require.Equal(t, want, st.Desired)
+		}
+		src, err := m.SourceStream(ctx, "counts")
+		require.NoError(t, err)
+		require.Equal(t, "clicks", src)
+	}
+	require.NoError(t, m.Delete(ctx, "counts"))
+	_, err = m.Status(ctx, "counts")
+	require.ErrorIs(t, err, ErrNotFound)
+	_, err = m.Apply(ctx, spec)
+	require.NoError(t, err)
+	st, err := m.Status(ctx, "counts")
+	require.NoError(t, err)
+	require.Equal(t, StateRunning, st.Desired)
+}
