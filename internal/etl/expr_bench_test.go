@@ -56,14 +56,7 @@ func BenchmarkETLStatus(b *testing.B) {
 	e := newTestEnv(b, enginetest.Start(b))
 	ctx := context.Background()
 	e.clicksAndFeatures(b, 1)
-	m, _ := e.startManager(b)
-	spec, err := Decode([]byte(countJob))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := m.Apply(ctx, spec); err != nil {
-		b.Fatal(err)
-	}
+	m := startCounts(b, e)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := m.Status(ctx, "counts"); err != nil {

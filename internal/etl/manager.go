@@ -238,6 +238,15 @@ func (m *Manager) Apply(ctx context.Context, s *Spec) (*ApplyResult, error) {
 }
 
 func (m *Manager) get(ctx context.Context, name string) (*jobDef, error) {
+	e, err := m.entry(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return decodeDef(e.Value(), e.Revision())
+}
+
+// entry reads a job's stored definition.
+func (m *Manager) entry(ctx context.Context, name string) (jetstream.KeyValueEntry, error) {
 	if err := ValidateName(name); err != nil {
 		return nil, err
 	}
@@ -252,29 +261,21 @@ func (m *Manager) get(ctx context.Context, name string) (*jobDef, error) {
 	if err != nil {
 		return nil, fmt.Errorf("etl: job %q: %w", name, err)
 	}
-	return decodeDef(e.Value(), e.Revision())
+	return e, nil
 }
 
 // view returns a job's definition as get does, decoded again only when
 // its revision changed. The definition is shared: callers must not modify
 // it.
 func (m *Manager) view(ctx context.Context, name string) (*jobDef, error) {
-	if err := ValidateName(name); err != nil {
-		return nil, err
-	}
-	kv, err := m.defs(ctx)
-	if err != nil {
-		return nil, err
-	}
-	e, err := kv.Get(ctx, name)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
+	e, err := m.entry(ctx, name)
+	if errors.Is(err, ErrNotFound) {
 		m.viewed.Lock()
 		delete(m.viewed.defs, name)
 		m.viewed.Unlock()
-		return nil, fmt.Errorf("%w: job %q", ErrNotFound, name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("etl: job %q: %w", name, err)
+		return nil, err
 	}
 	m.viewed.Lock()
 	d := m.viewed.defs[name]

@@ -3,6 +3,7 @@ package etl
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -25,14 +26,7 @@ func TestETLRunCheckpointPastEnd(t *testing.T) {
 	e := newTestEnv(t, enginetest.Start(t))
 	ctx := context.Background()
 	src, features := e.clicksAndFeatures(t, 1)
-	m, _ := e.startManager(t)
-	spec, err := Decode([]byte(countJob))
-	require.NoError(t, err)
-	_, err = m.Apply(ctx, spec)
-	require.NoError(t, err)
-	for i := range 10 {
-		put(t, src, clickAt(i, "view", "p1", 1))
-	}
+	m := startCounts(t, e)
 	waitState := func(state string, in uint64) {
 		t.Helper()
 		waitFor(t, 10*time.Second, func() error {
@@ -46,65 +40,76 @@ func TestETLRunCheckpointPastEnd(t *testing.T) {
 			return nil
 		})
 	}
-	waitState(StateRunning, 10)
-	require.NoError(t, m.Stop(ctx, "counts"))
-	waitState(StateStopped, 10)
-
-	require.NoError(t, e.streams.Delete(ctx, "clicks"))
-	_, err = e.streams.Create(ctx, stream.Spec{Name: "clicks", Partitions: 1})
-	require.NoError(t, err)
-	src, err = e.streams.Open(ctx, "clicks")
-	require.NoError(t, err)
-	for i := range 3 {
-		put(t, src, clickAt(20+i, "view", "p1", 1))
+	// views sends n views at seconds from, from+1, … and waits until the
+	// job has read in records in all and its row counts them.
+	views := func(from, n int, in uint64) {
+		t.Helper()
+		for i := range n {
+			put(t, src, clickAt(from+i, "view", "p1", 1))
+		}
+		waitState(StateRunning, in)
+		waitFor(t, 10*time.Second, func() error {
+			it, err := features.Get(ctx, item.Key{Partition: item.StringValue("p1")}, table.GetOptions{Consistent: true})
+			if err != nil {
+				return err
+			}
+			if got, want := it["views"].N().String(), strconv.FormatUint(in, 10); got != want {
+				return fmt.Errorf("views %s, want %s", got, want)
+			}
+			return nil
+		})
 	}
+	stop := func(in uint64) {
+		t.Helper()
+		require.NoError(t, m.Stop(ctx, "counts"))
+		waitState(StateStopped, in)
+	}
+	// recreate deletes the stopped job's source and creates it again.
+	recreate := func() {
+		t.Helper()
+		require.NoError(t, e.streams.Delete(ctx, "clicks"))
+		_, err := e.streams.Create(ctx, stream.Spec{Name: "clicks", Partitions: 1})
+		require.NoError(t, err)
+		src, err = e.streams.Open(ctx, "clicks")
+		require.NoError(t, err)
+	}
+	pastEnd := func() float64 { return testutil.ToFloat64(m.metrics.pastEnd.WithLabelValues("counts")) }
+
+	views(0, 10, 10)
+	stop(10)
+	recreate()
 	require.NoError(t, m.Start(ctx, "counts"))
-	waitState(StateRunning, 13)
-	require.Equal(t, 1.0, testutil.ToFloat64(m.metrics.pastEnd.WithLabelValues("counts")))
-	waitFor(t, 10*time.Second, func() error {
-		it, err := features.Get(ctx, item.Key{Partition: item.StringValue("p1")}, table.GetOptions{Consistent: true})
-		if err != nil {
-			return err
-		}
-		if v := it["views"]; v.N().String() != "13" {
-			return fmt.Errorf("views %s, want 13: %v", v.N().String(), it)
-		}
-		return nil
-	})
+	views(20, 3, 13) // the new stream ends before the checkpoint
+	require.Equal(t, 1.0, pastEnd())
 
 	// A checkpoint inside the stream resumes after it, as always.
-	require.NoError(t, m.Stop(ctx, "counts"))
-	waitState(StateStopped, 13)
-	put(t, src, clickAt(30, "view", "p1", 1))
+	stop(13)
 	require.NoError(t, m.Start(ctx, "counts"))
-	waitState(StateRunning, 14)
-	require.Equal(t, 1.0, testutil.ToFloat64(m.metrics.pastEnd.WithLabelValues("counts")))
+	views(30, 1, 14)
+	require.Equal(t, 1.0, pastEnd())
 
-	// Created again and given more records than the checkpoint passed: the
-	// checkpoint is inside the new stream, but belongs to the old one.
-	require.NoError(t, m.Stop(ctx, "counts"))
-	waitState(StateStopped, 14)
-	require.NoError(t, e.streams.Delete(ctx, "clicks"))
-	_, err = e.streams.Create(ctx, stream.Spec{Name: "clicks", Partitions: 1})
-	require.NoError(t, err)
-	src, err = e.streams.Open(ctx, "clicks")
-	require.NoError(t, err)
+	// Created again and given more records than the checkpoint passed
+	// before the job starts: the checkpoint is inside the new stream, but
+	// belongs to the old one.
+	stop(14)
+	recreate()
 	for i := range 6 {
 		put(t, src, clickAt(40+i, "view", "p1", 1))
 	}
 	require.NoError(t, m.Start(ctx, "counts"))
-	waitState(StateRunning, 20)
-	require.Equal(t, 2.0, testutil.ToFloat64(m.metrics.pastEnd.WithLabelValues("counts")))
-	waitFor(t, 10*time.Second, func() error {
-		it, err := features.Get(ctx, item.Key{Partition: item.StringValue("p1")}, table.GetOptions{Consistent: true})
-		if err != nil {
-			return err
-		}
-		if v := it["views"]; v.N().String() != "20" {
-			return fmt.Errorf("views %s, want 20", v.N().String())
-		}
-		return nil
-	})
+	views(50, 0, 20)
+	require.Equal(t, 2.0, pastEnd())
+}
+
+// startCounts applies countJob to a manager running on e.
+func startCounts(tb testing.TB, e *testEnv) *Manager {
+	tb.Helper()
+	m, _ := e.startManager(tb)
+	spec, err := Decode([]byte(countJob))
+	require.NoError(tb, err)
+	_, err = m.Apply(context.Background(), spec)
+	require.NoError(tb, err)
+	return m
 }
 
 // TestETLCheckpointSource round-trips the source's creation time in a
@@ -136,11 +141,7 @@ func TestETLStatusFollowsDefinition(t *testing.T) {
 	e := newTestEnv(t, enginetest.Start(t))
 	ctx := context.Background()
 	e.clicksAndFeatures(t, 1)
-	m, _ := e.startManager(t)
-	spec, err := Decode([]byte(countJob))
-	require.NoError(t, err)
-	_, err = m.Apply(ctx, spec)
-	require.NoError(t, err)
+	m := startCounts(t, e)
 	for _, want := range []string{StateRunning, StateStopped, StateRunning} {
 		switch want {
 		case StateStopped:
@@ -158,8 +159,10 @@ func TestETLStatusFollowsDefinition(t *testing.T) {
 		require.Equal(t, "clicks", src)
 	}
 	require.NoError(t, m.Delete(ctx, "counts"))
-	_, err = m.Status(ctx, "counts")
+	_, err := m.Status(ctx, "counts")
 	require.ErrorIs(t, err, ErrNotFound)
+	spec, err := Decode([]byte(countJob))
+	require.NoError(t, err)
 	_, err = m.Apply(ctx, spec)
 	require.NoError(t, err)
 	st, err := m.Status(ctx, "counts")

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/pricestream/pricestream/internal/engine"
 )
 
 // Record is a stored record.
@@ -156,25 +157,12 @@ func (s *Stream) resolveTime(ctx context.Context, part int, t time.Time) (Positi
 	if tip.Records == 0 || tip.LastArrival.Before(t) {
 		return tip.Next, nil
 	}
-	// Direct gets by time need NATS 2.11; a short-lived consumer works on
-	// every server version.
-	cons, err := s.m.rjs.CreateConsumer(ctx, s.jsNames[part], jetstream.ConsumerConfig{
-		FilterSubject:     s.subjects[part],
-		DeliverPolicy:     jetstream.DeliverByStartTimePolicy,
-		OptStartTime:      &t,
-		AckPolicy:         jetstream.AckNonePolicy,
-		InactiveThreshold: 30 * time.Second,
-		MemoryStorage:     true,
-	})
-	if err != nil {
-		return Position{}, fmt.Errorf("stream %q partition %d: %w", s.name, part, classify(s.m.rc, err))
-	}
-	defer func() {
-		_ = s.m.rjs.DeleteConsumer(context.WithoutCancel(ctx), s.jsNames[part], cons.CachedInfo().Name)
-	}()
-	msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+	msg, err := engine.FirstSince(ctx, s.m.rjs, s.jsNames[part], s.subjects[part], t)
 	if err != nil {
 		return Position{}, fmt.Errorf("stream %q partition %d: find time %s: %w", s.name, part, t.Format(time.RFC3339Nano), classify(s.m.rc, err))
+	}
+	if msg == nil {
+		return tip.Next, nil
 	}
 	md, err := msg.Metadata()
 	if err != nil {

@@ -2,11 +2,10 @@ package table
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/pricestream/pricestream/internal/engine"
 )
 
 // ResumeAfter returns the sequence a change reader continues from that
@@ -56,35 +55,12 @@ func (t *Table) firstSince(ctx context.Context, since time.Time, last uint64) (u
 	if last == 0 {
 		return 1, nil
 	}
-	// Direct gets by time need NATS 2.11; a short-lived consumer works on
-	// every server version.
-	cons, err := t.m.rjs.CreateConsumer(ctx, t.jsName, jetstream.ConsumerConfig{
-		FilterSubject:     t.wildcard,
-		DeliverPolicy:     jetstream.DeliverByStartTimePolicy,
-		OptStartTime:      &since,
-		AckPolicy:         jetstream.AckNonePolicy,
-		InactiveThreshold: 30 * time.Second,
-		MemoryStorage:     true,
-	})
+	msg, err := engine.FirstSince(ctx, t.m.rjs, t.jsName, t.wildcard, since)
 	if err != nil {
-		return 0, fmt.Errorf("table %q: %w", t.name, classify(t.m.rc, err))
-	}
-	defer func() {
-		_ = t.m.rjs.DeleteConsumer(context.WithoutCancel(ctx), t.jsName, cons.CachedInfo().Name)
-	}()
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("table %q: %w", t.name, classify(t.m.rc, err))
-	}
-	if info.NumPending == 0 {
-		return last + 1, nil
-	}
-	msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
-	if err != nil {
-		if errors.Is(err, jetstream.ErrNoMessages) {
-			return last + 1, nil
-		}
 		return 0, fmt.Errorf("table %q: find time %s: %w", t.name, since.Format(time.RFC3339Nano), classify(t.m.rc, err))
+	}
+	if msg == nil {
+		return last + 1, nil
 	}
 	md, err := msg.Metadata()
 	if err != nil {
