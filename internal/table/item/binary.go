@@ -3,6 +3,8 @@ package item
 import (
 	"encoding/binary"
 	"slices"
+	"strings"
+	"unsafe"
 )
 
 // The binary form of an item is how storage keeps it: compact, fast, and
@@ -179,11 +181,12 @@ func DecodeBinary(data []byte) (Item, error) {
 
 // DecodeBinaryAttrs decodes only the named top-level attributes of an
 // item's binary form (those it has; nil data gives nil): the others are
-// skipped over without being built, so a read of a few attributes of a
-// large item allocates for those alone. What it returns equals
-// [DecodeBinary]'s item restricted to names. The skipped attributes are
-// only checked as far as it takes to step over them: corrupt content there
-// may go unnoticed.
+// skipped over without being built, and only the strings of the named
+// ones are copied out of data, so a read of a few attributes of a large
+// item allocates for those alone. What it returns equals [DecodeBinary]'s
+// item restricted to names, and shares no memory with data. The skipped
+// attributes are only checked as far as it takes to step over them:
+// corrupt content there may go unnoticed.
 func DecodeBinaryAttrs(data []byte, names []string) (Item, error) {
 	if data == nil {
 		return nil, nil
@@ -191,7 +194,10 @@ func DecodeBinaryAttrs(data []byte, names []string) (Item, error) {
 	if len(data) == 0 || data[0] != binaryVersion {
 		return nil, errCorrupt("unknown version")
 	}
-	d := binDecoder{s: string(data[1:])}
+	d := binDecoder{borrowed: true}
+	if len(data) > 1 {
+		d.s = unsafe.String(&data[1], len(data)-1) // read only here; kept strings are copied (keep)
+	}
 	m, err := d.mapOf(0, names)
 	if err != nil {
 		return nil, err
@@ -272,6 +278,17 @@ func errCorrupt(msg string) error { return &ValidationError{Msg: "corrupt binary
 type binDecoder struct {
 	s   string
 	pos int
+	// borrowed is set when s is a view of the caller's bytes rather than
+	// a copy: the strings a result keeps are then copied one by one.
+	borrowed bool
+}
+
+// keep returns s for a result to hold.
+func (d *binDecoder) keep(s string) string {
+	if d.borrowed {
+		return strings.Clone(s)
+	}
+	return s
 }
 
 func (d *binDecoder) uvarint() (int, error) {
@@ -347,11 +364,17 @@ func (d *binDecoder) mapOf(depth int, names []string) (map[string]Value, error) 
 			return nil, errCorrupt("names out of order")
 		}
 		prev = k
-		if names != nil && !slices.Contains(names, k) {
-			if err := d.skip(depth + 1); err != nil {
-				return nil, err
+		if names != nil {
+			j := slices.Index(names, k)
+			if j < 0 {
+				if err := d.skip(depth + 1); err != nil {
+					return nil, err
+				}
+				continue
 			}
-			continue
+			k = names[j] // the caller's string, not a view of the input
+		} else {
+			k = d.keep(k)
 		}
 		v, err := d.value(depth + 1)
 		if err != nil {
@@ -378,9 +401,9 @@ func (d *binDecoder) value(depth int) (Value, error) {
 			return Value{}, err
 		}
 		if tag == tagS {
-			return Value{t: S, s: s}, nil
+			return Value{t: S, s: d.keep(s)}, nil
 		}
-		return Value{t: B, s: s}, nil
+		return Value{t: B, s: d.keep(s)}, nil
 	case tagN:
 		s, err := d.str()
 		if err != nil {
@@ -389,7 +412,7 @@ func (d *binDecoder) value(depth int) (Value, error) {
 		if err := checkCanonical(s); err != nil {
 			return Value{}, err
 		}
-		return Value{t: N, s: s}, nil
+		return Value{t: N, s: d.keep(s)}, nil
 	case tagFalse, tagTrue:
 		return Value{t: BOOL, b: tag == tagTrue}, nil
 	case tagNull:
@@ -436,7 +459,7 @@ func (d *binDecoder) value(depth int) (Value, error) {
 					return Value{}, err
 				}
 			}
-			members[i] = Value{t: et, s: s}
+			members[i] = Value{t: et, s: d.keep(s)}
 			if i > 0 && compareMembers(t, members[i-1], members[i]) >= 0 {
 				return Value{}, errCorrupt("set members out of order")
 			}
