@@ -180,6 +180,15 @@ var (
 	buildErr  error
 )
 
+// TestMain removes the binary the subprocess tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
 // binary builds the pricestream binary once for the subprocess tests.
 func binary(t *testing.T) string {
 	t.Helper()
