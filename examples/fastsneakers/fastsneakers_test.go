@@ -16,6 +16,7 @@ import (
 	"github.com/pricestream/pricestream/internal/api"
 	"github.com/pricestream/pricestream/internal/app"
 	"github.com/pricestream/pricestream/internal/client"
+	"github.com/pricestream/pricestream/internal/polltest"
 )
 
 func startApp(t *testing.T) *client.Client {
@@ -36,20 +37,8 @@ func startApp(t *testing.T) *client.Client {
 	return client.New("http://" + a.Addr())
 }
 
-func waitFor(t *testing.T, d time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %v", d, err)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
-}
+// waitFor polls cond until it returns nil or d passes.
+var waitFor = polltest.Until
 
 // expected is the independent recount of one product: the events of the
 // 100-second window that holds its last event.

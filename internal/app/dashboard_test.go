@@ -21,6 +21,7 @@ import (
 	"github.com/pricestream/pricestream/internal/api"
 	"github.com/pricestream/pricestream/internal/client"
 	"github.com/pricestream/pricestream/internal/model"
+	"github.com/pricestream/pricestream/internal/polltest"
 	"github.com/pricestream/pricestream/internal/table"
 	"github.com/pricestream/pricestream/internal/table/item"
 )
@@ -271,18 +272,7 @@ func mustKey(t *testing.T, tb *table.Table, id string) item.Key {
 }
 
 // waitFor polls cond until it returns nil or d passes.
-func waitFor(t *testing.T, d time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = cond(); err == nil {
-			return
-		}
-		<-time.After(20 * time.Millisecond) // between polls, not standing for a condition
-	}
-	t.Fatalf("condition not met after %s: %v", d, err)
-}
+var waitFor = polltest.Until
 
 // TestDashboardShutdownEndsEventStreams: an open dashboard does not hold
 // up a graceful shutdown until its deadline.

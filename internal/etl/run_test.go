@@ -13,6 +13,7 @@ import (
 
 	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/engine/enginetest"
+	"github.com/pricestream/pricestream/internal/polltest"
 	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
 	"github.com/pricestream/pricestream/internal/table/item"
@@ -71,21 +72,8 @@ func (e *testEnv) startManager(t testing.TB) (*Manager, func()) {
 	return m, stop
 }
 
-// waitFor polls fn until it returns nil or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s: %v", d, err)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, not a wait for a condition
-	}
-}
+// waitFor polls cond until it returns nil or d passes.
+var waitFor = polltest.Until
 
 const countJob = `
 name: counts

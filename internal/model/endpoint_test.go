@@ -21,6 +21,7 @@ import (
 	"github.com/pricestream/pricestream/internal/engine/enginetest"
 	"github.com/pricestream/pricestream/internal/model"
 	"github.com/pricestream/pricestream/internal/model/modeltest"
+	"github.com/pricestream/pricestream/internal/polltest"
 	"github.com/pricestream/pricestream/internal/stream"
 )
 
@@ -523,21 +524,8 @@ func TestEndpointShadowAndCapture(t *testing.T) {
 	})
 }
 
-// waitFor polls fn until it returns nil or d passes.
-func waitFor(t *testing.T, d time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %v", d, err)
-		}
-		<-time.After(5 * time.Millisecond) // poll again
-	}
-}
+// waitFor polls cond until it returns nil or d passes.
+var waitFor = polltest.Until
 
 func TestEndpointStatic(t *testing.T) {
 	rt, err := model.Load("", readFixture(t, "lgb_reg.txt"))

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pricestream/pricestream/internal/polltest"
 	"github.com/pricestream/pricestream/internal/table"
 	"github.com/pricestream/pricestream/internal/table/item"
 	"github.com/pricestream/pricestream/internal/trigger"
@@ -163,19 +164,7 @@ func TestPricingProjectedRowsDecideAlike(t *testing.T) {
 }
 
 // waitFor polls cond until it returns nil or d passes.
-func waitFor(t *testing.T, d time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = cond(); err == nil {
-			return
-		}
-		// A short timer between polls, not a sleep standing for a condition.
-		<-time.After(5 * time.Millisecond)
-	}
-	t.Fatalf("condition not met after %s: %v", d, err)
-}
+var waitFor = polltest.Until
 
 // With pricing.features set, a model input outside it refuses the decision
 // (model_error) rather than predicting from a missing value, and the

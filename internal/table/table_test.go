@@ -15,6 +15,7 @@ import (
 
 	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/engine/enginetest"
+	"github.com/pricestream/pricestream/internal/polltest"
 	"github.com/pricestream/pricestream/internal/table"
 	"github.com/pricestream/pricestream/internal/table/expr"
 	"github.com/pricestream/pricestream/internal/table/item"
@@ -696,20 +697,8 @@ func TestTableRestart(t *testing.T) {
 	require.Equal(t, uint64(42), seq)
 }
 
-// waitFor polls cond until it returns nil or d has passed.
-func waitFor(t *testing.T, d time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = cond(); err == nil {
-			return
-		}
-		// A short timer between polls, not a sleep standing for a condition.
-		<-time.After(2 * time.Millisecond)
-	}
-	t.Fatalf("condition not met after %s: %v", d, err)
-}
+// waitFor polls cond until it returns nil or d passes.
+var waitFor = polltest.Until
 
 // A Get with a projection decodes only the top-level attributes the
 // projection reaches, and returns what the projection of the whole item

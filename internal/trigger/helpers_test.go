@@ -17,6 +17,7 @@ import (
 
 	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/engine/enginetest"
+	"github.com/pricestream/pricestream/internal/polltest"
 	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
 	"github.com/pricestream/pricestream/internal/trigger"
@@ -147,19 +148,7 @@ func (e *env) apply(doc string) *trigger.Definition {
 }
 
 // waitFor polls cond until it returns nil or d passes.
-func waitFor(t testing.TB, d time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = cond(); err == nil {
-			return
-		}
-		// A short timer between polls, not a sleep standing for a condition.
-		<-time.After(2 * time.Millisecond)
-	}
-	t.Fatalf("condition not met after %s: %v", d, err)
-}
+var waitFor = polltest.Until
 
 // event is a record as a test function saw it.
 type event struct {

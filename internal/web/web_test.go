@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pricestream/pricestream/internal/engine/enginetest"
+	"github.com/pricestream/pricestream/internal/polltest"
 	"github.com/pricestream/pricestream/internal/pricing"
 	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
@@ -25,18 +26,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m, enginetest.LeakOptions()...) }
 
 // waitFor polls cond until it returns nil or d passes.
-func waitFor(t testing.TB, d time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = cond(); err == nil {
-			return
-		}
-		<-time.After(5 * time.Millisecond) // between polls, not standing for a condition
-	}
-	t.Fatalf("condition not met after %s: %v", d, err)
-}
+var waitFor = polltest.Until
 
 type fixture struct {
 	streams  *stream.Manager
