@@ -325,3 +325,32 @@ func TestAPIHealthAndMetrics(t *testing.T) {
 	require.Equal(t, 503, code, body)
 	require.Contains(t, body, "engine")
 }
+
+// TestAPIPprof: the runtime's profiles are served under /debug/pprof/
+// only when the configuration asks for them.
+func TestAPIPprof(t *testing.T) {
+	get := func(url string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(url)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	off := start(t)
+	code, _ := get(off.url + "/debug/pprof/heap")
+	require.Equal(t, 404, code, "profiles are off by default")
+
+	on := startWith(t, api.Config{Pprof: true}, stream.Config{})
+	code, body := get(on.url + "/debug/pprof/")
+	require.Equal(t, 200, code, body)
+	require.Contains(t, body, "goroutine")
+	code, body = get(on.url + "/debug/pprof/heap?debug=1")
+	require.Equal(t, 200, code, body)
+	require.Contains(t, body, "heap profile:")
+	code, body = get(on.url + "/debug/pprof/goroutine?debug=1")
+	require.Equal(t, 200, code, body)
+	require.Contains(t, body, "goroutine profile:")
+	code, body = get(on.url + "/debug/pprof/nope")
+	require.Equal(t, 404, code, body)
+}

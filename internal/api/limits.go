@@ -102,10 +102,11 @@ func (l *limits) release() {
 }
 
 // unbounded reports whether a path is served outside the bound on
-// concurrent requests: probes (the Open Inference Protocol's too) and
-// metrics must answer under overload.
+// concurrent requests: probes (the Open Inference Protocol's too),
+// metrics and profiles must answer under overload.
 func unbounded(path string) bool {
-	return path == "/healthz" || path == "/readyz" || path == "/metrics" || strings.HasPrefix(path, "/v2/health/")
+	return path == "/healthz" || path == "/readyz" || path == "/metrics" || strings.HasPrefix(path, "/v2/health/") ||
+		strings.HasPrefix(path, "/debug/pprof/")
 }
 
 // writeOverloaded answers a request refused for the bound on concurrent

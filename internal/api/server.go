@@ -65,6 +65,10 @@ type Config struct {
 	// LagCheckInterval is how often the consumers' lag is measured for
 	// IngestMaxLagRecords. Default 1s.
 	LagCheckInterval time.Duration `yaml:"lag_check_interval" json:"lag_check_interval"`
+	// Pprof serves the Go runtime's profiles (heap, CPU, goroutines,
+	// execution trace …) under /debug/pprof/, for `go tool pprof`. With
+	// authentication on they need the admin scope. Default off.
+	Pprof bool `yaml:"pprof" json:"pprof"`
 }
 
 // Defaults.
@@ -236,6 +240,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(deps.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}))
 	}
 	s.mux.HandleFunc("POST /{$}", s.awsTarget)
+	if cfg.Pprof {
+		s.routePprof()
+	}
 	if s.streams != nil {
 		s.routeStreams()
 	}

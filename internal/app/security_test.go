@@ -74,11 +74,13 @@ var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Reques
 // credentials to every route the server has: only the health checks
 // (/healthz, /readyz and the Open Inference Protocol's /v2/health/*) and
 // the dashboard's login page and static files answer; the dashboard page
-// sends the browser to the login page.
+// sends the browser to the login page. The runtime's profiles are on, so
+// that their routes are among them.
 func TestSecurityEveryRouteNeedsCredentials(t *testing.T) {
-	a, url := startSecure(t)
+	a, url := startSecure(t, func(c *Config) { c.HTTP.Pprof = true })
 	routes := a.Routes()
 	require.Greater(t, len(routes), 20)
+	require.Contains(t, routes, "GET /debug/pprof/{name}")
 	for _, pattern := range routes {
 		method, path, _ := strings.Cut(pattern, " ")
 		path = strings.TrimSuffix(wildcard.ReplaceAllString(path, "x"), "{$}")
