@@ -2,6 +2,7 @@ package trigger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -23,20 +24,38 @@ type Function interface {
 // change stream, a function that implements it gets in each change's
 // NewImage and OldImage only the top-level attributes ImageAttrs names
 // (and those the trigger's filters read), which the trigger decodes
-// alone; Keys stay whole. The trigger finds it by type assertion when it
-// starts and calls ImageAttrs then, once: the answer must not change
-// while the function is registered. ImageAttrs returns nil for whole
-// images, as a function without it gets them. A function that names its
-// attributes must read no others of the images: those are absent, as if
-// the item did not have them. The records sent to the trigger's on-failure
-// destination are the ones the function got, projected alike. HTTP and
-// wasm functions get whole images.
+// alone; Keys stay whole, and [Change.Projected] names what was decoded.
+// The trigger finds it by type assertion when it starts, and calls
+// ImageAttrs each time it opens its source: when it starts, after a
+// failure, and when the function returned [ErrReread]. ImageAttrs returns
+// nil for whole images, as a function without it gets them. A function
+// that names its attributes must read no others of the images: those are
+// absent, as if the item did not have them. A function that needs more
+// than a record was decoded with (its inputs changed at run time) answers
+// ImageAttrs with them from then on and returns [ErrReread] for the
+// batch. The records sent to the trigger's on-failure destination are the
+// ones the function got, projected alike. HTTP and wasm functions get
+// whole images.
 type ImageProjector interface {
 	// ImageAttrs returns the names of the attributes the function reads
 	// of the images, or nil for all of them. The caller does not modify
 	// the slice.
 	ImageAttrs() []string
 }
+
+// ErrReread, returned by Invoke (alone or wrapped), asks the trigger to
+// read the batch's records from the source again rather than retry them
+// as they are: a function whose [ImageProjector] now names attributes
+// the records were decoded without returns it, before it acts on any
+// record of the batch. The trigger opens its source again after its last
+// record done (asking ImageAttrs anew) at once, without counting a
+// failure, spending a retry or sending anything to the on-failure
+// destination. Records of other lanes done meanwhile may be delivered
+// again, as after any restart. A function that returns it again before
+// any record is done is treated as failing (with backoff), so that a
+// function that can never be satisfied does not spin. Test with
+// errors.Is.
+var ErrReread = errors.New("trigger: records to be read again with the function's image attributes")
 
 // FunctionOf adapts a plain Go function to a Function.
 type FunctionOf func(ctx context.Context, b *Batch) (Response, error)

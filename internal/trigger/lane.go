@@ -264,17 +264,20 @@ func route(ctx context.Context, lanes []chan []laneRec, parts [][]laneRec) error
 
 // lane delivers the records of its queue in order, a batch at a time,
 // until the queue is closed and empty or ctx is done.
-func (r *runner) lane(ctx context.Context, q <-chan []laneRec, w *window) {
+func (r *runner) lane(ctx context.Context, q <-chan []laneRec, w *window) error {
 	var pending []laneRec
 	var ns []uint64
 	for {
 		var batch []*Record
 		batch, ns = r.collect(ctx, q, &pending, ns[:0])
 		if len(batch) == 0 {
-			return
+			return nil
 		}
-		if r.process(ctx, batch) != nil {
-			return // ctx is done: the batch is not done, and is delivered again after a restart
+		if err := r.process(ctx, batch); err != nil {
+			// ctx is done, or the function asked for the records to be
+			// read again: the batch is not done, and is delivered again
+			// after a restart.
+			return err
 		}
 		r.finish(w, ns)
 	}

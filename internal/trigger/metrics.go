@@ -17,6 +17,7 @@ type metrics struct {
 	destination *prometheus.CounterVec
 	dropped     *prometheus.CounterVec
 	pastEnd     *prometheus.CounterVec
+	rereads     *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
 	delivery    *prometheus.HistogramVec
 }
@@ -58,6 +59,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		pastEnd: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pricestream_trigger_checkpoints_past_end_total", Help: "Partitions that started from a checkpoint past their source's end, or of an earlier source of the same name, and read what the source stored after the checkpoint instead.",
 		}, tr),
+		rereads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pricestream_trigger_rereads_total", Help: "Times a partition read its records again because the function asked for more of the images than they were decoded with (ErrReread).",
+		}, tr),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "pricestream_trigger_invocation_seconds", Help: "Duration of one function invocation.", Buckets: latencyBuckets,
 		}, tr),
@@ -65,7 +69,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "pricestream_trigger_delivery_seconds", Help: "Time from a record's arrival to the first invocation of the function with it.", Buckets: latencyBuckets,
 		}, tr),
 	}
-	reg.MustRegister(m.iteratorAge, m.invocations, m.errors, m.retries, m.bisections, m.processed, m.filtered, m.destination, m.dropped, m.pastEnd, m.duration, m.delivery)
+	reg.MustRegister(m.iteratorAge, m.invocations, m.errors, m.retries, m.bisections, m.processed, m.filtered, m.destination, m.dropped, m.pastEnd, m.rereads, m.duration, m.delivery)
 	return m
 }
 
@@ -80,6 +84,7 @@ type triggerMetrics struct {
 	processed   prometheus.Counter
 	filtered    prometheus.Counter
 	pastEnd     prometheus.Counter
+	rereads     prometheus.Counter
 	duration    prometheus.Observer
 	delivery    prometheus.Observer
 }
@@ -94,6 +99,7 @@ func (m *metrics) forTrigger(name string) *triggerMetrics {
 		processed:   m.processed.WithLabelValues(name),
 		filtered:    m.filtered.WithLabelValues(name),
 		pastEnd:     m.pastEnd.WithLabelValues(name),
+		rereads:     m.rereads.WithLabelValues(name),
 		duration:    m.duration.WithLabelValues(name),
 		delivery:    m.delivery.WithLabelValues(name),
 	}
@@ -108,7 +114,7 @@ func (m *metrics) forget(name string) {
 	for _, v := range []*prometheus.MetricVec{m.iteratorAge.MetricVec, m.destination.MetricVec, m.dropped.MetricVec} {
 		v.DeletePartialMatch(prometheus.Labels{"trigger": name})
 	}
-	for _, v := range []*prometheus.CounterVec{m.invocations, m.errors, m.retries, m.bisections, m.processed, m.filtered, m.pastEnd} {
+	for _, v := range []*prometheus.CounterVec{m.invocations, m.errors, m.retries, m.bisections, m.processed, m.filtered, m.pastEnd, m.rereads} {
 		v.DeleteLabelValues(name)
 	}
 	m.duration.DeleteLabelValues(name)

@@ -54,6 +54,12 @@ type Change struct {
 	StreamViewType string
 	// SizeBytes is the size of the change record, as DynamoDB counts it.
 	SizeBytes int
+	// Projected names the attributes the images were decoded with, sorted,
+	// when the function's [ImageProjector] asked for some (the images hold
+	// those of them the item has, and nothing else); nil when the images
+	// are whole. A function whose attributes changed since the trigger
+	// read a record tells so by it, and returns [ErrReread].
+	Projected []string
 }
 
 // EventMeta is what an encoder needs besides the record: the source's ARN

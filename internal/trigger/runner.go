@@ -129,11 +129,21 @@ func (r *runner) run(ctx context.Context) {
 		r.status.set("stopped", nil)
 	}()
 	failures := 0
+	rereadAt := int64(-1) // records done at the last reread
 	for {
 		before := r.status.done.Load()
 		err := r.runOnce(ctx)
 		if ctx.Err() != nil {
 			return
+		}
+		if errors.Is(err, ErrReread) && r.status.done.Load() != rereadAt {
+			// The function reads more of the images than the records had:
+			// read them again at once, unless it asked so before and
+			// nothing was done since.
+			rereadAt = r.status.done.Load()
+			r.tm.rereads.Inc()
+			r.logger.Info("reading records again with the function's image attributes")
+			continue
 		}
 		if r.status.done.Load() > before {
 			failures = 0
@@ -208,11 +218,15 @@ func (r *runner) runOnce(ctx context.Context) error {
 			close(q)
 		}
 	}()
+	var reread atomic.Bool
 	for i, q := range lanes {
 		go func() {
 			defer wg.Done()
 			pprof.Do(hard, pprof.Labels("role", "lane", "lane", strconv.Itoa(i)), func(ctx context.Context) {
-				r.lane(ctx, q, w)
+				if errors.Is(r.lane(ctx, q, w), ErrReread) {
+					reread.Store(true)
+					cancel() // the dispatcher stops reading; the lanes deliver what they hold
+				}
 			})
 		}()
 	}
@@ -223,12 +237,16 @@ func (r *runner) runOnce(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	if reread.Load() {
+		return ErrReread
+	}
 	return readErr
 }
 
 // process delivers a lane's batch: filters it, sends over-age records to
 // the destination, and invokes the function. It returns an error only
-// when ctx is done before the batch is.
+// when ctx is done before the batch is, or the function returned
+// [ErrReread] for it.
 func (r *runner) process(ctx context.Context, batch []*Record) error {
 	now := r.now()
 	deliver := batch
@@ -274,7 +292,8 @@ func (r *runner) process(ctx context.Context, batch []*Record) error {
 // than one record is split in two and the halves delivered in order (no
 // retry is spent on splitting, as in Lambda); a record or batch that
 // fails MaxRetryAttempts+1 times goes to the destination. It returns an
-// error only when ctx is done first.
+// error only when ctx is done first, or the function returned [ErrReread]
+// (the records are left not done, to be read again).
 func (r *runner) deliver(ctx context.Context, recs []*Record) error {
 	attempts := 0
 	for len(recs) > 0 {
@@ -288,6 +307,9 @@ func (r *runner) deliver(ctx context.Context, recs []*Record) error {
 		attempts++
 		if err != nil && ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if err != nil && errors.Is(err, ErrReread) {
+			return ErrReread
 		}
 		if err == nil {
 			if !r.spec.ReportBatchItemFailures || len(resp.BatchItemFailures) == 0 {

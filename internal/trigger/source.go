@@ -90,13 +90,16 @@ type denseOffsets interface{ denseOffsets() }
 // stream) that can deliver them projected.
 type projectable interface {
 	// project returns a source like this one whose records' images hold
-	// only the named top-level attributes.
-	project(names []string) Source
+	// only the top-level attributes names returns (nil: whole images),
+	// asked each time a partition is opened.
+	project(names func() []string) Source
 }
 
 // projected returns src delivering only the image attributes that fn
 // reads and filters match on, when src can project, fn names what it reads
-// ([ImageProjector]) and no filter needs a whole image; otherwise src.
+// ([ImageProjector]) and no filter needs a whole image; otherwise src. The
+// function is asked at each open of a partition, so that what it reads
+// may change (see [ErrReread]).
 func projected(src Source, fn Function, filters Filters) Source {
 	ps, ok := src.(projectable)
 	if !ok {
@@ -106,15 +109,21 @@ func projected(src Source, fn Function, filters Filters) Source {
 	if !ok {
 		return src
 	}
-	names := ip.ImageAttrs()
-	if names == nil {
-		return src
-	}
 	fnames, whole := filters.imageAttrs()
 	if whole {
 		return src
 	}
-	all := append(slices.Clone(names), fnames...)
-	slices.Sort(all)
-	return ps.project(slices.Compact(all))
+	return ps.project(func() []string {
+		names := ip.ImageAttrs()
+		if names == nil {
+			return nil
+		}
+		all := append(slices.Clone(names), fnames...)
+		slices.Sort(all)
+		all = slices.Compact(all)
+		if all == nil {
+			all = []string{}
+		}
+		return all
+	})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -19,9 +18,10 @@ type TableSource struct {
 	t    *table.Table
 	view string
 	meta EventMeta
-	// attrs, when not nil, are the only attributes of the images its
-	// readers decode (see [ImageProjector]).
-	attrs []string
+	// attrs, when set, returns the only attributes of the images a reader
+	// decodes (see [ImageProjector]), asked at each Open; nil from it, or
+	// no attrs, means whole images.
+	attrs func() []string
 }
 
 var (
@@ -48,13 +48,10 @@ func NewTableSource(t *table.Table, region, account string) *TableSource {
 }
 
 // project returns a copy of the source whose readers decode only the
-// named attributes of the changes' images.
-func (ts *TableSource) project(names []string) Source {
+// attributes names returns, when it opens them, of the changes' images.
+func (ts *TableSource) project(names func() []string) Source {
 	c := *ts
-	c.attrs = slices.Clone(names)
-	if c.attrs == nil {
-		c.attrs = []string{}
-	}
+	c.attrs = names
 	return &c
 }
 
@@ -113,19 +110,23 @@ func (ts *TableSource) Open(ctx context.Context, part int, from From) (Partition
 		return nil, fmt.Errorf("%w: at_timestamp works with data streams only", ErrInvalidArgument)
 	}
 	var opts []table.SubscribeOption
+	var attrs []string
 	if ts.attrs != nil {
-		opts = append(opts, table.ImageAttrs(ts.attrs...))
+		if attrs = ts.attrs(); attrs != nil {
+			opts = append(opts, table.ImageAttrs(attrs...))
+		}
 	}
 	sub, err := ts.t.Subscribe(ctx, pos, opts...)
 	if err != nil {
 		return nil, err
 	}
-	return &tableReader{ts: ts, sub: sub}, nil
+	return &tableReader{ts: ts, sub: sub, attrs: attrs}, nil
 }
 
 type tableReader struct {
-	ts  *TableSource
-	sub *table.Subscription
+	ts    *TableSource
+	sub   *table.Subscription
+	attrs []string // the projection of this read; nil: whole images
 }
 
 // tableChunk is the most changes one Next returns: a reader that fell
@@ -144,7 +145,7 @@ func (r *tableReader) Next(ctx context.Context) ([]Record, error) {
 	}
 	recs := make([]Record, len(cs))
 	for i, c := range cs {
-		ch := &Change{EventName: string(c.Event), Keys: c.Keys, StreamViewType: r.ts.view, SizeBytes: c.Size}
+		ch := &Change{EventName: string(c.Event), Keys: c.Keys, StreamViewType: r.ts.view, SizeBytes: c.Size, Projected: r.attrs}
 		switch table.ViewType(r.ts.view) {
 		case table.ViewNewImage:
 			ch.NewImage = c.New
