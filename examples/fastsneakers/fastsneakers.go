@@ -19,6 +19,13 @@ import (
 //go:embed *.yaml model/*.json
 var files embed.FS
 
+// PricingFeatures is the scenario's pricing.features: what a decision
+// record keeps of the features row besides the model's inputs (which
+// come along whatever the setting says): the views and view rate the
+// dashboard charts as demand, the conversion and the trend. The demo and
+// the bench use it unless their configuration names features.
+var PricingFeatures = []string{"views", "view_rate", "conversion", "trend"}
+
 // Documents returns the scenario's definition documents (streams, tables,
 // the pricing model and endpoint, the jobs and the reprice trigger), as
 // `pricestream apply -f examples/fastsneakers/` reads them.

@@ -39,8 +39,13 @@ type Pipeline struct {
 // Start starts an embedded server with cfg, waits until it is ready and
 // applies the scenario: streams and tables, then the shop's catalog
 // (through setup, which may be nil), then model, endpoint, jobs and the
-// reprice trigger.
+// reprice trigger. Unless cfg names pricing features, the pricing
+// function reads and records [fastsneakers.PricingFeatures] and the
+// model's inputs of each features row.
 func Start(ctx context.Context, cfg app.Config, logger *slog.Logger, setup func(context.Context, *client.Client) error) (*Pipeline, error) {
+	if len(cfg.Pricing.Features) == 0 {
+		cfg.Pricing.Features = fastsneakers.PricingFeatures
+	}
 	a, err := app.New(ctx, cfg, logger)
 	if err != nil {
 		return nil, err

@@ -62,13 +62,14 @@ type Config struct {
 	// another makes the last wait for all the writes before it.
 	Concurrency int `yaml:"concurrency" json:"concurrency"`
 	// Features, when set, are the features row's attributes a decision
-	// reads besides product_id and its times: the model's inputs (but
-	// PriceFeature and RatioFeature, which the policy fills in) must be
-	// among them, or the decision is refused with model_error, and the
-	// decision record's features hold those of them the row has as
-	// numbers. The pricing trigger then decodes only these attributes of
-	// each features change ([Pricer.ImageAttrs]). Default empty: the whole
-	// row, and the record's features hold every numeric attribute of it.
+	// reads and records besides product_id, its times and the deployed
+	// model's inputs, which come along whatever this says: the pricing
+	// trigger then decodes only these and the model's inputs of each
+	// features change ([Pricer.ImageAttrs]), and the decision record's
+	// features hold those of them the row has as numbers. A model
+	// deployed later with other inputs makes the trigger read the rows
+	// again with them ([trigger.ErrReread]). Default empty: the whole row,
+	// and the record's features hold every numeric attribute of it.
 	Features []string `yaml:"features" json:"features"`
 }
 
@@ -164,8 +165,9 @@ type Pricer struct {
 	products *table.Table
 	changes  *stream.Stream
 
-	// features is cfg.Features as a set; nil when not configured.
-	features map[string]bool
+	// project: cfg.Features is set, so the pricing trigger decodes only
+	// what ImageAttrs names of each features row.
+	project bool
 
 	// noPrecheck sends every decision through Modify (tests compare the
 	// two paths).
@@ -184,15 +186,50 @@ const (
 var _ trigger.ImageProjector = (*Pricer)(nil)
 
 // ImageAttrs returns the attributes of a features row the pricing function
-// reads: product_id, last_event_time, window_end, ingest_time and
-// Config.Features; or nil (the whole row) when Config.Features is empty,
-// since a decision's record then holds every numeric attribute. A trigger
-// on the features table decodes only these of each change.
+// reads: product_id, last_event_time, window_end, ingest_time,
+// Config.Features and the inputs of the model the endpoint serves now; or
+// nil (the whole row) when Config.Features is empty, since a decision's
+// record then holds every numeric attribute. A trigger on the features
+// table decodes only these of each change, and asks again each time it
+// opens the table's change stream.
 func (p *Pricer) ImageAttrs() []string {
-	if p.features == nil {
+	if !p.project {
 		return nil
 	}
-	return append([]string{rowProductID, rowLastEventTime, rowWindowEnd, rowIngestTime}, p.cfg.Features...)
+	names := append([]string{rowProductID, rowLastEventTime, rowWindowEnd, rowIngestTime}, p.cfg.Features...)
+	if pred, err := p.deps.Predictors(p.cfg.Endpoint); err == nil {
+		p.eachInput(pred, func(name string) { names = append(names, name) })
+	}
+	return names
+}
+
+// eachInput calls fn with each model input a decision reads from the
+// features row: the predictor's features but the two the policy fills in
+// (none when the predictor does not list its features).
+func (p *Pricer) eachInput(pred Predictor, fn func(name string)) {
+	fl, ok := pred.(featureLister)
+	if !ok {
+		return
+	}
+	for _, f := range fl.Features() {
+		if f.Name != p.cfg.PriceFeature && f.Name != p.cfg.RatioFeature {
+			fn(f.Name)
+		}
+	}
+}
+
+// missingInput returns a model input that a projected features row was
+// decoded without ("" when none is: the row is whole, or has them all).
+func (p *Pricer) missingInput(pred Predictor, projected []string) (missing string) {
+	if projected == nil {
+		return ""
+	}
+	p.eachInput(pred, func(name string) {
+		if _, found := slices.BinarySearch(projected, name); !found && missing == "" {
+			missing = name
+		}
+	})
+	return missing
 }
 
 // guardAttrs are the products' attributes the guardrails read.
@@ -265,10 +302,7 @@ func New(cfg Config, deps Deps) (*Pricer, error) {
 	p := &Pricer{cfg: cfg.withDefaults(), deps: deps, logger: deps.Logger.With("component", "pricing"), metrics: newMetrics(deps.Registerer)}
 	if len(cfg.Features) > 0 {
 		p.cfg.Features = slices.Clone(cfg.Features)
-		p.features = make(map[string]bool, len(cfg.Features))
-		for _, f := range cfg.Features {
-			p.features[f] = true
-		}
+		p.project = true
 	}
 	return p, nil
 }
@@ -301,6 +335,26 @@ func (p *Pricer) Invoke(ctx context.Context, b *trigger.Batch) (trigger.Response
 	products, changes, err := p.open(ctx)
 	if err != nil {
 		return trigger.Response{}, err
+	}
+	if p.project {
+		// Rows decoded before the endpoint's model changed may lack one of
+		// its inputs: have the trigger read them again with it (ImageAttrs
+		// names it now) rather than price from a missing input.
+		if pred, err := p.deps.Predictors(p.cfg.Endpoint); err == nil {
+			var last []string
+			for _, r := range b.Records {
+				if r.Change == nil || r.Change.Projected == nil || (last != nil && &r.Change.Projected[0] == &last[0]) {
+					continue
+				}
+				if len(r.Change.Projected) > 0 {
+					last = r.Change.Projected
+				}
+				if n := p.missingInput(pred, r.Change.Projected); n != "" {
+					p.logger.Info("the model's inputs changed: reading the features rows again with them", "input", n)
+					return trigger.Response{}, fmt.Errorf("pricing: features row decoded without model input %q: %w", n, trigger.ErrReread)
+				}
+			}
+		}
 	}
 	// The batch's decisions are recorded with one append (one engine
 	// write, not one per record); a record whose decision is not recorded
@@ -488,7 +542,7 @@ func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Re
 		return nil, nil
 	}
 	rec := &DecisionRecord{DecisionID: r.SequenceNumber, ProductID: pid.S(), DecidedAt: start.UTC(), Features: map[string]float64{}}
-	if p.features == nil {
+	if !p.project {
 		for name, v := range row {
 			if v.Type() == item.N {
 				rec.Features[name] = v.N().Float64()
@@ -499,6 +553,13 @@ func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Re
 			if v, ok := row[name]; ok && v.Type() == item.N {
 				rec.Features[name] = v.N().Float64()
 			}
+		}
+		if pred, err := p.deps.Predictors(p.cfg.Endpoint); err == nil {
+			p.eachInput(pred, func(name string) {
+				if v, ok := row[name]; ok && v.Type() == item.N {
+					rec.Features[name] = v.N().Float64()
+				}
+			})
 		}
 	}
 	rec.EventTime, ok = timeAttr(row, rowLastEventTime)
@@ -559,7 +620,7 @@ func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Re
 		if why := g.Allow(rec.EventTime, changes); why != "" {
 			return nil, &errRefused{why}
 		}
-		demand := p.demand(pred, row, base, &predicted)
+		demand := p.demand(pred, row, r.Change.Projected, base, &predicted)
 		var derr error
 		if dec, derr = Decide(ctx, g, price, p.cfg.Candidates, p.cfg.MinGainPct, demand); derr != nil {
 			return nil, fmt.Errorf("%w: %v", errModel, derr)
@@ -633,9 +694,10 @@ func (p *Pricer) refuse(rec *DecisionRecord, reason string, err error) *Decision
 	return rec
 }
 
-// demand predicts units at a candidate price: the features row with the
+// demand predicts units at a candidate price: the features row (decoded
+// with the attributes projected names, or whole when nil) with the
 // candidate in the price feature and its ratio to the base price.
-func (p *Pricer) demand(pred Predictor, row item.Item, base float64, last *model.Prediction) Demand {
+func (p *Pricer) demand(pred Predictor, row item.Item, projected []string, base float64, last *model.Prediction) Demand {
 	var names []string
 	if fl, ok := pred.(featureLister); ok {
 		for _, f := range fl.Features() {
@@ -651,11 +713,12 @@ func (p *Pricer) demand(pred Predictor, row item.Item, base float64, last *model
 		case p.cfg.RatioFeature:
 			ratioAt = i
 		default:
-			if p.features != nil && !p.features[n] {
-				// Not decoded when the trigger projects the row: refuse
-				// rather than predict from a missing input.
+			if _, found := slices.BinarySearch(projected, n); projected != nil && !found {
+				// Not decoded: the model changed after Invoke checked
+				// its inputs. Refuse rather than predict from a missing
+				// input; the next row is read with it.
 				return func(context.Context, float64) (float64, error) {
-					return 0, fmt.Errorf("pricing: model input %q is not in pricing.features", n)
+					return 0, fmt.Errorf("pricing: model input %q was not decoded from the features row", n)
 				}
 			}
 			if v, ok := num(row, n); ok {

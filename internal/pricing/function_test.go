@@ -34,6 +34,8 @@ type fixture struct {
 	controls *Controls
 	pricer   *Pricer
 	reg      *prometheus.Registry
+	models   *model.Registry
+	eps      *model.Endpoints
 	seq      int
 }
 
@@ -71,6 +73,8 @@ func start(t *testing.T, cfg Config) *fixture {
 	t.Cleanup(func() { eps.Close() })
 	_, err = eps.Create(ctx, model.EndpointConfig{Name: "pricing", Variants: []model.VariantConfig{{Model: "demand"}}}, false)
 	require.NoError(t, err)
+
+	f.models, f.eps = reg, eps
 
 	f.controls, err = OpenControls(ctx, f.eng, nil)
 	require.NoError(t, err)
