@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -388,15 +389,66 @@ func (m *Manager) removeSnapshot(id string) {
 	}
 }
 
+// sweepEvery is how often the snapshot directory is swept of the
+// snapshots of tables that no longer exist.
+const sweepEvery = time.Hour
+
+// sweepSnapshots removes the snapshots of tables that no longer exist
+// (deleted by another process, or while this one was down: Delete removes
+// only the snapshot of its own process) and, at startup, the temporary
+// files of snapshots a crash cut short. It removes nothing when the
+// tables cannot be listed.
+func (m *Manager) sweepSnapshots(ctx context.Context, startup bool) {
+	files, err := os.ReadDir(m.cfg.SnapshotDir)
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			m.logger.Warn("table index snapshots not swept", "err", err)
+		}
+		return
+	}
+	infos, err := m.List(ctx)
+	if err != nil {
+		m.logger.Debug("table index snapshots not swept", "err", err)
+		return
+	}
+	live := make(map[string]bool, len(infos))
+	for _, in := range infos {
+		live[in.ID] = true
+	}
+	for _, t := range m.openTables() {
+		live[t.id] = true
+	}
+	for _, f := range files {
+		name := f.Name()
+		id, isSnap := strings.CutSuffix(name, ".idx")
+		orphan := isSnap && id != "" && !live[id]
+		if !orphan && !(startup && strings.HasSuffix(name, ".idx.tmp")) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(m.cfg.SnapshotDir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			m.logger.Warn("table index snapshot not removed", "file", name, "err", err)
+			continue
+		}
+		m.logger.Info("table index snapshot removed: its table no longer exists, or a crash cut it short", "file", name)
+	}
+}
+
 // runSnapshots writes each open table's index snapshot every
-// Config.SnapshotInterval when it has changed.
+// Config.SnapshotInterval when it has changed, and sweeps the snapshot
+// directory at start and every sweepEvery.
 func (m *Manager) runSnapshots(ctx context.Context) {
+	m.sweepSnapshots(ctx, true)
 	tick := time.NewTicker(m.cfg.SnapshotInterval)
 	defer tick.Stop()
+	sweep := time.NewTicker(sweepEvery)
+	defer sweep.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-sweep.C:
+			m.sweepSnapshots(ctx, false)
+			continue
 		case <-tick.C:
 		}
 		for _, t := range m.openTables() {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/engine/enginetest"
+	"github.com/pricestream/pricestream/internal/polltest"
 	"github.com/pricestream/pricestream/internal/table/expr"
 	"github.com/pricestream/pricestream/internal/table/item"
 )
@@ -314,4 +316,48 @@ func FuzzTableSnapshot(f *testing.F) {
 			require.Less(t, s.entries[i-1].key, s.entries[i].key)
 		}
 	})
+}
+
+// TestTableSnapshotSweep: a manager starting on a snapshot directory
+// removes the snapshots of tables that no longer exist (here deleted by
+// another process, which removed only its own snapshot) and the temporary
+// files of snapshots a crash cut short; it keeps the snapshots of the
+// tables that exist, and loads them.
+func TestTableSnapshotSweep(t *testing.T) {
+	ctx := context.Background()
+	e := enginetest.Start(t)
+	dir := t.TempDir()
+	m1 := snapManager(t, e, dir)
+	ks := item.KeySchema{Partition: item.KeyAttribute{Name: "pk", Type: item.S}}
+	keep, err := m1.Create(ctx, Spec{Name: "keep", Key: ks})
+	require.NoError(t, err)
+	gone, err := m1.Create(ctx, Spec{Name: "gone", Key: ks})
+	require.NoError(t, err)
+	fillSnapTable(t, m1, "keep", 0, 20)
+	fillSnapTable(t, m1, "gone", 0, 20)
+	require.NoError(t, m1.Close()) // writes both snapshots
+	require.FileExists(t, m1.snapshotPath(keep.ID))
+	require.FileExists(t, m1.snapshotPath(gone.ID))
+
+	other := snapManager(t, e, "off") // another process, without this directory
+	require.NoError(t, other.Delete(ctx, "gone"))
+	tmp := m1.snapshotPath(keep.ID) + ".tmp"
+	require.NoError(t, os.WriteFile(tmp, []byte("cut short"), 0o644))
+	stranger := filepath.Join(dir, "notes.txt")
+	require.NoError(t, os.WriteFile(stranger, []byte("not a snapshot"), 0o644))
+
+	m2 := snapManager(t, e, dir)
+	polltest.Until(t, 10*time.Second, func() error {
+		for _, p := range []string{m1.snapshotPath(gone.ID), tmp} {
+			if _, err := os.Stat(p); err == nil {
+				return fmt.Errorf("%s still there", filepath.Base(p))
+			}
+		}
+		return nil
+	})
+	require.FileExists(t, m2.snapshotPath(keep.ID))
+	require.FileExists(t, stranger, "only snapshot files are swept")
+	_, err = m2.Open(ctx, "keep")
+	require.NoError(t, err)
+	require.Equal(t, 1.0, testutil.ToFloat64(m2.metrics.snapshotLoads.WithLabelValues("loaded")))
 }
