@@ -14,13 +14,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pricestream/pricestream/internal/app"
 	"github.com/pricestream/pricestream/internal/client"
+	"github.com/pricestream/pricestream/internal/cputime"
 	"github.com/pricestream/pricestream/internal/sim"
 )
 
@@ -276,7 +276,7 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	warm := time.AfterFunc(o.Warmup, func() {
 		skip.Store(int64(mon.Stats(0).E2ECount))
 		sent, _ := s.Sent()
-		warmCPU.Store(&cpuMark{at: time.Now(), cpu: processCPU(), events: sent})
+		warmCPU.Store(&cpuMark{at: time.Now(), cpu: cputime.Process(), events: sent})
 	})
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error {
@@ -290,7 +290,7 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	elapsed := time.Since(start)
 	warm.Stop()
 	sentEnd, _ := s.Sent()
-	end := cpuMark{at: time.Now(), cpu: processCPU(), events: sentEnd}
+	end := cpuMark{at: time.Now(), cpu: cputime.Process(), events: sentEnd}
 	// Let the pipeline finish what was sent, so that late decisions
 	// count, then read the figures.
 	drainCtx, cancelDrain := context.WithTimeout(ctx, time.Minute)
@@ -354,16 +354,6 @@ type cpuMark struct {
 	at     time.Time
 	cpu    time.Duration
 	events int64
-}
-
-// processCPU is the CPU time (user and system) this process has used, or
-// 0 where the system does not say.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // peakRSSMB is this process's peak resident set (VmHWM), in MB.

@@ -3,10 +3,10 @@ package table_test
 import (
 	"context"
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pricestream/pricestream/internal/cputime"
 	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/engine/enginetest"
 	"github.com/pricestream/pricestream/internal/table"
@@ -47,13 +47,7 @@ func intervalEngine(b *testing.B) *engine.Engine {
 }
 
 // cpuTime returns the process's CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+var cpuTime = cputime.Process
 
 type cpuMeter struct {
 	t0 time.Duration
