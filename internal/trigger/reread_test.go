@@ -57,20 +57,7 @@ func (f *widening) Invoke(_ context.Context, b *trigger.Batch) (trigger.Response
 	return trigger.Response{}, nil
 }
 
-func (f *widening) wait(t *testing.T, n int) []string {
-	t.Helper()
-	waitFor(t, 10*time.Second, func() error {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		if len(f.got) < n {
-			return fmt.Errorf("%d of %d records", len(f.got), n)
-		}
-		return nil
-	})
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.got)
-}
+func (f *widening) wait(t *testing.T, n int) []string { return waitGot(t, &f.mu, &f.got, n) }
 
 // TestTriggerTableReread: a function that comes to need an attribute its
 // records were decoded without returns ErrReread, and the trigger reads

@@ -140,19 +140,23 @@ func (f *imageRecorder) Invoke(_ context.Context, b *trigger.Batch) (trigger.Res
 
 func (f *imageRecorder) ImageAttrs() []string { return f.attrs }
 
-func (f *imageRecorder) wait(t *testing.T, n int) []string {
+func (f *imageRecorder) wait(t *testing.T, n int) []string { return waitGot(t, &f.mu, &f.got, n) }
+
+// waitGot waits until *got, guarded by mu, holds n records and returns a
+// copy of it.
+func waitGot(t *testing.T, mu *sync.Mutex, got *[]string, n int) []string {
 	t.Helper()
 	waitFor(t, 10*time.Second, func() error {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		if len(f.got) < n {
-			return fmt.Errorf("%d of %d records", len(f.got), n)
+		mu.Lock()
+		defer mu.Unlock()
+		if len(*got) < n {
+			return fmt.Errorf("%d of %d records", len(*got), n)
 		}
 		return nil
 	})
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.got...)
+	mu.Lock()
+	defer mu.Unlock()
+	return append([]string(nil), *got...)
 }
 
 var _ trigger.ImageProjector = (*imageRecorder)(nil)
