@@ -341,13 +341,9 @@ func (p *Pricer) Invoke(ctx context.Context, b *trigger.Batch) (trigger.Response
 		// its inputs: have the trigger read them again with it (ImageAttrs
 		// names it now) rather than price from a missing input.
 		if pred, err := p.deps.Predictors(p.cfg.Endpoint); err == nil {
-			var last []string
 			for _, r := range b.Records {
-				if r.Change == nil || r.Change.Projected == nil || (last != nil && &r.Change.Projected[0] == &last[0]) {
+				if r.Change == nil {
 					continue
-				}
-				if len(r.Change.Projected) > 0 {
-					last = r.Change.Projected
 				}
 				if n := p.missingInput(pred, r.Change.Projected); n != "" {
 					p.logger.Info("the model's inputs changed: reading the features rows again with them", "input", n)
@@ -541,6 +537,7 @@ func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Re
 		p.metrics.decisions.WithLabelValues("refused", ReasonBadFeature).Inc()
 		return nil, nil
 	}
+	pred, predErr := p.deps.Predictors(p.cfg.Endpoint)
 	rec := &DecisionRecord{DecisionID: r.SequenceNumber, ProductID: pid.S(), DecidedAt: start.UTC(), Features: map[string]float64{}}
 	if !p.project {
 		for name, v := range row {
@@ -554,7 +551,7 @@ func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Re
 				rec.Features[name] = v.N().Float64()
 			}
 		}
-		if pred, err := p.deps.Predictors(p.cfg.Endpoint); err == nil {
+		if predErr == nil {
 			p.eachInput(pred, func(name string) {
 				if v, ok := row[name]; ok && v.Type() == item.N {
 					rec.Features[name] = v.N().Float64()
@@ -576,9 +573,8 @@ func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Re
 	if why := p.deps.Controls.Blocked(rec.ProductID); why != "" {
 		return p.refuse(rec, why, nil), nil
 	}
-	pred, err := p.deps.Predictors(p.cfg.Endpoint)
-	if err != nil {
-		return p.refuse(rec, ReasonModel, err), nil
+	if predErr != nil {
+		return p.refuse(rec, ReasonModel, predErr), nil
 	}
 	key, err := products.ParseKey(item.Item{"product_id": pid})
 	if err != nil {
