@@ -22,6 +22,7 @@ import (
 const (
 	DefaultMaxConcurrentRequests = 256
 	DefaultIngestRateLimit       = 1_000_000
+	DefaultTableWriteRateLimit   = 100_000
 	DefaultIngestMaxLagRecords   = 1_000_000
 	DefaultLagCheckInterval      = time.Second
 	// maxRateKeys bounds the per-key rate limiters kept in memory.
@@ -34,20 +35,28 @@ const (
 	refusedConcurrency = "concurrency"
 	refusedRate        = "rate"
 	refusedLag         = "lag"
+	refusedTableRate   = "table_rate"
 )
 
 // limits holds the server's admission control: a bound on requests served
-// at once, a token bucket of records per client, and the streams whose
-// consumers are too far behind to take more. It is safe for concurrent use.
+// at once, token buckets per client of records put and of table items
+// written, and the streams whose consumers are too far behind to take
+// more. It is safe for concurrent use.
 type limits struct {
 	sem     chan struct{} // nil: no bound
-	rate    rate.Limit    // records per second per client; 0: no limit
-	burst   int
+	ingest  buckets       // records put per client
+	writes  buckets       // table items written per client (the DynamoDB API)
 	maxLag  int64
 	refused *prometheus.CounterVec
 	// lagged maps a stream name to why ingest into it is refused; the
 	// lag watcher replaces the whole map.
 	lagged atomic.Pointer[map[string]string]
+}
+
+// buckets are token buckets, one per client, of one rate and burst.
+type buckets struct {
+	rate  rate.Limit // per second per client; 0: no limit
+	burst int
 
 	mu struct {
 		sync.Mutex
@@ -66,14 +75,18 @@ func newLimits(cfg Config, reg prometheus.Registerer) *limits {
 		l.sem = make(chan struct{}, cfg.MaxConcurrentRequests)
 	}
 	if cfg.IngestRateLimit > 0 {
-		l.rate, l.burst = rate.Limit(cfg.IngestRateLimit), cfg.IngestRateBurst
+		l.ingest.rate, l.ingest.burst = rate.Limit(cfg.IngestRateLimit), cfg.IngestRateBurst
 	}
-	l.mu.keys = make(map[string]*keyLimiter)
+	if cfg.TableWriteRateLimit > 0 {
+		l.writes.rate, l.writes.burst = rate.Limit(cfg.TableWriteRateLimit), cfg.TableWriteRateBurst
+	}
+	l.ingest.mu.keys = make(map[string]*keyLimiter)
+	l.writes.mu.keys = make(map[string]*keyLimiter)
 	l.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "pricestream_http_refused_total",
-		Help: "Requests refused by admission control, by reason: concurrency (too many requests at once), rate (a client over its ingest rate), lag (a consumer of the stream too far behind).",
+		Help: "Requests refused by admission control, by reason: concurrency (too many requests at once), rate (a client over its ingest rate), lag (a consumer of the stream too far behind), table_rate (a client over its rate of table items written through the DynamoDB API).",
 	}, []string{"reason"})
-	for _, r := range []string{refusedConcurrency, refusedRate, refusedLag} {
+	for _, r := range []string{refusedConcurrency, refusedRate, refusedLag, refusedTableRate} {
 		l.refused.WithLabelValues(r)
 	}
 	reg.MustRegister(l.refused)
@@ -172,14 +185,35 @@ func (l *limits) admitLag(streamName string) error {
 
 // admitRate takes n records from the client's token bucket.
 func (l *limits) admitRate(ctx context.Context, n int) error {
-	if l.rate == 0 {
+	if l.ingest.rate == 0 {
 		return nil
 	}
 	key := clientKey(ctx)
-	kl := l.limiter(key)
-	if !kl.lim.AllowN(time.Now(), max(n, 1)) {
+	if !l.ingest.limiter(key).lim.AllowN(time.Now(), max(n, 1)) {
 		l.refused.WithLabelValues(refusedRate).Inc()
-		return fmt.Errorf("%w: %s is over its ingest rate limit of %d records/s (burst %d); retry later", stream.ErrThrottled, key, int(l.rate), l.burst)
+		return fmt.Errorf("%w: %s is over its ingest rate limit of %d records/s (burst %d); retry later", stream.ErrThrottled, key, int(l.ingest.rate), l.ingest.burst)
+	}
+	return nil
+}
+
+// AdmitTableWrite decides whether a client (the principal of ctx, or its
+// address with authentication off) may write n table items through the
+// DynamoDB API or the native one now, taking them from its token bucket of
+// http.table_write_rate_limit items a second. Its error wraps
+// stream.ErrThrottled and says why; the DynamoDB API answers it with
+// ProvisionedThroughputExceededException, which the AWS SDKs retry with
+// backoff.
+func (s *Server) AdmitTableWrite(ctx context.Context, n int) error {
+	l := s.limits
+	if l.writes.rate == 0 {
+		return nil
+	}
+	key := clientKey(ctx)
+	// A write larger than the burst takes the whole bucket rather than
+	// never passing.
+	if !l.writes.limiter(key).lim.AllowN(time.Now(), min(max(n, 1), l.writes.burst)) {
+		l.refused.WithLabelValues(refusedTableRate).Inc()
+		return fmt.Errorf("%w: %s is over its table write rate limit of %d items/s (burst %d); retry later", stream.ErrThrottled, key, int(l.writes.rate), l.writes.burst)
 	}
 	return nil
 }
@@ -187,25 +221,25 @@ func (l *limits) admitRate(ctx context.Context, n int) error {
 // limiter returns the token bucket of a client. The map is bounded: when
 // full, buckets idle for a minute are dropped, and if that is not enough
 // all are (their clients start again with a full bucket).
-func (l *limits) limiter(key string) *keyLimiter {
+func (b *buckets) limiter(key string) *keyLimiter {
 	now := time.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	kl := l.mu.keys[key]
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	kl := b.mu.keys[key]
 	if kl == nil {
-		if len(l.mu.keys) >= maxRateKeys {
+		if len(b.mu.keys) >= maxRateKeys {
 			idle := now.Add(-time.Minute).UnixNano()
-			for k, v := range l.mu.keys {
+			for k, v := range b.mu.keys {
 				if v.last.Load() < idle {
-					delete(l.mu.keys, k)
+					delete(b.mu.keys, k)
 				}
 			}
-			if len(l.mu.keys) >= maxRateKeys {
-				clear(l.mu.keys)
+			if len(b.mu.keys) >= maxRateKeys {
+				clear(b.mu.keys)
 			}
 		}
-		kl = &keyLimiter{lim: rate.NewLimiter(l.rate, l.burst)}
-		l.mu.keys[key] = kl
+		kl = &keyLimiter{lim: rate.NewLimiter(b.rate, b.burst)}
+		b.mu.keys[key] = kl
 	}
 	kl.last.Store(now.UnixNano())
 	return kl

@@ -58,6 +58,17 @@ type Config struct {
 	// IngestRateBurst is the size of each client's bucket, in records.
 	// Default: the rate limit, and at least MaxPutRecords.
 	IngestRateBurst int `yaml:"ingest_rate_burst" json:"ingest_rate_burst"`
+	// TableWriteRateLimit is the table items per second each client may
+	// write through the DynamoDB API or the native one (a token bucket per
+	// client, as for IngestRateLimit; a batch or transaction counts its
+	// items); beyond it writes get ProvisionedThroughputExceededException
+	// (which the AWS SDKs retry with backoff) or 429. Default 100000;
+	// negative: no limit.
+	TableWriteRateLimit int `yaml:"table_write_rate_limit" json:"table_write_rate_limit"`
+	// TableWriteRateBurst is the size of each client's bucket, in items.
+	// Default: the rate limit, and at least 100 (the items of the largest
+	// transaction).
+	TableWriteRateBurst int `yaml:"table_write_rate_burst" json:"table_write_rate_burst"`
 	// IngestMaxLagRecords refuses ingest into a stream (429) while an ETL
 	// job or a trigger reading it is more than this many records behind.
 	// Default 1000000; negative: lag does not limit ingest.
@@ -105,6 +116,12 @@ func (c Config) withDefaults() Config {
 	if c.IngestRateBurst == 0 {
 		c.IngestRateBurst = max(c.IngestRateLimit, stream.MaxPutRecords)
 	}
+	if c.TableWriteRateLimit == 0 {
+		c.TableWriteRateLimit = DefaultTableWriteRateLimit
+	}
+	if c.TableWriteRateBurst == 0 {
+		c.TableWriteRateBurst = max(c.TableWriteRateLimit, table.MaxTransactItems)
+	}
 	if c.IngestMaxLagRecords == 0 {
 		c.IngestMaxLagRecords = DefaultIngestMaxLagRecords
 	}
@@ -133,6 +150,9 @@ func (c Config) Validate(prefix string) error {
 	}
 	if c.IngestRateBurst < 0 || (c.IngestRateBurst > 0 && c.IngestRateBurst < stream.MaxPutRecords) {
 		errs = append(errs, fmt.Errorf("%s.ingest_rate_burst: must be at least %d (the records of one put), got %d", prefix, stream.MaxPutRecords, c.IngestRateBurst))
+	}
+	if c.TableWriteRateBurst < 0 || (c.TableWriteRateBurst > 0 && c.TableWriteRateBurst < table.MaxTransactItems) {
+		errs = append(errs, fmt.Errorf("%s.table_write_rate_burst: must be at least %d (the items of one transaction), got %d", prefix, table.MaxTransactItems, c.TableWriteRateBurst))
 	}
 	if c.LagCheckInterval < 0 {
 		errs = append(errs, fmt.Errorf("%s.lag_check_interval: must be > 0", prefix))

@@ -291,6 +291,10 @@ func (s *Server) putItem(w http.ResponseWriter, r *http.Request) {
 		s.tableError(w, r, err)
 		return
 	}
+	if err := s.AdmitTableWrite(r.Context(), 1); err != nil {
+		WriteError(w, r, s.logger, err)
+		return
+	}
 	req, c, err := s.decodeItemRequest(r, false)
 	if err != nil {
 		s.tableError(w, r, err)
@@ -410,6 +414,10 @@ func (s *Server) updateItem(w http.ResponseWriter, r *http.Request) {
 		s.tableError(w, r, err)
 		return
 	}
+	if err := s.AdmitTableWrite(r.Context(), 1); err != nil {
+		WriteError(w, r, s.logger, err)
+		return
+	}
 	k, err := pathKey(r, tb)
 	if err != nil {
 		s.tableError(w, r, err)
@@ -449,6 +457,10 @@ func (s *Server) deleteItem(w http.ResponseWriter, r *http.Request) {
 	tb, err := s.tables.Open(r.Context(), r.PathValue("table"))
 	if err != nil {
 		s.tableError(w, r, err)
+		return
+	}
+	if err := s.AdmitTableWrite(r.Context(), 1); err != nil {
+		WriteError(w, r, s.logger, err)
 		return
 	}
 	k, err := pathKey(r, tb)
@@ -644,6 +656,10 @@ func (s *Server) batchWrite(w http.ResponseWriter, r *http.Request) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		WriteError(w, r, s.logger, fmt.Errorf("%w: %v", ErrMalformed, err))
+		return
+	}
+	if err := s.AdmitTableWrite(r.Context(), len(req.Puts)+len(req.Deletes)); err != nil {
+		WriteError(w, r, s.logger, err)
 		return
 	}
 	reqs := make([]table.WriteRequest, 0, len(req.Puts)+len(req.Deletes))

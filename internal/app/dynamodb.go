@@ -13,7 +13,7 @@ func (a *App) mountDynamoDB(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	h, err := dynamodb.New(cfg.DynamoDB, dynamodb.Deps{Tables: a.tables, IteratorKey: key, Logger: a.logger, Registerer: a.registry})
+	h, err := dynamodb.New(cfg.DynamoDB, dynamodb.Deps{Tables: a.tables, IteratorKey: key, Admit: a.server.AdmitTableWrite, Logger: a.logger, Registerer: a.registry})
 	if err != nil {
 		return err
 	}

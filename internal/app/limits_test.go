@@ -2,13 +2,19 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	kds "github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/require"
@@ -93,4 +99,101 @@ func TestLimitsConsumerLagRefusesIngest(t *testing.T) {
 	close(release)
 	released = true
 	require.Eventually(t, func() bool { return put(1) == nil }, 20*time.Second, 20*time.Millisecond)
+}
+
+// TestLimitsTableWriteRate: table writes through the DynamoDB API take
+// their items from the client's bucket of http.table_write_rate_limit
+// items a second; a write beyond it is refused with
+// ProvisionedThroughputExceededException (which the AWS SDKs retry),
+// writes nothing, and is counted; reads are not limited.
+func TestLimitsTableWriteRate(t *testing.T) {
+	ctx := context.Background()
+	a := startWriteLimited(t)
+	url := "http://" + a.Addr()
+	db := ddb.NewFromConfig(aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(url), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")})
+	_, err := db.CreateTable(ctx, &ddb.CreateTableInput{
+		TableName:            aws.String("orders"),
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("order_id"), KeyType: ddbtypes.KeyTypeHash}},
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("order_id"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		BillingMode:          ddbtypes.BillingModePayPerRequest,
+	})
+	require.NoError(t, err)
+	batch := func(from int) error {
+		reqs := make([]ddbtypes.WriteRequest, 25)
+		for i := range reqs {
+			reqs[i] = ddbtypes.WriteRequest{PutRequest: &ddbtypes.PutRequest{Item: map[string]ddbtypes.AttributeValue{
+				"order_id": &ddbtypes.AttributeValueMemberS{Value: fmt.Sprintf("o%03d", from+i)},
+			}}}
+		}
+		_, err := db.BatchWriteItem(ctx, &ddb.BatchWriteItemInput{RequestItems: map[string][]ddbtypes.WriteRequest{"orders": reqs}})
+		return err
+	}
+	for i := range 4 { // the burst: 100 items
+		require.NoError(t, batch(25*i))
+	}
+	err = batch(100)
+	var ae smithy.APIError
+	require.ErrorAs(t, err, &ae)
+	require.Equal(t, "ProvisionedThroughputExceededException", ae.ErrorCode())
+	require.Contains(t, ae.ErrorMessage(), "over its table write rate limit of 1 items/s (burst 100)")
+
+	out, err := db.Scan(ctx, &ddb.ScanInput{TableName: aws.String("orders"), Select: ddbtypes.SelectCount, ConsistentRead: aws.Bool(true)})
+	require.NoError(t, err, "reads are not limited")
+	require.EqualValues(t, 100, out.Count, "the refused batch wrote nothing")
+
+	resp, err := http.Get(url + "/metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Contains(t, string(body), `pricestream_http_refused_total{reason="table_rate"} 1`)
+}
+
+// TestLimitsTableWriteRateNative: the native table API takes its writes
+// from the same bucket, and answers 429 throttled beyond it.
+func TestLimitsTableWriteRateNative(t *testing.T) {
+	ctx := context.Background()
+	a := startWriteLimited(t)
+	c := client.New("http://" + a.Addr())
+	_, err := c.CreateTable(ctx, api.TableSpec{Name: "orders", PartitionKey: api.KeyAttr{Name: "order_id", Type: "S"}})
+	require.NoError(t, err)
+	batch := func(b int) error {
+		puts := make([]json.RawMessage, 25)
+		for i := range puts {
+			puts[i] = json.RawMessage(fmt.Sprintf(`{"order_id":"o%03d"}`, 25*b+i))
+		}
+		_, err := c.BatchWrite(ctx, "orders", api.BatchRequest{Puts: puts})
+		return err
+	}
+	for b := range 4 { // the burst: 100 items
+		require.NoError(t, batch(b))
+	}
+	// 25 more items need 25 s of the rate: refused.
+	err = batch(4)
+	var ce *client.Error
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, 429, ce.Status)
+	require.Equal(t, "throttled", ce.Code)
+	require.Contains(t, ce.Message, "table write rate limit")
+}
+
+// startWriteLimited runs an app whose clients may write one table item a
+// second, after a burst of 100.
+func startWriteLimited(t *testing.T) *App {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Engine.DataDir = t.TempDir()
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.HTTP.TableWriteRateLimit = 1
+	cfg.HTTP.TableWriteRateBurst = 100
+	a, err := New(context.Background(), cfg, nil)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	return a
 }

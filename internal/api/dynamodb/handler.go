@@ -64,8 +64,15 @@ type Deps struct {
 	// IteratorKey signs shard iterators; every process of an installation
 	// must use the same key (engine.Secret gives one).
 	IteratorKey []byte
-	Logger      *slog.Logger
-	Registerer  prometheus.Registerer
+	// Admit, when set, is asked before each write request with the items
+	// it writes (1 for PutItem, UpdateItem and DeleteItem; a batch's or
+	// transaction's count): an error refuses the request with
+	// ProvisionedThroughputExceededException, its message saying why, and
+	// the AWS SDKs retry it with backoff. api.Server.AdmitTableWrite is
+	// one, a token bucket per client.
+	Admit      func(ctx context.Context, items int) error
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
 }
 
 type opFunc func(ctx context.Context, req *request) (any, *Error)
@@ -75,6 +82,7 @@ type Handler struct {
 	cfg    Config
 	tables *table.Manager
 	key    []byte
+	admit  func(ctx context.Context, items int) error
 	logger *slog.Logger
 	ops    map[string]opFunc
 	now    func() time.Time
@@ -102,7 +110,7 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		reg = prometheus.NewRegistry()
 	}
 	h := &Handler{
-		cfg: cfg, tables: deps.Tables, key: deps.IteratorKey, logger: logger.With("component", "dynamodb"), now: time.Now,
+		cfg: cfg, tables: deps.Tables, key: deps.IteratorKey, admit: deps.Admit, logger: logger.With("component", "dynamodb"), now: time.Now,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pricestream_dynamodb_requests_total", Help: "DynamoDB and DynamoDB Streams API requests by operation and error type (empty when it succeeded).",
 		}, []string{"operation", "error"}),
@@ -132,6 +140,17 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		StreamsTarget + ".GetRecords":       h.getRecords,
 	}
 	return h, nil
+}
+
+// admitWrite asks Deps.Admit whether a write of n items may go on.
+func (h *Handler) admitWrite(ctx context.Context, n int) *Error {
+	if h.admit == nil {
+		return nil
+	}
+	if err := h.admit(ctx, n); err != nil {
+		return errorf("ProvisionedThroughputExceededException", http.StatusBadRequest, "%v", err)
+	}
+	return nil
 }
 
 // request is one decoded call.

@@ -103,6 +103,9 @@ func (h *Handler) putItem(ctx context.Context, req *request) (any, *Error) {
 	if err := decode(req, &in); err != nil {
 		return nil, err
 	}
+	if err := h.admitWrite(ctx, 1); err != nil {
+		return nil, err
+	}
 	t, derr := h.openTable(ctx, in.TableName, "write")
 	if derr != nil {
 		return nil, derr
@@ -193,6 +196,9 @@ func (h *Handler) updateItem(ctx context.Context, req *request) (any, *Error) {
 	if err := decode(req, &in); err != nil {
 		return nil, err
 	}
+	if err := h.admitWrite(ctx, 1); err != nil {
+		return nil, err
+	}
 	t, derr := h.openTable(ctx, in.TableName, "write")
 	if derr != nil {
 		return nil, derr
@@ -244,6 +250,9 @@ type deleteItemInput struct {
 func (h *Handler) deleteItem(ctx context.Context, req *request) (any, *Error) {
 	var in deleteItemInput
 	if err := decode(req, &in); err != nil {
+		return nil, err
+	}
+	if err := h.admitWrite(ctx, 1); err != nil {
 		return nil, err
 	}
 	t, derr := h.openTable(ctx, in.TableName, "write")
@@ -555,6 +564,9 @@ func (h *Handler) batchWriteItem(ctx context.Context, req *request) (any, *Error
 	if total > table.MaxBatchWrite {
 		return nil, validation("1 validation error detected: Value at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to 25, Member must have length greater than or equal to 1]")
 	}
+	if err := h.admitWrite(ctx, total); err != nil {
+		return nil, err
+	}
 	type job struct {
 		t    *table.Table
 		reqs []table.WriteRequest
@@ -621,6 +633,9 @@ func (h *Handler) transactWriteItems(ctx context.Context, req *request) (any, *E
 	}
 	if len(in.TransactItems) == 0 || len(in.TransactItems) > table.MaxTransactItems {
 		return nil, validation("1 validation error detected: Value at 'transactItems' failed to satisfy constraint: Member must have length less than or equal to %d and greater than or equal to 1", table.MaxTransactItems)
+	}
+	if err := h.admitWrite(ctx, len(in.TransactItems)); err != nil {
+		return nil, err
 	}
 	actions := make([]table.TransactAction, len(in.TransactItems))
 	for i, ti := range in.TransactItems {
