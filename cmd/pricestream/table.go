@@ -587,7 +587,7 @@ func loadBatch(ctx context.Context, c *client.Client, tableName string, rows []*
 		if client.IsCode(err, "invalid_argument") || client.IsCode(err, "malformed_request") {
 			break
 		}
-		if !(client.IsCode(err, "unavailable") || client.IsCode(err, "conflict")) || attempt >= 5 {
+		if !(client.IsCode(err, "unavailable") || client.IsCode(err, "conflict") || client.IsCode(err, "throttled")) || attempt >= 5 {
 			return err
 		}
 		select {
