@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -165,6 +166,9 @@ func TestLimitsTableWriteRateNative(t *testing.T) {
 		_, err := c.BatchWrite(ctx, "orders", api.BatchRequest{Puts: puts})
 		return err
 	}
+	// A batch the table refuses (more than 25 items) spends nothing.
+	_, err = c.BatchWrite(ctx, "orders", api.BatchRequest{Puts: slices.Repeat([]json.RawMessage{json.RawMessage(`{"order_id":"x"}`)}, 26)})
+	require.True(t, client.IsCode(err, "invalid_argument"), "%v", err)
 	for b := range 4 { // the burst: 100 items
 		require.NoError(t, batch(b))
 	}
