@@ -51,6 +51,19 @@ func indexDump(t *testing.T, tb *Table) string {
 	return b.String()
 }
 
+// createSnapTables creates tables keyed by the string pk.
+func createSnapTables(t *testing.T, m *Manager, names ...string) []*Info {
+	t.Helper()
+	ks := item.KeySchema{Partition: item.KeyAttribute{Name: "pk", Type: item.S}}
+	var infos []*Info
+	for _, name := range names {
+		info, err := m.Create(context.Background(), Spec{Name: name, Key: ks})
+		require.NoError(t, err)
+		infos = append(infos, info)
+	}
+	return infos
+}
+
 // fillSnapTable writes a table with history: inserts, updates (several
 // versions of a key), deletions (tombstones) and a transaction.
 func fillSnapTable(t *testing.T, m *Manager, name string, from, n int) {
@@ -244,11 +257,7 @@ func TestTableSnapshotIgnored(t *testing.T) {
 			e := enginetest.Start(t)
 			dir := t.TempDir()
 			m1 := snapManager(t, e, dir)
-			ks := item.KeySchema{Partition: item.KeyAttribute{Name: "pk", Type: item.S}}
-			info, err := m1.Create(ctx, Spec{Name: "snap", Key: ks})
-			require.NoError(t, err)
-			_, err = m1.Create(ctx, Spec{Name: "other", Key: ks})
-			require.NoError(t, err)
+			info := createSnapTables(t, m1, "snap", "other")[0]
 			fillSnapTable(t, m1, "snap", 0, 100)
 			fillSnapTable(t, m1, "other", 0, 10)
 			require.NoError(t, m1.Close())
@@ -328,11 +337,8 @@ func TestTableSnapshotSweep(t *testing.T) {
 	e := enginetest.Start(t)
 	dir := t.TempDir()
 	m1 := snapManager(t, e, dir)
-	ks := item.KeySchema{Partition: item.KeyAttribute{Name: "pk", Type: item.S}}
-	keep, err := m1.Create(ctx, Spec{Name: "keep", Key: ks})
-	require.NoError(t, err)
-	gone, err := m1.Create(ctx, Spec{Name: "gone", Key: ks})
-	require.NoError(t, err)
+	infos := createSnapTables(t, m1, "keep", "gone")
+	keep, gone := infos[0], infos[1]
 	fillSnapTable(t, m1, "keep", 0, 20)
 	fillSnapTable(t, m1, "gone", 0, 20)
 	require.NoError(t, m1.Close()) // writes both snapshots
@@ -357,7 +363,7 @@ func TestTableSnapshotSweep(t *testing.T) {
 	})
 	require.FileExists(t, m2.snapshotPath(keep.ID))
 	require.FileExists(t, stranger, "only snapshot files are swept")
-	_, err = m2.Open(ctx, "keep")
+	_, err := m2.Open(ctx, "keep")
 	require.NoError(t, err)
 	require.Equal(t, 1.0, testutil.ToFloat64(m2.metrics.snapshotLoads.WithLabelValues("loaded")))
 }
