@@ -185,19 +185,5 @@ func TestLimitsTableWriteRateNative(t *testing.T) {
 // second, after a burst of 100.
 func startWriteLimited(t *testing.T) *App {
 	t.Helper()
-	cfg := DefaultConfig()
-	cfg.Engine.DataDir = t.TempDir()
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.HTTP.TableWriteRateLimit = 1
-	cfg.HTTP.TableWriteRateBurst = 100
-	a, err := New(context.Background(), cfg, nil)
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
-	return a
+	return runApp(t, func(cfg *Config) { cfg.HTTP.TableWriteRateLimit, cfg.HTTP.TableWriteRateBurst = 1, 100 })
 }

@@ -1,7 +1,10 @@
 package app
 
 import (
+	"context"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 
 	"go.uber.org/goleak"
 
@@ -16,4 +19,26 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
 		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
 	)...)
+}
+
+// runApp runs an app on a fresh data directory and a loopback port, with
+// the defaults as mutate changes them, until the test ends.
+func runApp(t *testing.T, mutate ...func(*Config)) *App {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Engine.DataDir = t.TempDir()
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	a, err := New(context.Background(), cfg, nil)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	return a
 }

@@ -38,28 +38,16 @@ const bootstrap = "bootstrap-token-0123456789"
 // one pair of AWS credentials scoped to putting to the stream "clicks".
 func startSecure(t *testing.T, mutate ...func(*Config)) (*App, string) {
 	t.Helper()
-	cfg := DefaultConfig()
-	cfg.Engine.DataDir = t.TempDir()
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.Auth = auth.Config{
-		Enabled:        true,
-		BootstrapToken: bootstrap,
-		AWSCredentials: []auth.AWSCredential{{AccessKeyID: "AKIDCLICKS", SecretAccessKey: "clicks-secret", Scopes: []string{"stream:clicks:put", "stream:clicks:read"}}},
+	secure := func(cfg *Config) {
+		cfg.Auth = auth.Config{
+			Enabled:        true,
+			BootstrapToken: bootstrap,
+			AWSCredentials: []auth.AWSCredential{{AccessKeyID: "AKIDCLICKS", SecretAccessKey: "clicks-secret", Scopes: []string{"stream:clicks:put", "stream:clicks:read"}}},
+		}
 	}
-	for _, m := range mutate {
-		m(&cfg)
-	}
-	a, err := New(context.Background(), cfg, nil)
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
+	a := runApp(t, append([]func(*Config){secure}, mutate...)...)
 	scheme := "http://"
-	if cfg.HTTP.TLSCertFile != "" {
+	if a.cfg.HTTP.TLSCertFile != "" {
 		scheme = "https://"
 	}
 	return a, scheme + a.Addr()
