@@ -21,7 +21,7 @@ import (
 // before (a byte where version 1 wrote a 9-byte time), and each partial as
 // a byte saying which of its fields are set, then those only (a count's
 // partial is its count, where version 1 wrote every field). It cut
-// click-features' state to a quarter (BenchmarkETLWindowStateSize).
+// click-features' state to a fifth (BenchmarkETLWindowStateSize).
 
 const stateVersion = 2
 
@@ -508,8 +508,9 @@ func (w *windowOp) resetChanges() {
 //	uvarint deltaVersion, uvarint aggregates, varint maxEvent, varint closed
 //	uvarint n, n keys dropped
 //	uvarint n, n changed keys: the key's head (as in the full state), then
-//	  uvarint panes, for each: varint start, bool changed, and when changed
-//	  the pane (as in the full state); an unchanged pane is kept as it was
+//	  uvarint panes, for each: its start with a changed flag (paneStart;
+//	  version 1: varint start, bool changed), and when changed the pane
+//	  (as in the full state); an unchanged pane is kept as it was
 const deltaVersion = 2 // version 1 is still read (see stateVersion)
 
 // appendDelta appends the changes since the last checkpoint and starts a
