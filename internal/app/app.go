@@ -90,7 +90,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	a := &App{cfg: cfg, logger: logger, registry: prometheus.NewRegistry()}
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var err error
-	if a.engine, err = engine.Start(ctx, cfg.Engine, engine.Deps{Logger: logger}); err != nil {
+	if a.engine, err = engine.Start(ctx, cfg.Engine, engine.Deps{Logger: logger, Registerer: a.registry}); err != nil {
 		return nil, err
 	}
 	if _, ok := a.engine.DiskFree(); ok {

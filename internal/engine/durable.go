@@ -69,6 +69,8 @@ type durability struct {
 	beforeSync func(stream string)
 
 	aio *asyncSync // nil: fsync by the system call
+
+	m *metrics // nil in tests that make a durability by hand
 }
 
 // startAsync makes the syncs fsync asynchronously ([asyncSync]) when the
@@ -150,25 +152,36 @@ type streamSync struct {
 }
 
 type syncRound struct {
-	done chan struct{} // closed when the round's fsyncs are done
-	err  error
+	done    chan struct{} // closed when the round's fsyncs are done
+	err     error
+	waiters int // the writes the round makes durable; under streamSync.mu
 }
 
 // sync returns once a sync that started after the call has fsynced the
 // stream's files. The first caller to find no sync running leads the round
 // its waiters share.
 func (s *streamSync) sync(ctx context.Context) error {
+	start := time.Now()
+	if m := s.d.m; m != nil {
+		defer func() { m.durableWait.Observe(time.Since(start).Seconds()) }()
+	}
 	s.mu.Lock()
 	if s.next == nil {
 		s.next = &syncRound{done: make(chan struct{})}
 	}
 	r := s.next
+	r.waiters++
 	s.d.waits.Add(1)
 	for {
 		if s.running == nil && s.next == r {
 			s.next, s.running = nil, r
 			s.mu.Unlock()
+			began := time.Now()
 			err := s.fsync()
+			if m := s.d.m; m != nil {
+				m.syncSeconds.Observe(time.Since(began).Seconds())
+				m.syncWrites.Observe(float64(r.waiters)) // no new waiter joins a running round
+			}
 			s.mu.Lock()
 			r.err = err
 			s.running = nil

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pricestream/pricestream/internal/engine"
@@ -337,4 +338,86 @@ func TestEngineDurableSyncAll(t *testing.T) {
 	require.Zero(t, syncs+waits)
 	var none *engine.Engine
 	require.NoError(t, none.SyncAll(ctx), "a part without an engine (in tests) has nothing to sync")
+}
+
+// The group syncs' metrics: a sync held for a while, then the writes that
+// waited meanwhile made durable by one more; every write's wait counted,
+// the second round with the eight writes it served.
+func TestEngineDurableMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	cfg := engine.DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	e, err := engine.Start(context.Background(), cfg, engine.Deps{Registerer: reg})
+	require.NoError(t, err)
+	t.Cleanup(func() { e.Close() })
+	ctx := context.Background()
+	_, err = e.JetStream().CreateStream(ctx, jetstream.StreamConfig{Name: "m", Subjects: []string{"m.>"}})
+	require.NoError(t, err)
+	// The stream's creation may itself have synced: count from here.
+	before := histograms(t, reg)
+	const hold = 30 * time.Millisecond
+	entered, release := make(chan struct{}), make(chan struct{})
+	var first atomic.Bool
+	engine.SetBeforeSync(e, func(string) {
+		if first.CompareAndSwap(false, true) {
+			close(entered)
+			<-release
+		}
+	})
+	errs := make(chan error, 9)
+	publish := func(i int) {
+		_, err := e.PublishExpect(ctx, e.Conn(), "m."+strconv.Itoa(i), []byte("x"), 0)
+		errs <- err
+	}
+	go publish(0)
+	<-entered
+	_, waits0 := e.SyncStats()
+	for i := 1; i <= 8; i++ {
+		go publish(i)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, waits := e.SyncStats(); waits-waits0 == 8 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond) // polling interval
+	}
+	time.Sleep(hold) // the held sync's length, which its metrics must show
+	close(release)
+	for range 9 {
+		require.NoError(t, <-errs)
+	}
+	after := histograms(t, reg)
+	syncs := after["pricestream_engine_group_sync_seconds"].delta(before["pricestream_engine_group_sync_seconds"])
+	require.Equal(t, uint64(2), syncs.count, "two group syncs")
+	require.GreaterOrEqual(t, syncs.sum, hold.Seconds(), "the held sync's time is counted")
+	writes := after["pricestream_engine_group_sync_writes"].delta(before["pricestream_engine_group_sync_writes"])
+	require.Equal(t, uint64(2), writes.count)
+	require.Equal(t, 9.0, writes.sum, "the first sync made one write durable, the second eight")
+	waited := after["pricestream_engine_durable_wait_seconds"].delta(before["pricestream_engine_durable_wait_seconds"])
+	require.Equal(t, uint64(9), waited.count, "every write's wait")
+	require.GreaterOrEqual(t, waited.sum, 9*hold.Seconds(), "each write waited out the held sync")
+}
+
+type histo struct {
+	count uint64
+	sum   float64
+}
+
+func (h histo) delta(b histo) histo { return histo{h.count - b.count, h.sum - b.sum} }
+
+// histograms returns the count and sum of every histogram reg gathers.
+func histograms(t *testing.T, reg *prometheus.Registry) map[string]histo {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	out := map[string]histo{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if h := m.GetHistogram(); h != nil {
+				out[mf.GetName()] = histo{h.GetSampleCount(), h.GetSampleSum()}
+			}
+		}
+	}
+	return out
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // ErrClosed is returned by an [Engine] after [Engine.Close]. Test with errors.Is.
@@ -27,19 +28,23 @@ type Deps struct {
 	// Logger receives the engine's and the embedded server's log. Nil
 	// discards it.
 	Logger *slog.Logger
+	// Registerer receives the engine's metrics (the group syncs of
+	// fsync-always writes). Nil: not registered.
+	Registerer prometheus.Registerer
 }
 
 // Engine is a running embedded NATS server with JetStream, or a connection
 // to an external one.
 type Engine struct {
-	cfg    Config
-	logger *slog.Logger
-	srv    *server.Server // nil when external
-	lock   *os.File       // data dir lock of the embedded server
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	disk   *diskGuard  // nil when external
-	dur    *durability // nil unless embedded with FsyncAlways
+	cfg     Config
+	logger  *slog.Logger
+	srv     *server.Server // nil when external
+	lock    *os.File       // data dir lock of the embedded server
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	disk    *diskGuard  // nil when external
+	dur     *durability // nil unless embedded with FsyncAlways
+	metrics *metrics
 
 	mu struct {
 		sync.Mutex
@@ -62,7 +67,7 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Engine, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{cfg: cfg, logger: logger.With("component", "engine")}
+	e := &Engine{cfg: cfg, logger: logger.With("component", "engine"), metrics: newMetrics(deps.Registerer)}
 	if cfg.URL == "" {
 		if err := e.startEmbedded(); err != nil {
 			return nil, err
@@ -159,6 +164,7 @@ func (e *Engine) startEmbedded() error {
 	if !opts.SyncAlways && cfg.Fsync.Interval == 0 {
 		// The file store's layout: STORE/jetstream/ACCOUNT/streams/NAME.
 		e.dur = newDurability(filepath.Join(opts.StoreDir, server.JetStreamStoreDir, srv.GlobalAccount().GetName(), "streams"), cfg.DataDir)
+		e.dur.m = e.metrics
 		if err := e.dur.startAsync(); err != nil {
 			e.logger.Info("asynchronous fsync unavailable; group syncs use the fsync system call", "err", err)
 		}
