@@ -157,13 +157,17 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stream: jetstream: %w", err)
 	}
+	wc, err := deps.Engine.Connect("pricestream-stream-writer")
+	if err != nil {
+		return nil, err
+	}
 	m := &Manager{
 		maxMsg:  maxMsg,
 		rjs:     rjs,
 		cfg:     cfg,
 		eng:     deps.Engine,
 		js:      deps.Engine.JetStream(),
-		nc:      deps.Engine.Conn(),
+		nc:      wc,
 		rc:      rc,
 		logger:  logger.With("component", "stream"),
 		metrics: newMetrics(reg),

@@ -97,11 +97,15 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("table: jetstream: %w", err)
 	}
+	wc, err := deps.Engine.Connect("pricestream-table-writer")
+	if err != nil {
+		return nil, err
+	}
 	m := &Manager{
 		cfg:     cfg,
 		eng:     deps.Engine,
 		js:      deps.Engine.JetStream(),
-		nc:      deps.Engine.Conn(),
+		nc:      wc,
 		rc:      rc,
 		rjs:     rjs,
 		logger:  logger.With("component", "table"),
