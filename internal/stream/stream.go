@@ -115,9 +115,35 @@ func (s *Stream) Partition(e *Entry) (int, error) {
 // and fsynced under the default policy) or has failed, or when ctx is done;
 // then the records may still be stored.
 func (s *Stream) Append(ctx context.Context, entries []Entry) ([]Result, error) {
+	a, err := s.Submit(entries)
+	if err != nil {
+		return nil, err
+	}
+	return a.Wait(ctx)
+}
+
+// Appending is an append whose records are queued at their partitions'
+// writers: [Appending.Wait] returns its results. It is for one goroutine.
+type Appending struct {
+	s       *Stream
+	entries []Entry
+	req     *request // nil for no entries
+	start   time.Time
+	bytes   int
+	counted bool // the metrics have it
+}
+
+// Submit is the first half of [Stream.Append]: it checks the entries and
+// queues their records at their partitions' writers, then returns without
+// waiting for them to be stored. Records submitted later by the same
+// goroutine are stored after them in each partition, unless a write of
+// these fails (then they may be stored after the later ones when written
+// again). entries must not be modified until Wait has returned their
+// results.
+func (s *Stream) Submit(entries []Entry) (*Appending, error) {
 	start := time.Now()
 	if len(entries) == 0 {
-		return nil, nil
+		return &Appending{s: s}, nil
 	}
 	if err := s.m.eng.CheckStorage(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -160,31 +186,47 @@ func (s *Stream) Append(ctx context.Context, entries []Entry) ([]Result, error) 
 			s.writers[part].submit(p)
 		}
 	}
+	return &Appending{s: s, entries: entries, req: req, start: start, bytes: bytes}, nil
+}
+
+// Wait returns one result per entry, in order, when every record is stored
+// (acknowledged, and fsynced under the default policy) or has failed, or
+// ctx's error when ctx is done first (the records may still be stored;
+// Wait may be called again).
+func (a *Appending) Wait(ctx context.Context) ([]Result, error) {
+	if a.req == nil {
+		return nil, nil
+	}
 	select {
-	case <-req.done:
+	case <-a.req.done:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	if a.counted {
+		return a.req.results, nil
+	}
+	a.counted = true
+	s, entries, results := a.s, a.entries, a.req.results
 	var ok int
-	for i := range req.results {
-		if req.results[i].Err == nil {
+	for i := range results {
+		if results[i].Err == nil {
 			ok++
 		}
 	}
 	s.recordsIn.Add(float64(ok))
 	if ok == len(entries) {
-		s.bytesIn.Add(float64(bytes))
+		s.bytesIn.Add(float64(a.bytes))
 	} else {
 		var b int
 		for i := range entries {
-			if req.results[i].Err == nil {
+			if results[i].Err == nil {
 				b += len(entries[i].Data) + len(entries[i].PartitionKey)
 			}
 		}
 		s.bytesIn.Add(float64(b))
 	}
-	s.putTime.Observe(time.Since(start).Seconds())
-	return req.results, nil
+	s.putTime.Observe(time.Since(a.start).Seconds())
+	return results, nil
 }
 
 // request is one Append call waiting for its partitions' writers.

@@ -3,6 +3,7 @@ package stream_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -48,6 +49,7 @@ func TestStreamSuite(t *testing.T) {
 		t.Run("AppendRead", func(t *testing.T) { testAppendRead(t, e) })
 		t.Run("Starts", func(t *testing.T) { testStarts(t, e) })
 		t.Run("GroupCommit", func(t *testing.T) { testGroupCommit(t, e) })
+		t.Run("Submit", func(t *testing.T) { testSubmit(t, e) })
 		t.Run("Subscribe", func(t *testing.T) { testSubscribe(t, e) })
 		t.Run("Consumer", func(t *testing.T) { testConsumer(t, e) })
 		t.Run("BadInput", func(t *testing.T) { testBadInput(t, e) })
@@ -298,6 +300,66 @@ func testGroupCommit(t *testing.T, e *engine.Engine) {
 		}
 		last[k] = n
 	}
+}
+
+// Appends submitted one after another without waiting are stored in the
+// order they were submitted, in every partition, whatever order they are
+// waited for in; waiting again returns the same results; an invalid entry
+// refuses its submission at once.
+func testSubmit(t *testing.T, e *engine.Engine) {
+	ctx := context.Background()
+	reg := prometheus.NewRegistry()
+	m := newManager(t, e, reg)
+	_, err := m.Create(ctx, stream.Spec{Name: "sub-mit", Partitions: 2})
+	require.NoError(t, err)
+	s, err := m.Open(ctx, "sub-mit")
+	require.NoError(t, err)
+
+	const calls = 40
+	var pending []*stream.Appending
+	for n := range calls {
+		es := entries(5, func(i int) string { return "key-" + strconv.Itoa(i) })
+		for i := range es {
+			es[i].Data = fmt.Appendf(nil, "%d-%d", n, i)
+		}
+		a, err := s.Submit(es)
+		require.NoError(t, err)
+		pending = append(pending, a)
+	}
+	for _, a := range slices.Backward(pending) {
+		res, err := a.Wait(ctx)
+		require.NoError(t, err)
+		require.Len(t, res, 5)
+		for _, r := range res {
+			require.NoError(t, r.Err)
+		}
+		again, err := a.Wait(ctx)
+		require.NoError(t, err)
+		require.Equal(t, res, again)
+	}
+	require.Equal(t, float64(calls*5), counterSum(t, reg, "pricestream_stream_records_in_total"), "each append counted once")
+	for part := range 2 {
+		r, err := s.Read(ctx, part, stream.Position{}, stream.ReadOptions{MaxRecords: 1000})
+		require.NoError(t, err)
+		last := map[string]int{} // per key, the call of its last record
+		for _, rec := range r.Records {
+			var n, i int
+			_, err := fmt.Sscanf(string(rec.Data), "%d-%d", &n, &i)
+			require.NoError(t, err)
+			if prev, ok := last[rec.PartitionKey]; ok {
+				require.Equal(t, prev+1, n, "key %s: call %d stored after call %d", rec.PartitionKey, n, prev)
+			}
+			last[rec.PartitionKey] = n
+		}
+	}
+
+	_, err = s.Submit([]stream.Entry{{PartitionKey: "", Data: []byte("x")}})
+	require.ErrorIs(t, err, stream.ErrInvalidArgument)
+	empty, err := s.Submit(nil)
+	require.NoError(t, err)
+	res, err := empty.Wait(ctx)
+	require.NoError(t, err)
+	require.Empty(t, res)
 }
 
 func testSubscribe(t *testing.T, e *engine.Engine) {
