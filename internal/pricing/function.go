@@ -358,6 +358,11 @@ func (p *Pricer) Invoke(ctx context.Context, b *trigger.Batch) (trigger.Response
 	// Products are priced concurrently, the rows of each in order; the
 	// decisions are recorded in the batch's order, up to the first record
 	// that failed (the trigger delivers it and every later one again).
+	// The append is submitted here and awaited by the response's
+	// Complete: the trigger's lane prices its next batch meanwhile, and
+	// counts this one done only once its decisions are stored (if they
+	// are not, it delivers the rows again and the decisions applied are
+	// recorded then).
 	decided := make([]*DecisionRecord, len(b.Records))
 	errs := make([]error, len(b.Records))
 	p.each(b.Records, func(i int, r *trigger.Record) bool {
@@ -380,16 +385,19 @@ func (p *Pricer) Invoke(ctx context.Context, b *trigger.Batch) (trigger.Response
 			recs = append(recs, decided[i])
 		}
 	}
+	var resp trigger.Response
 	if len(recs) > 0 {
-		if err := p.record(ctx, changes, recs); err != nil {
+		a, err := p.record(changes, recs)
+		if err != nil {
 			// Fail from the first decision not recorded.
 			return trigger.Response{BatchItemFailures: []trigger.BatchItemFailure{{ItemIdentifier: recs[0].DecisionID}}}, nil
 		}
+		resp.Complete = func(ctx context.Context) error { return p.recorded(ctx, a, recs) }
 	}
 	if failed != "" {
-		return trigger.Response{BatchItemFailures: []trigger.BatchItemFailure{{ItemIdentifier: failed}}}, nil
+		resp.BatchItemFailures = []trigger.BatchItemFailure{{ItemIdentifier: failed}}
 	}
-	return trigger.Response{}, nil
+	return resp, nil
 }
 
 // DecisionRecord is what the price-changes stream holds for a decision.
@@ -744,19 +752,29 @@ func (p *Pricer) demand(pred Predictor, row item.Item, projected []string, base 
 	}
 }
 
-// record appends the decisions to the price-changes stream, in order.
-func (p *Pricer) record(ctx context.Context, changes *stream.Stream, recs []*DecisionRecord) error {
+// record submits the decisions to the price-changes stream, in order;
+// recorded waits for them.
+func (p *Pricer) record(changes *stream.Stream, recs []*DecisionRecord) (*stream.Appending, error) {
 	entries := make([]stream.Entry, len(recs))
 	for i, rec := range recs {
 		// goccy/go-json: one record per decision, and encoding/json took
 		// a few percent of the pipeline's CPU here.
 		b, err := gojson.Marshal(rec)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		entries[i] = stream.Entry{PartitionKey: rec.ProductID, Data: b}
 	}
-	res, err := changes.Append(ctx, entries)
+	a, err := changes.Submit(entries)
+	if err != nil {
+		p.logger.Warn("decisions not recorded; the trigger retries", "count", len(recs), "first", recs[0].DecisionID, "err", err)
+	}
+	return a, err
+}
+
+// recorded waits for the decisions record submitted to be stored.
+func (p *Pricer) recorded(ctx context.Context, a *stream.Appending, recs []*DecisionRecord) error {
+	res, err := a.Wait(ctx)
 	if err == nil {
 		for _, r := range res {
 			if r.Err != nil {
@@ -765,8 +783,8 @@ func (p *Pricer) record(ctx context.Context, changes *stream.Stream, recs []*Dec
 			}
 		}
 	}
-	if err != nil {
-		p.logger.Warn("decisions not recorded; the trigger retries", "count", len(recs), "first", recs[0].DecisionID, "err", err)
+	if err != nil && ctx.Err() == nil {
+		p.logger.Warn("decisions not recorded; the trigger delivers their rows again", "count", len(recs), "first", recs[0].DecisionID, "err", err)
 	}
 	return err
 }

@@ -119,6 +119,9 @@ func (f *fixture) invoke(t *testing.T, recs ...*trigger.Record) {
 	res, err := f.pricer.Invoke(context.Background(), &trigger.Batch{Trigger: "reprice", Records: recs})
 	require.NoError(t, err)
 	require.Empty(t, res.BatchItemFailures)
+	if res.Complete != nil {
+		require.NoError(t, res.Complete(context.Background()), "the decisions are recorded")
+	}
 }
 
 func (f *fixture) price(t *testing.T, id string) float64 {

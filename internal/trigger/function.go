@@ -97,6 +97,20 @@ type Response struct {
 	// BatchItemFailures names the records that failed by their sequence
 	// numbers; the runner retries from the lowest of them.
 	BatchItemFailures []BatchItemFailure `json:"batchItemFailures"`
+
+	// Complete, set by a Go function, finishes what the invocation started
+	// and returned without waiting for: records it submitted to a stream
+	// and that are still being stored, say. The lane goes on to its next
+	// batch at once and calls Complete before it counts this batch done
+	// (before the checkpoint may pass its records), so that the wait
+	// overlaps the next invocation; an idle lane calls it at once. An
+	// error from Complete makes the runner read the partition again from
+	// its checkpoint after a backoff: this batch and every later one not
+	// done are delivered again, so a function that returns Complete must
+	// be idempotent for them. When the response names failed records,
+	// Complete is called before the retry, and its error fails the whole
+	// batch.
+	Complete func(ctx context.Context) error `json:"-"`
 }
 
 // BatchItemFailure names one failed record.

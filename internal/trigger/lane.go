@@ -263,8 +263,58 @@ func route(ctx context.Context, lanes []chan []laneRec, parts [][]laneRec) error
 }
 
 // lane delivers the records of its queue in order, a batch at a time,
-// until the queue is closed and empty or ctx is done.
+// until the queue is closed and empty or ctx is done. A batch whose
+// invocation returned a completion ([Response.Complete]) goes to the
+// lane's completer, which calls the completions in order and counts each
+// batch done when its completion returns, while the lane invokes the next
+// batches: up to maxHeld of them wait to complete before the lane waits
+// too. A completion that fails stops the lane; the batches not complete
+// are delivered again after the runner reopens the partition.
 func (r *runner) lane(ctx context.Context, q <-chan []laneRec, w *window) error {
+	lctx, stop := context.WithCancel(ctx)
+	defer stop()
+	held := make(chan heldBatch, maxHeld)
+	var failed error // set by the completer before it stops the lane
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for h := range held {
+			if failed != nil {
+				continue // not done: delivered again
+			}
+			if err := awaitComplete(ctx, h.complete); err != nil {
+				if ctx.Err() == nil {
+					r.tm.errors.Inc()
+					r.status.errors.Add(1)
+				}
+				failed = err
+				stop()
+				continue
+			}
+			r.finish(w, h.ns)
+		}
+	}()
+	err := r.invokeLane(lctx, q, w, held)
+	close(held)
+	<-done
+	if failed != nil && ctx.Err() == nil {
+		return failed
+	}
+	return err
+}
+
+// maxHeld is how many of a lane's batches may wait for their completions
+// while it invokes the next.
+const maxHeld = 8
+
+// heldBatch is a batch invoked whose completion has not returned yet.
+type heldBatch struct {
+	complete func(context.Context) error
+	ns       []uint64 // its records' read-order numbers
+}
+
+// invokeLane is the lane's loop of batches; completions go to held.
+func (r *runner) invokeLane(ctx context.Context, q <-chan []laneRec, w *window, held chan<- heldBatch) error {
 	var pending []laneRec
 	var ns []uint64
 	for {
@@ -273,13 +323,23 @@ func (r *runner) lane(ctx context.Context, q <-chan []laneRec, w *window) error 
 		if len(batch) == 0 {
 			return nil
 		}
-		if err := r.process(ctx, batch); err != nil {
-			// ctx is done, or the function asked for the records to be
-			// read again: the batch is not done, and is delivered again
-			// after a restart.
+		complete, err := r.process(ctx, batch)
+		if err != nil {
+			// ctx is done, the function asked for the records to be read
+			// again, or a completion failed: the batch is not done, and is
+			// delivered again after a restart.
 			return err
 		}
-		r.finish(w, ns)
+		if complete == nil {
+			r.finish(w, ns) // batches held before it still hold the checkpoint
+			continue
+		}
+		select {
+		case held <- heldBatch{complete: complete, ns: ns}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		ns = nil // held's now
 	}
 }
 

@@ -219,14 +219,28 @@ func (r *runner) runOnce(ctx context.Context) error {
 		}
 	}()
 	var reread atomic.Bool
+	var laneErr struct {
+		sync.Mutex
+		err error
+	}
 	for i, q := range lanes {
 		go func() {
 			defer wg.Done()
 			pprof.Do(hard, pprof.Labels("role", "lane", "lane", strconv.Itoa(i)), func(ctx context.Context) {
-				if errors.Is(r.lane(ctx, q, w), ErrReread) {
+				err := r.lane(ctx, q, w)
+				switch {
+				case errors.Is(err, ErrReread):
 					reread.Store(true)
-					cancel() // the dispatcher stops reading; the lanes deliver what they hold
+				case errors.Is(err, errComplete):
+					laneErr.Lock()
+					if laneErr.err == nil {
+						laneErr.err = err
+					}
+					laneErr.Unlock()
+				default:
+					return
 				}
+				cancel() // the dispatcher stops reading; the lanes deliver what they hold
 			})
 		}()
 	}
@@ -240,14 +254,18 @@ func (r *runner) runOnce(ctx context.Context) error {
 	if reread.Load() {
 		return ErrReread
 	}
+	if laneErr.err != nil {
+		return laneErr.err
+	}
 	return readErr
 }
 
 // process delivers a lane's batch: filters it, sends over-age records to
-// the destination, and invokes the function. It returns an error only
-// when ctx is done before the batch is, or the function returned
-// [ErrReread] for it.
-func (r *runner) process(ctx context.Context, batch []*Record) error {
+// the destination, and invokes the function. It returns the last
+// invocation's [Response.Complete], which the lane calls before the batch
+// is done. It returns an error only when ctx is done before the batch is,
+// the function returned [ErrReread] for it, or a completion failed.
+func (r *runner) process(ctx context.Context, batch []*Record) (complete func(context.Context) error, err error) {
 	now := r.now()
 	deliver := batch
 	if len(r.filters) > 0 || r.spec.MaxRecordAge > 0 {
@@ -267,7 +285,7 @@ func (r *runner) process(ctx context.Context, batch []*Record) error {
 		}
 		if len(aged) > 0 {
 			if err := r.fail(ctx, aged, errTooOld(r.spec.MaxRecordAge.D()), 0, ConditionRecordAgeExceeded); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
@@ -275,14 +293,31 @@ func (r *runner) process(ctx context.Context, batch []*Record) error {
 		r.tm.delivery.Observe(now.Sub(rec.Arrival).Seconds())
 	}
 	if len(deliver) > 0 {
-		if err := r.deliver(ctx, deliver); err != nil {
-			return err
+		if complete, err = r.deliver(ctx, deliver); err != nil {
+			return nil, err
 		}
 	}
 	last := batch[len(batch)-1]
 	age := time.Since(last.Arrival)
 	r.status.lastAge.Store(int64(age))
 	r.age.Set(age.Seconds())
+	return complete, nil
+}
+
+// errComplete wraps the error of a [Response.Complete].
+var errComplete = errors.New("trigger: completing an invocation")
+
+// awaitComplete calls an invocation's completion, if any, now.
+func awaitComplete(ctx context.Context, complete func(context.Context) error) error {
+	if complete == nil {
+		return nil
+	}
+	if err := complete(ctx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w: %w", errComplete, err)
+	}
 	return nil
 }
 
@@ -291,30 +326,41 @@ func (r *runner) process(ctx context.Context, batch []*Record) error {
 // retry from the lowest failed record; with bisect a failed batch of more
 // than one record is split in two and the halves delivered in order (no
 // retry is spent on splitting, as in Lambda); a record or batch that
-// fails MaxRetryAttempts+1 times goes to the destination. It returns an
-// error only when ctx is done first, or the function returned [ErrReread]
-// (the records are left not done, to be read again).
-func (r *runner) deliver(ctx context.Context, recs []*Record) error {
+// fails MaxRetryAttempts+1 times goes to the destination. It returns the
+// completion of the invocation that succeeded last ([Response.Complete]),
+// for the lane to call; the others it calls itself. It returns an error
+// only when ctx is done first, the function returned [ErrReread] (the
+// records are left not done, to be read again), or a completion of the
+// first half of a bisected batch failed.
+func (r *runner) deliver(ctx context.Context, recs []*Record) (func(context.Context) error, error) {
 	attempts := 0
 	for len(recs) > 0 {
 		if attempts > 0 && r.spec.MaxRecordAge > 0 {
 			var err error
 			if recs, err = r.dropAged(ctx, recs); err != nil || len(recs) == 0 {
-				return err
+				return nil, err
 			}
 		}
 		resp, err := r.invoke(ctx, recs)
 		attempts++
 		if err != nil && ctx.Err() != nil {
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 		if err != nil && errors.Is(err, ErrReread) {
-			return ErrReread
+			return nil, ErrReread
+		}
+		if err == nil && r.spec.ReportBatchItemFailures && len(resp.BatchItemFailures) > 0 {
+			// What the function did for the records before the failure
+			// must be complete before they count as done and the rest is
+			// delivered again after it.
+			if err = awaitComplete(ctx, resp.Complete); err != nil && ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
 		}
 		if err == nil {
 			if !r.spec.ReportBatchItemFailures || len(resp.BatchItemFailures) == 0 {
 				r.succeeded(len(recs))
-				return nil
+				return resp.Complete, nil
 			}
 			idx, perr := lowestFailure(recs, resp.BatchItemFailures)
 			if perr != nil {
@@ -330,21 +376,25 @@ func (r *runner) deliver(ctx context.Context, recs []*Record) error {
 		if r.spec.BisectBatchOnError && len(recs) > 1 {
 			r.tm.bisections.Inc()
 			h := len(recs) / 2
-			if err := r.deliver(ctx, recs[:h]); err != nil {
-				return err
+			complete, err := r.deliver(ctx, recs[:h])
+			if err == nil {
+				err = awaitComplete(ctx, complete)
+			}
+			if err != nil {
+				return nil, err
 			}
 			return r.deliver(ctx, recs[h:])
 		}
 		var fe *FunctionError
 		if attempts > r.spec.Retries() || (errors.As(err, &fe) && !fe.Retryable) {
-			return r.fail(ctx, recs, err, attempts, ConditionRetriesExhausted)
+			return nil, r.fail(ctx, recs, err, attempts, ConditionRetriesExhausted)
 		}
 		r.tm.retries.Inc()
 		if err := sleep(ctx, backoff(attempts, r.cfg.RetryBaseDelay, r.cfg.RetryMaxDelay)); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 func (r *runner) succeeded(n int) {
