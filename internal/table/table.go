@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/table/expr"
 	"github.com/pricestream/pricestream/internal/table/item"
 )
@@ -72,6 +73,17 @@ func newTable(m *Manager, d *definition) (*Table, error) {
 
 // Name returns the table's name.
 func (t *Table) Name() string { return t.name }
+
+// Sync returns once every write the table stored before the call is
+// durable: at once unless the engine fsyncs before acknowledging, and
+// then by a group sync shared with the table's other writers (see
+// [WriteOptions.NoSync]).
+func (t *Table) Sync(ctx context.Context) error {
+	if err := t.m.eng.Durable(ctx, t.jsName); err != nil {
+		return fmt.Errorf("table %q: sync: %w", t.name, err)
+	}
+	return nil
+}
 
 // Schema returns the table's key schema.
 func (t *Table) Schema() item.KeySchema { return t.schema }
@@ -299,6 +311,13 @@ type WriteOptions struct {
 	// for the write to apply; otherwise the write fails with a
 	// *ConditionError.
 	Condition *expr.Condition
+	// NoSync returns once the engine stored the write, without waiting
+	// for it to be fsynced under the engine's fsync-always policy:
+	// [Table.Sync] makes it, and every write stored before, durable. For
+	// writers that can write again what a crash of the machine loses
+	// (an ETL job's sink, which syncs before it commits a checkpoint);
+	// readers see the write as soon as it is stored either way.
+	NoSync bool
 }
 
 // WriteResult is the outcome of a write.
@@ -418,11 +437,11 @@ func (t *Table) put(ctx context.Context, key item.Key, it item.Item, bin []byte,
 	if opts.Condition == nil {
 		// The write replaces whatever is there: the current item need not
 		// be decoded.
-		return t.write(ctx, key.AppendOrdered(nil), opPutItem, true, bin, func(item.Item) (item.Item, bool, error) {
+		return t.write(ctx, key.AppendOrdered(nil), opPutItem, true, opts.NoSync, bin, func(item.Item) (item.Item, bool, error) {
 			return it, false, nil
 		})
 	}
-	return t.write(ctx, key.AppendOrdered(nil), opPutItem, false, bin, func(cur item.Item) (item.Item, bool, error) {
+	return t.write(ctx, key.AppendOrdered(nil), opPutItem, false, opts.NoSync, bin, func(cur item.Item) (item.Item, bool, error) {
 		if err := checkCondition(opts.Condition, cur); err != nil {
 			return nil, false, err
 		}
@@ -439,7 +458,7 @@ func (t *Table) Update(ctx context.Context, key item.Key, u *expr.Update, opts W
 	if err := u.CheckKey(t.schema); err != nil {
 		return nil, err
 	}
-	return t.write(ctx, key.AppendOrdered(nil), opUpdateItem, false, nil, func(cur item.Item) (item.Item, bool, error) {
+	return t.write(ctx, key.AppendOrdered(nil), opUpdateItem, false, opts.NoSync, nil, func(cur item.Item) (item.Item, bool, error) {
 		return t.applyUpdate(key, u, opts.Condition, cur)
 	})
 }
@@ -471,7 +490,7 @@ func (t *Table) applyUpdate(key item.Key, u *expr.Update, cond *expr.Condition, 
 // change with its own error). fn may run several times and must not keep cur.
 func (t *Table) Modify(ctx context.Context, key item.Key, fn func(cur item.Item) (item.Item, error)) (*WriteResult, error) {
 	kb := key.AppendOrdered(nil)
-	return t.write(ctx, kb, opUpdateItem, false, nil, func(cur item.Item) (item.Item, bool, error) {
+	return t.write(ctx, kb, opUpdateItem, false, false, nil, func(cur item.Item) (item.Item, bool, error) {
 		next, err := fn(cur)
 		if err != nil {
 			return nil, false, err
@@ -496,7 +515,7 @@ func (t *Table) Modify(ctx context.Context, key item.Key, fn func(cur item.Item)
 // Delete deletes the item with the given key; deleting a missing item
 // stores nothing.
 func (t *Table) Delete(ctx context.Context, key item.Key, opts WriteOptions) (*WriteResult, error) {
-	return t.write(ctx, key.AppendOrdered(nil), opDeleteItem, false, nil, func(cur item.Item) (item.Item, bool, error) {
+	return t.write(ctx, key.AppendOrdered(nil), opDeleteItem, false, opts.NoSync, nil, func(cur item.Item) (item.Item, bool, error) {
 		if err := checkCondition(opts.Condition, cur); err != nil {
 			return nil, false, err
 		}
@@ -557,7 +576,7 @@ type writeBuf struct{ item, msg []byte }
 // bin, when not nil, is the new item's binary form, given encoded (a put
 // of [Table.PutEncoded]): fn then returns a nil item for it, and whether
 // the write changes anything is a comparison of binary forms too.
-func (t *Table) write(ctx context.Context, key []byte, op writeOp, blind bool, bin []byte, fn mutation) (*WriteResult, error) {
+func (t *Table) write(ctx context.Context, key []byte, op writeOp, blind, noSync bool, bin []byte, fn mutation) (*WriteResult, error) {
 	start := time.Now()
 	if err := t.m.eng.CheckStorage(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -633,7 +652,12 @@ func (t *Table) write(ctx context.Context, key []byte, op writeOp, blind bool, b
 			v.op = opDelete
 		}
 		wb.msg = appendVersion(wb.msg[:0], &v)
-		seq, err := t.m.eng.PublishExpect(ctx, t.m.nc, subj, wb.msg, tip)
+		var seq uint64
+		if noSync {
+			seq, err = engine.PublishExpect(ctx, t.m.nc, subj, wb.msg, tip)
+		} else {
+			seq, err = t.m.eng.PublishExpect(ctx, t.m.nc, subj, wb.msg, tip)
+		}
 		if err == nil {
 			t.noteKeyWrite(key, seq)
 			res.Written, res.Seq = true, seq

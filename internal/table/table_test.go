@@ -731,3 +731,34 @@ func TestTableGetProjection(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, got)
 }
+
+// A write with NoSync is answered once stored, without waiting for a
+// group sync (fsync always), and is read at once; Sync then waits for one
+// sync that covers it. A write without it waits for its own.
+func TestTableNoSyncThenSync(t *testing.T) {
+	e := enginetest.Start(t)
+	ctx := context.Background()
+	tb := createTable(t, newManager(t, e), "nosync", hashKey, table.ViewNewImage)
+
+	_, waits0 := e.SyncStats()
+	for i := range 5 {
+		_, err := tb.Put(ctx, it(t, fmt.Sprintf(`{"pk":"k%d","v":%d}`, i, i)), table.WriteOptions{NoSync: true})
+		require.NoError(t, err)
+	}
+	_, err := tb.Update(ctx, key(t, tb, `{"pk":"k0"}`), update(t, "SET v = v + :one", `{"one":1}`), table.WriteOptions{NoSync: true})
+	require.NoError(t, err)
+	_, waits := e.SyncStats()
+	require.Equal(t, waits0, waits, "no NoSync write waited for a sync")
+	got, err := tb.Get(ctx, key(t, tb, `{"pk":"k0"}`), table.GetOptions{Consistent: true})
+	require.NoError(t, err)
+	require.Equal(t, "1", got["v"].N().String())
+
+	require.NoError(t, tb.Sync(ctx))
+	_, waits = e.SyncStats()
+	require.Equal(t, waits0+1, waits, "Sync waited for one sync")
+
+	_, err = tb.Put(ctx, it(t, `{"pk":"k9","v":9}`), table.WriteOptions{})
+	require.NoError(t, err)
+	_, after := e.SyncStats()
+	require.Equal(t, waits+1, after, "a write without NoSync waits for its sync")
+}
