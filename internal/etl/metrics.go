@@ -33,7 +33,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		stage: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "pricestream", Subsystem: "etl", Name: "stage_seconds",
 			Help: "Time in a stage: source_wait (per batch: its oldest record's ingest to the worker starting the batch), inbox (per batch: the reader having it to the worker starting it), process (per record: decode, transforms, joins, window), sink_queue (per table write: the newest row it carries waiting from its emit to the write's start), sink_write (one write), snapshot (per checkpoint: beginning its copy-on-write capture on the partition's worker, which holds up its records), snapshot_copy (a slice of that copy the worker takes between records), checkpoint (encoding and writing one checkpoint, in the background).", Buckets: prometheus.ExponentialBuckets(1e-7, 4, 14)}, []string{"job", "stage"}),
 		endToEnd: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "pricestream", Subsystem: "etl", Name: "end_to_end_seconds",
-			Help: "Time from a record's arrival (ingest accepted it) to the sink row it produced being committed.", Buckets: prometheus.ExponentialBuckets(1e-4, 2, 16)}, []string{"job"}),
+			Help: "Time from a record's arrival (ingest accepted it) to the sink row it produced being stored (a table sink makes its rows durable at its next checkpoint).", Buckets: prometheus.ExponentialBuckets(1e-4, 2, 16)}, []string{"job"}),
 	}
 	m.stateBytes = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "pricestream", Subsystem: "etl", Name: "checkpoint_state_bytes_total",
 		Help: "Window state bytes checkpoints wrote, by kind: full (the whole state) or delta (what changed since the previous checkpoint)."}, []string{"job", "kind"})

@@ -17,8 +17,8 @@ import (
 
 // Sinks. A table sink upserts rows keyed by the table's key: the rows of
 // one key are coalesced (a row waiting to be written is replaced by a newer
-// one; with fsync-before-ack every item write costs one fsync, so only the
-// newest row per key is worth writing) and keys are written by a pool of
+// one; every item write is an engine message and a change the table's
+// triggers read, so only the newest row per key is worth writing) and keys are written by a pool of
 // writers in parallel, one write per key at a time so that a key's rows
 // land in order. A row waits in the binary item form the table stores
 // (appendBinItem), which the writer hands to Table.PutEncoded: no item map
@@ -54,7 +54,8 @@ type rowSink interface {
 	// wait blocks until every row of epochs up to e is durable.
 	wait(ctx context.Context, e uint64) error
 	run(ctx context.Context) error
-	// pending counts the rows accepted and not yet durable.
+	// pending counts the rows accepted and not yet stored (a table sink's
+	// stored rows become durable at the next wait).
 	pending() int
 }
 
@@ -131,6 +132,9 @@ type tableSink struct {
 		room     chan struct{} // closed and replaced when room appears and emitters wait
 		waiting  int           // emitters waiting for room
 		closed   bool
+		// writes counts the rows written (stored); synced is writes at
+		// the start of the last sync that made them durable.
+		writes, synced uint64
 	}
 }
 
@@ -318,13 +322,26 @@ func (s *tableSink) barrier() uint64 {
 	return e
 }
 
+// wait waits until the rows of epochs up to e are stored, then makes them
+// durable with one sync of the table (the writes do not wait for the
+// engine's fsync each: see put).
 func (s *tableSink) wait(ctx context.Context, e uint64) error {
 	for {
 		s.mu.Lock()
 		ok := s.mu.ep.clearUpTo(e)
 		ch := s.mu.ep.change
+		writes, synced := s.mu.writes, s.mu.synced
 		s.mu.Unlock()
 		if ok {
+			if writes == synced {
+				return nil // nothing stored since the last sync
+			}
+			if err := s.t.Sync(ctx); err != nil {
+				return err
+			}
+			s.mu.Lock()
+			s.mu.synced = max(s.mu.synced, writes)
+			s.mu.Unlock()
 			return nil
 		}
 		select {
@@ -401,6 +418,7 @@ func (s *tableSink) take() (string, *slot) {
 // s.mu is held.
 func (s *tableSink) written(key string, sl *slot) {
 	delete(s.mu.inflight, key)
+	s.mu.writes++
 	s.mu.ep.done(sl.epoch)
 	if sl := s.mu.pending[key]; sl != nil {
 		s.enqueue(key, sl.since) // this writer looks at the queue next
@@ -408,11 +426,18 @@ func (s *tableSink) written(key string, sl *slot) {
 }
 
 // put writes a binary item, retrying while the engine is unavailable or
-// busy; an item the table refuses is reported and dropped.
+// busy; an item the table refuses is reported and dropped. The write
+// returns once stored, not fsynced: the rows a checkpoint covers are made
+// durable together by wait, with one sync, before it is committed. A
+// crash of the machine may lose rows written since, and the job, resuming
+// from its last checkpoint, writes them again. Waiting for the fsync of
+// each row held a writer for it and had the disk sync the table
+// thousands of times a second beside the writes whose acknowledgement
+// promises durability.
 func (s *tableSink) put(ctx context.Context, bin []byte) error {
 	backoff := 10 * time.Millisecond
 	for {
-		_, err := s.t.PutEncoded(ctx, bin, table.WriteOptions{})
+		_, err := s.t.PutEncoded(ctx, bin, table.WriteOptions{NoSync: true})
 		if err == nil || ctx.Err() != nil {
 			return err
 		}

@@ -221,3 +221,51 @@ func TestETLSinkEncodedRows(t *testing.T) {
 	require.ErrorContains(t, refused[0], "Type mismatch for key k")
 	require.Zero(t, s.pending())
 }
+
+// TestETLSinkSyncsAtBarrier: with fsync always, a table sink's writes do
+// not wait for the engine's fsync one by one; waiting for an epoch (what a
+// checkpoint does before it is committed) makes its rows durable with one
+// sync of the table, and a wait with nothing written since syncs nothing.
+func TestETLSinkSyncsAtBarrier(t *testing.T) {
+	eng := enginetest.Start(t)
+	e := newTestEnv(t, eng)
+	ctx := context.Background()
+	tb := outTable(t, e)
+	s := newTableSink(tb, 4, 64, slog.New(slog.DiscardHandler))
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.run(wctx) }()
+	defer func() {
+		stop()
+		require.NoError(t, <-done)
+	}()
+
+	_, waits0 := eng.SyncStats()
+	for i := range 20 {
+		r := record.New(2)
+		r.Append("k", record.StringValue(fmt.Sprintf("k%d", i)))
+		r.Append("v", record.LongValue(int64(i)))
+		require.NoError(t, s.emit(ctx, r, srcMeta{}, 0))
+	}
+	ep := s.barrier()
+	waitFor(t, 10*time.Second, func() error {
+		if n := s.pending(); n > 0 {
+			return fmt.Errorf("%d rows not written", n)
+		}
+		return nil
+	})
+	_, waits := eng.SyncStats()
+	require.Equal(t, waits0, waits, "no write waited for a sync")
+	for i := range 20 {
+		it, err := tb.Get(ctx, item.Key{Partition: item.StringValue(fmt.Sprintf("k%d", i))}, table.GetOptions{Consistent: true})
+		require.NoError(t, err)
+		require.NotNil(t, it, "readers see a row once it is stored")
+	}
+
+	require.NoError(t, s.wait(ctx, ep))
+	_, waits = eng.SyncStats()
+	require.Equal(t, waits0+1, waits, "the epoch's rows made durable by one sync")
+	require.NoError(t, s.wait(ctx, s.barrier()))
+	_, again := eng.SyncStats()
+	require.Equal(t, waits, again, "nothing written since: no sync")
+}
