@@ -30,43 +30,66 @@ func TestEngineDurableGroupCommit(t *testing.T) {
 	ctx := context.Background()
 	_, err := e.JetStream().CreateStream(ctx, jetstream.StreamConfig{Name: "g", Subjects: []string{"g.>"}})
 	require.NoError(t, err)
-	entered, release := make(chan struct{}), make(chan struct{})
+	syncs0, _ := e.SyncStats()
+	h := holdSync(t, e, "g", 8)
+	require.Zero(t, h.answered.Load(), "no write is answered while the sync holds")
+	h.finish(t)
+	syncs, _ := e.SyncStats()
+	require.Equal(t, uint64(2), syncs-syncs0, "the eight that waited shared one sync")
+}
+
+// heldSync is a group sync held by the test while writes wait.
+type heldSync struct {
+	errs     chan error
+	answered atomic.Int32
+	release  chan struct{}
+}
+
+// holdSync makes e's next group sync wait, publishes one write to subject
+// PREFIX.0 whose sync it is, then n writes more, and returns once all of
+// them wait for a sync (the n for the one after the held sync).
+func holdSync(t *testing.T, e *engine.Engine, prefix string, n int) *heldSync {
+	t.Helper()
+	ctx := context.Background()
+	h := &heldSync{errs: make(chan error, n+1), release: make(chan struct{})}
+	entered := make(chan struct{})
 	var first atomic.Bool
 	engine.SetBeforeSync(e, func(string) {
 		if first.CompareAndSwap(false, true) {
 			close(entered)
-			<-release
+			<-h.release
 		}
 	})
-	syncs0, waits0 := e.SyncStats()
-	errs := make(chan error, 9)
-	var answered atomic.Int32
+	_, waits0 := e.SyncStats()
 	publish := func(i int) {
-		_, err := e.PublishExpect(ctx, e.Conn(), "g."+strconv.Itoa(i), []byte("x"), 0)
-		answered.Add(1)
-		errs <- err
+		_, err := e.PublishExpect(ctx, e.Conn(), prefix+"."+strconv.Itoa(i), []byte("x"), 0)
+		h.answered.Add(1)
+		h.errs <- err
 	}
 	go publish(0)
 	<-entered // the first write's sync holds
-	for i := 1; i <= 8; i++ {
+	for i := 1; i <= n; i++ {
 		go publish(i)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if _, waits := e.SyncStats(); waits-waits0 == 9 || time.Now().After(deadline) {
+		if _, waits := e.SyncStats(); waits-waits0 == uint64(n+1) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(time.Millisecond) // polling interval
 	}
 	_, waits := e.SyncStats()
-	require.Equal(t, uint64(9), waits-waits0, "every write waits for a sync")
-	require.Zero(t, answered.Load(), "no write is answered while the sync holds")
-	close(release)
-	for range 9 {
-		require.NoError(t, <-errs)
+	require.Equal(t, uint64(n+1), waits-waits0, "every write waits for a sync")
+	return h
+}
+
+// finish releases the held sync and checks that every write succeeded.
+func (h *heldSync) finish(t *testing.T) {
+	t.Helper()
+	close(h.release)
+	for range cap(h.errs) {
+		require.NoError(t, <-h.errs)
 	}
-	syncs, _ := e.SyncStats()
-	require.Equal(t, uint64(2), syncs-syncs0, "the eight that waited shared one sync")
 }
 
 // A sync fsyncs the block files written since the last one (the new ones
@@ -356,37 +379,9 @@ func TestEngineDurableMetrics(t *testing.T) {
 	// The stream's creation may itself have synced: count from here.
 	before := histograms(t, reg)
 	const hold = 30 * time.Millisecond
-	entered, release := make(chan struct{}), make(chan struct{})
-	var first atomic.Bool
-	engine.SetBeforeSync(e, func(string) {
-		if first.CompareAndSwap(false, true) {
-			close(entered)
-			<-release
-		}
-	})
-	errs := make(chan error, 9)
-	publish := func(i int) {
-		_, err := e.PublishExpect(ctx, e.Conn(), "m."+strconv.Itoa(i), []byte("x"), 0)
-		errs <- err
-	}
-	go publish(0)
-	<-entered
-	_, waits0 := e.SyncStats()
-	for i := 1; i <= 8; i++ {
-		go publish(i)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, waits := e.SyncStats(); waits-waits0 == 8 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(time.Millisecond) // polling interval
-	}
+	h := holdSync(t, e, "m", 8)
 	time.Sleep(hold) // the held sync's length, which its metrics must show
-	close(release)
-	for range 9 {
-		require.NoError(t, <-errs)
-	}
+	h.finish(t)
 	after := histograms(t, reg)
 	syncs := after["pricestream_engine_group_sync_seconds"].delta(before["pricestream_engine_group_sync_seconds"])
 	require.Equal(t, uint64(2), syncs.count, "two group syncs")

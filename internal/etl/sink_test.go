@@ -52,21 +52,30 @@ func TestETLSinkBackpressure(t *testing.T) {
 	ep := s.barrier()
 
 	// Writers make room; the epoch's rows become durable, newest per key.
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- s.run(wctx) }()
+	stop := runSink(t, s)
 	require.NoError(t, s.emit(ctx, row("c", 1), srcMeta{}, 0))
 	require.NoError(t, s.wait(ctx, ep))
 	it, err := tb.Get(ctx, item.Key{Partition: item.StringValue("a")}, table.GetOptions{Consistent: true})
 	require.NoError(t, err)
 	require.Equal(t, "2", it["v"].N().String())
 	stop()
-	require.NoError(t, <-done)
 
 	ss := &streamSink{appender: newAppender(st, 2, slog.New(slog.DiscardHandler)), keyField: "k"}
 	require.NoError(t, ss.emit(ctx, row("a", 1), srcMeta{}, 0))
 	require.NoError(t, ss.emit(ctx, row("a", 2), srcMeta{}, 0))
 	require.True(t, blocked(func(c context.Context) error { return ss.emit(c, row("a", 3), srcMeta{}, 0) }), "a stream sink holds at most max rows")
+}
+
+// runSink runs s's writers until the returned function stops them.
+func runSink(t *testing.T, s *tableSink) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.run(ctx) }()
+	return func() {
+		cancel()
+		require.NoError(t, <-done)
+	}
 }
 
 // TestETLSinkManyWriters: a table sink with many writers, few slots and
@@ -78,13 +87,7 @@ func TestETLSinkManyWriters(t *testing.T) {
 	ctx := context.Background()
 	tb := outTable(t, e)
 	s := newTableSink(tb, 16, 4, slog.New(slog.DiscardHandler))
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- s.run(wctx) }()
-	defer func() {
-		stop()
-		require.NoError(t, <-done)
-	}()
+	defer runSink(t, s)()
 	const emitters, keys, rounds = 4, 25, 3
 	errs := make(chan error, emitters)
 	for g := range emitters {
@@ -201,14 +204,11 @@ func TestETLSinkEncodedRows(t *testing.T) {
 	require.NoError(t, s.emit(ctx, fill(record.LongValue(7), 4, "2026-11-26T08:00:03Z"), srcMeta{}, 0), "a key of the wrong type: refused by the table")
 	ep := s.barrier()
 
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- s.run(wctx) }()
+	stop := runSink(t, s)
 	wc, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	require.NoError(t, s.wait(wc, ep))
 	stop()
-	require.NoError(t, <-done)
 
 	got, err := tb.Get(ctx, item.Key{Partition: item.StringValue("a")}, table.GetOptions{})
 	require.NoError(t, err)
@@ -232,13 +232,7 @@ func TestETLSinkSyncsAtBarrier(t *testing.T) {
 	ctx := context.Background()
 	tb := outTable(t, e)
 	s := newTableSink(tb, 4, 64, slog.New(slog.DiscardHandler))
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- s.run(wctx) }()
-	defer func() {
-		stop()
-		require.NoError(t, <-done)
-	}()
+	defer runSink(t, s)()
 
 	_, waits0 := eng.SyncStats()
 	for i := range 20 {
