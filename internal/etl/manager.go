@@ -27,9 +27,10 @@ type Config struct {
 	// position and window state (a job's spec may override it). Default 1s.
 	CheckpointInterval time.Duration `yaml:"checkpoint_interval" json:"checkpoint_interval"`
 	// SinkWriters is how many item writes a table sink keeps in flight.
-	// Default 128: at 10,000 rows/s and a few milliseconds per write under
-	// fsync-before-ack, about 50 are in flight, and the writes waiting at
-	// once share one fsync.
+	// Default 128: at 10,000 rows/s and a few milliseconds per write on a
+	// busy machine, a few dozen are in flight, with room for the stalls.
+	// (The writes do not wait for fsyncs: the sink syncs the table before
+	// each checkpoint.)
 	SinkWriters int `yaml:"sink_writers" json:"sink_writers"`
 	// MaxPendingRows bounds the rows waiting for a sink (per sink), beyond
 	// which the job waits (backpressure). Default 10000.
