@@ -18,9 +18,9 @@ import (
 // Sinks. A table sink upserts rows keyed by the table's key: the rows of
 // one key are coalesced (a row waiting to be written is replaced by a newer
 // one; every item write is an engine message and a change the table's
-// triggers read, so only the newest row per key is worth writing) and keys are written by a pool of
-// writers in parallel, one write per key at a time so that a key's rows
-// land in order. A row waits in the binary item form the table stores
+// triggers read, so only the newest row per key is worth writing) and
+// keys are written by a pool of writers in parallel, one write per key at
+// a time so that a key's rows land in order. A row waits in the binary item form the table stores
 // (appendBinItem), which the writer hands to Table.PutEncoded: no item map
 // is built per row, and the buffers are reused. A stream sink appends rows
 // as JSON. Both bound what waits (emit blocks when full: backpressure
