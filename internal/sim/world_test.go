@@ -1,11 +1,14 @@
 package sim
 
 import (
+	"encoding/json"
 	"math"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/pricestream/pricestream/internal/api"
 )
 
 func run(t *testing.T, cfg Config, d time.Duration, price func(p Product) float64) (*World, []Event) {
@@ -274,4 +277,22 @@ func TestWorldRestocksSoldOutProducts(t *testing.T) {
 		}
 	}
 	require.Len(t, soldOut, len(w.products))
+}
+
+// The put body the simulator writes by hand is the native API's request:
+// it decodes into api.PutRequest with every record's key and data, keys
+// that need escaping included.
+func TestPutBody(t *testing.T) {
+	e := Event{ID: "e1", Type: "view", ProductID: "p00001", Time: time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC), Price: 10}
+	data := [][]byte{e.AppendJSON(nil), []byte(`{"a":1}`)}
+	keys := []string{"p00001", "quote\" back\\slash \n é"}
+	var req api.PutRequest
+	require.NoError(t, json.Unmarshal(appendPutBody(nil, data, keys), &req))
+	require.Len(t, req.Records, 2)
+	for i, r := range req.Records {
+		require.Equal(t, keys[i], r.PartitionKey)
+		require.JSONEq(t, string(data[i]), string(r.Data))
+	}
+	require.NoError(t, json.Unmarshal(appendPutBody(nil, nil, nil), &req))
+	require.Empty(t, req.Records)
 }
