@@ -19,28 +19,14 @@ import (
 
 	"github.com/pricestream/pricestream/internal/api"
 	"github.com/pricestream/pricestream/internal/app"
+	"github.com/pricestream/pricestream/internal/app/apptest"
 	"github.com/pricestream/pricestream/internal/client"
 )
 
 // startApp runs a whole pricestream in the test process on a loopback port.
 func startApp(t *testing.T, mutate ...func(*app.Config)) string {
 	t.Helper()
-	cfg := app.DefaultConfig()
-	cfg.Engine.DataDir = t.TempDir()
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	for _, m := range mutate {
-		m(&cfg)
-	}
-	a, err := app.New(context.Background(), cfg, nil)
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
-	return "http://" + a.Addr()
+	return "http://" + apptest.Start(t, mutate...).Addr()
 }
 
 // cli runs the pricestream command with args and returns its output.

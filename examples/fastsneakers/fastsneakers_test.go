@@ -15,25 +15,14 @@ import (
 
 	"github.com/pricestream/pricestream/internal/api"
 	"github.com/pricestream/pricestream/internal/app"
+	"github.com/pricestream/pricestream/internal/app/apptest"
 	"github.com/pricestream/pricestream/internal/client"
 	"github.com/pricestream/pricestream/internal/polltest"
 )
 
 func startApp(t *testing.T) *client.Client {
 	t.Helper()
-	cfg := app.DefaultConfig()
-	cfg.Engine.DataDir = t.TempDir()
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.ETL.CheckpointInterval = 100 * time.Millisecond
-	a, err := app.New(context.Background(), cfg, nil)
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
+	a := apptest.Start(t, func(c *app.Config) { c.ETL.CheckpointInterval = 100 * time.Millisecond })
 	return client.New("http://" + a.Addr())
 }
 
