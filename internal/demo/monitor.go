@@ -12,14 +12,23 @@ import (
 
 	"github.com/pricestream/pricestream/internal/client"
 	"github.com/pricestream/pricestream/internal/pricing"
+	"github.com/pricestream/pricestream/internal/stream"
 )
 
 // Monitor reads the price-changes stream, as any client may, and keeps
 // what the summaries report: decisions by action, the end-to-end latency
 // of applied changes, and every applied change checked again, from the
 // record alone, against the guardrails it must obey.
+//
+// It reads through the HTTP API, or, for a pipeline in its own process
+// ([Monitor.ReadLocal]), from the engine: the same records without the
+// API's framing of each as JSON and a second decoding of it. At 10,000
+// events/s the bench's pipeline records about 8,000 decisions a second,
+// and reading them over HTTP took about 6% of the process's CPU: load
+// that the pipeline it measures then did not get.
 type Monitor struct {
 	c          *client.Client
+	local      *stream.Manager // nil: read through c
 	stream     string
 	maxStepPct float64
 
@@ -83,18 +92,41 @@ func NewMonitor(c *client.Client, stream string, maxStepPct float64) *Monitor {
 	return &Monitor{c: c, stream: stream, maxStepPct: maxStepPct}
 }
 
+// ReadLocal makes the monitor read the stream from sm, the stream manager
+// of the pipeline's own process, instead of through the HTTP API. Call it
+// before Run.
+func (m *Monitor) ReadLocal(sm *stream.Manager) { m.local = sm }
+
 // Run follows every partition of the stream from its start until ctx
 // ends. The stream must exist.
 func (m *Monitor) Run(ctx context.Context) error {
-	info, err := m.c.DescribeStream(ctx, m.stream)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
+	var parts int
+	var local *stream.Stream
+	if m.local != nil {
+		st, err := m.local.Open(ctx, m.stream)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
 		}
-		return err
+		local, parts = st, st.Partitions()
+	} else {
+		info, err := m.c.DescribeStream(ctx, m.stream)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		parts = len(info.Partitions)
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	for part := range len(info.Partitions) {
+	for part := range parts {
+		if local != nil {
+			g.Go(func() error { return m.followLocal(gctx, local, part) })
+			continue
+		}
 		g.Go(func() error { return m.follow(gctx, part) })
 	}
 	if err := g.Wait(); err != nil && ctx.Err() == nil {
@@ -131,9 +163,48 @@ func (m *Monitor) follow(ctx context.Context, part int) error {
 	return nil
 }
 
+// followLocal reads one partition of st from its start until ctx ends.
+func (m *Monitor) followLocal(ctx context.Context, st *stream.Stream, part int) error {
+	sub, err := st.Subscribe(ctx, part, stream.Position{})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	defer sub.Stop()
+	var heads []decisionHead
+	for {
+		recs, err := sub.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		heads = heads[:0]
+		for i := range recs {
+			var d decisionHead
+			if gojson.Unmarshal(recs[i].Data, &d) == nil {
+				heads = append(heads, d)
+			}
+		}
+		m.mu.Lock()
+		for i := range heads {
+			m.addLocked(&heads[i])
+		}
+		m.mu.Unlock()
+	}
+}
+
 func (m *Monitor) add(d *decisionHead) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.addLocked(d)
+}
+
+// addLocked counts a decision; m.mu is held.
+func (m *Monitor) addLocked(d *decisionHead) {
 	if !m.mu.seen.add(d.DecisionID) {
 		return
 	}

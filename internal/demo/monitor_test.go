@@ -18,7 +18,8 @@ import (
 // The monitor counts each decision once (a redelivered features row
 // records its decision again), reads every partition, checks each applied
 // change against the guardrails from its record alone, and keeps the
-// latencies of the applied ones.
+// latencies of the applied ones; through the HTTP API and from the
+// engine of its own process alike.
 func TestMonitorCountsEachDecisionOnce(t *testing.T) {
 	ctx := context.Background()
 	decisions := []pricing.DecisionRecord{
@@ -52,30 +53,37 @@ func TestMonitorCountsEachDecisionOnce(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, p.Stop()) })
 
-	mon := NewMonitor(p.Client, "", 10)
-	mctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- mon.Run(mctx) }()
-	defer func() {
-		stop()
-		require.NoError(t, <-done)
-	}()
-	want := Stats{Applied: 2, Kept: 41, Refused: 1, Violations: 1}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		st := mon.Stats(0)
-		if st.Applied+st.Kept+st.Refused >= want.Applied+want.Kept+want.Refused || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval
+	for _, local := range []bool{false, true} {
+		t.Run(map[bool]string{false: "http", true: "local"}[local], func(t *testing.T) {
+			mon := NewMonitor(p.Client, "", 10)
+			if local {
+				mon.ReadLocal(p.App.Streams())
+			}
+			mctx, stop := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- mon.Run(mctx) }()
+			defer func() {
+				stop()
+				require.NoError(t, <-done)
+			}()
+			want := Stats{Applied: 2, Kept: 41, Refused: 1, Violations: 1}
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				st := mon.Stats(0)
+				if st.Applied+st.Kept+st.Refused >= want.Applied+want.Kept+want.Refused || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(10 * time.Millisecond) // polling interval
+			}
+			st := mon.Stats(0)
+			require.Equal(t, want.Applied, st.Applied)
+			require.Equal(t, want.Kept, st.Kept)
+			require.Equal(t, want.Refused, st.Refused)
+			require.Equal(t, want.Violations, st.Violations)
+			require.Equal(t, 2, st.E2ECount)
+			require.Equal(t, 3.0, st.E2EP50, "the first record of d1 counts, not its repetition")
+		})
 	}
-	st := mon.Stats(0)
-	require.Equal(t, want.Applied, st.Applied)
-	require.Equal(t, want.Kept, st.Kept)
-	require.Equal(t, want.Refused, st.Refused)
-	require.Equal(t, want.Violations, st.Violations)
-	require.Equal(t, 2, st.E2ECount)
-	require.Equal(t, 3.0, st.E2EP50, "the first record of d1 counts, not its repetition")
 }
 
 // recentIDs forgets the oldest ids past its bound, and only those.

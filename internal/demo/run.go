@@ -103,6 +103,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		defer cancel()
 	}
 	mon := NewMonitor(p.Client, "", o.App.Pricing.MaxStepPct)
+	if p.App != nil {
+		mon.ReadLocal(p.App.Streams())
+	}
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error { return mon.Run(gctx) })
 	g.Go(func() error {
@@ -255,6 +258,9 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	}
 	defer p.Stop()
 	mon := NewMonitor(p.Client, "", o.App.Pricing.MaxStepPct)
+	if p.App != nil {
+		mon.ReadLocal(p.App.Streams())
+	}
 	monCtx, stopMon := context.WithCancel(ctx)
 	var monWG sync.WaitGroup
 	monWG.Go(func() {
