@@ -141,7 +141,7 @@ events, and the peak resident memory.`,
 			fmt.Printf("accepted → price committed: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms over %d price changes (%d decisions)\n", res.E2EP50, res.E2EP99, res.E2EP999, res.E2ESamples, res.Decisions)
 			fmt.Printf("peak RSS %.0f MB, guardrail violations %d\n", res.RSSMB, res.Violations)
 			if res.CPUMicrosPerEvent > 0 {
-				fmt.Printf("CPU %.0f µs per event (%.2f cores busy; the simulator and monitor included)\n", res.CPUMicrosPerEvent, res.CPUCores)
+				fmt.Printf("CPU %.0f µs per event (%.2f cores busy; the simulator and monitor included), %d garbage collections using %.1f%% of it\n", res.CPUMicrosPerEvent, res.CPUCores, res.GCCycles, res.GCCPUPct)
 			}
 			return nil
 		},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"testing"
 	"time"
 
@@ -101,4 +102,19 @@ func TestMonitorRecentIDsBounded(t *testing.T) {
 	require.False(t, r.add("new"))
 	require.False(t, r.add("1"), "only the oldest, 0, made way for a")
 	require.True(t, r.add("0"))
+}
+
+// readGC counts the collections that ran and the CPU time they took: a
+// forced collection adds one cycle and takes some CPU.
+func TestBenchReadGC(t *testing.T) {
+	before := readGC()
+	sink := make([][]byte, 0, 1000)
+	for range 1000 {
+		sink = append(sink, make([]byte, 1024))
+	}
+	runtime.GC()
+	after := readGC()
+	require.NotEmpty(t, sink)
+	require.GreaterOrEqual(t, after.cycles, before.cycles+1)
+	require.Greater(t, after.cpu, before.cpu, "a collection took no CPU time")
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -200,7 +201,14 @@ type BenchResult struct {
 	CPUMicrosPerEvent float64 `json:"cpu_us_per_event,omitempty"`
 	// CPUCores is that CPU time per second of the same interval: how many
 	// cores the run kept busy.
-	CPUCores   float64 `json:"cpu_cores,omitempty"`
+	CPUCores float64 `json:"cpu_cores,omitempty"`
+	// GCCycles counts the garbage collections of the same interval, and
+	// GCCPUPct is the collector's share of the process's CPU time in it
+	// (the runtime's estimate). Each collection marks the live heap for
+	// tens to hundreds of milliseconds, and on two busy cores its marking
+	// slows the whole pipeline while it runs (docs/performance.md).
+	GCCycles   uint64  `json:"gc_cycles,omitempty"`
+	GCCPUPct   float64 `json:"gc_cpu_pct,omitempty"`
 	Violations int64   `json:"guardrail_violations"`
 }
 
@@ -282,7 +290,7 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	warm := time.AfterFunc(o.Warmup, func() {
 		skip.Store(int64(mon.Stats(0).E2ECount))
 		sent, _ := s.Sent()
-		warmCPU.Store(&cpuMark{at: time.Now(), cpu: cputime.Process(), events: sent})
+		warmCPU.Store(&cpuMark{at: time.Now(), cpu: cputime.Process(), events: sent, gc: readGC()})
 	})
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error {
@@ -296,7 +304,7 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	elapsed := time.Since(start)
 	warm.Stop()
 	sentEnd, _ := s.Sent()
-	end := cpuMark{at: time.Now(), cpu: cputime.Process(), events: sentEnd}
+	end := cpuMark{at: time.Now(), cpu: cputime.Process(), events: sentEnd, gc: readGC()}
 	// Let the pipeline finish what was sent, so that late decisions
 	// count, then read the figures.
 	drainCtx, cancelDrain := context.WithTimeout(ctx, time.Minute)
@@ -331,6 +339,10 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 			cpu := end.cpu - w.cpu
 			res.CPUMicrosPerEvent = round2(float64(cpu.Microseconds()) / float64(end.events-w.events))
 			res.CPUCores = round2(cpu.Seconds() / end.at.Sub(w.at).Seconds())
+			res.GCCycles = end.gc.cycles - w.gc.cycles
+			if cpu > 0 {
+				res.GCCPUPct = round2(100 * (end.gc.cpu - w.gc.cpu) / cpu.Seconds())
+			}
 		}
 	} else {
 		res.RSSMB = remoteRSSMB(ctx, o.Server, o.Token)
@@ -354,12 +366,34 @@ func eventsPerView(cfg sim.Config) (float64, error) {
 	return float64(sc.Events) / float64(sc.Views), nil
 }
 
-// cpuMark is a point of a run: when, the process's CPU time then, and the
-// events sent by then.
+// cpuMark is a point of a run: when, the process's CPU time then, the
+// events sent by then and the collector's work so far.
 type cpuMark struct {
 	at     time.Time
 	cpu    time.Duration
 	events int64
+	gc     gcMark
+}
+
+// gcMark is the garbage collector's work so far: its cycles completed and
+// the CPU time it used, in seconds (the runtime's estimate, updated at the
+// end of each cycle).
+type gcMark struct {
+	cycles uint64
+	cpu    float64
+}
+
+func readGC() gcMark {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(s)
+	var m gcMark
+	if s[0].Value.Kind() == metrics.KindUint64 {
+		m.cycles = s[0].Value.Uint64()
+	}
+	if s[1].Value.Kind() == metrics.KindFloat64 {
+		m.cpu = s[1].Value.Float64()
+	}
+	return m
 }
 
 // peakRSSMB is this process's peak resident set (VmHWM), in MB.
