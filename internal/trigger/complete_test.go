@@ -155,4 +155,7 @@ func TestTriggerCompleteFailureRedelivers(t *testing.T) {
 		require.Equal(t, 2, delivered[dataN(i)], "record %d, of the batch whose completion failed, is delivered again", i)
 	}
 	require.GreaterOrEqual(t, counterValue(t, e, "pricestream_trigger_errors_total"), 1.0)
+	require.Equal(t, 1.0, counterValue(t, e, "pricestream_trigger_completion_failures_total"))
+	require.Equal(t, 10.0, counterValue(t, e, "pricestream_trigger_records_processed_total"),
+		"a record counts as processed once, when its batch completed")
 }

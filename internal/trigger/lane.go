@@ -282,7 +282,7 @@ func (r *runner) lane(ctx context.Context, q <-chan []laneRec, w *window) error 
 			if failed != nil {
 				continue // not done: delivered again
 			}
-			if err := awaitComplete(ctx, h.complete); err != nil {
+			if err := r.awaitComplete(ctx, h.complete); err != nil {
 				if ctx.Err() == nil {
 					r.tm.errors.Inc()
 					r.status.errors.Add(1)

@@ -18,6 +18,7 @@ type metrics struct {
 	dropped     *prometheus.CounterVec
 	pastEnd     *prometheus.CounterVec
 	rereads     *prometheus.CounterVec
+	completions *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
 	delivery    *prometheus.HistogramVec
 }
@@ -62,6 +63,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		rereads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pricestream_trigger_rereads_total", Help: "Times a partition read its records again because the function asked for more of the images than they were decoded with (ErrReread).",
 		}, tr),
+		completions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pricestream_trigger_completion_failures_total", Help: "Completions of invocations (a Go function's Response.Complete) that failed: the partition reads its records again from its checkpoint after a backoff.",
+		}, tr),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "pricestream_trigger_invocation_seconds", Help: "Duration of one function invocation.", Buckets: latencyBuckets,
 		}, tr),
@@ -69,7 +73,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "pricestream_trigger_delivery_seconds", Help: "Time from a record's arrival to the first invocation of the function with it.", Buckets: latencyBuckets,
 		}, tr),
 	}
-	reg.MustRegister(m.iteratorAge, m.invocations, m.errors, m.retries, m.bisections, m.processed, m.filtered, m.destination, m.dropped, m.pastEnd, m.rereads, m.duration, m.delivery)
+	reg.MustRegister(m.iteratorAge, m.invocations, m.errors, m.retries, m.bisections, m.processed, m.filtered, m.destination, m.dropped, m.pastEnd, m.rereads, m.completions, m.duration, m.delivery)
 	return m
 }
 
@@ -85,6 +89,7 @@ type triggerMetrics struct {
 	filtered    prometheus.Counter
 	pastEnd     prometheus.Counter
 	rereads     prometheus.Counter
+	completions prometheus.Counter
 	duration    prometheus.Observer
 	delivery    prometheus.Observer
 }
@@ -100,6 +105,7 @@ func (m *metrics) forTrigger(name string) *triggerMetrics {
 		filtered:    m.filtered.WithLabelValues(name),
 		pastEnd:     m.pastEnd.WithLabelValues(name),
 		rereads:     m.rereads.WithLabelValues(name),
+		completions: m.completions.WithLabelValues(name),
 		duration:    m.duration.WithLabelValues(name),
 		delivery:    m.delivery.WithLabelValues(name),
 	}
@@ -114,7 +120,7 @@ func (m *metrics) forget(name string) {
 	for _, v := range []*prometheus.MetricVec{m.iteratorAge.MetricVec, m.destination.MetricVec, m.dropped.MetricVec} {
 		v.DeletePartialMatch(prometheus.Labels{"trigger": name})
 	}
-	for _, v := range []*prometheus.CounterVec{m.invocations, m.errors, m.retries, m.bisections, m.processed, m.filtered, m.pastEnd, m.rereads} {
+	for _, v := range []*prometheus.CounterVec{m.invocations, m.errors, m.retries, m.bisections, m.processed, m.filtered, m.pastEnd, m.rereads, m.completions} {
 		v.DeleteLabelValues(name)
 	}
 	m.duration.DeleteLabelValues(name)

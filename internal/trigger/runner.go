@@ -307,8 +307,9 @@ func (r *runner) process(ctx context.Context, batch []*Record) (complete func(co
 // errComplete wraps the error of a [Response.Complete].
 var errComplete = errors.New("trigger: completing an invocation")
 
-// awaitComplete calls an invocation's completion, if any, now.
-func awaitComplete(ctx context.Context, complete func(context.Context) error) error {
+// awaitComplete calls an invocation's completion, if any, now, and counts
+// it when it fails.
+func (r *runner) awaitComplete(ctx context.Context, complete func(context.Context) error) error {
 	if complete == nil {
 		return nil
 	}
@@ -316,6 +317,7 @@ func awaitComplete(ctx context.Context, complete func(context.Context) error) er
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		r.tm.completions.Inc()
 		return fmt.Errorf("%w: %w", errComplete, err)
 	}
 	return nil
@@ -353,14 +355,26 @@ func (r *runner) deliver(ctx context.Context, recs []*Record) (func(context.Cont
 			// What the function did for the records before the failure
 			// must be complete before they count as done and the rest is
 			// delivered again after it.
-			if err = awaitComplete(ctx, resp.Complete); err != nil && ctx.Err() != nil {
+			if err = r.awaitComplete(ctx, resp.Complete); err != nil && ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
 		}
 		if err == nil {
 			if !r.spec.ReportBatchItemFailures || len(resp.BatchItemFailures) == 0 {
-				r.succeeded(len(recs))
-				return resp.Complete, nil
+				if resp.Complete == nil {
+					r.succeeded(len(recs))
+					return nil, nil
+				}
+				// The records count as processed once their completion
+				// returned: one that fails delivers them again.
+				n, complete := len(recs), resp.Complete
+				return func(ctx context.Context) error {
+					if err := complete(ctx); err != nil {
+						return err
+					}
+					r.succeeded(n)
+					return nil
+				}, nil
 			}
 			idx, perr := lowestFailure(recs, resp.BatchItemFailures)
 			if perr != nil {
@@ -378,7 +392,7 @@ func (r *runner) deliver(ctx context.Context, recs []*Record) (func(context.Cont
 			h := len(recs) / 2
 			complete, err := r.deliver(ctx, recs[:h])
 			if err == nil {
-				err = awaitComplete(ctx, complete)
+				err = r.awaitComplete(ctx, complete)
 			}
 			if err != nil {
 				return nil, err
