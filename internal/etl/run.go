@@ -23,6 +23,7 @@ import (
 	"github.com/pricestream/pricestream/internal/record"
 	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
+	"github.com/pricestream/pricestream/internal/table/item"
 )
 
 // A run is one life of a job in this process: it reads the source's
@@ -93,8 +94,11 @@ type batch struct {
 
 // srcRecord is one source record.
 type srcRecord struct {
-	data    []byte
-	rec     *record.Record // a table change, already a record
+	data []byte
+	rec  *record.Record // a table change, already a record
+	// img is a table change's new image, encoded as the record's data
+	// only if the record is dead-lettered.
+	img     item.Item
 	key     string
 	m       srcMeta
 	offset  uint64
@@ -466,8 +470,7 @@ func (r *run) read(ctx context.Context, ps *partState, st startAt, out chan<- ba
 				return err
 			}
 			rec := changeRecord(c, r.plan.source)
-			data, _ := json.Marshal(c.New)
-			b := batch{ps: ps, recs: []srcRecord{{rec: rec, data: data, m: srcMeta{partition: 0, seq: c.Seq, arrival: c.Time.UnixNano()}}}, fetched: time.Now().UnixNano()}
+			b := batch{ps: ps, recs: []srcRecord{{rec: rec, img: c.New, m: srcMeta{partition: 0, seq: c.Seq, arrival: c.Time.UnixNano()}}}, fetched: time.Now().UnixNano()}
 			select {
 			case out <- b:
 			case <-ctx.Done():
@@ -771,8 +774,12 @@ func (r *run) deadLetter(ctx context.Context, sr *srcRecord, re *RecordError) er
 	if re.Err != nil {
 		msg = re.Err.Error()
 	}
+	data := sr.data
+	if sr.rec != nil && data == nil {
+		data = sr.img.AppendJSON(nil) // the new image in attribute-value JSON ({} for a removal)
+	}
 	d := &DeadLetter{Job: r.job, Reason: re.Reason, Stage: re.Stage, Error: msg, Source: src, Partition: sr.m.partition,
-		Position: r.posText(sr.m), PartitionKey: sr.key, Arrival: time.Unix(0, sr.m.arrival).UTC(), Data: sr.data, Time: time.Now().UTC()}
+		Position: r.posText(sr.m), PartitionKey: sr.key, Arrival: time.Unix(0, sr.m.arrival).UTC(), Data: data, Time: time.Now().UTC()}
 	return r.dlq.add(ctx, deadLetterEntry(d))
 }
 

@@ -338,3 +338,55 @@ func TestETLRunApplyChange(t *testing.T) {
 	view("v3", 1)
 	view("v3", 2)
 }
+
+// A job reading a table's change stream dead-letters a change with the
+// item's new image as its data, in attribute-value JSON.
+func TestETLRunTableSourceDeadLetter(t *testing.T) {
+	e := newTestEnv(t, enginetest.Start(t))
+	ctx := context.Background()
+	for _, name := range []string{"orders", "out"} {
+		_, err := e.tables.Create(ctx, table.Spec{Name: name, Key: item.KeySchema{Partition: item.KeyAttribute{Name: "order_id", Type: item.S}}})
+		require.NoError(t, err)
+	}
+	_, err := e.streams.Create(ctx, stream.Spec{Name: "orders_dlq", Partitions: 1})
+	require.NoError(t, err)
+	orders, err := e.tables.Open(ctx, "orders")
+	require.NoError(t, err)
+	m, _ := e.startManager(t)
+	spec, err := Decode([]byte(`
+name: checked
+source:
+  table: orders
+  start: trim_horizon
+  schema:
+    - {name: order_id, type: string}
+    - {name: quantity, type: long}
+transforms:
+  - assert: {expr: 'quantity > 0', reason: bad_quantity}
+sink: {table: out}
+dead_letter: orders_dlq
+`))
+	require.NoError(t, err)
+	_, err = m.Apply(ctx, spec)
+	require.NoError(t, err)
+	bad := item.Item{"order_id": item.StringValue("o2"), "quantity": item.IntValue(-1), "note": item.StringValue("<gift> & card")}
+	for _, it := range []item.Item{{"order_id": item.StringValue("o1"), "quantity": item.IntValue(2)}, bad} {
+		_, err := orders.Put(ctx, it, table.WriteOptions{})
+		require.NoError(t, err)
+	}
+	var dls []DeadLetter
+	waitFor(t, 10*time.Second, func() error {
+		var err error
+		if dls, err = m.DeadLetters(ctx, "checked", 10); err != nil {
+			return err
+		}
+		if len(dls) != 1 {
+			return fmt.Errorf("%d dead letters", len(dls))
+		}
+		return nil
+	})
+	require.Equal(t, "bad_quantity", dls[0].Reason)
+	var got item.Item
+	require.NoError(t, got.UnmarshalJSON(dls[0].Data), "data %s", dls[0].Data)
+	require.True(t, bad.Equal(got), "dead-lettered %s", dls[0].Data)
+}
