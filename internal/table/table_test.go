@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -761,4 +762,34 @@ func TestTableNoSyncThenSync(t *testing.T) {
 	require.NoError(t, err)
 	_, after := e.SyncStats()
 	require.Equal(t, waits+1, after, "a write without NoSync waits for its sync")
+}
+
+// A batch write stores its requests without waiting for a sync each and
+// returns after one sync of the table: its writes are durable, and a
+// batch of 25 waits for one sync instead of 25.
+func TestTableBatchWriteSyncsOnce(t *testing.T) {
+	e := enginetest.Start(t)
+	ctx := context.Background()
+	tb := createTable(t, newManager(t, e), "batch", hashKey, table.ViewNewImage)
+	_, err := tb.Put(ctx, it(t, `{"pk":"gone"}`), table.WriteOptions{})
+	require.NoError(t, err)
+
+	reqs := []table.WriteRequest{{Delete: key(t, tb, `{"pk":"gone"}`)}}
+	for i := range table.MaxBatchWrite - 1 {
+		reqs = append(reqs, table.WriteRequest{Put: it(t, fmt.Sprintf(`{"pk":"k%02d","v":%d}`, i, i))})
+	}
+	_, waits0 := e.SyncStats()
+	n, err := tb.BatchWrite(ctx, reqs)
+	require.NoError(t, err)
+	require.Equal(t, table.MaxBatchWrite, n)
+	_, waits := e.SyncStats()
+	require.Equal(t, waits0+1, waits, "the batch waited for one sync")
+	for i := range table.MaxBatchWrite - 1 {
+		got, err := tb.Get(ctx, key(t, tb, fmt.Sprintf(`{"pk":"k%02d"}`, i)), table.GetOptions{Consistent: true})
+		require.NoError(t, err)
+		require.Equal(t, strconv.Itoa(i), got["v"].N().String())
+	}
+	got, err := tb.Get(ctx, key(t, tb, `{"pk":"gone"}`), table.GetOptions{Consistent: true})
+	require.NoError(t, err)
+	require.Nil(t, got, "the delete applied")
 }
