@@ -10,6 +10,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/pricestream/pricestream/internal/jsonstr"
 )
 
 // row is one input record: its JSON encoding and its partition key.
@@ -148,7 +150,7 @@ func (rr *rowReader) nextCSV() (*row, error) {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = appendJSONString(buf, rr.header[i])
+		buf = jsonstr.AppendHTMLSafe(buf, rr.header[i])
 		buf = append(buf, ':')
 		buf = appendCSVValue(buf, v)
 	}
@@ -173,7 +175,7 @@ func appendCSVValue(dst []byte, v string) []byte {
 	if isJSONNumber(v) {
 		return append(dst, v...)
 	}
-	return appendJSONString(dst, v)
+	return jsonstr.AppendHTMLSafe(dst, v)
 }
 
 // isJSONNumber reports whether s is a number as JSON writes it.
@@ -218,9 +220,4 @@ func isJSONNumber(s string) bool {
 		}
 	}
 	return i == len(s)
-}
-
-func appendJSONString(dst []byte, s string) []byte {
-	b, _ := json.Marshal(s)
-	return append(dst, b...)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pricestream/pricestream/internal/catalog"
 	"github.com/pricestream/pricestream/internal/catalog/crawl"
+	"github.com/pricestream/pricestream/internal/jsonstr"
 	"github.com/pricestream/pricestream/internal/record"
 	"github.com/pricestream/pricestream/internal/stream"
 )
@@ -698,7 +699,7 @@ func appendCheckedResults(out []byte, results []stream.Result, v *ingestVerdict)
 			out = append(out, `{"error_code":"`...)
 			out = append(out, code...)
 			out = append(out, `","error":`...)
-			out = AppendJSONString(out, res.Err.Error())
+			out = jsonstr.Append(out, res.Err.Error())
 			out = append(out, '}')
 			continue
 		}
@@ -709,9 +710,9 @@ func appendCheckedResults(out []byte, results []stream.Result, v *ingestVerdict)
 		out = append(out, '"')
 		if d, dead := v.dead[i]; dead {
 			out = append(out, `,"dead_letter_stream":`...)
-			out = AppendJSONString(out, v.deadStream)
+			out = jsonstr.Append(out, v.deadStream)
 			out = append(out, `,"reason":`...)
-			out = AppendJSONString(out, d.reason)
+			out = jsonstr.Append(out, d.reason)
 		}
 		out = append(out, '}')
 	}

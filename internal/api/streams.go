@@ -13,6 +13,7 @@ import (
 
 	"github.com/goccy/go-json"
 
+	"github.com/pricestream/pricestream/internal/jsonstr"
 	"github.com/pricestream/pricestream/internal/stream"
 )
 
@@ -219,7 +220,7 @@ func (s *Server) putRecords(w http.ResponseWriter, r *http.Request) {
 			out = append(out, `{"error_code":"`...)
 			out = append(out, code...)
 			out = append(out, `","error":`...)
-			out = AppendJSONString(out, res.Err.Error())
+			out = jsonstr.Append(out, res.Err.Error())
 			out = append(out, '}')
 			continue
 		}

@@ -4,7 +4,8 @@ import (
 	"encoding/base64"
 	"math"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/pricestream/pricestream/internal/jsonstr"
 )
 
 // JSONEncodeOptions configure JSON encoding. The zero value writes
@@ -50,7 +51,7 @@ func appendJSONObject(dst []byte, r *Record, opts *JSONEncodeOptions) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONString(dst, f.Name)
+			dst = jsonstr.Append(dst, f.Name)
 			dst = append(dst, ':')
 			dst = appendJSONValue(dst, f.Value, opts)
 		}
@@ -78,7 +79,7 @@ func appendJSONValue(dst []byte, v Value, opts *JSONEncodeOptions) []byte {
 	case KindDecimal:
 		return v.appendDecimal(dst)
 	case KindString:
-		return appendJSONString(dst, v.str)
+		return jsonstr.Append(dst, v.str)
 	case KindBinary:
 		dst = append(dst, '"')
 		dst = base64.StdEncoding.AppendEncode(dst, []byte(v.str))
@@ -108,51 +109,3 @@ func appendJSONValue(dst []byte, v Value, opts *JSONEncodeOptions) []byte {
 	}
 	return append(dst, "null"...)
 }
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s quoted and escaped; invalid UTF-8 becomes U+FFFD.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
-
-// AppendJSONString appends s as a quoted JSON string; invalid UTF-8 becomes
-// U+FFFD.
-func AppendJSONString(dst []byte, s string) []byte { return appendJSONString(dst, s) }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/pricestream/pricestream/internal/api"
 	"github.com/pricestream/pricestream/internal/client"
+	"github.com/pricestream/pricestream/internal/jsonstr"
 )
 
 // Options configure a Simulator: the shop, where it sends, and how fast
@@ -461,7 +462,7 @@ func appendPutBody(dst []byte, data [][]byte, keys []string) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"partition_key":`...)
-		dst = api.AppendJSONString(dst, keys[i])
+		dst = jsonstr.Append(dst, keys[i])
 		dst = append(dst, `,"data":`...)
 		dst = append(dst, data[i]...)
 		dst = append(dst, '}')

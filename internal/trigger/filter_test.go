@@ -186,17 +186,6 @@ func TestRecordShapes(t *testing.T) {
 	require.Len(t, ev.Records, 2)
 }
 
-func TestJSONString(t *testing.T) {
-	for _, s := range []string{"", "plain", "q\"b\\s", "\n\r\t\x00\x1f", "<a&b>", "é✓😀", "\u2028\u2029", "bad\xffutf8"} {
-		var got string
-		require.NoError(t, json.Unmarshal(appendString(nil, s), &got), "%q", s)
-		want, _ := json.Marshal(s)
-		var w string
-		require.NoError(t, json.Unmarshal(want, &w))
-		require.Equal(t, w, got)
-	}
-}
-
 func TestBackoff(t *testing.T) {
 	base, maxD := 100*time.Millisecond, 2*time.Second
 	for _, tc := range []struct {

@@ -4,8 +4,8 @@ import (
 	"encoding/base64"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
+	"github.com/pricestream/pricestream/internal/jsonstr"
 	"github.com/pricestream/pricestream/internal/table/item"
 )
 
@@ -79,7 +79,7 @@ type EventMeta struct {
 //	 "invokeIdentityArn", "awsRegion", "eventSourceARN"}
 func AppendKinesisRecord(dst []byte, r *Record, m *EventMeta) []byte {
 	dst = append(dst, `{"kinesis":{"kinesisSchemaVersion":"1.0","partitionKey":`...)
-	dst = appendString(dst, r.Key)
+	dst = jsonstr.AppendHTMLSafe(dst, r.Key)
 	dst = append(dst, `,"sequenceNumber":"`...)
 	dst = append(dst, r.SequenceNumber...)
 	dst = append(dst, `","data":"`...)
@@ -91,9 +91,9 @@ func AppendKinesisRecord(dst []byte, r *Record, m *EventMeta) []byte {
 	dst = append(dst, ':')
 	dst = append(dst, r.SequenceNumber...)
 	dst = append(dst, `","eventName":"aws:kinesis:record","invokeIdentityArn":"arn:aws:iam::000000000000:role/pricestream","awsRegion":`...)
-	dst = appendString(dst, m.Region)
+	dst = jsonstr.AppendHTMLSafe(dst, m.Region)
 	dst = append(dst, `,"eventSourceARN":`...)
-	dst = appendString(dst, m.SourceARN)
+	dst = jsonstr.AppendHTMLSafe(dst, m.SourceARN)
 	return append(dst, '}')
 }
 
@@ -117,9 +117,9 @@ func AppendDynamoDBRecord(dst []byte, r *Record, m *EventMeta) []byte {
 	dst = append(dst, ':')
 	dst = append(dst, r.SequenceNumber...)
 	dst = append(dst, `","eventName":`...)
-	dst = appendString(dst, c.EventName)
+	dst = jsonstr.AppendHTMLSafe(dst, c.EventName)
 	dst = append(dst, `,"eventVersion":"1.1","eventSource":"aws:dynamodb","awsRegion":`...)
-	dst = appendString(dst, m.Region)
+	dst = jsonstr.AppendHTMLSafe(dst, m.Region)
 	dst = append(dst, `,"dynamodb":{"ApproximateCreationDateTime":`...)
 	dst = appendSeconds(dst, r.Arrival)
 	dst = append(dst, `,"Keys":`...)
@@ -137,9 +137,9 @@ func AppendDynamoDBRecord(dst []byte, r *Record, m *EventMeta) []byte {
 	dst = append(dst, `","SizeBytes":`...)
 	dst = strconv.AppendInt(dst, int64(c.SizeBytes), 10)
 	dst = append(dst, `,"StreamViewType":`...)
-	dst = appendString(dst, c.StreamViewType)
+	dst = jsonstr.AppendHTMLSafe(dst, c.StreamViewType)
 	dst = append(dst, `},"eventSourceARN":`...)
-	dst = appendString(dst, m.SourceARN)
+	dst = jsonstr.AppendHTMLSafe(dst, m.SourceARN)
 	return append(dst, '}')
 }
 
@@ -159,55 +159,4 @@ func appendPadded(dst []byte, v, width int) []byte {
 		dst = append(dst, '0')
 	}
 	return append(dst, d...)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		b := s[i]
-		if b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '"', '\\':
-				dst = append(dst, '\\', b)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pricestream/pricestream/internal/catalog"
 	"github.com/pricestream/pricestream/internal/catalog/crawl"
+	"github.com/pricestream/pricestream/internal/jsonstr"
 	"github.com/pricestream/pricestream/internal/record"
 	"github.com/pricestream/pricestream/internal/record/avro"
 	"github.com/pricestream/pricestream/internal/record/parquet"
@@ -239,7 +240,7 @@ func TestCrawlRecords(t *testing.T) {
 			if i > 0 {
 				line = append(line, ',')
 			}
-			line = record.AppendJSONString(line, f.Name)
+			line = jsonstr.Append(line, f.Name)
 			line = append(line, ':')
 			switch {
 			case f.Value.IsNull():
@@ -247,7 +248,7 @@ func TestCrawlRecords(t *testing.T) {
 			case isNumber(f.Value.Str()):
 				line = append(line, f.Value.Str()...)
 			default:
-				line = record.AppendJSONString(line, f.Value.Str())
+				line = jsonstr.Append(line, f.Value.Str())
 			}
 		}
 		src.recs = append(src.recs, string(append(line, '}')))

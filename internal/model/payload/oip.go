@@ -8,6 +8,7 @@ import (
 
 	"github.com/goccy/go-json"
 
+	"github.com/pricestream/pricestream/internal/jsonstr"
 	"github.com/pricestream/pricestream/internal/model"
 )
 
@@ -279,7 +280,7 @@ func AppendInferResponse(dst []byte, modelName, modelVersion, id string, preds [
 	}
 	if id != "" {
 		dst = append(dst, `,"id":`...)
-		dst = appendJSONString(dst, id)
+		dst = jsonstr.AppendHTMLSafe(dst, id)
 	}
 	dst = append(dst, `,"outputs":[{"name":"`+OutputName+`","datatype":"FP64","shape":[`...)
 	dst = strconv.AppendInt(dst, int64(len(preds)), 10)
@@ -291,14 +292,6 @@ func AppendInferResponse(dst []byte, modelName, modelVersion, id string, preds [
 		dst = model.AppendJSONFloat(dst, p)
 	}
 	return append(dst, "]}]}"...)
-}
-
-func appendJSONString(dst []byte, s string) []byte {
-	b, err := json.Marshal(s)
-	if err != nil {
-		return append(dst, `""`...)
-	}
-	return append(dst, b...)
 }
 
 // InferResponse is an Open Inference Protocol v2 inference response.

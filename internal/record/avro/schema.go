@@ -6,6 +6,7 @@ import (
 
 	hamba "github.com/hamba/avro/v2"
 
+	"github.com/pricestream/pricestream/internal/jsonstr"
 	"github.com/pricestream/pricestream/internal/record"
 )
 
@@ -255,7 +256,7 @@ func (st *schemaText) uniqueName(base string) string {
 	return fmt.Sprintf("%s_%d", base, n)
 }
 
-func quoteJSON(s string) []byte { return record.AppendJSONString(nil, s) }
+func quoteJSON(s string) []byte { return jsonstr.Append(nil, s) }
 
 func (st *schemaText) record(name string, cols []record.Column) ([]byte, error) {
 	b := []byte(`{"type":"record","name":`)

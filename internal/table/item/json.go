@@ -4,7 +4,8 @@ import (
 	"encoding/base64"
 	"slices"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/pricestream/pricestream/internal/jsonstr"
 )
 
 // Limits on items and attribute names.
@@ -367,7 +368,7 @@ func (v Value) AppendJSON(dst []byte) []byte {
 	switch v.t {
 	case S:
 		dst = append(dst, `{"S":`...)
-		dst = appendQuoted(dst, v.s)
+		dst = jsonstr.Append(dst, v.s)
 	case N:
 		dst = append(dst, `{"N":"`...)
 		dst = append(dst, v.s...)
@@ -401,7 +402,7 @@ func (v Value) AppendJSON(dst []byte) []byte {
 			}
 			switch v.t {
 			case SS:
-				dst = appendQuoted(dst, m.s)
+				dst = jsonstr.Append(dst, m.s)
 			case NS:
 				dst = append(dst, '"')
 				dst = append(dst, m.s...)
@@ -425,7 +426,7 @@ func appendAVMap(dst []byte, m map[string]Value) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendQuoted(dst, k)
+		dst = jsonstr.Append(dst, k)
 		dst = append(dst, ':')
 		dst = m[k].AppendJSON(dst)
 	}
@@ -440,48 +441,4 @@ func sortedKeys(m map[string]Value) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendQuoted appends s as a JSON string. Invalid UTF-8 becomes U+FFFD.
-func appendQuoted(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

@@ -3,6 +3,8 @@ package item
 import (
 	"encoding/base64"
 	"strconv"
+
+	"github.com/pricestream/pricestream/internal/jsonstr"
 )
 
 // The plain JSON form of an item is what the native API speaks: an item
@@ -171,7 +173,7 @@ func (it Item) AppendPlainJSON(dst []byte) []byte { return appendPlainMap(dst, i
 func (v Value) AppendPlainJSON(dst []byte) []byte {
 	switch v.t {
 	case S:
-		return appendQuoted(dst, v.s)
+		return jsonstr.Append(dst, v.s)
 	case N:
 		return append(dst, v.s...)
 	case B:
@@ -204,7 +206,7 @@ func appendPlainMap(dst []byte, m map[string]Value) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendQuoted(dst, k)
+		dst = jsonstr.Append(dst, k)
 		dst = append(dst, ':')
 		dst = m[k].AppendPlainJSON(dst)
 	}
