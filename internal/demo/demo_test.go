@@ -29,6 +29,29 @@ func TestDemoRunsAndSumsUp(t *testing.T) {
 	require.Positive(t, s.RevenueStatic)
 }
 
+// The bench drives the embedded pipeline at a steady rate and reports
+// what `pricestream bench` prints: the events sent, the latency of the
+// applied changes read from their records, the process's CPU and memory,
+// and its collections.
+func TestBenchReports(t *testing.T) {
+	res, err := Bench(context.Background(), BenchOptions{App: testConfig(t), Rate: 300, Duration: 3 * time.Second, Warmup: 500 * time.Millisecond, Products: 100})
+	require.NoError(t, err)
+	require.Positive(t, res.Events)
+	require.InDelta(t, 300, res.EventsPerSec, 150, "the rate asked")
+	require.Zero(t, res.Dropped)
+	require.Positive(t, res.PriceChanges, "%+v", res)
+	require.GreaterOrEqual(t, res.Decisions, res.PriceChanges)
+	require.Positive(t, res.E2ESamples)
+	require.Positive(t, res.E2EP50)
+	require.GreaterOrEqual(t, res.E2EP99, res.E2EP50)
+	require.GreaterOrEqual(t, res.E2EP999, res.E2EP99)
+	require.Positive(t, res.RSSMB)
+	require.Positive(t, res.CPUMicrosPerEvent)
+	require.GreaterOrEqual(t, res.GCCPUPct, 0.0)
+	require.Zero(t, res.Violations)
+	require.Equal(t, "interval:100ms", res.Fsync)
+}
+
 func TestViolates(t *testing.T) {
 	d := pricing.DecisionRecord{Action: "applied", OldPrice: 100, NewPrice: 110, MinPrice: 70, MaxPrice: 140}
 	require.False(t, Violates(d, 10))
