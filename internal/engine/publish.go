@@ -22,9 +22,17 @@ const (
 	PublishRetryWait = jetstream.DefaultPubRetryWait
 )
 
+// AnySeq as the expected sequence of [PublishExpect] stores the message
+// whatever the subject's last message is: the engine then neither checks
+// nor reads that message. The check reads the block holding it, and keeps
+// that block's cache (up to 8 MB) in memory for ten seconds more: on a
+// stream with history, where the last versions of rarely written subjects
+// lie in old blocks, checked writes keep the old blocks in memory.
+const AnySeq = ^uint64(0)
+
 // PublishExpect stores data on subject if the subject's last message is
-// expectSeq (0: the subject has none), and returns the stored message's
-// stream sequence. It is the client's PublishMsg with
+// expectSeq (0: the subject has none; [AnySeq]: whatever it is), and
+// returns the stored message's stream sequence. It is the client's PublishMsg with
 // WithExpectLastSequencePerSubject, without its JSON decoding of every
 // acknowledgement (a measurable share of a table write's CPU): a success
 // is parsed by hand, and only an error response is decoded as JSON, into
@@ -44,8 +52,10 @@ func PublishExpect(ctx context.Context, nc *nats.Conn, subject string, data []by
 // publishExpect is PublishExpect, returning the stream that stored the
 // message too.
 func publishExpect(ctx context.Context, nc *nats.Conn, subject string, data []byte, expectSeq uint64) (uint64, string, error) {
-	m := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
-	m.Header[jetstream.ExpectedLastSubjSeqHeader] = []string{strconv.FormatUint(expectSeq, 10)}
+	m := &nats.Msg{Subject: subject, Data: data}
+	if expectSeq != AnySeq {
+		m.Header = nats.Header{jetstream.ExpectedLastSubjSeqHeader: []string{strconv.FormatUint(expectSeq, 10)}}
+	}
 	resp, err := nc.RequestMsgWithContext(ctx, m)
 	for r := 0; errors.Is(err, nats.ErrNoResponders) && r < PublishRetries; r++ {
 		select {

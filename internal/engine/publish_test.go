@@ -64,3 +64,32 @@ func TestEnginePublishRetriesNoResponders(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, uint64(1), seq)
 }
+
+// PublishExpect checks the subject's last message unless asked for
+// AnySeq, which stores whatever the subject holds and sends the engine no
+// expectation to check.
+func TestEnginePublishExpectAnySeq(t *testing.T) {
+	e := enginetest.Start(t)
+	ctx := context.Background()
+	_, err := e.JetStream().CreateStream(ctx, jetstream.StreamConfig{Name: "kv", Subjects: []string{"kv.>"}})
+	require.NoError(t, err)
+	first, err := engine.PublishExpect(ctx, e.Conn(), "kv.a", []byte("1"), 0)
+	require.NoError(t, err)
+	_, err = engine.PublishExpect(ctx, e.Conn(), "kv.a", []byte("2"), 0)
+	require.True(t, engine.IsWrongLastSeq(err), "a stale expectation fails: %v", err)
+
+	second, err := engine.PublishExpect(ctx, e.Conn(), "kv.a", []byte("2"), engine.AnySeq)
+	require.NoError(t, err)
+	require.Greater(t, second, first)
+	s, err := e.JetStream().Stream(ctx, "kv")
+	require.NoError(t, err)
+	msg, err := s.GetLastMsgForSubject(ctx, "kv.a")
+	require.NoError(t, err)
+	require.Equal(t, "2", string(msg.Data))
+	require.Empty(t, msg.Header.Get(jetstream.ExpectedLastSubjSeqHeader), "no expectation sent")
+	checked, err := s.GetMsg(ctx, first)
+	require.NoError(t, err)
+	require.Equal(t, "0", checked.Header.Get(jetstream.ExpectedLastSubjSeqHeader), "a checked write sends its expectation")
+	_, err = engine.PublishExpect(ctx, e.Conn(), "kv.a", []byte("3"), second)
+	require.NoError(t, err, "a checked write after an unchecked one")
+}

@@ -318,6 +318,17 @@ type WriteOptions struct {
 	// (an ETL job's sink, which syncs before it commits a checkpoint);
 	// readers see the write as soon as it is stored either way.
 	NoSync bool
+	// Unchecked stores a put or delete without the engine checking that
+	// the item's last version is the one this process's index holds (the
+	// optimistic-concurrency check of every other write). The check costs
+	// the engine a read of the block holding that version, and keeps the
+	// block in memory: on a table whose keys are written at different
+	// rates it keeps most of the recent history's blocks in memory. For a
+	// writer that alone writes its keys, one write per key at a time (an
+	// ETL job's sink); another writer's concurrent write of the same item,
+	// or a transaction's lock marker written meanwhile, is replaced
+	// without notice. It cannot be combined with a Condition.
+	Unchecked bool
 }
 
 // WriteResult is the outcome of a write.
@@ -437,11 +448,11 @@ func (t *Table) put(ctx context.Context, key item.Key, it item.Item, bin []byte,
 	if opts.Condition == nil {
 		// The write replaces whatever is there: the current item need not
 		// be decoded.
-		return t.write(ctx, key.AppendOrdered(nil), opPutItem, true, opts.NoSync, bin, func(item.Item) (item.Item, bool, error) {
+		return t.write(ctx, key.AppendOrdered(nil), opPutItem, true, opts, bin, func(item.Item) (item.Item, bool, error) {
 			return it, false, nil
 		})
 	}
-	return t.write(ctx, key.AppendOrdered(nil), opPutItem, false, opts.NoSync, bin, func(cur item.Item) (item.Item, bool, error) {
+	return t.write(ctx, key.AppendOrdered(nil), opPutItem, false, opts, bin, func(cur item.Item) (item.Item, bool, error) {
 		if err := checkCondition(opts.Condition, cur); err != nil {
 			return nil, false, err
 		}
@@ -458,7 +469,7 @@ func (t *Table) Update(ctx context.Context, key item.Key, u *expr.Update, opts W
 	if err := u.CheckKey(t.schema); err != nil {
 		return nil, err
 	}
-	return t.write(ctx, key.AppendOrdered(nil), opUpdateItem, false, opts.NoSync, nil, func(cur item.Item) (item.Item, bool, error) {
+	return t.write(ctx, key.AppendOrdered(nil), opUpdateItem, false, opts, nil, func(cur item.Item) (item.Item, bool, error) {
 		return t.applyUpdate(key, u, opts.Condition, cur)
 	})
 }
@@ -490,7 +501,7 @@ func (t *Table) applyUpdate(key item.Key, u *expr.Update, cond *expr.Condition, 
 // change with its own error). fn may run several times and must not keep cur.
 func (t *Table) Modify(ctx context.Context, key item.Key, fn func(cur item.Item) (item.Item, error)) (*WriteResult, error) {
 	kb := key.AppendOrdered(nil)
-	return t.write(ctx, kb, opUpdateItem, false, false, nil, func(cur item.Item) (item.Item, bool, error) {
+	return t.write(ctx, kb, opUpdateItem, false, WriteOptions{}, nil, func(cur item.Item) (item.Item, bool, error) {
 		next, err := fn(cur)
 		if err != nil {
 			return nil, false, err
@@ -515,7 +526,7 @@ func (t *Table) Modify(ctx context.Context, key item.Key, fn func(cur item.Item)
 // Delete deletes the item with the given key; deleting a missing item
 // stores nothing.
 func (t *Table) Delete(ctx context.Context, key item.Key, opts WriteOptions) (*WriteResult, error) {
-	return t.write(ctx, key.AppendOrdered(nil), opDeleteItem, false, opts.NoSync, nil, func(cur item.Item) (item.Item, bool, error) {
+	return t.write(ctx, key.AppendOrdered(nil), opDeleteItem, false, opts, nil, func(cur item.Item) (item.Item, bool, error) {
 		if err := checkCondition(opts.Condition, cur); err != nil {
 			return nil, false, err
 		}
@@ -576,7 +587,10 @@ type writeBuf struct{ item, msg []byte }
 // bin, when not nil, is the new item's binary form, given encoded (a put
 // of [Table.PutEncoded]): fn then returns a nil item for it, and whether
 // the write changes anything is a comparison of binary forms too.
-func (t *Table) write(ctx context.Context, key []byte, op writeOp, blind, noSync bool, bin []byte, fn mutation) (*WriteResult, error) {
+func (t *Table) write(ctx context.Context, key []byte, op writeOp, blind bool, opts WriteOptions, bin []byte, fn mutation) (*WriteResult, error) {
+	if opts.Unchecked && (opts.Condition != nil || op == opUpdateItem) {
+		return nil, invalid("an unchecked write is a put or a delete without a condition")
+	}
 	start := time.Now()
 	if err := t.m.eng.CheckStorage(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -653,10 +667,14 @@ func (t *Table) write(ctx context.Context, key []byte, op writeOp, blind, noSync
 		}
 		wb.msg = appendVersion(wb.msg[:0], &v)
 		var seq uint64
-		if noSync {
-			seq, err = engine.PublishExpect(ctx, t.m.nc, subj, wb.msg, tip)
+		expect := tip
+		if opts.Unchecked {
+			expect = engine.AnySeq
+		}
+		if opts.NoSync {
+			seq, err = engine.PublishExpect(ctx, t.m.nc, subj, wb.msg, expect)
 		} else {
-			seq, err = t.m.eng.PublishExpect(ctx, t.m.nc, subj, wb.msg, tip)
+			seq, err = t.m.eng.PublishExpect(ctx, t.m.nc, subj, wb.msg, expect)
 		}
 		if err == nil {
 			t.noteKeyWrite(key, seq)

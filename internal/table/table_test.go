@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -792,4 +793,45 @@ func TestTableBatchWriteSyncsOnce(t *testing.T) {
 	got, err := tb.Get(ctx, key(t, tb, `{"pk":"gone"}`), table.GetOptions{Consistent: true})
 	require.NoError(t, err)
 	require.Nil(t, got, "the delete applied")
+}
+
+// An unchecked put or delete is stored without the engine's check of the
+// item's last version, and reads as any other write; it takes no
+// condition and is no update.
+func TestTableUncheckedWrite(t *testing.T) {
+	e := enginetest.Start(t)
+	ctx := context.Background()
+	tb := createTable(t, newManager(t, e), "unchecked", hashKey, table.ViewNewImage)
+	unchecked := table.WriteOptions{NoSync: true, Unchecked: true}
+
+	res, err := tb.Put(ctx, it(t, `{"pk":"a","v":1}`), unchecked)
+	require.NoError(t, err)
+	require.True(t, res.Written)
+	res, err = tb.Put(ctx, it(t, `{"pk":"a","v":2}`), unchecked)
+	require.NoError(t, err)
+	got, err := tb.Get(ctx, key(t, tb, `{"pk":"a"}`), table.GetOptions{Consistent: true})
+	require.NoError(t, err)
+	require.Equal(t, "2", got["v"].N().String())
+	s, err := e.JetStream().Stream(ctx, e.Name("table", "unchecked"))
+	require.NoError(t, err)
+	raw, err := s.GetMsg(ctx, res.Seq)
+	require.NoError(t, err)
+	require.Empty(t, raw.Header.Get(jetstream.ExpectedLastSubjSeqHeader), "the engine was sent no expectation")
+
+	res, err = tb.Put(ctx, it(t, `{"pk":"a","v":3}`), table.WriteOptions{})
+	require.NoError(t, err, "a checked write after unchecked ones")
+	raw, err = s.GetMsg(ctx, res.Seq)
+	require.NoError(t, err)
+	require.NotEmpty(t, raw.Header.Get(jetstream.ExpectedLastSubjSeqHeader), "a checked write sends its expectation")
+
+	_, err = tb.Delete(ctx, key(t, tb, `{"pk":"a"}`), unchecked)
+	require.NoError(t, err)
+	got, err = tb.Get(ctx, key(t, tb, `{"pk":"a"}`), table.GetOptions{Consistent: true})
+	require.NoError(t, err)
+	require.Nil(t, got)
+
+	_, err = tb.Put(ctx, it(t, `{"pk":"b"}`), table.WriteOptions{Unchecked: true, Condition: cond(t, "attribute_not_exists(pk)", "")})
+	require.ErrorIs(t, err, table.ErrInvalidArgument)
+	_, err = tb.Update(ctx, key(t, tb, `{"pk":"b"}`), update(t, "SET v = :one", `{"one":1}`), table.WriteOptions{Unchecked: true})
+	require.ErrorIs(t, err, table.ErrInvalidArgument)
 }
