@@ -1,23 +1,26 @@
 package tree
 
+import (
+	"cmp"
+	"slices"
+)
+
 // PredictAlong writes to out[i] the prediction for row with its feature f
 // set to values[i], exactly as Predict would give it for that row (values
 // may hold NaN, a missing value). row is not changed. It panics if out is
 // shorter than values.
 //
 // Rows that differ in one feature take the same way through every split
-// on another, so each tree is walked once for all values: at a split on f
-// the values part to the two sides, elsewhere they go together. A policy
-// that asks for many candidate prices of one product (the feature being
-// the price, or its ratio to a base) pays about one walk per tree instead
-// of one per candidate. Each value's tree outputs are added in tree order,
-// as Predict adds them, so the results are equal to the bit.
+// on another, so each tree is walked once for all values: with the values
+// in ascending order, those left of a split on f (x < t) are a prefix,
+// found by a binary search, and elsewhere they all go the same way. A
+// policy that asks for many candidate prices of one product (the feature
+// being the price, or its ratio to a base) pays about one walk per tree
+// instead of one per candidate. Each value's tree outputs are added in
+// tree order, as Predict adds them, so the results are equal to the bit.
 func (e *Ensemble) PredictAlong(row []float64, f int, values []float64, out []float64) {
 	if len(out) < len(values) {
 		panic("tree: PredictAlong: out is shorter than values")
-	}
-	if len(values) == 0 {
-		return
 	}
 	if len(row) > maxFeatures {
 		row = row[:maxFeatures]
@@ -26,52 +29,70 @@ func (e *Ensemble) PredictAlong(row []float64, f int, values []float64, out []fl
 		e.predictEach(row, f, values, out)
 		return
 	}
-	w := alongWalk{nodes: e.nodes, row: row, f: int32(f), values: values, sorted: true}
-	for i := 1; i < len(values); i++ {
-		if !(values[i-1] <= values[i]) { // NaN too
-			w.sorted = false
-			break
+	// The values in ascending order, NaN left out: a missing value goes
+	// each split's default way, not a threshold's, and is one row.
+	sorted := slices.IsSorted(values) && !slices.ContainsFunc(values, isNaN)
+	order := []float64(values)
+	var perm []int
+	if !sorted {
+		perm = make([]int, 0, len(values))
+		for i, v := range values {
+			if !isNaN(v) {
+				perm = append(perm, i)
+			}
+		}
+		slices.SortStableFunc(perm, func(a, b int) int { return cmp.Compare(values[a], values[b]) })
+		order = make([]float64, len(perm))
+		for k, i := range perm {
+			order[k] = values[i]
 		}
 	}
-	if values[0] != values[0] {
-		w.sorted = false
-	}
-	if !w.sorted {
-		w.idx = make([]int32, len(values))
-		for i := range w.idx {
-			w.idx[i] = int32(i)
-		}
-	}
+	w := alongWalk{nodes: e.nodes, row: row, f: int32(f), values: order}
 	if e.sum32 {
-		w.s32 = make([]float32, len(values))
+		w.s32 = make([]float32, len(order))
 		for i := range w.s32 {
 			w.s32[i] = float32(e.base)
 		}
 	} else {
-		w.s64 = make([]float64, len(values))
+		w.s64 = make([]float64, len(order))
 		for i := range w.s64 {
 			w.s64[i] = e.base
 		}
 	}
 	for _, root := range e.roots {
-		if w.sorted {
-			w.walkSorted(root, 0, len(values))
-		} else {
-			w.walk(root, 0, len(values))
-		}
+		w.walk(root, 0, len(order))
 	}
-	for i := range values {
+	at := func(k int) float64 {
 		if e.sum32 {
-			out[i] = e.finish(float64(w.s32[i]))
-		} else {
-			out[i] = e.finish(w.s64[i])
+			return e.finish(float64(w.s32[k]))
+		}
+		return e.finish(w.s64[k])
+	}
+	if sorted {
+		for k := range order {
+			out[k] = at(k)
+		}
+		return
+	}
+	for k, i := range perm {
+		out[i] = at(k)
+	}
+	if len(perm) < len(values) {
+		var missing [1]float64
+		e.predictEach(row, f, []float64{nan}, missing[:])
+		for i, v := range values {
+			if isNaN(v) {
+				out[i] = missing[0]
+			}
 		}
 	}
 }
 
+func isNaN(v float64) bool { return v != v }
+
 // predictEach is PredictAlong one row at a time, for the ensembles and
 // features the walk does not take (special splits, a feature beyond the
-// row).
+// row) and for a missing value.
 func (e *Ensemble) predictEach(row []float64, f int, values []float64, out []float64) {
 	r := make([]float64, max(len(row), f+1))
 	copy(r, row)
@@ -86,39 +107,31 @@ func (e *Ensemble) predictEach(row []float64, f int, values []float64, out []flo
 	}
 }
 
-// alongWalk routes the values of PredictAlong through one tree at a time.
-// When the values are sorted (ascending, no NaN, as candidate prices are)
-// a node's values are values[lo:hi], which a split on f cuts in two by a
-// binary search; otherwise idx holds the values' indices, a node's values
-// are idx[lo:hi], and a split on f partitions them in place (left first).
+// alongWalk routes PredictAlong's values, in ascending order, through one
+// tree at a time; a node's values are values[lo:hi].
 type alongWalk struct {
 	nodes  []node
 	row    []float64
 	f      int32
 	values []float64
-	sorted bool
-	idx    []int32
 	s64    []float64
 	s32    []float32
 }
 
-// walkSorted is walk for sorted values: those left of a split on f (x <
-// t) are a prefix.
-func (w *alongWalk) walkSorted(i int32, lo, hi int) {
+func (w *alongWalk) walk(i int32, lo, hi int) {
 	nodes := w.nodes
-	for {
+	for lo < hi {
 		n := &nodes[i]
 		m := n.meta
 		if m&flagLeaf != 0 {
-			v := n.value
 			if w.s32 != nil {
-				v32 := float32(v)
+				v := float32(n.value)
 				for j := lo; j < hi; j++ {
-					w.s32[j] += v32
+					w.s32[j] += v
 				}
 			} else {
 				for j := lo; j < hi; j++ {
-					w.s64[j] += v
+					w.s64[j] += n.value
 				}
 			}
 			return
@@ -127,67 +140,23 @@ func (w *alongWalk) walkSorted(i int32, lo, hi int) {
 			i = next(nodes, i, w.row)
 			continue
 		}
-		t := n.value
-		a, b := lo, hi // the first value >= t is in [a, b]
+		// The first value >= t, the split's right side (as next decides
+		// for a value that is not NaN).
+		a, b := lo, hi
 		for a < b {
 			h := int(uint(a+b) >> 1)
-			if w.values[h] < t {
+			if w.values[h] < n.value {
 				a = h + 1
 			} else {
 				b = h
 			}
 		}
-		switch {
-		case a == hi:
+		if a > lo && a < hi {
+			w.walk(n.left, lo, a)
+		} else if a == hi {
 			i = n.left
-		case a == lo:
-			i = n.left + 1
-		default:
-			w.walkSorted(n.left, lo, a)
-			i, lo = n.left+1, a
-		}
-	}
-}
-
-func (w *alongWalk) walk(i int32, lo, hi int) {
-	nodes := w.nodes
-	for {
-		n := &nodes[i]
-		m := n.meta
-		if m&flagLeaf != 0 {
-			v := n.value
-			for _, j := range w.idx[lo:hi] {
-				if w.s32 != nil {
-					w.s32[j] += float32(v)
-				} else {
-					w.s64[j] += v
-				}
-			}
-			return
-		}
-		if int32(m&featureMask) != w.f {
-			i = next(nodes, i, w.row)
 			continue
 		}
-		// Partition: the values that go left (x < t, or NaN with the
-		// default left) before those that go right, as next decides.
-		defRight := m>>30&1 == 1
-		mid := lo
-		for k := lo; k < hi; k++ {
-			x := w.values[w.idx[k]]
-			if right := x >= n.value || (x != x && defRight); !right {
-				w.idx[k], w.idx[mid] = w.idx[mid], w.idx[k]
-				mid++
-			}
-		}
-		switch {
-		case mid == hi:
-			i = n.left
-		case mid == lo:
-			i = n.left + 1
-		default:
-			w.walk(n.left, lo, mid)
-			i, lo = n.left+1, mid
-		}
+		i, lo = n.left+1, a
 	}
 }
