@@ -403,10 +403,11 @@ func (e *Engine) DurableKV(ctx context.Context, kv jetstream.KeyValue) error {
 // is fsynced ([Engine.Durable]). An error after the message was stored
 // but before it was fsynced says so; the message may survive.
 func (e *Engine) PublishExpect(ctx context.Context, nc *nats.Conn, subject string, data []byte, expectSeq uint64) (uint64, error) {
-	seq, stream, err := publishExpect(ctx, nc, subject, data, expectSeq)
+	seq, ack, err := publishExpect(ctx, nc, subject, data, expectSeq)
 	if err != nil {
 		return 0, err
 	}
+	stream := pubAckStream(ack)
 	if stream == "" && e.dur != nil {
 		return 0, fmt.Errorf("engine: stored as %d but the acknowledgement names no stream to fsync", seq)
 	}

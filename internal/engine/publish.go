@@ -49,9 +49,9 @@ func PublishExpect(ctx context.Context, nc *nats.Conn, subject string, data []by
 	return seq, err
 }
 
-// publishExpect is PublishExpect, returning the stream that stored the
-// message too.
-func publishExpect(ctx context.Context, nc *nats.Conn, subject string, data []byte, expectSeq uint64) (uint64, string, error) {
+// publishExpect is PublishExpect, returning the acknowledgement too (for
+// [pubAckStream]: only a durable write needs the stream's name).
+func publishExpect(ctx context.Context, nc *nats.Conn, subject string, data []byte, expectSeq uint64) (uint64, []byte, error) {
 	m := &nats.Msg{Subject: subject, Data: data}
 	if expectSeq != AnySeq {
 		m.Header = nats.Header{jetstream.ExpectedLastSubjSeqHeader: []string{strconv.FormatUint(expectSeq, 10)}}
@@ -60,22 +60,22 @@ func publishExpect(ctx context.Context, nc *nats.Conn, subject string, data []by
 	for r := 0; errors.Is(err, nats.ErrNoResponders) && r < PublishRetries; r++ {
 		select {
 		case <-ctx.Done():
-			return 0, "", ctx.Err()
+			return 0, nil, ctx.Err()
 		case <-time.After(PublishRetryWait):
 		}
 		resp, err = nc.RequestMsgWithContext(ctx, m)
 	}
 	if err != nil {
 		if errors.Is(err, nats.ErrNoResponders) {
-			return 0, "", fmt.Errorf("%w: %w", jetstream.ErrNoStreamResponse, err)
+			return 0, nil, fmt.Errorf("%w: %w", jetstream.ErrNoStreamResponse, err)
 		}
-		return 0, "", err
+		return 0, nil, err
 	}
 	seq, err := ParsePubAck(resp.Data)
 	if err != nil {
-		return 0, "", err
+		return 0, nil, err
 	}
-	return seq, pubAckStream(resp.Data), nil
+	return seq, resp.Data, nil
 }
 
 // pubAckStream returns the stream named by a successful acknowledgement
