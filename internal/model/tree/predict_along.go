@@ -2,6 +2,7 @@ package tree
 
 import (
 	"cmp"
+	"math"
 	"slices"
 )
 
@@ -31,13 +32,13 @@ func (e *Ensemble) PredictAlong(row []float64, f int, values []float64, out []fl
 	}
 	// The values in ascending order, NaN left out: a missing value goes
 	// each split's default way, not a threshold's, and is one row.
-	sorted := slices.IsSorted(values) && !slices.ContainsFunc(values, isNaN)
-	order := []float64(values)
+	sorted := slices.IsSorted(values) && !slices.ContainsFunc(values, math.IsNaN)
+	order := values
 	var perm []int
 	if !sorted {
 		perm = make([]int, 0, len(values))
 		for i, v := range values {
-			if !isNaN(v) {
+			if !math.IsNaN(v) {
 				perm = append(perm, i)
 			}
 		}
@@ -81,14 +82,12 @@ func (e *Ensemble) PredictAlong(row []float64, f int, values []float64, out []fl
 		var missing [1]float64
 		e.predictEach(row, f, []float64{nan}, missing[:])
 		for i, v := range values {
-			if isNaN(v) {
+			if math.IsNaN(v) {
 				out[i] = missing[0]
 			}
 		}
 	}
 }
-
-func isNaN(v float64) bool { return v != v }
 
 // predictEach is PredictAlong one row at a time, for the ensembles and
 // features the walk does not take (special splits, a feature beyond the
