@@ -92,6 +92,16 @@ func NewMonitor(c *client.Client, stream string, maxStepPct float64) *Monitor {
 	return &Monitor{c: c, stream: stream, maxStepPct: maxStepPct}
 }
 
+// monitor returns a monitor of the pipeline's price_changes, reading the
+// engine when the pipeline runs in this process.
+func (p *Pipeline) monitor(maxStepPct float64) *Monitor {
+	m := NewMonitor(p.Client, "", maxStepPct)
+	if p.App != nil {
+		m.ReadLocal(p.App.Streams())
+	}
+	return m
+}
+
 // ReadLocal makes the monitor read the stream from sm, the stream manager
 // of the pipeline's own process, instead of through the HTTP API. Call it
 // before Run.

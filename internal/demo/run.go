@@ -103,10 +103,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		runCtx, cancel = context.WithTimeout(ctx, o.Duration)
 		defer cancel()
 	}
-	mon := NewMonitor(p.Client, "", o.App.Pricing.MaxStepPct)
-	if p.App != nil {
-		mon.ReadLocal(p.App.Streams())
-	}
+	mon := p.monitor(o.App.Pricing.MaxStepPct)
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error { return mon.Run(gctx) })
 	g.Go(func() error {
@@ -265,10 +262,7 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 		return nil, err
 	}
 	defer p.Stop()
-	mon := NewMonitor(p.Client, "", o.App.Pricing.MaxStepPct)
-	if p.App != nil {
-		mon.ReadLocal(p.App.Streams())
-	}
+	mon := p.monitor(o.App.Pricing.MaxStepPct)
 	monCtx, stopMon := context.WithCancel(ctx)
 	var monWG sync.WaitGroup
 	monWG.Go(func() {
