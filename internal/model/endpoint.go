@@ -271,6 +271,16 @@ func (e *Endpoint) Predict(ctx context.Context, f Features) (Prediction, error) 
 	return r.Predict(ctx, f)
 }
 
+// PredictAlong predicts one row at many values of one feature in-process;
+// see [Routing.PredictAlong].
+func (e *Endpoint) PredictAlong(ctx context.Context, a Along, out []float64) (BatchResult, error) {
+	r := e.route.Load()
+	if r == nil {
+		return BatchResult{}, fmt.Errorf("%w: endpoint %q", ErrNotFound, e.name)
+	}
+	return r.PredictAlong(ctx, a, out)
+}
+
 // Routing is an immutable routing table of an endpoint: its variants with
 // their loaded models and cumulative weights, the shadow and the capture.
 type Routing struct {
@@ -409,6 +419,60 @@ func (r *Routing) PredictBatch(_ context.Context, b Batch, out []float64) (Batch
 	return BatchResult{Variant: v.name, Model: v.model, Version: v.version}, nil
 }
 
+// Along is a request for one row at many values of one of its features:
+// a policy's candidate prices for one product.
+type Along struct {
+	// Row holds the values in the endpoint's feature order (see
+	// [Routing.Features]); NaN marks a missing value.
+	Row []float64
+	// Feature is the index in Row of the feature that takes Values.
+	Feature int
+	// Values are the feature's values to predict at; NaN marks missing.
+	Values []float64
+	// Variant and InferenceID are as in [Features].
+	Variant     string
+	InferenceID string
+}
+
+// PredictAlong writes to out[i] the prediction for a.Row with its feature
+// a.Feature set to a.Values[i], equal to what Predict answers for that
+// row; one variant answers them all, in one invocation of len(a.Values)
+// rows (the metrics count them as PredictBatch's). A tree model walks each
+// tree once for every value (see [AlongPredictor]). The shadow and the
+// capture, when they sample the request, get its rows spelled out. Neither
+// a.Row nor a.Values is kept or modified.
+//
+// A row of the wrong length, a feature index outside it or no values is an
+// *InputError, and nothing is predicted. It panics if out is shorter than
+// a.Values.
+func (r *Routing) PredictAlong(_ context.Context, a Along, out []float64) (BatchResult, error) {
+	v, err := r.pick(a.Variant)
+	if err != nil {
+		return BatchResult{}, err
+	}
+	switch n := len(r.features); {
+	case len(a.Row) != n:
+		v.m.errors.Inc()
+		return BatchResult{}, &InputError{Err: fmt.Errorf("%w: row has %d values, endpoint %s expects %d", ErrFeatureCount, len(a.Row), r.endpoint.name, n)}
+	case a.Feature < 0 || a.Feature >= n:
+		v.m.errors.Inc()
+		return BatchResult{}, inputErrorf("model: feature index %d is outside endpoint %s's %d features", a.Feature, r.endpoint.name, n)
+	case len(a.Values) == 0:
+		v.m.errors.Inc()
+		return BatchResult{}, inputErrorf("model: no values to predict at")
+	}
+	out = out[:len(a.Values)]
+	start := time.Now()
+	PredictAlong(v.rt, a.Row, a.Feature, a.Values, out)
+	v.m.latency.Observe(time.Since(start).Seconds())
+	v.m.invocations.Inc()
+	v.m.rows.Add(float64(len(a.Values)))
+	if r.shadow != nil || r.capture != nil {
+		r.afterAlong(v, a, out)
+	}
+	return BatchResult{Variant: v.name, Model: v.model, Version: v.version}, nil
+}
+
 // VariantNames returns the production variants' names.
 func (r *Routing) VariantNames() []string {
 	out := make([]string, len(r.variants))
@@ -421,20 +485,45 @@ func (r *Routing) VariantNames() []string {
 // after hands a copy of a request to the async queue if the shadow or the
 // capture samples it. It never blocks.
 func (r *Routing) after(v *variant, rows [][]float64, out []float64, inferenceID, contentType string) {
-	q := r.endpoint.async
-	if q == nil {
+	j := r.sample(v, inferenceID, contentType)
+	if j == nil {
 		return
+	}
+	j.rows, j.out = cloneRows(rows), slices.Clone(out)
+	r.endpoint.async.submit(j)
+}
+
+// afterAlong is after for a PredictAlong request: its rows are spelled
+// out only when sampled.
+func (r *Routing) afterAlong(v *variant, a Along, out []float64) {
+	j := r.sample(v, a.InferenceID, "")
+	if j == nil {
+		return
+	}
+	n := len(a.Row)
+	flat := make([]float64, 0, n*len(a.Values))
+	j.rows = make([][]float64, len(a.Values))
+	for i, x := range a.Values {
+		flat = append(flat, a.Row...)
+		flat[len(flat)-n+a.Feature] = x
+		j.rows[i] = flat[len(flat)-n : len(flat) : len(flat)]
+	}
+	j.out = slices.Clone(out)
+	r.endpoint.async.submit(j)
+}
+
+// sample returns the job of a request that the shadow or the capture
+// samples, without its rows and predictions; nil when neither does.
+func (r *Routing) sample(v *variant, inferenceID, contentType string) *asyncJob {
+	if r.endpoint.async == nil {
+		return nil
 	}
 	shadow := r.shadow != nil && (r.shadowP >= 1 || rand.Float64() < r.shadowP)
 	capture := r.capture != nil && (r.captureP >= 1 || rand.Float64() < r.captureP)
 	if !shadow && !capture {
-		return
+		return nil
 	}
-	j := &asyncJob{
-		routing: r, variant: v, shadow: shadow, capture: capture, inferenceID: inferenceID, contentType: contentType,
-		rows: cloneRows(rows), out: slices.Clone(out), time: time.Now(),
-	}
-	q.submit(j)
+	return &asyncJob{routing: r, variant: v, shadow: shadow, capture: capture, inferenceID: inferenceID, contentType: contentType, time: time.Now()}
 }
 
 func cloneRows(rows [][]float64) [][]float64 {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -247,6 +248,67 @@ func TestEndpointPredictInProcess(t *testing.T) {
 	require.Equal(t, []string{"pricing"}, v.eps.Names())
 }
 
+// TestEndpointPredictAlong: one row at many values of one feature is what
+// Predict answers for each such row, in one invocation.
+func TestEndpointPredictAlong(t *testing.T) {
+	v := newEnv(t)
+	ctx := context.Background()
+	v.register(t, "pricing", readFixture(t, "xgb_bench.json"), model.Approved)
+	_, err := v.eps.Create(ctx, model.EndpointConfig{Name: "pricing", Variants: []model.VariantConfig{{Model: "pricing"}}}, false)
+	require.NoError(t, err)
+	ep, err := v.eps.Endpoint("pricing")
+	require.NoError(t, err)
+	c := modeltest.ReadCases(t, "testdata/xgb_bench.input.csv", "testdata/xgb_bench.expected.csv")
+	calls := 0
+	rows := 0
+	for i, row := range c.Rows[:10] {
+		for f := range row {
+			values := []float64{c.Rows[i+1][f], row[f], math.NaN(), c.Rows[i+2][f] * 2}
+			out := make([]float64, len(values))
+			res, err := ep.PredictAlong(ctx, model.Along{Row: row, Feature: f, Values: values}, out)
+			require.NoError(t, err)
+			calls++
+			rows += len(values)
+			require.Equal(t, model.BatchResult{Variant: "AllTraffic", Model: "pricing", Version: 1}, res)
+			for k, x := range values {
+				r := slices.Clone(row)
+				r[f] = x
+				p, err := ep.Predict(ctx, model.Features{Row: r})
+				require.NoError(t, err)
+				require.Equal(t, math.Float64bits(p.Value), math.Float64bits(out[k]), "row %d feature %d value %v", i, f, x)
+			}
+			calls += len(values)
+			rows += len(values)
+			require.Equal(t, c.Want[i], out[1], "row %d at its own value: XGBoost's prediction", i)
+		}
+	}
+
+	out := make([]float64, 2)
+	for _, tc := range []struct {
+		a    model.Along
+		want string
+	}{
+		{model.Along{Row: c.Rows[0][:5], Values: []float64{1}}, "model: wrong number of features: row has 5 values, endpoint pricing expects 20"},
+		{model.Along{Row: c.Rows[0], Feature: 20, Values: []float64{1}}, "model: feature index 20 is outside endpoint pricing's 20 features"},
+		{model.Along{Row: c.Rows[0], Feature: -1, Values: []float64{1}}, "model: feature index -1 is outside endpoint pricing's 20 features"},
+		{model.Along{Row: c.Rows[0]}, "model: no values to predict at"},
+	} {
+		_, err := ep.PredictAlong(ctx, tc.a, out)
+		require.ErrorIs(t, err, model.ErrInvalidInput, tc.want)
+		require.EqualError(t, err, tc.want)
+	}
+	_, err = ep.PredictAlong(ctx, model.Along{Row: c.Rows[0], Values: []float64{1}, Variant: "Blue"}, out)
+	require.ErrorIs(t, err, model.ErrUnknownVariant)
+
+	require.Equal(t, float64(calls), testutil.ToFloat64(promCounter(t, v.prom, "pricestream_model_invocations_total", "pricing", "AllTraffic")))
+	require.Equal(t, float64(rows), testutil.ToFloat64(promCounter(t, v.prom, "pricestream_model_rows_total", "pricing", "AllTraffic")))
+	require.Equal(t, float64(4), testutil.ToFloat64(promCounter(t, v.prom, "pricestream_model_invocation_errors_total", "pricing", "AllTraffic")))
+
+	require.NoError(t, v.eps.Delete(ctx, "pricing"))
+	_, err = ep.PredictAlong(ctx, model.Along{Row: c.Rows[0], Values: []float64{1}}, out)
+	require.ErrorIs(t, err, model.ErrNotFound)
+}
+
 // promCounter returns the child of a counter vector registered in reg.
 func promCounter(t *testing.T, reg *prometheus.Registry, name string, labels ...string) prometheus.Collector {
 	t.Helper()
@@ -473,6 +535,10 @@ func TestEndpointShadowAndCapture(t *testing.T) {
 	_, err = r.PredictBatch(ctx, model.Batch{Rows: [][]float64{{1, 1}, {2, 2}}, ContentType: "text/csv"}, out)
 	require.NoError(t, err)
 	require.Equal(t, []float64{103, 106}, out)
+	// Along: the captured rows are spelled out, one per value.
+	_, err = r.PredictAlong(ctx, model.Along{Row: []float64{1, 0}, Feature: 1, Values: []float64{1, 2}, InferenceID: "along"}, out)
+	require.NoError(t, err)
+	require.Equal(t, []float64{103, 105}, out)
 
 	st, err := v.streams.Open(ctx, "capture")
 	require.NoError(t, err)
@@ -483,7 +549,7 @@ func TestEndpointShadowAndCapture(t *testing.T) {
 			return err
 		}
 		recs = res.Records
-		if len(recs) < n+1 {
+		if len(recs) < n+2 {
 			return fmt.Errorf("%d captured records", len(recs))
 		}
 		return nil
@@ -515,9 +581,11 @@ func TestEndpointShadowAndCapture(t *testing.T) {
 	require.Equal(t, []float64{100.5}, first.Shadow.Predictions)
 	require.Contains(t, string(recs[n].Data), `"content_type":"text/csv"`)
 	require.Contains(t, string(recs[n].Data), `"rows":[[1,1],[2,2]],"predictions":[103,106]`)
+	require.Contains(t, string(recs[n+1].Data), `"inference_id":"along"`)
+	require.Contains(t, string(recs[n+1].Data), `"rows":[[1,1],[1,2]],"predictions":[103,105]`)
 
 	waitFor(t, 5*time.Second, func() error {
-		if d := testutil.ToFloat64(promCounter(t, v.prom, "pricestream_model_shadow_disagreements_total", "e", "Shadow")); d != n+1 {
+		if d := testutil.ToFloat64(promCounter(t, v.prom, "pricestream_model_shadow_disagreements_total", "e", "Shadow")); d != n+2 {
 			return fmt.Errorf("%v disagreements", d)
 		}
 		return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/pricestream/pricestream/internal/model/internal/base"
 	"github.com/pricestream/pricestream/internal/model/linear"
@@ -36,9 +37,47 @@ type Runtime interface {
 }
 
 var (
-	_ Runtime = (*tree.Ensemble)(nil)
-	_ Runtime = (*linear.Model)(nil)
+	_ Runtime        = (*tree.Ensemble)(nil)
+	_ Runtime        = (*linear.Model)(nil)
+	_ AlongPredictor = (*tree.Ensemble)(nil)
 )
+
+// AlongPredictor is the optional capability of a [Runtime] that predicts
+// one row at many values of one feature in less time than one Predict per
+// value: a tree ensemble walks each tree once for all of them. A pricing
+// policy asks for one product's demand at many candidate prices; those
+// rows differ in the price alone. [PredictAlong] uses the capability where
+// a runtime has it.
+//
+// PredictAlong writes to out[i] exactly what Predict would return for row
+// with its feature f set to values[i] (NaN: missing). It does not modify
+// row or values and panics if out is shorter than values. It may allocate.
+type AlongPredictor interface {
+	PredictAlong(row []float64, f int, values, out []float64)
+}
+
+// PredictAlong writes to out[i] r's prediction for row with its feature f
+// set to values[i]: with r's own PredictAlong where r is an
+// [AlongPredictor], otherwise with one Predict per value on a copy of row.
+// row is not modified. It panics if out is shorter than values or f is
+// not an index of row.
+func PredictAlong(r Runtime, row []float64, f int, values, out []float64) {
+	if len(out) < len(values) {
+		panic("model: PredictAlong: out is shorter than values")
+	}
+	if f < 0 || f >= len(row) {
+		panic("model: PredictAlong: feature index out of the row")
+	}
+	if a, ok := r.(AlongPredictor); ok {
+		a.PredictAlong(row, f, values, out)
+		return
+	}
+	scratch := slices.Clone(row)
+	for i, v := range values {
+		scratch[f] = v
+		out[i] = r.Predict(scratch)
+	}
+}
 
 // Info describes a loaded model: format, objective, number of trees and
 // what its predictions mean.

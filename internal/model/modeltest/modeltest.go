@@ -97,6 +97,7 @@ func Runtime(t *testing.T, r model.Runtime, cases Cases) {
 	t.Run("Missing", func(t *testing.T) { testMissing(t, r, cases) })
 	t.Run("FeatureCount", func(t *testing.T) { testFeatureCount(t, r, cases) })
 	t.Run("Batch", func(t *testing.T) { testBatch(t, r, cases) })
+	t.Run("Along", func(t *testing.T) { testAlong(t, r, cases) })
 	t.Run("NoAllocNoMutation", func(t *testing.T) { testNoAlloc(t, r, cases) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, r, cases) })
 	t.Run("OddInputs", func(t *testing.T) { testOddInputs(t, r) })
@@ -207,6 +208,49 @@ func testBatch(t *testing.T, r model.Runtime, cases Cases) {
 	r.PredictBatch([][]float64{nil, {}}, out[:2])
 	require.Equal(t, bits(r.Predict(nil)), bits(out[0]))
 	require.Panics(t, func() { r.PredictBatch(cases.Rows[:2], out[:1]) }, "out shorter than rows")
+}
+
+// testAlong checks model.PredictAlong (the runtime's own where it has one)
+// against Predict, to the bit: every feature of the first cases, at values
+// in and out of order, repeated, missing and the row's own.
+func testAlong(t *testing.T, r model.Runtime, cases Cases) {
+	_, own := r.(model.AlongPredictor)
+	t.Logf("runtime has its own PredictAlong: %v", own)
+	for i, row := range cases.Rows[:min(len(cases.Rows), 8)] {
+		before := slices.Clone(row)
+		for f := range row {
+			values := []float64{math.NaN(), row[f], -1e9, 0, 1e9}
+			for _, other := range cases.Rows[:min(len(cases.Rows), 16)] {
+				values = append(values, other[f])
+			}
+			values = append(values, values[2], math.NaN(), math.Inf(1), math.Inf(-1))
+			for _, vs := range [][]float64{values, sortedClean(values)} {
+				const sentinel = -12345.5
+				out := make([]float64, len(vs)+1)
+				out[len(vs)] = sentinel
+				model.PredictAlong(r, row, f, vs, out)
+				scratch := slices.Clone(row)
+				for k, v := range vs {
+					scratch[f] = v
+					require.Equal(t, bits(r.Predict(scratch)), bits(out[k]), "case %d feature %d value %v", i, f, v)
+				}
+				require.Equal(t, sentinel, out[len(vs)], "PredictAlong wrote past len(values)")
+				require.Equal(t, bitsOf(before), bitsOf(row), "case %d: PredictAlong modified the row", i)
+			}
+		}
+	}
+	row := cases.Rows[0]
+	model.PredictAlong(r, row, 0, nil, nil)
+	require.Panics(t, func() { model.PredictAlong(r, row, 0, []float64{1, 2}, make([]float64, 1)) }, "out shorter than values")
+	require.Panics(t, func() { model.PredictAlong(r, row, len(row), []float64{1}, make([]float64, 1)) }, "feature outside the row")
+}
+
+// sortedClean returns values in ascending order without NaN: the order
+// PredictAlong walks without sorting.
+func sortedClean(values []float64) []float64 {
+	out := slices.DeleteFunc(slices.Clone(values), math.IsNaN)
+	slices.Sort(out)
+	return out
 }
 
 func testNoAlloc(t *testing.T, r model.Runtime, cases Cases) {
