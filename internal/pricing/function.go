@@ -142,6 +142,16 @@ type featureLister interface {
 	Features() []model.Feature
 }
 
+// alongPredictor is the optional capability of a Predictor that predicts
+// one row at many values of one feature in one request (an in-process
+// endpoint does; see [model.Routing.PredictAlong]). The policy's candidate
+// prices for a product are such rows.
+type alongPredictor interface {
+	PredictAlong(ctx context.Context, a model.Along, out []float64) (model.BatchResult, error)
+}
+
+var _ alongPredictor = (*model.Endpoint)(nil)
+
 // Deps are the pricing function's dependencies.
 type Deps struct {
 	Tables  *table.Manager
@@ -698,9 +708,12 @@ func (p *Pricer) refuse(rec *DecisionRecord, reason string, err error) *Decision
 	return rec
 }
 
-// demand predicts units at a candidate price: the features row (decoded
-// with the attributes projected names, or whole when nil) with the
-// candidate in the price feature and its ratio to the base price.
+// demand predicts units at candidate prices: the features row (decoded
+// with the attributes projected names, or whole when nil) with each
+// candidate in the price feature and its ratio to the base price. When the
+// model takes one of the two and the predictor answers one row at many
+// values of a feature (an in-process endpoint), a decision is one request
+// (the Demand is Batched); otherwise one request per candidate.
 func (p *Pricer) demand(pred Predictor, row item.Item, projected []string, base float64, last *model.Prediction) Demand {
 	var names []string
 	if fl, ok := pred.(featureLister); ok {
@@ -721,9 +734,9 @@ func (p *Pricer) demand(pred Predictor, row item.Item, projected []string, base 
 				// Not decoded: the model changed after Invoke checked
 				// its inputs. Refuse rather than predict from a missing
 				// input; the next row is read with it.
-				return func(context.Context, float64) (float64, error) {
-					return 0, fmt.Errorf("pricing: model input %q was not decoded from the features row", n)
-				}
+				return Demand{Units: func(context.Context, []float64, []float64) error {
+					return fmt.Errorf("pricing: model input %q was not decoded from the features row", n)
+				}}
 			}
 			if v, ok := num(row, n); ok {
 				vec[i] = v
@@ -732,24 +745,47 @@ func (p *Pricer) demand(pred Predictor, row item.Item, projected []string, base 
 			}
 		}
 	}
-	return func(ctx context.Context, price float64) (float64, error) {
-		if priceAt >= 0 {
-			vec[priceAt] = price
+	ratio := func(price float64) float64 {
+		if base > 0 {
+			return price / base
 		}
-		if ratioAt >= 0 {
-			if base > 0 {
-				vec[ratioAt] = price / base
-			} else {
-				vec[ratioAt] = math.NaN()
-			}
-		}
-		out, err := pred.Predict(ctx, model.Features{Row: vec})
-		if err != nil {
-			return 0, err
-		}
-		*last = out
-		return out.Value, nil
+		return math.NaN()
 	}
+	if ap, ok := pred.(alongPredictor); ok && (priceAt >= 0) != (ratioAt >= 0) {
+		return Demand{Batched: true, Units: func(ctx context.Context, prices, units []float64) error {
+			a := model.Along{Row: vec, Feature: priceAt, Values: prices}
+			if ratioAt >= 0 {
+				a.Feature = ratioAt
+				a.Values = make([]float64, len(prices))
+				for i, price := range prices {
+					a.Values[i] = ratio(price)
+				}
+			}
+			res, err := ap.PredictAlong(ctx, a, units)
+			if err != nil {
+				return err
+			}
+			*last = model.Prediction{Variant: res.Variant, Model: res.Model, Version: res.Version}
+			return nil
+		}}
+	}
+	return Demand{Units: func(ctx context.Context, prices, units []float64) error {
+		for i, price := range prices {
+			if priceAt >= 0 {
+				vec[priceAt] = price
+			}
+			if ratioAt >= 0 {
+				vec[ratioAt] = ratio(price)
+			}
+			out, err := pred.Predict(ctx, model.Features{Row: vec})
+			if err != nil {
+				return err
+			}
+			*last = out
+			units[i] = out.Value
+		}
+		return nil
+	}}
 }
 
 // record submits the decisions to the price-changes stream, in order;

@@ -4,10 +4,34 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 )
 
-// Demand predicts the expected units sold at a candidate price.
-type Demand func(ctx context.Context, price float64) (float64, error)
+// Demand predicts the expected units sold at candidate prices.
+type Demand struct {
+	// Units writes the expected units at prices[i] to units[i]
+	// (len(units) == len(prices)). It must not keep the slices.
+	Units func(ctx context.Context, prices, units []float64) error
+	// Batched says that one call for many prices costs little more than
+	// a call for a few (a tree ensemble answers them in one walk per
+	// tree): Decide then asks for the look-ahead's candidates with the
+	// step's, in one call, instead of only when the step gains nothing.
+	Batched bool
+}
+
+// DemandOf is a Demand that asks f for one price at a time.
+func DemandOf(f func(ctx context.Context, price float64) (float64, error)) Demand {
+	return Demand{Units: func(ctx context.Context, prices, units []float64) error {
+		for i, p := range prices {
+			u, err := f(ctx, p)
+			if err != nil {
+				return err
+			}
+			units[i] = u
+		}
+		return nil
+	}}
+}
 
 // Decision is the outcome of evaluating candidate prices.
 type Decision struct {
@@ -34,6 +58,10 @@ type Decision struct {
 // toward it, provided that step loses nothing. Tree models predict flat
 // plateaus; without the look-ahead a step-limited policy would stay on one
 // even when a much better price lies two steps away.
+//
+// It asks demand for each price once: for the step's candidates in one
+// call, and for the look-ahead's in a second one when it needs them, or in
+// the first when demand is Batched.
 func Decide(ctx context.Context, g Guardrails, current float64, n int, minGainPct float64, demand Demand) (Decision, error) {
 	if current <= 0 || math.IsNaN(current) || math.IsInf(current, 0) {
 		return Decision{}, errors.New("pricing: the current price must be a positive number")
@@ -41,26 +69,44 @@ func Decide(ctx context.Context, g Guardrails, current float64, n int, minGainPc
 	if n < 2 {
 		n = 2
 	}
-	units, err := demand(ctx, current)
-	if err != nil {
-		return Decision{}, err
-	}
-	units = math.Max(units, 0)
-	best := Decision{Price: current, Units: units, Revenue: current * units, CurrentRevenue: current * units}
+	// The current price and the candidates within one step (near), then
+	// the look-ahead's over the whole range outside the step (far).
 	lo, hi := g.Range(current)
+	prices := make([]float64, 1, 2*n+1)
+	prices[0] = current
+	prev := math.NaN() // candidates ascend: a repeated one is the one before
 	for i := range n {
-		p := lo
-		if n > 1 {
-			p = roundCents(lo + (hi-lo)*float64(i)/float64(n-1))
-		}
-		if p <= 0 || p == current {
+		p := roundCents(lo + (hi-lo)*float64(i)/float64(n-1))
+		if p <= 0 || p == current || p == prev {
 			continue
 		}
-		u, err := demand(ctx, p)
-		if err != nil {
-			return Decision{}, err
+		prices, prev = append(prices, p), p
+	}
+	nNear := len(prices)
+	lookAhead := g.MinPrice > 0 && g.MaxPrice > g.MinPrice
+	if lookAhead {
+		prev = math.NaN()
+		for i := range n {
+			p := roundCents(g.MinPrice + (g.MaxPrice-g.MinPrice)*float64(i)/float64(n-1))
+			if p >= lo && p <= hi || p == prev {
+				continue // within the step (a near candidate), or repeated
+			}
+			prices, prev = append(prices, p), p
 		}
-		u = math.Max(u, 0)
+	}
+	units := make([]float64, len(prices))
+	asked := nNear
+	if demand.Batched {
+		asked = len(prices)
+	}
+	if err := demand.Units(ctx, prices[:asked], units[:asked]); err != nil {
+		return Decision{}, err
+	}
+
+	u0 := math.Max(units[0], 0)
+	best := Decision{Price: current, Units: u0, Revenue: current * u0, CurrentRevenue: current * u0}
+	for i := 1; i < nNear; i++ {
+		p, u := prices[i], math.Max(units[i], 0)
 		if r := p * u; r > best.Revenue {
 			best.Price, best.Units, best.Revenue = p, u, r
 		}
@@ -72,25 +118,23 @@ func Decide(ctx context.Context, g Guardrails, current float64, n int, minGainPc
 		best.Change = true
 		return best, nil
 	}
-	keep := Decision{Price: current, Units: units, Revenue: current * units, CurrentRevenue: current * units}
+	keep := Decision{Price: current, Units: u0, Revenue: current * u0, CurrentRevenue: current * u0}
 	if best.Price != current {
 		keep.Reason = ReasonNoGain
 	}
-	if g.MinPrice <= 0 || g.MaxPrice <= g.MinPrice {
+	if !lookAhead {
 		return keep, nil
 	}
 	// Look ahead over the whole range.
-	far, farRevenue := current, keep.Revenue
-	for i := range n {
-		p := roundCents(g.MinPrice + (g.MaxPrice-g.MinPrice)*float64(i)/float64(n-1))
-		if p >= lo && p <= hi {
-			continue // within the step: evaluated above
-		}
-		u, err := demand(ctx, p)
-		if err != nil {
+	if asked < len(prices) {
+		if err := demand.Units(ctx, prices[asked:], units[asked:]); err != nil {
 			return Decision{}, err
 		}
-		if r := p * math.Max(u, 0); r > farRevenue {
+	}
+	far, farRevenue := current, keep.Revenue
+	for i := nNear; i < len(prices); i++ {
+		p := prices[i]
+		if r := p * math.Max(units[i], 0); r > farRevenue {
 			far, farRevenue = p, r
 		}
 	}
@@ -104,9 +148,17 @@ func Decide(ctx context.Context, g Guardrails, current float64, n int, minGainPc
 	if step == current {
 		return keep, nil
 	}
-	u, err := demand(ctx, step)
-	if err != nil {
-		return Decision{}, err
+	// The step's end is a near candidate, but for a price those leave out
+	// (not positive).
+	var u float64
+	if i := slices.Index(prices[:nNear], step); i >= 0 {
+		u = units[i]
+	} else {
+		one := []float64{0}
+		if err := demand.Units(ctx, []float64{step}, one); err != nil {
+			return Decision{}, err
+		}
+		u = one[0]
 	}
 	u = math.Max(u, 0)
 	if step*u < keep.Revenue {
