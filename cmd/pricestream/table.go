@@ -41,14 +41,14 @@ func parseKeyFlag(s string) (api.KeyAttr, error) {
 }
 
 func tableCreateCmd(g *globals) *cobra.Command {
-	var pk, sk, view, retention string
+	var pk, sk, view, retention, history string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "create NAME --partition-key NAME[:TYPE]",
 		Short: "Create a table",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			spec := api.TableSpec{Name: args[0], StreamView: view, ChangeRetention: retention}
+			spec := api.TableSpec{Name: args[0], StreamView: view, ChangeRetention: retention, ChangeHistory: history}
 			var err error
 			if spec.PartitionKey, err = parseKeyFlag(pk); err != nil {
 				return err
@@ -67,7 +67,7 @@ func tableCreateCmd(g *globals) *cobra.Command {
 			if asJSON {
 				return printJSON(cmd.OutOrStdout(), info)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "created table %s: key %s, change stream %s, change retention %s\n", info.Name, keyText(info), info.StreamView, info.ChangeRetention)
+			fmt.Fprintf(cmd.OutOrStdout(), "created table %s: key %s, change stream %s, change retention %s, change history %s\n", info.Name, keyText(info), info.StreamView, info.ChangeRetention, info.ChangeHistory)
 			return nil
 		},
 	}
@@ -75,6 +75,7 @@ func tableCreateCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&sk, "sort-key", "", "optional sort key attribute, NAME or NAME:TYPE")
 	cmd.Flags().StringVar(&view, "stream-view", "", "images in the change stream: KEYS_ONLY, NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES (default) or NONE")
 	cmd.Flags().StringVar(&retention, "change-retention", "", "how long change history is kept (default 24h)")
+	cmd.Flags().StringVar(&history, "change-history", "", "which versions the change stream keeps: all (default: every change for the retention) or latest (each item's newest only)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the table as JSON")
 	_ = cmd.MarkFlagRequired("partition-key")
 	return cmd
@@ -103,9 +104,9 @@ func tableListCmd(g *globals) *cobra.Command {
 				return printJSON(cmd.OutOrStdout(), infos)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tKEY\tSTREAM VIEW\tCHANGE RETENTION")
+			fmt.Fprintln(tw, "NAME\tKEY\tSTREAM VIEW\tCHANGE RETENTION\tCHANGE HISTORY")
 			for i := range infos {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", infos[i].Name, keyText(&infos[i]), infos[i].StreamView, infos[i].ChangeRetention)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", infos[i].Name, keyText(&infos[i]), infos[i].StreamView, infos[i].ChangeRetention, infos[i].ChangeHistory)
 			}
 			return tw.Flush()
 		},

@@ -34,8 +34,16 @@ func TestCLITable(t *testing.T) {
 	}
 	out := run("create", "products", "--partition-key", "product_id:S")
 	require.Contains(t, out, "created table products: key product_id:S, change stream NEW_AND_OLD_IMAGES")
+	require.Contains(t, out, "change history all")
 	run("create", "orders", "--partition-key", "customer", "--sort-key", "created_at:N", "--stream-view", "NONE")
 	require.Contains(t, run("list"), "orders")
+	out = run("create", "features", "--partition-key", "product_id", "--change-history", "latest")
+	require.Contains(t, out, "change history latest")
+	features, err := client.New(url).DescribeTable(context.Background(), "features")
+	require.NoError(t, err)
+	require.Equal(t, "latest", features.ChangeHistory)
+	_, err = cli(t, "--server", url, "table", "create", "bad", "--partition-key", "id", "--change-history", "newest")
+	require.ErrorContains(t, err, `change history "newest": want all or latest (400 invalid_argument)`)
 
 	if _, err := os.Stat(rees46); err == nil {
 		out = run("load", "products", "--file", rees46)
@@ -58,7 +66,7 @@ not json
 {"customer":"c2","created_at":"x"}
 {"customer":"c1","created_at":4,"big":"`+strings.Repeat("x", 410*1024)+`"}
 `), 0o644))
-	out, err := cli(t, "--server", url, "table", "load", "orders", "--file", bad)
+	out, err = cli(t, "--server", url, "table", "load", "orders", "--file", bad)
 	require.ErrorAs(t, err, new(exitError), "rejected rows make the exit code non-zero")
 	require.Contains(t, out, "loaded 2 items into orders")
 	require.Contains(t, out, "4 rows rejected")

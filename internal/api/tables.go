@@ -50,6 +50,9 @@ type TableSpec struct {
 	// (the default) or NONE.
 	StreamView      string `json:"stream_view,omitempty"`
 	ChangeRetention string `json:"change_retention,omitempty"` // a Go duration, default 24h
+	// ChangeHistory is all (the default: every change for the change
+	// retention) or latest (each item's newest version only).
+	ChangeHistory string `json:"change_history,omitempty"`
 }
 
 // TableInfo is the native API's description of a table.
@@ -59,6 +62,7 @@ type TableInfo struct {
 	SortKey         *KeyAttr  `json:"sort_key,omitempty"`
 	StreamView      string    `json:"stream_view"`
 	ChangeRetention string    `json:"change_retention"`
+	ChangeHistory   string    `json:"change_history"`
 	Created         time.Time `json:"created"`
 	ID              string    `json:"id"`
 	Items           int64     `json:"items"`
@@ -69,7 +73,7 @@ type TableInfo struct {
 
 func tableInfo(i *table.Info) TableInfo {
 	out := TableInfo{Name: i.Name, PartitionKey: KeyAttr{i.Key.Partition.Name, i.Key.Partition.Type.String()}, StreamView: string(i.StreamView),
-		ChangeRetention: i.ChangeRetention.String(), Created: i.Created, ID: i.ID, Items: i.Items, Bytes: i.Bytes, Messages: i.Messages, StreamBytes: i.StreamBytes}
+		ChangeRetention: i.ChangeRetention.String(), ChangeHistory: string(i.ChangeHistory), Created: i.Created, ID: i.ID, Items: i.Items, Bytes: i.Bytes, Messages: i.Messages, StreamBytes: i.StreamBytes}
 	if out.StreamView == "" {
 		out.StreamView = "NONE"
 	}
@@ -140,6 +144,10 @@ func (s *Server) createTable(w http.ResponseWriter, r *http.Request) {
 			WriteError(w, r, s.logger, fmt.Errorf("%w: change_retention %q: %v", table.ErrInvalidArgument, spec.ChangeRetention, err))
 			return
 		}
+	}
+	if ts.ChangeHistory, err = table.ParseHistory(spec.ChangeHistory); err != nil {
+		WriteError(w, r, s.logger, err)
+		return
 	}
 	info, err := s.tables.Create(r.Context(), ts)
 	if err != nil {

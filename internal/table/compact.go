@@ -104,6 +104,9 @@ func (m *Manager) compact(ctx context.Context, t *Table, now time.Time) error {
 	if len(keys) == 0 {
 		return nil
 	}
+	if t.history == HistoryLatest {
+		return m.compactLatest(ctx, t, keys, cutoff)
+	}
 	cutSeq, err := m.seqAtTime(ctx, t, cutoff)
 	if err != nil {
 		return err
@@ -142,6 +145,49 @@ func (m *Manager) compact(ctx context.Context, t *Table, now time.Time) error {
 				delete(t.ix.mu.dirty, k)
 			case e.seq < cutSeq && !tombstone:
 				delete(t.ix.mu.dirty, k) // only the current version is left
+			}
+		}
+		t.ix.mu.Unlock()
+	}
+	if trimmed > 0 {
+		m.metrics.compacted.WithLabelValues(t.name).Add(float64(trimmed))
+		m.logger.Debug("table compacted", "table", t.name, "keys", trimmed)
+	}
+	return nil
+}
+
+// compactLatest is compact for a table of HistoryLatest, whose subjects
+// hold one version each (the engine removes the one before as it stores
+// the next): only the tombstones older than the cutoff go.
+func (m *Manager) compactLatest(ctx context.Context, t *Table, keys []string, cutoff int64) error {
+	st, err := t.StreamState(ctx)
+	if err != nil {
+		return err
+	}
+	trimmed := 0
+	for _, k := range keys {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		e := t.ix.get(k)
+		if e == nil || e.lock != nil {
+			continue
+		}
+		gone := e.item == nil && e.time < cutoff && e.seq != st.LastSeq
+		if gone {
+			if err := purgeSubject(ctx, m.nc, t.jsName, t.subject([]byte(k)), e.seq+1); err != nil {
+				return err
+			}
+			trimmed++
+		}
+		t.ix.mu.Lock()
+		if t.ix.lookup(k) == e {
+			switch {
+			case gone:
+				t.ix.remove(k)
+				delete(t.ix.mu.dirty, k)
+			case e.item != nil:
+				delete(t.ix.mu.dirty, k) // one version, nothing to trim
 			}
 		}
 		t.ix.mu.Unlock()

@@ -68,3 +68,53 @@ func TestTableCompact(t *testing.T) {
 	require.Len(t, cs, 3) // a's current version (MODIFY), c (INSERT), b again (INSERT)
 	require.Equal(t, EventInsert, cs[2].Event)
 }
+
+// TestTableCompactLatest: a table of HistoryLatest holds one version per
+// item; compaction only takes the tombstones past the retention.
+func TestTableCompactLatest(t *testing.T) {
+	ctx := context.Background()
+	e := enginetest.Start(t)
+	m, err := New(Config{}, Deps{Engine: e, Registerer: prometheus.NewRegistry()})
+	require.NoError(t, err)
+	defer m.Close()
+	ks := item.KeySchema{Partition: item.KeyAttribute{Name: "pk", Type: item.S}}
+	_, err = m.Create(ctx, Spec{Name: "latest", Key: ks, ChangeHistory: HistoryLatest})
+	require.NoError(t, err)
+	tb, err := m.Open(ctx, "latest")
+	require.NoError(t, err)
+	put := func(pk string, n int64) {
+		_, err := tb.Put(ctx, item.Item{"pk": item.StringValue(pk), "n": item.IntValue(n)}, WriteOptions{})
+		require.NoError(t, err)
+	}
+	k := func(pk string) item.Key { return item.Key{Partition: item.StringValue(pk)} }
+	for i := range 3 {
+		put("a", int64(i))
+	}
+	put("b", 1)
+	_, err = tb.Delete(ctx, k("b"), WriteOptions{})
+	require.NoError(t, err)
+	put("c", 1)
+	require.NoError(t, tb.ix.waitFor(ctx, tb.lastWrite.Load()))
+	messages := func() uint64 {
+		info, err := m.Describe(ctx, "latest")
+		require.NoError(t, err)
+		return info.Messages
+	}
+	require.Equal(t, uint64(3), messages())
+
+	require.NoError(t, m.compact(ctx, tb, time.Now()))
+	require.Equal(t, uint64(3), messages(), "within the retention the tombstone stays")
+	tb.ix.mu.RLock()
+	require.Len(t, tb.ix.mu.dirty, 1, "only the tombstone is left to trim")
+	tb.ix.mu.RUnlock()
+
+	require.NoError(t, m.compact(ctx, tb, time.Now().Add(48*time.Hour)))
+	require.Equal(t, uint64(2), messages())
+	require.Nil(t, tb.ix.get(string(k("b").AppendOrdered(nil))), "the tombstone left the index")
+	tb.ix.mu.RLock()
+	require.Empty(t, tb.ix.mu.dirty)
+	tb.ix.mu.RUnlock()
+	got, err := tb.Get(ctx, k("a"), GetOptions{Consistent: true})
+	require.NoError(t, err)
+	require.Equal(t, `{"n":2,"pk":"a"}`, string(got.AppendPlainJSON(nil)))
+}

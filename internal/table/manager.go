@@ -182,6 +182,36 @@ func ParseViewType(s string) (ViewType, error) {
 	return "", invalid("stream view type %q: want KEYS_ONLY, NEW_IMAGE, OLD_IMAGE or NEW_AND_OLD_IMAGES", s)
 }
 
+// History says which versions of its items a table's change stream keeps.
+type History string
+
+// The histories.
+const (
+	// HistoryAll (the default; "" reads as it) keeps every change for
+	// the table's change retention, as DynamoDB Streams does: a consumer
+	// that falls behind still gets each change, in order.
+	HistoryAll History = "all"
+	// HistoryLatest keeps each item's newest version only, as a compacted
+	// Kafka topic does: a write replaces the item's previous version in
+	// the engine, so the table takes one version per item on disk,
+	// whatever its write rate, and a consumer that falls behind gets each
+	// item's newest change, not every one in between. For tables whose
+	// readers want the newest state of each key (features, aggregates),
+	// written often.
+	HistoryLatest History = "latest"
+)
+
+// ParseHistory parses a history name; "" gives HistoryAll.
+func ParseHistory(s string) (History, error) {
+	switch h := History(strings.ToLower(s)); h {
+	case "", HistoryAll:
+		return HistoryAll, nil
+	case HistoryLatest:
+		return h, nil
+	}
+	return "", invalid("change history %q: want all or latest", s)
+}
+
 // needsOld reports whether the view type carries old images, which writes
 // then store.
 func (v ViewType) needsOld() bool { return v == ViewOldImage || v == ViewNewAndOldImgs }
@@ -194,8 +224,13 @@ type Spec struct {
 	Key item.KeySchema
 	// StreamView says which images the change stream carries.
 	StreamView ViewType
-	// ChangeRetention is how long change history is kept. Default 24h.
+	// ChangeRetention is how long change history is kept (with
+	// HistoryLatest, how long a deleted item's tombstone is). Default 24h.
 	ChangeRetention time.Duration
+	// ChangeHistory says which versions the change stream keeps: every
+	// change for ChangeRetention (HistoryAll, the default) or each item's
+	// newest (HistoryLatest).
+	ChangeHistory History
 }
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]{3,255}$`)
@@ -222,6 +257,11 @@ func (s *Spec) normalize() error {
 	if s.ChangeRetention == 0 {
 		s.ChangeRetention = DefaultRetention
 	}
+	if h, err := ParseHistory(string(s.ChangeHistory)); err != nil {
+		errs = append(errs, err)
+	} else {
+		s.ChangeHistory = h
+	}
 	if s.ChangeRetention < MinRetention {
 		errs = append(errs, invalid("change retention: must be at least %s, got %s", MinRetention, s.ChangeRetention))
 	}
@@ -234,6 +274,7 @@ type Info struct {
 	Key             item.KeySchema
 	StreamView      ViewType
 	ChangeRetention time.Duration
+	ChangeHistory   History
 	Created         time.Time
 	// ID tells apart tables that had the same name at different times; it
 	// labels the DynamoDB stream ARN.
@@ -257,6 +298,7 @@ type definition struct {
 	Sort            *keyAttrJSON  `json:"sort_key,omitempty"`
 	StreamView      ViewType      `json:"stream_view,omitempty"`
 	ChangeRetention time.Duration `json:"change_retention"`
+	ChangeHistory   History       `json:"change_history,omitempty"` // "" for tables made before it existed: all
 	Created         time.Time     `json:"created"`
 	ID              string        `json:"id"`
 }
@@ -285,7 +327,16 @@ func (d *definition) schema() (item.KeySchema, error) {
 
 func (d *definition) info() *Info {
 	ks, _ := d.schema()
-	return &Info{Name: d.Name, Key: ks, StreamView: d.StreamView, ChangeRetention: d.ChangeRetention, Created: d.Created, ID: d.ID}
+	return &Info{Name: d.Name, Key: ks, StreamView: d.StreamView, ChangeRetention: d.ChangeRetention, ChangeHistory: d.history(), Created: d.Created, ID: d.ID}
+}
+
+// history is the table's change history, HistoryAll for definitions that
+// predate the setting.
+func (d *definition) history() History {
+	if d.ChangeHistory == "" {
+		return HistoryAll
+	}
+	return d.ChangeHistory
 }
 
 // regKey makes a table name usable as a key-value key.
@@ -313,16 +364,22 @@ func (m *Manager) registry(ctx context.Context) (jetstream.KeyValue, error) {
 
 func (m *Manager) jsName(table string) string { return m.eng.Name("table", table) }
 
-func (m *Manager) streamConfig(name string) jetstream.StreamConfig {
-	return jetstream.StreamConfig{
-		Name:        m.jsName(name),
-		Description: "pricestream table " + name,
-		Subjects:    []string{m.eng.Subject("table", name) + ".*"},
+func (m *Manager) streamConfig(d *definition) jetstream.StreamConfig {
+	sc := jetstream.StreamConfig{
+		Name:        m.jsName(d.Name),
+		Description: "pricestream table " + d.Name,
+		Subjects:    []string{m.eng.Subject("table", d.Name) + ".*"},
 		Storage:     jetstream.FileStorage,
 		Replicas:    m.cfg.Replicas,
 		Discard:     jetstream.DiscardOld,
 		AllowDirect: true,
 	}
+	if d.history() == HistoryLatest {
+		// The engine removes an item's previous version as it stores the
+		// next (a lock marker holds the item it replaces; see txn.go).
+		sc.MaxMsgsPerSubject = 1
+	}
+	return sc
 }
 
 func newID() string {
@@ -343,7 +400,7 @@ func (m *Manager) Create(ctx context.Context, spec Spec) (*Info, error) {
 	}
 	d := &definition{
 		Name: spec.Name, Partition: keyAttrJSON{spec.Key.Partition.Name, spec.Key.Partition.Type.String()},
-		StreamView: spec.StreamView, ChangeRetention: spec.ChangeRetention, Created: time.Now().UTC(), ID: newID(),
+		StreamView: spec.StreamView, ChangeRetention: spec.ChangeRetention, ChangeHistory: spec.ChangeHistory, Created: time.Now().UTC(), ID: newID(),
 	}
 	if spec.Key.HasSort() {
 		d.Sort = &keyAttrJSON{spec.Key.Sort.Name, spec.Key.Sort.Type.String()}
@@ -355,7 +412,7 @@ func (m *Manager) Create(ctx context.Context, spec Spec) (*Info, error) {
 		}
 		return nil, fmt.Errorf("create table %q: %w", spec.Name, classify(m.nc, err))
 	}
-	sc := m.streamConfig(spec.Name)
+	sc := m.streamConfig(d)
 	_, err = m.js.CreateStream(ctx, sc)
 	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 		// Left over from an interrupted deletion: its items belong to the
@@ -371,7 +428,7 @@ func (m *Manager) Create(ctx context.Context, spec Spec) (*Info, error) {
 	if err := m.eng.SyncAll(ctx); err != nil {
 		return nil, fmt.Errorf("create table %q: %w", spec.Name, err)
 	}
-	m.logger.Info("table created", "table", spec.Name, "stream_view", string(spec.StreamView), "change_retention", spec.ChangeRetention)
+	m.logger.Info("table created", "table", spec.Name, "stream_view", string(spec.StreamView), "change_retention", spec.ChangeRetention, "change_history", string(spec.ChangeHistory))
 	return d.info(), nil
 }
 
@@ -411,7 +468,7 @@ func (m *Manager) Describe(ctx context.Context, name string) (*Info, error) {
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		// Left over from a create interrupted before the engine stream
 		// was made: make it now.
-		s, err = m.js.CreateStream(ctx, m.streamConfig(name))
+		s, err = m.js.CreateStream(ctx, m.streamConfig(d))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("describe table %q: %w", name, classify(m.nc, err))

@@ -31,6 +31,7 @@ type Table struct {
 	schema    item.KeySchema
 	view      ViewType
 	retention time.Duration
+	history   History
 	created   time.Time
 	ix        *index
 
@@ -59,7 +60,7 @@ func newTable(m *Manager, d *definition) (*Table, error) {
 	prefix := m.eng.Subject("table", d.Name) + "."
 	t := &Table{
 		m: m, name: d.Name, id: d.ID, jsName: m.jsName(d.Name), prefix: prefix, wildcard: prefix + "*",
-		schema: ks, view: d.StreamView, retention: d.ChangeRetention, created: d.Created,
+		schema: ks, view: d.StreamView, retention: d.ChangeRetention, history: d.history(), created: d.Created,
 		conflicts:    m.metrics.conflicts.WithLabelValues(d.Name),
 		condFailures: m.metrics.condFailures.WithLabelValues(d.Name),
 		writeTime:    m.metrics.writeSeconds.WithLabelValues(d.Name),
@@ -94,7 +95,7 @@ func (t *Table) StreamView() ViewType { return t.view }
 // Info returns the table's definition and the index's counts.
 func (t *Table) Info() *Info {
 	items, bytes := t.ix.size()
-	return &Info{Name: t.name, Key: t.schema, StreamView: t.view, ChangeRetention: t.retention, Created: t.created, ID: t.id, Items: items, Bytes: bytes}
+	return &Info{Name: t.name, Key: t.schema, StreamView: t.view, ChangeRetention: t.retention, ChangeHistory: t.history, Created: t.created, ID: t.id, Items: items, Bytes: bytes}
 }
 
 // IndexLoadTime returns how long the index took to catch up with the

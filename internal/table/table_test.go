@@ -132,15 +132,17 @@ func testLifecycle(t *testing.T, e *engine.Engine) {
 	require.NoError(t, err)
 	require.Equal(t, "products.v1", info.Name)
 	require.Equal(t, table.DefaultRetention, info.ChangeRetention)
+	require.Equal(t, table.HistoryAll, info.ChangeHistory)
 	require.NotEmpty(t, info.ID)
 	_, err = m.Create(ctx, table.Spec{Name: "products.v1", Key: hashKey})
 	require.ErrorIs(t, err, table.ErrExists)
 	_, err = m.Create(ctx, table.Spec{Name: "orders", Key: sortKey, ChangeRetention: time.Hour})
 	require.NoError(t, err)
-	_, err = m.Create(ctx, table.Spec{Name: "x", Key: item.KeySchema{}, StreamView: "SOME"})
+	_, err = m.Create(ctx, table.Spec{Name: "x", Key: item.KeySchema{}, StreamView: "SOME", ChangeHistory: "some"})
 	require.ErrorIs(t, err, table.ErrInvalidArgument)
 	require.ErrorContains(t, err, "table name")
 	require.ErrorContains(t, err, "stream view type")
+	require.ErrorContains(t, err, `change history "some": want all or latest`)
 
 	list, err := m.List(ctx)
 	require.NoError(t, err)
@@ -697,6 +699,93 @@ func TestTableRestart(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, uint64(42), seq)
+}
+
+// TestTableLatestHistory: a table of HistoryLatest keeps one version per
+// item in the engine, whatever was written; reads, conditional writes,
+// transactions and a restart behave as in any table, and the change stream
+// read from the start holds each item's newest change.
+func TestTableLatestHistory(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	e := enginetest.Start(t, enginetest.WithDir(dir))
+	m, err := table.New(table.Config{}, table.Deps{Engine: e})
+	require.NoError(t, err)
+	info, err := m.Create(ctx, table.Spec{Name: "features", Key: hashKey, StreamView: table.ViewNewAndOldImgs, ChangeHistory: table.HistoryLatest})
+	require.NoError(t, err)
+	require.Equal(t, table.HistoryLatest, info.ChangeHistory)
+	tb, err := m.Open(ctx, "features")
+	require.NoError(t, err)
+	require.Equal(t, table.HistoryLatest, tb.Info().ChangeHistory)
+
+	for i := range 50 {
+		_, err := tb.Put(ctx, it(t, fmt.Sprintf(`{"pk":"a","n":%d}`, i)), table.WriteOptions{})
+		require.NoError(t, err)
+	}
+	_, err = tb.Put(ctx, it(t, `{"pk":"b","n":1}`), table.WriteOptions{NoSync: true, Unchecked: true})
+	require.NoError(t, err)
+	_, err = tb.Put(ctx, it(t, `{"pk":"b","n":2}`), table.WriteOptions{NoSync: true, Unchecked: true})
+	require.NoError(t, err)
+	_, err = tb.Put(ctx, it(t, `{"pk":"c","n":1}`), table.WriteOptions{})
+	require.NoError(t, err)
+	_, err = tb.Delete(ctx, key(t, tb, `{"pk":"c"}`), table.WriteOptions{})
+	require.NoError(t, err)
+	require.NoError(t, tb.Sync(ctx))
+
+	// A conditional write still sees the item's current version.
+	_, err = tb.Put(ctx, it(t, `{"pk":"a","n":-1}`), table.WriteOptions{Condition: cond(t, "n = :n", `{"n":48}`)})
+	require.ErrorIs(t, err, table.ErrConditionFailed)
+	_, err = tb.Update(ctx, key(t, tb, `{"pk":"a"}`), update(t, "SET n = n + :one", `{"one":1}`), table.WriteOptions{Condition: cond(t, "n = :n", `{"n":49}`)})
+	require.NoError(t, err)
+
+	d, err := m.Describe(ctx, "features")
+	require.NoError(t, err)
+	require.Equal(t, int64(2), d.Items)
+	require.Equal(t, uint64(3), d.Messages, "a, b and c's tombstone: one version each")
+
+	// The change stream from the start: each item's newest change, in the
+	// order they were made.
+	cs, _, err := tb.ReadChanges(ctx, 1, 100)
+	require.NoError(t, err)
+	require.Len(t, cs, 3)
+	require.Equal(t, `{"n":2,"pk":"b"}`, plain(cs[0].New))
+	require.Equal(t, `{"n":1,"pk":"b"}`, plain(cs[0].Old), "the old image travels with the change")
+	require.Equal(t, table.EventRemove, cs[1].Event)
+	require.Equal(t, `{"n":1,"pk":"c"}`, plain(cs[1].Old))
+	require.Equal(t, table.EventModify, cs[2].Event)
+	require.Equal(t, `{"n":50,"pk":"a"}`, plain(cs[2].New))
+
+	// Transactions: one commits, one is canceled by its condition.
+	move := func(n int) []table.TransactAction {
+		return []table.TransactAction{
+			{Table: tb, Kind: table.TransactUpdate, Key: key(t, tb, `{"pk":"a"}`), Update: update(t, "SET n = n - :k", fmt.Sprintf(`{"k":%d}`, n)), Condition: cond(t, "n >= :k", fmt.Sprintf(`{"k":%d}`, n))},
+			{Table: tb, Kind: table.TransactUpdate, Key: key(t, tb, `{"pk":"b"}`), Update: update(t, "SET n = n + :k", fmt.Sprintf(`{"k":%d}`, n))},
+		}
+	}
+	require.NoError(t, m.TransactWrite(ctx, move(30)))
+	require.ErrorIs(t, m.TransactWrite(ctx, move(30)), table.ErrTransactionCanceled)
+	d, err = m.Describe(ctx, "features")
+	require.NoError(t, err)
+	require.Equal(t, uint64(3), d.Messages, "markers replaced the versions and were replaced in turn")
+
+	// A restart rebuilds the index from the one version each item has.
+	require.NoError(t, m.Close())
+	require.NoError(t, e.Close())
+	e = enginetest.Start(t, enginetest.WithDir(dir))
+	m = newManager(t, e)
+	tb, err = m.Open(ctx, "features")
+	require.NoError(t, err)
+	require.Equal(t, table.HistoryLatest, tb.Info().ChangeHistory)
+	for k, want := range map[string]string{"a": `{"n":20,"pk":"a"}`, "b": `{"n":32,"pk":"b"}`, "c": "null"} {
+		got, err := tb.Get(ctx, key(t, tb, fmt.Sprintf(`{"pk":%q}`, k)), table.GetOptions{Consistent: true})
+		require.NoError(t, err)
+		require.Equal(t, want, plain(got), k)
+	}
+	_, err = tb.Put(ctx, it(t, `{"pk":"a","n":0}`), table.WriteOptions{Condition: cond(t, "n = :n", `{"n":20}`)})
+	require.NoError(t, err)
+	d, err = m.Describe(ctx, "features")
+	require.NoError(t, err)
+	require.Equal(t, uint64(3), d.Messages)
 }
 
 // waitFor polls cond until it returns nil or d passes.
