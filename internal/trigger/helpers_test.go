@@ -152,10 +152,11 @@ var waitFor = polltest.Until
 
 // event is a record as a test function saw it.
 type event struct {
-	Seq   string
-	Key   string
-	Data  string
-	Batch int // invocation number
+	Seq       string
+	Key       string
+	Data      string
+	Batch     int // invocation number
+	ReadAfter string
 }
 
 // recorder is a Go function that records what it is given and may fail.
@@ -196,7 +197,7 @@ func (r *recorder) record(call int, recs []*trigger.Record) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, rec := range recs {
-		r.events = append(r.events, event{Seq: rec.SequenceNumber, Key: rec.Key, Data: string(rec.Data), Batch: call})
+		r.events = append(r.events, event{Seq: rec.SequenceNumber, Key: rec.Key, Data: string(rec.Data), Batch: call, ReadAfter: rec.ReadAfter})
 	}
 }
 

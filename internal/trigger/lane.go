@@ -183,8 +183,10 @@ func (r *runner) dispatch(ctx context.Context, rd PartitionReader, cp *Checkpoin
 	_, dense := r.src.(denseOffsets)
 	var expect uint64
 	started := cp != nil
+	readAfter := ""
 	if started {
 		expect = cp.Offset + 1
+		readAfter = cp.SequenceNumber
 	}
 	parts := make([][]laneRec, len(lanes))
 	for {
@@ -199,6 +201,9 @@ func (r *runner) dispatch(ctx context.Context, rd PartitionReader, cp *Checkpoin
 			continue
 		}
 		r.status.read.Add(int64(len(recs)))
+		for i := range recs {
+			recs[i].ReadAfter = readAfter
+		}
 		if first := &recs[0]; dense && first.Offset > expect && (started || expect > 0) {
 			// The source no longer holds records between the checkpoint
 			// and this one (retention removed them before they were

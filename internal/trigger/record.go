@@ -35,6 +35,14 @@ type Record struct {
 	Data []byte
 	// Change is the change of a table item, for table sources.
 	Change *Change
+	// ReadAfter is the sequence number of the checkpoint the trigger's
+	// current reading of the partition began after ("" when it began at
+	// its starting position): every record up to it was done with, every
+	// record after it may have been delivered before (at-least-once). A
+	// function whose side effects outlive a crash can tell from it which
+	// of them a delivery before this reading may have left unfinished
+	// (the pricing function records again such a decision).
+	ReadAfter string
 }
 
 // Change is a table item change, as DynamoDB Streams describes it.

@@ -31,6 +31,31 @@ func (e *env) setEnabled(name string, on bool) {
 	})
 }
 
+// TestTriggerReadAfter: records carry the checkpoint their reading began
+// after: none for a trigger's first reading, the last record done with
+// for a reading resumed.
+func TestTriggerReadAfter(t *testing.T) {
+	e := newEnv(t)
+	s := e.createStream("clicks", 1)
+	rec := &recorder{}
+	require.NoError(t, e.fns.Register("a", rec))
+	e.apply("name: resumed\nsource: stream:clicks\nfunction: go:a\n")
+	e.put(s, 5, 1, keyN(1), dataN)
+	rec.waitCount(t, 5)
+	e.setEnabled("resumed", false)
+	e.put(s, 3, 1, keyN(1), func(i int) string { return dataN(5 + i) })
+	e.setEnabled("resumed", true)
+	rec.waitCount(t, 8)
+	evs := rec.snapshot()
+	require.Len(t, evs, 8)
+	for _, ev := range evs[:5] {
+		require.Empty(t, ev.ReadAfter, "the first reading began at the starting position")
+	}
+	for _, ev := range evs[5:] {
+		require.Equal(t, evs[4].Seq, ev.ReadAfter, "resumed after the last record done with")
+	}
+}
+
 // TestTriggerSourceCreatedAgain deletes a trigger's source stream and
 // creates it again under its name while the trigger is disabled, as an
 // operator might: the new stream stores records at sequences the
