@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -182,6 +183,15 @@ type Pricer struct {
 	// noPrecheck sends every decision through Modify (tests compare the
 	// two paths).
 	noPrecheck bool
+
+	// handled maps a product to the ReadAfter of the trigger's reading in
+	// which its last applied decision is known to be recorded (or to be
+	// on its way, or to be recorded again when its row is replayed); see
+	// unrecorded.
+	handled struct {
+		sync.Mutex
+		m map[string]string
+	}
 }
 
 // Attributes of a features row that the pricing function reads whatever
@@ -242,8 +252,9 @@ func (p *Pricer) missingInput(pred Predictor, projected []string) (missing strin
 	return missing
 }
 
-// guardAttrs are the products' attributes the guardrails read.
-var guardAttrs = []string{attrPrice, attrMin, attrMax, attrChangeTimes, attrDecision}
+// guardAttrs are the products' attributes the guardrails read, and those
+// a decision recorded again reads (see unrecorded).
+var guardAttrs = []string{attrPrice, attrMin, attrMax, attrChangeTimes, attrDecision, attrPrevious, attrUpdatedAt}
 
 // guardrails are the configured guardrails with the item's price bounds.
 func (p *Pricer) guardrails(cur item.Item) Guardrails {
@@ -374,16 +385,19 @@ func (p *Pricer) Invoke(ctx context.Context, b *trigger.Batch) (trigger.Response
 	// are not, it delivers the rows again and the decisions applied are
 	// recorded then).
 	decided := make([]*DecisionRecord, len(b.Records))
+	again := make([]*DecisionRecord, len(b.Records))
 	errs := make([]error, len(b.Records))
 	p.each(b.Records, func(i int, r *trigger.Record) bool {
 		if r.Change == nil || r.Change.NewImage == nil {
 			return true // a removed features row prices nothing
 		}
-		decided[i], errs[i] = p.price(ctx, products, r)
+		decided[i], again[i], errs[i] = p.price(ctx, products, r)
 		return errs[i] == nil
 	})
 	var recs []*DecisionRecord
 	var failed string
+	var handled []*trigger.Record // rows whose again record goes out
+	var first string              // the row of the first record
 	for i, r := range b.Records {
 		if errs[i] != nil {
 			p.metrics.errors.Inc()
@@ -391,8 +405,16 @@ func (p *Pricer) Invoke(ctx context.Context, b *trigger.Batch) (trigger.Response
 			failed = r.SequenceNumber
 			break
 		}
+		if again[i] != nil {
+			recs = append(recs, again[i])
+			handled = append(handled, r)
+			p.metrics.recordedAgain.Inc()
+		}
 		if decided[i] != nil {
 			recs = append(recs, decided[i])
+		}
+		if len(recs) > 0 && first == "" {
+			first = r.SequenceNumber
 		}
 	}
 	var resp trigger.Response
@@ -400,9 +422,17 @@ func (p *Pricer) Invoke(ctx context.Context, b *trigger.Batch) (trigger.Response
 		a, err := p.record(changes, recs)
 		if err != nil {
 			// Fail from the first decision not recorded.
-			return trigger.Response{BatchItemFailures: []trigger.BatchItemFailure{{ItemIdentifier: recs[0].DecisionID}}}, nil
+			return trigger.Response{BatchItemFailures: []trigger.BatchItemFailure{{ItemIdentifier: first}}}, nil
 		}
-		resp.Complete = func(ctx context.Context) error { return p.recorded(ctx, a, recs) }
+		resp.Complete = func(ctx context.Context) error {
+			err := p.recorded(ctx, a, recs)
+			if err == nil {
+				for _, r := range handled {
+					p.handle(r.Change.NewImage[rowProductID].S(), r.ReadAfter)
+				}
+			}
+			return err
+		}
 	}
 	if failed != "" {
 		resp.BatchItemFailures = []trigger.BatchItemFailure{{ItemIdentifier: failed}}
@@ -546,14 +576,17 @@ func seqNumber(s string) (item.Number, error) { return item.ParseNumber(s) }
 
 // price decides for one features row and applies the decision. It returns
 // the record of the decision, or nil for a row that was priced before
-// (whose record is then emitted again from what the product remembers).
-func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Record) (*DecisionRecord, error) {
+// (whose record is then emitted again from what the product remembers);
+// and the record of the product's last applied decision when that may not
+// have been recorded (see unrecorded), to be recorded first.
+func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Record) (*DecisionRecord, *DecisionRecord, error) {
 	start := time.Now()
+	var again *DecisionRecord
 	row := r.Change.NewImage
 	pid, ok := row[rowProductID]
 	if !ok || pid.Type() != item.S {
 		p.metrics.decisions.WithLabelValues("refused", ReasonBadFeature).Inc()
-		return nil, nil
+		return nil, again, nil
 	}
 	pred, predErr := p.deps.Predictors(p.cfg.Endpoint)
 	rec := &DecisionRecord{DecisionID: r.SequenceNumber, ProductID: pid.S(), DecidedAt: start.UTC(), Features: map[string]float64{}}
@@ -586,27 +619,28 @@ func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Re
 	rec.IngestTime, _ = timeAttr(row, rowIngestTime)
 	seq, err := seqNumber(r.SequenceNumber)
 	if err != nil {
-		return nil, fmt.Errorf("pricing: decision id %q: %w", r.SequenceNumber, err)
+		return nil, again, fmt.Errorf("pricing: decision id %q: %w", r.SequenceNumber, err)
 	}
 	if why := p.deps.Controls.Blocked(rec.ProductID); why != "" {
-		return p.refuse(rec, why, nil), nil
+		return p.refuse(rec, why, nil), again, nil
 	}
 	if predErr != nil {
-		return p.refuse(rec, ReasonModel, predErr), nil
+		return p.refuse(rec, ReasonModel, predErr), again, nil
 	}
 	key, err := products.ParseKey(item.Item{"product_id": pid})
 	if err != nil {
-		return p.refuse(rec, ReasonNoProduct, err), nil
+		return p.refuse(rec, ReasonNoProduct, err), again, nil
 	}
 	if !p.noPrecheck {
 		// Most decisions are refused by the cooldown: decide those from
 		// the guardrail attributes, without decoding the whole item.
 		cur, err := products.GetAttrs(ctx, key, guardAttrs)
 		if err != nil {
-			return nil, err
+			return nil, again, err
 		}
+		again = p.unrecorded(r, rec.ProductID, cur, seq)
 		if why := p.precheck(cur, rec, seq); why != "" {
-			return p.refuse(rec, why, nil), nil
+			return p.refuse(rec, why, nil), again, nil
 		}
 	}
 	var dec Decision
@@ -614,6 +648,9 @@ func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Re
 	res, err := products.Modify(ctx, key, func(cur item.Item) (item.Item, error) {
 		if cur == nil {
 			return nil, &errRefused{ReasonNoProduct}
+		}
+		if again == nil {
+			again = p.unrecorded(r, rec.ProductID, cur, seq)
 		}
 		if last, ok := cur[attrDecision]; ok && last.Type() == item.N && last.N().Cmp(seq) >= 0 {
 			if last.N().Cmp(seq) == 0 {
@@ -666,17 +703,18 @@ func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Re
 	switch {
 	case errors.Is(err, errDuplicate):
 		if rec.Action == "applied" {
-			return rec, nil // the record may have been lost with a crash: emit it again
+			p.handle(rec.ProductID, r.ReadAfter)
+			return rec, again, nil // the record may have been lost with a crash: emit it again
 		}
-		return nil, nil
+		return nil, again, nil
 	case errors.As(err, &refused):
-		return p.refuse(rec, refused.reason, nil), nil
+		return p.refuse(rec, refused.reason, nil), again, nil
 	case errors.Is(err, errModel):
-		return p.refuse(rec, ReasonModel, err), nil
+		return p.refuse(rec, ReasonModel, err), again, nil
 	case errors.Is(err, table.ErrConditionFailed):
-		return p.refuse(rec, ReasonConflict, err), nil
+		return p.refuse(rec, ReasonConflict, err), again, nil
 	case err != nil:
-		return nil, err
+		return nil, again, err
 	}
 	committed := time.Now()
 	p.metrics.decisionSeconds.Observe(committed.Sub(start).Seconds())
@@ -685,19 +723,75 @@ func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Re
 	if !res.Written {
 		rec.Action, rec.Reason = "kept", dec.Reason
 		p.metrics.decisions.WithLabelValues("kept", dec.Reason).Inc()
-		return rec, nil
+		return rec, again, nil
 	}
 	rec.Action, rec.NewPrice = "applied", dec.Price
+	p.handle(rec.ProductID, r.ReadAfter) // its record goes out with this batch
 	if !rec.IngestTime.IsZero() {
 		e2e := committed.Sub(rec.IngestTime)
 		rec.E2EMillis = float64(e2e.Microseconds()) / 1000
 		p.metrics.e2e.Observe(e2e.Seconds())
 	}
 	p.metrics.decisions.WithLabelValues("applied", "").Inc()
-	return rec, nil
+	return rec, again, nil
 }
 
 var errModel = errors.New("pricing: model")
+
+// unrecorded returns the record of the product's last applied decision,
+// built from what the product remembers, when it may not have been
+// recorded: the decision was made for a row after the checkpoint the
+// trigger's reading began after (r.ReadAfter) and before this row, and no
+// decision of the product has been handled in this reading. A decision
+// applied just before a crash has its record written when its row is
+// replayed (the duplicate path of price); but a features table that keeps
+// only each product's newest row (change history latest) replays only
+// that one. The record may be a second one of its decision (dedupe on
+// decision_id); it holds the prices, bounds and event time, not the
+// features, model or expected revenue, which the product does not keep.
+// It returns nil otherwise, and once per product and reading unless the
+// record is not stored.
+func (p *Pricer) unrecorded(r *trigger.Record, pid string, cur item.Item, seq item.Number) *DecisionRecord {
+	last, ok := cur[attrDecision]
+	if !ok || last.Type() != item.N || last.N().Cmp(seq) >= 0 {
+		return nil
+	}
+	if r.ReadAfter != "" {
+		after, err := seqNumber(r.ReadAfter)
+		if err != nil || last.N().Cmp(after) <= 0 {
+			return nil
+		}
+	}
+	p.handled.Lock()
+	done, ok := p.handled.m[pid]
+	p.handled.Unlock()
+	if ok && done == r.ReadAfter {
+		return nil
+	}
+	id := last.N().String()
+	if n := len(r.SequenceNumber); len(id) < n && !strings.ContainsAny(r.SequenceNumber, ".-eE") {
+		id = strings.Repeat("0", n-len(id)) + id // the width of the trigger's sequence numbers
+	}
+	g := p.guardrails(cur)
+	rec := &DecisionRecord{DecisionID: id, ProductID: pid, Action: "applied", Features: map[string]float64{}, MinPrice: g.MinPrice, MaxPrice: g.MaxPrice, DecidedAt: time.Now().UTC()}
+	rec.OldPrice, _ = num(cur, attrPrevious)
+	rec.NewPrice, _ = num(cur, attrPrice)
+	if ms, ok := num(cur, attrUpdatedAt); ok {
+		rec.EventTime = time.UnixMilli(int64(ms)).UTC()
+	}
+	return rec
+}
+
+// handle notes that the product's last applied decision is recorded, or
+// on its way, in the trigger's reading that began after readAfter.
+func (p *Pricer) handle(pid, readAfter string) {
+	p.handled.Lock()
+	if p.handled.m == nil {
+		p.handled.m = map[string]string{}
+	}
+	p.handled.m[pid] = readAfter
+	p.handled.Unlock()
+}
 
 func (p *Pricer) refuse(rec *DecisionRecord, reason string, err error) *DecisionRecord {
 	rec.Action, rec.Reason = "refused", reason

@@ -8,6 +8,7 @@ type metrics struct {
 	decisionSeconds prometheus.Histogram
 	violations      prometheus.Counter
 	errors          prometheus.Counter
+	recordedAgain   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -29,7 +30,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		errors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pricestream_pricing_errors_total", Help: "Features rows whose pricing failed and is retried by the trigger.",
 		}),
+		recordedAgain: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pricestream_pricing_recorded_again_total", Help: "Applied decisions recorded again after the trigger resumed, because their record may have been lost (a features table that keeps each product's newest row only).",
+		}),
 	}
-	reg.MustRegister(m.decisions, m.e2e, m.decisionSeconds, m.violations, m.errors)
+	reg.MustRegister(m.decisions, m.e2e, m.decisionSeconds, m.violations, m.errors, m.recordedAgain)
 	return m
 }
