@@ -36,27 +36,40 @@ func (c *countingAlong) PredictAlong(ctx context.Context, a model.Along, out []f
 	return c.Endpoint.PredictAlong(ctx, a, out)
 }
 
+// shippedModel is the Fast Sneakers model the example deploys.
+func shippedModel(t testing.TB) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../../examples/fastsneakers/model/pricing-model.json")
+	require.NoError(t, err)
+	return b
+}
+
+// staticEndpoint serves a model file in-process, as "pricing".
+func staticEndpoint(t testing.TB, artifact []byte) *model.Endpoint {
+	t.Helper()
+	rt, err := model.Load("", artifact)
+	require.NoError(t, err)
+	ep, err := model.NewStaticEndpoint("pricing", rt, nil)
+	require.NoError(t, err)
+	return ep
+}
+
 // TestPricingDemandAlongDecidesAlike: with a model that takes the price or
 // its ratio (the shipped Fast Sneakers model takes the ratio), an
 // in-process endpoint answers all of a decision's candidates in one request, and
 // the decisions, units and model recorded are those of one request per
 // candidate price.
 func TestPricingDemandAlongDecidesAlike(t *testing.T) {
-	shipped, err := os.ReadFile("../../examples/fastsneakers/model/pricing-model.json")
-	require.NoError(t, err)
 	for _, tc := range []struct {
 		name     string
 		artifact []byte
 		varied   string
 	}{
-		{"shipped trees, ratio", shipped, "price_ratio"},
+		{"shipped trees, ratio", shippedModel(t), "price_ratio"},
 		{"linear, price", []byte(`{"type":"linear","features":["views","price"],"coefficients":[0.02,-0.01],"intercept":2}`), "price"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rt, err := model.Load("", tc.artifact)
-			require.NoError(t, err)
-			ep, err := model.NewStaticEndpoint("pricing", rt, nil)
-			require.NoError(t, err)
+			ep := staticEndpoint(t, tc.artifact)
 			p := &Pricer{cfg: DefaultConfig()}
 			ctx := context.Background()
 			count := &countingAlong{Endpoint: ep}

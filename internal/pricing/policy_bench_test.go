@@ -2,7 +2,6 @@ package pricing
 
 import (
 	"context"
-	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -19,12 +18,7 @@ import (
 // rows are those of settled prices, where most decisions keep the price
 // after the look-ahead: 2n+1 candidates.
 func BenchmarkPricingDecide(b *testing.B) {
-	artifact, err := os.ReadFile("../../examples/fastsneakers/model/pricing-model.json")
-	require.NoError(b, err)
-	rt, err := model.Load("", artifact)
-	require.NoError(b, err)
-	ep, err := model.NewStaticEndpoint("pricing", rt, nil)
-	require.NoError(b, err)
+	ep := staticEndpoint(b, shippedModel(b))
 	p := &Pricer{cfg: DefaultConfig()}
 	g := Guardrails{MinPrice: 60, MaxPrice: 180, MaxStepPct: p.cfg.MaxStepPct}
 	rows := []item.Item{}

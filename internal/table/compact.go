@@ -3,6 +3,7 @@ package table
 import (
 	"context"
 	"errors"
+	"math"
 	"runtime/pprof"
 	"time"
 )
@@ -104,12 +105,16 @@ func (m *Manager) compact(ctx context.Context, t *Table, now time.Time) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	if t.history == HistoryLatest {
-		return m.compactLatest(ctx, t, keys, cutoff)
-	}
-	cutSeq, err := m.seqAtTime(ctx, t, cutoff)
-	if err != nil {
-		return err
+	// A table of HistoryLatest holds one version per subject (the engine
+	// removes the one before as it stores the next): only its tombstones
+	// past the cutoff are left to trim.
+	latest := t.history == HistoryLatest
+	cutSeq := uint64(math.MaxUint64)
+	if !latest {
+		var err error
+		if cutSeq, err = m.seqAtTime(ctx, t, cutoff); err != nil {
+			return err
+		}
 	}
 	st, err := t.StreamState(ctx)
 	if err != nil {
@@ -131,7 +136,7 @@ func (m *Manager) compact(ctx context.Context, t *Table, now time.Time) error {
 		if tombstone && e.time < cutoff && e.seq != st.LastSeq {
 			below, gone = e.seq+1, true
 		}
-		if below > 1 {
+		if below > 1 && (!latest || gone) {
 			if err := purgeSubject(ctx, m.nc, t.jsName, subj, below); err != nil {
 				return err
 			}
@@ -156,45 +161,3 @@ func (m *Manager) compact(ctx context.Context, t *Table, now time.Time) error {
 	return nil
 }
 
-// compactLatest is compact for a table of HistoryLatest, whose subjects
-// hold one version each (the engine removes the one before as it stores
-// the next): only the tombstones older than the cutoff go.
-func (m *Manager) compactLatest(ctx context.Context, t *Table, keys []string, cutoff int64) error {
-	st, err := t.StreamState(ctx)
-	if err != nil {
-		return err
-	}
-	trimmed := 0
-	for _, k := range keys {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		e := t.ix.get(k)
-		if e == nil || e.lock != nil {
-			continue
-		}
-		gone := e.item == nil && e.time < cutoff && e.seq != st.LastSeq
-		if gone {
-			if err := purgeSubject(ctx, m.nc, t.jsName, t.subject([]byte(k)), e.seq+1); err != nil {
-				return err
-			}
-			trimmed++
-		}
-		t.ix.mu.Lock()
-		if t.ix.lookup(k) == e {
-			switch {
-			case gone:
-				t.ix.remove(k)
-				delete(t.ix.mu.dirty, k)
-			case e.item != nil:
-				delete(t.ix.mu.dirty, k) // one version, nothing to trim
-			}
-		}
-		t.ix.mu.Unlock()
-	}
-	if trimmed > 0 {
-		m.metrics.compacted.WithLabelValues(t.name).Add(float64(trimmed))
-		m.logger.Debug("table compacted", "table", t.name, "keys", trimmed)
-	}
-	return nil
-}

@@ -12,14 +12,17 @@ import (
 	"github.com/pricestream/pricestream/internal/table/item"
 )
 
-func TestTableCompact(t *testing.T) {
+// compactFixture makes a table of the given history and writes a three
+// times, b and its deletion, then c: six messages.
+func compactFixture(t *testing.T, history History) (*Manager, *Table) {
+	t.Helper()
 	ctx := context.Background()
 	e := enginetest.Start(t)
 	m, err := New(Config{}, Deps{Engine: e, Registerer: prometheus.NewRegistry()})
 	require.NoError(t, err)
-	defer m.Close()
+	t.Cleanup(func() { m.Close() })
 	ks := item.KeySchema{Partition: item.KeyAttribute{Name: "pk", Type: item.S}}
-	_, err = m.Create(ctx, Spec{Name: "compact", Key: ks, StreamView: ViewNewAndOldImgs})
+	_, err = m.Create(ctx, Spec{Name: "compact", Key: ks, StreamView: ViewNewAndOldImgs, ChangeHistory: history})
 	require.NoError(t, err)
 	tb, err := m.Open(ctx, "compact")
 	require.NoError(t, err)
@@ -27,18 +30,26 @@ func TestTableCompact(t *testing.T) {
 		_, err := tb.Put(ctx, item.Item{"pk": item.StringValue(pk), "n": item.IntValue(n)}, WriteOptions{})
 		require.NoError(t, err)
 	}
-	k := func(pk string) item.Key { return item.Key{Partition: item.StringValue(pk)} }
 	for i := range 3 {
 		put("a", int64(i))
 	}
 	put("b", 1)
-	_, err = tb.Delete(ctx, k("b"), WriteOptions{})
+	_, err = tb.Delete(ctx, compactKey("b"), WriteOptions{})
 	require.NoError(t, err)
 	put("c", 1)
 	require.NoError(t, tb.ix.waitFor(ctx, tb.lastWrite.Load()))
 	st, err := tb.StreamState(ctx)
 	require.NoError(t, err)
 	require.Equal(t, uint64(6), st.LastSeq)
+	return m, tb
+}
+
+func compactKey(pk string) item.Key { return item.Key{Partition: item.StringValue(pk)} }
+
+func TestTableCompact(t *testing.T) {
+	ctx := context.Background()
+	m, tb := compactFixture(t, HistoryAll)
+	k := compactKey
 
 	// Within the retention nothing goes.
 	require.NoError(t, m.compact(ctx, tb, time.Now()))
@@ -73,30 +84,10 @@ func TestTableCompact(t *testing.T) {
 // item; compaction only takes the tombstones past the retention.
 func TestTableCompactLatest(t *testing.T) {
 	ctx := context.Background()
-	e := enginetest.Start(t)
-	m, err := New(Config{}, Deps{Engine: e, Registerer: prometheus.NewRegistry()})
-	require.NoError(t, err)
-	defer m.Close()
-	ks := item.KeySchema{Partition: item.KeyAttribute{Name: "pk", Type: item.S}}
-	_, err = m.Create(ctx, Spec{Name: "latest", Key: ks, ChangeHistory: HistoryLatest})
-	require.NoError(t, err)
-	tb, err := m.Open(ctx, "latest")
-	require.NoError(t, err)
-	put := func(pk string, n int64) {
-		_, err := tb.Put(ctx, item.Item{"pk": item.StringValue(pk), "n": item.IntValue(n)}, WriteOptions{})
-		require.NoError(t, err)
-	}
-	k := func(pk string) item.Key { return item.Key{Partition: item.StringValue(pk)} }
-	for i := range 3 {
-		put("a", int64(i))
-	}
-	put("b", 1)
-	_, err = tb.Delete(ctx, k("b"), WriteOptions{})
-	require.NoError(t, err)
-	put("c", 1)
-	require.NoError(t, tb.ix.waitFor(ctx, tb.lastWrite.Load()))
+	m, tb := compactFixture(t, HistoryLatest)
+	k := compactKey
 	messages := func() uint64 {
-		info, err := m.Describe(ctx, "latest")
+		info, err := m.Describe(ctx, "compact")
 		require.NoError(t, err)
 		return info.Messages
 	}
