@@ -160,4 +160,3 @@ func (m *Manager) compact(ctx context.Context, t *Table, now time.Time) error {
 	}
 	return nil
 }
-
