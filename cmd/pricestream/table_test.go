@@ -42,6 +42,13 @@ func TestCLITable(t *testing.T) {
 	features, err := client.New(url).DescribeTable(context.Background(), "features")
 	require.NoError(t, err)
 	require.Equal(t, "latest", features.ChangeHistory)
+	// apply says how an existing table differs from its file.
+	tables := filepath.Join(t.TempDir(), "tables.yaml")
+	require.NoError(t, os.WriteFile(tables, []byte("kind: table\nname: features\npartition_key: {name: product_id, type: S}\nchange_history: latest\n---\nkind: table\nname: products\npartition_key: {name: product_id, type: S}\nchange_history: latest\nchange_retention: 1h\n"), 0o644))
+	out, err = cli(t, "--server", url, "apply", "-f", tables)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "table features: exists\n")
+	require.Contains(t, out, "table products: exists, but differs from the file (change_retention 24h0m0s here, 1h0m0s in the file; change_history all here, latest in the file): tables are not updated")
 	_, err = cli(t, "--server", url, "table", "create", "bad", "--partition-key", "id", "--change-history", "newest")
 	require.ErrorContains(t, err, `change history "newest": want all or latest (400 invalid_argument)`)
 

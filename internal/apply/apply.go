@@ -17,6 +17,7 @@ package apply
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -30,6 +31,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/goccy/go-yaml"
 
@@ -218,7 +220,7 @@ func applyOne(ctx context.Context, c *client.Client, d Document) (string, error)
 		}
 		if _, err := c.CreateTable(ctx, t); err != nil {
 			if client.IsCode(err, "already_exists") {
-				return "exists", nil
+				return existingTable(ctx, c, t)
 			}
 			return "", err
 		}
@@ -344,4 +346,47 @@ func applyModel(ctx context.Context, c *client.Client, d Document) (string, erro
 		return "", err
 	}
 	return fmt.Sprintf("registered version %d", v.Version), nil
+}
+
+// existingTable says how an existing table differs from its document:
+// tables are not updated, so a setting the file changed (a change history,
+// say) takes effect only on a table created anew.
+func existingTable(ctx context.Context, c *client.Client, want api.TableSpec) (string, error) {
+	got, err := c.DescribeTable(ctx, want.Name)
+	if err != nil {
+		return "", err
+	}
+	var diffs []string
+	differ := func(what, here, file string) {
+		if here != file {
+			diffs = append(diffs, fmt.Sprintf("%s %s here, %s in the file", what, here, file))
+		}
+	}
+	keyText := func(k *api.KeyAttr) string {
+		if k == nil {
+			return "none"
+		}
+		t := k.Type
+		if t == "" {
+			t = "S"
+		}
+		return k.Name + ":" + strings.ToUpper(t)
+	}
+	differ("partition key", keyText(&got.PartitionKey), keyText(&want.PartitionKey))
+	differ("sort key", keyText(got.SortKey), keyText(want.SortKey))
+	view := strings.ToUpper(want.StreamView)
+	if view == "" {
+		view = "NEW_AND_OLD_IMAGES"
+	}
+	differ("stream_view", got.StreamView, view)
+	if r, err := time.ParseDuration(cmp.Or(want.ChangeRetention, "24h")); err == nil {
+		if have, err := time.ParseDuration(got.ChangeRetention); err == nil && have != r {
+			differ("change_retention", got.ChangeRetention, r.String())
+		}
+	}
+	differ("change_history", got.ChangeHistory, strings.ToLower(cmp.Or(want.ChangeHistory, "all")))
+	if len(diffs) == 0 {
+		return "exists", nil
+	}
+	return "exists, but differs from the file (" + strings.Join(diffs, "; ") + "): tables are not updated; delete the table (or start from a new data directory) to create it as the file says", nil
 }

@@ -5,12 +5,14 @@
 package demo
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pricestream/pricestream/examples/fastsneakers"
@@ -58,7 +60,7 @@ func Start(ctx context.Context, cfg app.Config, logger *slog.Logger, setup func(
 		cancel()
 		return <-done
 	}
-	if err := p.apply(ctx, setup); err != nil {
+	if err := p.apply(ctx, logger, setup); err != nil {
 		return nil, errors.Join(err, p.Stop())
 	}
 	return p, nil
@@ -67,10 +69,10 @@ func Start(ctx context.Context, cfg app.Config, logger *slog.Logger, setup func(
 // Connect applies the scenario to a running server.
 func Connect(ctx context.Context, url string, c *client.Client, setup func(context.Context, *client.Client) error) (*Pipeline, error) {
 	p := &Pipeline{Client: c, URL: url, stop: func() error { return nil }}
-	return p, p.apply(ctx, setup)
+	return p, p.apply(ctx, nil, setup)
 }
 
-func (p *Pipeline) apply(ctx context.Context, setup func(context.Context, *client.Client) error) error {
+func (p *Pipeline) apply(ctx context.Context, logger *slog.Logger, setup func(context.Context, *client.Client) error) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		err := p.Client.Ready(ctx)
@@ -87,8 +89,16 @@ func (p *Pipeline) apply(ctx context.Context, setup func(context.Context, *clien
 		return err
 	}
 	storage := func(d apply.Document) bool { return d.Kind == "stream" || d.Kind == "table" }
-	if err := apply.Apply(ctx, p.Client, slices.DeleteFunc(slices.Clone(docs), func(d apply.Document) bool { return !storage(d) }), io.Discard); err != nil {
+	var out bytes.Buffer
+	if err := apply.Apply(ctx, p.Client, slices.DeleteFunc(slices.Clone(docs), func(d apply.Document) bool { return !storage(d) }), &out); err != nil {
 		return fmt.Errorf("demo: apply streams and tables: %w", err)
+	}
+	for line := range strings.Lines(out.String()) {
+		if logger != nil && strings.Contains(line, "differs from the file") {
+			// A data directory made by an earlier version of the
+			// scenario: say what it keeps.
+			logger.Warn("demo: " + strings.TrimSpace(line))
+		}
 	}
 	if setup != nil {
 		if err := setup(ctx, p.Client); err != nil {
