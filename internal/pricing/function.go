@@ -756,17 +756,20 @@ func (p *Pricer) unrecorded(r *trigger.Record, pid string, cur item.Item, seq it
 	if !ok || last.Type() != item.N || last.N().Cmp(seq) >= 0 {
 		return nil
 	}
-	if r.ReadAfter != "" {
-		after, err := seqNumber(r.ReadAfter)
-		if err != nil || last.N().Cmp(after) <= 0 {
-			return nil
-		}
-	}
 	p.handled.Lock()
 	done, ok := p.handled.m[pid]
 	p.handled.Unlock()
 	if ok && done == r.ReadAfter {
 		return nil
+	}
+	if r.ReadAfter != "" {
+		after, err := seqNumber(r.ReadAfter)
+		if err != nil || last.N().Cmp(after) <= 0 {
+			// Recorded before the checkpoint: nothing to do in this
+			// reading (and no need to parse the checkpoint again).
+			p.handle(pid, r.ReadAfter)
+			return nil
+		}
 	}
 	id := last.N().String()
 	if n := len(r.SequenceNumber); len(id) < n && !strings.ContainsAny(r.SequenceNumber, ".-eE") {
