@@ -438,7 +438,7 @@ type Along struct {
 // a.Feature set to a.Values[i], equal to what Predict answers for that
 // row; one variant answers them all, in one invocation of len(a.Values)
 // rows (the metrics count them as PredictBatch's). A tree model walks each
-// tree once for every value (see [AlongPredictor]). The shadow and the
+// tree once for all the values (see [AlongPredictor]). The shadow and the
 // capture, when they sample the request, get its rows spelled out. Neither
 // a.Row nor a.Values is kept or modified.
 //
