@@ -366,11 +366,7 @@ func existingTable(ctx context.Context, c *client.Client, want api.TableSpec) (s
 		if k == nil {
 			return "none"
 		}
-		t := k.Type
-		if t == "" {
-			t = "S"
-		}
-		return k.Name + ":" + strings.ToUpper(t)
+		return k.Name + ":" + strings.ToUpper(k.Type) // the type is required
 	}
 	differ("partition key", keyText(&got.PartitionKey), keyText(&want.PartitionKey))
 	differ("sort key", keyText(got.SortKey), keyText(want.SortKey))

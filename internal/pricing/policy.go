@@ -19,20 +19,6 @@ type Demand struct {
 	Batched bool
 }
 
-// DemandOf is a Demand that asks f for one price at a time.
-func DemandOf(f func(ctx context.Context, price float64) (float64, error)) Demand {
-	return Demand{Units: func(ctx context.Context, prices, units []float64) error {
-		for i, p := range prices {
-			u, err := f(ctx, p)
-			if err != nil {
-				return err
-			}
-			units[i] = u
-		}
-		return nil
-	}}
-}
-
 // Decision is the outcome of evaluating candidate prices.
 type Decision struct {
 	// Price is the chosen price (the current one when kept).

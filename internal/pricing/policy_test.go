@@ -11,6 +11,21 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// DemandOf is a Demand that asks f for one price at a time: the
+// policy's tests write demand curves per price.
+func DemandOf(f func(ctx context.Context, price float64) (float64, error)) Demand {
+	return Demand{Units: func(ctx context.Context, prices, units []float64) error {
+		for i, p := range prices {
+			u, err := f(ctx, p)
+			if err != nil {
+				return err
+			}
+			units[i] = u
+		}
+		return nil
+	}}
+}
+
 // linearDemand is units = a - b*price.
 func linearDemand(a, b float64) Demand {
 	return DemandOf(func(_ context.Context, p float64) (float64, error) { return a - b*p, nil })
