@@ -180,9 +180,12 @@ type Pricer struct {
 	// what ImageAttrs names of each features row.
 	project bool
 
-	// noPrecheck sends every decision through Modify (tests compare the
-	// two paths).
+	// noPrecheck makes every decision inside Modify, from the whole item
+	// (tests compare the two paths).
 	noPrecheck bool
+	// beforeApply, when set (by tests), runs between a price change's
+	// decision and its write.
+	beforeApply func()
 
 	// handled maps a product to the ReadAfter of the trigger's reading in
 	// which its last applied decision is known to be recorded (or to be
@@ -276,32 +279,6 @@ func changeTimes(cur item.Item) []time.Time {
 		}
 	}
 	return changes
-}
-
-// precheck decides, from the product's guardrail attributes alone, the
-// refusals by cooldown and changes per hour, which are most decisions: it
-// returns the reason, with rec's prices filled in, or "" when the decision
-// must go through Modify. A refusal it finds stands for the item as it is
-// by the time Modify would read it: a product's change times only grow
-// (each change comes at least a cooldown after the one before) and the
-// features rows of a product carry non-decreasing event times.
-func (p *Pricer) precheck(cur item.Item, rec *DecisionRecord, seq item.Number) string {
-	if cur == nil {
-		return ""
-	}
-	if last, ok := cur[attrDecision]; ok && last.Type() == item.N && last.N().Cmp(seq) >= 0 {
-		return "" // a replay: Modify tells whether it was applied
-	}
-	price, ok := num(cur, attrPrice)
-	if !ok || price <= 0 {
-		return ""
-	}
-	g := p.guardrails(cur)
-	why := g.Allow(rec.EventTime, changeTimes(cur))
-	if why != "" {
-		rec.OldPrice, rec.NewPrice, rec.MinPrice, rec.MaxPrice = price, price, g.MinPrice, g.MaxPrice
-	}
-	return why
 }
 
 var _ trigger.Function = (*Pricer)(nil)
@@ -631,74 +608,71 @@ func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Re
 	if err != nil {
 		return p.refuse(rec, ReasonNoProduct, err), again, nil
 	}
+	// A decision is made from the product's guardrail attributes and base
+	// price (decideAttrs), read without decoding the whole item: most are
+	// refused by the cooldown or keep the price, and those write nothing.
+	// Such a decision stands as one Modify would make: Modify reads the
+	// item as of the same point (this process's writes to it indexed), and
+	// writing nothing, it would not check that the item stayed so either.
+	// Only a change goes through Modify, which applies it when the item
+	// still holds the attributes it was decided from, and decides again
+	// from the whole item otherwise.
+	var (
+		dec       Decision
+		changes   []time.Time
+		predicted model.Prediction
+		written   bool
+		decided   item.Item // the attributes dec was decided from; nil: none yet
+	)
+	apply := true
 	if !p.noPrecheck {
-		// Most decisions are refused by the cooldown: decide those from
-		// the guardrail attributes, without decoding the whole item.
-		cur, err := products.GetAttrs(ctx, key, guardAttrs)
-		if err != nil {
+		var cur item.Item
+		if cur, err = products.GetAttrs(ctx, key, decideAttrs); err != nil {
 			return nil, again, err
 		}
 		again = p.unrecorded(r, rec.ProductID, cur, seq)
-		if why := p.precheck(cur, rec, seq); why != "" {
-			return p.refuse(rec, why, nil), again, nil
+		dec, changes, err = p.decide(ctx, pred, r, cur, rec, seq, &predicted)
+		if apply = err == nil && dec.Change; apply {
+			decided = cur
+			if p.beforeApply != nil {
+				p.beforeApply()
+			}
 		}
 	}
-	var dec Decision
-	var predicted model.Prediction
-	res, err := products.Modify(ctx, key, func(cur item.Item) (item.Item, error) {
-		if cur == nil {
-			return nil, &errRefused{ReasonNoProduct}
-		}
-		if again == nil {
-			again = p.unrecorded(r, rec.ProductID, cur, seq)
-		}
-		if last, ok := cur[attrDecision]; ok && last.Type() == item.N && last.N().Cmp(seq) >= 0 {
-			if last.N().Cmp(seq) == 0 {
-				rec.Action, rec.OldPrice, _ = "applied", 0, 0
-				rec.OldPrice, _ = num(cur, attrPrevious)
-				rec.NewPrice, _ = num(cur, attrPrice)
+	if apply {
+		var res *table.WriteResult
+		res, err = products.Modify(ctx, key, func(cur item.Item) (item.Item, error) {
+			if cur != nil && again == nil {
+				again = p.unrecorded(r, rec.ProductID, cur, seq)
 			}
-			return nil, errDuplicate
-		}
-		price, ok := num(cur, attrPrice)
-		if !ok || price <= 0 {
-			return nil, &errRefused{ReasonNoProduct}
-		}
-		base, _ := num(cur, attrBase)
-		g := p.guardrails(cur)
-		rec.OldPrice, rec.NewPrice, rec.MinPrice, rec.MaxPrice = price, price, g.MinPrice, g.MaxPrice
-		changes := changeTimes(cur)
-		if why := g.Allow(rec.EventTime, changes); why != "" {
-			return nil, &errRefused{why}
-		}
-		demand := p.demand(pred, row, r.Change.Projected, base, &predicted)
-		var derr error
-		if dec, derr = Decide(ctx, g, price, p.cfg.Candidates, p.cfg.MinGainPct, demand); derr != nil {
-			return nil, fmt.Errorf("%w: %v", errModel, derr)
-		}
-		if !dec.Change {
-			return cur, nil // nothing to store
-		}
-		if err := g.Check(price, dec.Price); err != nil {
-			p.metrics.violations.Inc()
-			return nil, &errRefused{ReasonBounds}
-		}
-		next := cur.Clone()
-		next[attrPrice] = priceValue(dec.Price)
-		next[attrPrevious] = priceValue(price)
-		rev, _ := num(cur, attrRevision)
-		next[attrRevision] = item.IntValue(int64(rev) + 1)
-		next[attrUpdatedAt] = item.IntValue(ceilMillis(rec.EventTime))
-		kept := []item.Value{}
-		for _, c := range changes {
-			if rec.EventTime.Sub(c) < time.Hour {
-				kept = append(kept, item.IntValue(c.UnixMilli()))
+			if decided == nil || !sameAttrs(cur, decided, decideAttrs) {
+				var err error
+				if dec, changes, err = p.decide(ctx, pred, r, cur, rec, seq, &predicted); err != nil {
+					return nil, err
+				}
+				if !dec.Change {
+					return cur, nil // nothing to store
+				}
 			}
-		}
-		next[attrChangeTimes] = item.ListValue(append(kept, item.IntValue(ceilMillis(rec.EventTime))))
-		next[attrDecision] = item.NumberValue(seq)
-		return next, nil
-	})
+			price, _ := num(cur, attrPrice)
+			next := cur.Clone()
+			next[attrPrice] = priceValue(dec.Price)
+			next[attrPrevious] = priceValue(price)
+			rev, _ := num(cur, attrRevision)
+			next[attrRevision] = item.IntValue(int64(rev) + 1)
+			next[attrUpdatedAt] = item.IntValue(ceilMillis(rec.EventTime))
+			kept := []item.Value{}
+			for _, c := range changes {
+				if rec.EventTime.Sub(c) < time.Hour {
+					kept = append(kept, item.IntValue(c.UnixMilli()))
+				}
+			}
+			next[attrChangeTimes] = item.ListValue(append(kept, item.IntValue(ceilMillis(rec.EventTime))))
+			next[attrDecision] = item.NumberValue(seq)
+			return next, nil
+		})
+		written = err == nil && res.Written
+	}
 	var refused *errRefused
 	switch {
 	case errors.Is(err, errDuplicate):
@@ -720,7 +694,7 @@ func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Re
 	p.metrics.decisionSeconds.Observe(committed.Sub(start).Seconds())
 	rec.Model, rec.ModelVersion, rec.Variant, rec.Fallback = predicted.Model, predicted.Version, predicted.Variant, predicted.Fallback
 	rec.ExpectedUnits, rec.ExpectedRevenue, rec.CurrentRevenue = dec.Units, dec.Revenue, dec.CurrentRevenue
-	if !res.Written {
+	if !written {
 		rec.Action, rec.Reason = "kept", dec.Reason
 		p.metrics.decisions.WithLabelValues("kept", dec.Reason).Inc()
 		return rec, again, nil
@@ -737,6 +711,68 @@ func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Re
 }
 
 var errModel = errors.New("pricing: model")
+
+// decideAttrs are the products' attributes a decision reads: the
+// guardrails' and the base price the price ratio is taken to.
+var decideAttrs = append(slices.Clone(guardAttrs), attrBase)
+
+// decide decides on the product as cur shows it (the whole item, or its
+// decideAttrs; nil when missing), filling in rec's prices and bounds: the
+// decision and the product's change times of the last hour, or
+// errDuplicate (the row's decision was made already; rec says so when it
+// was applied), an *errRefused or an errModel.
+func (p *Pricer) decide(ctx context.Context, pred Predictor, r *trigger.Record, cur item.Item, rec *DecisionRecord, seq item.Number, predicted *model.Prediction) (Decision, []time.Time, error) {
+	if cur == nil {
+		return Decision{}, nil, &errRefused{ReasonNoProduct}
+	}
+	if last, ok := cur[attrDecision]; ok && last.Type() == item.N && last.N().Cmp(seq) >= 0 {
+		if last.N().Cmp(seq) == 0 {
+			rec.Action = "applied"
+			rec.OldPrice, _ = num(cur, attrPrevious)
+			rec.NewPrice, _ = num(cur, attrPrice)
+		}
+		return Decision{}, nil, errDuplicate
+	}
+	price, ok := num(cur, attrPrice)
+	if !ok || price <= 0 {
+		return Decision{}, nil, &errRefused{ReasonNoProduct}
+	}
+	base, _ := num(cur, attrBase)
+	g := p.guardrails(cur)
+	rec.OldPrice, rec.NewPrice, rec.MinPrice, rec.MaxPrice = price, price, g.MinPrice, g.MaxPrice
+	changes := changeTimes(cur)
+	if why := g.Allow(rec.EventTime, changes); why != "" {
+		return Decision{}, nil, &errRefused{why}
+	}
+	demand := p.demand(pred, r.Change.NewImage, r.Change.Projected, base, predicted)
+	dec, err := Decide(ctx, g, price, p.cfg.Candidates, p.cfg.MinGainPct, demand)
+	if err != nil {
+		return Decision{}, nil, fmt.Errorf("%w: %v", errModel, err)
+	}
+	if dec.Change {
+		if err := g.Check(price, dec.Price); err != nil {
+			p.metrics.violations.Inc()
+			return Decision{}, nil, &errRefused{ReasonBounds}
+		}
+	}
+	return dec, changes, nil
+}
+
+// sameAttrs reports whether a and b hold the same values of the named
+// attributes (or both lack them).
+func sameAttrs(a, b item.Item, names []string) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	for _, n := range names {
+		v, okA := a[n]
+		w, okB := b[n]
+		if okA != okB || okA && !item.Equal(v, w) {
+			return false
+		}
+	}
+	return true
+}
 
 // unrecorded returns the record of the product's last applied decision,
 // built from what the product remembers, when it may not have been

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"strconv"
 	"sync"
@@ -325,6 +326,62 @@ func TestPricingConcurrentWritersNeverLoseUpdates(t *testing.T) {
 	rev, _ := num(it, "price_revision")
 	require.Equal(t, float64(applied), rev, "every applied change counted once")
 	require.Positive(t, applied)
+}
+
+// A price change is decided from the product's guardrail attributes and
+// applied by Modify only when the product still holds them: a write that
+// changes one of them between the decision and its write (an operator's
+// price) has the decision made again from the product as it is then; one
+// that changes another attribute (a merchandiser's name) neither moves the
+// decision nor is lost.
+func TestPricingDecidesAgainWhenProductChanged(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name   string
+		change item.Item // set on the product between decision and write
+		old    float64   // the price the change is decided from
+		want   float64   // the price after it
+	}{
+		// Demand 200 - p: from 120 the best price within a 10% step is
+		// 108; from 150 it is 135.
+		{name: "price", change: item.Item{"price": priceValue(150)}, old: 150, want: 135},
+		{name: "other", change: item.Item{"name": item.StringValue("Runner 2")}, old: 120, want: 108},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := start(t, Config{Cooldown: time.Minute, MaxStepPct: 10, MinGainPct: 0.01})
+			f.product(t, "shoe", 120, 60, 200)
+			ran := 0
+			f.pricer.beforeApply = func() {
+				ran++
+				_, err := f.products.Modify(context.Background(), mustKey(t, f.products, "shoe"), func(cur item.Item) (item.Item, error) {
+					next := cur.Clone()
+					maps.Copy(next, tc.change)
+					next["price_revision"] = item.IntValue(7)
+					return next, nil
+				})
+				require.NoError(t, err)
+			}
+			f.invoke(t, f.row("shoe", 0, t0))
+			require.Equal(t, 1, ran, "the change was decided before its write")
+
+			ds := f.decisions(t)
+			require.Len(t, ds, 1)
+			require.Equal(t, "applied", ds[0].Action)
+			require.Equal(t, tc.old, ds[0].OldPrice)
+			require.Equal(t, tc.want, ds[0].NewPrice)
+			it, err := f.products.Get(context.Background(), mustKey(t, f.products, "shoe"), table.GetOptions{Consistent: true})
+			require.NoError(t, err)
+			price, _ := num(it, "price")
+			rev, _ := num(it, "price_revision")
+			require.Equal(t, tc.want, price)
+			require.Equal(t, 8.0, rev, "the write between counted, and the change once")
+			for name, v := range tc.change {
+				if name != "price" {
+					require.True(t, item.Equal(v, it[name]), "%s kept: %v", name, it[name])
+				}
+			}
+		})
+	}
 }
 
 // TestPricingConcurrentProducts prices a batch of interleaved rows of
