@@ -64,6 +64,7 @@ type durability struct {
 	rounds atomic.Uint64 // syncs run
 	waits  atomic.Uint64 // writes that waited for one
 	asyncs atomic.Uint64 // fsyncs made asynchronously
+	lists  atomic.Uint64 // syncs that listed a stream's directory (not the common case)
 
 	// beforeSync, when set (by tests), runs before each sync's fsyncs.
 	beforeSync func(stream string)
@@ -236,6 +237,7 @@ func (s *streamSync) fsync() error {
 		}
 	}
 	s.closeCur()
+	s.d.lists.Add(1)
 	info, err := os.Stat(s.dir)
 	if err == nil && (s.dirInfo == nil || !os.SameFile(info, s.dirInfo)) {
 		s.synced = -1 // the stream is new, or was deleted and made again

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pricestream/pricestream/internal/cputime"
 	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/engine/enginetest"
 )
@@ -117,6 +118,38 @@ func TestEngineDurableSyncsNewBlocks(t *testing.T) {
 	require.Greater(t, blockCount(t, dir), 1)
 }
 
+// A sync after writes that stayed in the block the last sync saw fsyncs
+// that block without listing the directory; one after a new block lists it.
+func TestEngineDurableSameBlockNoListing(t *testing.T) {
+	e := enginetest.Start(t)
+	ctx := context.Background()
+	_, err := e.JetStream().CreateStream(ctx, jetstream.StreamConfig{Name: "s", Subjects: []string{"s.>"}, MaxBytes: 100_000})
+	require.NoError(t, err)
+	dir := msgsDir(t, e, "s")
+	data := make([]byte, 100)
+	publish := func(i int) {
+		t.Helper()
+		_, err := e.PublishExpect(ctx, e.Conn(), "s."+strconv.Itoa(i), data, 0)
+		require.NoError(t, err)
+	}
+	publish(0)
+	before, blocks := engine.DirectoryListings(e), blockCount(t, dir)
+	for i := 1; i <= 50; i++ { // 5 KB: within the first 32 KB block
+		publish(i)
+		require.Equal(t, []string{newestBlock(t, dir)}, engine.SyncedFiles(e, "s"))
+	}
+	require.Equal(t, blocks, blockCount(t, dir))
+	require.Equal(t, before, engine.DirectoryListings(e), "syncs of the same block listed the directory")
+
+	big := make([]byte, 10_000)
+	for i := 0; blockCount(t, dir) == blocks; i++ {
+		_, err := e.PublishExpect(ctx, e.Conn(), "s.big"+strconv.Itoa(i), big, 0)
+		require.NoError(t, err)
+	}
+	require.Greater(t, engine.DirectoryListings(e), before, "a new block was found by listing")
+	require.Contains(t, engine.SyncedFiles(e, "s"), newestBlock(t, dir))
+}
+
 // Without group commit (an interval, or the server's own per-message
 // fsync) there is nothing to wait for.
 func TestEngineDurableOnlyWithAlways(t *testing.T) {
@@ -195,6 +228,27 @@ func BenchmarkEngineDurablePublish(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkEngineDurableSequential: one writer, each write waiting for its
+// own group sync (as the small writes of a lightly loaded pipeline do):
+// the process's CPU per write (engine, client and the sync's file system
+// calls) beside the time.
+//
+//	go test -run '^$' -bench EngineDurableSequential -benchtime 3000x -count 6 ./internal/engine/
+func BenchmarkEngineDurableSequential(b *testing.B) {
+	e := enginetest.Start(b)
+	ctx := context.Background()
+	_, err := e.JetStream().CreateStream(ctx, jetstream.StreamConfig{Name: "q", Subjects: []string{"q.>"}})
+	require.NoError(b, err)
+	data := make([]byte, 200)
+	cpu0 := cputime.Process()
+	for i := 0; b.Loop(); i++ {
+		if _, err := e.PublishExpect(ctx, e.Conn(), "q."+strconv.Itoa(i), data, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(cputime.Process()-cpu0)/1e3/float64(b.N), "cpu-µs/op")
 }
 
 // With fsync always, the group syncs fsync asynchronously where the kernel

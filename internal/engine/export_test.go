@@ -26,3 +26,7 @@ func UseSyscallFsync(e *Engine) {
 
 // AsyncFsyncAvailable says whether e's group syncs fsync asynchronously.
 func AsyncFsyncAvailable(e *Engine) bool { return e.dur.aio != nil }
+
+// DirectoryListings returns how many of e's group syncs listed a stream's
+// directory to find its blocks.
+func DirectoryListings(e *Engine) uint64 { return e.dur.lists.Load() }
