@@ -10,10 +10,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sys/unix"
 )
 
 // Group commit of the embedded server's writes.
@@ -149,8 +151,13 @@ type streamSync struct {
 	dirInfo os.FileInfo // the directory the last sync saw
 	blkInfo os.FileInfo // and that block
 	cur     *os.File    // that block, open, for the next sync
+	dirf    *os.File    // the directory, open with cur, to look blocks up in
+	blkID   fileID      // cur's device and inode
 	files   []string    // the files the last sync fsynced (for tests)
 }
+
+// fileID is what identifies a file: its device and inode.
+type fileID struct{ dev, ino uint64 }
 
 type syncRound struct {
 	done    chan struct{} // closed when the round's fsyncs are done
@@ -223,18 +230,14 @@ func (s *streamSync) fsync() error {
 	if s.name == allStreams {
 		return syncFS(s.dir)
 	}
-	if s.cur != nil {
+	if s.cur != nil && s.sameBlocks() {
 		// The common case: no block since the last sync, which is still
 		// the same file: fdatasync it, without listing the directory.
-		_, nerr := os.Stat(s.block(s.synced + 1))
-		bi, cerr := os.Stat(s.block(s.synced))
-		if errors.Is(nerr, os.ErrNotExist) && cerr == nil && os.SameFile(bi, s.blkInfo) {
-			if err := s.d.fsyncFile(s.cur, true); err != nil {
-				return fmt.Errorf("engine: fsync stream %q: %w", s.name, err)
-			}
-			s.files = append(s.files[:0], s.cur.Name())
-			return nil
+		if err := s.d.fsyncFile(s.cur, true); err != nil {
+			return fmt.Errorf("engine: fsync stream %q: %w", s.name, err)
 		}
+		s.files = append(s.files[:0], s.cur.Name())
+		return nil
 	}
 	s.closeCur()
 	s.d.lists.Add(1)
@@ -302,7 +305,14 @@ func (s *streamSync) fsync() error {
 		bi = nil // removed since: the next sync syncs every block
 	} else if f, err := os.Open(s.block(highest)); err == nil {
 		if fi, err := f.Stat(); err == nil && os.SameFile(fi, bi) {
-			s.cur = f
+			s.cur, s.blkID = f, idOf(fi)
+			if d, err := os.Open(s.dir); err == nil {
+				if di, err := d.Stat(); err == nil && os.SameFile(di, info) {
+					s.dirf = d
+				} else {
+					d.Close()
+				}
+			}
 		} else {
 			f.Close()
 		}
@@ -311,11 +321,45 @@ func (s *streamSync) fsync() error {
 	return nil
 }
 
-// closeCur closes the block kept open for the next sync, if any.
+// sameBlocks reports that the stream has no block after the one the last
+// sync saw newest, which is still the file kept open (cur): two lookups of
+// one name each in the directory kept open with it. Looking the blocks up
+// by their whole paths (os.Stat) walked the eight directories above them
+// each time and allocated: in CPU profiles of the pipeline, more CPU than
+// the fsync's own system calls (36 µs a sync at 10,000 events/s).
+func (s *streamSync) sameBlocks() bool {
+	if s.dirf == nil {
+		return false
+	}
+	fd := int(s.dirf.Fd())
+	var st unix.Stat_t
+	if err := unix.Fstatat(fd, blockName(s.synced+1), &st, 0); err != unix.ENOENT {
+		return false // a new block, or a failed lookup: list the directory
+	}
+	if err := unix.Fstatat(fd, blockName(s.synced), &st, 0); err != nil {
+		return false
+	}
+	return fileID{dev: uint64(st.Dev), ino: st.Ino} == s.blkID
+}
+
+// idOf returns the device and inode of a file as the system described it.
+func idOf(fi os.FileInfo) fileID {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return fileID{dev: uint64(st.Dev), ino: st.Ino}
+	}
+	return fileID{}
+}
+
+// closeCur closes the block kept open for the next sync, and its
+// directory, if any.
 func (s *streamSync) closeCur() {
 	if s.cur != nil {
 		s.cur.Close()
 		s.cur = nil
+	}
+	if s.dirf != nil {
+		s.dirf.Close()
+		s.dirf = nil
 	}
 }
 
@@ -331,7 +375,10 @@ func (d *durability) close() {
 	}
 }
 
-func (s *streamSync) block(i int) string { return filepath.Join(s.dir, strconv.Itoa(i)+".blk") }
+func (s *streamSync) block(i int) string { return filepath.Join(s.dir, blockName(i)) }
+
+// blockName is the file name of block i.
+func blockName(i int) string { return strconv.Itoa(i) + ".blk" }
 
 // allStreams names the syncer of [Engine.SyncAll].
 const allStreams = "\x00all"
