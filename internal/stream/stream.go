@@ -141,6 +141,35 @@ type Appending struct {
 // again). entries must not be modified until Wait has returned their
 // results.
 func (s *Stream) Submit(entries []Entry) (*Appending, error) {
+	return s.submit(entries, false)
+}
+
+// SubmitNoSync is [Stream.Submit] for records that need not be fsynced
+// before their results say stored, under the engine's fsync-always
+// policy: the writer that takes them makes them durable only if a record
+// waiting to be fsynced shares their batch, and [Stream.Sync] makes them
+// durable later. It is for writers that can write again what a crash of
+// the machine loses before they sync (a trigger function whose records
+// are synced before its trigger's checkpoint passes their rows); readers
+// see the records as soon as they are stored either way.
+func (s *Stream) SubmitNoSync(entries []Entry) (*Appending, error) {
+	return s.submit(entries, true)
+}
+
+// Sync returns once every record stored in the stream so far is
+// fsynced: one group sync per partition, shared with the partition's
+// other writers waiting at the same time. It returns at once when the
+// engine does not fsync before acknowledging.
+func (s *Stream) Sync(ctx context.Context) error {
+	for part, name := range s.jsNames {
+		if err := s.m.eng.Durable(ctx, name); err != nil {
+			return fmt.Errorf("stream %q partition %d: sync: %w", s.name, part, err)
+		}
+	}
+	return nil
+}
+
+func (s *Stream) submit(entries []Entry, noSync bool) (*Appending, error) {
 	start := time.Now()
 	if len(entries) == 0 {
 		return &Appending{s: s}, nil
@@ -165,7 +194,7 @@ func (s *Stream) Submit(entries []Entry) (*Appending, error) {
 		bytes += len(e.Data) + len(e.PartitionKey)
 	}
 	arrival := start.UnixNano()
-	req := &request{results: make([]Result, len(entries)), done: make(chan struct{})}
+	req := &request{results: make([]Result, len(entries)), done: make(chan struct{}), noSync: noSync}
 	pend := make([]*pending, len(s.ranges))
 	active := 0
 	for p, c := range counts {
@@ -234,6 +263,7 @@ type request struct {
 	results []Result
 	left    atomic.Int32 // partitions not yet complete
 	done    chan struct{}
+	noSync  bool // stored is enough (SubmitNoSync)
 }
 
 // pending is a request's records for one partition, queued at its writer.
@@ -388,7 +418,11 @@ func (w *partWriter) write() {
 			w.recs = append(w.recs, &sg.p.recs[i])
 		}
 	}
-	seq, err := w.publish()
+	durable := false // a batch of SubmitNoSync records alone is not fsynced
+	for _, sg := range w.segs {
+		durable = durable || !sg.p.req.noSync
+	}
+	seq, err := w.publish(durable)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			m.forget(w.s)
@@ -420,8 +454,9 @@ func (w *partWriter) write() {
 
 // publish writes w.recs as one batch, conditional on the partition's last
 // batch being the one this writer knows, so that record offsets stay exact
-// when another process writes the same partition.
-func (w *partWriter) publish() (uint64, error) {
+// when another process writes the same partition; with durable, it returns
+// once the batch is fsynced under the fsync-always policy.
+func (w *partWriter) publish(durable bool) (uint64, error) {
 	m := w.s.m
 	deadline := time.Now().Add(m.cfg.WriteTimeout)
 	for attempt := 0; ; attempt++ {
@@ -433,7 +468,13 @@ func (w *partWriter) publish() (uint64, error) {
 		w.buf = appendBatch(w.buf[:0], w.offset, w.recs)
 		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.WriteTimeout)
 		t0 := time.Now()
-		seq, err := m.eng.PublishExpect(ctx, m.nc, w.subject, w.buf, w.lastSeq)
+		var seq uint64
+		var err error
+		if durable {
+			seq, err = m.eng.PublishExpect(ctx, m.nc, w.subject, w.buf, w.lastSeq)
+		} else {
+			seq, err = engine.PublishExpect(ctx, m.nc, w.subject, w.buf, w.lastSeq)
+		}
 		cancel()
 		if err == nil {
 			m.metrics.writeSeconds.Observe(time.Since(t0).Seconds())

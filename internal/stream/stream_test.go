@@ -580,3 +580,46 @@ func TestStreamCloseRefusesAppends(t *testing.T) {
 	require.NoError(t, err)
 	require.ErrorIs(t, res[0].Err, stream.ErrClosed)
 }
+
+// Records submitted with SubmitNoSync are stored (and read) without
+// waiting for a group sync; a batch that also holds a record waiting to
+// be fsynced is fsynced; Sync makes them durable, one sync per
+// partition.
+func TestStreamSubmitNoSync(t *testing.T) {
+	e := enginetest.Start(t) // fsync always
+	ctx := context.Background()
+	m := newManager(t, e, nil)
+	_, err := m.Create(ctx, stream.Spec{Name: "decisions", Partitions: 2})
+	require.NoError(t, err)
+	s, err := m.Open(ctx, "decisions")
+	require.NoError(t, err)
+	_, waits0 := e.SyncStats()
+
+	es := entries(20, func(i int) string { return "k" + strconv.Itoa(i) })
+	a, err := s.SubmitNoSync(es)
+	require.NoError(t, err)
+	res, err := a.Wait(ctx)
+	require.NoError(t, err)
+	for i, r := range res {
+		require.NoError(t, r.Err, "record %d", i)
+	}
+	_, waits := e.SyncStats()
+	require.Equal(t, waits0, waits, "no write waited for a sync")
+	var read int
+	for part := range s.Partitions() {
+		r, err := s.Read(ctx, part, stream.Position{}, stream.ReadOptions{MaxRecords: 100})
+		require.NoError(t, err)
+		read += len(r.Records)
+	}
+	require.Equal(t, len(es), read, "stored records are read before they are synced")
+
+	require.NoError(t, s.Sync(ctx))
+	_, waits = e.SyncStats()
+	require.Equal(t, waits0+uint64(s.Partitions()), waits, "one sync per partition")
+
+	// An Append (fsynced before it returns) waits for a sync as ever.
+	_, err = s.Append(ctx, entries(1, func(int) string { return "k0" }))
+	require.NoError(t, err)
+	_, after := e.SyncStats()
+	require.Greater(t, after, waits)
+}
