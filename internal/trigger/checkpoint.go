@@ -98,6 +98,9 @@ type committer struct {
 	part     int
 	interval time.Duration // least time between two writes
 	onError  func(error)
+	// sync, when set (the function is a Syncer), makes the outputs of the
+	// batches a checkpoint passes durable before it is written.
+	sync func(ctx context.Context) error
 
 	mu struct {
 		sync.Mutex
@@ -107,8 +110,8 @@ type committer struct {
 	wake chan struct{} // capacity 1
 }
 
-func newCommitter(cps *checkpoints, trigger string, part int, interval time.Duration, onError func(error)) *committer {
-	return &committer{cps: cps, trigger: trigger, part: part, interval: interval, onError: onError, wake: make(chan struct{}, 1)}
+func newCommitter(cps *checkpoints, trigger string, part int, interval time.Duration, sync func(context.Context) error, onError func(error)) *committer {
+	return &committer{cps: cps, trigger: trigger, part: part, interval: interval, sync: sync, onError: onError, wake: make(chan struct{}, 1)}
 }
 
 // set makes cp the checkpoint to write next. It does not block.
@@ -179,13 +182,22 @@ func (c *committer) flush(ctx context.Context) error {
 	if cp == nil {
 		return nil
 	}
-	cp.Committed = time.Now().UTC()
-	if err := c.cps.put(ctx, c.trigger, c.part, *cp); err != nil {
+	keep := func() {
 		c.mu.Lock()
 		if c.mu.next == nil {
 			c.mu.next = cp
 		}
 		c.mu.Unlock()
+	}
+	if c.sync != nil {
+		if err := c.sync(ctx); err != nil {
+			keep()
+			return fmt.Errorf("sync the function's outputs: %w", err)
+		}
+	}
+	cp.Committed = time.Now().UTC()
+	if err := c.cps.put(ctx, c.trigger, c.part, *cp); err != nil {
+		keep()
 		return err
 	}
 	c.mu.Lock()

@@ -159,3 +159,114 @@ func TestTriggerCompleteFailureRedelivers(t *testing.T) {
 	require.Equal(t, 10.0, counterValue(t, e, "pricestream_trigger_records_processed_total"),
 		"a record counts as processed once, when its batch completed")
 }
+
+// syncer is a Go function whose completions store without syncing: it
+// counts the records completed and, at each Sync, how many were then.
+type syncer struct {
+	rec *recorder
+
+	mu        sync.Mutex
+	completed int   // records whose batch completed
+	synced    int   // completed at the last Sync that succeeded
+	syncs     int   // Syncs that succeeded
+	failing   bool  // Sync fails
+	failures  int   // Syncs that failed
+	invokes   int   // invocations
+	order     []int // completed counts at each successful Sync
+}
+
+func (s *syncer) Invoke(ctx context.Context, b *trigger.Batch) (trigger.Response, error) {
+	if _, err := s.rec.Invoke(ctx, b); err != nil {
+		return trigger.Response{}, err
+	}
+	n := len(b.Records)
+	s.mu.Lock()
+	s.invokes++
+	s.mu.Unlock()
+	return trigger.Response{Complete: func(context.Context) error {
+		s.mu.Lock()
+		s.completed += n
+		s.mu.Unlock()
+		return nil
+	}}, nil
+}
+
+func (s *syncer) Sync(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failing {
+		s.failures++
+		return errors.New("disk gone")
+	}
+	s.synced, s.syncs = s.completed, s.syncs+1
+	s.order = append(s.order, s.completed)
+	return nil
+}
+
+func (s *syncer) state() (synced, syncs, failures, invokes int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.synced, s.syncs, s.failures, s.invokes
+}
+
+// A function that stores its outputs without syncing them (a Syncer) is
+// synced before each checkpoint is committed: a checkpoint never passes
+// more records than the last sync covered, syncs come at most once per
+// commit, not once per batch, and while Sync fails the checkpoint stays.
+func TestTriggerSyncsFunctionBeforeCheckpoint(t *testing.T) {
+	e := newEnv(t)
+	s := e.createStream("clicks", 1)
+	fn := &syncer{rec: &recorder{}}
+	require.NoError(t, e.fns.Register("fn", fn))
+	e.apply("name: synced\nsource: stream:clicks\nfunction: go:fn\nbatch_size: 1\n")
+	checkpointAt := func() int { // records the committed checkpoint passes
+		cp, ok, err := e.m.CommittedCheckpoint(context.Background(), "synced", 0)
+		require.NoError(t, err)
+		if !ok {
+			return 0
+		}
+		for i, ev := range fn.rec.snapshot() {
+			if ev.Seq == cp.SequenceNumber {
+				return i + 1
+			}
+		}
+		t.Fatalf("checkpoint %s names no record delivered", cp.SequenceNumber)
+		return 0
+	}
+
+	e.put(s, 40, 1, func(int) string { return "k" }, dataN)
+	waitFor(t, 10*time.Second, func() error {
+		if at := checkpointAt(); at != 40 {
+			return fmt.Errorf("checkpoint passes %d records", at)
+		}
+		return nil
+	})
+	synced, syncs, _, invokes := fn.state()
+	require.Equal(t, 40, synced, "the last sync covered every record the checkpoint passes")
+	require.Positive(t, syncs)
+	require.Less(t, syncs, invokes, "syncs coalesce with the commits")
+
+	fn.mu.Lock()
+	fn.failing = true
+	fn.mu.Unlock()
+	e.put(s, 10, 1, func(int) string { return "k" }, func(i int) string { return dataN(40 + i) })
+	waitFor(t, 10*time.Second, func() error {
+		if _, _, failures, _ := fn.state(); failures < 2 {
+			return fmt.Errorf("%d failed syncs", failures)
+		}
+		return nil
+	})
+	require.Equal(t, 40, checkpointAt(), "no checkpoint past records not synced")
+
+	fn.mu.Lock()
+	fn.failing = false
+	fn.mu.Unlock()
+	waitFor(t, 10*time.Second, func() error {
+		if at := checkpointAt(); at != 50 {
+			return fmt.Errorf("checkpoint passes %d records", at)
+		}
+		return nil
+	})
+	synced, _, _, _ = fn.state()
+	require.Equal(t, 50, synced)
+}

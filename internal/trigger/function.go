@@ -20,6 +20,19 @@ type Function interface {
 	Invoke(ctx context.Context, b *Batch) (Response, error)
 }
 
+// Syncer is an optional capability of a Go [Function] whose
+// [Response.Complete] returns once what the invocation wrote is stored but
+// not yet fsynced (records submitted with stream.Stream.SubmitNoSync): the
+// runner calls Sync before it commits a checkpoint, so that no checkpoint
+// passes rows whose outputs a crash of the machine could lose. One Sync
+// covers every batch completed before it; an error leaves the checkpoint
+// uncommitted, to be tried again like a failed commit. Checkpoints are
+// committed at most once per commit_interval, so a function syncs that
+// often, not once per batch.
+type Syncer interface {
+	Sync(ctx context.Context) error
+}
+
 // ImageProjector is an optional capability of a [Function]: on a table's
 // change stream, a function that implements it gets in each change's
 // NewImage and OldImage only the top-level attributes ImageAttrs names

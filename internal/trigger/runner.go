@@ -97,7 +97,11 @@ func newRunner(def *Definition, src Source, part int, fn Function, filters Filte
 		r.srcCreated = c.Created().UnixNano()
 	}
 	name := spec.Name
-	r.commit = newCommitter(cps, name, part, cfg.CommitInterval, func(err error) {
+	var sync func(context.Context) error
+	if s, ok := fn.(Syncer); ok {
+		sync = s.Sync
+	}
+	r.commit = newCommitter(cps, name, part, cfg.CommitInterval, sync, func(err error) {
 		r.logger.Warn("checkpoint commit failed; retrying", "err", err)
 	})
 	r.status.set("starting", nil)
