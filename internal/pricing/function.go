@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gojson "github.com/goccy/go-json"
@@ -186,6 +187,9 @@ type Pricer struct {
 	// beforeApply, when set (by tests), runs between a price change's
 	// decision and its write.
 	beforeApply func()
+
+	// unsynced counts the decision records stored and not yet synced.
+	unsynced atomic.Int64
 
 	// handled maps a product to the ReadAfter of the trigger's reading in
 	// which its last applied decision is known to be recorded (or to be
@@ -934,12 +938,42 @@ func (p *Pricer) record(changes *stream.Stream, recs []*DecisionRecord) (*stream
 		}
 		entries[i] = stream.Entry{PartitionKey: rec.ProductID, Data: b}
 	}
-	a, err := changes.Submit(entries)
+	a, err := changes.SubmitNoSync(entries)
 	if err != nil {
 		p.logger.Warn("decisions not recorded; the trigger retries", "count", len(recs), "first", recs[0].DecisionID, "err", err)
 	}
 	return a, err
 }
+
+// Sync makes the decision records stored so far durable
+// (trigger.Syncer). The records go to price_changes without waiting for an
+// fsync each (SubmitNoSync): the reprice trigger calls Sync before it
+// commits a checkpoint, at most once per commit interval, so a checkpoint
+// never passes rows whose records a crash of the machine could lose, and
+// the disk syncs price_changes a few times a second instead of once per
+// batch. A crash loses at most records of rows after the checkpoint,
+// which the trigger delivers again: their decisions are made again, or
+// recorded again if they were applied (see unrecorded). The price writes
+// themselves are fsynced before they count as made.
+func (p *Pricer) Sync(ctx context.Context) error {
+	n := p.unsynced.Load() // records stored before the sync starts
+	if n == 0 {
+		return nil
+	}
+	p.mu.Lock()
+	changes := p.changes
+	p.mu.Unlock()
+	if changes == nil {
+		return nil
+	}
+	if err := changes.Sync(ctx); err != nil {
+		return fmt.Errorf("pricing: sync decision records: %w", err)
+	}
+	p.unsynced.Add(-n)
+	return nil
+}
+
+var _ trigger.Syncer = (*Pricer)(nil)
 
 // recorded waits for the decisions record submitted to be stored.
 func (p *Pricer) recorded(ctx context.Context, a *stream.Appending, recs []*DecisionRecord) error {
@@ -951,6 +985,9 @@ func (p *Pricer) recorded(ctx context.Context, a *stream.Appending, recs []*Deci
 				break
 			}
 		}
+	}
+	if err == nil {
+		p.unsynced.Add(int64(len(recs)))
 	}
 	if err != nil && ctx.Err() == nil {
 		p.logger.Warn("decisions not recorded; the trigger delivers their rows again", "count", len(recs), "first", recs[0].DecisionID, "err", err)

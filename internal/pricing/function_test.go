@@ -468,3 +468,27 @@ func TestPricingPrecheckMatchesModify(t *testing.T) {
 	require.Contains(t, reasons, "refused:cooldown")
 	require.Contains(t, reasons, "refused:max_changes_per_hour")
 }
+
+// Decision records are stored without an fsync each; Sync (called by the
+// trigger before it commits a checkpoint) makes them durable, and does
+// nothing when no record was stored since the last one.
+func TestPricingSyncsRecordsOnDemand(t *testing.T) {
+	f := start(t, Config{Cooldown: time.Hour})
+	f.product(t, "shoe", 120, 60, 200)
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	f.invoke(t, f.row("shoe", 0, t0)) // applied: the price write is fsynced
+	require.NoError(t, f.pricer.Sync(context.Background()))
+
+	_, waits := f.eng.SyncStats()
+	f.invoke(t, f.row("shoe", 0, t0.Add(time.Minute)), f.row("shoe", 0, t0.Add(2*time.Minute))) // refused: cooldown
+	require.Len(t, f.decisions(t), 3, "the records are stored")
+	_, after := f.eng.SyncStats()
+	require.Equal(t, waits, after, "no record waited for an fsync")
+
+	require.NoError(t, f.pricer.Sync(context.Background()))
+	_, synced := f.eng.SyncStats()
+	require.Equal(t, after+uint64(f.changes.Partitions()), synced, "one sync per partition of price_changes")
+	require.NoError(t, f.pricer.Sync(context.Background()))
+	_, again := f.eng.SyncStats()
+	require.Equal(t, synced, again, "nothing stored since: no sync")
+}
