@@ -181,9 +181,9 @@ type Pricer struct {
 	// what ImageAttrs names of each features row.
 	project bool
 
-	// noPrecheck makes every decision inside Modify, from the whole item
+	// inModify makes every decision inside Modify, from the whole item
 	// (tests compare the two paths).
-	noPrecheck bool
+	inModify bool
 	// beforeApply, when set (by tests), runs between a price change's
 	// decision and its write.
 	beforeApply func()
@@ -629,7 +629,7 @@ func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Re
 		decided   item.Item // the attributes dec was decided from; nil: none yet
 	)
 	apply := true
-	if !p.noPrecheck {
+	if !p.inModify {
 		var cur item.Item
 		if cur, err = products.GetAttrs(ctx, key, decideAttrs); err != nil {
 			return nil, again, err

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -428,15 +430,16 @@ func TestPricingConcurrentProducts(t *testing.T) {
 	}
 }
 
-// The refusals decided from the guardrail attributes alone (precheck) are
-// the decisions Modify would have made: the same sequence of rows (applied,
-// refused by the cooldown and by the changes per hour, kept, replayed)
-// gives the same records and prices with the pre-check as without it.
-func TestPricingPrecheckMatchesModify(t *testing.T) {
+// The decisions made from the product's guardrail attributes (outside
+// Modify) are the decisions Modify would have made from the whole item: the
+// same sequence of rows (applied, refused by the cooldown and by the
+// changes per hour, kept, replayed) gives the same records and prices
+// either way.
+func TestPricingDecidesAsModifyWould(t *testing.T) {
 	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	run := func(noPrecheck bool) ([]DecisionRecord, float64) {
+	run := func(inModify bool) ([]DecisionRecord, float64) {
 		f := start(t, Config{Cooldown: time.Minute, MaxChangesPerHour: 3, MaxStepPct: 10, MinGainPct: 0.01})
-		f.pricer.noPrecheck = noPrecheck
+		f.pricer.inModify = inModify
 		f.product(t, "shoe", 120, 60, 200)
 		var replay *trigger.Record
 		for i, step := range []struct {
@@ -467,6 +470,8 @@ func TestPricingPrecheckMatchesModify(t *testing.T) {
 	}
 	require.Contains(t, reasons, "refused:cooldown")
 	require.Contains(t, reasons, "refused:max_changes_per_hour")
+	require.Contains(t, reasons, "applied:")
+	require.True(t, slices.ContainsFunc(reasons, func(r string) bool { return strings.HasPrefix(r, "kept:") }), "%v", reasons)
 }
 
 // Decision records are stored without an fsync each; Sync (called by the
