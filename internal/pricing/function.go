@@ -188,8 +188,9 @@ type Pricer struct {
 	// decision and its write.
 	beforeApply func()
 
-	// unsynced counts the decision records stored and not yet synced.
-	unsynced atomic.Int64
+	// stored counts the decision records stored; synced is what stored
+	// was when the last sync that finished began (both only grow).
+	stored, synced atomic.Int64
 
 	// handled maps a product to the ReadAfter of the trigger's reading in
 	// which its last applied decision is known to be recorded (or to be
@@ -956,8 +957,8 @@ func (p *Pricer) record(changes *stream.Stream, recs []*DecisionRecord) (*stream
 // recorded again if they were applied (see unrecorded). The price writes
 // themselves are fsynced before they count as made.
 func (p *Pricer) Sync(ctx context.Context) error {
-	n := p.unsynced.Load() // records stored before the sync starts
-	if n == 0 {
+	n := p.stored.Load() // records stored before the sync starts
+	if n <= p.synced.Load() {
 		return nil
 	}
 	p.mu.Lock()
@@ -969,8 +970,11 @@ func (p *Pricer) Sync(ctx context.Context) error {
 	if err := changes.Sync(ctx); err != nil {
 		return fmt.Errorf("pricing: sync decision records: %w", err)
 	}
-	p.unsynced.Add(-n)
-	return nil
+	for { // the triggers' partitions sync concurrently
+		if s := p.synced.Load(); s >= n || p.synced.CompareAndSwap(s, n) {
+			return nil
+		}
+	}
 }
 
 var _ trigger.Syncer = (*Pricer)(nil)
@@ -987,7 +991,7 @@ func (p *Pricer) recorded(ctx context.Context, a *stream.Appending, recs []*Deci
 		}
 	}
 	if err == nil {
-		p.unsynced.Add(int64(len(recs)))
+		p.stored.Add(int64(len(recs)))
 	}
 	if err != nil && ctx.Err() == nil {
 		p.logger.Warn("decisions not recorded; the trigger delivers their rows again", "count", len(recs), "first", recs[0].DecisionID, "err", err)

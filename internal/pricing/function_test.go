@@ -496,4 +496,18 @@ func TestPricingSyncsRecordsOnDemand(t *testing.T) {
 	require.NoError(t, f.pricer.Sync(context.Background()))
 	_, again := f.eng.SyncStats()
 	require.Equal(t, synced, again, "nothing stored since: no sync")
+
+	// The trigger's partitions sync at once: records stored after their
+	// syncs are still synced by the next one.
+	f.invoke(t, f.row("shoe", 0, t0.Add(3*time.Minute)))
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() { require.NoError(t, f.pricer.Sync(context.Background())) })
+	}
+	wg.Wait()
+	f.invoke(t, f.row("shoe", 0, t0.Add(4*time.Minute)))
+	_, before := f.eng.SyncStats()
+	require.NoError(t, f.pricer.Sync(context.Background()))
+	_, after = f.eng.SyncStats()
+	require.Greater(t, after, before, "a record stored after concurrent syncs is synced")
 }
