@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pricestream/pricestream/internal/api"
+	"github.com/pricestream/pricestream/internal/api/sdktest"
 	"github.com/pricestream/pricestream/internal/client"
 )
 
@@ -185,7 +186,7 @@ func TestServeSIGKILLNeverHalfAppliesTransactions(t *testing.T) {
 		s := startServer(t, dir)
 		hc := &http.Client{Transport: &http.Transport{}}
 		db := ddb.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""),
-			BaseEndpoint: aws.String(s.url), HTTPClient: hc, RetryMaxAttempts: 1})
+			BaseEndpoint: aws.String(s.url), HTTPClient: sdktest.HTTPClient{Client: hc}, RetryMaxAttempts: 1})
 		if round == 0 {
 			for _, name := range []string{"accounts", "ledger"} {
 				_, err := db.CreateTable(ctx, &ddb.CreateTableInput{TableName: aws.String(name),

@@ -22,6 +22,7 @@ import (
 
 	"github.com/pricestream/pricestream/internal/api"
 	"github.com/pricestream/pricestream/internal/api/kinesis"
+	"github.com/pricestream/pricestream/internal/api/sdktest"
 	"github.com/pricestream/pricestream/internal/auth"
 	"github.com/pricestream/pricestream/internal/engine/enginetest"
 	"github.com/pricestream/pricestream/internal/stream"
@@ -68,7 +69,7 @@ func start(t testing.TB) *fixture {
 		Region:           "eu-west-1",
 		Credentials:      credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
 		BaseEndpoint:     aws.String(f.url),
-		HTTPClient:       hc,
+		HTTPClient:       sdktest.HTTPClient{Client: hc},
 		RetryMaxAttempts: 1,
 	})
 	return f

@@ -26,6 +26,7 @@ import (
 
 	"github.com/pricestream/pricestream/internal/api"
 	"github.com/pricestream/pricestream/internal/api/sagemaker"
+	"github.com/pricestream/pricestream/internal/api/sdktest"
 	"github.com/pricestream/pricestream/internal/engine/enginetest"
 	"github.com/pricestream/pricestream/internal/model"
 	"github.com/pricestream/pricestream/internal/model/modeltest"
@@ -94,7 +95,7 @@ func start(t testing.TB) *fixture {
 		Region:           "eu-west-1",
 		Credentials:      credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
 		BaseEndpoint:     aws.String(url),
-		HTTPClient:       hc,
+		HTTPClient:       sdktest.HTTPClient{Client: hc},
 		RetryMaxAttempts: 1,
 	})
 	return &fixture{url: url, sm: smc, hc: hc, eps: eps, reg: reg, streams: sm}
