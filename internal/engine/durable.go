@@ -152,7 +152,6 @@ type streamSync struct {
 	blkInfo os.FileInfo // and that block
 	cur     *os.File    // that block, open, for the next sync
 	dirf    *os.File    // the directory, open with cur, to look blocks up in
-	blkID   fileID      // cur's device and inode
 	files   []string    // the files the last sync fsynced (for tests)
 }
 
@@ -305,7 +304,7 @@ func (s *streamSync) fsync() error {
 		bi = nil // removed since: the next sync syncs every block
 	} else if f, err := os.Open(s.block(highest)); err == nil {
 		if fi, err := f.Stat(); err == nil && os.SameFile(fi, bi) {
-			s.cur, s.blkID = f, idOf(fi)
+			s.cur = f
 			if d, err := os.Open(s.dir); err == nil {
 				if di, err := d.Stat(); err == nil && os.SameFile(di, info) {
 					s.dirf = d
@@ -339,11 +338,15 @@ func (s *streamSync) sameBlocks() bool {
 	if err := unix.Fstatat(fd, blockName(s.synced), &st, 0); err != nil {
 		return false
 	}
-	return fileID{dev: uint64(st.Dev), ino: st.Ino} == s.blkID
+	return fileID{dev: uint64(st.Dev), ino: st.Ino} == idOf(s.blkInfo)
 }
 
-// idOf returns the device and inode of a file as the system described it.
+// idOf returns the device and inode of a file as the system described it
+// (none for nil).
 func idOf(fi os.FileInfo) fileID {
+	if fi == nil {
+		return fileID{}
+	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		return fileID{dev: uint64(st.Dev), ino: st.Ino}
 	}

@@ -143,6 +143,7 @@ func TestEngineDurableSameBlockNoListing(t *testing.T) {
 
 	big := make([]byte, 10_000)
 	for i := 0; blockCount(t, dir) == blocks; i++ {
+		require.Less(t, i, 100, "10 KB writes never started a second 32 KB block")
 		_, err := e.PublishExpect(ctx, e.Conn(), "s.big"+strconv.Itoa(i), big, 0)
 		require.NoError(t, err)
 	}

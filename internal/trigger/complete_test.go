@@ -166,13 +166,12 @@ type syncer struct {
 	rec *recorder
 
 	mu        sync.Mutex
-	completed int   // records whose batch completed
-	synced    int   // completed at the last Sync that succeeded
-	syncs     int   // Syncs that succeeded
-	failing   bool  // Sync fails
-	failures  int   // Syncs that failed
-	invokes   int   // invocations
-	order     []int // completed counts at each successful Sync
+	completed int  // records whose batch completed
+	synced    int  // completed at the last Sync that succeeded
+	syncs     int  // Syncs that succeeded
+	failing   bool // Sync fails
+	failures  int  // Syncs that failed
+	invokes   int  // invocations
 }
 
 func (s *syncer) Invoke(ctx context.Context, b *trigger.Batch) (trigger.Response, error) {
@@ -199,7 +198,6 @@ func (s *syncer) Sync(context.Context) error {
 		return errors.New("disk gone")
 	}
 	s.synced, s.syncs = s.completed, s.syncs+1
-	s.order = append(s.order, s.completed)
 	return nil
 }
 
