@@ -319,7 +319,9 @@ func (m *Manager) partitionName(stream string, part int) string {
 }
 
 func (m *Manager) partitionConfig(d *definition, part int) jetstream.StreamConfig {
-	return jetstream.StreamConfig{
+	// Medium blocks: a partition written without pause holds its newest
+	// block in the engine's memory; 4 MB of it instead of 8.
+	return engine.MediumBlocks(jetstream.StreamConfig{
 		Name:        m.partitionName(d.Name, part),
 		Description: fmt.Sprintf("pricestream stream %s partition %d", d.Name, part),
 		Subjects:    []string{m.eng.Subject("stream", d.Name, strconv.Itoa(part))},
@@ -328,7 +330,7 @@ func (m *Manager) partitionConfig(d *definition, part int) jetstream.StreamConfi
 		MaxAge:      d.Retention,
 		Discard:     jetstream.DiscardOld,
 		AllowDirect: true,
-	}
+	})
 }
 
 // createPartitions creates the partitions' engine streams, replacing any

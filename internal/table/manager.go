@@ -379,7 +379,10 @@ func (m *Manager) streamConfig(d *definition) jetstream.StreamConfig {
 		// next (a lock marker holds the item it replaces; see txn.go).
 		sc.MaxMsgsPerSubject = 1
 	}
-	return sc
+	// A table keeping every version is stored in the engine's medium
+	// blocks (4 MB, not 8: half the memory its newest block holds), as a
+	// table keeping the newest only already is.
+	return engine.MediumBlocks(sc)
 }
 
 func newID() string {
