@@ -47,6 +47,10 @@ type Change struct {
 	Time time.Time
 	// Size is the size of the change's images and keys, in bytes.
 	Size int
+	// Expired is set on a REMOVE made by the table's TTL expiry
+	// ([Spec.TTLAttribute]) rather than by a writer; DynamoDB Streams
+	// shows such a record with the service as its user identity.
+	Expired bool
 }
 
 // decodeChange turns the message at seq into a Change, with its images
@@ -64,7 +68,7 @@ func (t *Table) decodeChange(seq uint64, data []byte, proj projection) (*Change,
 	if err != nil {
 		return nil, fmt.Errorf("table %q message %d: key: %w", t.name, seq, err)
 	}
-	c := &Change{Seq: seq, Keys: k.Item(t.schema), Time: time.Unix(0, v.time), Size: len(v.item) + len(v.old) + len(v.key)}
+	c := &Change{Seq: seq, Keys: k.Item(t.schema), Time: time.Unix(0, v.time), Size: len(v.item) + len(v.old) + len(v.key), Expired: v.flags&flagExpired != 0}
 	switch {
 	case v.op == opDelete:
 		c.Event = EventRemove

@@ -15,7 +15,8 @@ import (
 // message, the versions older than the table's change retention go, except
 // the item's current one; a deletion's tombstone goes once it is older than
 // the retention (the subject is then empty, as if the item never was).
-// Items themselves are permanent.
+// Before trimming it deletes the items whose TTL has passed (ttl.go);
+// other items are permanent.
 
 func (m *Manager) runCompactor() {
 	pprof.Do(m.ctx, pprof.Labels("role", "table-compactor"), func(ctx context.Context) {
@@ -47,7 +48,11 @@ func (m *Manager) runCompactor() {
 				}
 				m.resolveLocks(ctx, t, orphansBefore)
 				if compact {
-					if err := m.compact(ctx, t, time.Now()); err != nil && ctx.Err() == nil {
+					now := time.Now()
+					if _, err := m.expire(ctx, t, now); err != nil && ctx.Err() == nil {
+						m.logger.Warn("table ttl expiry", "table", t.name, "err", err)
+					}
+					if err := m.compact(ctx, t, now); err != nil && ctx.Err() == nil {
 						m.logger.Warn("table compaction", "table", t.name, "err", err)
 					}
 				}

@@ -18,7 +18,8 @@ type Config struct {
 	// transaction is then rolled back). Default 10s.
 	LockTimeout time.Duration `yaml:"lock_timeout" json:"lock_timeout"`
 	// CompactInterval is how often the compactor trims change history older
-	// than each table's change retention. Default 1m.
+	// than each table's change retention, and deletes the items whose Time
+	// to Live has passed. Default 1m.
 	CompactInterval time.Duration `yaml:"compact_interval" json:"compact_interval"`
 	// SnapshotDir holds the index snapshots: each open table's index,
 	// written every SnapshotInterval and at shutdown, so that a restart

@@ -231,6 +231,14 @@ type Spec struct {
 	// change for ChangeRetention (HistoryAll, the default) or each item's
 	// newest (HistoryLatest).
 	ChangeHistory History
+	// TTLAttribute names the attribute that says when an item expires, as
+	// DynamoDB's Time to Live does: a number of seconds since the Unix
+	// epoch. Once that time has passed the table deletes the item (within
+	// Config.CompactInterval), and the change stream shows the deletion
+	// as a REMOVE with [Change.Expired] set. Items without the attribute,
+	// or whose attribute is not a number, never expire. Empty: none.
+	// [Manager.UpdateTTL] changes it.
+	TTLAttribute string
 }
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]{3,255}$`)
@@ -265,7 +273,19 @@ func (s *Spec) normalize() error {
 	if s.ChangeRetention < MinRetention {
 		errs = append(errs, invalid("change retention: must be at least %s, got %s", MinRetention, s.ChangeRetention))
 	}
+	if err := validateTTLAttribute(s.TTLAttribute); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// validateTTLAttribute checks a TTL attribute name as DynamoDB does (1 to
+// 255 bytes); empty means none.
+func validateTTLAttribute(name string) error {
+	if len(name) > 255 {
+		return invalid("ttl attribute: at most 255 bytes, got %d", len(name))
+	}
+	return nil
 }
 
 // Info describes a table.
@@ -275,7 +295,10 @@ type Info struct {
 	StreamView      ViewType
 	ChangeRetention time.Duration
 	ChangeHistory   History
-	Created         time.Time
+	// TTLAttribute is the attribute whose time expires an item; empty
+	// when the table has none ([Spec.TTLAttribute]).
+	TTLAttribute string
+	Created      time.Time
 	// ID tells apart tables that had the same name at different times; it
 	// labels the DynamoDB stream ARN.
 	ID string
@@ -299,6 +322,7 @@ type definition struct {
 	StreamView      ViewType      `json:"stream_view,omitempty"`
 	ChangeRetention time.Duration `json:"change_retention"`
 	ChangeHistory   History       `json:"change_history,omitempty"` // "" for tables made before it existed: all
+	TTLAttribute    string        `json:"ttl_attribute,omitempty"`
 	Created         time.Time     `json:"created"`
 	ID              string        `json:"id"`
 }
@@ -327,7 +351,7 @@ func (d *definition) schema() (item.KeySchema, error) {
 
 func (d *definition) info() *Info {
 	ks, _ := d.schema()
-	return &Info{Name: d.Name, Key: ks, StreamView: d.StreamView, ChangeRetention: d.ChangeRetention, ChangeHistory: d.history(), Created: d.Created, ID: d.ID}
+	return &Info{Name: d.Name, Key: ks, StreamView: d.StreamView, ChangeRetention: d.ChangeRetention, ChangeHistory: d.history(), TTLAttribute: d.TTLAttribute, Created: d.Created, ID: d.ID}
 }
 
 // history is the table's change history, HistoryAll for definitions that
@@ -403,7 +427,7 @@ func (m *Manager) Create(ctx context.Context, spec Spec) (*Info, error) {
 	}
 	d := &definition{
 		Name: spec.Name, Partition: keyAttrJSON{spec.Key.Partition.Name, spec.Key.Partition.Type.String()},
-		StreamView: spec.StreamView, ChangeRetention: spec.ChangeRetention, ChangeHistory: spec.ChangeHistory, Created: time.Now().UTC(), ID: newID(),
+		StreamView: spec.StreamView, ChangeRetention: spec.ChangeRetention, ChangeHistory: spec.ChangeHistory, TTLAttribute: spec.TTLAttribute, Created: time.Now().UTC(), ID: newID(),
 	}
 	if spec.Key.HasSort() {
 		d.Sort = &keyAttrJSON{spec.Key.Sort.Name, spec.Key.Sort.Type.String()}

@@ -11,7 +11,7 @@ import (
 //
 //	byte    format (1)
 //	byte    op: opPut, opDelete, opLock or opRestore
-//	byte    flags: flagExisted, flagOld
+//	byte    flags: flagExisted, flagOld, flagExpired
 //	uvarint write time, Unix nanoseconds
 //	uvarint length, ordered key bytes
 //	uvarint length, binary item: the committed item after this message
@@ -40,6 +40,9 @@ const (
 	flagExisted byte = 1 << 0
 	// flagOld: the message carries the old image.
 	flagOld byte = 1 << 1
+	// flagExpired: an opDelete made by the table's TTL expiry, not by a
+	// writer.
+	flagExpired byte = 1 << 2
 )
 
 // version is a decoded item-version message. Its byte slices alias the

@@ -16,6 +16,7 @@ type metrics struct {
 	txns          *prometheus.CounterVec
 	txnSeconds    prometheus.Histogram
 	compacted     *prometheus.CounterVec
+	expired       *prometheus.CounterVec
 
 	snapshotSeconds prometheus.Histogram
 	snapshotLoads   *prometheus.CounterVec
@@ -56,6 +57,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		compacted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pricestream_table_compacted_keys_total", Help: "Item subjects whose history older than the change retention the compactor trimmed.",
 		}, []string{"table"}),
+		expired: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pricestream_table_expired_items_total", Help: "Items the table deleted because their TTL attribute's time had passed.",
+		}, []string{"table"}),
 		snapshotSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "pricestream_table_index_snapshot_seconds", Help: "Time to write one table's index snapshot.", Buckets: latencyBuckets,
 		}),
@@ -63,7 +67,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "pricestream_table_index_snapshot_loads_total", Help: "Index snapshots found when a table was opened, by result (loaded, or ignored and the index rebuilt from the engine).",
 		}, []string{"result"}),
 	}
-	reg.MustRegister(m.writes, m.conflicts, m.condFailures, m.writeSeconds, m.indexDelay, m.notify, m.feedFallbacks, m.txns, m.txnSeconds, m.compacted, m.snapshotSeconds, m.snapshotLoads)
+	reg.MustRegister(m.writes, m.conflicts, m.condFailures, m.writeSeconds, m.indexDelay, m.notify, m.feedFallbacks, m.txns, m.txnSeconds, m.compacted, m.expired, m.snapshotSeconds, m.snapshotLoads)
 	return m
 }
 

@@ -330,6 +330,9 @@ type WriteOptions struct {
 	// or a transaction's lock marker written meanwhile, is replaced
 	// without notice. It cannot be combined with a Condition.
 	Unchecked bool
+
+	// expired marks a delete as the TTL expiry's (flagExpired).
+	expired bool
 }
 
 // WriteResult is the outcome of a write.
@@ -665,6 +668,9 @@ func (t *Table) write(ctx context.Context, key []byte, op writeOp, blind bool, o
 		}
 		if del {
 			v.op = opDelete
+			if opts.expired {
+				v.flags |= flagExpired
+			}
 		}
 		wb.msg = appendVersion(wb.msg[:0], &v)
 		var seq uint64

@@ -1,0 +1,150 @@
+package table
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pricestream/pricestream/internal/table/item"
+)
+
+// Time to Live: a table's items expire at the time their TTL attribute
+// names (seconds since the Unix epoch), as DynamoDB's do. The compactor
+// deletes them on its pass (every Config.CompactInterval); each deletion
+// is a conditional write of its own, made only while the item still holds
+// a time that has passed, so an item rewritten with a later time (or
+// without one) in the meantime stays. Deletions are not fsynced one by
+// one (the engine's next sync makes them durable): one a crash of the
+// machine loses is made again by the next pass. Until its deletion an
+// expired item is read like any other, as in DynamoDB.
+
+// expireChunk is how many index entries the expiry pass looks at under
+// one hold of the index's read lock.
+var expireChunk = 1024
+
+// errNotExpired ends an expiry's write when the item holds no passed time.
+var errNotExpired = errors.New("table: item not expired")
+
+// UpdateTTL sets the table's TTL attribute ([Spec.TTLAttribute]; empty
+// turns expiry off) and returns the table's description. Every process
+// with the table open applies it from its next compactor pass. It returns
+// ErrNotFound for a missing table.
+func (m *Manager) UpdateTTL(ctx context.Context, name, attr string) (*Info, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
+	if err := validateTTLAttribute(attr); err != nil {
+		return nil, err
+	}
+	reg, err := m.registry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		e, err := reg.Get(ctx, regKey(name))
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil, fmt.Errorf("%w: table %q", ErrNotFound, name)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("table %q: %w", name, classify(m.nc, err))
+		}
+		d := new(definition)
+		if err := json.Unmarshal(e.Value(), d); err != nil {
+			return nil, fmt.Errorf("table %q: bad registry entry: %v", name, err)
+		}
+		if d.TTLAttribute == attr {
+			return d.info(), nil
+		}
+		d.TTLAttribute = attr
+		b, _ := json.Marshal(d)
+		_, err = reg.Update(ctx, regKey(name), b, e.Revision())
+		if err == nil {
+			m.logger.Info("table ttl updated", "table", name, "ttl_attribute", attr)
+			return d.info(), nil
+		}
+		if !isWrongLastSeq(err) {
+			return nil, fmt.Errorf("table %q: update ttl: %w", name, classify(m.nc, err))
+		}
+		// The definition changed meanwhile: read it again.
+	}
+}
+
+// expire deletes t's items whose TTL attribute holds a time at or before
+// now, and returns how many it deleted.
+func (m *Manager) expire(ctx context.Context, t *Table, now time.Time) (int, error) {
+	d, err := m.definition(ctx, t.name)
+	if err != nil || d.ID != t.id || d.TTLAttribute == "" {
+		return 0, err
+	}
+	names := []string{d.TTLAttribute}
+	var due []string
+	from, done := "", false
+	for !done {
+		done = true
+		n := 0
+		t.ix.ascend(from, "", func(e *entry) bool {
+			if n == expireChunk {
+				from, done = e.key, false
+				return false
+			}
+			n++
+			if e.lock == nil && expiredAt(e.item, names, now) {
+				due = append(due, e.key)
+			}
+			return true
+		})
+	}
+	deleted := 0
+	for _, k := range due {
+		res, err := t.write(ctx, []byte(k), opDeleteItem, false, WriteOptions{expired: true, NoSync: true}, nil, func(cur item.Item) (item.Item, bool, error) {
+			if cur == nil || !ttlPassed(cur[d.TTLAttribute], now) {
+				return nil, false, errNotExpired
+			}
+			return nil, true, nil
+		})
+		switch {
+		case errors.Is(err, errNotExpired):
+		case err != nil:
+			return deleted, err
+		case res.Written:
+			deleted++
+		}
+	}
+	if deleted > 0 {
+		m.metrics.expired.WithLabelValues(t.name).Add(float64(deleted))
+		m.logger.Debug("table items expired", "table", t.name, "items", deleted)
+	}
+	return deleted, nil
+}
+
+// expiredAt reports whether the binary item b holds, in the attribute
+// names[0], a time at or before now.
+func expiredAt(b []byte, names []string, now time.Time) bool {
+	if b == nil {
+		return false
+	}
+	it, err := item.DecodeBinaryAttrs(b, names)
+	if err != nil {
+		return false
+	}
+	return ttlPassed(it[names[0]], now)
+}
+
+// ttlPassed reports whether v is a number of seconds since the Unix epoch
+// at or before now. Anything else (absent, not a number, not finite) does
+// not expire.
+func ttlPassed(v item.Value, now time.Time) bool {
+	if v.Type() != item.N {
+		return false
+	}
+	s := v.N().Float64()
+	if math.IsNaN(s) || math.IsInf(s, 0) {
+		return false
+	}
+	return s <= float64(now.Unix())
+}
