@@ -41,14 +41,14 @@ func parseKeyFlag(s string) (api.KeyAttr, error) {
 }
 
 func tableCreateCmd(g *globals) *cobra.Command {
-	var pk, sk, view, retention, history string
+	var pk, sk, view, retention, history, ttl string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "create NAME --partition-key NAME[:TYPE]",
 		Short: "Create a table",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			spec := api.TableSpec{Name: args[0], StreamView: view, ChangeRetention: retention, ChangeHistory: history}
+			spec := api.TableSpec{Name: args[0], StreamView: view, ChangeRetention: retention, ChangeHistory: history, TTLAttribute: ttl}
 			var err error
 			if spec.PartitionKey, err = parseKeyFlag(pk); err != nil {
 				return err
@@ -67,12 +67,17 @@ func tableCreateCmd(g *globals) *cobra.Command {
 			if asJSON {
 				return printJSON(cmd.OutOrStdout(), info)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "created table %s: key %s, change stream %s, change retention %s, change history %s\n", info.Name, keyText(info), info.StreamView, info.ChangeRetention, info.ChangeHistory)
+			fmt.Fprintf(cmd.OutOrStdout(), "created table %s: key %s, change stream %s, change retention %s, change history %s", info.Name, keyText(info), info.StreamView, info.ChangeRetention, info.ChangeHistory)
+			if info.TTLAttribute != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), ", ttl attribute %s", info.TTLAttribute)
+			}
+			fmt.Fprintln(cmd.OutOrStdout())
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&pk, "partition-key", "", "partition key attribute, NAME or NAME:TYPE (S, N or B; default S)")
 	cmd.Flags().StringVar(&sk, "sort-key", "", "optional sort key attribute, NAME or NAME:TYPE")
+	cmd.Flags().StringVar(&ttl, "ttl-attribute", "", "attribute whose time (seconds since the Unix epoch) expires an item, as DynamoDB's Time to Live (default none)")
 	cmd.Flags().StringVar(&view, "stream-view", "", "images in the change stream: KEYS_ONLY, NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES (default) or NONE")
 	cmd.Flags().StringVar(&retention, "change-retention", "", "how long change history is kept (default 24h)")
 	cmd.Flags().StringVar(&history, "change-history", "", "which versions the change stream keeps: all (default: every change for the retention) or latest (each item's newest only)")

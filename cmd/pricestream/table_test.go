@@ -50,6 +50,20 @@ func TestCLITable(t *testing.T) {
 	require.NoError(t, err, out)
 	require.Contains(t, out, "table features: exists\n")
 	require.Contains(t, out, "table products: exists, but differs from the file (change_retention 24h0m0s here, 1h0m0s in the file; change_history all here, latest in the file): tables are not updated")
+	// The TTL attribute, the one setting a table takes at run time, is set
+	// as the file says, and turned off again.
+	for _, ttl := range []string{"expires_at", ""} {
+		doc := "kind: table\nname: features\npartition_key: {name: product_id, type: S}\nchange_history: latest\nttl_attribute: " + ttl + "\n"
+		require.NoError(t, os.WriteFile(tables, []byte(doc), 0o644))
+		out, err = cli(t, "--server", url, "apply", "-f", tables)
+		require.NoError(t, err, out)
+		require.Contains(t, out, fmt.Sprintf("table features: exists, ttl_attribute set to %q\n", ttl))
+		features, err = client.New(url).DescribeTable(context.Background(), "features")
+		require.NoError(t, err)
+		require.Equal(t, ttl, features.TTLAttribute)
+	}
+	out = run("create", "sessions", "--partition-key", "id", "--ttl-attribute", "expires_at")
+	require.Contains(t, out, "ttl attribute expires_at")
 	_, err = cli(t, "--server", url, "table", "create", "bad", "--partition-key", "id", "--change-history", "newest")
 	require.ErrorContains(t, err, `change history "newest": want all or latest (400 invalid_argument)`)
 

@@ -86,7 +86,7 @@ func (s *Server) routeScope(pattern string) (rule scopeRule, public, awsTarget b
 		switch {
 		case len(segs) == 2 && method == http.MethodGet:
 			return func(*http.Request) *auth.Scope { return scope(auth.TableScope("*", "read")) }, false, false
-		case len(segs) == 2, len(segs) == 3 && method == http.MethodDelete:
+		case len(segs) == 2, len(segs) == 3 && method == http.MethodDelete, len(segs) == 4 && segs[3] == "ttl":
 			return admin, false, false
 		case method == http.MethodGet || (len(segs) == 4 && (segs[3] == "query" || segs[3] == "scan")):
 			return func(r *http.Request) *auth.Scope { return scope(auth.TableScope(r.PathValue("table"), "read")) }, false, false

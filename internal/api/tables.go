@@ -20,6 +20,7 @@ func (s *Server) routeTables() {
 	s.mux.HandleFunc("GET /v1/tables", s.listTables)
 	s.mux.HandleFunc("GET /v1/tables/{table}", s.describeTable)
 	s.mux.HandleFunc("DELETE /v1/tables/{table}", s.deleteTable)
+	s.mux.HandleFunc("PUT /v1/tables/{table}/ttl", s.updateTableTTL)
 	s.mux.HandleFunc("POST /v1/tables/{table}/items", s.putItem)
 	s.mux.HandleFunc("GET /v1/tables/{table}/items/{pk}", s.getItem)
 	s.mux.HandleFunc("GET /v1/tables/{table}/items/{pk}/{sk}", s.getItem)
@@ -53,6 +54,15 @@ type TableSpec struct {
 	// ChangeHistory is all (the default: every change for the change
 	// retention) or latest (each item's newest version only).
 	ChangeHistory string `json:"change_history,omitempty"`
+	// TTLAttribute names the attribute whose time (seconds since the Unix
+	// epoch) expires an item, as DynamoDB's Time to Live; empty: none.
+	TTLAttribute string `json:"ttl_attribute,omitempty"`
+}
+
+// TableTTL is the body of PUT /v1/tables/{table}/ttl: the TTL attribute,
+// or empty to turn expiry off.
+type TableTTL struct {
+	Attribute string `json:"attribute"`
 }
 
 // TableInfo is the native API's description of a table.
@@ -63,6 +73,7 @@ type TableInfo struct {
 	StreamView      string    `json:"stream_view"`
 	ChangeRetention string    `json:"change_retention"`
 	ChangeHistory   string    `json:"change_history"`
+	TTLAttribute    string    `json:"ttl_attribute,omitempty"`
 	Created         time.Time `json:"created"`
 	ID              string    `json:"id"`
 	Items           int64     `json:"items"`
@@ -73,7 +84,7 @@ type TableInfo struct {
 
 func tableInfo(i *table.Info) TableInfo {
 	out := TableInfo{Name: i.Name, PartitionKey: KeyAttr{i.Key.Partition.Name, i.Key.Partition.Type.String()}, StreamView: string(i.StreamView),
-		ChangeRetention: i.ChangeRetention.String(), ChangeHistory: string(i.ChangeHistory), Created: i.Created, ID: i.ID, Items: i.Items, Bytes: i.Bytes, Messages: i.Messages, StreamBytes: i.StreamBytes}
+		ChangeRetention: i.ChangeRetention.String(), ChangeHistory: string(i.ChangeHistory), TTLAttribute: i.TTLAttribute, Created: i.Created, ID: i.ID, Items: i.Items, Bytes: i.Bytes, Messages: i.Messages, StreamBytes: i.StreamBytes}
 	if out.StreamView == "" {
 		out.StreamView = "NONE"
 	}
@@ -149,12 +160,28 @@ func (s *Server) createTable(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, s.logger, err)
 		return
 	}
+	ts.TTLAttribute = spec.TTLAttribute
 	info, err := s.tables.Create(r.Context(), ts)
 	if err != nil {
 		s.tableError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, tableInfo(info))
+}
+
+// updateTableTTL sets or clears a table's TTL attribute.
+func (s *Server) updateTableTTL(w http.ResponseWriter, r *http.Request) {
+	var body TableTTL
+	if err := decodeStrict(r, &body); err != nil {
+		WriteError(w, r, s.logger, err)
+		return
+	}
+	info, err := s.tables.UpdateTTL(r.Context(), r.PathValue("table"), body.Attribute)
+	if err != nil {
+		s.tableError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, tableInfo(info))
 }
 
 func (s *Server) listTables(w http.ResponseWriter, r *http.Request) {

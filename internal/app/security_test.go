@@ -147,6 +147,18 @@ func TestSecurityScopedKeys(t *testing.T) {
 	keys, err := admin.ListKeys(ctx)
 	require.NoError(t, err)
 	require.Len(t, keys, 1)
+	// A table's writer may not change the table's Time to Live.
+	_, err = admin.CreateTable(ctx, api.TableSpec{Name: "sessions", PartitionKey: api.KeyAttr{Name: "id", Type: "S"}})
+	require.NoError(t, err)
+	w, err := admin.CreateKey(ctx, "writer", []string{"table:sessions:write"})
+	require.NoError(t, err)
+	_, err = client.New(url, client.WithToken(w.Token)).UpdateTableTTL(ctx, "sessions", "expires_at")
+	var fe *client.Error
+	require.ErrorAs(t, err, &fe)
+	require.Equal(t, 403, fe.Status, "a table writer updating its TTL")
+	info, err := admin.UpdateTableTTL(ctx, "sessions", "expires_at")
+	require.NoError(t, err)
+	require.Equal(t, "expires_at", info.TTLAttribute)
 	require.NoError(t, admin.RevokeKey(ctx, created.Key.ID))
 	_, err = ingest.PutRecords(ctx, "clicks", rec)
 	var ce *client.Error

@@ -350,7 +350,8 @@ func applyModel(ctx context.Context, c *client.Client, d Document) (string, erro
 
 // existingTable says how an existing table differs from its document:
 // tables are not updated, so a setting the file changed (a change history,
-// say) takes effect only on a table created anew.
+// say) takes effect only on a table created anew; the TTL attribute alone
+// is set on the table as the file says.
 func existingTable(ctx context.Context, c *client.Client, want api.TableSpec) (string, error) {
 	got, err := c.DescribeTable(ctx, want.Name)
 	if err != nil {
@@ -381,6 +382,14 @@ func existingTable(ctx context.Context, c *client.Client, want api.TableSpec) (s
 		}
 	}
 	differ("change_history", got.ChangeHistory, strings.ToLower(cmp.Or(want.ChangeHistory, "all")))
+	if len(diffs) == 0 && got.TTLAttribute != want.TTLAttribute {
+		// The one setting a table takes at run time, as DynamoDB's
+		// UpdateTimeToLive does.
+		if _, err := c.UpdateTableTTL(ctx, want.Name, want.TTLAttribute); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("exists, ttl_attribute set to %q", want.TTLAttribute), nil
+	}
 	if len(diffs) == 0 {
 		return "exists", nil
 	}

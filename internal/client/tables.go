@@ -38,6 +38,12 @@ func (c *Client) DescribeTable(ctx context.Context, name string) (*api.TableInfo
 	return &out, c.do(ctx, http.MethodGet, tablePath(name), nil, &out)
 }
 
+// UpdateTableTTL sets the table's TTL attribute (empty turns expiry off).
+func (c *Client) UpdateTableTTL(ctx context.Context, name, attribute string) (*api.TableInfo, error) {
+	var out api.TableInfo
+	return &out, c.do(ctx, http.MethodPut, tablePath(name)+"/ttl", api.TableTTL{Attribute: attribute}, &out)
+}
+
 // DeleteTable deletes a table with its items and history.
 func (c *Client) DeleteTable(ctx context.Context, name string) error {
 	return c.do(ctx, http.MethodDelete, tablePath(name), nil, nil)

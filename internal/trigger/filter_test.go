@@ -179,6 +179,22 @@ func TestRecordShapes(t *testing.T) {
 			"SequenceNumber": "111", "SizeBytes": 59, "StreamViewType": "NEW_AND_OLD_IMAGES"},
 		"eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/ExampleTableWithStream/stream/2015-06-27T00:48:05.899"}`, string(b))
 
+	// A Time to Live deletion names the service, as Lambda's records of
+	// DynamoDB's do.
+	c = &Record{SequenceNumber: "112", Partition: 0, Arrival: time.Unix(1479499740, 0), Change: &Change{
+		EventName: "REMOVE", Keys: item.Item{"Id": item.IntValue(101)},
+		OldImage:       item.Item{"Id": item.IntValue(101), "ttl": item.IntValue(1479499000)},
+		StreamViewType: "OLD_IMAGE", SizeBytes: 20, Expired: true,
+	}}
+	b = AppendDynamoDBRecord(nil, c, &EventMeta{Region: "us-east-1", SourceARN: "arn"})
+	require.JSONEq(t, `{
+		"eventID": "0000:112", "eventName": "REMOVE", "eventVersion": "1.1", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+		"dynamodb": {"ApproximateCreationDateTime": 1479499740.000, "Keys": {"Id": {"N": "101"}},
+			"OldImage": {"ttl": {"N": "1479499000"}, "Id": {"N": "101"}},
+			"SequenceNumber": "112", "SizeBytes": 20, "StreamViewType": "OLD_IMAGE"},
+		"eventSourceARN": "arn",
+		"userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"}}`, string(b))
+
 	// A batch is Lambda's event: {"Records": [...]}.
 	batch := &Batch{Records: []*Record{r, r}, src: testSource{}}
 	var ev struct{ Records []json.RawMessage }

@@ -68,6 +68,9 @@ type Change struct {
 	// are whole. A function whose attributes changed since the trigger
 	// read a record tells so by it, and returns [ErrReread].
 	Projected []string
+	// Expired is set on a REMOVE made by the table's Time to Live; the
+	// record then names the service as its userIdentity, as DynamoDB's do.
+	Expired bool
 }
 
 // EventMeta is what an encoder needs besides the record: the source's ARN
@@ -112,7 +115,9 @@ func AppendKinesisRecord(dst []byte, r *Record, m *EventMeta) []byte {
 //	 "eventSource": "aws:dynamodb", "awsRegion",
 //	 "dynamodb": {"ApproximateCreationDateTime" (seconds), "Keys", "NewImage",
 //	   "OldImage", "SequenceNumber", "SizeBytes", "StreamViewType"},
-//	 "eventSourceARN"}
+//	 "eventSourceARN",
+//	 "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+//	   (only on a REMOVE made by the table's Time to Live)}
 //
 // Keys and images are in attribute-value JSON ({"S": "x"}, {"N": "1"}).
 func AppendDynamoDBRecord(dst []byte, r *Record, m *EventMeta) []byte {
@@ -148,6 +153,9 @@ func AppendDynamoDBRecord(dst []byte, r *Record, m *EventMeta) []byte {
 	dst = jsonstr.AppendHTMLSafe(dst, c.StreamViewType)
 	dst = append(dst, `},"eventSourceARN":`...)
 	dst = jsonstr.AppendHTMLSafe(dst, m.SourceARN)
+	if c.Expired {
+		dst = append(dst, `,"userIdentity":{"type":"Service","principalId":"dynamodb.amazonaws.com"}`...)
+	}
 	return append(dst, '}')
 }
 

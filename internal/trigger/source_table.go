@@ -145,7 +145,7 @@ func (r *tableReader) Next(ctx context.Context) ([]Record, error) {
 	}
 	recs := make([]Record, len(cs))
 	for i, c := range cs {
-		ch := &Change{EventName: string(c.Event), Keys: c.Keys, StreamViewType: r.ts.view, SizeBytes: c.Size, Projected: r.attrs}
+		ch := &Change{EventName: string(c.Event), Keys: c.Keys, StreamViewType: r.ts.view, SizeBytes: c.Size, Projected: r.attrs, Expired: c.Expired}
 		switch table.ViewType(r.ts.view) {
 		case table.ViewNewImage:
 			ch.NewImage = c.New

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/pricestream/pricestream/internal/api/dynamodb"
 	"github.com/pricestream/pricestream/internal/api/sdktest"
 	"github.com/pricestream/pricestream/internal/engine/enginetest"
+	"github.com/pricestream/pricestream/internal/polltest"
 	"github.com/pricestream/pricestream/internal/table"
 )
 
@@ -43,9 +45,15 @@ type fixture struct {
 // and returns unmodified AWS SDK clients pointed at it.
 func start(t testing.TB) *fixture {
 	t.Helper()
+	return startWith(t, table.Config{})
+}
+
+// startWith is start with the table manager configured as tc says.
+func startWith(t testing.TB, tc table.Config) *fixture {
+	t.Helper()
 	e := enginetest.Start(t)
 	reg := prometheus.NewRegistry()
-	tm, err := table.New(table.Config{}, table.Deps{Engine: e, Registerer: reg})
+	tm, err := table.New(tc, table.Deps{Engine: e, Registerer: reg})
 	require.NoError(t, err)
 	key, err := e.Secret(context.Background(), "dynamodb-iterators")
 	require.NoError(t, err)
@@ -429,4 +437,78 @@ func TestDynamoDBSDKStreams(t *testing.T) {
 	_, err = f.st.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String("arn:aws:dynamodb:eu-west-1:000000000000:table/products/stream/2001-01-01T00:00:00.000")})
 	var rnf *stypes.ResourceNotFoundException
 	require.True(t, errors.As(err, &rnf), "%v", err)
+}
+
+// Time to Live through the SDK: turned on, described, refused where
+// DynamoDB refuses; an item whose time has passed is deleted, and its
+// stream record names the service as its user identity.
+func TestDynamoDBSDKTimeToLive(t *testing.T) {
+	f := startWith(t, table.Config{CompactInterval: 50 * time.Millisecond})
+	ctx := context.Background()
+	createProducts(t, f, types.StreamViewTypeNewAndOldImages)
+	products := aws.String("products")
+	desc, err := f.db.DescribeTimeToLive(ctx, &ddb.DescribeTimeToLiveInput{TableName: products})
+	require.NoError(t, err)
+	require.Equal(t, types.TimeToLiveStatusDisabled, desc.TimeToLiveDescription.TimeToLiveStatus)
+
+	ttl := func(attr string, on bool) error {
+		_, err := f.db.UpdateTimeToLive(ctx, &ddb.UpdateTimeToLiveInput{TableName: products,
+			TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(attr), Enabled: aws.Bool(on)}})
+		return err
+	}
+	require.Equal(t, "ValidationException", errCode(t, ttl("expires_at", false)), "already disabled")
+	require.NoError(t, ttl("expires_at", true))
+	require.Equal(t, "ValidationException", errCode(t, ttl("expires_at", true)), "already enabled")
+	require.Equal(t, "ValidationException", errCode(t, ttl("other", true)), "enabled on another attribute")
+	_, err = f.db.UpdateTimeToLive(ctx, &ddb.UpdateTimeToLiveInput{TableName: aws.String("missing"),
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String("x"), Enabled: aws.Bool(true)}})
+	require.Equal(t, "ResourceNotFoundException", errCode(t, err))
+	desc, err = f.db.DescribeTimeToLive(ctx, &ddb.DescribeTimeToLiveInput{TableName: products})
+	require.NoError(t, err)
+	require.Equal(t, types.TimeToLiveStatusEnabled, desc.TimeToLiveDescription.TimeToLiveStatus)
+	require.Equal(t, "expires_at", aws.ToString(desc.TimeToLiveDescription.AttributeName))
+
+	put := func(id string, exp int64) {
+		_, err := f.db.PutItem(ctx, &ddb.PutItemInput{TableName: products, Item: map[string]types.AttributeValue{
+			"product_id": &types.AttributeValueMemberS{Value: id}, "expires_at": &types.AttributeValueMemberN{Value: strconv.FormatInt(exp, 10)}}})
+		require.NoError(t, err)
+	}
+	put("old", time.Now().Unix()-10)
+	put("new", time.Now().Unix()+3600)
+	polltest.Until(t, 10*time.Second, func() error {
+		out, err := f.db.GetItem(ctx, &ddb.GetItemInput{TableName: products, ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{"product_id": &types.AttributeValueMemberS{Value: "old"}}})
+		if err != nil || out.Item != nil {
+			return fmt.Errorf("old still there (%v)", err)
+		}
+		return nil
+	})
+	ls, err := f.st.ListStreams(ctx, &dynamodbstreams.ListStreamsInput{TableName: products})
+	require.NoError(t, err)
+	ds, err := f.st.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: ls.Streams[0].StreamArn})
+	require.NoError(t, err)
+	it, err := f.st.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{StreamArn: ls.Streams[0].StreamArn,
+		ShardId: ds.StreamDescription.Shards[0].ShardId, ShardIteratorType: stypes.ShardIteratorTypeTrimHorizon})
+	require.NoError(t, err)
+	recs, err := f.st.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it.ShardIterator})
+	require.NoError(t, err)
+	require.Len(t, recs.Records, 3)
+	var rm stypes.Record // the expiry may come before or after new's INSERT
+	for _, r := range recs.Records {
+		if r.EventName == stypes.OperationTypeRemove {
+			rm = r
+			continue
+		}
+		require.Nil(t, r.UserIdentity, "a writer's change has no user identity")
+	}
+	require.Equal(t, stypes.OperationTypeRemove, rm.EventName)
+	require.Equal(t, "old", rm.Dynamodb.Keys["product_id"].(*stypes.AttributeValueMemberS).Value)
+	require.NotNil(t, rm.UserIdentity)
+	require.Equal(t, "Service", aws.ToString(rm.UserIdentity.Type))
+	require.Equal(t, "dynamodb.amazonaws.com", aws.ToString(rm.UserIdentity.PrincipalId))
+
+	require.NoError(t, ttl("expires_at", false))
+	desc, err = f.db.DescribeTimeToLive(ctx, &ddb.DescribeTimeToLiveInput{TableName: products})
+	require.NoError(t, err)
+	require.Equal(t, types.TimeToLiveStatusDisabled, desc.TimeToLiveDescription.TimeToLiveStatus)
 }

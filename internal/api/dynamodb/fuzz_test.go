@@ -5,8 +5,8 @@ import (
 )
 
 // FuzzDecodeRequest feeds request bodies through the decoding every item
-// operation does before it touches a table: JSON, attribute values, the
-// expression parameters and expressions. Bad input must give an *Error or a
+// operation (and UpdateTimeToLive) does before it touches a table: JSON,
+// attribute values, the expression parameters and expressions. Bad input must give an *Error or a
 // validation error, never a panic.
 func FuzzDecodeRequest(f *testing.F) {
 	for _, s := range []string{
@@ -16,6 +16,9 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"TableName":"t","Item":{"tags":{"SS":[]}}}`,
 		`{"TransactItems":[{"Put":{"TableName":"t","Item":{"pk":{"S":"a"}}}}]}`,
 		`{"Expected":{"a":{}}}`,
+		`{"TableName":"orders","TimeToLiveSpecification":{"AttributeName":"expires_at","Enabled":true}}`,
+		`{"TableName":"orders","TimeToLiveSpecification":{"AttributeName":"","Enabled":false}}`,
+		`{"TableName":"orders","TimeToLiveSpecification":{"AttributeName":"x"}}`,
 		`{`, `[]`, `null`, ``,
 	} {
 		f.Add([]byte(s))
@@ -54,6 +57,9 @@ func FuzzDecodeRequest(f *testing.F) {
 			TransactItems []transactItem `json:"TransactItems"`
 		}
 		_ = decode(req, &tx)
+		if in, e := decodeUpdateTTL(req); e == nil && (in.TimeToLiveSpecification == nil || in.TimeToLiveSpecification.Enabled == nil) {
+			t.Fatalf("UpdateTimeToLive accepted without a specification: %s", body)
+		}
 		_, _ = decodeIterator(string(body), []byte("0123456789abcdef"))
 	})
 }

@@ -125,6 +125,8 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		Target + ".DescribeTable":           h.describeTable,
 		Target + ".ListTables":              h.listTables,
 		Target + ".DeleteTable":             h.deleteTable,
+		Target + ".UpdateTimeToLive":        h.updateTimeToLive,
+		Target + ".DescribeTimeToLive":      h.describeTimeToLive,
 		Target + ".PutItem":                 h.putItem,
 		Target + ".GetItem":                 h.getItem,
 		Target + ".UpdateItem":              h.updateItem,

@@ -269,13 +269,25 @@ type streamRecord struct {
 }
 
 type record struct {
-	AwsRegion    string       `json:"awsRegion"`
-	Dynamodb     streamRecord `json:"dynamodb"`
-	EventID      string       `json:"eventID"`
-	EventName    string       `json:"eventName"`
-	EventSource  string       `json:"eventSource"`
-	EventVersion string       `json:"eventVersion"`
+	AwsRegion    string        `json:"awsRegion"`
+	Dynamodb     streamRecord  `json:"dynamodb"`
+	EventID      string        `json:"eventID"`
+	EventName    string        `json:"eventName"`
+	EventSource  string        `json:"eventSource"`
+	EventVersion string        `json:"eventVersion"`
+	UserIdentity *userIdentity `json:"userIdentity,omitempty"`
 }
+
+// userIdentity marks a record of a deletion made by the table's Time to
+// Live: DynamoDB Streams names the service as its principal. The Streams
+// API spells its members PrincipalId and Type (Lambda's events spell
+// them principalId and type).
+type userIdentity struct {
+	PrincipalID string `json:"PrincipalId"`
+	Type        string `json:"Type"`
+}
+
+var ttlIdentity = &userIdentity{PrincipalID: "dynamodb.amazonaws.com", Type: "Service"}
 
 func (h *Handler) getRecords(ctx context.Context, req *request) (any, *Error) {
 	var in struct {
@@ -323,10 +335,14 @@ func (h *Handler) getRecords(ctx context.Context, req *request) (any, *Error) {
 		if (view == table.ViewOldImage || view == table.ViewNewAndOldImgs) && c.Old != nil {
 			sr.OldImage = c.Old.AppendJSON(nil)
 		}
-		out.Records = append(out.Records, record{
+		rec := record{
 			AwsRegion: req.region, Dynamodb: sr, EventID: fmt.Sprintf("%s-%d", it.id[:8], c.Seq), EventName: string(c.Event),
 			EventSource: "aws:dynamodb", EventVersion: "1.1",
-		})
+		}
+		if c.Expired {
+			rec.UserIdentity = ttlIdentity
+		}
+		out.Records = append(out.Records, rec)
 	}
 	nit := iterator{table: it.table, id: it.id, next: next, issued: h.now().UnixNano()}
 	out.NextShardIterator = nit.encode(h.key)
