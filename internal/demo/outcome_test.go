@@ -75,6 +75,22 @@ func TestFastSneakersOutcome(t *testing.T) {
 	decisions := readDecisions(t, ctx, p.Client)
 	require.NotEmpty(t, decisions)
 
+	// The shop's orders expire an hour after they were written, by the
+	// orders table's Time to Live (wall clock: the simulated day took
+	// minutes).
+	orders, err := p.Client.DescribeTable(ctx, "orders")
+	require.NoError(t, err)
+	require.Equal(t, "expires_at", orders.TTLAttribute)
+	recent, err := p.Client.Scan(ctx, "orders", api.ReadRequest{Limit: 5})
+	require.NoError(t, err)
+	require.NotEmpty(t, recent.Items)
+	for _, raw := range recent.Items {
+		var o sim.Order
+		require.NoError(t, json.Unmarshal(raw, &o))
+		left := time.Until(time.Unix(o.ExpiresAt, 0))
+		require.True(t, left > 30*time.Minute && left <= time.Hour, "order %s expires in %s", o.OrderID, left)
+	}
+
 	start := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
 	products := map[string]sim.Product{}
 	for _, pr := range w.Products() {

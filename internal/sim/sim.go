@@ -40,6 +40,11 @@ type Options struct {
 	// Stream, Products and Orders name the clicks stream and the tables.
 	// Defaults "clicks", "products", "orders".
 	Stream, Products, Orders string
+	// OrderTTL is how long an order stays in the orders table: each order
+	// carries expires_at, in seconds since the Unix epoch (the wall clock,
+	// as a table's Time to Live reads it), this long after it is written.
+	// Default DefaultOrderTTL; negative writes no expires_at.
+	OrderTTL time.Duration
 	// Speed is simulated seconds per real second. 0 runs in lockstep:
 	// after each step the simulator calls Barrier and reads the prices,
 	// so a run is the same for the same seed whatever the machine.
@@ -107,6 +112,9 @@ func New(o Options) (*Simulator, error) {
 	def(&o.Stream, "clicks")
 	def(&o.Products, "products")
 	def(&o.Orders, "orders")
+	if o.OrderTTL == 0 {
+		o.OrderTTL = DefaultOrderTTL
+	}
 	if o.Step == 0 {
 		o.Step = time.Second
 		if o.Speed > 0 {
@@ -254,6 +262,13 @@ var errDone = errors.New("sim: done")
 // omission), and with fsync before every acknowledgement (a put takes a
 // few milliseconds) steps of 10 ms sent one after another fell behind.
 const stepsInFlight = 16
+
+// DefaultOrderTTL is how long the simulated shop keeps an order in the
+// orders table: the pricing pipeline reads orders from the table's change
+// stream as they are placed, and the sales it counts span an hour, so an
+// hour of orders bounds what the table holds (at 100 orders a second,
+// about 360,000 items).
+const DefaultOrderTTL = time.Hour
 
 func (s *Simulator) loop(ctx context.Context) (err error) {
 	var orders []Order
@@ -472,9 +487,14 @@ func appendPutBody(dst []byte, data [][]byte, keys []string) []byte {
 
 // writeOrders writes a step's orders to the orders table, 25 at a time.
 func (s *Simulator) writeOrders(ctx context.Context, orders []Order) error {
+	var expires int64
+	if s.o.OrderTTL > 0 {
+		expires = time.Now().Add(s.o.OrderTTL).Unix()
+	}
 	for from := 0; from < len(orders); from += 25 {
 		var puts []json.RawMessage
 		for _, o := range orders[from:min(from+25, len(orders))] {
+			o.ExpiresAt = expires
 			b, _ := json.Marshal(o)
 			puts = append(puts, b)
 		}

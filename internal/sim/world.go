@@ -138,6 +138,9 @@ type Order struct {
 	Items     []OrderItem `json:"items"`
 	Status    string      `json:"status"`
 	CreatedAt string      `json:"created_at"`
+	// ExpiresAt is when the orders table lets the order expire, in seconds
+	// since the Unix epoch (Options.OrderTTL); 0: never.
+	ExpiresAt int64 `json:"expires_at,omitempty"`
 }
 
 // OrderItem is one line of an order.
