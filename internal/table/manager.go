@@ -460,28 +460,35 @@ func (m *Manager) Create(ctx context.Context, spec Spec) (*Info, error) {
 }
 
 func (m *Manager) definition(ctx context.Context, name string) (*definition, error) {
+	d, _, err := m.definitionEntry(ctx, name)
+	return d, err
+}
+
+// definitionEntry returns the table's definition with the revision of its
+// registry entry.
+func (m *Manager) definitionEntry(ctx context.Context, name string) (*definition, uint64, error) {
 	if err := ValidateName(name); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	reg, err := m.registry(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	e, err := reg.Get(ctx, regKey(name))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, fmt.Errorf("%w: table %q", ErrNotFound, name)
+		return nil, 0, fmt.Errorf("%w: table %q", ErrNotFound, name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("table %q: %w", name, classify(m.nc, err))
+		return nil, 0, fmt.Errorf("table %q: %w", name, classify(m.nc, err))
 	}
 	d := new(definition)
 	if err := json.Unmarshal(e.Value(), d); err != nil {
-		return nil, fmt.Errorf("table %q: bad registry entry: %v", name, err)
+		return nil, 0, fmt.Errorf("table %q: bad registry entry: %v", name, err)
 	}
 	if _, err := d.schema(); err != nil {
-		return nil, fmt.Errorf("table %q: bad registry entry: %v", name, err)
+		return nil, 0, fmt.Errorf("table %q: bad registry entry: %v", name, err)
 	}
-	return d, nil
+	return d, e.Revision(), nil
 }
 
 // Describe returns the table's description and size.

@@ -8,8 +8,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/pricestream/pricestream/internal/table/item"
 )
 
@@ -35,34 +33,24 @@ var errNotExpired = errors.New("table: item not expired")
 // with the table open applies it from its next compactor pass. It returns
 // ErrNotFound for a missing table.
 func (m *Manager) UpdateTTL(ctx context.Context, name, attr string) (*Info, error) {
-	if err := ValidateName(name); err != nil {
-		return nil, err
-	}
 	if err := validateTTLAttribute(attr); err != nil {
 		return nil, err
 	}
-	reg, err := m.registry(ctx)
-	if err != nil {
-		return nil, err
-	}
 	for {
-		e, err := reg.Get(ctx, regKey(name))
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return nil, fmt.Errorf("%w: table %q", ErrNotFound, name)
-		}
+		d, rev, err := m.definitionEntry(ctx, name)
 		if err != nil {
-			return nil, fmt.Errorf("table %q: %w", name, classify(m.nc, err))
-		}
-		d := new(definition)
-		if err := json.Unmarshal(e.Value(), d); err != nil {
-			return nil, fmt.Errorf("table %q: bad registry entry: %v", name, err)
+			return nil, err
 		}
 		if d.TTLAttribute == attr {
 			return d.info(), nil
 		}
 		d.TTLAttribute = attr
 		b, _ := json.Marshal(d)
-		_, err = reg.Update(ctx, regKey(name), b, e.Revision())
+		reg, err := m.registry(ctx) // made by definitionEntry: no wait
+		if err != nil {
+			return nil, err
+		}
+		_, err = reg.Update(ctx, regKey(name), b, rev)
 		if err == nil {
 			m.logger.Info("table ttl updated", "table", name, "ttl_attribute", attr)
 			return d.info(), nil
