@@ -49,7 +49,7 @@ func (m *Manager) runCompactor() {
 				m.resolveLocks(ctx, t, orphansBefore)
 				if compact {
 					now := time.Now()
-					if _, err := m.expire(ctx, t, now); err != nil && ctx.Err() == nil {
+					if _, err := m.expire(ctx, t, now, now.Add(m.cfg.CompactInterval/2)); err != nil && ctx.Err() == nil {
 						m.logger.Warn("table ttl expiry", "table", t.name, "err", err)
 					}
 					if err := m.compact(ctx, t, now); err != nil && ctx.Err() == nil {

@@ -63,8 +63,11 @@ func (m *Manager) UpdateTTL(ctx context.Context, name, attr string) (*Info, erro
 }
 
 // expire deletes t's items whose TTL attribute holds a time at or before
-// now, and returns how many it deleted.
-func (m *Manager) expire(ctx context.Context, t *Table, now time.Time) (int, error) {
+// now, and returns how many it deleted. It stops deleting once the wall
+// clock passes until (after one deletion at least), leaving the rest to
+// the next pass, so that a table with a backlog of expired items does not
+// hold up the compactor's work on the other tables.
+func (m *Manager) expire(ctx context.Context, t *Table, now, until time.Time) (int, error) {
 	d, err := m.definition(ctx, t.name)
 	if err != nil || d.ID != t.id || d.TTLAttribute == "" {
 		return 0, err
@@ -89,6 +92,9 @@ func (m *Manager) expire(ctx context.Context, t *Table, now time.Time) (int, err
 	}
 	deleted := 0
 	for _, k := range due {
+		if deleted > 0 && time.Now().After(until) {
+			break
+		}
 		res, err := t.write(ctx, []byte(k), opDeleteItem, false, WriteOptions{expired: true, NoSync: true}, nil, func(cur item.Item) (item.Item, bool, error) {
 			if cur == nil || !ttlPassed(cur[d.TTLAttribute], now) {
 				return nil, false, errNotExpired

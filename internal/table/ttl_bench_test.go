@@ -69,7 +69,7 @@ func BenchmarkTableTTLPass(b *testing.B) {
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		n, err := m.expire(ctx, tb, time.Now())
+		n, err := m.expire(ctx, tb, time.Now(), time.Now().Add(time.Minute))
 		if err != nil || n != 0 {
 			b.Fatalf("expired %d: %v", n, err)
 		}

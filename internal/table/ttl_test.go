@@ -15,6 +15,9 @@ import (
 	"github.com/pricestream/pricestream/internal/table/item"
 )
 
+// forever is a deadline no expiry pass reaches.
+var forever = time.Now().Add(time.Hour)
+
 func ttlFixture(t *testing.T, cfg Config, attr string) (*Manager, *Table) {
 	t.Helper()
 	ctx := context.Background()
@@ -74,7 +77,7 @@ func TestTableTTLExpires(t *testing.T) {
 	require.NoError(t, err)
 	before := tb.lastWrite.Load()
 
-	n, err := m.expire(ctx, tb, now)
+	n, err := m.expire(ctx, tb, now, forever)
 	require.NoError(t, err)
 	require.Equal(t, 3, n)
 	require.ElementsMatch(t, []string{"future", "string", "none"}, ttlKeys(t, tb))
@@ -98,7 +101,7 @@ func TestTableTTLExpires(t *testing.T) {
 	require.Equal(t, 3.0, testutil.ToFloat64(m.metrics.expired.WithLabelValues("ttl")))
 
 	// A second pass finds nothing more.
-	n, err = m.expire(ctx, tb, now)
+	n, err = m.expire(ctx, tb, now, forever)
 	require.NoError(t, err)
 	require.Zero(t, n)
 }
@@ -120,10 +123,28 @@ func TestTableTTLChunks(t *testing.T) {
 		}
 		ttlPut(t, tb, pk, item.IntValue(exp))
 	}
-	n, err := m.expire(ctx, tb, now)
+	n, err := m.expire(ctx, tb, now, forever)
 	require.NoError(t, err)
 	require.Equal(t, 20-len(stay), n)
 	require.Equal(t, stay, ttlKeys(t, tb))
+}
+
+// A pass stops deleting at its deadline, after one deletion at least,
+// and the next pass goes on from there.
+func TestTableTTLDeadline(t *testing.T) {
+	ctx := context.Background()
+	m, tb := ttlFixture(t, Config{}, "expires_at")
+	now := time.Now()
+	for i := range 5 {
+		ttlPut(t, tb, fmt.Sprintf("k%d", i), item.IntValue(now.Unix()-1))
+	}
+	passed := now.Add(-time.Second)
+	for left := 4; left >= 0; left-- {
+		n, err := m.expire(ctx, tb, now, passed)
+		require.NoError(t, err)
+		require.Equal(t, 1, n, "a pass past its deadline deletes one item")
+		require.Len(t, ttlKeys(t, tb), left)
+	}
 }
 
 // UpdateTTL turns expiry on and off; the table's description shows it,
@@ -133,7 +154,7 @@ func TestTableTTLUpdate(t *testing.T) {
 	m, tb := ttlFixture(t, Config{}, "")
 	now := time.Now()
 	ttlPut(t, tb, "a", item.IntValue(now.Unix()-1))
-	n, err := m.expire(ctx, tb, now)
+	n, err := m.expire(ctx, tb, now, forever)
 	require.NoError(t, err)
 	require.Zero(t, n, "no TTL attribute: nothing expires")
 
@@ -143,7 +164,7 @@ func TestTableTTLUpdate(t *testing.T) {
 	info, err = m.Describe(ctx, "ttl")
 	require.NoError(t, err)
 	require.Equal(t, "expires_at", info.TTLAttribute)
-	n, err = m.expire(ctx, tb, now)
+	n, err = m.expire(ctx, tb, now, forever)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 
@@ -151,7 +172,7 @@ func TestTableTTLUpdate(t *testing.T) {
 	info, err = m.UpdateTTL(ctx, "ttl", "")
 	require.NoError(t, err)
 	require.Empty(t, info.TTLAttribute)
-	n, err = m.expire(ctx, tb, now)
+	n, err = m.expire(ctx, tb, now, forever)
 	require.NoError(t, err)
 	require.Zero(t, n, "expiry turned off")
 	require.Equal(t, []string{"b"}, ttlKeys(t, tb))
