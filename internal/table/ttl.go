@@ -72,7 +72,6 @@ func (m *Manager) expire(ctx context.Context, t *Table, now, until time.Time) (i
 	if err != nil || d.ID != t.id || d.TTLAttribute == "" {
 		return 0, err
 	}
-	names := []string{d.TTLAttribute}
 	var due []string
 	from, done := "", false
 	for !done {
@@ -84,7 +83,7 @@ func (m *Manager) expire(ctx context.Context, t *Table, now, until time.Time) (i
 				return false
 			}
 			n++
-			if e.lock == nil && expiredAt(e.item, names, now) {
+			if e.lock == nil && expiredAt(e.item, d.TTLAttribute, now) {
 				due = append(due, e.key)
 			}
 			return true
@@ -117,16 +116,10 @@ func (m *Manager) expire(ctx context.Context, t *Table, now, until time.Time) (i
 }
 
 // expiredAt reports whether the binary item b holds, in the attribute
-// names[0], a time at or before now.
-func expiredAt(b []byte, names []string, now time.Time) bool {
-	if b == nil {
-		return false
-	}
-	it, err := item.DecodeBinaryAttrs(b, names)
-	if err != nil {
-		return false
-	}
-	return ttlPassed(it[names[0]], now)
+// attr, a time at or before now.
+func expiredAt(b []byte, attr string, now time.Time) bool {
+	v, ok, err := item.BinaryAttr(b, attr)
+	return ok && err == nil && ttlPassed(v, now)
 }
 
 // ttlPassed reports whether v is a number of seconds since the Unix epoch

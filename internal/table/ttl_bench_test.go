@@ -44,7 +44,7 @@ func BenchmarkTableTTLPass(b *testing.B) {
 		wg.Go(func() {
 			for i := w; i < items; i += 16 {
 				// An order as the simulated shop writes it: the TTL
-				// attribute sorts after the others, as in most items.
+				// attribute third of its six names in order.
 				o := item.Item{
 					"order_id": item.StringValue(fmt.Sprintf("o-%07d", i)), "customer": item.StringValue("c-123456"),
 					"status": item.StringValue("placed"), "created_at": item.StringValue("2026-11-27T03:00:00.000Z"),

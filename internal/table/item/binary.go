@@ -208,6 +208,57 @@ func DecodeBinaryAttrs(data []byte, names []string) (Item, error) {
 	return Item(m), nil
 }
 
+// BinaryAttr returns the top-level attribute name of an item's binary
+// form, and whether the item has it (nil data: it has not), building
+// nothing else: it steps over the attributes before name and stops there,
+// as names are stored in order. What it returns equals [DecodeBinary]'s
+// item's attribute and shares no memory with data. Only what it reads is
+// checked: corrupt content elsewhere may go unnoticed.
+func BinaryAttr(data []byte, name string) (Value, bool, error) {
+	if data == nil {
+		return Value{}, false, nil
+	}
+	if len(data) == 0 || data[0] != binaryVersion {
+		return Value{}, false, errCorrupt("unknown version")
+	}
+	d := binDecoder{borrowed: true}
+	if len(data) > 1 {
+		d.s = unsafe.String(&data[1], len(data)-1) // read only here; kept strings are copied (keep)
+	}
+	n, err := d.uvarint()
+	if err != nil {
+		return Value{}, false, err
+	}
+	if n > (len(d.s)-d.pos)/2 {
+		return Value{}, false, errCorrupt("count out of range")
+	}
+	prev := ""
+	for i := 0; i < n; i++ {
+		k, err := d.str()
+		if err != nil {
+			return Value{}, false, err
+		}
+		if i > 0 && k <= prev {
+			return Value{}, false, errCorrupt("names out of order")
+		}
+		prev = k
+		switch {
+		case k == name:
+			v, err := d.value(1)
+			if err != nil {
+				return Value{}, false, err
+			}
+			return v, true, nil
+		case k > name:
+			return Value{}, false, nil
+		}
+		if err := d.skip(1); err != nil {
+			return Value{}, false, err
+		}
+	}
+	return Value{}, false, nil
+}
+
 // skip steps over one value as value would read it, building nothing.
 func (d *binDecoder) skip(depth int) error {
 	if depth > MaxDepth {

@@ -87,9 +87,10 @@ func FuzzDecodeBinary(f *testing.F) {
 	})
 }
 
-// FuzzDecodeBinaryAttrs holds the partial decode to the whole one: for
-// bytes the whole decode takes, the partial one gives its item restricted
-// to the names, for any names.
+// FuzzDecodeBinaryAttrs holds the partial decodes to the whole one: for
+// bytes the whole decode takes, DecodeBinaryAttrs gives its item
+// restricted to the names, and BinaryAttr the named attribute, for any
+// names.
 func FuzzDecodeBinaryAttrs(f *testing.F) {
 	for _, s := range avSeeds[:4] {
 		it, err := ParseItem([]byte(s), "")
@@ -121,11 +122,21 @@ func FuzzDecodeBinaryAttrs(f *testing.F) {
 		if !want.Equal(part) {
 			t.Fatalf("partial decode %v, want %v", part, want)
 		}
+		one, ok, err := BinaryAttr(buf, a)
+		if err != nil {
+			t.Fatalf("BinaryAttr failed where the whole decode did not: %v", err)
+		}
+		if wv, wok := whole[a]; ok != wok || ok && !(Item{a: wv}).Equal(Item{a: one}) {
+			t.Fatalf("BinaryAttr(%q) = %v, %v; want %v, %v", a, one, ok, wv, wok)
+		}
 		for i := range buf {
 			buf[i] ^= 0xff
 		}
 		if !want.Equal(part) {
 			t.Fatalf("partial decode changed with its input's bytes: it shares memory with them")
+		}
+		if wv, wok := whole[a]; wok && !(Item{a: wv}).Equal(Item{a: one}) {
+			t.Fatalf("BinaryAttr's value changed with its input's bytes: it shares memory with them")
 		}
 	})
 }
