@@ -8,6 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pricestream/pricestream/internal/stream"
+	"github.com/pricestream/pricestream/internal/table"
+	"github.com/pricestream/pricestream/internal/table/item"
 )
 
 func TestAPIDecodePut(t *testing.T) {
@@ -53,4 +55,17 @@ func FuzzAPIDecodePut(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A change record of the native API says when the table's Time to Live
+// made it, and only then.
+func TestAPIChangeJSONExpired(t *testing.T) {
+	c := &table.Change{Seq: 7, Event: table.EventRemove, Keys: item.Item{"order_id": item.StringValue("o1")}}
+	b, err := json.Marshal(changeJSON(c))
+	require.NoError(t, err)
+	require.NotContains(t, string(b), "expired")
+	c.Expired = true
+	b, err = json.Marshal(changeJSON(c))
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"expired":true`)
 }

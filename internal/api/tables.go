@@ -738,10 +738,12 @@ type ChangeJSON struct {
 	New   stdjson.RawMessage `json:"new,omitempty"`
 	Old   stdjson.RawMessage `json:"old,omitempty"`
 	Time  time.Time          `json:"time"`
+	// Expired is set on a REMOVE made by the table's Time to Live.
+	Expired bool `json:"expired,omitempty"`
 }
 
 func changeJSON(c *table.Change) ChangeJSON {
-	out := ChangeJSON{Seq: strconv.FormatUint(c.Seq, 10), Event: string(c.Event), Keys: c.Keys.AppendPlainJSON(nil), Time: c.Time.UTC()}
+	out := ChangeJSON{Seq: strconv.FormatUint(c.Seq, 10), Event: string(c.Event), Keys: c.Keys.AppendPlainJSON(nil), Time: c.Time.UTC(), Expired: c.Expired}
 	if c.New != nil {
 		out.New = c.New.AppendPlainJSON(nil)
 	}
