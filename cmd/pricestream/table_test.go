@@ -62,6 +62,14 @@ func TestCLITable(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, ttl, features.TTLAttribute)
 	}
+	// It is set even where other settings differ, and said so.
+	require.NoError(t, os.WriteFile(tables, []byte("kind: table\nname: features\npartition_key: {name: product_id, type: S}\nchange_history: all\nttl_attribute: expires_at\n"), 0o644))
+	out, err = cli(t, "--server", url, "apply", "-f", tables)
+	require.NoError(t, err, out)
+	require.Contains(t, out, `table features: exists, ttl_attribute set to "expires_at", but differs from the file (change_history latest here, all in the file)`)
+	features, err = client.New(url).DescribeTable(context.Background(), "features")
+	require.NoError(t, err)
+	require.Equal(t, "expires_at", features.TTLAttribute)
 	out = run("create", "sessions", "--partition-key", "id", "--ttl-attribute", "expires_at")
 	require.Contains(t, out, "ttl attribute expires_at")
 	_, err = cli(t, "--server", url, "table", "create", "bad", "--partition-key", "id", "--change-history", "newest")

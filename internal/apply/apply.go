@@ -382,16 +382,17 @@ func existingTable(ctx context.Context, c *client.Client, want api.TableSpec) (s
 		}
 	}
 	differ("change_history", got.ChangeHistory, strings.ToLower(cmp.Or(want.ChangeHistory, "all")))
-	if len(diffs) == 0 && got.TTLAttribute != want.TTLAttribute {
+	status := "exists"
+	if got.TTLAttribute != want.TTLAttribute {
 		// The one setting a table takes at run time, as DynamoDB's
-		// UpdateTimeToLive does.
+		// UpdateTimeToLive does: set even when others differ.
 		if _, err := c.UpdateTableTTL(ctx, want.Name, want.TTLAttribute); err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("exists, ttl_attribute set to %q", want.TTLAttribute), nil
+		status += fmt.Sprintf(", ttl_attribute set to %q", want.TTLAttribute)
 	}
 	if len(diffs) == 0 {
-		return "exists", nil
+		return status, nil
 	}
-	return "exists, but differs from the file (" + strings.Join(diffs, "; ") + "): tables are not updated; delete the table (or start from a new data directory) to create it as the file says", nil
+	return status + ", but differs from the file (" + strings.Join(diffs, "; ") + "): tables are not updated; delete the table (or start from a new data directory) to create it as the file says", nil
 }
