@@ -437,6 +437,22 @@ func (e *Engine) Durable(ctx context.Context, stream string) error {
 	return err
 }
 
+// OnGroupSync makes every group sync of the embedded server call fn with
+// the engine stream's name before its fsyncs, the sync waiting while fn
+// runs: a hook for tests that need a sync held while writes go on. Set it
+// before writes start; it does nothing unless [Engine.GroupCommit].
+func (e *Engine) OnGroupSync(fn func(stream string)) {
+	if e.GroupCommit() {
+		e.dur.beforeSync = fn
+	}
+}
+
+// GroupCommit reports whether the engine makes stored writes durable
+// only through [Engine.Durable] (and [Engine.PublishExpect]): the embedded
+// server under [FsyncAlways]. Otherwise Durable returns at once and a
+// stored write is as durable as the engine's configuration makes it.
+func (e *Engine) GroupCommit() bool { return e != nil && e.dur != nil }
+
 // SyncAll returns once everything the embedded server has written so far
 // is on disk, by a sync of its whole file system shared with the other
 // callers waiting at the same time; like [Engine.Durable], it returns at

@@ -2,7 +2,7 @@ package engine
 
 // SetBeforeSync makes every group sync of e call fn first (before its
 // fsyncs); it must be set before writes start.
-func SetBeforeSync(e *Engine, fn func(stream string)) { e.dur.beforeSync = fn }
+func SetBeforeSync(e *Engine, fn func(stream string)) { e.OnGroupSync(fn) }
 
 // SyncedFiles returns the files the last group sync of stream fsynced.
 func SyncedFiles(e *Engine, stream string) []string {

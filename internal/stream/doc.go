@@ -14,7 +14,10 @@
 // holds the records of one [Stream.Append] call, and a partition's writer
 // merges the records of concurrent calls into one message while its previous
 // write is in flight (group commit). So ingest is bound neither by the
-// engine's per-message rate nor by one fsync per call. A record's position
+// engine's per-message rate nor by one fsync per call. A write is in
+// flight until the engine stores its batch; the batch's records are
+// acknowledged by the partition's completer once a group sync covers them,
+// while the writer stores the next batch. A record's position
 // is the engine sequence of its batch and its index in the batch; its
 // sequence number ([Position.SequenceNumber]) is the decimal
 // Seq·10¹⁰ + Index·10⁴ + partition, which increases within a partition and
@@ -35,8 +38,10 @@
 // # Concurrency
 //
 // [Manager], [Stream] and [Consumer] are safe for concurrent use. Append
-// starts at most one flusher goroutine per partition with queued records;
-// the Manager owns them and [Manager.Close] waits for them. Lock order:
+// starts at most one flusher goroutine per partition with queued records,
+// and a flusher at most one completer per partition with stored records
+// waiting for a sync; the Manager owns both and [Manager.Close] waits for
+// them. Lock order:
 // Manager.mu, then partWriter.mu is never held with it.
 //
 // This package imports engine only.

@@ -40,7 +40,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "pricestream_stream_write_errors_total", Help: "Record batches the engine did not store, per stream.",
 		}, []string{"stream"}),
 		writeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "pricestream_stream_engine_write_seconds", Help: "Time of one record-batch write to the engine, until acknowledged.", Buckets: latencyBuckets,
+			Name: "pricestream_stream_engine_write_seconds", Help: "Time of one record-batch write to the engine, until stored (the fsync that makes it durable is pricestream_engine_durable_wait_seconds).", Buckets: latencyBuckets,
 		}),
 		batchRecords: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "pricestream_stream_batch_records", Help: "Records per batch written to the engine (group commit merges concurrent puts).",

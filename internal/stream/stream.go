@@ -285,6 +285,16 @@ type segment struct {
 // write is in flight; the next write takes everything queued, up to the batch
 // limits, as one engine message (group commit). At most one flusher
 // goroutine runs per partition at a time; it exits when the queue is empty.
+//
+// A write ends when the engine has stored its batch, not when the batch
+// is fsynced: the flusher hands the batch to the partition's completer and
+// writes the next one while the disk syncs, so that a record arriving
+// during a sync is stored (and seen by the stream's readers) at once
+// rather than after it. The completer waits for a group sync that covers
+// every batch handed to it so far ([engine.Engine.Durable]) and then
+// completes their records, in the order they were written; at most one
+// runs per partition, and it exits when it has nothing to complete. A
+// record's result still says stored only once it is durable.
 type partWriter struct {
 	s       *Stream
 	part    int
@@ -295,6 +305,10 @@ type partWriter struct {
 		queue    []*pending
 		queued   int // bytes of records in queue not yet taken
 		inflight bool
+		// written are the batches stored and not yet completed, oldest
+		// first; completing says a completer is running.
+		written    []writtenBatch
+		completing bool
 	}
 
 	// Owned by the running flusher; handed from one flusher to the next
@@ -409,7 +423,18 @@ func (w *partWriter) take() bool {
 	return true
 }
 
-// write stores w.segs as one batch and completes their records.
+// writtenBatch is a batch the engine stored (or refused), waiting to be
+// completed: its segments, its sequence, and whether a record in it waits
+// to be fsynced.
+type writtenBatch struct {
+	segs    []segment
+	seq     uint64
+	err     error
+	durable bool
+}
+
+// write stores w.segs as one batch and completes their records: at once
+// when nothing waits to be fsynced, else through the completer.
 func (w *partWriter) write() {
 	m := w.s.m
 	w.recs = w.recs[:0]
@@ -422,7 +447,7 @@ func (w *partWriter) write() {
 	for _, sg := range w.segs {
 		durable = durable || !sg.p.req.noSync
 	}
-	seq, err := w.publish(durable)
+	seq, err := w.publish()
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			m.forget(w.s)
@@ -433,8 +458,69 @@ func (w *partWriter) write() {
 		w.s.batches.Inc()
 		m.metrics.batchRecords.Observe(float64(len(w.recs)))
 	}
+	clear(w.recs)
+	b := writtenBatch{seq: seq, err: err, durable: durable && err == nil && m.eng.GroupCommit()}
+	w.mu.Lock()
+	if !b.durable && len(w.mu.written) == 0 {
+		// Nothing before it waits for a sync: a batch's records are
+		// completed in order, and these need none.
+		w.mu.Unlock()
+		w.complete(w.segs, seq, err)
+		clear(w.segs)
+		return
+	}
+	b.segs = append([]segment(nil), w.segs...)
+	clear(w.segs)
+	w.mu.written = append(w.mu.written, b)
+	start := !w.mu.completing
+	w.mu.completing = true
+	w.mu.Unlock()
+	if start {
+		m.wg.Add(1) // the flusher holds m.wg: Close waits for both
+		go w.runCompleter()
+	}
+}
+
+// runCompleter completes the written batches, oldest first, each group of
+// them after one sync that started once they were all stored; it exits
+// when none is left.
+func (w *partWriter) runCompleter() {
+	m := w.s.m
+	defer m.wg.Done()
+	for {
+		w.mu.Lock()
+		bs := w.mu.written
+		w.mu.written = nil
+		if len(bs) == 0 {
+			w.mu.completing = false
+			w.mu.Unlock()
+			return
+		}
+		w.mu.Unlock()
+		var syncErr error
+		for _, b := range bs {
+			if b.durable {
+				ctx, cancel := context.WithTimeout(m.ctx, m.cfg.WriteTimeout)
+				syncErr = m.eng.Durable(ctx, w.s.jsNames[w.part])
+				cancel()
+				break
+			}
+		}
+		for _, b := range bs {
+			err := b.err
+			if err == nil && b.durable && syncErr != nil {
+				err = classify(m.nc, fmt.Errorf("stored as %d but not yet fsynced: %w", b.seq, syncErr))
+			}
+			w.complete(b.segs, b.seq, err)
+		}
+	}
+}
+
+// complete gives the records of a batch's segments their results, and
+// completes each request part whose last records they are.
+func (w *partWriter) complete(segs []segment, seq uint64, err error) {
 	k := 0
-	for _, sg := range w.segs {
+	for _, sg := range segs {
 		for i := sg.from; i < sg.to; i++ {
 			r := &sg.p.req.results[sg.p.idx[i]]
 			if err != nil {
@@ -448,15 +534,13 @@ func (w *partWriter) write() {
 			sg.p.req.partDone()
 		}
 	}
-	clear(w.recs)
-	clear(w.segs)
 }
 
 // publish writes w.recs as one batch, conditional on the partition's last
 // batch being the one this writer knows, so that record offsets stay exact
-// when another process writes the same partition; with durable, it returns
-// once the batch is fsynced under the fsync-always policy.
-func (w *partWriter) publish(durable bool) (uint64, error) {
+// when another process writes the same partition. It returns once the
+// engine has stored the batch; the completer makes it durable.
+func (w *partWriter) publish() (uint64, error) {
 	m := w.s.m
 	deadline := time.Now().Add(m.cfg.WriteTimeout)
 	for attempt := 0; ; attempt++ {
@@ -468,13 +552,7 @@ func (w *partWriter) publish(durable bool) (uint64, error) {
 		w.buf = appendBatch(w.buf[:0], w.offset, w.recs)
 		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.WriteTimeout)
 		t0 := time.Now()
-		var seq uint64
-		var err error
-		if durable {
-			seq, err = m.eng.PublishExpect(ctx, m.nc, w.subject, w.buf, w.lastSeq)
-		} else {
-			seq, err = engine.PublishExpect(ctx, m.nc, w.subject, w.buf, w.lastSeq)
-		}
+		seq, err := engine.PublishExpect(ctx, m.nc, w.subject, w.buf, w.lastSeq)
 		cancel()
 		if err == nil {
 			m.metrics.writeSeconds.Observe(time.Since(t0).Seconds())
