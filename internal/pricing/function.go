@@ -13,8 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	gojson "github.com/goccy/go-json"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pricestream/pricestream/internal/model"
@@ -930,14 +928,22 @@ func (p *Pricer) demand(pred Predictor, row item.Item, projected []string, base 
 // recorded waits for them.
 func (p *Pricer) record(changes *stream.Stream, recs []*DecisionRecord) (*stream.Appending, error) {
 	entries := make([]stream.Entry, len(recs))
+	// The records of a batch are encoded into one buffer (AppendJSON), one
+	// allocation or a few for the batch; the entries slice it once it
+	// has stopped growing.
+	var buf []byte
+	ends := make([]int, len(recs))
 	for i, rec := range recs {
-		// goccy/go-json: one record per decision, and encoding/json took
-		// a few percent of the pipeline's CPU here.
-		b, err := gojson.Marshal(rec)
-		if err != nil {
+		var err error
+		if buf, err = rec.AppendJSON(buf); err != nil {
 			return nil, err
 		}
-		entries[i] = stream.Entry{PartitionKey: rec.ProductID, Data: b}
+		ends[i] = len(buf)
+	}
+	start := 0
+	for i, rec := range recs {
+		entries[i] = stream.Entry{PartitionKey: rec.ProductID, Data: buf[start:ends[i]:ends[i]]}
+		start = ends[i]
 	}
 	a, err := changes.SubmitNoSync(entries)
 	if err != nil {
