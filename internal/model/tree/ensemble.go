@@ -3,6 +3,7 @@ package tree
 import (
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/pricestream/pricestream/internal/model/internal/base"
 )
@@ -142,6 +143,11 @@ type Ensemble struct {
 	scale float64
 
 	info base.Info
+
+	// curves keeps PredictAlong's step functions (predict_curve.go),
+	// made on first use.
+	curvesOnce sync.Once
+	curves     *curves
 }
 
 // NumFeatures returns the number of features a row has: the row's length.

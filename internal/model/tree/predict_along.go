@@ -30,6 +30,15 @@ func (e *Ensemble) PredictAlong(row []float64, f int, values []float64, out []fl
 		e.predictEach(row, f, values, out)
 		return
 	}
+	if c := e.curveSet(); c != nil && !slices.ContainsFunc(values, math.IsNaN) && e.alongCurve(c, row, f, values, out) {
+		return
+	}
+	e.walkAlong(row, f, values, out)
+}
+
+// walkAlong is PredictAlong by walking the trees (f is within the row and
+// the ensemble has no special splits).
+func (e *Ensemble) walkAlong(row []float64, f int, values []float64, out []float64) {
 	// The values in ascending order, NaN left out: a missing value goes
 	// each split's default way, not a threshold's, and is one row.
 	sorted := slices.IsSorted(values) && !slices.ContainsFunc(values, math.IsNaN)

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -69,7 +70,9 @@ func TestTreePredictAlongMatchesPredict(t *testing.T) {
 				sorted := slices.DeleteFunc(slices.Clone(values), math.IsNaN)
 				sorted = append(sorted, sorted[len(sorted)/2])
 				slices.Sort(sorted)
-				for _, values := range [][]float64{values, sorted} {
+				// Each set three times: the walk, then the context's curve
+				// built, then read.
+				for _, values := range [][]float64{values, sorted, values, sorted, values, sorted} {
 					got := make([]float64, len(values))
 					before := append([]float64(nil), row...)
 					e.PredictAlong(row, f, values, got)
@@ -93,8 +96,10 @@ func TestTreePredictAlongMatchesPredict(t *testing.T) {
 
 // BenchmarkTreePredictAlong: the 19 candidate prices a pricing decision
 // asks for at most (9 within the step, 9 over the range, the current one),
-// through the shipped demand model, as 19 Predict calls and as one
-// PredictAlong.
+// through the shipped demand model, as 19 Predict calls, as one walk of
+// the trees for all of them, and as PredictAlong (a context's curve).
+//
+//	go test -run '^$' -bench TreePredictAlong -count 6 -benchmem ./internal/model/tree/
 func BenchmarkTreePredictAlong(b *testing.B) {
 	data, err := os.ReadFile("../../../examples/fastsneakers/model/pricing-model.json")
 	require.NoError(b, err)
@@ -116,10 +121,62 @@ func BenchmarkTreePredictAlong(b *testing.B) {
 			}
 		}
 	})
+	b.Run("walk", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			e.WalkAlong(row, 1, values, out)
+		}
+	})
+	// PredictAlong: the context's curve, after its first two requests.
 	b.Run("along", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			e.PredictAlong(row, 1, values, out)
 		}
 	})
+	// A new context each time (trend_now moving across its ~370
+	// intervals, then around again): the curves built as the pipeline
+	// meets them, then read.
+	b.Run("along-moving", func(b *testing.B) {
+		e, err := tree.LoadXGBoostJSON(data)
+		require.NoError(b, err)
+		r := append([]float64(nil), row...)
+		i := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			r[0] = float64(i%1000) / 250
+			i++
+			e.PredictAlong(r, 1, values, out)
+		}
+	})
+}
+
+// PredictAlong from many goroutines at once: the curves are built once
+// per context while others read them, and every answer is Predict's.
+func TestTreePredictAlongConcurrent(t *testing.T) {
+	data, err := os.ReadFile("../../../examples/fastsneakers/model/pricing-model.json")
+	require.NoError(t, err)
+	e, err := tree.LoadXGBoostJSON(data)
+	require.NoError(t, err)
+	values := make([]float64, 19)
+	for i := range values {
+		values[i] = 0.7 + 0.6*float64(i)/18
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			out := make([]float64, len(values))
+			for i := range 200 {
+				row := []float64{float64((i*7+g)%40) / 10, 1}
+				e.PredictAlong(row, 1, values, out)
+				for j, v := range values {
+					if want := e.Predict([]float64{row[0], v}); math.Float64bits(want) != math.Float64bits(out[j]) {
+						t.Errorf("trend_now %v price_ratio %v: %v, want %v", row[0], v, out[j], want)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
