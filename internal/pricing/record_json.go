@@ -18,87 +18,77 @@ import (
 // encoding/json and still 1.7% with goccy/go-json. A feature or price that
 // is not a finite number is an error, as encoding/json makes it.
 func (r *DecisionRecord) AppendJSON(dst []byte) ([]byte, error) {
-	var err error
-	dst = append(dst, `{"decision_id":`...)
-	dst = jsonstr.AppendHTMLSafe(dst, r.DecisionID)
-	dst = append(dst, `,"product_id":`...)
-	dst = jsonstr.AppendHTMLSafe(dst, r.ProductID)
-	dst = append(dst, `,"action":`...)
-	dst = jsonstr.AppendHTMLSafe(dst, r.Action)
-	if r.Reason != "" {
-		dst = append(dst, `,"reason":`...)
-		dst = jsonstr.AppendHTMLSafe(dst, r.Reason)
-	}
-	dst = append(dst, `,"old_price":`...)
-	if dst, err = appendFloat(dst, r.OldPrice); err != nil {
-		return nil, err
-	}
-	dst = append(dst, `,"new_price":`...)
-	if dst, err = appendFloat(dst, r.NewPrice); err != nil {
-		return nil, err
-	}
-	for _, f := range [...]struct {
-		key string
-		v   float64
-	}{{`,"expected_units":`, r.ExpectedUnits}, {`,"expected_revenue":`, r.ExpectedRevenue}, {`,"current_revenue":`, r.CurrentRevenue}} {
-		if f.v != 0 {
-			dst = append(dst, f.key...)
-			if dst, err = appendFloat(dst, f.v); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if r.Model != "" {
-		dst = append(dst, `,"model":`...)
-		dst = jsonstr.AppendHTMLSafe(dst, r.Model)
-	}
+	w := recordWriter{b: append(dst, '{')}
+	w.str(`"decision_id":`, r.DecisionID, false)
+	w.str(`,"product_id":`, r.ProductID, false)
+	w.str(`,"action":`, r.Action, false)
+	w.str(`,"reason":`, r.Reason, true)
+	w.num(`,"old_price":`, r.OldPrice, false)
+	w.num(`,"new_price":`, r.NewPrice, false)
+	w.num(`,"expected_units":`, r.ExpectedUnits, true)
+	w.num(`,"expected_revenue":`, r.ExpectedRevenue, true)
+	w.num(`,"current_revenue":`, r.CurrentRevenue, true)
+	w.str(`,"model":`, r.Model, true)
 	if r.ModelVersion != 0 {
-		dst = append(dst, `,"model_version":`...)
-		dst = strconv.AppendInt(dst, int64(r.ModelVersion), 10)
+		w.b = append(w.b, `,"model_version":`...)
+		w.b = strconv.AppendInt(w.b, int64(r.ModelVersion), 10)
 	}
-	if r.Variant != "" {
-		dst = append(dst, `,"variant":`...)
-		dst = jsonstr.AppendHTMLSafe(dst, r.Variant)
-	}
+	w.str(`,"variant":`, r.Variant, true)
 	if r.Fallback {
-		dst = append(dst, `,"fallback":true`...)
+		w.b = append(w.b, `,"fallback":true`...)
 	}
-	dst = append(dst, `,"features":`...)
-	if dst, err = appendFeatures(dst, r.Features); err != nil {
-		return nil, err
-	}
-	for _, f := range [...]struct {
-		key string
-		v   float64
-	}{{`,"min_price":`, r.MinPrice}, {`,"max_price":`, r.MaxPrice}} {
-		if f.v != 0 {
-			dst = append(dst, f.key...)
-			if dst, err = appendFloat(dst, f.v); err != nil {
-				return nil, err
-			}
-		}
-	}
-	dst = append(dst, `,"event_time":`...)
-	if dst, err = appendTime(dst, r.EventTime); err != nil {
-		return nil, err
-	}
+	w.b = append(w.b, `,"features":`...)
+	w.features(r.Features)
+	w.num(`,"min_price":`, r.MinPrice, true)
+	w.num(`,"max_price":`, r.MaxPrice, true)
+	w.time(`,"event_time":`, r.EventTime)
 	if !r.IngestTime.IsZero() {
-		dst = append(dst, `,"ingest_time":`...)
-		if dst, err = appendTime(dst, r.IngestTime); err != nil {
-			return nil, err
-		}
+		w.time(`,"ingest_time":`, r.IngestTime)
 	}
-	dst = append(dst, `,"decided_at":`...)
-	if dst, err = appendTime(dst, r.DecidedAt); err != nil {
-		return nil, err
+	w.time(`,"decided_at":`, r.DecidedAt)
+	w.num(`,"e2e_latency_ms":`, r.E2EMillis, true)
+	if w.err != nil {
+		return nil, w.err
 	}
-	if r.E2EMillis != 0 {
-		dst = append(dst, `,"e2e_latency_ms":`...)
-		if dst, err = appendFloat(dst, r.E2EMillis); err != nil {
-			return nil, err
-		}
+	return append(w.b, '}'), nil
+}
+
+// recordWriter appends a record's fields; the first error sticks and the
+// calls after it do nothing. A key is written with its comma, quotes and
+// colon.
+type recordWriter struct {
+	b   []byte
+	err error
+}
+
+func (w *recordWriter) str(key, s string, omitEmpty bool) {
+	if w.err != nil || omitEmpty && s == "" {
+		return
 	}
-	return append(dst, '}'), nil
+	w.b = append(w.b, key...)
+	w.b = jsonstr.AppendHTMLSafe(w.b, s)
+}
+
+func (w *recordWriter) num(key string, v float64, omitZero bool) {
+	if w.err != nil || omitZero && v == 0 {
+		return
+	}
+	w.b = append(w.b, key...)
+	w.b, w.err = appendFloat(w.b, v)
+}
+
+func (w *recordWriter) time(key string, t time.Time) {
+	if w.err != nil {
+		return
+	}
+	w.b = append(w.b, key...)
+	w.b, w.err = appendTime(w.b, t)
+}
+
+func (w *recordWriter) features(m map[string]float64) {
+	if w.err == nil {
+		w.b, w.err = appendFeatures(w.b, m)
+	}
 }
 
 // appendFeatures appends a map of features as encoding/json does: keys in
