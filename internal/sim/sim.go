@@ -453,7 +453,7 @@ func (s *Simulator) put(ctx context.Context, data [][]byte, keys []string) ([][]
 		}
 		return fd, fk, nil
 	}
-	res, err := s.o.Client.PutRaw(ctx, s.o.Stream, appendPutBody(nil, data, keys))
+	res, err := s.o.Client.PutRaw(ctx, s.o.Stream, appendPutBody(make([]byte, 0, putBodySize(data, keys)), data, keys))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -483,6 +483,17 @@ func appendPutBody(dst []byte, data [][]byte, keys []string) []byte {
 		dst = append(dst, '}')
 	}
 	return append(dst, "]}"...)
+}
+
+// putBodySize is the size of appendPutBody's body when no key needs
+// escaping: a buffer of it is filled without growing (growing it from
+// empty allocated about twice the body, ~6% of the bench's allocation).
+func putBodySize(data [][]byte, keys []string) int {
+	n := len(`{"records":[]}`) + max(len(data)-1, 0) // the commas between records
+	for i := range data {
+		n += len(`{"partition_key":"","data":}`) + len(keys[i]) + len(data[i])
+	}
+	return n
 }
 
 // writeOrders writes a step's orders to the orders table, 25 at a time.

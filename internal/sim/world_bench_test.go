@@ -43,3 +43,29 @@ func BenchmarkWorldStep(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSimPutBody: the body of a put of 100 click events, grown from
+// empty (before) and into a buffer of putBodySize.
+//
+//	go test -run '^$' -bench SimPutBody -count 6 -benchmem ./internal/sim/
+func BenchmarkSimPutBody(b *testing.B) {
+	data := make([][]byte, 100)
+	keys := make([]string, 100)
+	for i := range data {
+		e := Event{ID: fmt.Sprintf("e%d", i), Type: "view", ProductID: fmt.Sprintf("p%05d", i), UserID: "u1", SessionID: "s1",
+			Time: time.Date(2026, 11, 27, 7, 0, 0, 0, time.UTC), Price: 129.99, Quantity: 1}
+		data[i], keys[i] = e.AppendJSON(nil), e.ProductID
+	}
+	b.Run("grown", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = appendPutBody(nil, data, keys)
+		}
+	})
+	b.Run("sized", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = appendPutBody(make([]byte, 0, putBodySize(data, keys)), data, keys)
+		}
+	})
+}

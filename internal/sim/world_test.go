@@ -295,4 +295,11 @@ func TestPutBody(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(appendPutBody(nil, nil, nil), &req))
 	require.Empty(t, req.Records)
+
+	// putBodySize is the body's size exactly when no key needs escaping,
+	// and never more than it.
+	plain := []string{"p00001", "p00002"}
+	require.Len(t, appendPutBody(nil, data, plain), putBodySize(data, plain))
+	require.Len(t, appendPutBody(nil, nil, nil), putBodySize(nil, nil))
+	require.LessOrEqual(t, putBodySize(data, keys), len(appendPutBody(nil, data, keys)))
 }
