@@ -213,6 +213,7 @@ applied first (pricestream apply -f examples/fastsneakers/).`,
 	fl.StringVar(&o.API, "api", "native", "how events are sent: native or kinesis")
 	fl.BoolVar(&o.Flat, "flat", false, "steady traffic, no daily curve")
 	fl.Float64Var(&o.TrendsPerDay, "trends-per-day", 4, "random demand shocks per simulated day")
+	fl.DurationVar(&o.OrderTTL, "order-ttl", sim.DefaultOrderTTL, "wall-clock time an order stays in the orders table (its expires_at, for the table's Time to Live; 0: the default); negative: orders never expire")
 	fl.BoolVar(&asJSON, "json", false, "print the score as JSON")
 	return cmd
 }

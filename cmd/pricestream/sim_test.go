@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pricestream/pricestream/internal/api"
+	"github.com/pricestream/pricestream/internal/client"
+)
+
+// pricestream sim writes each order with expires_at --order-ttl of wall
+// time ahead, or none with a negative --order-ttl.
+func TestCLISimOrderTTL(t *testing.T) {
+	for _, tc := range []struct {
+		ttl  string
+		want time.Duration // 0: no expires_at
+	}{{"10m", 10 * time.Minute}, {"-1s", 0}} {
+		t.Run("order-ttl="+tc.ttl, func(t *testing.T) {
+			url := startApp(t)
+			ctx := context.Background()
+			c := client.New(url)
+			_, err := c.CreateStream(ctx, api.StreamSpec{Name: "clicks", Partitions: 1})
+			require.NoError(t, err)
+			for _, name := range []string{"products", "orders"} {
+				key := "product_id"
+				if name == "orders" {
+					key = "order_id"
+				}
+				_, err := c.CreateTable(ctx, api.TableSpec{Name: name, PartitionKey: api.KeyAttr{Name: key, Type: "S"}})
+				require.NoError(t, err)
+			}
+			start := time.Now()
+			out, err := cli(t, "--server", url, "sim", "--products", "5", "--views-per-second", "400", "--speed", "200",
+				"--duration", "2m", "--flat", "--order-ttl", tc.ttl)
+			require.NoError(t, err, out)
+			page, err := c.Scan(ctx, "orders", api.ReadRequest{})
+			require.NoError(t, err)
+			require.NotEmpty(t, page.Items, "the shop placed orders")
+			for _, raw := range page.Items {
+				var o struct {
+					ExpiresAt *int64 `json:"expires_at"`
+				}
+				require.NoError(t, json.Unmarshal(raw, &o))
+				if tc.want == 0 {
+					require.Nil(t, o.ExpiresAt, "order %s", raw)
+					continue
+				}
+				require.NotNil(t, o.ExpiresAt, "order %s", raw)
+				at := time.Unix(*o.ExpiresAt, 0)
+				require.WithinRange(t, at, start.Add(tc.want).Add(-time.Second), time.Now().Add(tc.want).Add(time.Second), "order %s", raw)
+			}
+		})
+	}
+}
