@@ -461,9 +461,10 @@ func (w *partWriter) write() {
 	clear(w.recs)
 	b := writtenBatch{seq: seq, err: err, durable: durable && err == nil && m.eng.GroupCommit()}
 	w.mu.Lock()
-	if !b.durable && len(w.mu.written) == 0 {
-		// Nothing before it waits for a sync: a batch's records are
-		// completed in order, and these need none.
+	if !b.durable && !w.mu.completing {
+		// Nothing before it waits for a sync, or is being completed: a
+		// batch's records are completed in order (a request's records
+		// may span batches), and these need none.
 		w.mu.Unlock()
 		w.complete(w.segs, seq, err)
 		clear(w.segs)

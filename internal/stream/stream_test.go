@@ -689,3 +689,80 @@ func TestStreamStoresWhileSyncing(t *testing.T) {
 	}
 	require.Less(t, got[0].Seq, got[1].Seq, "the records are stored in the order appended")
 }
+
+// Appends with and without fsync, from many goroutines, into small
+// batches (a request's records span several), some of them stored while
+// a sync of earlier ones runs: every record is answered stored, at the
+// position where it is read back, only once all its request's records are.
+func TestStreamMixedSyncAppends(t *testing.T) {
+	e := enginetest.Start(t) // fsync always: group commit
+	ctx := context.Background()
+	m, err := stream.New(stream.Config{MaxBatchBytes: 64 << 10}, stream.Deps{Engine: e, Registerer: prometheus.NewRegistry()})
+	require.NoError(t, err)
+	t.Cleanup(func() { m.Close() })
+	_, err = m.Create(ctx, stream.Spec{Name: "mixed", Partitions: 1})
+	require.NoError(t, err)
+	s, err := m.Open(ctx, "mixed")
+	require.NoError(t, err)
+
+	type sent struct {
+		pos  stream.Position
+		data string
+	}
+	var mu sync.Mutex
+	var all []sent
+	var wg sync.WaitGroup
+	for g := range 6 {
+		wg.Go(func() {
+			for i := range 30 {
+				n := 1 + (g*7+i)%40
+				es := make([]stream.Entry, n)
+				for j := range es {
+					es[j] = stream.Entry{PartitionKey: "k", Data: fmt.Appendf(nil, `{"g":%d,"i":%d,"j":%d,"pad":"%03000d"}`, g, i, j, 0)}
+				}
+				var a *stream.Appending
+				var err error
+				if i%2 == 0 {
+					a, err = s.Submit(es)
+				} else {
+					a, err = s.SubmitNoSync(es)
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				res, err := a.Wait(ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				for j, r := range res {
+					if r.Err != nil || r.Position.Seq == 0 {
+						t.Errorf("goroutine %d append %d record %d: %+v", g, i, j, r)
+					}
+					all = append(all, sent{r.Position, string(es[j].Data)})
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	require.False(t, t.Failed())
+	stored := map[stream.Position]string{}
+	for from := (stream.Position{}); ; {
+		r, err := s.Read(ctx, 0, from, stream.ReadOptions{MaxRecords: 1000})
+		require.NoError(t, err)
+		if len(r.Records) == 0 {
+			break
+		}
+		for _, rec := range r.Records {
+			stored[rec.Position] = string(rec.Data)
+		}
+		from = r.Next
+	}
+	require.Len(t, stored, len(all))
+	for _, s := range all {
+		require.Equal(t, s.data, stored[s.pos], "the record answered at %+v", s.pos)
+	}
+}
