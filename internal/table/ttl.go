@@ -72,6 +72,12 @@ func (m *Manager) expire(ctx context.Context, t *Table, now, until time.Time) (i
 	if err != nil || d.ID != t.id || d.TTLAttribute == "" {
 		return 0, err
 	}
+	// The pass reads the index: first let it apply this process's writes
+	// so far, so that an item written here before the pass is seen by it
+	// (the index applies writes as the engine delivers them back).
+	if err := t.syncRead(ctx, false); err != nil {
+		return 0, err
+	}
 	var due []string
 	from, done := "", false
 	for !done {
