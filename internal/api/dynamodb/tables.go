@@ -159,35 +159,42 @@ type tableNameInput struct {
 	TableName string `json:"TableName"`
 }
 
-func (h *Handler) describeTable(ctx context.Context, req *request) (any, *Error) {
+// namedTable decodes a request that names a table (TableName), checks
+// that the caller holds scope for it (scope of the name), and describes
+// the table: the start of the operations that take only a table's name.
+func (h *Handler) namedTable(ctx context.Context, req *request, scope func(name string) auth.Scope) (*table.Info, *Error) {
 	var in tableNameInput
 	if err := decode(req, &in); err != nil {
 		return nil, err
 	}
-	if e := allow(ctx, auth.TableScope(in.TableName, "read")); e != nil {
+	if e := allow(ctx, scope(in.TableName)); e != nil {
 		return nil, e
 	}
 	info, err := h.tables.Describe(ctx, in.TableName)
 	if err != nil {
 		return nil, h.toError(err, in.TableName)
+	}
+	return info, nil
+}
+
+// readScope is the scope that reading a table takes.
+func readScope(name string) auth.Scope { return auth.TableScope(name, "read") }
+
+func (h *Handler) describeTable(ctx context.Context, req *request) (any, *Error) {
+	info, e := h.namedTable(ctx, req, readScope)
+	if e != nil {
+		return nil, e
 	}
 	return map[string]any{"Table": h.describe(req.region, info, "ACTIVE")}, nil
 }
 
 func (h *Handler) deleteTable(ctx context.Context, req *request) (any, *Error) {
-	var in tableNameInput
-	if err := decode(req, &in); err != nil {
-		return nil, err
-	}
-	if e := allow(ctx, auth.Admin); e != nil {
+	info, e := h.namedTable(ctx, req, func(string) auth.Scope { return auth.Admin })
+	if e != nil {
 		return nil, e
 	}
-	info, err := h.tables.Describe(ctx, in.TableName)
-	if err != nil {
-		return nil, h.toError(err, in.TableName)
-	}
-	if err := h.tables.Delete(ctx, in.TableName); err != nil {
-		return nil, h.toError(err, in.TableName)
+	if err := h.tables.Delete(ctx, info.Name); err != nil {
+		return nil, h.toError(err, info.Name)
 	}
 	return map[string]any{"TableDescription": h.describe(req.region, info, "DELETING")}, nil
 }
@@ -323,16 +330,9 @@ func (h *Handler) updateTimeToLive(ctx context.Context, req *request) (any, *Err
 }
 
 func (h *Handler) describeTimeToLive(ctx context.Context, req *request) (any, *Error) {
-	var in tableNameInput
-	if err := decode(req, &in); err != nil {
-		return nil, err
-	}
-	if e := allow(ctx, auth.TableScope(in.TableName, "read")); e != nil {
+	info, e := h.namedTable(ctx, req, readScope)
+	if e != nil {
 		return nil, e
-	}
-	info, err := h.tables.Describe(ctx, in.TableName)
-	if err != nil {
-		return nil, h.toError(err, in.TableName)
 	}
 	desc := map[string]any{"TimeToLiveStatus": "DISABLED"}
 	if info.TTLAttribute != "" {
