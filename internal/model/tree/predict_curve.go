@@ -54,7 +54,7 @@ type curveKey struct {
 type curve struct {
 	requests atomic.Int32
 	once     sync.Once
-	vals     []float64 // nil until built, or when the bound refused it
+	vals     atomic.Pointer[[]float64] // nil until built, or when the bound refused it
 }
 
 // curves is an ensemble's cache of curves.
@@ -133,30 +133,37 @@ func (e *Ensemble) alongCurve(c *curves, row []float64, f int, values, out []flo
 		}
 	}
 	cv := v.(*curve)
-	if cv.requests.Add(1) < 2 {
-		return false // a context seen once: walk
-	}
-	cv.once.Do(func() {
-		ts := c.thresholds[f]
-		if c.values.Add(int64(len(ts)+1)) > maxCurveValues {
-			c.values.Add(-int64(len(ts) + 1))
-			return
+	vals := cv.vals.Load() // built: read without writing to the shared curve
+	if vals == nil {
+		if cv.requests.Add(1) < 2 {
+			return false // a context seen once: walk
 		}
-		// One value per interval: below every threshold, then each
-		// threshold itself (x >= t goes right).
-		reps := make([]float64, len(ts)+1)
-		reps[0] = math.Inf(-1)
-		copy(reps[1:], ts)
-		vals := make([]float64, len(reps))
-		e.walkAlong(row, f, reps, vals)
-		cv.vals = vals
-	})
-	if cv.vals == nil {
-		return false
+		cv.once.Do(func() { cv.build(e, c, row, f) })
+		if vals = cv.vals.Load(); vals == nil {
+			return false
+		}
 	}
 	ts := c.thresholds[f]
 	for i, x := range values {
-		out[i] = cv.vals[interval(ts, x)]
+		out[i] = (*vals)[interval(ts, x)]
 	}
 	return true
+}
+
+// build computes the curve of row's context for feature f, unless the
+// ensemble's curves are at their bound.
+func (cv *curve) build(e *Ensemble, c *curves, row []float64, f int) {
+	ts := c.thresholds[f]
+	if c.values.Add(int64(len(ts)+1)) > maxCurveValues {
+		c.values.Add(-int64(len(ts) + 1))
+		return
+	}
+	// One value per interval: below every threshold, then each
+	// threshold itself (x >= t goes right).
+	reps := make([]float64, len(ts)+1)
+	reps[0] = math.Inf(-1)
+	copy(reps[1:], ts)
+	vals := make([]float64, len(reps))
+	e.walkAlong(row, f, reps, vals)
+	cv.vals.Store(&vals)
 }
