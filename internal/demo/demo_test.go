@@ -48,6 +48,7 @@ func TestBenchReports(t *testing.T) {
 	require.Positive(t, res.RSSMB)
 	require.Positive(t, res.CPUMicrosPerEvent)
 	require.GreaterOrEqual(t, res.GCCPUPct, 0.0)
+	require.Positive(t, res.AllocBytesPerEvent, "the pipeline allocates for every event")
 	require.Zero(t, res.Violations)
 	require.Equal(t, "interval:100ms", res.Fsync)
 }

@@ -104,8 +104,9 @@ func TestMonitorRecentIDsBounded(t *testing.T) {
 	require.True(t, r.add("0"))
 }
 
-// readGC counts the collections that ran and the CPU time they took: a
-// forced collection adds one cycle and takes some CPU.
+// readGC counts the collections that ran, the CPU time they took and the
+// bytes allocated: a forced collection adds one cycle and takes some CPU,
+// and a thousand kilobytes allocated count at least as much.
 func TestBenchReadGC(t *testing.T) {
 	before := readGC()
 	sink := make([][]byte, 0, 1000)
@@ -117,4 +118,5 @@ func TestBenchReadGC(t *testing.T) {
 	require.NotEmpty(t, sink)
 	require.GreaterOrEqual(t, after.cycles, before.cycles+1)
 	require.Greater(t, after.cpu, before.cpu, "a collection took no CPU time")
+	require.GreaterOrEqual(t, after.alloc-before.alloc, uint64(1000*1024), "the kilobytes allocated are not counted")
 }

@@ -204,9 +204,14 @@ type BenchResult struct {
 	// (the runtime's estimate). Each collection marks the live heap for
 	// tens to hundreds of milliseconds, and on two busy cores its marking
 	// slows the whole pipeline while it runs (docs/performance.md).
-	GCCycles   uint64  `json:"gc_cycles,omitempty"`
-	GCCPUPct   float64 `json:"gc_cpu_pct,omitempty"`
-	Violations int64   `json:"guardrail_violations"`
+	GCCycles uint64  `json:"gc_cycles,omitempty"`
+	GCCPUPct float64 `json:"gc_cpu_pct,omitempty"`
+	// AllocBytesPerEvent is the heap allocated per event in the same
+	// interval: at a given heap size, the collections a run needs grow
+	// with it, and it varies far less from run to run than the latency
+	// of a loaded machine does.
+	AllocBytesPerEvent uint64 `json:"alloc_bytes_per_event,omitempty"`
+	Violations         int64  `json:"guardrail_violations"`
 }
 
 // Bench drives the full pipeline at a steady rate and reports the
@@ -334,6 +339,7 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 			res.CPUMicrosPerEvent = round2(float64(cpu.Microseconds()) / float64(end.events-w.events))
 			res.CPUCores = round2(cpu.Seconds() / end.at.Sub(w.at).Seconds())
 			res.GCCycles = end.gc.cycles - w.gc.cycles
+			res.AllocBytesPerEvent = (end.gc.alloc - w.gc.alloc) / uint64(end.events-w.events)
 			if cpu > 0 {
 				res.GCCPUPct = round2(100 * (end.gc.cpu - w.gc.cpu) / cpu.Seconds())
 			}
@@ -369,16 +375,18 @@ type cpuMark struct {
 	gc     gcMark
 }
 
-// gcMark is the garbage collector's work so far: its cycles completed and
+// gcMark is the garbage collector's work so far: its cycles completed,
 // the CPU time it used, in seconds (the runtime's estimate, updated at the
-// end of each cycle).
+// end of each cycle), and the bytes allocated on the heap (the work that
+// makes the cycles: the collector runs once per heap's worth allocated).
 type gcMark struct {
 	cycles uint64
 	cpu    float64
+	alloc  uint64
 }
 
 func readGC() gcMark {
-	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/gc/heap/allocs:bytes"}}
 	metrics.Read(s)
 	var m gcMark
 	if s[0].Value.Kind() == metrics.KindUint64 {
@@ -386,6 +394,9 @@ func readGC() gcMark {
 	}
 	if s[1].Value.Kind() == metrics.KindFloat64 {
 		m.cpu = s[1].Value.Float64()
+	}
+	if s[2].Value.Kind() == metrics.KindUint64 {
+		m.alloc = s[2].Value.Uint64()
 	}
 	return m
 }
