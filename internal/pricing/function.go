@@ -198,6 +198,14 @@ type Pricer struct {
 		sync.Mutex
 		m map[string]string
 	}
+
+	// features is how many features the last decision recorded.
+	features atomic.Int32
+
+	// recordBufs holds the buffers a batch's decision records are encoded
+	// into, back once the records are stored: grown per batch, they were
+	// a sixteenth of the pipeline's allocation.
+	recordBufs sync.Pool
 }
 
 // Attributes of a features row that the pricing function reads whatever
@@ -399,13 +407,13 @@ func (p *Pricer) Invoke(ctx context.Context, b *trigger.Batch) (trigger.Response
 	}
 	var resp trigger.Response
 	if len(recs) > 0 {
-		a, err := p.record(changes, recs)
+		a, buf, err := p.record(changes, recs)
 		if err != nil {
 			// Fail from the first decision not recorded.
 			return trigger.Response{BatchItemFailures: []trigger.BatchItemFailure{{ItemIdentifier: first}}}, nil
 		}
 		resp.Complete = func(ctx context.Context) error {
-			err := p.recorded(ctx, a, recs)
+			err := p.recorded(ctx, a, recs, buf)
 			if err == nil {
 				for _, r := range handled {
 					p.handle(r.Change.NewImage[rowProductID].S(), r.ReadAfter)
@@ -569,7 +577,9 @@ func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Re
 		return nil, again, nil
 	}
 	pred, predErr := p.deps.Predictors(p.cfg.Endpoint)
-	rec := &DecisionRecord{DecisionID: r.SequenceNumber, ProductID: pid.S(), DecidedAt: start.UTC(), Features: map[string]float64{}}
+	// The map sized for as many features as the last decision had: grown
+	// from empty it was allocated three times over.
+	rec := &DecisionRecord{DecisionID: r.SequenceNumber, ProductID: pid.S(), DecidedAt: start.UTC(), Features: make(map[string]float64, p.features.Load())}
 	if !p.project {
 		for name, v := range row {
 			if v.Type() == item.N {
@@ -590,6 +600,7 @@ func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Re
 			})
 		}
 	}
+	p.features.Store(int32(len(rec.Features)))
 	rec.EventTime, ok = timeAttr(row, rowLastEventTime)
 	if !ok {
 		if rec.EventTime, ok = timeAttr(row, rowWindowEnd); !ok {
@@ -926,20 +937,26 @@ func (p *Pricer) demand(pred Predictor, row item.Item, projected []string, base 
 
 // record submits the decisions to the price-changes stream, in order;
 // recorded waits for them.
-func (p *Pricer) record(changes *stream.Stream, recs []*DecisionRecord) (*stream.Appending, error) {
+func (p *Pricer) record(changes *stream.Stream, recs []*DecisionRecord) (*stream.Appending, *[]byte, error) {
 	entries := make([]stream.Entry, len(recs))
 	// The records of a batch are encoded into one buffer (AppendJSON), one
-	// allocation or a few for the batch; the entries slice it once it
-	// has stopped growing.
-	var buf []byte
+	// of recordBufs, which the stream holds until it has stored them (see
+	// recorded); the entries slice it once it has stopped growing.
+	bp, _ := p.recordBufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	buf := (*bp)[:0]
 	ends := make([]int, len(recs))
 	for i, rec := range recs {
 		var err error
 		if buf, err = rec.AppendJSON(buf); err != nil {
-			return nil, err
+			p.recordBufs.Put(bp)
+			return nil, nil, err
 		}
 		ends[i] = len(buf)
 	}
+	*bp = buf
 	start := 0
 	for i, rec := range recs {
 		entries[i] = stream.Entry{PartitionKey: rec.ProductID, Data: buf[start:ends[i]:ends[i]]}
@@ -947,10 +964,15 @@ func (p *Pricer) record(changes *stream.Stream, recs []*DecisionRecord) (*stream
 	}
 	a, err := changes.SubmitNoSync(entries)
 	if err != nil {
+		p.recordBufs.Put(bp) // refused before the stream took the entries
 		p.logger.Warn("decisions not recorded; the trigger retries", "count", len(recs), "first", recs[0].DecisionID, "err", err)
+		return nil, nil, err
 	}
-	return a, err
+	return a, bp, nil
 }
+
+// maxRecordBuf is the largest records buffer kept for the next batch.
+const maxRecordBuf = 1 << 20
 
 // Sync makes the decision records stored so far durable
 // (trigger.Syncer). The records go to price_changes without waiting for an
@@ -985,9 +1007,14 @@ func (p *Pricer) Sync(ctx context.Context) error {
 
 var _ trigger.Syncer = (*Pricer)(nil)
 
-// recorded waits for the decisions record submitted to be stored.
-func (p *Pricer) recorded(ctx context.Context, a *stream.Appending, recs []*DecisionRecord) error {
+// recorded waits for the decisions record submitted to be stored. Once
+// the stream is done with them (stored or failed, not when ctx ended the
+// wait first), their buffer bp goes back to recordBufs.
+func (p *Pricer) recorded(ctx context.Context, a *stream.Appending, recs []*DecisionRecord, bp *[]byte) error {
 	res, err := a.Wait(ctx)
+	if err == nil && cap(*bp) <= maxRecordBuf {
+		p.recordBufs.Put(bp)
+	}
 	if err == nil {
 		for _, r := range res {
 			if r.Err != nil {

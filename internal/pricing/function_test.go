@@ -511,3 +511,47 @@ func TestPricingSyncsRecordsOnDemand(t *testing.T) {
 	_, after = f.eng.SyncStats()
 	require.Greater(t, after, before, "a record stored after concurrent syncs is synced")
 }
+
+// A batch's records are encoded into a buffer that the next batches reuse
+// once the stream has stored them; as the trigger's lanes do, each batch is
+// priced while the previous one's records are still being stored. Every
+// record comes back whole, once (under -race, a buffer handed on before
+// the stream was done with it is a data race).
+func TestPricingRecordBuffersReused(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	const products, batches = 5, 40
+	f := start(t, Config{Cooldown: time.Nanosecond, MinGainPct: 0.01})
+	for p := range products {
+		f.product(t, fmt.Sprintf("p%02d", p), 120, 60, 200)
+	}
+	want := map[string]string{} // decision id → product
+	var wg sync.WaitGroup
+	for b := range batches {
+		var batch []*trigger.Record
+		for p := range products {
+			id := fmt.Sprintf("p%02d", p)
+			r := f.row(id, float64((p*7+b*13)%40), t0.Add(time.Duration(b)*time.Minute))
+			want[r.SequenceNumber] = id
+			batch = append(batch, r)
+		}
+		res, err := f.pricer.Invoke(context.Background(), &trigger.Batch{Trigger: "reprice", Records: batch})
+		require.NoError(t, err)
+		require.Empty(t, res.BatchItemFailures)
+		require.NotNil(t, res.Complete)
+		wg.Go(func() {
+			if err := res.Complete(context.Background()); err != nil {
+				t.Errorf("batch %d not recorded: %v", b, err)
+			}
+		})
+	}
+	wg.Wait()
+	got := map[string]string{}
+	for _, d := range f.decisions(t) {
+		_, dup := got[d.DecisionID]
+		require.False(t, dup, "decision %s recorded twice", d.DecisionID)
+		got[d.DecisionID] = d.ProductID
+		require.NotEmpty(t, d.Action)
+		require.Contains(t, d.Features, "views")
+	}
+	require.Equal(t, want, got)
+}
