@@ -144,6 +144,7 @@ func (r *tableReader) Next(ctx context.Context) ([]Record, error) {
 		return nil, err
 	}
 	recs := make([]Record, len(cs))
+	var kb []byte // the keys' JSON, one buffer for the chunk
 	for i, c := range cs {
 		ch := &Change{EventName: string(c.Event), Keys: c.Keys, StreamViewType: r.ts.view, SizeBytes: c.Size, Projected: r.attrs, Expired: c.Expired}
 		switch table.ViewType(r.ts.view) {
@@ -154,9 +155,10 @@ func (r *tableReader) Next(ctx context.Context) ([]Record, error) {
 		case table.ViewNewAndOldImgs:
 			ch.NewImage, ch.OldImage = c.New, c.Old
 		}
+		kb = c.Keys.AppendJSON(kb[:0])
 		recs[i] = Record{
 			SequenceNumber: sequenceNumber(c.Seq),
-			Key:            string(c.Keys.AppendJSON(nil)),
+			Key:            string(kb),
 			Arrival:        c.Time,
 			Offset:         c.Seq,
 			Change:         ch,
