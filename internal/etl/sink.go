@@ -369,6 +369,8 @@ func (s *tableSink) run(ctx context.Context) error {
 }
 
 func (s *tableSink) writer(ctx context.Context) error {
+	dl := writeDeadline{parent: ctx, timeout: s.t.WriteTimeout()}
+	defer dl.stop()
 	for {
 		s.mu.Lock()
 		for len(s.mu.queue) == 0 {
@@ -384,7 +386,7 @@ func (s *tableSink) writer(ctx context.Context) error {
 		s.mu.Unlock()
 
 		start := time.Now()
-		err := s.put(ctx, sl.bin)
+		err := s.put(ctx, &dl, sl.bin)
 		if err != nil && ctx.Err() != nil {
 			return nil
 		}
@@ -443,10 +445,13 @@ func (s *tableSink) written(key string, sl *slot) {
 // rates from many a second to one a minute, most blocks of the last
 // minutes (the bench's resident memory after 150 s: 2.1–2.3 GB checked,
 // 1.5 GB unchecked).
-func (s *tableSink) put(ctx context.Context, bin []byte) error {
+//
+// ctx ends the writes (the sink stops); each write is bounded by a
+// deadline dl gives it instead.
+func (s *tableSink) put(ctx context.Context, dl *writeDeadline, bin []byte) error {
 	backoff := 10 * time.Millisecond
 	for {
-		_, err := s.t.PutEncoded(ctx, bin, table.WriteOptions{NoSync: true, Unchecked: true})
+		_, err := s.t.PutEncoded(dl.context(time.Now()), bin, table.WriteOptions{NoSync: true, Unchecked: true})
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
@@ -463,6 +468,42 @@ func (s *tableSink) put(ctx context.Context, bin []byte) error {
 			return ctx.Err()
 		}
 		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// writeDeadline gives the writes of one writer, one after another, a
+// deadline without a context and a timer per write: the context it gives
+// ends at least half the timeout after it is asked for, and is replaced by
+// one ending a whole timeout later once less than half is left. The table
+// then bounds each write by that deadline rather than making its own
+// (Table.WriteTimeout). With a context per write, the sink's writers
+// allocated a context and a timer per row, and registered each with the
+// job's context: a lock all of them took twice per row. Not safe for
+// concurrent use.
+type writeDeadline struct {
+	parent  context.Context
+	timeout time.Duration
+	ctx     context.Context
+	cancel  context.CancelFunc
+	until   time.Time
+}
+
+// context returns a context ending between half the timeout and the
+// timeout after now, and with the parent.
+func (d *writeDeadline) context(now time.Time) context.Context {
+	if d.ctx == nil || d.until.Sub(now) < d.timeout/2 {
+		d.stop()
+		d.until = now.Add(d.timeout)
+		d.ctx, d.cancel = context.WithDeadline(d.parent, d.until)
+	}
+	return d.ctx
+}
+
+// stop releases the current context.
+func (d *writeDeadline) stop() {
+	if d.cancel != nil {
+		d.cancel()
+		d.ctx, d.cancel = nil, nil
 	}
 }
 

@@ -263,3 +263,31 @@ func TestETLSinkSyncsAtBarrier(t *testing.T) {
 	_, again := eng.SyncStats()
 	require.Equal(t, waits, again, "nothing written since: no sync")
 }
+
+// TestETLSinkWriteDeadline: a writer's writes get a deadline between half
+// the timeout and the timeout away, the same context while more than half
+// is left and a new one after, ending with the job's context.
+func TestETLSinkWriteDeadline(t *testing.T) {
+	parent, cancel := context.WithCancel(context.Background())
+	const timeout = 10 * time.Second
+	dl := writeDeadline{parent: parent, timeout: timeout}
+	defer dl.stop()
+	t0 := time.Now()
+	first := dl.context(t0)
+	for _, at := range []time.Duration{0, time.Second, timeout / 2} {
+		ctx := dl.context(t0.Add(at))
+		require.Equal(t, first, ctx, "%v after the first write: the same context", at)
+		d, ok := ctx.Deadline()
+		require.True(t, ok)
+		require.LessOrEqual(t, d.Sub(t0.Add(at)), timeout)
+		require.GreaterOrEqual(t, d.Sub(t0.Add(at)), timeout/2)
+	}
+	later := dl.context(t0.Add(timeout/2 + time.Millisecond))
+	require.NotEqual(t, first, later, "less than half the timeout left: a new context")
+	require.ErrorIs(t, first.Err(), context.Canceled, "the context replaced is released")
+	d, _ := later.Deadline()
+	require.Equal(t, t0.Add(timeout/2+time.Millisecond+timeout), d)
+	require.NoError(t, later.Err())
+	cancel()
+	require.ErrorIs(t, later.Err(), context.Canceled, "the job's context ends the writes")
+}

@@ -173,57 +173,71 @@ func BenchmarkTableRowChanges(b *testing.B) {
 // with the table keeping every version or each product's newest: the
 // whole process's CPU per row (engine, client, index) is what one features
 // row costs the pipeline. The engine fsyncs always (the sink's rows are
-// synced at its checkpoints, not here).
+// synced at its checkpoints, not here). ctx=own writes with a cancelable
+// context without a deadline, for which the table makes one per write; ctx=writer
+// with a context whose deadline is the write timeout away, as the sink's
+// writers give theirs (one per writer, renewed every half timeout).
 //
 //	go test -run '^$' -bench TableRowSinkWrites -benchtime 60000x -count 4 ./internal/table/
 func BenchmarkTableRowSinkWrites(b *testing.B) {
 	const products = 10000
 	for _, hist := range []table.History{table.HistoryAll, table.HistoryLatest} {
 		for _, writers := range []int{16, 128} {
-			b.Run(fmt.Sprintf("history=%s/writers=%d", hist, writers), func(b *testing.B) {
-				m := newManager(b, enginetest.Start(b))
-				ctx := context.Background()
-				if _, err := m.Create(ctx, table.Spec{Name: "features", Key: rowKey, StreamView: table.ViewNewImage, ChangeHistory: hist}); err != nil {
-					b.Fatal(err)
-				}
-				tb, err := m.Open(ctx, "features")
-				if err != nil {
-					b.Fatal(err)
-				}
-				// Two rows per product, written in turn, so that every
-				// write changes its item.
-				rows := make([][]byte, 2*products)
-				for i := range rows {
-					r := rowItem(b, i%64+i/products)
-					r["product_id"] = item.StringValue(fmt.Sprintf("p-%06d", i%products))
-					if rows[i], err = r.AppendBinary(nil); err != nil {
+			for _, ctxKind := range []string{"own", "writer"} {
+				b.Run(fmt.Sprintf("history=%s/writers=%d/ctx=%s", hist, writers, ctxKind), func(b *testing.B) {
+					m := newManager(b, enginetest.Start(b))
+					// Cancelable, as a job's context is: a context made per
+					// write registers with it.
+					ctx, cancel := context.WithCancel(context.Background())
+					defer cancel()
+					if _, err := m.Create(ctx, table.Spec{Name: "features", Key: rowKey, StreamView: table.ViewNewImage, ChangeHistory: hist}); err != nil {
 						b.Fatal(err)
 					}
-				}
-				write := func(total int64) {
-					var next atomic.Int64
-					var wg sync.WaitGroup
-					for range writers {
-						wg.Go(func() {
-							for i := next.Add(1) - 1; i < total; i = next.Add(1) - 1 {
-								res, err := tb.PutEncoded(ctx, rows[i%int64(len(rows))], table.WriteOptions{NoSync: true, Unchecked: true})
-								if err != nil || !res.Written {
-									b.Errorf("write %d: %v (written: %t)", i, err, err == nil && res.Written)
-									return
-								}
-							}
-						})
+					tb, err := m.Open(ctx, "features")
+					if err != nil {
+						b.Fatal(err)
 					}
-					wg.Wait()
-				}
-				write(int64(len(rows))) // every product has its row
-				b.ResetTimer()
-				cpu := startCPU()
-				start := time.Now()
-				write(int64(b.N))
-				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "writes/s")
-				cpu.report(b, b.N)
-			})
+					// Two rows per product, written in turn, so that every
+					// write changes its item.
+					rows := make([][]byte, 2*products)
+					for i := range rows {
+						r := rowItem(b, i%64+i/products)
+						r["product_id"] = item.StringValue(fmt.Sprintf("p-%06d", i%products))
+						if rows[i], err = r.AppendBinary(nil); err != nil {
+							b.Fatal(err)
+						}
+					}
+					write := func(total int64) {
+						var next atomic.Int64
+						var wg sync.WaitGroup
+						for range writers {
+							wg.Go(func() {
+								ctx := ctx
+								if ctxKind == "writer" {
+									var cancel context.CancelFunc
+									ctx, cancel = context.WithTimeout(ctx, tb.WriteTimeout())
+									defer cancel()
+								}
+								for i := next.Add(1) - 1; i < total; i = next.Add(1) - 1 {
+									res, err := tb.PutEncoded(ctx, rows[i%int64(len(rows))], table.WriteOptions{NoSync: true, Unchecked: true})
+									if err != nil || !res.Written {
+										b.Errorf("write %d: %v (written: %t)", i, err, err == nil && res.Written)
+										return
+									}
+								}
+							})
+						}
+						wg.Wait()
+					}
+					write(int64(len(rows))) // every product has its row
+					b.ResetTimer()
+					cpu := startCPU()
+					start := time.Now()
+					write(int64(b.N))
+					b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "writes/s")
+					cpu.report(b, b.N)
+				})
+			}
 		}
 	}
 }

@@ -89,6 +89,13 @@ func (t *Table) Sync(ctx context.Context) error {
 // Schema returns the table's key schema.
 func (t *Table) Schema() item.KeySchema { return t.schema }
 
+// WriteTimeout is how long a write may take ([Config.WriteTimeout]). A
+// write whose context has no deadline as near gets a context of its own
+// with this deadline; a writer that makes many writes one after another
+// can save that (a context and a timer per write) by giving them a
+// context whose deadline is no further off.
+func (t *Table) WriteTimeout() time.Duration { return t.m.cfg.WriteTimeout }
+
 // StreamView returns the images the table's change stream carries.
 func (t *Table) StreamView() ViewType { return t.view }
 
