@@ -1064,17 +1064,21 @@ func (r *run) snapshot(ps *partState) (*checkpointData, map[string]uint64) {
 // encode encodes a checkpoint's captured window state into its blob and
 // extends the partition's chain with it. The checkpoints of a partition
 // are encoded in the order they were captured, by one goroutine at a time.
-func (r *run) encode(ps *partState, c *checkpointData) {
+//
+// The state is encoded into buf's array when it has room (the previous
+// checkpoint's, which the engine no longer holds): grown from empty, the
+// encodings were a fortieth of the pipeline's allocation.
+func (r *run) encode(ps *partState, c *checkpointData, buf []byte) {
 	if c.capture == nil {
 		return
 	}
 	ch := &ps.chain
 	size := r.chunkSize()
 	if c.full {
-		c.blob = c.capture.encodeState(nil)
+		c.blob = c.capture.encodeState(buf[:0])
 		*ch = stateChain{base: ch.base + 1, baseChunks: chunks(len(c.blob), size), baseBytes: len(c.blob)}
 	} else {
-		c.blob = c.capture.appendDelta(nil)
+		c.blob = c.capture.appendDelta(buf[:0])
 		ch.deltas = append(ch.deltas, chunks(len(c.blob), size))
 		ch.deltaBytes += len(c.blob)
 	}
@@ -1141,7 +1145,7 @@ func (r *run) checkpointNow(ctx context.Context, ps *partState, pr *processor) e
 	if ps.win != nil {
 		c.capture = ps.win.finishCapture()
 	}
-	r.encode(ps, c)
+	r.encode(ps, c, nil)
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	return r.commit(tctx, ps, c, eps)
@@ -1156,7 +1160,10 @@ func (r *run) checkpointNow(ctx context.Context, ps *partState, pr *processor) e
 // slices between its records (captures); the checkpointer receives it once
 // the copy is complete.
 type checkpointer struct {
-	r        *run
+	r *run
+	// blob is the array the last checkpoint's state was encoded into,
+	// for the next one (the checkpointer's goroutine's).
+	blob     []byte
 	ch       chan ckptJob
 	done     chan struct{}
 	once     sync.Once
@@ -1194,11 +1201,18 @@ func (ck *checkpointer) commit(j ckptJob, broken map[int]bool) {
 		j.ps.dirty.Store(true)
 		return
 	}
-	r.encode(j.ps, j.c)
-	if err := r.commit(ctx, j.ps, j.c, j.eps); err != nil {
+	r.encode(j.ps, j.c, ck.blob)
+	err := r.commit(ctx, j.ps, j.c, j.eps)
+	state := len(j.c.blob) > 0
+	// The commit has written the encoding (or given up): its array is
+	// the next one's.
+	if cap(j.c.blob) <= maxKeptBlob {
+		ck.blob, j.c.blob = j.c.blob[:0], nil
+	}
+	if err != nil {
 		r.logger.Warn("checkpoint failed", "partition", j.ps.part, "err", err)
 		j.ps.dirty.Store(true)
-		if len(j.c.blob) > 0 {
+		if state {
 			broken[j.ps.part] = true
 			j.ps.forceFull.Store(true)
 		}
@@ -1206,6 +1220,11 @@ func (ck *checkpointer) commit(j ckptJob, broken map[int]bool) {
 		broken[j.ps.part] = false
 	}
 }
+
+// maxKeptBlob is the largest state encoding whose array is kept for the
+// next checkpoint: a large state's is left to the collector rather than
+// held between checkpoints.
+const maxKeptBlob = 16 << 20
 
 // submit begins a checkpoint of the partition, unless one is outstanding.
 // Its window state is copied by step (or at once, when it has none to
