@@ -144,9 +144,11 @@ func (r *tableReader) Next(ctx context.Context) ([]Record, error) {
 		return nil, err
 	}
 	recs := make([]Record, len(cs))
-	var kb []byte // the keys' JSON, one buffer for the chunk
+	changes := make([]Change, len(cs)) // one allocation for the chunk's
+	var kb []byte                      // the keys' JSON, one buffer for the chunk
 	for i, c := range cs {
-		ch := &Change{EventName: string(c.Event), Keys: c.Keys, StreamViewType: r.ts.view, SizeBytes: c.Size, Projected: r.attrs, Expired: c.Expired}
+		ch := &changes[i]
+		*ch = Change{EventName: string(c.Event), Keys: c.Keys, StreamViewType: r.ts.view, SizeBytes: c.Size, Projected: r.attrs, Expired: c.Expired}
 		switch table.ViewType(r.ts.view) {
 		case table.ViewNewImage:
 			ch.NewImage = c.New
