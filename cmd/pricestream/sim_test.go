@@ -56,3 +56,50 @@ func TestCLISimOrderTTL(t *testing.T) {
 		})
 	}
 }
+
+// The shop's events arrive whole, one record each, keyed by product: the
+// simulator encodes a batch's events into one buffer and sends slices of
+// it.
+func TestCLISimSendsWholeEvents(t *testing.T) {
+	url := startApp(t)
+	ctx := context.Background()
+	c := client.New(url)
+	_, err := c.CreateStream(ctx, api.StreamSpec{Name: "clicks", Partitions: 1})
+	require.NoError(t, err)
+	for _, name := range []string{"products", "orders"} {
+		key := "product_id"
+		if name == "orders" {
+			key = "order_id"
+		}
+		_, err := c.CreateTable(ctx, api.TableSpec{Name: name, PartitionKey: api.KeyAttr{Name: key, Type: "S"}})
+		require.NoError(t, err)
+	}
+	out, err := cli(t, "--server", url, "sim", "--products", "20", "--views-per-second", "300", "--speed", "100",
+		"--duration", "20s", "--flat")
+	require.NoError(t, err, out)
+	seen := map[string]bool{}
+	for start := ""; ; {
+		recs, err := c.GetRecords(ctx, "clicks", client.ReadOptions{Start: start, Limit: 1000})
+		require.NoError(t, err)
+		if len(recs.Records) == 0 {
+			break
+		}
+		for _, r := range recs.Records {
+			var e struct {
+				ID        string  `json:"event_id"`
+				Type      string  `json:"event_type"`
+				ProductID string  `json:"product_id"`
+				Price     float64 `json:"price"`
+			}
+			require.NoError(t, json.Unmarshal(r.Data, &e), "record %s: %s", r.SequenceNumber, r.Data)
+			require.NotEmpty(t, e.ID, "record %s: %s", r.SequenceNumber, r.Data)
+			require.NotEmpty(t, e.Type, "record %s: %s", r.SequenceNumber, r.Data)
+			require.Equal(t, r.PartitionKey, e.ProductID, "record %s: %s", r.SequenceNumber, r.Data)
+			require.Positive(t, e.Price, "record %s: %s", r.SequenceNumber, r.Data)
+			require.False(t, seen[e.ID], "event %s sent twice", e.ID)
+			seen[e.ID] = true
+		}
+		start = recs.Next
+	}
+	require.Greater(t, len(seen), 1000, "batches of many events were sent")
+}
