@@ -413,7 +413,15 @@ func (p *Pricer) Invoke(ctx context.Context, b *trigger.Batch) (trigger.Response
 			return trigger.Response{BatchItemFailures: []trigger.BatchItemFailure{{ItemIdentifier: first}}}, nil
 		}
 		resp.Complete = func(ctx context.Context) error {
-			err := p.recorded(ctx, a, recs, buf)
+			done, err := p.recorded(ctx, a, recs)
+			if done && buf != nil {
+				// The stream is done with the records: their buffer
+				// is the next batch's (once: a second call finds nil).
+				if cap(*buf) <= maxRecordBuf {
+					p.recordBufs.Put(buf)
+				}
+				buf = nil
+			}
 			if err == nil {
 				for _, r := range handled {
 					p.handle(r.Change.NewImage[rowProductID].S(), r.ReadAfter)
@@ -1007,14 +1015,12 @@ func (p *Pricer) Sync(ctx context.Context) error {
 
 var _ trigger.Syncer = (*Pricer)(nil)
 
-// recorded waits for the decisions record submitted to be stored. Once
-// the stream is done with them (stored or failed, not when ctx ended the
-// wait first), their buffer bp goes back to recordBufs.
-func (p *Pricer) recorded(ctx context.Context, a *stream.Appending, recs []*DecisionRecord, bp *[]byte) error {
+// recorded waits for the decisions record submitted to be stored. It
+// reports whether the stream is done with them (stored or failed; not
+// when ctx ended the wait first), when their buffer may be reused.
+func (p *Pricer) recorded(ctx context.Context, a *stream.Appending, recs []*DecisionRecord) (bool, error) {
 	res, err := a.Wait(ctx)
-	if err == nil && cap(*bp) <= maxRecordBuf {
-		p.recordBufs.Put(bp)
-	}
+	done := err == nil
 	if err == nil {
 		for _, r := range res {
 			if r.Err != nil {
@@ -1029,5 +1035,5 @@ func (p *Pricer) recorded(ctx context.Context, a *stream.Appending, recs []*Deci
 	if err != nil && ctx.Err() == nil {
 		p.logger.Warn("decisions not recorded; the trigger delivers their rows again", "count", len(recs), "first", recs[0].DecisionID, "err", err)
 	}
-	return err
+	return done, err
 }
