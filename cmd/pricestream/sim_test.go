@@ -20,19 +20,8 @@ func TestCLISimOrderTTL(t *testing.T) {
 		want time.Duration // 0: no expires_at
 	}{{"10m", 10 * time.Minute}, {"-1s", 0}} {
 		t.Run("order-ttl="+tc.ttl, func(t *testing.T) {
-			url := startApp(t)
+			url, c := startShop(t)
 			ctx := context.Background()
-			c := client.New(url)
-			_, err := c.CreateStream(ctx, api.StreamSpec{Name: "clicks", Partitions: 1})
-			require.NoError(t, err)
-			for _, name := range []string{"products", "orders"} {
-				key := "product_id"
-				if name == "orders" {
-					key = "order_id"
-				}
-				_, err := c.CreateTable(ctx, api.TableSpec{Name: name, PartitionKey: api.KeyAttr{Name: key, Type: "S"}})
-				require.NoError(t, err)
-			}
 			start := time.Now()
 			out, err := cli(t, "--server", url, "sim", "--products", "5", "--views-per-second", "400", "--speed", "200",
 				"--duration", "2m", "--flat", "--order-ttl", tc.ttl)
@@ -61,19 +50,8 @@ func TestCLISimOrderTTL(t *testing.T) {
 // simulator encodes a batch's events into one buffer and sends slices of
 // it.
 func TestCLISimSendsWholeEvents(t *testing.T) {
-	url := startApp(t)
+	url, c := startShop(t)
 	ctx := context.Background()
-	c := client.New(url)
-	_, err := c.CreateStream(ctx, api.StreamSpec{Name: "clicks", Partitions: 1})
-	require.NoError(t, err)
-	for _, name := range []string{"products", "orders"} {
-		key := "product_id"
-		if name == "orders" {
-			key = "order_id"
-		}
-		_, err := c.CreateTable(ctx, api.TableSpec{Name: name, PartitionKey: api.KeyAttr{Name: key, Type: "S"}})
-		require.NoError(t, err)
-	}
 	out, err := cli(t, "--server", url, "sim", "--products", "20", "--views-per-second", "300", "--speed", "100",
 		"--duration", "20s", "--flat")
 	require.NoError(t, err, out)
@@ -102,4 +80,24 @@ func TestCLISimSendsWholeEvents(t *testing.T) {
 		start = recs.Next
 	}
 	require.Greater(t, len(seen), 1000, "batches of many events were sent")
+}
+
+// startShop starts a server with what the simulator writes to: a clicks
+// stream of one partition and the products and orders tables.
+func startShop(t *testing.T) (string, *client.Client) {
+	t.Helper()
+	url := startApp(t)
+	ctx := context.Background()
+	c := client.New(url)
+	_, err := c.CreateStream(ctx, api.StreamSpec{Name: "clicks", Partitions: 1})
+	require.NoError(t, err)
+	for _, name := range []string{"products", "orders"} {
+		key := "product_id"
+		if name == "orders" {
+			key = "order_id"
+		}
+		_, err := c.CreateTable(ctx, api.TableSpec{Name: name, PartitionKey: api.KeyAttr{Name: key, Type: "S"}})
+		require.NoError(t, err)
+	}
+	return url, c
 }
