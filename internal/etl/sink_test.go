@@ -276,14 +276,14 @@ func TestETLSinkWriteDeadline(t *testing.T) {
 	first := dl.context(t0)
 	for _, at := range []time.Duration{0, time.Second, timeout / 2} {
 		ctx := dl.context(t0.Add(at))
-		require.Equal(t, first, ctx, "%v after the first write: the same context", at)
+		require.Same(t, first, ctx, "%v after the first write: the same context", at)
 		d, ok := ctx.Deadline()
 		require.True(t, ok)
 		require.LessOrEqual(t, d.Sub(t0.Add(at)), timeout)
 		require.GreaterOrEqual(t, d.Sub(t0.Add(at)), timeout/2)
 	}
 	later := dl.context(t0.Add(timeout/2 + time.Millisecond))
-	require.NotEqual(t, first, later, "less than half the timeout left: a new context")
+	require.NotSame(t, first, later, "less than half the timeout left: a new context")
 	require.ErrorIs(t, first.Err(), context.Canceled, "the context replaced is released")
 	d, _ := later.Deadline()
 	require.Equal(t, t0.Add(timeout/2+time.Millisecond+timeout), d)
