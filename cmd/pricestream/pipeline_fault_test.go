@@ -64,6 +64,9 @@ type pipelineRun struct {
 	c   *client.Client
 	// restarts counts the restarts after a SIGKILL.
 	restarts int
+	// again counts the applied decisions' records written again (a
+	// features row delivered again, or a record lost with a crash).
+	again int
 }
 
 func (r *pipelineRun) start() {
@@ -237,10 +240,20 @@ func (r *pipelineRun) settle(ctx context.Context, n int) map[string]map[string]a
 					ProductID  string  `json:"product_id"`
 					Action     string  `json:"action"`
 					NewPrice   float64 `json:"new_price"`
+					// Every decision is recorded whole, the records of
+					// changes recorded again after a crash too.
+					Model    string             `json:"model"`
+					Features map[string]float64 `json:"features"`
+					Again    bool               `json:"recorded_again"`
 				}
 				require.NoError(t, json.Unmarshal(rec.Data, &d))
 				if d.Action != "applied" {
 					continue
+				}
+				require.NotEmpty(t, d.Model, "applied decision %s recorded without its model (again: %v): %s", d.DecisionID, d.Again, rec.Data)
+				require.NotEmpty(t, d.Features, "applied decision %s recorded without its features (again: %v): %s", d.DecisionID, d.Again, rec.Data)
+				if d.Again {
+					r.again++
 				}
 				if applied[d.ProductID] == nil {
 					applied[d.ProductID] = map[string]float64{}
@@ -265,7 +278,7 @@ func (r *pipelineRun) settle(ctx context.Context, n int) map[string]map[string]a
 		require.Equal(t, len(applied[pid]), prod.Revision, "product %s: price_revision against the distinct applied decisions: %s", pid, raw)
 		changes += prod.Revision
 	}
-	t.Logf("%d price changes applied, each once", changes)
+	t.Logf("%d price changes applied, each once; %d records written again", changes, r.again)
 	return features
 }
 

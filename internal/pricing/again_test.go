@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pricestream/pricestream/internal/model"
 	"github.com/pricestream/pricestream/internal/table/item"
 	"github.com/pricestream/pricestream/internal/trigger"
 )
@@ -35,6 +36,9 @@ func TestPricingRecordsAgainAfterResume(t *testing.T) {
 	require.Equal(t, "applied", rec.Action)
 	require.Equal(t, 108.0, f.price(t, "shoe"))
 	require.Empty(t, f.decisions(t))
+	require.Equal(t, "demand", rec.Model)
+	require.NotEmpty(t, rec.Features)
+	require.Positive(t, rec.ExpectedRevenue)
 
 	restart := func() {
 		t.Helper()
@@ -65,6 +69,22 @@ func TestPricingRecordsAgainAfterResume(t *testing.T) {
 	require.Equal(t, 108.0, got["1001"].NewPrice)
 	require.Equal(t, t0, got["1001"].EventTime)
 	require.Equal(t, 60.0, got["1001"].MinPrice)
+	// With what the change was decided with, which the product kept; not
+	// its end-to-end latency (the commit time was lost with the record).
+	re := got["1001"]
+	require.True(t, re.RecordedAgain)
+	require.Equal(t, rec.Model, re.Model)
+	require.Equal(t, rec.ModelVersion, re.ModelVersion)
+	require.Equal(t, rec.Variant, re.Variant)
+	require.Equal(t, rec.Features, re.Features)
+	require.Equal(t, rec.ExpectedUnits, re.ExpectedUnits)
+	require.Equal(t, rec.ExpectedRevenue, re.ExpectedRevenue)
+	require.Equal(t, rec.CurrentRevenue, re.CurrentRevenue)
+	require.True(t, rec.IngestTime.Equal(re.IngestTime), "%v, %v", rec.IngestTime, re.IngestTime)
+	require.True(t, rec.DecidedAt.Equal(re.DecidedAt), "%v, %v", rec.DecidedAt, re.DecidedAt)
+	require.Zero(t, re.E2EMillis)
+	require.False(t, got["1002"].RecordedAgain)
+	require.False(t, got["1003"].RecordedAgain)
 	require.Equal(t, "refused", got["1002"].Action)
 	require.Equal(t, ReasonCooldown, got["1002"].Reason)
 	require.Equal(t, "applied", got["1003"].Action, "boot had no decision to record again")
@@ -98,4 +118,21 @@ func TestPricingRecordsAgainAfterResume(t *testing.T) {
 	d := f.pricer.unrecorded(&trigger.Record{SequenceNumber: "000000000000000009999"}, "boot", cur, seq)
 	require.NotNil(t, d, "no checkpoint: any earlier decision may be unrecorded")
 	require.Equal(t, "000000000000000001003", d.DecisionID)
+	require.Empty(t, d.Model, "the product kept nothing of the change")
+
+	// What the product kept of another decision is not this one's.
+	kept := decidedWith(item.NumberFromInt(1002), &DecisionRecord{Features: map[string]float64{"views": 3}}, Decision{Units: 2}, &model.Prediction{Model: "other", Version: 2})
+	cur[attrDecided] = kept
+	restart()
+	d = f.pricer.unrecorded(&trigger.Record{SequenceNumber: "000000000000000009999"}, "boot", cur, seq)
+	require.NotNil(t, d)
+	require.Empty(t, d.Model)
+	require.Empty(t, d.Features)
+	cur[attrDecided] = decidedWith(item.NumberFromInt(1003), &DecisionRecord{Features: map[string]float64{"views": 3}}, Decision{Units: 2}, &model.Prediction{Model: "other", Version: 2})
+	restart()
+	d = f.pricer.unrecorded(&trigger.Record{SequenceNumber: "000000000000000009999"}, "boot", cur, seq)
+	require.Equal(t, "other", d.Model)
+	require.Equal(t, 2, d.ModelVersion)
+	require.Equal(t, map[string]float64{"views": 3}, d.Features)
+	require.Equal(t, 2.0, d.ExpectedUnits)
 }

@@ -465,6 +465,13 @@ type DecisionRecord struct {
 	// E2EMillis is the end-to-end latency of an applied change: from the
 	// ingest of the newest event the features reflect to the price commit.
 	E2EMillis float64 `json:"e2e_latency_ms,omitempty"`
+	// RecordedAgain marks the record of a change applied before, written
+	// again from what the product keeps of it: its features row was
+	// delivered again, or a crash lost the record (see [Pricer.Invoke]).
+	// It has the change's prices, model, features and expected revenue,
+	// not its end-to-end latency, whose commit time was not kept. The
+	// first record of the decision may exist too: dedupe on DecisionID.
+	RecordedAgain bool `json:"recorded_again,omitempty"`
 }
 
 // errRefused carries a guardrail refusal out of a table write.
@@ -530,6 +537,7 @@ const (
 	attrChangeTimes = "price_change_times" // event times of the changes of the last hour, Unix ms
 	attrDecision    = "price_decision"     // the decision id of the last change
 	attrPrevious    = "price_previous"     // the price before the last change
+	attrDecided     = "price_decided_with" // what the last change was decided with (decidedWith)
 )
 
 func num(it item.Item, name string) (float64, bool) {
@@ -652,7 +660,13 @@ func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Re
 		if cur, err = products.GetAttrs(ctx, key, decideAttrs); err != nil {
 			return nil, again, err
 		}
-		again = p.unrecorded(r, rec.ProductID, cur, seq)
+		if again = p.unrecorded(r, rec.ProductID, cur, seq); again != nil {
+			// cur holds decideAttrs only: read what the change was
+			// decided with too (seldom: once per product after a resume).
+			if err := p.completeAgain(ctx, products, key, again); err != nil {
+				return nil, nil, err
+			}
+		}
 		dec, changes, err = p.decide(ctx, pred, r, cur, rec, seq, &predicted)
 		if apply = err == nil && dec.Change; apply {
 			decided = cur
@@ -691,6 +705,7 @@ func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Re
 			}
 			next[attrChangeTimes] = item.ListValue(append(kept, item.IntValue(ceilMillis(rec.EventTime))))
 			next[attrDecision] = item.NumberValue(seq)
+			next[attrDecided] = decidedWith(seq, rec, dec, &predicted)
 			return next, nil
 		})
 		written = err == nil && res.Written
@@ -699,8 +714,13 @@ func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Re
 	switch {
 	case errors.Is(err, errDuplicate):
 		if rec.Action == "applied" {
+			// The record may have been lost with a crash: emit it again,
+			// with what the change was decided with.
+			if err := p.completeAgain(ctx, products, key, rec); err != nil {
+				return nil, again, err
+			}
 			p.handle(rec.ProductID, r.ReadAfter)
-			return rec, again, nil // the record may have been lost with a crash: emit it again
+			return rec, again, nil
 		}
 		return nil, again, nil
 	case errors.As(err, &refused):
@@ -805,10 +825,10 @@ func sameAttrs(a, b item.Item, names []string) bool {
 // replayed (the duplicate path of price); but a features table that keeps
 // only each product's newest row (change history latest) replays only
 // that one. The record may be a second one of its decision (dedupe on
-// decision_id); it holds the prices, bounds and event time, not the
-// features, model or expected revenue, which the product does not keep.
-// It returns nil otherwise, and once per product and reading unless the
-// record is not stored.
+// decision_id); it holds the prices and bounds, and what the change was
+// decided with when cur has it (attrDecided; see completeAgain), not the
+// end-to-end latency. It returns nil otherwise, and once per product and
+// reading unless the record is not stored.
 func (p *Pricer) unrecorded(r *trigger.Record, pid string, cur item.Item, seq item.Number) *DecisionRecord {
 	last, ok := cur[attrDecision]
 	if !ok || last.Type() != item.N || last.N().Cmp(seq) >= 0 {
@@ -834,13 +854,137 @@ func (p *Pricer) unrecorded(r *trigger.Record, pid string, cur item.Item, seq it
 		id = strings.Repeat("0", n-len(id)) + id // the width of the trigger's sequence numbers
 	}
 	g := p.guardrails(cur)
-	rec := &DecisionRecord{DecisionID: id, ProductID: pid, Action: "applied", Features: map[string]float64{}, MinPrice: g.MinPrice, MaxPrice: g.MaxPrice, DecidedAt: time.Now().UTC()}
+	rec := &DecisionRecord{DecisionID: id, ProductID: pid, Action: "applied", Features: map[string]float64{}, MinPrice: g.MinPrice, MaxPrice: g.MaxPrice, DecidedAt: time.Now().UTC(), RecordedAgain: true}
 	rec.OldPrice, _ = num(cur, attrPrevious)
 	rec.NewPrice, _ = num(cur, attrPrice)
 	if ms, ok := num(cur, attrUpdatedAt); ok {
 		rec.EventTime = time.UnixMilli(int64(ms)).UTC()
 	}
+	if v, ok := cur[attrDecided]; ok {
+		applyDecided(rec, last.N(), v)
+	}
 	return rec
+}
+
+// completeAgain fills in rec, the record of a change applied before that
+// is recorded again, from what the product keeps of the change
+// (attrDecided), and marks it RecordedAgain. A product changed since by
+// another decision keeps that one's, and rec is left as it is.
+func (p *Pricer) completeAgain(ctx context.Context, products *table.Table, key item.Key, rec *DecisionRecord) error {
+	rec.RecordedAgain = true
+	id, err := seqNumber(rec.DecisionID)
+	if err != nil {
+		return nil // not one of ours: nothing kept to match it
+	}
+	cur, err := products.GetAttrs(ctx, key, decidedAttrs)
+	if err != nil {
+		return err
+	}
+	if v, ok := cur[attrDecided]; ok {
+		applyDecided(rec, id, v)
+	}
+	return nil
+}
+
+var decidedAttrs = []string{attrDecided}
+
+// Attributes of attrDecided: a map a price write stores beside the new
+// price, so that a record lost with a crash can be written again whole
+// (but for its end-to-end latency) from the product.
+const (
+	decidedID             = "decision"
+	decidedModel          = "model"
+	decidedVersion        = "model_version"
+	decidedVariant        = "variant"
+	decidedFallback       = "fallback"
+	decidedUnits          = "expected_units"
+	decidedRevenue        = "expected_revenue"
+	decidedCurrentRevenue = "current_revenue"
+	decidedFeatures       = "features"
+	decidedEventTime      = "event_time"
+	decidedIngestTime     = "ingest_time"
+	decidedAt             = "decided_at"
+)
+
+// decidedWith is what the product keeps of the change rec records,
+// decided as dec with the model's answer pr.
+func decidedWith(seq item.Number, rec *DecisionRecord, dec Decision, pr *model.Prediction) item.Value {
+	m := make(map[string]item.Value, 12)
+	m[decidedID] = item.NumberValue(seq)
+	if pr.Model != "" {
+		m[decidedModel] = item.StringValue(pr.Model)
+		m[decidedVersion] = item.IntValue(int64(pr.Version))
+	}
+	if pr.Variant != "" {
+		m[decidedVariant] = item.StringValue(pr.Variant)
+	}
+	if pr.Fallback {
+		m[decidedFallback] = item.BoolValue(true)
+	}
+	putFloat(m, decidedUnits, dec.Units)
+	putFloat(m, decidedRevenue, dec.Revenue)
+	putFloat(m, decidedCurrentRevenue, dec.CurrentRevenue)
+	fs := make(map[string]item.Value, len(rec.Features))
+	for name, v := range rec.Features {
+		putFloat(fs, name, v)
+	}
+	m[decidedFeatures] = item.MapValue(fs)
+	m[decidedEventTime] = item.StringValue(rec.EventTime.UTC().Format(time.RFC3339Nano))
+	if !rec.IngestTime.IsZero() {
+		m[decidedIngestTime] = item.StringValue(rec.IngestTime.UTC().Format(time.RFC3339Nano))
+	}
+	m[decidedAt] = item.StringValue(rec.DecidedAt.UTC().Format(time.RFC3339Nano))
+	return item.MapValue(m)
+}
+
+// putFloat sets m[name] to v as a number; a value that is not a finite
+// number is left out.
+func putFloat(m map[string]item.Value, name string, v float64) {
+	if n, err := item.ParseNumber(strconv.FormatFloat(v, 'g', -1, 64)); err == nil {
+		m[name] = item.NumberValue(n)
+	}
+}
+
+// applyDecided fills in rec from v, what a product keeps of its last
+// change (decidedWith), when v is the decision id's.
+func applyDecided(rec *DecisionRecord, id item.Number, v item.Value) {
+	if v.Type() != item.M {
+		return
+	}
+	d := item.Item(v.M())
+	if kept, ok := d[decidedID]; !ok || kept.Type() != item.N || kept.N().Cmp(id) != 0 {
+		return
+	}
+	if s, ok := d[decidedModel]; ok && s.Type() == item.S {
+		rec.Model = s.S()
+	}
+	if n, ok := num(d, decidedVersion); ok {
+		rec.ModelVersion = int(n)
+	}
+	if s, ok := d[decidedVariant]; ok && s.Type() == item.S {
+		rec.Variant = s.S()
+	}
+	rec.Fallback = d[decidedFallback].BOOL()
+	rec.ExpectedUnits, _ = num(d, decidedUnits)
+	rec.ExpectedRevenue, _ = num(d, decidedRevenue)
+	rec.CurrentRevenue, _ = num(d, decidedCurrentRevenue)
+	if fs, ok := d[decidedFeatures]; ok && fs.Type() == item.M {
+		rec.Features = make(map[string]float64, len(fs.M()))
+		for name, v := range fs.M() {
+			if v.Type() == item.N {
+				rec.Features[name] = v.N().Float64()
+			}
+		}
+	}
+	if t, ok := timeAttr(d, decidedEventTime); ok {
+		rec.EventTime = t
+	}
+	if t, ok := timeAttr(d, decidedIngestTime); ok {
+		rec.IngestTime = t
+	}
+	if t, ok := timeAttr(d, decidedAt); ok {
+		rec.DecidedAt = t
+	}
 }
 
 // handle notes that the product's last applied decision is recorded, or

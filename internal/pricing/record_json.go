@@ -47,6 +47,9 @@ func (r *DecisionRecord) AppendJSON(dst []byte) ([]byte, error) {
 	}
 	w.time(`,"decided_at":`, r.DecidedAt)
 	w.num(`,"e2e_latency_ms":`, r.E2EMillis, true)
+	if r.RecordedAgain {
+		w.b = append(w.b, `,"recorded_again":true`...)
+	}
 	if w.err != nil {
 		return nil, w.err
 	}

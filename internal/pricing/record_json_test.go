@@ -22,6 +22,8 @@ func TestPricingRecordEncoding(t *testing.T) {
 			ExpectedRevenue: 1.6789, CurrentRevenue: 1.5, Model: "fastsneakers-demand", ModelVersion: 3, Variant: "b", Fallback: true,
 			Features: map[string]float64{"views": 12, "trend_now": 3.25e-7, "price_ratio": 1.05, "a": 1e21, "b": -0.0},
 			MinPrice: 99, MaxPrice: 199, EventTime: at, IngestTime: at.Add(time.Millisecond), DecidedAt: at.Add(2 * time.Millisecond), E2EMillis: 1.25},
+		{DecisionID: "7-3", ProductID: "p2", Action: "applied", OldPrice: 129.99, NewPrice: 136.49, Model: "fastsneakers-demand", ModelVersion: 3,
+			Features: map[string]float64{"views": 12}, EventTime: at, DecidedAt: at, RecordedAgain: true},
 		{DecisionID: "9-1", ProductID: "p3", Action: "refused", Reason: "cooldown", Features: nil, EventTime: at, DecidedAt: at},
 	}
 	for _, r := range recs {
@@ -56,7 +58,8 @@ func FuzzPricingRecordEncoding(f *testing.F) {
 		at := time.Unix(0, nanos).UTC()
 		r := &DecisionRecord{DecisionID: id, ProductID: product, Action: action, Reason: reason, OldPrice: oldPrice, NewPrice: newPrice,
 			ExpectedUnits: units, ExpectedRevenue: units * newPrice, Model: model, ModelVersion: int(version), Variant: model, Fallback: fallback,
-			MinPrice: minPrice, MaxPrice: -minPrice, EventTime: at, IngestTime: at.Add(time.Duration(version)), DecidedAt: at, E2EMillis: feat}
+			MinPrice: minPrice, MaxPrice: -minPrice, EventTime: at, IngestTime: at.Add(time.Duration(version)), DecidedAt: at, E2EMillis: feat,
+			RecordedAgain: version%2 != 0}
 		if feature != "" {
 			r.Features = map[string]float64{feature: feat, feature + "_2": units, "a" + feature: oldPrice}
 		}
