@@ -309,6 +309,7 @@ func tableChangesCmd(g *globals) *cobra.Command {
 	var from string
 	var limit int
 	var follow bool
+	var attrs []string
 	cmd := &cobra.Command{
 		Use:   "changes TABLE",
 		Short: "Print a table's changes as JSON lines (--follow to wait for new ones)",
@@ -327,11 +328,11 @@ func tableChangesCmd(g *globals) *cobra.Command {
 						return io.EOF
 					}
 					return nil
-				})
+				}, attrs...)
 			}
 			start := from
 			for {
-				res, err := c.Changes(cmd.Context(), args[0], start, 1000)
+				res, err := c.Changes(cmd.Context(), args[0], start, 1000, attrs...)
 				if err != nil {
 					return err
 				}
@@ -354,6 +355,7 @@ func tableChangesCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&from, "from", "trim_horizon", "where to start: trim_horizon, latest, at:SEQ or after:SEQ")
 	cmd.Flags().IntVar(&limit, "limit", 0, "stop after this many changes")
 	cmd.Flags().BoolVar(&follow, "follow", false, "keep waiting for new changes (default start: as --from)")
+	cmd.Flags().StringSliceVar(&attrs, "attributes", nil, "keep only these top-level attributes of each change's images (comma-separated)")
 	return cmd
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,6 +121,12 @@ not json
 	var ch api.ChangeJSON
 	require.NoError(t, json.Unmarshal([]byte(strings.Split(out, "\n")[0]), &ch))
 	require.Equal(t, "INSERT", ch.Event)
+	out = run("changes", "products", "--limit", "1", "--attributes", "product_id,nothing")
+	require.NoError(t, json.Unmarshal([]byte(strings.Split(out, "\n")[0]), &ch))
+	var img map[string]any
+	require.NoError(t, json.Unmarshal(ch.New, &img))
+	require.Len(t, img, 1, "the image holds product_id only: %s", ch.New)
+	require.Contains(t, img, "product_id")
 
 	run("delete", "orders")
 	_, err = cli(t, "--server", url, "table", "get", "orders", "c1", "1")
@@ -186,6 +194,40 @@ func TestTableNativeAPI(t *testing.T) {
 		t.Fatal("no change tailed")
 	}
 	require.ErrorIs(t, <-done, errStopTail)
+
+	// A reader of a few attributes asks for those: the images hold them
+	// only (those the item has), on a read and on a tail alike.
+	ch, err = c.Changes(ctx, "products", "trim_horizon", 10, "price", "missing")
+	require.NoError(t, err)
+	require.Len(t, ch.Changes, 3)
+	require.JSONEq(t, `{"price":130}`, string(ch.Changes[1].New))
+	require.JSONEq(t, `{"price":129.99}`, string(ch.Changes[1].Old))
+	require.JSONEq(t, `{"id":12345678901234567890123}`, string(ch.Changes[1].Keys), "keys stay whole")
+	require.JSONEq(t, `{}`, string(ch.Changes[2].New))
+	go func() {
+		done <- c.TailChanges(tctx, "products", "after:"+ch.Changes[2].Seq, func(c *api.ChangeJSON) error { got <- *c; return errStopTail }, "id", "name")
+	}()
+	_, err = c.PutItem(ctx, "products", api.ItemRequest{Item: json.RawMessage(`{"id":3,"name":"boot","price":99}`)})
+	require.NoError(t, err)
+	select {
+	case c := <-got:
+		require.JSONEq(t, `{"id":3,"name":"boot"}`, string(c.New))
+	case <-tctx.Done():
+		t.Fatal("no change tailed")
+	}
+	require.ErrorIs(t, <-done, errStopTail)
+	for _, bad := range []string{"", "price,", " , name"} {
+		resp, err := http.Get(url + "/v1/tables/products/changes?attributes=" + neturl.QueryEscape(bad))
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, "attributes=%q", bad)
+		require.Contains(t, string(body), "an empty name", "attributes=%q", bad)
+		resp, err = http.Get(url + "/v1/tables/products/changes/tail?attributes=" + neturl.QueryEscape(bad))
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, "tail attributes=%q", bad)
+	}
 }
 
 var errStopTail = fmt.Errorf("stop")

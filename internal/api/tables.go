@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pricestream/pricestream/internal/table"
@@ -784,6 +786,11 @@ func (s *Server) readChanges(w http.ResponseWriter, r *http.Request) {
 		s.tableError(w, r, err)
 		return
 	}
+	attrs, err := imageAttributes(q)
+	if err != nil {
+		WriteError(w, r, s.logger, err)
+		return
+	}
 	cs, next, err := tb.ReadChanges(r.Context(), from, limit)
 	if err != nil {
 		s.tableError(w, r, err)
@@ -791,9 +798,44 @@ func (s *Server) readChanges(w http.ResponseWriter, r *http.Request) {
 	}
 	out := ChangesResponse{Changes: make([]ChangeJSON, len(cs)), Next: "at:" + strconv.FormatUint(next, 10)}
 	for i, c := range cs {
+		if attrs != nil {
+			p := *c // the change is the table's: project a copy
+			p.New, p.Old = projectItem(c.New, attrs), projectItem(c.Old, attrs)
+			c = &p
+		}
 		out.Changes[i] = changeJSON(c)
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// imageAttributes reads a change read's `attributes` parameter: the
+// top-level attributes its images keep, comma-separated (nil when absent:
+// whole images).
+func imageAttributes(q url.Values) ([]string, error) {
+	if !q.Has("attributes") {
+		return nil, nil
+	}
+	names := strings.Split(q.Get("attributes"), ",")
+	for i, n := range names {
+		if names[i] = strings.TrimSpace(n); names[i] == "" {
+			return nil, fmt.Errorf("%w: attributes %q: an empty name (want names separated by commas)", table.ErrInvalidArgument, q.Get("attributes"))
+		}
+	}
+	return names, nil
+}
+
+// projectItem returns the attributes of it that names holds (nil for nil).
+func projectItem(it item.Item, names []string) item.Item {
+	if it == nil {
+		return nil
+	}
+	out := make(item.Item, len(names))
+	for _, n := range names {
+		if v, ok := it[n]; ok {
+			out[n] = v
+		}
+	}
+	return out
 }
 
 // tailChanges streams a table's changes as JSON lines as they are stored,
@@ -809,7 +851,17 @@ func (s *Server) tailChanges(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, s.logger, err)
 		return
 	}
-	sub, err := tb.Subscribe(r.Context(), p)
+	attrs, err := imageAttributes(r.URL.Query())
+	if err != nil {
+		WriteError(w, r, s.logger, err)
+		return
+	}
+	var opts []table.SubscribeOption
+	if attrs != nil {
+		// Only those attributes are decoded, not projected after.
+		opts = append(opts, table.ImageAttrs(attrs...))
+	}
+	sub, err := tb.Subscribe(r.Context(), p, opts...)
 	if err != nil {
 		s.tableError(w, r, err)
 		return

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	gojson "github.com/goccy/go-json"
 
@@ -108,11 +109,17 @@ func (c *Client) BatchWrite(ctx context.Context, table string, req api.BatchRequ
 
 // Changes reads up to limit changes from start (trim_horizon, latest,
 // at:SEQ or after:SEQ).
-func (c *Client) Changes(ctx context.Context, table, start string, limit int) (*api.ChangesResponse, error) {
+//
+// With attrs, each change's images hold only those top-level attributes
+// (those of them the item has).
+func (c *Client) Changes(ctx context.Context, table, start string, limit int, attrs ...string) (*api.ChangesResponse, error) {
 	q := url.Values{}
 	q.Set("start", start)
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))
+	}
+	if attrs != nil {
+		q.Set("attributes", strings.Join(attrs, ","))
 	}
 	var out api.ChangesResponse
 	return &out, c.do(ctx, http.MethodGet, tablePath(table)+"/changes?"+q.Encode(), nil, &out)
@@ -120,9 +127,16 @@ func (c *Client) Changes(ctx context.Context, table, start string, limit int) (*
 
 // TailChanges follows a table's change stream from start, calling fn for
 // each change as it is stored, until ctx is done or fn returns an error
-// (which it returns; io.EOF stops it cleanly).
-func (c *Client) TailChanges(ctx context.Context, table, start string, fn func(*api.ChangeJSON) error) error {
-	resp, err := c.send(ctx, http.MethodGet, tablePath(table)+"/changes/tail?start="+url.QueryEscape(start), nil)
+// (which it returns; io.EOF stops it cleanly). With attrs, each change's
+// images hold only those top-level attributes, and the server decodes no
+// others: a follower of a few attributes of large items asks for those.
+func (c *Client) TailChanges(ctx context.Context, table, start string, fn func(*api.ChangeJSON) error, attrs ...string) error {
+	q := url.Values{}
+	q.Set("start", start)
+	if attrs != nil {
+		q.Set("attributes", strings.Join(attrs, ","))
+	}
+	resp, err := c.send(ctx, http.MethodGet, tablePath(table)+"/changes/tail?"+q.Encode(), nil)
 	if err != nil {
 		return err
 	}

@@ -573,6 +573,8 @@ func (s *Simulator) explore(ctx context.Context) error {
 // table's change stream (real-time runs).
 func (s *Simulator) followPrices(ctx context.Context) error {
 	for ctx.Err() == nil {
+		// The shop shows the price: the server sends (and decodes) no
+		// other attribute of the products' changes.
 		err := s.o.Client.TailChanges(ctx, s.o.Products, "latest", func(ch *api.ChangeJSON) error {
 			if len(ch.New) == 0 {
 				return nil
@@ -587,7 +589,7 @@ func (s *Simulator) followPrices(ctx context.Context) error {
 				s.mu.Unlock()
 			}
 			return nil
-		})
+		}, "product_id", "price")
 		if err != nil && ctx.Err() == nil {
 			s.logger.Warn("following prices failed; again", "err", err)
 			t := time.NewTimer(100 * time.Millisecond)
