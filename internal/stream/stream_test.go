@@ -627,6 +627,51 @@ func TestStreamSubmitNoSync(t *testing.T) {
 	require.Greater(t, after, waits)
 }
 
+// Sync syncs the partitions at once: a Sync of a stream of two partitions
+// whose first partition's sync holds until the second's has begun
+// returns (one after the other, it would wait out the hold).
+func TestStreamSyncsPartitionsTogether(t *testing.T) {
+	e := enginetest.Start(t) // fsync always: group commit
+	ctx := context.Background()
+	second := make(chan struct{})
+	secondBegan := sync.OnceFunc(func() { close(second) })
+	var waitedOut atomic.Bool
+	e.OnGroupSync(func(name string) {
+		if !strings.Contains(name, "decisions") {
+			return
+		}
+		switch {
+		case strings.HasSuffix(name, "_1"):
+			secondBegan()
+		case strings.HasSuffix(name, "_0"):
+			timer := time.NewTimer(10 * time.Second)
+			defer timer.Stop()
+			select {
+			case <-second:
+			case <-timer.C:
+				waitedOut.Store(true)
+			}
+		}
+	})
+	m := newManager(t, e, nil)
+	_, err := m.Create(ctx, stream.Spec{Name: "decisions", Partitions: 2})
+	require.NoError(t, err)
+	s, err := m.Open(ctx, "decisions")
+	require.NoError(t, err)
+	a, err := s.SubmitNoSync(entries(20, func(i int) string { return "k" + strconv.Itoa(i) }))
+	require.NoError(t, err)
+	res, err := a.Wait(ctx)
+	require.NoError(t, err)
+	parts := map[int]bool{}
+	for _, r := range res {
+		require.NoError(t, r.Err)
+		parts[r.Partition] = true
+	}
+	require.Len(t, parts, 2, "records in both partitions")
+	require.NoError(t, s.Sync(ctx))
+	require.False(t, waitedOut.Load(), "partition 1's sync began only after partition 0's")
+}
+
 // A partition's writer stores the next batch while the disk syncs the one
 // before: a record appended while a sync runs is stored, and read, before
 // that sync ends, and no record is answered before a sync that covers it.
