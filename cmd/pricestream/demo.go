@@ -143,6 +143,12 @@ events, and the peak resident memory.`,
 			if res.CPUMicrosPerEvent > 0 {
 				fmt.Printf("CPU %.0f µs per event (%.2f cores busy; the simulator and monitor included), %d garbage collections using %.1f%% of it\n", res.CPUMicrosPerEvent, res.CPUCores, res.GCCycles, res.GCCPUPct)
 			}
+			if len(res.E2EWindows) > 0 {
+				fmt.Println("by decision time (s after the start: price changes, p50 / p99 ms):")
+				for _, w := range res.E2EWindows {
+					fmt.Printf("  %6.1f: %6d  %8.2f / %8.2f\n", w.At, w.Changes, w.P50, w.P99)
+				}
+			}
 			return nil
 		},
 	}
@@ -151,6 +157,7 @@ events, and the peak resident memory.`,
 	fl.Float64Var(&o.Rate, "rate", 10_000, "events per second")
 	fl.DurationVar(&o.Duration, "duration", 30*time.Second, "how long to send")
 	fl.DurationVar(&o.Warmup, "warmup", 3*time.Second, "left out of the latency figures")
+	fl.DurationVar(&o.Window, "window", 5*time.Second, "the interval of the latency figures by decision time (e2e_windows in --json)")
 	fl.IntVar(&o.Products, "products", 10_000, "products in the simulated catalog")
 	fl.StringVar(&o.API, "api", "native", "how events are sent: native or kinesis")
 	fl.BoolVar(&asJSON, "json", false, "print the results as a JSON object")

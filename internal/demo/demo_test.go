@@ -34,7 +34,7 @@ func TestDemoRunsAndSumsUp(t *testing.T) {
 // applied changes read from their records, the process's CPU and memory,
 // and its collections.
 func TestBenchReports(t *testing.T) {
-	res, err := Bench(context.Background(), BenchOptions{App: testConfig(t), Rate: 300, Duration: 3 * time.Second, Warmup: 500 * time.Millisecond, Products: 100})
+	res, err := Bench(context.Background(), BenchOptions{App: testConfig(t), Rate: 300, Duration: 3 * time.Second, Warmup: 500 * time.Millisecond, Window: time.Second, Products: 100})
 	require.NoError(t, err)
 	require.Positive(t, res.Events)
 	require.InDelta(t, 300, res.EventsPerSec, 150, "the rate asked")
@@ -51,6 +51,19 @@ func TestBenchReports(t *testing.T) {
 	require.Positive(t, res.AllocBytesPerEvent, "the pipeline allocates for every event")
 	require.Zero(t, res.Violations)
 	require.Equal(t, "interval:100ms", res.Fsync)
+	// The same changes by decision time, in windows after the warm-up.
+	require.NotEmpty(t, res.E2EWindows)
+	n := 0
+	for i, w := range res.E2EWindows {
+		n += w.Changes
+		require.Positive(t, w.Changes)
+		require.GreaterOrEqual(t, w.P99, w.P50)
+		require.GreaterOrEqual(t, w.At, 0.0)
+		if i > 0 {
+			require.Greater(t, w.At, res.E2EWindows[i-1].At)
+		}
+	}
+	require.Equal(t, res.E2ESamples, n, "every change measured is in a window")
 }
 
 func TestViolates(t *testing.T) {

@@ -38,6 +38,7 @@ type Monitor struct {
 		violations             int64
 		seen                   recentIDs // decision ids (records may repeat)
 		e2e                    []float64 // ms, applied changes
+		e2eAt                  []int64   // their decision times, Unix ns (0: unknown)
 	}
 }
 
@@ -51,6 +52,8 @@ type decisionHead struct {
 	MinPrice   float64 `json:"min_price"`
 	MaxPrice   float64 `json:"max_price"`
 	E2EMillis  float64 `json:"e2e_latency_ms"`
+	// DecidedAt is parsed for the applied changes only.
+	DecidedAt string `json:"decided_at"`
 }
 
 // recentIDs remembers the last maxRecentIDs ids added: a decision is
@@ -223,6 +226,11 @@ func (m *Monitor) addLocked(d *decisionHead) {
 		m.mu.applied++
 		if d.E2EMillis > 0 {
 			m.mu.e2e = append(m.mu.e2e, d.E2EMillis)
+			var at int64
+			if t, err := time.Parse(time.RFC3339Nano, d.DecidedAt); err == nil {
+				at = t.UnixNano()
+			}
+			m.mu.e2eAt = append(m.mu.e2eAt, at)
 		}
 		if Violates(pricing.DecisionRecord{OldPrice: d.OldPrice, NewPrice: d.NewPrice, MinPrice: d.MinPrice, MaxPrice: d.MaxPrice}, m.maxStepPct) {
 			m.mu.violations++
@@ -267,6 +275,55 @@ func (m *Monitor) Stats(skip int) Stats {
 		s.E2EP50, s.E2EP99, s.E2EP999 = quantile(lat, 0.5), quantile(lat, 0.99), quantile(lat, 0.999)
 	}
 	return s
+}
+
+// Window is the end-to-end latency of the applied changes decided in one
+// interval of a run.
+type Window struct {
+	// At is the interval's start, in seconds after the run's.
+	At      float64 `json:"at_s"`
+	Changes int     `json:"changes"`
+	P50     float64 `json:"p50_ms"`
+	P99     float64 `json:"p99_ms"`
+}
+
+// Windows returns the latency percentiles of the applied changes after
+// the first skip, by when they were decided: in intervals of width from
+// origin, oldest first, those with no change left out. A burst of changes
+// (the cooldown's waves, in the bench) shows as windows of many changes
+// and a high median among quieter ones, which the run's percentiles
+// alone hide.
+func (m *Monitor) Windows(skip int, origin time.Time, width time.Duration) []Window {
+	if width <= 0 {
+		return nil
+	}
+	m.mu.Lock()
+	byWindow := map[int64][]float64{}
+	for i := skip; i < len(m.mu.e2e); i++ {
+		at := m.mu.e2eAt[i]
+		if at == 0 {
+			continue
+		}
+		d := at - origin.UnixNano()
+		k := d / int64(width)
+		if d%int64(width) < 0 {
+			k-- // round down before the origin too
+		}
+		byWindow[k] = append(byWindow[k], m.mu.e2e[i])
+	}
+	m.mu.Unlock()
+	keys := make([]int64, 0, len(byWindow))
+	for k := range byWindow {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make([]Window, 0, len(keys))
+	for _, k := range keys {
+		lat := byWindow[k]
+		slices.Sort(lat)
+		out = append(out, Window{At: (time.Duration(k) * width).Seconds(), Changes: len(lat), P50: quantile(lat, 0.5), P99: quantile(lat, 0.99)})
+	}
+	return out
 }
 
 // quantile of sorted values, nearest rank.

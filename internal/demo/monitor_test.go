@@ -120,3 +120,35 @@ func TestBenchReadGC(t *testing.T) {
 	require.Greater(t, after.cpu, before.cpu, "a collection took no CPU time")
 	require.GreaterOrEqual(t, after.alloc-before.alloc, uint64(1000*1024), "the kilobytes allocated are not counted")
 }
+
+// Windows groups the applied changes' latencies by when they were decided:
+// intervals of the width from the origin, empty ones left out, each with
+// its count and percentiles; the changes before skip and those of no
+// known decision time are not counted.
+func TestMonitorWindows(t *testing.T) {
+	origin := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	m := NewMonitor(nil, "", 10)
+	at := func(d time.Duration) string { return origin.Add(d).Format(time.RFC3339Nano) }
+	for i, c := range []struct {
+		at  string
+		e2e float64
+	}{
+		{at(-time.Second), 1000},        // skipped (the warm-up)
+		{at(100 * time.Millisecond), 4}, // window 0
+		{at(900 * time.Millisecond), 2},
+		{at(999 * time.Millisecond), 3},
+		{at(2500 * time.Millisecond), 50}, // window 2 (window 1 empty)
+		{"", 7},                           // no decision time
+		{at(-1500 * time.Millisecond), 9}, // before the origin: window -2
+	} {
+		m.add(&decisionHead{DecisionID: fmt.Sprint(i), Action: "applied", E2EMillis: c.e2e, DecidedAt: c.at})
+	}
+	m.add(&decisionHead{DecisionID: "kept", Action: "kept", DecidedAt: at(0)})
+	require.Equal(t, []Window{
+		{At: -2, Changes: 1, P50: 9, P99: 9},
+		{At: 0, Changes: 3, P50: 3, P99: 4},
+		{At: 2, Changes: 1, P50: 50, P99: 50},
+	}, m.Windows(1, origin, time.Second))
+	require.Len(t, m.Windows(0, origin, time.Second), 4, "the first change counts without the skip")
+	require.Nil(t, m.Windows(0, origin, 0))
+}

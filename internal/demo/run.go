@@ -168,6 +168,8 @@ type BenchOptions struct {
 	Duration time.Duration
 	// Warmup is left out of the latency figures. Default 3 s.
 	Warmup time.Duration
+	// Window is the interval of BenchResult.E2EWindows. Default 5 s.
+	Window time.Duration
 	// Products is the catalog size. Default 10,000.
 	Products int
 	API      string
@@ -212,6 +214,11 @@ type BenchResult struct {
 	// of a loaded machine does.
 	AllocBytesPerEvent uint64 `json:"alloc_bytes_per_event,omitempty"`
 	Violations         int64  `json:"guardrail_violations"`
+	// E2EWindows are the latency percentiles of the applied changes after
+	// the warm-up by when they were decided, per BenchOptions.Window: the
+	// cooldown's waves of price changes, which set a short run's
+	// percentiles, show in them (docs/performance.md).
+	E2EWindows []Window `json:"e2e_windows,omitempty"`
 }
 
 // Bench drives the full pipeline at a steady rate and reports the
@@ -225,6 +232,9 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	}
 	if o.Warmup == 0 {
 		o.Warmup = 3 * time.Second
+	}
+	if o.Window == 0 {
+		o.Window = 5 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -328,6 +338,9 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 		Events: accepted, EventsPerSec: round2(float64(accepted) / elapsed.Seconds()), Dropped: failed,
 		PriceChanges: st.Applied, Decisions: st.Applied + st.Kept + st.Refused, E2ESamples: st.E2ECount,
 		E2EP50: round2(st.E2EP50), E2EP99: round2(st.E2EP99), E2EP999: round2(st.E2EP999), Violations: st.Violations,
+	}
+	for _, w := range mon.Windows(int(skip.Load()), start, o.Window) {
+		res.E2EWindows = append(res.E2EWindows, Window{At: round2(w.At), Changes: w.Changes, P50: round2(w.P50), P99: round2(w.P99)})
 	}
 	if js, err := p.Client.JobStatus(ctx, "click-features"); err == nil {
 		res.Late = js.Late
