@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime/pprof"
@@ -103,36 +104,17 @@ events, and the peak resident memory.`,
 			o.App, o.Logger, o.Out = cfg, app.NewLogger(cfg.Log, os.Stderr), os.Stderr
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
-			if cpuProfile != "" {
-				pf, err := os.Create(cpuProfile)
-				if err != nil {
-					return err
-				}
-				defer pf.Close()
-				if err := pprof.StartCPUProfile(pf); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
-			}
-			if traceFile != "" {
-				tf, err := os.Create(traceFile)
-				if err != nil {
-					return err
-				}
-				defer tf.Close()
-				if err := trace.Start(tf); err != nil {
-					return err
-				}
-				defer trace.Stop()
+			prof := &benchProfiles{cpu: cpuProfile, mem: memProfile, trace: traceFile}
+			if prof.any() {
+				o.Measure = prof.measure
+				defer prof.stop()
 			}
 			res, err := demo.Bench(ctx, o)
 			if err != nil {
 				return err
 			}
-			if memProfile != "" {
-				if err := writeAllocProfile(memProfile); err != nil {
-					return err
-				}
+			if err := prof.result(); err != nil {
+				return err
 			}
 			if asJSON {
 				return printJSON(os.Stdout, res)
@@ -161,9 +143,9 @@ events, and the peak resident memory.`,
 	fl.IntVar(&o.Products, "products", 10_000, "products in the simulated catalog")
 	fl.StringVar(&o.API, "api", "native", "how events are sent: native or kinesis")
 	fl.BoolVar(&asJSON, "json", false, "print the results as a JSON object")
-	fl.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (read it with go tool pprof)")
-	fl.StringVar(&memProfile, "memprofile", "", "write a profile of the whole run's memory allocations to this file (read it with go tool pprof -sample_index=alloc_space)")
-	fl.StringVar(&traceFile, "trace", "", "write an execution trace of the whole run to this file (read it with go tool trace; it grows by tens of MB a second, so keep --duration short)")
+	fl.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the load after the warm-up to this file (read it with go tool pprof)")
+	fl.StringVar(&memProfile, "memprofile", "", "write a profile of the memory allocations from the start to the load's end to this file (read it with go tool pprof -sample_index=alloc_space)")
+	fl.StringVar(&traceFile, "trace", "", "write an execution trace of the load after the warm-up to this file (read it with go tool trace; it grows by tens of MB a second, so keep --duration short)")
 	return cmd
 }
 
@@ -223,6 +205,79 @@ applied first (pricestream apply -f examples/fastsneakers/).`,
 	fl.DurationVar(&o.OrderTTL, "order-ttl", sim.DefaultOrderTTL, "wall-clock time an order stays in the orders table (its expires_at, for the table's Time to Live; 0: the default); negative: orders never expire")
 	fl.BoolVar(&asJSON, "json", false, "print the score as JSON")
 	return cmd
+}
+
+// benchProfiles are the profiles a bench writes of its measured interval
+// (demo.BenchOptions.Measure): the CPU profile and the execution trace
+// from the warm-up's end to the load's, the allocation profile at the
+// load's end (the runtime counts allocations from the process's start),
+// none of them of the pipeline's start or its drain and stop.
+type benchProfiles struct {
+	cpu, mem, trace    string
+	cpuFile, traceFile *os.File
+	began              bool
+	err                error
+}
+
+func (p *benchProfiles) any() bool { return p.cpu != "" || p.mem != "" || p.trace != "" }
+
+func (p *benchProfiles) measure(begin bool) {
+	if p.err != nil {
+		return
+	}
+	if !begin {
+		p.stop()
+		if p.mem != "" && p.err == nil {
+			p.err = writeAllocProfile(p.mem)
+		}
+		return
+	}
+	p.began = true
+	if p.cpu != "" {
+		if p.cpuFile, p.err = os.Create(p.cpu); p.err != nil {
+			return
+		}
+		if p.err = pprof.StartCPUProfile(p.cpuFile); p.err != nil {
+			return
+		}
+	}
+	if p.trace != "" {
+		if p.traceFile, p.err = os.Create(p.trace); p.err != nil {
+			return
+		}
+		p.err = trace.Start(p.traceFile)
+	}
+}
+
+// stop ends the profiles running and closes their files; it may be
+// called again.
+func (p *benchProfiles) stop() {
+	if p.cpuFile != nil {
+		pprof.StopCPUProfile()
+		if err := p.cpuFile.Close(); err != nil && p.err == nil {
+			p.err = err
+		}
+		p.cpuFile = nil
+	}
+	if p.traceFile != nil {
+		trace.Stop()
+		if err := p.traceFile.Close(); err != nil && p.err == nil {
+			p.err = err
+		}
+		p.traceFile = nil
+	}
+}
+
+// result is the error of writing the profiles, or says that there were
+// none to write: a load that ended within its warm-up measures nothing.
+func (p *benchProfiles) result() error {
+	if p.err != nil {
+		return fmt.Errorf("bench: profiles: %w", p.err)
+	}
+	if p.any() && !p.began {
+		return errors.New("bench: the load ended within its warm-up: no profile written (a longer --duration or a shorter --warmup)")
+	}
+	return nil
 }
 
 // writeAllocProfile writes the allocations made since the process started

@@ -170,6 +170,12 @@ type BenchOptions struct {
 	Warmup time.Duration
 	// Window is the interval of BenchResult.E2EWindows. Default 5 s.
 	Window time.Duration
+	// Measure, when set, is called with true when the warm-up ends and
+	// with false when the load ends, before the pipeline drains and stops:
+	// the interval the CPU and allocation figures cover, which the CLI's
+	// profiles cover too. It is not called when the load ends within the
+	// warm-up. Its calls do not overlap.
+	Measure func(begin bool)
 	// Products is the catalog size. Default 10,000.
 	Products int
 	API      string
@@ -296,10 +302,22 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	start := time.Now()
 	var skip atomic.Int64
 	var warmCPU atomic.Pointer[cpuMark]
+	var measure struct {
+		sync.Mutex
+		begun, ended bool
+	}
 	warm := time.AfterFunc(o.Warmup, func() {
 		skip.Store(int64(mon.Stats(0).E2ECount))
 		sent, _ := s.Sent()
 		warmCPU.Store(&cpuMark{at: time.Now(), cpu: cputime.Process(), events: sent, gc: readGC()})
+		if o.Measure != nil {
+			measure.Lock()
+			if !measure.ended {
+				o.Measure(true)
+				measure.begun = true
+			}
+			measure.Unlock()
+		}
 	})
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error {
@@ -314,6 +332,14 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	warm.Stop()
 	sentEnd, _ := s.Sent()
 	end := cpuMark{at: time.Now(), cpu: cputime.Process(), events: sentEnd, gc: readGC()}
+	if o.Measure != nil {
+		measure.Lock()
+		if measure.begun {
+			o.Measure(false)
+		}
+		measure.ended = true
+		measure.Unlock()
+	}
 	// Let the pipeline finish what was sent, so that late decisions
 	// count, then read the figures.
 	drainCtx, cancelDrain := context.WithTimeout(ctx, time.Minute)
