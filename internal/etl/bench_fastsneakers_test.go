@@ -49,7 +49,7 @@ func BenchmarkETLFastSneakers(b *testing.B) {
 					r.Append(f.Name, record.DoubleValue(40+float64(k%13)))
 				}
 			}
-			l.mu.rows[strconv.Itoa(44600000+k)] = r
+			l.mu.rows.set(strconv.Itoa(44600000+k), r)
 		}
 		lookups[j.Table] = l
 	}

@@ -182,7 +182,7 @@ func benchLookups(p *Plan, products int) map[string]*Lookup {
 				r.Append("units_1h", record.DoubleValue(float64(k%7)))
 				r.Append("revenue_1h", record.DoubleValue(float64(k%7)*42.5))
 			}
-			l.mu.rows[fmt.Sprint(44600000+k)] = r
+			l.mu.rows.set(fmt.Sprint(44600000+k), r)
 		}
 		lookups[l.name] = l
 	}

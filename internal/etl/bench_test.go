@@ -77,7 +77,7 @@ dead_letter: d
 		r := record.New(2)
 		r.Append("base_price", record.DoubleValue(40))
 		r.Append("inventory", record.LongValue(10))
-		l.mu.rows[fmt.Sprint(44600000+i)] = r
+		l.mu.rows.set(fmt.Sprint(44600000+i), r)
 	}
 	rows := 0
 	pr := newProcessor(p, func(string) *Lookup { return l }, func(context.Context, string, *record.Record, srcMeta) error { rows++; return nil })

@@ -91,7 +91,7 @@ func (h *ddHarness) run(t *testing.T, d *datadriven.TestData) string {
 				t.Fatal(err)
 			}
 			k, r := l.row(it)
-			l.mu.rows[k] = r
+			l.mu.rows.set(k, r)
 		}
 		h.lookups[name] = l
 		return fmt.Sprintf("%d rows\n", l.Len())
@@ -104,7 +104,7 @@ func (h *ddHarness) run(t *testing.T, d *datadriven.TestData) string {
 		in := strings.TrimSpace(d.Input)
 		if k, ok := strings.CutPrefix(in, "delete "); ok {
 			l.mu.Lock()
-			delete(l.mu.rows, k)
+			l.mu.rows.remove(k)
 			l.mu.Unlock()
 			l.seq.Store(seq)
 		} else {
@@ -114,7 +114,7 @@ func (h *ddHarness) run(t *testing.T, d *datadriven.TestData) string {
 			}
 			k, r := l.row(it)
 			l.mu.Lock()
-			l.mu.rows[k] = r
+			l.mu.rows.set(k, r)
 			l.mu.Unlock()
 			l.seq.Store(seq)
 		}

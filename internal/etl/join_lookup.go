@@ -32,31 +32,86 @@ type Lookup struct {
 
 	mu struct {
 		sync.RWMutex
-		rows map[string]*record.Record
+		rows lookupRows
 	}
+}
+
+// lookupRows are a lookup's rows: each key's values (the join's fields,
+// in order) in a slot of one array, the map giving a key's slot. A join
+// reads one row of a table of many per event, at random: a row kept as a
+// record of its own (the record, then its fields' array) cost two cache
+// misses more per read than a slot of the array, and more memory.
+type lookupRows struct {
+	width int              // values a row
+	slots map[string]int32 // the slot of each key's row
+	vals  []record.Value   // the slots' values, width each
+	free  []int32          // slots of removed rows, for new keys
+}
+
+func newLookupRows(width int) lookupRows {
+	return lookupRows{width: width, slots: make(map[string]int32)}
+}
+
+// set stores r's first width values as key's row.
+func (rs *lookupRows) set(key string, r *record.Record) {
+	s, ok := rs.slots[key]
+	if !ok {
+		if k := len(rs.free); k > 0 {
+			s, rs.free = rs.free[k-1], rs.free[:k-1]
+		} else {
+			s = int32(len(rs.slots)) // with none free, every slot is a key's
+			rs.vals = append(rs.vals, make([]record.Value, rs.width)...)
+		}
+		rs.slots[key] = s
+	}
+	row := rs.vals[int(s)*rs.width : (int(s)+1)*rs.width]
+	for i := range row {
+		row[i] = r.At(i).Value
+	}
+}
+
+// remove drops key's row.
+func (rs *lookupRows) remove(key string) {
+	s, ok := rs.slots[key]
+	if !ok {
+		return
+	}
+	delete(rs.slots, key)
+	clear(rs.vals[int(s)*rs.width : (int(s)+1)*rs.width]) // what they referenced can go
+	rs.free = append(rs.free, s)
+}
+
+// get copies key's row into dst and reports whether there is one.
+func (rs *lookupRows) get(key string, dst []record.Value) bool {
+	s, ok := rs.slots[key]
+	if ok {
+		copy(dst, rs.vals[int(s)*rs.width:(int(s)+1)*rs.width])
+	}
+	return ok
 }
 
 func newLookup(spec *JoinSpec, types []*record.Type) *Lookup {
 	l := &Lookup{name: spec.Table, fields: spec.Fields, types: types, ready: make(chan struct{})}
-	l.mu.rows = make(map[string]*record.Record)
+	l.mu.rows = newLookupRows(len(spec.Fields))
 	return l
 }
 
-// Get returns the row of key (nil when there is none) and the change
-// sequence applied when it was read. The row must not be modified.
-func (l *Lookup) Get(key string) (*record.Record, uint64) {
+// Get copies the row of key (its values of the join's fields, in order)
+// into dst, which holds that many at least, and reports whether there is
+// one, and the change sequence applied when it was read.
+func (l *Lookup) Get(key string, dst []record.Value) (bool, uint64) {
 	l.mu.RLock()
-	r := l.mu.rows[key]
+	ok := l.mu.rows.get(key, dst)
 	seq := l.seq.Load()
 	l.mu.RUnlock()
-	return r, seq
+	return ok, seq
 }
 
 // Len returns the number of rows held.
 func (l *Lookup) Len() int {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return len(l.mu.rows)
+	return len(l.mu.rows.slots)
 }
 
 // Ready is closed once the table's snapshot is loaded.
@@ -147,10 +202,10 @@ func keyText(v record.Value) string {
 // fields ([table.ImageAttrs]).
 func (l *Lookup) Run(ctx context.Context, t *table.Table, logger *slog.Logger) error {
 	l.key = t.Schema().Partition.Name
-	rows := map[string]*record.Record{}
+	rows := newLookupRows(len(l.fields))
 	sub, err := t.Follow(ctx, func(it item.Item) error {
 		if k, r := l.row(it); r != nil {
-			rows[k] = r
+			rows.set(k, r)
 		}
 		return nil
 	}, table.ImageAttrs(l.attrs()...))
@@ -166,7 +221,7 @@ func (l *Lookup) Run(ctx context.Context, t *table.Table, logger *slog.Logger) e
 	l.mu.rows = rows
 	l.mu.Unlock()
 	close(l.ready)
-	logger.Debug("lookup table loaded", "table", l.name, "items", len(rows))
+	logger.Debug("lookup table loaded", "table", l.name, "items", len(rows.slots))
 	for {
 		c, err := sub.Next(ctx)
 		if err != nil {
@@ -189,9 +244,9 @@ func (l *Lookup) apply(c *table.Change) {
 	}
 	l.mu.Lock()
 	if r != nil {
-		l.mu.rows[key] = r
+		l.mu.rows.set(key, r)
 	} else {
-		delete(l.mu.rows, key)
+		l.mu.rows.remove(key)
 	}
 	l.seq.Store(c.Seq)
 	l.mu.Unlock()
@@ -285,6 +340,7 @@ func compileJoin(spec *JoinSpec, in *record.Schema) (stageDef, *record.Schema, [
 		}
 		set := newFieldSet(outNames)
 		at := make([]int, len(outs))
+		row := make([]record.Value, len(names))
 		var l *Lookup
 		var o one
 		return func(_ context.Context, r *record.Record) ([]*record.Record, error) {
@@ -297,14 +353,14 @@ func compileJoin(spec *JoinSpec, in *record.Schema) (stageDef, *record.Schema, [
 			if !ok {
 				kv, _ = r.Lookup(on)
 			}
-			var row *record.Record
+			var found bool
 			var seq uint64
 			if !kv.IsNull() {
-				row, seq = l.Get(keyText(kv))
+				found, seq = l.Get(keyText(kv), row)
 			} else {
-				_, seq = l.Get("")
+				_, seq = l.Get("", row)
 			}
-			if row == nil && inner {
+			if !found && inner {
 				return nil, nil
 			}
 			set.find(r.Fields(), at)
@@ -312,8 +368,8 @@ func compileJoin(spec *JoinSpec, in *record.Schema) (stageDef, *record.Schema, [
 				v := record.LongValue(int64(seq))
 				if k < len(names) {
 					v = record.NullValue()
-					if row != nil {
-						v = row.At(k).Value
+					if found {
+						v = row[k]
 					}
 				}
 				if d := dup[x]; d >= 0 {

@@ -111,9 +111,14 @@ func TestETLLookupFollow(t *testing.T) {
 	}()
 	<-l.Ready()
 	row := func(key string) string {
-		r, _ := l.Get(key)
-		if r == nil {
+		vals := make([]record.Value, len(spec.Fields))
+		ok, _ := l.Get(key, vals)
+		if !ok {
 			return "none"
+		}
+		r := record.New(len(vals))
+		for i, f := range spec.Fields {
+			r.Append(f.Name, vals[i])
 		}
 		return fmt.Sprint(r.Fields())
 	}
@@ -148,4 +153,41 @@ func TestETLLookupFollow(t *testing.T) {
 		return nil
 	})
 	require.Equal(t, []string{"base_price", "name", "price", "product_id"}, l.attrs())
+}
+
+// A lookup's rows live in slots of one array: a removed key's slot is the
+// next new key's, every key reads back its own values, and a removed key
+// reads none.
+func TestETLLookupRowsSlots(t *testing.T) {
+	rs := newLookupRows(2)
+	rec := func(a int64, b string) *record.Record {
+		r := record.New(2)
+		r.Append("a", record.LongValue(a))
+		r.Append("b", record.StringValue(b))
+		return r
+	}
+	want := map[string]*record.Record{}
+	set := func(k string, r *record.Record) { rs.set(k, r); want[k] = r }
+	remove := func(k string) { rs.remove(k); delete(want, k) }
+	set("k1", rec(1, "one"))
+	set("k2", rec(2, "two"))
+	set("k3", rec(3, "three"))
+	remove("k2")
+	remove("nope")
+	set("k4", rec(4, "four")) // k2's slot
+	set("k1", rec(10, "ten")) // in place
+	remove("k3")
+	set("k5", rec(5, "five")) // k3's slot
+	set("k6", rec(6, "six"))  // a new slot
+	require.Len(t, rs.vals, 4*2, "four slots for the four keys: the removed ones' reused")
+	require.Len(t, rs.slots, len(want))
+	dst := make([]record.Value, 2)
+	for k, r := range want {
+		require.True(t, rs.get(k, dst), k)
+		require.Equal(t, r.At(0).Value, dst[0], k)
+		require.Equal(t, r.At(1).Value, dst[1], k)
+	}
+	for _, k := range []string{"k2", "k3", "nope"} {
+		require.False(t, rs.get(k, dst), k)
+	}
 }
