@@ -220,19 +220,7 @@ func TestServeSIGKILLJobExactlyOnce(t *testing.T) {
 
 	// The stream now holds the input; a job that never crashes reads it.
 	total := uint64(0)
-	info, err := c.DescribeStream(ctx, "clicks")
-	require.NoError(t, err)
-	for _, p := range info.Partitions {
-		for start := "trim_horizon"; ; {
-			r, err := c.GetRecords(ctx, "clicks", client.ReadOptions{Partition: p.ID, Start: start, Limit: 10000})
-			require.NoError(t, err)
-			if len(r.Records) == 0 {
-				break
-			}
-			total += uint64(len(r.Records))
-			start = r.Next
-		}
-	}
+	eachRecord(t, c, "clicks", func(client.Record) { total++ })
 	require.GreaterOrEqual(t, total, uint64(len(events)))
 	_, err = c.ApplyJob(ctx, []byte(crashJob("reference", "features_ref", "reference_dlq")))
 	require.NoError(t, err)

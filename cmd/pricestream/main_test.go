@@ -46,6 +46,28 @@ func cli(t *testing.T, args ...string) (string, error) {
 
 const rees46 = "../../examples/data/rees46-2019-oct-sample.csv"
 
+// eachRecord calls fn with every record the stream holds, partition by
+// partition, each from its start.
+func eachRecord(t *testing.T, c *client.Client, stream string, fn func(client.Record)) {
+	t.Helper()
+	ctx := context.Background()
+	info, err := c.DescribeStream(ctx, stream)
+	require.NoError(t, err)
+	for _, p := range info.Partitions {
+		for start := "trim_horizon"; ; {
+			res, err := c.GetRecords(ctx, stream, client.ReadOptions{Partition: p.ID, Start: start, Limit: 10000})
+			require.NoError(t, err)
+			if len(res.Records) == 0 {
+				break
+			}
+			for _, r := range res.Records {
+				fn(r)
+			}
+			start = res.Next
+		}
+	}
+}
+
 func TestCLIStreamPutREES46(t *testing.T) {
 	_, err := os.Stat(rees46)
 	require.NoError(t, err, "the REES46 sample belongs in examples/data")

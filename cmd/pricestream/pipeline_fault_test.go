@@ -93,27 +93,14 @@ func (r *pipelineRun) setup(ctx context.Context) {
 // storedEventIDs returns the event ids stored on the clicks stream.
 func (r *pipelineRun) storedEventIDs(ctx context.Context) map[string]bool {
 	out := map[string]bool{}
-	info, err := r.c.DescribeStream(ctx, "clicks")
-	require.NoError(r.t, err)
-	for _, p := range info.Partitions {
-		start := "trim_horizon"
-		for {
-			res, err := r.c.GetRecords(ctx, "clicks", client.ReadOptions{Partition: p.ID, Start: start, Limit: 10000})
-			require.NoError(r.t, err)
-			if len(res.Records) == 0 {
-				break
-			}
-			for _, rec := range res.Records {
-				var ev struct {
-					EventID string `json:"event_id"`
-				}
-				require.NoError(r.t, json.Unmarshal(rec.Data, &ev))
-				require.False(r.t, out[ev.EventID], "event %s stored twice", ev.EventID)
-				out[ev.EventID] = true
-			}
-			start = res.Next
+	eachRecord(r.t, r.c, "clicks", func(rec client.Record) {
+		var ev struct {
+			EventID string `json:"event_id"`
 		}
-	}
+		require.NoError(r.t, json.Unmarshal(rec.Data, &ev))
+		require.False(r.t, out[ev.EventID], "event %s stored twice", ev.EventID)
+		out[ev.EventID] = true
+	})
 	return out
 }
 
@@ -224,48 +211,35 @@ func (r *pipelineRun) settle(ctx context.Context, n int) map[string]map[string]a
 	// No price decision applied twice: each product's price_revision
 	// counts the distinct decisions applied to it.
 	applied := map[string]map[string]float64{} // product → decision id → new price
-	info, err := r.c.DescribeStream(ctx, "price_changes")
-	require.NoError(t, err)
-	for _, p := range info.Partitions {
-		start := "trim_horizon"
-		for {
-			res, err := r.c.GetRecords(ctx, "price_changes", client.ReadOptions{Partition: p.ID, Start: start, Limit: 10000})
-			require.NoError(t, err)
-			if len(res.Records) == 0 {
-				break
-			}
-			for _, rec := range res.Records {
-				var d struct {
-					DecisionID string  `json:"decision_id"`
-					ProductID  string  `json:"product_id"`
-					Action     string  `json:"action"`
-					NewPrice   float64 `json:"new_price"`
-					// Every decision is recorded whole, the records of
-					// changes recorded again after a crash too.
-					Model    string             `json:"model"`
-					Features map[string]float64 `json:"features"`
-					Again    bool               `json:"recorded_again"`
-				}
-				require.NoError(t, json.Unmarshal(rec.Data, &d))
-				if d.Action != "applied" {
-					continue
-				}
-				require.NotEmpty(t, d.Model, "applied decision %s recorded without its model (again: %v): %s", d.DecisionID, d.Again, rec.Data)
-				require.NotEmpty(t, d.Features, "applied decision %s recorded without its features (again: %v): %s", d.DecisionID, d.Again, rec.Data)
-				if d.Again {
-					r.again++
-				}
-				if applied[d.ProductID] == nil {
-					applied[d.ProductID] = map[string]float64{}
-				}
-				if prev, ok := applied[d.ProductID][d.DecisionID]; ok {
-					require.Equal(t, prev, d.NewPrice, "decision %s recorded twice with different prices", d.DecisionID)
-				}
-				applied[d.ProductID][d.DecisionID] = d.NewPrice
-			}
-			start = res.Next
+	eachRecord(r.t, r.c, "price_changes", func(rec client.Record) {
+		var d struct {
+			DecisionID string  `json:"decision_id"`
+			ProductID  string  `json:"product_id"`
+			Action     string  `json:"action"`
+			NewPrice   float64 `json:"new_price"`
+			// Every decision is recorded whole, the records of
+			// changes recorded again after a crash too.
+			Model    string             `json:"model"`
+			Features map[string]float64 `json:"features"`
+			Again    bool               `json:"recorded_again"`
 		}
-	}
+		require.NoError(t, json.Unmarshal(rec.Data, &d))
+		if d.Action != "applied" {
+			return
+		}
+		require.NotEmpty(t, d.Model, "applied decision %s recorded without its model (again: %v): %s", d.DecisionID, d.Again, rec.Data)
+		require.NotEmpty(t, d.Features, "applied decision %s recorded without its features (again: %v): %s", d.DecisionID, d.Again, rec.Data)
+		if d.Again {
+			r.again++
+		}
+		if applied[d.ProductID] == nil {
+			applied[d.ProductID] = map[string]float64{}
+		}
+		if prev, ok := applied[d.ProductID][d.DecisionID]; ok {
+			require.Equal(t, prev, d.NewPrice, "decision %s recorded twice with different prices", d.DecisionID)
+		}
+		applied[d.ProductID][d.DecisionID] = d.NewPrice
+	})
 	changes := 0
 	for p := range pipelineProducts {
 		pid := fmt.Sprintf("p%02d", p)

@@ -51,34 +51,25 @@ func TestCLISimOrderTTL(t *testing.T) {
 // it.
 func TestCLISimSendsWholeEvents(t *testing.T) {
 	url, c := startShop(t)
-	ctx := context.Background()
 	out, err := cli(t, "--server", url, "sim", "--products", "20", "--views-per-second", "300", "--speed", "100",
 		"--duration", "20s", "--flat")
 	require.NoError(t, err, out)
 	seen := map[string]bool{}
-	for start := ""; ; {
-		recs, err := c.GetRecords(ctx, "clicks", client.ReadOptions{Start: start, Limit: 1000})
-		require.NoError(t, err)
-		if len(recs.Records) == 0 {
-			break
+	eachRecord(t, c, "clicks", func(r client.Record) {
+		var e struct {
+			ID        string  `json:"event_id"`
+			Type      string  `json:"event_type"`
+			ProductID string  `json:"product_id"`
+			Price     float64 `json:"price"`
 		}
-		for _, r := range recs.Records {
-			var e struct {
-				ID        string  `json:"event_id"`
-				Type      string  `json:"event_type"`
-				ProductID string  `json:"product_id"`
-				Price     float64 `json:"price"`
-			}
-			require.NoError(t, json.Unmarshal(r.Data, &e), "record %s: %s", r.SequenceNumber, r.Data)
-			require.NotEmpty(t, e.ID, "record %s: %s", r.SequenceNumber, r.Data)
-			require.NotEmpty(t, e.Type, "record %s: %s", r.SequenceNumber, r.Data)
-			require.Equal(t, r.PartitionKey, e.ProductID, "record %s: %s", r.SequenceNumber, r.Data)
-			require.Positive(t, e.Price, "record %s: %s", r.SequenceNumber, r.Data)
-			require.False(t, seen[e.ID], "event %s sent twice", e.ID)
-			seen[e.ID] = true
-		}
-		start = recs.Next
-	}
+		require.NoError(t, json.Unmarshal(r.Data, &e), "record %s: %s", r.SequenceNumber, r.Data)
+		require.NotEmpty(t, e.ID, "record %s: %s", r.SequenceNumber, r.Data)
+		require.NotEmpty(t, e.Type, "record %s: %s", r.SequenceNumber, r.Data)
+		require.Equal(t, r.PartitionKey, e.ProductID, "record %s: %s", r.SequenceNumber, r.Data)
+		require.Positive(t, e.Price, "record %s: %s", r.SequenceNumber, r.Data)
+		require.False(t, seen[e.ID], "event %s sent twice", e.ID)
+		seen[e.ID] = true
+	})
 	require.Greater(t, len(seen), 1000, "batches of many events were sent")
 }
 
