@@ -2,6 +2,7 @@ package etl
 
 import (
 	"math"
+	"time"
 
 	"github.com/pricestream/pricestream/internal/record"
 )
@@ -302,6 +303,15 @@ func intOf(n *fastNode) intFn {
 			}
 			return x % y
 		}
+	case opMax, opMin:
+		if n.kind != fkInt {
+			break
+		}
+		a, b := intOf(n.a), intOf(n.b)
+		if n.op == opMax {
+			return func(r *record.Record) int64 { return max(a(r), b(r)) }
+		}
+		return func(r *record.Record) int64 { return min(a(r), b(r)) }
 	}
 	return func(r *record.Record) int64 { return n.eval(r).i }
 }
@@ -356,8 +366,54 @@ func numOf(n *fastNode) numFn {
 		case opDiv:
 			return func(r *record.Record) float64 { return a(r) / b(r) }
 		}
+	case opMax, opMin:
+		if n.kind != fkNum {
+			break // two ints: intOf's
+		}
+		// As eval: the first unless the second is greater (less), so a
+		// NaN first wins.
+		a, b := numOf(n.a), numOf(n.b)
+		if n.op == opMax {
+			return func(r *record.Record) float64 {
+				x, y := a(r), b(r)
+				if x < y {
+					return y
+				}
+				return x
+			}
+		}
+		return func(r *record.Record) float64 {
+			x, y := a(r), b(r)
+			if x > y {
+				return y
+			}
+			return x
+		}
+	case opSeconds:
+		a, b := n.a.field, n.b.field
+		return func(r *record.Record) float64 { return secondsBetween(a, b, r) }
 	}
 	return func(r *record.Record) float64 { return n.eval(r).num() }
+}
+
+// secondsBetween is eval's `(a - b).Seconds()` of two time fields: two
+// timestamps' nanoseconds subtracted as time.Time.Sub does, saturating
+// where the difference overflows; a date or a null as eval reads it.
+func secondsBetween(a, b *fieldRef, r *record.Record) float64 {
+	fs := r.Fields()
+	i, j := a.at(fs), b.at(fs)
+	if i < 0 || j < 0 || fs[i].Value.Kind() != record.KindTimestamp || fs[j].Value.Kind() != record.KindTimestamp {
+		return a.goTime(r).Sub(b.goTime(r)).Seconds()
+	}
+	x, y := fs[i].Value.UnixNano(), fs[j].Value.UnixNano()
+	d := x - y
+	if (d < 0) != (x < y) { // overflowed: Sub's saturation
+		if x < y {
+			return time.Duration(math.MinInt64).Seconds()
+		}
+		return time.Duration(math.MaxInt64).Seconds()
+	}
+	return time.Duration(d).Seconds()
 }
 
 // strOf returns a closure computing n.eval(r).s.

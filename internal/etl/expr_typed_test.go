@@ -20,6 +20,7 @@ func typedSchema(t *testing.T) *record.Schema {
 		record.Column{Name: "j", Type: record.TypeLong, Nullable: true},
 		record.Column{Name: "b", Type: record.TypeBool, Nullable: true},
 		record.Column{Name: "ts", Type: record.TypeTime, Nullable: true},
+		record.Column{Name: "u", Type: record.TypeTime, Nullable: true},
 		record.Column{Name: "d", Type: record.TypeDate, Nullable: true},
 		record.Column{Name: "st", Type: record.StructType(
 			record.Column{Name: "city", Type: record.TypeString, Nullable: true},
@@ -47,7 +48,7 @@ func typedRecords() []*record.Record {
 	const ts = 1569888010 * int64(1e9)
 	return []*record.Record{
 		rec("s", record.StringValue("view"), "t", record.StringValue("cart"), "n", record.DoubleValue(35.5), "m", record.DoubleValue(-2.25),
-			"i", record.LongValue(3), "j", record.LongValue(0), "b", record.BoolValue(true), "ts", record.TimestampNanos(ts),
+			"i", record.LongValue(3), "j", record.LongValue(0), "b", record.BoolValue(true), "ts", record.TimestampNanos(ts), "u", record.TimestampNanos(ts-2500),
 			"d", record.DateValue(18170), "st", city("Paris", 75001)),
 		rec("s", record.StringValue("cart"), "t", record.StringValue("view"), "n", record.DoubleValue(-1), "m", record.DoubleValue(4),
 			"i", record.LongValue(-7), "j", record.LongValue(2), "b", record.BoolValue(false), "ts", record.TimestampNanos(ts-1),
@@ -69,6 +70,9 @@ func typedRecords() []*record.Record {
 		rec("n", record.DoubleValue(0), "m", record.DoubleValue(math.Copysign(0, -1)), "i", record.LongValue(0), "j", record.LongValue(0),
 			"s", record.StringValue("view"), "t", record.StringValue("view")),
 		rec("i", record.LongValue(math.MaxInt64), "j", record.LongValue(math.MaxInt64), "n", record.DoubleValue(math.Inf(-1)), "m", record.DoubleValue(math.NaN())),
+		// times whose difference overflows nanoseconds either way
+		rec("ts", record.TimestampNanos(math.MaxInt64), "u", record.TimestampNanos(math.MinInt64), "d", record.DateValue(-100000)),
+		rec("ts", record.TimestampNanos(math.MinInt64), "u", record.TimestampNanos(1), "d", record.DateValue(100000)),
 	}
 }
 
@@ -118,6 +122,7 @@ func TestETLExprTypedMatchesEval(t *testing.T) {
 		// max and min of one kind, seconds between time fields
 		{`max(n, m)`, true}, {`min(n, m)`, true}, {`max(3.0, n)`, true}, {`max(i, j)`, true}, {`min(i, 2)`, true},
 		{`max(3.0, (ts - d).Seconds())`, true}, {`(ts - ts).Seconds()`, true}, {`(d - ts).Seconds() / 60`, true},
+		{`(ts - u).Seconds()`, true}, {`(u - ts).Seconds()`, true}, {`min(1e9, (u - ts).Seconds())`, true},
 		{`max(n, m) > min(i, j) * 1.5`, true},
 		// nested fields
 		{`st.city == "Paris"`, true}, {`st.zip > 75000`, true}, {`st.city`, true}, {`st.zip * 2`, true},
@@ -166,6 +171,8 @@ func TestETLExprFastMatchesVM(t *testing.T) {
 		{`min(i, j)`, true}, {`max(i, 2)`, true}, {`max(-n, m * 2)`, true}, {`max(b ? n : m, 1.5)`, true},
 		{`(ts - d).Seconds()`, true}, {`(d - ts).Seconds()`, true}, {`(ts - ts).Seconds()`, true},
 		{`max(3.0, (ts - d).Seconds())`, true}, {`i > 2 ? (ts - d).Seconds() / max(1.0, n) : 0.0`, true},
+		{`(ts - u).Seconds()`, true}, {`(u - ts).Seconds()`, true}, {`max((u - ts).Seconds(), (ts - u).Seconds())`, true},
+		{`min(i, j) - max(j, 2)`, true},
 		// left to the VM: mixed kinds keep the winner's type there, a
 		// maybe-null operand, a time that is not a field, other methods
 		{`max(n, i)`, false}, {`max(i % j, 1)`, false}, {`((b ? ts : ts) - d).Seconds()`, false}, {`(ts - d).Minutes()`, false},
