@@ -40,29 +40,30 @@ type Lookup struct {
 // in order) in a slot of one array, the map giving a key's slot. A join
 // reads one row of a table of many per event, at random: a row kept as a
 // record of its own (the record, then its fields' array) cost two cache
-// misses more per read than a slot of the array, and more memory.
+// misses more per read than a slot of the array, and more memory; the
+// slots' map keeps short keys in its own slots (see keyMap).
 type lookupRows struct {
-	width int              // values a row
-	slots map[string]int32 // the slot of each key's row
-	vals  []record.Value   // the slots' values, width each
-	free  []int32          // slots of removed rows, for new keys
+	width int            // values a row
+	slots keyMap[int32]  // the slot of each key's row
+	vals  []record.Value // the slots' values, width each
+	free  []int32        // slots of removed rows, for new keys
 }
 
 func newLookupRows(width int) lookupRows {
-	return lookupRows{width: width, slots: make(map[string]int32)}
+	return lookupRows{width: width}
 }
 
 // set stores r's first width values as key's row.
 func (rs *lookupRows) set(key string, r *record.Record) {
-	s, ok := rs.slots[key]
+	s, ok := rs.slots.get(key)
 	if !ok {
 		if k := len(rs.free); k > 0 {
 			s, rs.free = rs.free[k-1], rs.free[:k-1]
 		} else {
-			s = int32(len(rs.slots)) // with none free, every slot is a key's
+			s = int32(rs.slots.len()) // with none free, every slot is a key's
 			rs.vals = append(rs.vals, make([]record.Value, rs.width)...)
 		}
-		rs.slots[key] = s
+		rs.slots.set(key, s)
 	}
 	row := rs.vals[int(s)*rs.width : (int(s)+1)*rs.width]
 	for i := range row {
@@ -72,18 +73,18 @@ func (rs *lookupRows) set(key string, r *record.Record) {
 
 // remove drops key's row.
 func (rs *lookupRows) remove(key string) {
-	s, ok := rs.slots[key]
+	s, ok := rs.slots.get(key)
 	if !ok {
 		return
 	}
-	delete(rs.slots, key)
+	rs.slots.delete(key)
 	clear(rs.vals[int(s)*rs.width : (int(s)+1)*rs.width]) // what they referenced can go
 	rs.free = append(rs.free, s)
 }
 
 // get copies key's row into dst and reports whether there is one.
 func (rs *lookupRows) get(key string, dst []record.Value) bool {
-	s, ok := rs.slots[key]
+	s, ok := rs.slots.get(key)
 	if ok {
 		copy(dst, rs.vals[int(s)*rs.width:(int(s)+1)*rs.width])
 	}
@@ -111,7 +112,7 @@ func (l *Lookup) Get(key string, dst []record.Value) (bool, uint64) {
 func (l *Lookup) Len() int {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return len(l.mu.rows.slots)
+	return l.mu.rows.slots.len()
 }
 
 // Ready is closed once the table's snapshot is loaded.
@@ -221,7 +222,7 @@ func (l *Lookup) Run(ctx context.Context, t *table.Table, logger *slog.Logger) e
 	l.mu.rows = rows
 	l.mu.Unlock()
 	close(l.ready)
-	logger.Debug("lookup table loaded", "table", l.name, "items", len(rows.slots))
+	logger.Debug("lookup table loaded", "table", l.name, "items", rows.slots.len())
 	for {
 		c, err := sub.Next(ctx)
 		if err != nil {

@@ -180,7 +180,7 @@ func TestETLLookupRowsSlots(t *testing.T) {
 	set("k5", rec(5, "five")) // k3's slot
 	set("k6", rec(6, "six"))  // a new slot
 	require.Len(t, rs.vals, 4*2, "four slots for the four keys: the removed ones' reused")
-	require.Len(t, rs.slots, len(want))
+	require.Equal(t, len(want), rs.slots.len())
 	dst := make([]record.Value, 2)
 	for k, r := range want {
 		require.True(t, rs.get(k, dst), k)
