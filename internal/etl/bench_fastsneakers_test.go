@@ -3,6 +3,8 @@ package etl
 import (
 	"context"
 	"fmt"
+	"runtime/pprof"
+	"slices"
 	"testing"
 	"time"
 
@@ -17,6 +19,9 @@ import (
 // advances 100 µs an event (10,000 events/s), each emitting its product's
 // row. sink=count counts the rows; sink=encode also encodes each into the
 // table's binary item form, as the job's table sink does before it writes.
+// sink=count,history=1h runs after an hour of events, one per product in
+// each 100-second pane of it, as a job that has run for an hour has: the
+// 5-minute and 1-hour aggregates then span 3 and 36 panes.
 //
 //	go test -run '^$' -bench ETLFastSneakers -count 6 ./internal/etl/
 func BenchmarkETLFastSneakers(b *testing.B) {
@@ -34,8 +39,22 @@ func BenchmarkETLFastSneakers(b *testing.B) {
 		events[i] = fmt.Appendf(nil, `{"event_id":"e%d","event_time":"%s","event_type":"%s","product_id":"%d","user_id":"%d","session_id":"s%d","price":%.2f,"quantity":1,"referrer":"search","device":"mobile"}`,
 			i, at.Format(time.RFC3339Nano), types[i%len(types)], 44600000+(i*7919)%products, 500000000+i%50_000, i%20_000, 35.79+float64(i%5))
 	}
-	for _, sink := range []string{"count", "encode"} {
-		b.Run("sink="+sink, func(b *testing.B) {
+	// The hour before t0: each product's event in each of its 36 panes.
+	var history [][]byte
+	for k := range 36 {
+		for i := range products {
+			at := t0.Add(time.Duration(k-36)*100*time.Second + time.Duration(i)*time.Millisecond)
+			history = append(history, fmt.Appendf(nil, `{"event_id":"h%d","event_time":"%s","event_type":"view","product_id":"%d","user_id":"%d","session_id":"s%d","price":35.79,"quantity":1,"referrer":"search","device":"mobile"}`,
+				k*products+i, at.Format(time.RFC3339Nano), 44600000+i, 500000000+i, i))
+		}
+	}
+	for _, c := range []struct{ sink, history string }{{"count", ""}, {"encode", ""}, {"count", "1h"}} {
+		sink := c.sink
+		name := "sink=" + sink
+		if c.history != "" {
+			name += ",history=" + c.history
+		}
+		b.Run(name, func(b *testing.B) {
 			rows := 0
 			var enc binItemEncoder
 			var buf []byte
@@ -47,17 +66,30 @@ func BenchmarkETLFastSneakers(b *testing.B) {
 				return nil
 			}
 			pr := newProcessor(p, lookup, emit)
-			win := newWindowOp(p.window, func(srcMeta) string { return "0" })
 			ctx := context.Background()
-			// Warm every product's window first: the steady state, not the
-			// first event of each key.
-			for i := range products * 3 {
-				if _, _, err := pr.processData(ctx, win, events[i], srcMeta{seq: uint64(i + 1)}); err != nil {
-					b.Fatal(err)
-				}
+			// Warm every product's window first (after its hour, if any):
+			// the steady state, not the first event of each key.
+			// Its samples carry the label phase=warm in a CPU profile
+			// (pprof -tagignore phase=warm leaves them out).
+			warm := func() (win *windowOp, seq uint64) {
+				pprof.Do(ctx, pprof.Labels("phase", "warm"), func(ctx context.Context) {
+					win = newWindowOp(p.window, func(srcMeta) string { return "0" })
+					feed := events[:products*3]
+					if c.history != "" {
+						feed = append(slices.Clip(history), feed...)
+					}
+					for _, e := range feed {
+						seq++
+						if o, re, err := pr.processData(ctx, win, e, srcMeta{seq: seq}); err != nil || o != outProcessed {
+							b.Fatal(o, re, err)
+						}
+					}
+				})
+				return win, seq
 			}
+			win, seq := warm()
 			b.ReportAllocs()
-			n, seq := products*3, uint64(products*3)
+			n := products * 3
 			cpu := cpuTime()
 			for b.Loop() {
 				seq++
@@ -71,12 +103,7 @@ func BenchmarkETLFastSneakers(b *testing.B) {
 					// windows they left).
 					b.StopTimer()
 					paused := cpuTime()
-					win = newWindowOp(p.window, func(srcMeta) string { return "0" })
-					for i := range products * 3 {
-						if _, _, err := pr.processData(ctx, win, events[i], srcMeta{seq: uint64(i + 1)}); err != nil {
-							b.Fatal(err)
-						}
-					}
+					win, seq = warm()
 					n = products * 3
 					cpu += cpuTime() - paused // the warm-up is not the events'
 					b.StartTimer()
