@@ -425,6 +425,16 @@ func (d *aggDef) addBare(p *paneRow, r *record.Record, eventTime int64) {
 		}
 		return
 	}
+	if (d.kind == aggMin || d.kind == aggMax) && d.direct && !v.IsNull() { // fold's case for a cell it orders
+		if _, ok := d.cellLess(0, 0); ok {
+			if c, old := cellNum(v)^cellKey, p.w[d.off]; c > 1 && old != 1 {
+				if old == 0 || d.better(c^cellKey, old^cellKey) {
+					d.setCell(p, c)
+				}
+				return
+			}
+		}
+	}
 	d.fold(p, v, eventTime)
 }
 
@@ -480,6 +490,9 @@ func (d *aggDef) result(run *paneRun, g *spanGroup, lo, hi int, scratch *hll) re
 		}
 		return record.DoubleValue(f / float64(n))
 	case aggMin, aggMax:
+		if v, ok := d.cellExtreme(run, g, lo, hi); ok {
+			return v
+		}
 		var best record.Value
 		for i := lo; i < hi; i++ {
 			if run.w[i*g.stride+d.off] == 0 {
@@ -531,6 +544,62 @@ func (d *aggDef) result(run *paneRun, g *spanGroup, lo, hi int, scratch *hll) re
 		return record.LongValue(scratch.estimate())
 	}
 	return record.NullValue()
+}
+
+// cellExtreme is result's min or max over rows [lo, hi) read from the
+// cells' bits, not from a value built per row, for a cell kind cellLess
+// orders. It keeps the first of equal ones, as the loop over values does.
+// It returns false where a row's value is spilled or the cell holds
+// another kind: the caller's loop runs then.
+func (d *aggDef) cellExtreme(run *paneRun, g *spanGroup, lo, hi int) (record.Value, bool) {
+	if _, ok := d.cellLess(0, 0); !ok {
+		return record.Value{}, false
+	}
+	var best uint64
+	found := false
+	for i := lo; i < hi; i++ {
+		c := run.w[i*g.stride+d.off]
+		if c == 0 {
+			continue
+		}
+		if c == 1 {
+			return record.Value{}, false
+		}
+		if n := c ^ cellKey; !found || d.better(n, best) {
+			best, found = n, true
+		}
+	}
+	if !found {
+		return record.NullValue(), true
+	}
+	return cellValue(d.cell, best), true
+}
+
+// cellLess reports whether the value of cell bits a orders before that of
+// b as compareValues orders values (longs and doubles as doubles,
+// timestamps by their nanoseconds), for cells of timestamps, longs and
+// doubles; ok is false for any other kind.
+func (d *aggDef) cellLess(a, b uint64) (less, ok bool) {
+	switch d.cell {
+	case record.KindTimestamp:
+		return int64(a) < int64(b), true
+	case record.KindLong:
+		return float64(int64(a)) < float64(int64(b)), true
+	case record.KindDouble:
+		return math.Float64frombits(a) < math.Float64frombits(b), true
+	}
+	return false, false
+}
+
+// better reports whether a min or max aggregate keeps the value of cell
+// bits a over that of b (a kind cellLess orders).
+func (d *aggDef) better(a, b uint64) bool {
+	if d.kind == aggMin {
+		less, _ := d.cellLess(a, b)
+		return less
+	}
+	less, _ := d.cellLess(b, a)
+	return less
 }
 
 // compareValues orders two values of comparable kinds: numbers by value,
