@@ -457,6 +457,7 @@ func (ks *keyState) clone() *keyState {
 	kc := &keyCopy{ks: *ks}
 	c := &kc.ks
 	c.snap = nil
+	c.pre = nil // derived: the copy merges its own
 	if len(ks.runs) <= len(kc.runs) {
 		c.runs = kc.runs[:len(ks.runs)]
 	} else {

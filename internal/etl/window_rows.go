@@ -38,6 +38,9 @@ type spanGroup struct {
 	nvals   int   // value cells: spilled values per pane
 	nhll    int   // approximate distinct counts: sketches per pane
 	maxRows int   // the most panes a key keeps in the group (a bound for growth)
+	// pre is the offset of the group's merged panes in keyState.pre, or
+	// -1: the group keeps none (see mergedPanes).
+	pre int
 }
 
 // paneRun is one span group's panes of one key, by start ascending.
@@ -122,6 +125,97 @@ func (d *windowDef) setGroups() {
 	for i := range d.aggs {
 		d.aggs[i].stride = d.groups[d.aggs[i].group].stride
 	}
+	// A group over many panes keeps the merge of its older panes (their
+	// row, the newest's start and a state word): not one with sketches,
+	// whose merge would be a sketch of its own.
+	d.preWords = 0
+	for gi := range d.groups {
+		g := &d.groups[gi]
+		g.pre = -1
+		if g.panes >= minMergedPanes && g.nhll == 0 && len(g.aggs) > 0 {
+			g.pre = d.preWords
+			d.preWords += g.stride + 2
+		}
+	}
+}
+
+// minMergedPanes is the fewest panes a group spans for its older panes'
+// merge to be kept: below it the rows are read as soon as the merge.
+const minMergedPanes = 3
+
+// The merged panes of a group of a key (keyState.pre at the group's pre
+// offset): a row of the group's layout holding the merge of rows [lo, n)
+// of its run, then the start of row n (the newest when merged) and the
+// state: preValid, preSpilled (the merge is of no use: a value in those
+// rows is spilled, or its result is not a cell's) or 0 (none).
+const (
+	preValid   = 1
+	preSpilled = 2
+)
+
+// mergeRows sets dst, a row of group g's layout, to the merge of rows
+// [lo, hi) of run for the group's aggregates: over dst and any later row,
+// result then gives what it gives over rows lo onwards. It reports false
+// where a value of those rows is spilled or a result is not a cell's.
+func (d *windowDef) mergeRows(dst []uint64, run *paneRun, g *spanGroup, lo, hi int, scratch *hll) bool {
+	clear(dst)
+	dst[0] = run.w[lo*g.stride]
+	for _, ai := range g.aggs {
+		a := &d.aggs[ai]
+		switch a.kind {
+		case aggCount, aggCountIf:
+			var n uint64
+			for i := lo; i < hi; i++ {
+				n += run.w[i*g.stride+a.off]
+			}
+			dst[a.off] = n
+		case aggSum:
+			var f float64 // summed in result's order: the later rows add to it
+			for i := lo; i < hi; i++ {
+				f += math.Float64frombits(run.w[i*g.stride+a.off])
+			}
+			dst[a.off] = math.Float64bits(f)
+		case aggAvg:
+			var n uint64
+			var f float64
+			for i := lo; i < hi; i++ {
+				n += run.w[i*g.stride+a.off]
+				f += math.Float64frombits(run.w[i*g.stride+a.off+1])
+			}
+			dst[a.off], dst[a.off+1] = n, math.Float64bits(f)
+		case aggMin, aggMax:
+			v := a.result(run, g, lo, hi, scratch)
+			if v.IsNull() {
+				continue
+			}
+			if a.cell == record.KindNull || v.Kind() != a.cell {
+				return false
+			}
+			n := cellNum(v)
+			if cellValue(a.cell, n) != v || n^cellKey <= 1 {
+				return false
+			}
+			dst[a.off] = n ^ cellKey
+		case aggLast:
+			best, bt := -1, int64(0) // result's choice: the latest, the later row of equal times
+			for i := lo; i < hi; i++ {
+				if w := run.w[i*g.stride+a.off:]; w[0] != 0 && (best < 0 || int64(w[1]) >= bt) {
+					best, bt = i, int64(w[1])
+				}
+			}
+			if best < 0 {
+				continue
+			}
+			w := run.w[best*g.stride+a.off:]
+			if w[0] == 1 {
+				return false
+			}
+			dst[a.off], dst[a.off+1] = w[0], w[1]
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func (r *paneRun) rows(g *spanGroup) int { return len(r.w) / g.stride }
