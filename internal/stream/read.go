@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -188,6 +189,10 @@ func (s *Stream) resolveTime(ctx context.Context, part int, t time.Time) (Positi
 	}
 }
 
+// testHookTipEmpty, when set (by a test), runs in Tip after it found a
+// partition empty, before it reads the stream's last sequence.
+var testHookTipEmpty atomic.Pointer[func()]
+
 // Tip describes the newest end of a partition.
 type Tip struct {
 	// Next is the position the next stored record will be at or after.
@@ -207,11 +212,22 @@ func (s *Stream) Tip(ctx context.Context, part int) (Tip, error) {
 	msg, mseq, err := directGetLast(ctx, s.m.rc, s.jsNames[part], s.subjects[part])
 	if errors.Is(err, errNoMessage) {
 		// Nothing stored: everything from the stream's next sequence is new.
-		si, err := s.m.js.Stream(ctx, s.jsNames[part])
-		if err != nil {
-			return Tip{}, fmt.Errorf("stream %q: %w", s.name, classify(s.m.nc, err))
+		// A batch stored after the get and before the stream's last
+		// sequence is read takes that sequence, and a reader starting after
+		// it would skip the batch: the partition is asked again after the
+		// sequence is read.
+		if f := testHookTipEmpty.Load(); f != nil {
+			(*f)()
 		}
-		return Tip{Next: Position{Seq: si.CachedInfo().State.LastSeq + 1}}, nil
+		si, ierr := s.m.js.Stream(ctx, s.jsNames[part])
+		if ierr != nil {
+			return Tip{}, fmt.Errorf("stream %q: %w", s.name, classify(s.m.nc, ierr))
+		}
+		next := si.CachedInfo().State.LastSeq + 1
+		msg, mseq, err = directGetLast(ctx, s.m.rc, s.jsNames[part], s.subjects[part])
+		if errors.Is(err, errNoMessage) {
+			return Tip{Next: Position{Seq: next}}, nil
+		}
 	}
 	if err != nil {
 		return Tip{}, fmt.Errorf("stream %q partition %d: %w", s.name, part, classify(s.m.rc, err))
