@@ -192,9 +192,16 @@ func TestETLRunStreamToTable(t *testing.T) {
 		}
 		return nil
 	})
-	dls, err := m.DeadLetters(ctx, "counts", 10)
-	require.NoError(t, err)
-	require.Len(t, dls, 2)
+	// The dead-letter writer appends after the records are counted: wait
+	// for both.
+	var dls []DeadLetter
+	waitFor(t, 10*time.Second, func() error {
+		var err error
+		if dls, err = m.DeadLetters(ctx, "counts", 10); err == nil && len(dls) != 2 {
+			err = fmt.Errorf("%d dead letters, want 2", len(dls))
+		}
+		return err
+	})
 	require.Equal(t, "decode", dls[0].Reason)
 	require.Equal(t, "not json", string(dls[0].Data))
 	require.Equal(t, "late", dls[1].Reason)
