@@ -210,12 +210,17 @@ func (s *Stream) Tip(ctx context.Context, part int) (Tip, error) {
 		return Tip{}, err
 	}
 	msg, mseq, err := directGetLast(ctx, s.m.rc, s.jsNames[part], s.subjects[part])
+	var data []byte
+	if err == nil {
+		data = msg.Data
+	}
 	if errors.Is(err, errNoMessage) {
 		// Nothing stored: everything from the stream's next sequence is new.
 		// A batch stored after the get and before the stream's last
 		// sequence is read takes that sequence, and a reader starting after
 		// it would skip the batch: the partition is asked again after the
-		// sequence is read.
+		// sequence is read, of the stream's leader as the sequence was (a
+		// replica answering a direct get may not hold the batch yet).
 		if f := testHookTipEmpty.Load(); f != nil {
 			(*f)()
 		}
@@ -224,7 +229,7 @@ func (s *Stream) Tip(ctx context.Context, part int) (Tip, error) {
 			return Tip{}, fmt.Errorf("stream %q: %w", s.name, classify(s.m.nc, ierr))
 		}
 		next := si.CachedInfo().State.LastSeq + 1
-		msg, mseq, err = directGetLast(ctx, s.m.rc, s.jsNames[part], s.subjects[part])
+		mseq, data, err = msgGetLast(ctx, s.m.nc, s.jsNames[part], s.subjects[part])
 		if errors.Is(err, errNoMessage) {
 			return Tip{Next: Position{Seq: next}}, nil
 		}
@@ -232,7 +237,7 @@ func (s *Stream) Tip(ctx context.Context, part int) (Tip, error) {
 	if err != nil {
 		return Tip{}, fmt.Errorf("stream %q partition %d: %w", s.name, part, classify(s.m.rc, err))
 	}
-	br, err := newBatchReader(msg.Data)
+	br, err := newBatchReader(data)
 	if err != nil {
 		return Tip{}, fmt.Errorf("stream %q partition %d batch %d: %w", s.name, part, mseq, err)
 	}
