@@ -12,16 +12,25 @@ import (
 	"github.com/pricestream/pricestream/internal/stream"
 )
 
-// TestStreamResumeAfter covers a position inside the partition (the next
-// one) and past its end (the first record that arrived after the position
-// was saved), as after the stream was created again or lost its tail.
-func TestStreamResumeAfter(t *testing.T) {
+// newOnePartition returns a new stream of one partition on an engine of
+// its own.
+func newOnePartition(t *testing.T) *stream.Stream {
+	t.Helper()
 	ctx := context.Background()
 	m := newManager(t, enginetest.Start(t), nil)
 	_, err := m.Create(ctx, stream.Spec{Name: "s", Partitions: 1})
 	require.NoError(t, err)
 	s, err := m.Open(ctx, "s")
 	require.NoError(t, err)
+	return s
+}
+
+// TestStreamResumeAfter covers a position inside the partition (the next
+// one) and past its end (the first record that arrived after the position
+// was saved), as after the stream was created again or lost its tail.
+func TestStreamResumeAfter(t *testing.T) {
+	ctx := context.Background()
+	s := newOnePartition(t)
 	key := func(int) string { return "k" }
 	before, err := s.Append(ctx, entries(3, key))
 	require.NoError(t, err)
@@ -60,11 +69,7 @@ func TestStreamResumeAfter(t *testing.T) {
 // flaky TestETLRunCheckpointPastEnd under load).
 func TestStreamTipOfEmptyPartitionRace(t *testing.T) {
 	ctx := context.Background()
-	m := newManager(t, enginetest.Start(t), nil)
-	_, err := m.Create(ctx, stream.Spec{Name: "s", Partitions: 1})
-	require.NoError(t, err)
-	s, err := m.Open(ctx, "s")
-	require.NoError(t, err)
+	s := newOnePartition(t)
 	before := time.Now()
 	var stored []stream.Result
 	var once sync.Once
