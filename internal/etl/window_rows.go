@@ -140,7 +140,8 @@ func (d *windowDef) setGroups() {
 }
 
 // minMergedPanes is the fewest panes a group spans for its older panes'
-// merge to be kept: below it the rows are read as soon as the merge.
+// merge to be kept: over fewer, reading the rows costs no more than
+// reading the merge and the newest.
 const minMergedPanes = 3
 
 // The merged panes of a group of a key (keyState.pre at the group's pre
