@@ -426,7 +426,7 @@ func (d *aggDef) addBare(p *paneRow, r *record.Record, eventTime int64) {
 		return
 	}
 	if (d.kind == aggMin || d.kind == aggMax) && d.direct && !v.IsNull() { // fold's case for a cell it orders
-		if _, ok := d.cellLess(0, 0); ok {
+		if d.cellOrdered() {
 			if c, old := cellNum(v)^cellKey, p.w[d.off]; c > 1 && old != 1 {
 				if old == 0 || d.better(c^cellKey, old^cellKey) {
 					d.setCell(p, c)
@@ -552,7 +552,7 @@ func (d *aggDef) result(run *paneRun, g *spanGroup, lo, hi int, scratch *hll) re
 // It returns false where a row's value is spilled or the cell holds
 // another kind: the caller's loop runs then.
 func (d *aggDef) cellExtreme(run *paneRun, g *spanGroup, lo, hi int) (record.Value, bool) {
-	if _, ok := d.cellLess(0, 0); !ok {
+	if !d.cellOrdered() {
 		return record.Value{}, false
 	}
 	var best uint64
@@ -589,6 +589,12 @@ func (d *aggDef) cellLess(a, b uint64) (less, ok bool) {
 		return math.Float64frombits(a) < math.Float64frombits(b), true
 	}
 	return false, false
+}
+
+// cellOrdered reports whether cellLess orders the aggregate's cells.
+func (d *aggDef) cellOrdered() bool {
+	_, ok := d.cellLess(0, 0)
+	return ok
 }
 
 // better reports whether a min or max aggregate keeps the value of cell

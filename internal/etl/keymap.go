@@ -3,13 +3,14 @@ package etl
 // keyMap maps string keys to values as a Go map does, keeping a key of up
 // to 15 bytes inside the map's slot instead of behind a string pointer.
 //
-// A job reads one row of a lookup table, and one window's state, per event,
-// for keys spread over thousands of products: each read of a
-// map[string]V compares the key it finds with the one asked for by
-// following the slot's pointer to the key's bytes, a cache miss of its own
-// beside those of the map's group and of the value. Product, user and
-// session ids are short: held in the slot, the compare reads the group's
-// own cache lines. Longer keys go to a map of strings.
+// A join reads one row of a lookup table per event, for keys spread over
+// thousands of products: each read of a map[string]V compares the key it
+// finds with the one asked for by following the slot's pointer to the
+// key's bytes, a cache miss of its own beside those of the map's group and
+// of the value. Product, user and session ids are short: held in the slot,
+// the compare reads the group's own cache lines. Longer keys go to a map
+// of strings. (The window's map of keys stays a map of strings: there the
+// array key's generic hashing and compare cost more than the miss.)
 //
 // A keyMap is not safe for concurrent use; its zero value is empty and
 // ready.

@@ -165,17 +165,9 @@ func (d *windowDef) mergeRows(dst []uint64, run *paneRun, g *spanGroup, lo, hi i
 		a := &d.aggs[ai]
 		switch a.kind {
 		case aggCount, aggCountIf:
-			var n uint64
-			for i := lo; i < hi; i++ {
-				n += run.w[i*g.stride+a.off]
-			}
-			dst[a.off] = n
-		case aggSum:
-			var f float64 // summed in result's order: the later rows add to it
-			for i := lo; i < hi; i++ {
-				f += math.Float64frombits(run.w[i*g.stride+a.off])
-			}
-			dst[a.off] = math.Float64bits(f)
+			dst[a.off] = uint64(a.result(run, g, lo, hi, scratch).Long())
+		case aggSum: // summed in result's order: the later rows add to it
+			dst[a.off] = math.Float64bits(a.result(run, g, lo, hi, scratch).Double())
 		case aggAvg:
 			var n uint64
 			var f float64
