@@ -67,12 +67,16 @@
 //
 // [Manager], [Table], [Subscription] and [Reader] are safe for concurrent
 // use. The manager owns one goroutine per open table (the index applier),
-// the compactor and the snapshot writer; [Manager.Close] stops them and
+// the compactor, the snapshot writer and, once [Table.PutEncodedAsync] is
+// first called, an [engine.AsyncPublisher] (whose goroutines run the
+// asynchronous writes' done functions, as the index applier does for a
+// write that waited for it); [Manager.Close] stops them and
 // waits, and the subscriptions then end with ErrClosed (ErrNotFound when
 // their table was deleted). Each subscription owns one goroutine, which
 // [Subscription.Stop] ends and waits for. Lock order: Manager.mu, then
-// index.mu, then index.nmu; the decision cache's mutex, the feed's mutex
-// and a subscription's own are never held with another.
+// index.mu, then index.nmu; the decision cache's mutex, the feed's mutex,
+// the asynchronous publisher's and a subscription's own are never held with
+// another, nor while a done function runs.
 //
 // This package imports engine, table/item and table/expr; nothing in it
 // knows HTTP. Errors wrap the sentinels in errors.go; the item and expr

@@ -83,6 +83,11 @@ type index struct {
 
 	nmu    sync.Mutex
 	notify chan struct{} // closed after the next apply; made by waiters
+	// after holds the functions to call once the index has applied a
+	// sequence (whenApplied); stopped is set, under nmu, when the applier
+	// has stopped and calls no more of them.
+	after   []appliedWait
+	stopped bool
 
 	// feed hands what the applier applies to the live subscriptions.
 	feed feed
@@ -118,6 +123,7 @@ func (ix *index) start() {
 	m.wg.Go(func() {
 		defer close(ix.done)
 		defer func() { ix.feed.close(ix.stopErr()) }()
+		defer ix.stopWaits()
 		pprof.Do(ix.ctx, pprof.Labels("table", ix.t.name, "role", "index"), func(ctx context.Context) {
 			ix.run(ctx)
 		})
@@ -332,7 +338,75 @@ func (ix *index) advance(seq uint64) {
 		close(ix.notify)
 		ix.notify = nil
 	}
+	var due []appliedWait
+	if len(ix.after) > 0 {
+		due, ix.after = dueWaits(ix.after, seq)
+	}
 	ix.nmu.Unlock()
+	for _, w := range due {
+		w.fn(nil)
+	}
+}
+
+// appliedWait is a function to call once the index has applied seq.
+type appliedWait struct {
+	seq uint64
+	fn  func(error)
+}
+
+// dueWaits splits ws into those due at applied and the rest (in ws's
+// array).
+func dueWaits(ws []appliedWait, applied uint64) (due, rest []appliedWait) {
+	rest = ws[:0]
+	for _, w := range ws {
+		if w.seq <= applied {
+			due = append(due, w)
+		} else {
+			rest = append(rest, w)
+		}
+	}
+	clear(ws[len(rest):])
+	return due, rest
+}
+
+// whenApplied arranges for fn to be called with nil once the index has
+// applied sequence seq, on the applier's goroutine, or with the reason
+// once the applier stops first, and returns true; fn must not block. When
+// the index has applied seq already it returns false and fn is not called.
+func (ix *index) whenApplied(seq uint64, fn func(error)) bool {
+	if ix.applied.Load() >= seq {
+		return false
+	}
+	ix.nmu.Lock()
+	if ix.applied.Load() >= seq {
+		ix.nmu.Unlock()
+		return false
+	}
+	if ix.stopped {
+		ix.nmu.Unlock()
+		fn(ix.stopErr())
+		return true
+	}
+	ix.after = append(ix.after, appliedWait{seq: seq, fn: fn})
+	ix.nmu.Unlock()
+	return true
+}
+
+// stopWaits fails the functions still waiting for a sequence once the
+// applier has stopped.
+func (ix *index) stopWaits() {
+	ix.nmu.Lock()
+	ix.stopped = true
+	ws := ix.after
+	ix.after = nil
+	ix.nmu.Unlock()
+	err := ix.stopErr()
+	if ix.readyErr != nil {
+		err = ix.readyErr
+	}
+	for _, w := range ws {
+		w.fn(err)
+	}
 }
 
 // waitFor blocks until the index has applied sequence seq.

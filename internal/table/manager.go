@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -56,6 +57,11 @@ type Manager struct {
 
 	decisions decisionCache
 	kick      chan struct{} // asks the compactor for lock recovery now
+
+	// apub publishes the asynchronous writes (Table.PutEncodedAsync); made
+	// on first use, under apubMu.
+	apubMu sync.Mutex
+	apub   atomic.Pointer[engine.AsyncPublisher]
 
 	mu struct {
 		sync.Mutex
@@ -148,6 +154,7 @@ func (m *Manager) Close() error {
 		t.ix.stop()
 	}
 	m.wg.Wait()
+	m.closeAsyncPublisher()
 	for _, t := range tables {
 		if _, err := m.writeSnapshot(t); err != nil {
 			m.logger.Warn("table index snapshot at shutdown", "table", t.name, "err", err)
