@@ -29,7 +29,9 @@
 // definitions and owns one supervisor goroutine per running job; each run
 // owns, per source partition, a reader goroutine, and a pool of worker
 // goroutines (parallelism), each processing whole partitions in order with
-// its own expression VM and scratch records; sink writer goroutines, a
+// its own expression VM and scratch records; per table sink a goroutine
+// starting its writes (their completions run on the table's goroutine that
+// hands on acknowledgements) and one writing again what failed, a
 // dead-letter writer and one goroutine per lookup table; every one is
 // stopped and waited for when the job stops. Queues between them are
 // bounded (a full sink blocks the workers, which block the readers).
