@@ -565,3 +565,59 @@ func TestPricingRecordBuffersReused(t *testing.T) {
 	}
 	require.Equal(t, want, got)
 }
+
+// TestPricingEachConcurrency: each prices a product's rows in order, at
+// most Concurrency products at once, and the products of a batch at once
+// when their decisions wait (here each product's first row waits until
+// every product has begun: with fewer than all of them at once it would
+// never end); a product's rows stop after fn refuses one.
+func TestPricingEachConcurrency(t *testing.T) {
+	for _, tc := range []struct{ concurrency, products int }{{2, 2}, {4, 4}, {16, 9}, {2, 5}} {
+		t.Run(fmt.Sprintf("concurrency=%d,products=%d", tc.concurrency, tc.products), func(t *testing.T) {
+			p := &Pricer{cfg: Config{Concurrency: tc.concurrency}}
+			var recs []*trigger.Record
+			for r := range 3 {
+				for k := range tc.products {
+					recs = append(recs, &trigger.Record{Key: fmt.Sprintf("p%d", k), Data: []byte(strconv.Itoa(r))})
+				}
+			}
+			var mu sync.Mutex
+			running, most := 0, 0
+			begun := map[string]bool{}
+			allBegun := make(chan struct{})
+			seen := map[string][]string{}
+			p.each(recs, func(i int, r *trigger.Record) bool {
+				mu.Lock()
+				running++
+				most = max(most, running)
+				seen[r.Key] = append(seen[r.Key], string(r.Data))
+				if !begun[r.Key] {
+					begun[r.Key] = true
+					if len(begun) == tc.products && tc.concurrency >= tc.products {
+						close(allBegun)
+					}
+				}
+				mu.Unlock()
+				if tc.concurrency >= tc.products && string(r.Data) == "0" {
+					select {
+					case <-allBegun:
+					case <-time.After(10 * time.Second):
+						t.Errorf("%s: the batch's products were not priced at once", r.Key)
+					}
+				}
+				mu.Lock()
+				running--
+				mu.Unlock()
+				return !(r.Key == "p1" && string(r.Data) == "1") // p1 stops after its second row
+			})
+			require.LessOrEqual(t, most, min(tc.concurrency, tc.products))
+			for k := range tc.products {
+				want := []string{"0", "1", "2"}
+				if k == 1 {
+					want = want[:2]
+				}
+				require.Equal(t, want, seen[fmt.Sprintf("p%d", k)], "p%d's rows in order", k)
+			}
+		})
+	}
+}
