@@ -1,7 +1,6 @@
 package table_test
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -21,19 +20,7 @@ import (
 // up), a key's writes made one after another's done land in order, and an
 // item the table refuses is refused at once with PutEncoded's error.
 func TestTablePutEncodedAsync(t *testing.T) {
-	e := enginetest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	m := newManager(t, e)
-	tb := createTable(t, m, "async", sortKey, table.ViewNewAndOldImgs)
-	live, err := tb.Subscribe(ctx, table.Position{Kind: table.Latest})
-	require.NoError(t, err)
-	defer live.Stop()
-	bin := func(js string) []byte {
-		b, err := it(t, js).MarshalBinary()
-		require.NoError(t, err)
-		return b
-	}
+	ctx, tb, live, bin := encodedTable(t, "async")
 	type result struct {
 		seq uint64
 		err error

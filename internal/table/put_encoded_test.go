@@ -13,23 +13,30 @@ import (
 	"github.com/pricestream/pricestream/internal/table/item"
 )
 
-// TestTablePutEncoded holds PutEncoded to Put: the same stored item, read
-// back at once, the same changes with their old images, conditions, and
-// the same refusals of items Put refuses.
-func TestTablePutEncoded(t *testing.T) {
-	e := enginetest.Start(t)
+// encodedTable creates and opens a table (sortKey, old and new images) on
+// an engine of its own, with a subscription to its changes from now, and
+// returns them, a context ending with the test, and a function making an
+// item's binary form from its JSON.
+func encodedTable(t *testing.T, name string) (context.Context, *table.Table, *table.Subscription, func(js string) []byte) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	m := newManager(t, e)
-	tb := createTable(t, m, "encoded", sortKey, table.ViewNewAndOldImgs)
+	t.Cleanup(cancel)
+	tb := createTable(t, newManager(t, enginetest.Start(t)), name, sortKey, table.ViewNewAndOldImgs)
 	live, err := tb.Subscribe(ctx, table.Position{Kind: table.Latest})
 	require.NoError(t, err)
-	defer live.Stop()
-	bin := func(js string) []byte {
+	t.Cleanup(live.Stop)
+	return ctx, tb, live, func(js string) []byte {
 		b, err := it(t, js).MarshalBinary()
 		require.NoError(t, err)
 		return b
 	}
+}
+
+// TestTablePutEncoded holds PutEncoded to Put: the same stored item, read
+// back at once, the same changes with their old images, conditions, and
+// the same refusals of items Put refuses.
+func TestTablePutEncoded(t *testing.T) {
+	ctx, tb, live, bin := encodedTable(t, "encoded")
 
 	res, err := tb.PutEncoded(ctx, bin(`{"pk":"a","sk":1,"v":1.50,"m":{"x":[1,"y",null]}}`), table.WriteOptions{})
 	require.NoError(t, err)
