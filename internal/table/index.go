@@ -262,8 +262,9 @@ func (ix *index) apply(seq uint64, data []byte) {
 	}
 	ix.mu.last.seq, ix.mu.last.time = seq, v.time
 	ix.mu.Unlock()
-	ix.advance(seq)
+	due := ix.advanceNoWaits(seq)
 	ix.feed.publish(seq, data, v.op == opPut || v.op == opDelete)
+	runWaits(due)
 	if ix.loadTime != 0 { // not while loading: the delay then is the load
 		ix.t.m.metrics.indexDelay.Observe(max(0, float64(time.Now().UnixNano()-v.time)/1e9))
 	}
@@ -328,9 +329,18 @@ func clone(b []byte) []byte {
 	return append([]byte(nil), b...)
 }
 
-func (ix *index) advance(seq uint64) {
+// advance records that the index has applied seq and calls the functions
+// waiting for it.
+func (ix *index) advance(seq uint64) { runWaits(ix.advanceNoWaits(seq)) }
+
+// advanceNoWaits records that the index has applied seq and returns the
+// functions waiting for it, for the caller to call (runWaits) once it has
+// handed the change on: the write a function starts (a hot key's next)
+// waits behind the change's delivery to the subscriptions, not the other
+// way round.
+func (ix *index) advanceNoWaits(seq uint64) []appliedWait {
 	if seq <= ix.applied.Load() {
-		return
+		return nil
 	}
 	ix.applied.Store(seq)
 	ix.nmu.Lock()
@@ -343,6 +353,11 @@ func (ix *index) advance(seq uint64) {
 		due, ix.after = dueWaits(ix.after, seq)
 	}
 	ix.nmu.Unlock()
+	return due
+}
+
+// runWaits calls functions whose sequence the index has applied.
+func runWaits(due []appliedWait) {
 	for _, w := range due {
 		w.fn(nil)
 	}
