@@ -77,19 +77,20 @@ func (t *Table) putAsync(key, data []byte, start time.Time, done func(uint64, er
 			v.old = e.item
 		}
 	}
-	wb := writeBufs.Get().(*writeBuf)
-	wb.msg = appendVersion(wb.msg[:0], &v)
-	err = p.Publish(t.subject(key), wb.msg, engine.AnySeq, func(seq uint64, err error) {
+	// The message is the index's once acknowledged (applyOwn keeps it):
+	// not a pooled buffer.
+	msg := appendVersion(make([]byte, 0, versionSize(&v)), &v)
+	err = p.Publish(t.subject(key), msg, engine.AnySeq, func(seq uint64, err error) {
 		if err != nil {
 			done(0, fmt.Errorf("table %q: write: %w", t.name, classify(t.m.nc, err)))
 			return
 		}
 		t.noteKeyWrite(key, seq)
+		t.ix.applyOwn(seq, msg)
 		t.writes[opPutItem].Inc()
 		t.writeTime.Observe(time.Since(start).Seconds())
 		done(seq, nil)
 	})
-	writeBufs.Put(wb) // the connection has copied the message
 	if err != nil {
 		done(0, fmt.Errorf("table %q: write: %w", t.name, classify(t.m.nc, err)))
 	}

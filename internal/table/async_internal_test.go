@@ -3,6 +3,7 @@ package table
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -86,4 +87,65 @@ func TestTablePutEncodedAsyncLocked(t *testing.T) {
 	err = <-errc
 	require.ErrorIs(t, err, ErrConflict)
 	require.True(t, errors.Is(err, ErrConflict) && !errors.Is(err, ErrUnavailable))
+}
+
+// The index applies this process's asynchronous writes from their
+// acknowledgements: by the time a write's done is called the index holds
+// it (the consumer's delivery comes after, and is skipped), and the
+// table's subscriptions get every change once, in order, the writes of
+// another path between them included.
+func TestTableIndexAppliesOwnWrites(t *testing.T) {
+	e := enginetest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, err := New(Config{}, Deps{Engine: e})
+	require.NoError(t, err)
+	defer m.Close()
+	ks := item.KeySchema{Partition: item.KeyAttribute{Name: "pk", Type: item.S}}
+	_, err = m.Create(ctx, Spec{Name: "own", Key: ks, StreamView: ViewNewImage})
+	require.NoError(t, err)
+	tb, err := m.Open(ctx, "own")
+	require.NoError(t, err)
+	live, err := tb.Subscribe(ctx, Position{Kind: Latest})
+	require.NoError(t, err)
+	defer live.Stop()
+
+	var want []uint64
+	for i := range 60 {
+		it, err := item.ParseJSON(fmt.Appendf(nil, `{"pk":"k%d","v":%d}`, i%7, i), "")
+		require.NoError(t, err)
+		if i%10 == 5 {
+			res, err := tb.Put(ctx, it, WriteOptions{}) // another path: the consumer applies it
+			require.NoError(t, err)
+			want = append(want, res.Seq)
+			// Until it has, the next writes are left to the consumer too
+			// (a message not yet delivered lies before them).
+			require.NoError(t, tb.ix.waitFor(ctx, res.Seq))
+			continue
+		}
+		bin, err := it.MarshalBinary()
+		require.NoError(t, err)
+		type result struct {
+			seq, applied uint64
+			err          error
+		}
+		ch := make(chan result, 1)
+		tb.PutEncodedAsync(bin, func(seq uint64, err error) { ch <- result{seq, tb.ix.applied.Load(), err} })
+		r := <-ch
+		require.NoError(t, r.err)
+		require.GreaterOrEqual(t, r.applied, r.seq, "write %d: the index holds it when done is called", i)
+		want = append(want, r.seq)
+	}
+	require.NotZero(t, tb.ix.ownApplied.Load())
+	var got []uint64
+	for len(got) < len(want) {
+		c, err := live.Next(ctx)
+		require.NoError(t, err)
+		got = append(got, c.Seq)
+	}
+	require.Equal(t, want, got, "every change once, in order")
+	cctx, ccancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer ccancel()
+	_, err = live.Next(cctx)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "no change twice")
 }

@@ -35,8 +35,16 @@ func feedWorkload(t *testing.T, m *table.Manager, tb *table.Table, keys, ops int
 			for i := range ops / 4 {
 				var err error
 				switch n := r.IntN(100); {
-				case n < 40:
+				case n < 25:
 					_, err = tb.Put(ctx, it(t, fmt.Sprintf(`{"pk":"k%03d","v":%d,"w":%d}`, r.IntN(keys), r.IntN(5), w)), table.WriteOptions{})
+				case n < 40:
+					// An asynchronous put, which the index applies from its
+					// acknowledgement when it is the stream's next message.
+					b, merr := it(t, fmt.Sprintf(`{"pk":"k%03d","v":%d,"w":%d}`, r.IntN(keys), r.IntN(5), w)).MarshalBinary()
+					require.NoError(t, merr)
+					errc := make(chan error, 1)
+					tb.PutEncodedAsync(b, func(_ uint64, err error) { errc <- err })
+					err = <-errc
 				case n < 65:
 					_, err = tb.Update(ctx, key(t, tb, k()), update(t, "ADD n :one SET w = :w", fmt.Sprintf(`{"one":1,"w":%d}`, w)), table.WriteOptions{})
 				case n < 80:

@@ -89,6 +89,15 @@ type index struct {
 	after   []appliedWait
 	stopped bool
 
+	// amu serializes the applying of messages: the applier's, from its
+	// consumer, and this process's own writes applied from their
+	// acknowledgements (applyOwn). applyStopped is set under it when the
+	// applier stops.
+	amu          sync.Mutex
+	applyStopped bool
+	// ownApplied counts the writes applied from their acknowledgements.
+	ownApplied atomic.Uint64
+
 	// feed hands what the applier applies to the live subscriptions.
 	feed feed
 	// gone is set when the table was deleted (its subscriptions then end
@@ -124,6 +133,7 @@ func (ix *index) start() {
 		defer close(ix.done)
 		defer func() { ix.feed.close(ix.stopErr()) }()
 		defer ix.stopWaits()
+		defer ix.stopApplying()
 		pprof.Do(ix.ctx, pprof.Labels("table", ix.t.name, "role", "index"), func(ctx context.Context) {
 			ix.run(ctx)
 		})
@@ -213,14 +223,62 @@ func (ix *index) run(ctx context.Context) {
 			}
 			seq, pending = md.Sequence.Stream, md.NumPending
 		}
-		ix.apply(seq, msg.Data())
+		ix.amu.Lock()
+		if seq > ix.applied.Load() { // not applied from its acknowledgement already
+			ix.apply(seq, msg.Data())
+		}
+		ix.amu.Unlock()
 		if pending == 0 {
 			ix.markReady()
 		}
 	}
 }
 
-// apply applies one message of the table's stream.
+// applyOwn applies the message data that this process stored at seq, as
+// its acknowledgement hands it on, when it is the next message of the
+// stream after those the index has applied; otherwise (another writer's
+// message lies between, not yet delivered to the index, or the index is
+// not ready) it leaves it to the index's consumer, which delivers it
+// anyway and skips it once applied. data must not change afterwards.
+//
+// Why: the consumer's delivery of a write to the index took ~0.6 ms at the
+// median after its acknowledgement at 10,000 rows a second (the server's
+// store loop signals a goroutine that signals the consumer's, which sends
+// to the client's connection), and the table's subscriptions, a trigger
+// among them, see a change only once the index has applied it. The
+// acknowledgements of one connection's writes to a stream come in the
+// stream's order, so a table only this process's sink writes is applied
+// as fast as its writes are acknowledged.
+func (ix *index) applyOwn(seq uint64, data []byte) {
+	if ix.applied.Load() != seq-1 {
+		return
+	}
+	select {
+	case <-ix.ready:
+		if ix.readyErr != nil {
+			return
+		}
+	default:
+		return
+	}
+	ix.amu.Lock()
+	defer ix.amu.Unlock()
+	if ix.applyStopped || ix.applied.Load() != seq-1 {
+		return
+	}
+	ix.apply(seq, data)
+	ix.ownApplied.Add(1)
+}
+
+// stopApplying stops applyOwn once the applier has stopped.
+func (ix *index) stopApplying() {
+	ix.amu.Lock()
+	ix.applyStopped = true
+	ix.amu.Unlock()
+}
+
+// apply applies one message of the table's stream; ix.amu is held, or the
+// index is not ready yet (applyOwn then applies nothing).
 func (ix *index) apply(seq uint64, data []byte) {
 	var v version
 	if err := decodeVersion(data, &v); err != nil {

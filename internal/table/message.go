@@ -67,6 +67,15 @@ func appendBytes(dst, b []byte) []byte {
 }
 
 // appendVersion encodes v.
+// versionSize is at least the length appendVersion gives v.
+func versionSize(v *version) int {
+	n := 3 + 4*binary.MaxVarintLen64 + len(v.key) + len(v.item) + len(v.old)
+	if v.op == opLock {
+		n += 1 + 2*binary.MaxVarintLen64 + len(v.txn) + len(v.final)
+	}
+	return n
+}
+
 func appendVersion(dst []byte, v *version) []byte {
 	dst = append(dst, msgFormat, v.op, v.flags)
 	dst = binary.AppendUvarint(dst, uint64(v.time))
