@@ -36,8 +36,10 @@
 // Reads come from an in-memory index per table (a B-tree of key bytes to
 // the last version, for range reads, and a map of the same entries, for
 // point reads), kept current by an ordered consumer of the table's
-// stream. A read waits (on a channel, not a sleep) until the index has
-// applied every write this process made; a consistent read also waits for
+// stream and, for this process's asynchronous writes that are the
+// stream's next message, by their acknowledgements (index.applyOwn). A
+// read waits (on a channel, not a sleep) until the index has applied
+// every write this process made; a consistent read also waits for
 // every write stored before it (GetItem reads the item's last version from
 // the engine directly). When a table is first opened in a process, its
 // index is loaded from the local index snapshot (snapshot.go: written
@@ -74,8 +76,11 @@
 // waits, and the subscriptions then end with ErrClosed (ErrNotFound when
 // their table was deleted). Each subscription owns one goroutine, which
 // [Subscription.Stop] ends and waits for. Lock order: Manager.mu, then
-// index.mu, then index.nmu; the decision cache's mutex, the feed's mutex,
-// the asynchronous publisher's and a subscription's own are never held with
+// index.amu (held while a message is applied, by the applier or from an
+// acknowledgement, and so while the asynchronous writes that waited for
+// it start, whose done functions may run then), then index.mu, then
+// index.nmu; the decision cache's mutex, the feed's mutex, the
+// asynchronous publisher's and a subscription's own are never held with
 // another, nor while a done function runs.
 //
 // This package imports engine, table/item and table/expr; nothing in it
