@@ -362,7 +362,7 @@ func (s *tableSink) wait(ctx context.Context, e uint64) error {
 // acknowledgements replace a pool of writers, each woken twice per row
 // (for the row, then for its acknowledgement): with 128 writers at 10,000
 // rows a second the pool's wake-ups were a fifth of the process's and its
-// goroutines held two-thirds of the time any goroutine waited for a P,
+// goroutines more than half of the time goroutines waited for a P,
 // queueing every other stage behind them.
 func (s *tableSink) run(ctx context.Context) error {
 	retry := make(chan pendingWrite, max(s.writers, 1)) // at most s.writers rows are in flight
