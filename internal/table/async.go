@@ -23,7 +23,11 @@ import (
 // after the index has applied this process's last write of the key: a key
 // written again before that waits for it without holding a goroutine. An
 // item locked by a transaction in progress is not written (done gets an
-// error wrapping [ErrConflict]; PutEncoded resolves the lock).
+// error wrapping [ErrConflict]; PutEncoded resolves the lock). Writes of
+// one key land in the order made when each is made after the one before
+// it is done. The index applies a write as its acknowledgement comes, when
+// it is the stream's next message (index.applyOwn), so by the time done
+// is called readers and change subscriptions usually see it.
 //
 // A caller keeping many writes in flight this way costs the scheduler one
 // goroutine for all of their acknowledgements, where waiting writers are
