@@ -50,17 +50,7 @@ func TestTableIndexWhenApplied(t *testing.T) {
 // error says so (ErrConflict), for the caller to write it with PutEncoded,
 // which resolves the lock.
 func TestTablePutEncodedAsyncLocked(t *testing.T) {
-	e := enginetest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	m, err := New(Config{}, Deps{Engine: e})
-	require.NoError(t, err)
-	defer m.Close()
-	ks := item.KeySchema{Partition: item.KeyAttribute{Name: "pk", Type: item.S}}
-	_, err = m.Create(ctx, Spec{Name: "locked", Key: ks})
-	require.NoError(t, err)
-	tb, err := m.Open(ctx, "locked")
-	require.NoError(t, err)
+	ctx, m, tb := internalTable(t, "locked", ViewNone)
 
 	it, err := item.ParseJSON([]byte(`{"pk":"a","v":1}`), "")
 	require.NoError(t, err)
@@ -95,17 +85,7 @@ func TestTablePutEncodedAsyncLocked(t *testing.T) {
 // table's subscriptions get every change once, in order, the writes of
 // another path between them included.
 func TestTableIndexAppliesOwnWrites(t *testing.T) {
-	e := enginetest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	m, err := New(Config{}, Deps{Engine: e})
-	require.NoError(t, err)
-	defer m.Close()
-	ks := item.KeySchema{Partition: item.KeyAttribute{Name: "pk", Type: item.S}}
-	_, err = m.Create(ctx, Spec{Name: "own", Key: ks, StreamView: ViewNewImage})
-	require.NoError(t, err)
-	tb, err := m.Open(ctx, "own")
-	require.NoError(t, err)
+	ctx, _, tb := internalTable(t, "own", ViewNewImage)
 	live, err := tb.Subscribe(ctx, Position{Kind: Latest})
 	require.NoError(t, err)
 	defer live.Stop()
@@ -148,4 +128,22 @@ func TestTableIndexAppliesOwnWrites(t *testing.T) {
 	defer ccancel()
 	_, err = live.Next(cctx)
 	require.ErrorIs(t, err, context.DeadlineExceeded, "no change twice")
+}
+
+// internalTable creates and opens a table keyed by the string pk on an
+// engine and manager of its own, closed with the test, and returns them
+// with a context ending with the test.
+func internalTable(t *testing.T, name string, view ViewType) (context.Context, *Manager, *Table) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	m, err := New(Config{}, Deps{Engine: enginetest.Start(t)})
+	require.NoError(t, err)
+	t.Cleanup(func() { m.Close() })
+	ks := item.KeySchema{Partition: item.KeyAttribute{Name: "pk", Type: item.S}}
+	_, err = m.Create(ctx, Spec{Name: name, Key: ks, StreamView: view})
+	require.NoError(t, err)
+	tb, err := m.Open(ctx, name)
+	require.NoError(t, err)
+	return ctx, m, tb
 }
