@@ -17,6 +17,7 @@ import (
 	"github.com/pricestream/pricestream/internal/app"
 	"github.com/pricestream/pricestream/internal/app/apptest"
 	"github.com/pricestream/pricestream/internal/client"
+	"github.com/pricestream/pricestream/internal/etl"
 	"github.com/pricestream/pricestream/internal/polltest"
 )
 
@@ -118,9 +119,19 @@ func TestFastSneakersClickFeaturesREES46(t *testing.T) {
 		}
 		return nil
 	})
-	dls, err := c.JobDeadLetters(ctx, "click-features", 10)
-	require.NoError(t, err)
-	require.Len(t, dls, 1)
+	// The dead-letter writer appends after the record is counted: wait
+	// for it.
+	var dls []etl.DeadLetter
+	waitFor(t, 30*time.Second, func() error {
+		var err error
+		if dls, err = c.JobDeadLetters(ctx, "click-features", 10); err != nil {
+			return err
+		}
+		if len(dls) != 1 {
+			return fmt.Errorf("%d dead letters, want 1", len(dls))
+		}
+		return nil
+	})
 	require.Equal(t, "missing_product_id", dls[0].Reason)
 
 	// The independent recount.
