@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pricestream/pricestream/internal/engine"
@@ -116,7 +118,14 @@ func TestTableIndexAppliesOwnWrites(t *testing.T) {
 		require.GreaterOrEqual(t, r.applied, r.seq, "write %d: the index holds it when done is called", i)
 		want = append(want, r.seq)
 	}
-	require.NotZero(t, tb.ix.ownApplied.Load())
+	own := tb.ix.ownApplied.Load()
+	require.NotZero(t, own)
+	// Operators see it as a counter per table.
+	wantMetric := fmt.Sprintf(`# HELP pricestream_table_index_own_applied_total Asynchronous writes of this process a table's index applied from their acknowledgements, ahead of its consumer's delivery.
+# TYPE pricestream_table_index_own_applied_total counter
+pricestream_table_index_own_applied_total{table="own"} %d
+`, own)
+	require.NoError(t, testutil.CollectAndCompare(&indexCollector{m: tb.m}, strings.NewReader(wantMetric), "pricestream_table_index_own_applied_total"))
 	var got []uint64
 	for len(got) < len(want) {
 		c, err := live.Next(ctx)

@@ -74,6 +74,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 var (
 	itemsDesc   = prometheus.NewDesc("pricestream_table_items", "Items in a table, as this process's index holds them.", []string{"table"}, nil)
 	appliedDesc = prometheus.NewDesc("pricestream_table_index_applied_sequence", "Engine sequence of the last version a table's index applied.", []string{"table"}, nil)
+	ownDesc     = prometheus.NewDesc("pricestream_table_index_own_applied_total", "Asynchronous writes of this process a table's index applied from their acknowledgements, ahead of its consumer's delivery.", []string{"table"}, nil)
 )
 
 // indexCollector reports the open tables' index state when scraped.
@@ -82,6 +83,7 @@ type indexCollector struct{ m *Manager }
 func (c *indexCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- itemsDesc
 	ch <- appliedDesc
+	ch <- ownDesc
 }
 
 func (c *indexCollector) Collect(ch chan<- prometheus.Metric) {
@@ -89,5 +91,6 @@ func (c *indexCollector) Collect(ch chan<- prometheus.Metric) {
 		items, _ := t.ix.size()
 		ch <- prometheus.MustNewConstMetric(itemsDesc, prometheus.GaugeValue, float64(items), t.name)
 		ch <- prometheus.MustNewConstMetric(appliedDesc, prometheus.GaugeValue, float64(t.ix.applied.Load()), t.name)
+		ch <- prometheus.MustNewConstMetric(ownDesc, prometheus.CounterValue, float64(t.ix.ownApplied.Load()), t.name)
 	}
 }
