@@ -104,8 +104,7 @@ func (p *AsyncPublisher) Publish(subject string, data []byte, expectSeq uint64, 
 	if expectSeq == AnySeq {
 		err = p.nc.PublishRequest(subject, reply, data)
 	} else {
-		err = p.nc.PublishMsg(&nats.Msg{Subject: subject, Reply: reply, Data: data,
-			Header: nats.Header{jetstream.ExpectedLastSubjSeqHeader: []string{strconv.FormatUint(expectSeq, 10)}}})
+		err = p.nc.PublishMsg(&nats.Msg{Subject: subject, Reply: reply, Data: data, Header: expectHeader(expectSeq)})
 	}
 	if err != nil {
 		p.mu.Lock()

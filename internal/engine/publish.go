@@ -52,10 +52,7 @@ func PublishExpect(ctx context.Context, nc *nats.Conn, subject string, data []by
 // publishExpect is PublishExpect, returning the acknowledgement too (for
 // [pubAckStream]: only a durable write needs the stream's name).
 func publishExpect(ctx context.Context, nc *nats.Conn, subject string, data []byte, expectSeq uint64) (uint64, []byte, error) {
-	m := &nats.Msg{Subject: subject, Data: data}
-	if expectSeq != AnySeq {
-		m.Header = nats.Header{jetstream.ExpectedLastSubjSeqHeader: []string{strconv.FormatUint(expectSeq, 10)}}
-	}
+	m := &nats.Msg{Subject: subject, Data: data, Header: expectHeader(expectSeq)}
 	resp, err := nc.RequestMsgWithContext(ctx, m)
 	for r := 0; errors.Is(err, nats.ErrNoResponders) && r < PublishRetries; r++ {
 		select {
@@ -76,6 +73,15 @@ func publishExpect(ctx context.Context, nc *nats.Conn, subject string, data []by
 		return 0, nil, err
 	}
 	return seq, resp.Data, nil
+}
+
+// expectHeader is the header of a publish conditional on its subject's
+// last sequence being expectSeq: nil for [AnySeq].
+func expectHeader(expectSeq uint64) nats.Header {
+	if expectSeq == AnySeq {
+		return nil
+	}
+	return nats.Header{jetstream.ExpectedLastSubjSeqHeader: []string{strconv.FormatUint(expectSeq, 10)}}
 }
 
 // pubAckStream returns the stream named by a successful acknowledgement

@@ -446,8 +446,8 @@ func dueWaits(ws []appliedWait, applied uint64) (due, rest []appliedWait) {
 // applied sequence seq, on the goroutine that applied it (the applier's,
 // or the one handing on the acknowledgement of a write applyOwn applied),
 // or with the reason once the applier stops first, and returns true; fn
-// must not block. When
-// the index has applied seq already it returns false and fn is not called.
+// must not block. When the index has applied seq already it returns false
+// and fn is not called.
 func (ix *index) whenApplied(seq uint64, fn func(error)) bool {
 	if ix.applied.Load() >= seq {
 		return false
