@@ -14,8 +14,9 @@ var (
 	// ErrThrottled means the engine pushed back (too much in flight, or a
 	// storage limit); the caller should retry later.
 	ErrThrottled = errors.New("stream: throttled")
-	// ErrUnavailable means the engine could not be reached or failed; the
-	// write may or may not have been stored.
+	// ErrUnavailable means the engine could not be reached, failed, or
+	// could not store a write (its storage full, the partition over a
+	// limit); the write may or may not have been stored. Retry later.
 	ErrUnavailable = errors.New("stream: engine unavailable")
 	// ErrClosed is returned after the manager is closed.
 	ErrClosed = errors.New("stream: closed")

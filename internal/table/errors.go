@@ -31,8 +31,9 @@ var (
 	// ErrTransactionCanceled means a transaction wrote nothing; the error
 	// is a *[TransactionError] with one reason per action.
 	ErrTransactionCanceled = errors.New("table: transaction canceled")
-	// ErrUnavailable means the engine could not be reached or failed; a
-	// write may or may not have been stored.
+	// ErrUnavailable means the engine could not be reached, failed, or
+	// could not store a write (its storage full, the table's stream over
+	// a limit); a write may or may not have been stored. Retry later.
 	ErrUnavailable = errors.New("table: engine unavailable")
 	// ErrClosed is returned after the manager is closed.
 	ErrClosed = errors.New("table: closed")

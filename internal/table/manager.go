@@ -670,6 +670,10 @@ func (m *Manager) openTables() []*Table {
 const (
 	errCodeInsufficientResources    jetstream.ErrorCode = 10023
 	errCodeStorageResourcesExceeded jetstream.ErrorCode = 10047
+	// errCodeStoreFailed is the engine's answer to a message it did not
+	// store: its stream over a limit (bytes, messages; with discard new),
+	// or the store failing (an I/O error). Neither is the item's fault.
+	errCodeStoreFailed jetstream.ErrorCode = 10077
 )
 
 // classify maps engine errors to this package's sentinels.
@@ -683,6 +687,8 @@ func classify(nc *nats.Conn, err error) error {
 		return fmt.Errorf("%w: %v", ErrNotFound, err)
 	case errors.As(err, &apiErr) && (apiErr.ErrorCode == errCodeInsufficientResources || apiErr.ErrorCode == errCodeStorageResourcesExceeded):
 		return fmt.Errorf("%w: engine storage is full or over its limit: %v", ErrUnavailable, err)
+	case errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeStoreFailed:
+		return fmt.Errorf("%w: engine could not store the write: %v", ErrUnavailable, err)
 	case errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeJetStreamNotEnabled:
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	case errors.Is(err, jetstream.ErrNoStreamResponse), errors.Is(err, nats.ErrNoResponders):
