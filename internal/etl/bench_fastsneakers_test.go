@@ -30,14 +30,16 @@ func BenchmarkETLFastSneakers(b *testing.B) {
 	lookups := benchLookups(p, products)
 	lookup := func(name string) *Lookup { return lookups[name] }
 	// 20 s of events cycling over the catalog, built before the clock
-	// starts: each product's events 1 s apart, users from a pool.
+	// starts: each product's events 1 s apart, users from a pool; their
+	// members in the simulator's order (sim.Event.AppendJSON), which is
+	// not the job schema's.
 	types := []string{"view", "view", "view", "view", "view", "view", "click", "add_to_cart", "view", "purchase"}
 	t0 := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
 	events := make([][]byte, 200_000)
 	for i := range events {
 		at := t0.Add(time.Duration(i) * 100 * time.Microsecond)
-		events[i] = fmt.Appendf(nil, `{"event_id":"e%d","event_time":"%s","event_type":"%s","product_id":"%d","user_id":"%d","session_id":"s%d","price":%.2f,"quantity":1,"referrer":"search","device":"mobile"}`,
-			i, at.Format(time.RFC3339Nano), types[i%len(types)], 44600000+(i*7919)%products, 500000000+i%50_000, i%20_000, 35.79+float64(i%5))
+		events[i] = fmt.Appendf(nil, `{"event_id":"e%d","event_type":"%s","product_id":"%d","user_id":"%d","session_id":"s%d","event_time":"%s","price":%.2f,"quantity":1,"referrer":"search","device":"mobile"}`,
+			i, types[i%len(types)], 44600000+(i*7919)%products, 500000000+i%50_000, i%20_000, at.Format(time.RFC3339Nano), 35.79+float64(i%5))
 	}
 	// The hour before t0: each product's event in each of its 36 panes.
 	var history [][]byte

@@ -10,6 +10,7 @@ import (
 	"math/bits"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
@@ -44,9 +45,13 @@ type JSONOptions struct {
 //
 // The input is copied once into a string per call (strings and number texts
 // of the record are slices of it, so they stay valid after the record is
-// reset or the input reused; a typed decode names the fields whose key is
-// its column's, in the column's position, with the schema's own strings);
-// unescaped strings are the only other allocations.
+// reset or the input reused; a typed decode names the fields whose key it
+// matched in place with the schema's own strings); unescaped strings are
+// the only other allocations. A typed decoder matches each member's key in
+// place against the column it expects at the member's position: at first
+// the column in that position, then the one the decoder last found there,
+// so the members of a producer that writes them in another order than the
+// schema's (or leaves columns out) are matched without a lookup too.
 // [JSONDecoder.DecodeInPlace] skips the copy, for input that is not
 // modified afterwards. Invalid UTF-8 and
 // unescaped control characters in strings are errors. A JSONDecoder is safe
@@ -60,6 +65,15 @@ type JSONDecoder struct {
 	// the column's kind, or noKind where even a value of that kind is
 	// cast (decimal, int, nested types)
 	kinds []Kind
+	// order is the column of each top-level member position, as learned
+	// from the objects decoded so far (at first its own position): a
+	// producer writes its members in one order, which need not be the
+	// schema's. A position's key is matched in place against the column
+	// learned for it, so a stable order other than the schema's costs no
+	// lookup. Written and read by concurrent decodes alike: each match is
+	// checked against the key, so a stale or torn guess costs a lookup,
+	// never a wrong column.
+	order []atomic.Int32
 }
 
 // noKind is a Kind no value has.
@@ -86,6 +100,10 @@ func NewJSONDecoder(opts JSONOptions) *JSONDecoder {
 			}
 			d.kinds = append(d.kinds, k)
 		}
+		d.order = make([]atomic.Int32, min(len(d.names), 64))
+		for i := range d.order {
+			d.order[i].Store(int32(i))
+		}
 	}
 	return d
 }
@@ -102,7 +120,7 @@ func (d *JSONDecoder) Decode(data []byte, r *Record) error {
 // it does not copy s.
 func (d *JSONDecoder) DecodeString(s string, r *Record) error {
 	r.Reset()
-	sc := jsonScanner{s: s, root: r, maxDepth: d.opts.MaxDepth, index: -1, fieldAt: -1, names: d.names, keys: d.keys, kinds: d.kinds}
+	sc := jsonScanner{s: s, root: r, maxDepth: d.opts.MaxDepth, index: -1, fieldAt: -1, names: d.names, keys: d.keys, kinds: d.kinds, order: d.order}
 	sc.skipSpace()
 	if err := d.topObject(&sc, r); err != nil {
 		return err
@@ -124,7 +142,7 @@ func (d *JSONDecoder) Records(data []byte) iter.Seq2[*Record, error] {
 	return func(yield func(*Record, error) bool) {
 		s := string(data)
 		r := &Record{}
-		sc := jsonScanner{s: s, root: r, maxDepth: d.opts.MaxDepth, fieldAt: -1, names: d.names, keys: d.keys, kinds: d.kinds}
+		sc := jsonScanner{s: s, root: r, maxDepth: d.opts.MaxDepth, fieldAt: -1, names: d.names, keys: d.keys, kinds: d.kinds, order: d.order}
 		if strings.HasPrefix(s, "\ufeff") {
 			sc.i = 3 // a byte order mark, as files exported on Windows have
 		}
@@ -206,7 +224,7 @@ func (d *JSONDecoder) topObject(sc *jsonScanner, r *Record) error {
 	if sc.s[sc.i] != '{' {
 		return sc.errorf("expected an object, found %s", quoteByte(sc.s[sc.i]))
 	}
-	sc.settled = 0
+	sc.settled, sc.used = 0, 0
 	if err := sc.object(r, 1); err != nil {
 		return err
 	}
@@ -260,11 +278,21 @@ func (d *JSONDecoder) typeFields(sc *jsonScanner, r *Record) error {
 // field the schema does not name.
 func (d *JSONDecoder) typeField(sc *jsonScanner, r *Record, k int, cols []Column) (unknown bool, err error) {
 	f := &r.fields[k]
-	ci := -1
-	if k < len(cols) && sameString(cols[k].Name, f.Name) {
-		ci = k // fields in schema order: no lookup
-	} else {
+	c := k
+	if k < len(sc.order) {
+		c = int(sc.order[k].Load())
+	}
+	var ci int
+	switch {
+	case c < len(cols) && sameString(cols[c].Name, f.Name):
+		ci = c // the column learned for the position: no lookup
+	case k < len(cols) && sameString(cols[k].Name, f.Name):
+		ci = k
+	default:
 		ci = d.opts.Schema.Index(f.Name)
+		if ci >= 0 && ci < 64 && k < len(sc.order) {
+			sc.order[k].Store(int32(ci)) // the next object's member here is likely the same
+		}
 	}
 	if ci < 0 {
 		return true, nil
@@ -298,12 +326,16 @@ type jsonScanner struct {
 	// cannot be matched raw (see plainKey); nil when untyped. A top-level
 	// key in schema position is matched against them before it is scanned.
 	names []string
-	keys  []keyWords // the decoder's keys, with names
-	kinds []Kind     // the decoder's kinds, with names
+	keys  []keyWords     // the decoder's keys, with names
+	kinds []Kind         // the decoder's kinds, with names
+	order []atomic.Int32 // the decoder's learned member order
 	// settled marks the top-level fields (of the first 64) that matched
 	// their column in place and decoded to a kind that needs no cast:
 	// typeFields passes over them
 	settled uint64
+	// used marks the columns (of the first 64) matched in place so far,
+	// none twice: the members matched in place are distinct keys
+	used uint64
 	// fieldAt is the offset of the opening quote of the top-level key whose
 	// value is being decoded, or -1: an int, not the key string, so that the
 	// hot path stores no pointer (no write barrier)
@@ -372,13 +404,20 @@ func (sc *jsonScanner) object(r *Record, depth int) error {
 		keyAt := sc.i
 		var key string
 		matched := false
-		if n := len(r.fields); depth == 1 && n < len(sc.names) && sc.names[n] != "" && hasKey(s, sc.i, sc.names[n]) {
+		col := -1
+		if depth == 1 {
+			col = sc.expected(len(r.fields))
+		}
+		if col >= 0 && hasKey(s, sc.i, sc.names[col]) {
 			// the column expected here, in the schema's spelling: no scan,
 			// and the field name is the schema's string, not a slice of
 			// the input
-			key = sc.names[n]
+			key = sc.names[col]
 			sc.i += len(key) + 2
 			matched = true
+			if col < 64 {
+				sc.used |= 1 << col
+			}
 		} else {
 			var err error
 			if key, err = sc.str(); err != nil {
@@ -419,7 +458,7 @@ func (sc *jsonScanner) object(r *Record, depth int) error {
 		}
 		if matched && ordered {
 			// no duplicate: a field that needs no cast is settled
-			if f.Value.kind == sc.kinds[n] && n < 64 {
+			if f.Value.kind == sc.kinds[col] && n < 64 {
 				sc.settled |= 1 << n
 			}
 		} else {
@@ -473,17 +512,24 @@ func (sc *jsonScanner) object(r *Record, depth int) error {
 // general loop, for which every key so far matched in place; it returns
 // true after the object's closing brace.
 func (sc *jsonScanner) typedPrefix(r *Record) bool {
-	s, names, keys, kinds := sc.s, sc.names, sc.keys, sc.kinds
+	s, names, keys, kinds, order := sc.s, sc.names, sc.keys, sc.kinds, sc.order
+	used := sc.used
+	defer func() { sc.used = used }()
 	i := sc.i // at a member's key
 	for {
 		n := len(r.fields)
-		if n >= len(names) || n >= 64 || n >= len(kinds) || n >= len(keys) {
+		if n >= len(order) {
 			sc.i = i
 			return false
 		}
-		name := names[n]
+		c := uint(order[n].Load()) // a column index, 0-63
+		if c >= uint(len(names)) || c >= 64 || c >= uint(len(kinds)) || c >= uint(len(keys)) || used&(1<<c) != 0 {
+			sc.i = i
+			return false
+		}
+		name := names[c]
 		var j int // the value
-		if kw := &keys[n]; kw.n != 0 && i+16 <= len(s) {
+		if kw := &keys[c]; kw.n != 0 && i+16 <= len(s) {
 			// `"name":` compared as two words (j < len(s): kw.n < 16)
 			b := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(unsafe.StringData(s)), i)), 16)
 			if (binary.LittleEndian.Uint64(b)^kw.w[0])&kw.m[0] != 0 || (binary.LittleEndian.Uint64(b[8:])^kw.w[1])&kw.m[1] != 0 {
@@ -532,12 +578,12 @@ func (sc *jsonScanner) typedPrefix(r *Record) bool {
 			sc.i = i
 			return false
 		}
-		c := s[j]
-		if c != '}' && (c != ',' || j+1 >= len(s) || s[j+1] != '"') {
+		end := s[j]
+		if end != '}' && (end != ',' || j+1 >= len(s) || s[j+1] != '"') {
 			sc.i = i
 			return false
 		}
-		last := c == '}'
+		last := end == '}'
 		if n < cap(r.fields) {
 			r.fields = r.fields[:n+1]
 		} else {
@@ -549,7 +595,8 @@ func (sc *jsonScanner) typedPrefix(r *Record) bool {
 		}
 		f.Value.set(kind, num, str)
 		sc.fieldAt = -1 // as after a member in the general loop
-		if kind == kinds[n] {
+		used |= 1 << c
+		if kind == kinds[c] {
 			sc.settled |= 1 << n
 		}
 		i = j + 1
@@ -558,6 +605,22 @@ func (sc *jsonScanner) typedPrefix(r *Record) bool {
 			return true
 		}
 	}
+}
+
+// expected returns the column a top-level member at position n is
+// matched against in place, or -1: the column the decoder learned for the
+// position (the first 64), or its own beyond them, if it has a name that
+// can be matched raw and, among the first 64, no member of this object
+// matched it yet.
+func (sc *jsonScanner) expected(n int) int {
+	c := n
+	if n < len(sc.order) {
+		c = int(sc.order[n].Load())
+	}
+	if c >= len(sc.names) || sc.names[c] == "" || (c < 64 && sc.used&(1<<c) != 0) {
+		return -1
+	}
+	return c
 }
 
 // keyWords is a column's member prefix `"name":` as two little-endian

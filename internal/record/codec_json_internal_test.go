@@ -22,7 +22,8 @@ var typedFuzzSchema = MustSchema(
 )
 
 // FuzzJSONDecodeTyped checks the typed decode's fast path (keys matched
-// against their column in place, fields settled without a cast) against
+// against their column in place, fields settled without a cast; the
+// columns those are it learns from the inputs decoded before) against
 // the general path, which the same decoder takes when no column name may
 // be matched raw: the same records, field names and errors, from Decode
 // and from Records.
@@ -51,6 +52,11 @@ func FuzzJSONDecodeTyped(f *testing.F) {
 		`{"event_id":"e1","event_time":"2019-10-01T00:00:10Z","product_id":"p","price":1,"quantity":2,"referrer_campaig":"x"}`,
 		`{"event_id":"e1","event_time":"2019-10-01T00:00:10Z","price":1}`,
 		`{"event_id":"e1","event_tim":"2019-10-01T00:00:10Z"}`,
+		// members in another order than the columns', which the fast
+		// decoder learns from the inputs before
+		`{"price":1,"event_id":"e1","product_id":"p","event_time":"2019-10-01T00:00:10Z","quantity":2}`,
+		`{"price":1,"event_id":"e1","event_id":"e2","price":2,"event_time":"2019-10-01T00:00:10Z"}`,
+		`{"event_id":"e1","product_id":"p","price":"1","price":2,"n":1}`,
 	} {
 		f.Add([]byte(s))
 	}
