@@ -36,6 +36,7 @@ type fieldExpr struct {
 	field string
 	ref   *record.Ref
 	e     *Expr
+	path  bool // field is a dotted path into a struct
 }
 
 func compileMap(specs []FieldExprSpec, in *record.Schema) (stageDef, *record.Schema, error) {
@@ -52,7 +53,7 @@ func compileMap(specs []FieldExprSpec, in *record.Schema) (stageDef, *record.Sch
 			errs = append(errs, fmt.Errorf("[%d].expr: %w", i, err))
 			continue
 		}
-		fs = append(fs, fieldExpr{field: m.Field, ref: record.NewRef(schemaName(out, m.Field)), e: e})
+		fs = append(fs, fieldExpr{field: m.Field, ref: record.NewRef(schemaName(out, m.Field)), e: e, path: containsDot(m.Field)})
 		t := e.resultType()
 		if t == nil {
 			t = record.TypeString
@@ -76,7 +77,7 @@ func compileMap(specs []FieldExprSpec, in *record.Schema) (stageDef, *record.Sch
 					if r.Fields()[j].Value != v { // often unchanged: spare the write barriers while the GC marks
 						r.SetAt(j, v)
 					}
-				} else if containsDot(f.field) {
+				} else if f.path {
 					r.SetPath(f.field, v)
 				} else {
 					r.Append(f.field, v)
