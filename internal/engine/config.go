@@ -18,9 +18,16 @@ type Config struct {
 	// (the default) runs the server embedded in the process.
 	URL string `yaml:"url" json:"url"`
 	// Listen makes the embedded server also accept NATS clients on this
-	// address (host:port). Default: no listener; clients in the process connect
-	// in-process.
+	// address (host:port). Default: no listener for clients outside the
+	// process.
 	Listen string `yaml:"listen" json:"listen"`
+	// Transport is how the process's own clients reach the embedded
+	// server: "loopback" (the default), TCP on 127.0.0.1 at a port the
+	// kernel picks, authenticated by a random token only the process
+	// knows (or the Listen address, when set), or "in-process", Go's
+	// synchronous in-memory pipes (net.Pipe), where each write waits for
+	// the other side to read it. Ignored when URL is set.
+	Transport string `yaml:"transport" json:"transport"`
 	// Fsync is the embedded server's fsync policy: "always" (the default) or
 	// "interval:DURATION".
 	Fsync FsyncPolicy `yaml:"fsync" json:"fsync"`
@@ -71,9 +78,15 @@ const (
 	DefaultMinFreeBytes = 256 << 20
 )
 
+// The transports of Config.Transport.
+const (
+	TransportLoopback  = "loopback"
+	TransportInProcess = "in-process"
+)
+
 // DefaultConfig returns the configuration of the embedded single-process case.
 func DefaultConfig() Config {
-	return Config{DataDir: DefaultDataDir, Fsync: FsyncAlways, MaxPayload: DefaultMaxPayload, Namespace: DefaultNamespace, MinFreeBytes: DefaultMinFreeBytes}
+	return Config{DataDir: DefaultDataDir, Fsync: FsyncAlways, MaxPayload: DefaultMaxPayload, Namespace: DefaultNamespace, MinFreeBytes: DefaultMinFreeBytes, Transport: TransportLoopback}
 }
 
 func (c Config) withDefaults() Config {
@@ -88,6 +101,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MinFreeBytes == 0 {
 		c.MinFreeBytes = DefaultMinFreeBytes
+	}
+	if c.Transport == "" {
+		c.Transport = TransportLoopback
 	}
 	return c
 }
@@ -107,6 +123,9 @@ func (c Config) Validate(prefix string) error {
 	}
 	if c.URL != "" && c.Listen != "" {
 		errs = append(errs, fmt.Errorf("%s.listen: only the embedded server listens; unset it or unset %s.url", prefix, prefix))
+	}
+	if c.Transport != TransportLoopback && c.Transport != TransportInProcess {
+		errs = append(errs, fmt.Errorf("%s.transport: want %s or %s, got %q", prefix, TransportLoopback, TransportInProcess, c.Transport))
 	}
 	if c.Fsync.Interval < 0 {
 		errs = append(errs, fmt.Errorf("%s.fsync: interval must be > 0", prefix))

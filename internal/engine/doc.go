@@ -4,8 +4,12 @@
 // # Embedded and external
 //
 // With no [Config.URL] the NATS server runs inside the process with JetStream
-// on file storage under [Config.DataDir]; clients connect to it in-process
-// (no TCP listener unless [Config.Listen] asks for one). With a URL the same
+// on file storage under [Config.DataDir]. The process's clients reach it
+// over TCP on the loopback interface with a token only the process knows
+// ([TransportLoopback]: the server's writes to a client do not wait for
+// the client to read them), or through in-memory pipes
+// ([TransportInProcess]); clients outside the process only through
+// [Config.Listen], when set. With a URL the same
 // code talks to an external server or cluster, whose own configuration then
 // decides durability and replication.
 //
