@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pricestream/pricestream/internal/engine/enginetest"
@@ -49,16 +48,7 @@ func TestETLSinkRetriesUnstoredWrites(t *testing.T) {
 	defer cancel()
 	tb := outTable(t, e)
 
-	js := eng.JetStream()
-	limit := func(maxBytes int64) {
-		t.Helper()
-		st, err := js.Stream(ctx, eng.Name("table", "out"))
-		require.NoError(t, err)
-		cfg := st.CachedInfo().Config
-		cfg.MaxBytes, cfg.Discard = maxBytes, jetstream.DiscardNew
-		_, err = js.UpdateStream(ctx, cfg)
-		require.NoError(t, err)
-	}
+	limit := func(maxBytes int64) { enginetest.LimitBytes(t, eng, eng.Name("table", "out"), maxBytes) }
 	limit(1)
 
 	var log lockedBuffer

@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pricestream/pricestream/internal/engine/enginetest"
@@ -24,16 +23,7 @@ func TestStreamAppendOverLimit(t *testing.T) {
 	s, err := m.Open(ctx, "limited")
 	require.NoError(t, err)
 
-	js := eng.JetStream()
-	limit := func(maxBytes int64) {
-		t.Helper()
-		st, err := js.Stream(ctx, eng.Name("stream", "limited")+"_0")
-		require.NoError(t, err)
-		cfg := st.CachedInfo().Config
-		cfg.MaxBytes, cfg.Discard = maxBytes, jetstream.DiscardNew
-		_, err = js.UpdateStream(ctx, cfg)
-		require.NoError(t, err)
-	}
+	limit := func(maxBytes int64) { enginetest.LimitBytes(t, eng, eng.Name("stream", "limited")+"_0", maxBytes) }
 	limit(1)
 	es := entries(3, func(int) string { return "k" })
 	res, err := s.Append(ctx, es)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pricestream/pricestream/internal/engine/enginetest"
@@ -24,17 +23,7 @@ func TestTableWriteOverStreamLimit(t *testing.T) {
 	_, err := tb.Put(ctx, it(t, `{"pk":"a","sk":1,"v":1}`), table.WriteOptions{})
 	require.NoError(t, err)
 
-	js := eng.JetStream()
-	name := eng.Name("table", "limited")
-	limit := func(maxBytes int64) {
-		t.Helper()
-		s, err := js.Stream(ctx, name)
-		require.NoError(t, err)
-		cfg := s.CachedInfo().Config
-		cfg.MaxBytes, cfg.Discard = maxBytes, jetstream.DiscardNew
-		_, err = js.UpdateStream(ctx, cfg)
-		require.NoError(t, err)
-	}
+	limit := func(maxBytes int64) { enginetest.LimitBytes(t, eng, eng.Name("table", "limited"), maxBytes) }
 	limit(1)
 
 	_, err = tb.Put(ctx, it(t, `{"pk":"a","sk":2,"v":1}`), table.WriteOptions{})

@@ -100,6 +100,25 @@ func Purge(t testing.TB, e *engine.Engine) {
 	}
 }
 
+// LimitBytes gives the engine stream named stream a byte limit with
+// discard-new, so that the engine refuses what would pass it (as it does
+// when its storage is full); maxBytes -1 lifts the limit.
+func LimitBytes(t testing.TB, e *engine.Engine, stream string, maxBytes int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	js := e.JetStream()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatalf("enginetest: stream %s: %v", stream, err)
+	}
+	cfg := s.CachedInfo().Config
+	cfg.MaxBytes, cfg.Discard = maxBytes, jetstream.DiscardNew
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatalf("enginetest: limit %s: %v", stream, err)
+	}
+}
+
 // Each runs fn as a subtest against a fresh embedded engine and, when
 // PRICESTREAM_NATS_URL is set, against the external server too; the external
 // subtest skips with a message otherwise.
