@@ -282,8 +282,8 @@ func (e *Engine) Connect(name string) (*nats.Conn, error) {
 		// writes to a client do not wait for the client to read them, as
 		// they do through an in-process pipe, where a stream's loop
 		// delivering to a consumer stalls until the consumer's connection
-		// reads. The bench's p50 and p99 were lower in each of five
-		// alternating runs (docs/performance.md).
+		// reads. The bench's p50 was lower in each of five alternating
+		// runs, its p99 in four (docs/performance.md).
 		if e.token != "" {
 			opts = append(opts, nats.Token(e.token))
 		}
