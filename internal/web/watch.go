@@ -77,6 +77,12 @@ func (d *Dashboard) session(ctx context.Context) {
 	if ready == nil {
 		return // a stale request
 	}
+	// The decision rate's first sample, before the follower can take a
+	// decision in live: the sampler's own first one comes after its
+	// engine requests, and a decision counted before it never showed.
+	d.mu.Lock()
+	d.mu.decided.add(time.Now(), d.mu.live)
+	d.mu.Unlock()
 	sctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
