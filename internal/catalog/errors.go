@@ -24,7 +24,9 @@ var (
 	// version that is no longer the latest, or writers that kept racing), or
 	// that a database still holds tables.
 	ErrConflict = errors.New("catalog: conflict")
-	// ErrUnavailable means the engine could not be reached or failed.
+	// ErrUnavailable means the engine could not be reached, failed, or
+	// could not store a write (its storage full, the catalog's bucket
+	// over a limit). Retry later.
 	ErrUnavailable = errors.New("catalog: engine unavailable")
 	// ErrClosed is returned after [Catalog.Close].
 	ErrClosed = errors.New("catalog: closed")
