@@ -142,22 +142,12 @@ func (c *Catalog) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 	return kv, nil
 }
 
-// JetStream error codes of writes the engine did not store: its
-// resources or storage exhausted, or the bucket over a limit (or its
-// store failing).
-const (
-	errCodeInsufficientResources    jetstream.ErrorCode = 10023
-	errCodeStorageResourcesExceeded jetstream.ErrorCode = 10047
-	errCodeStoreFailed              jetstream.ErrorCode = 10077
-)
-
 // classify maps engine errors to this package's sentinels.
 func (c *Catalog) classify(err error) error {
-	var apiErr *jetstream.APIError
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &apiErr) && (apiErr.ErrorCode == errCodeInsufficientResources || apiErr.ErrorCode == errCodeStorageResourcesExceeded || apiErr.ErrorCode == errCodeStoreFailed):
+	case engine.StoreRefused(err):
 		return fmt.Errorf("%w: engine could not store the write: %v", ErrUnavailable, err)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), errors.Is(err, nats.ErrTimeout),
 		errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrConnectionReconnecting), errors.Is(err, nats.ErrDisconnected),

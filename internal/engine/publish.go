@@ -137,3 +137,28 @@ func IsWrongLastSeq(err error) bool {
 	var apiErr *jetstream.APIError
 	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
+
+// JetStream error codes of writes the server did not store for want of
+// room: its resources or storage exhausted (10023, 10047), or a stream
+// over a limit, with discard-new, or its store failing (10077).
+const (
+	errCodeInsufficientResources    jetstream.ErrorCode = 10023
+	errCodeStorageResourcesExceeded jetstream.ErrorCode = 10047
+	errCodeStoreFailed              jetstream.ErrorCode = 10077
+)
+
+// StoreRefused reports whether err is the engine's refusal to store a
+// write: its storage full or over a limit (the account's, or a stream's
+// with discard-new), or its store failing. Nothing was stored and the
+// write may succeed later; it is never the written data's fault.
+func StoreRefused(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.ErrorCode {
+	case errCodeInsufficientResources, errCodeStorageResourcesExceeded, errCodeStoreFailed:
+		return true
+	}
+	return false
+}

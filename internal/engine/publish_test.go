@@ -2,6 +2,8 @@ package engine_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -92,4 +94,22 @@ func TestEnginePublishExpectAnySeq(t *testing.T) {
 	require.Equal(t, "0", checked.Header.Get(jetstream.ExpectedLastSubjSeqHeader), "a checked write sends its expectation")
 	_, err = engine.PublishExpect(ctx, e.Conn(), "kv.a", []byte("3"), second)
 	require.NoError(t, err, "a checked write after an unchecked one")
+}
+
+// TestEngineStoreRefused: the engine's refusals to store a write for want
+// of room, wrapped or not, and nothing else.
+func TestEngineStoreRefused(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&jetstream.APIError{Code: 503, ErrorCode: 10077, Description: "maximum bytes exceeded"}, true},
+		{fmt.Errorf("write: %w", &jetstream.APIError{Code: 500, ErrorCode: 10047, Description: "insufficient storage resources available"}), true},
+		{&jetstream.APIError{Code: 503, ErrorCode: 10023, Description: "insufficient resources"}, true},
+		{&jetstream.APIError{Code: 400, ErrorCode: 10071, Description: "wrong last sequence: 3"}, false},
+		{errors.New("maximum bytes exceeded"), false},
+		{nil, false},
+	} {
+		require.Equal(t, c.want, engine.StoreRefused(c.err), "%v", c.err)
+	}
 }

@@ -543,16 +543,6 @@ func (m *Manager) forget(s *Stream) {
 	m.mu.Unlock()
 }
 
-// JetStream error codes not exported by the client.
-const (
-	errCodeInsufficientResources    jetstream.ErrorCode = 10023
-	errCodeStorageResourcesExceeded jetstream.ErrorCode = 10047
-	// errCodeStoreFailed is the engine's answer to a message it did not
-	// store: its stream over a limit (bytes, messages; with discard new),
-	// or the store failing (an I/O error). Neither is the records' fault.
-	errCodeStoreFailed jetstream.ErrorCode = 10077
-)
-
 // classify maps engine errors to this package's sentinels.
 func classify(nc *nats.Conn, err error) error {
 	if err == nil {
@@ -562,9 +552,7 @@ func classify(nc *nats.Conn, err error) error {
 	switch {
 	case errors.Is(err, jetstream.ErrStreamNotFound):
 		return fmt.Errorf("%w: %v", ErrNotFound, err)
-	case errors.As(err, &apiErr) && (apiErr.ErrorCode == errCodeInsufficientResources || apiErr.ErrorCode == errCodeStorageResourcesExceeded):
-		return fmt.Errorf("%w: engine storage is full or over its limit: %v", ErrUnavailable, err)
-	case errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeStoreFailed:
+	case engine.StoreRefused(err):
 		return fmt.Errorf("%w: engine could not store the write: %v", ErrUnavailable, err)
 	case errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeJetStreamNotEnabled:
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
