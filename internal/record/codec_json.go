@@ -278,10 +278,7 @@ func (d *JSONDecoder) typeFields(sc *jsonScanner, r *Record) error {
 // field the schema does not name.
 func (d *JSONDecoder) typeField(sc *jsonScanner, r *Record, k int, cols []Column) (unknown bool, err error) {
 	f := &r.fields[k]
-	c := k
-	if k < len(sc.order) {
-		c = int(sc.order[k].Load())
-	}
+	c := sc.column(k)
 	var ci int
 	switch {
 	case c < len(cols) && sameString(cols[c].Name, f.Name):
@@ -290,9 +287,7 @@ func (d *JSONDecoder) typeField(sc *jsonScanner, r *Record, k int, cols []Column
 		ci = k
 	default:
 		ci = d.opts.Schema.Index(f.Name)
-		if ci >= 0 && ci < 64 && k < len(sc.order) {
-			sc.order[k].Store(int32(ci)) // the next object's member here is likely the same
-		}
+		sc.learn(k, ci) // the next object's member here is likely the same
 	}
 	if ci < 0 {
 		return true, nil
@@ -613,14 +608,27 @@ func (sc *jsonScanner) typedPrefix(r *Record) bool {
 // can be matched raw and, among the first 64, no member of this object
 // matched it yet.
 func (sc *jsonScanner) expected(n int) int {
-	c := n
-	if n < len(sc.order) {
-		c = int(sc.order[n].Load())
-	}
+	c := sc.column(n)
 	if c >= len(sc.names) || sc.names[c] == "" || (c < 64 && sc.used&(1<<c) != 0) {
 		return -1
 	}
 	return c
+}
+
+// column returns the column the decoder learned for top-level member
+// position n (the first 64), or n beyond them.
+func (sc *jsonScanner) column(n int) int {
+	if n < len(sc.order) {
+		return int(sc.order[n].Load())
+	}
+	return n
+}
+
+// learn records that the member at position n was column c.
+func (sc *jsonScanner) learn(n, c int) {
+	if c >= 0 && c < 64 && n < len(sc.order) {
+		sc.order[n].Store(int32(c))
+	}
 }
 
 // keyWords is a column's member prefix `"name":` as two little-endian

@@ -66,7 +66,6 @@ func appendBytes(dst, b []byte) []byte {
 	return append(dst, b...)
 }
 
-// appendVersion encodes v.
 // versionSize is at least the length appendVersion gives v.
 func versionSize(v *version) int {
 	n := 3 + 4*binary.MaxVarintLen64 + len(v.key) + len(v.item) + len(v.old)
@@ -76,6 +75,7 @@ func versionSize(v *version) int {
 	return n
 }
 
+// appendVersion encodes v.
 func appendVersion(dst []byte, v *version) []byte {
 	dst = append(dst, msgFormat, v.op, v.flags)
 	dst = binary.AppendUvarint(dst, uint64(v.time))
