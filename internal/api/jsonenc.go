@@ -3,11 +3,11 @@ package api
 import (
 	"encoding/base64"
 	"strconv"
-	"time"
 
 	"github.com/goccy/go-json"
 
 	"github.com/pricestream/pricestream/internal/jsonstr"
+	"github.com/pricestream/pricestream/internal/record"
 	"github.com/pricestream/pricestream/internal/stream"
 )
 
@@ -26,7 +26,7 @@ func appendRecordJSON(dst []byte, r *stream.Record) []byte {
 	dst = append(dst, `,"partition_key":`...)
 	dst = jsonstr.Append(dst, r.PartitionKey)
 	dst = append(dst, `,"arrival":"`...)
-	dst = r.Arrival.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = record.AppendTimeRFC3339Nano(dst, r.Arrival.UTC())
 	if len(r.Data) > 0 && json.Valid(r.Data) {
 		dst = append(dst, `","data":`...)
 		dst = append(dst, r.Data...)

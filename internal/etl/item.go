@@ -225,7 +225,7 @@ func appendBinValue(dst []byte, v record.Value) []byte {
 	case record.KindBinary:
 		return item.AppendBinaryB(dst, v.Str())
 	case record.KindTimestamp:
-		return item.AppendBinaryS(dst, string(v.Time().AppendFormat(buf[:0], time.RFC3339Nano)))
+		return item.AppendBinaryS(dst, string(record.AppendRFC3339Nano(buf[:0], v.UnixNano())))
 	case record.KindDate:
 		return item.AppendBinaryS(dst, string(v.Time().AppendFormat(buf[:0], time.DateOnly)))
 	case record.KindArray:

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pricestream/pricestream/internal/record"
 	"github.com/pricestream/pricestream/internal/stream"
 )
 
@@ -206,7 +207,7 @@ func captureRecord(j *asyncJob, shadowOut []float64) []byte {
 	b = append(b, `,"model_version":`...)
 	b = strconv.AppendInt(b, int64(v.version), 10)
 	b = append(b, `,"time":"`...)
-	b = j.time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = record.AppendTimeRFC3339Nano(b, j.time.UTC())
 	b = append(b, '"')
 	if j.inferenceID != "" {
 		b = append(b, `,"inference_id":`...)

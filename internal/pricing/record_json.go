@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pricestream/pricestream/internal/jsonstr"
+	"github.com/pricestream/pricestream/internal/record"
 )
 
 // AppendJSON appends the record's JSON encoding to dst: byte for byte what
@@ -158,6 +159,6 @@ func appendTime(dst []byte, t time.Time) ([]byte, error) {
 		return nil, fmt.Errorf("pricing: record: time %v: year outside of range [0,9999]", t)
 	}
 	dst = append(dst, '"')
-	dst = t.AppendFormat(dst, time.RFC3339Nano)
+	dst = record.AppendTimeRFC3339Nano(dst, t)
 	return append(dst, '"'), nil
 }

@@ -247,8 +247,87 @@ func (f TimeFormat) Format(dst []byte, nanos int64) []byte {
 	case timePattern:
 		return f.formatPattern(dst, nanos)
 	}
-	return time.Unix(0, nanos).UTC().AppendFormat(dst, time.RFC3339Nano)
+	return AppendRFC3339Nano(dst, nanos)
 }
+
+// AppendRFC3339Nano appends the instant nanos nanoseconds after the Unix
+// epoch in UTC as time.RFC3339Nano writes it: the fraction's trailing
+// zeros, and a zero fraction, left out. It writes what
+// time.Unix(0, nanos).UTC().AppendFormat(dst, time.RFC3339Nano) does in
+// about 40% less time (BenchmarkRecordRFC3339Nano): without a time.Time, a
+// location or a layout to interpret, which tables' and streams' encoders
+// pay for every timestamp of a row.
+func AppendRFC3339Nano(dst []byte, nanos int64) []byte {
+	days := floorDiv(nanos, 86400e9) // within ±106,752: int64 nanoseconds span 1677..2262
+	y, mo, d := civilFromDaysNear(int32(days))
+	rem := uint64(nanos - days*86400e9) // 0 ≤ rem < 1 day
+	secs, frac := rem/1e9, rem%1e9
+	var b [30]byte // 2006-01-02T15:04:05.999999999Z
+	uy := uint64(y)
+	put2(b[0:], uy/100)
+	put2(b[2:], uy%100)
+	b[4], b[7], b[10], b[13], b[16] = '-', '-', 'T', ':', ':'
+	put2(b[5:], uint64(mo))
+	put2(b[8:], uint64(d))
+	put2(b[11:], secs/3600)
+	put2(b[14:], secs/60%60)
+	put2(b[17:], secs%60)
+	n := 19
+	if frac != 0 {
+		b[19] = '.'
+		put3(b[20:], frac/1e6)
+		put3(b[23:], frac/1e3%1e3)
+		put3(b[26:], frac%1e3)
+		n = 29
+		for b[n-1] == '0' {
+			n--
+		}
+	}
+	b[n] = 'Z'
+	return append(dst, b[:n+1]...)
+}
+
+// AppendTimeRFC3339Nano appends t as t.AppendFormat(dst, time.RFC3339Nano)
+// does, with [AppendRFC3339Nano] for a time in UTC within the years of
+// int64 nanoseconds (1678 to 2261).
+func AppendTimeRFC3339Nano(dst []byte, t time.Time) []byte {
+	if s := t.Unix(); t.Location() == time.UTC && s > -9e9 && s < 9e9 {
+		return AppendRFC3339Nano(dst, t.UnixNano())
+	}
+	return t.AppendFormat(dst, time.RFC3339Nano)
+}
+
+// civilFromDaysNear is civilFromDays for days within about ±12 million
+// of the epoch, as Neri and Schneider compute it ("Euclidean affine
+// functions and their application to calendar algorithms", 2022): with
+// unsigned 32-bit products and shifts where civilFromDays divides signed
+// 64-bit numbers.
+func civilFromDaysNear(days int32) (y, m, d uint32) {
+	const (
+		s = 82                // 400-year eras before the epoch's shifted by
+		k = 719468 + 146097*s // days from 0000-03-01 (shifted) to the epoch
+		l = 400 * s
+	)
+	n := uint32(days + k)
+	n1 := 4*n + 3
+	c := n1 / 146097
+	nc := n1 % 146097 / 4
+	p2 := uint64(2939745) * uint64(4*nc+3)
+	z := uint32(p2 >> 32)
+	ny := uint32(p2) / 2939745 / 4 // day of the year from March 1
+	n3 := 2141*ny + 197913
+	m, d = n3>>16, n3&0xFFFF/2141+1
+	y = 100*c + z - l
+	if ny >= 306 { // January and February: of the next year
+		y, m = y+1, m-12
+	}
+	return y, m, d
+}
+
+// put2 writes n < 100 as two digits, put3 n < 1000 as three.
+func put2(b []byte, n uint64) { b[0], b[1] = byte('0'+n/10), byte('0'+n%10) }
+
+func put3(b []byte, n uint64) { b[0], b[1], b[2] = byte('0'+n/100), byte('0'+n/10%10), byte('0'+n%10) }
 
 func floorDiv(a, b int64) int64 {
 	q := a / b

@@ -1,6 +1,8 @@
 package record_test
 
 import (
+	"math"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -131,4 +133,69 @@ func TestTimeFormatDetect(t *testing.T) {
 		_, _, ok := record.DetectTimeFormat(s)
 		require.False(t, ok, s)
 	}
+}
+
+// AppendRFC3339Nano writes what the time package writes for the same
+// instant in UTC, over the whole range of int64 nanoseconds: the epoch's
+// edges, days' and years' edges, leap days, fractions with and without
+// trailing zeros, and random instants.
+func TestTimeFormatAppendRFC3339Nano(t *testing.T) {
+	cases := []int64{0, -1, 1, 1e9, -1e9, 999_999_999, 86400e9 - 1, -86400e9, math.MinInt64, math.MaxInt64,
+		time.Date(2024, 2, 29, 23, 59, 59, 100, time.UTC).UnixNano(),
+		time.Date(2000, 12, 31, 0, 0, 0, 120_000_000, time.UTC).UnixNano(),
+		time.Date(1969, 12, 31, 23, 59, 59, 999_999_999, time.UTC).UnixNano(),
+		time.Date(1900, 3, 1, 12, 0, 0, 1, time.UTC).UnixNano()}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200_000 {
+		n := rng.Int64()
+		switch rng.IntN(3) {
+		case 0:
+			n -= n % 1e9 // whole seconds
+		case 1:
+			n -= n % 1e6 // milliseconds
+		}
+		cases = append(cases, n, -n)
+	}
+	for _, n := range cases {
+		want := time.Unix(0, n).UTC().AppendFormat([]byte("x"), time.RFC3339Nano)
+		if got := record.AppendRFC3339Nano([]byte("x"), n); string(got) != string(want) {
+			t.Fatalf("AppendRFC3339Nano(%d) = %s, want %s", n, got, want)
+		}
+	}
+	// AppendTimeRFC3339Nano: any time.Time, as its AppendFormat writes it,
+	// in UTC or not, within the range of int64 nanoseconds or not.
+	zone := time.FixedZone("", -(3*3600 + 30*60))
+	times := []time.Time{{}, time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(1677, 9, 21, 0, 12, 43, 145_224_192, time.UTC), time.Date(2262, 4, 11, 23, 47, 16, 854_775_807, time.UTC),
+		time.Date(2026, 11, 27, 19, 49, 59, 100, zone), time.Date(2026, 11, 27, 19, 49, 59, 0, time.Local)}
+	for range 1000 {
+		times = append(times, time.Unix(0, rng.Int64()).UTC(), time.Unix(rng.Int64N(1<<40), 0).In(zone))
+	}
+	for _, tm := range times {
+		want := tm.AppendFormat([]byte("x"), time.RFC3339Nano)
+		if got := record.AppendTimeRFC3339Nano([]byte("x"), tm); string(got) != string(want) {
+			t.Fatalf("AppendTimeRFC3339Nano(%v) = %s, want %s", tm, got, want)
+		}
+	}
+}
+
+// BenchmarkRecordRFC3339Nano compares AppendRFC3339Nano with the time
+// package's formatting of the same instants.
+//
+//	go test -run '^$' -bench RecordRFC3339Nano -count 6 ./internal/record/
+func BenchmarkRecordRFC3339Nano(b *testing.B) {
+	at := time.Date(2026, 11, 27, 19, 49, 59, 123_456_000, time.UTC).UnixNano()
+	buf := make([]byte, 0, 64)
+	b.Run("impl=time", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			buf = time.Unix(0, at+int64(i)*1e5).UTC().AppendFormat(buf[:0], time.RFC3339Nano)
+		}
+	})
+	b.Run("impl=record", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			buf = record.AppendRFC3339Nano(buf[:0], at+int64(i)*1e5)
+		}
+	})
 }

@@ -363,7 +363,7 @@ func (v Value) appendText(dst []byte) []byte {
 	case KindBinary:
 		return base64.StdEncoding.AppendEncode(dst, []byte(v.str))
 	case KindTimestamp:
-		return time.Unix(0, int64(v.num)).UTC().AppendFormat(dst, time.RFC3339Nano)
+		return AppendRFC3339Nano(dst, int64(v.num))
 	case KindDate:
 		return time.Unix(int64(v.num)*86400, 0).UTC().AppendFormat(dst, time.DateOnly)
 	default:

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/pricestream/pricestream/internal/record"
 )
 
 // Trend is a demand shock: "celebrity seen wearing model X". From At on,
@@ -119,7 +121,7 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	b = append(b, `","session_id":"`...)
 	b = append(b, e.SessionID...)
 	b = append(b, `","event_time":"`...)
-	b = e.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = record.AppendTimeRFC3339Nano(b, e.Time.UTC())
 	b = append(b, `","price":`...)
 	b = strconv.AppendFloat(b, e.Price, 'f', 2, 64)
 	b = append(b, `,"quantity":`...)
