@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -42,15 +43,69 @@ type Lookup struct {
 // record of its own (the record, then its fields' array) cost two cache
 // misses more per read than a slot of the array, and more memory; the
 // slots' map keeps short keys in its own slots (see keyMap).
+//
+// A join whose fields all have fixed-width types (numbers, booleans,
+// times: most joins of a catalog) keeps its rows as words instead of
+// values: a word of bits saying which fields are not null, then each
+// field's bits (cellNum), in a slot of a power of two words. A row of up
+// to seven such fields is then at most 64 bytes, within one cache line
+// (a large array starts on a page), where as values (40 bytes each) it
+// spanned two or three, each a miss of its own: the Fast Sneakers job's
+// lookups read 24 and 16 bytes an event, not 120 and 80. A value that
+// the bits alone would not give back as it was (a number whose source
+// text is not the number's own spelling, such as "19.90", or a value not
+// of its field's kind) is kept whole beside the words, and its row marked
+// so (rowSpilled); get then reads it from there.
 type lookupRows struct {
-	width int            // values a row
-	slots keyMap[int32]  // the slot of each key's row
-	vals  []record.Value // the slots' values, width each
-	free  []int32        // slots of removed rows, for new keys
+	width int           // values a row
+	slots keyMap[int32] // the slot of each key's row
+	free  []int32       // slots of removed rows, for new keys
+
+	// The value layout: width values a slot.
+	vals []record.Value
+
+	// The word layout, where kinds is not nil: stride words a slot.
+	kinds  []record.Kind          // each field's kind
+	stride int                    // words a slot: width+1, rounded up to a power of two up to 8
+	words  []uint64               // the slots: present bits (and rowSpilled), then each field's bits
+	spill  map[int32]record.Value // values kept whole, by slot*width+field
 }
 
-func newLookupRows(width int) lookupRows {
-	return lookupRows{width: width}
+// rowSpilled marks a row in the word layout with a value kept whole.
+const rowSpilled = 1 << 63
+
+// newLookupRows returns empty rows of fields of the given types (nil
+// types: any, kept as values).
+func newLookupRows(types []*record.Type) lookupRows {
+	rs := lookupRows{width: len(types)}
+	if len(types) == 0 || len(types) >= 63 {
+		return rs
+	}
+	kinds := make([]record.Kind, len(types))
+	for i, t := range types {
+		if t == nil || !fixedWidth(t.Kind) {
+			return rs
+		}
+		kinds[i] = t.Kind
+	}
+	rs.kinds = kinds
+	rs.stride = len(types) + 1
+	if rs.stride <= 8 {
+		for rs.stride&(rs.stride-1) != 0 {
+			rs.stride++
+		}
+	}
+	return rs
+}
+
+// fixedWidth reports whether a value of kind k is its kind and bits alone
+// (see cellNum and cellValue).
+func fixedWidth(k record.Kind) bool {
+	switch k {
+	case record.KindBool, record.KindInt, record.KindLong, record.KindDouble, record.KindTimestamp, record.KindDate:
+		return true
+	}
+	return false
 }
 
 // set stores r's first width values as key's row.
@@ -61,14 +116,60 @@ func (rs *lookupRows) set(key string, r *record.Record) {
 			s, rs.free = rs.free[k-1], rs.free[:k-1]
 		} else {
 			s = int32(rs.slots.len()) // with none free, every slot is a key's
-			rs.vals = append(rs.vals, make([]record.Value, rs.width)...)
+			if rs.kinds == nil {
+				rs.vals = append(rs.vals, make([]record.Value, rs.width)...)
+			} else {
+				rs.words = append(rs.words, make([]uint64, rs.stride)...)
+			}
 		}
 		rs.slots.set(key, s)
 	}
-	row := rs.vals[int(s)*rs.width : (int(s)+1)*rs.width]
-	for i := range row {
-		row[i] = r.At(i).Value
+	if rs.kinds == nil {
+		row := rs.vals[int(s)*rs.width : (int(s)+1)*rs.width]
+		for i := range row {
+			row[i] = r.At(i).Value
+		}
+		return
 	}
+	w := rs.words[int(s)*rs.stride:][:rs.width+1]
+	if w[0]&rowSpilled != 0 {
+		for i := range rs.width {
+			delete(rs.spill, s*int32(rs.width)+int32(i))
+		}
+	}
+	var present uint64
+	for i, k := range rs.kinds {
+		v := r.At(i).Value
+		w[i+1] = 0
+		switch {
+		case v.IsNull():
+			continue
+		case v.Kind() == k && plainNumber(v):
+			w[i+1] = cellNum(v)
+		default:
+			if rs.spill == nil {
+				rs.spill = make(map[int32]record.Value)
+			}
+			rs.spill[s*int32(rs.width)+int32(i)] = v
+			present |= rowSpilled
+		}
+		present |= 1 << i
+	}
+	w[0] = present
+}
+
+// plainNumber reports whether v's bits give v back: it keeps no number
+// text, or the text its number would be written as anyway.
+func plainNumber(v record.Value) bool {
+	text := v.NumberText()
+	if text == "" {
+		return true
+	}
+	var buf [32]byte
+	if v.Kind() == record.KindDouble {
+		return string(strconv.AppendFloat(buf[:0], v.Double(), 'g', -1, 64)) == text
+	}
+	return string(strconv.AppendInt(buf[:0], v.Long(), 10)) == text
 }
 
 // remove drops key's row.
@@ -78,22 +179,52 @@ func (rs *lookupRows) remove(key string) {
 		return
 	}
 	rs.slots.delete(key)
-	clear(rs.vals[int(s)*rs.width : (int(s)+1)*rs.width]) // what they referenced can go
+	if rs.kinds == nil {
+		clear(rs.vals[int(s)*rs.width : (int(s)+1)*rs.width]) // what they referenced can go
+	} else {
+		w := rs.words[int(s)*rs.stride:][:rs.width+1]
+		if w[0]&rowSpilled != 0 {
+			for i := range rs.width {
+				delete(rs.spill, s*int32(rs.width)+int32(i))
+			}
+		}
+		clear(w)
+	}
 	rs.free = append(rs.free, s)
 }
 
 // get copies key's row into dst and reports whether there is one.
 func (rs *lookupRows) get(key string, dst []record.Value) bool {
 	s, ok := rs.slots.get(key)
-	if ok {
-		copy(dst, rs.vals[int(s)*rs.width:(int(s)+1)*rs.width])
+	if !ok {
+		return false
 	}
-	return ok
+	if rs.kinds == nil {
+		copy(dst, rs.vals[int(s)*rs.width:(int(s)+1)*rs.width])
+		return true
+	}
+	w := rs.words[int(s)*rs.stride:][:rs.width+1]
+	present := w[0]
+	for i, k := range rs.kinds {
+		if present&(1<<i) == 0 {
+			dst[i] = record.NullValue()
+		} else {
+			dst[i] = cellValue(k, w[i+1])
+		}
+	}
+	if present&rowSpilled != 0 {
+		for i := range rs.width {
+			if v, ok := rs.spill[s*int32(rs.width)+int32(i)]; ok {
+				dst[i] = v
+			}
+		}
+	}
+	return true
 }
 
 func newLookup(spec *JoinSpec, types []*record.Type) *Lookup {
 	l := &Lookup{name: spec.Table, fields: spec.Fields, types: types, ready: make(chan struct{})}
-	l.mu.rows = newLookupRows(len(spec.Fields))
+	l.mu.rows = newLookupRows(types)
 	return l
 }
 
@@ -203,7 +334,7 @@ func keyText(v record.Value) string {
 // fields ([table.ImageAttrs]).
 func (l *Lookup) Run(ctx context.Context, t *table.Table, logger *slog.Logger) error {
 	l.key = t.Schema().Partition.Name
-	rows := newLookupRows(len(l.fields))
+	rows := newLookupRows(l.types)
 	sub, err := t.Follow(ctx, func(it item.Item) error {
 		if k, r := l.row(it); r != nil {
 			rows.set(k, r)
