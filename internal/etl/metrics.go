@@ -10,6 +10,7 @@ import (
 // metrics are the ETL's Prometheus metrics, labelled by job.
 type metrics struct {
 	in, processed, filtered, dead, late, rows *prometheus.CounterVec
+	refused, retries                          *prometheus.CounterVec
 	stage                                     *prometheus.HistogramVec
 	endToEnd                                  *prometheus.HistogramVec
 	stateBytes                                *prometheus.CounterVec
@@ -29,6 +30,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		dead:      counter("records_dead_lettered_total", "Source records sent to the dead-letter stream (late ones included)."),
 		late:      counter("records_late_total", "Source records that arrived after their windows closed."),
 		rows:      counter("rows_written_total", "Rows a job's sinks wrote."),
+		refused:   counter("rows_refused_total", "Rows a job's table sink dropped because the table refused them (a key of the wrong type, an item over the size limit); the log says why."),
+		retries:   counter("sink_retries_total", "Sink writes a job retried because the engine did not store them (unavailable, over a stream's limit, timed out): a table row per retry, or a stream append's records that failed. Rising while rows_written_total does not: the sink's table or stream is not taking writes."),
 		pastEnd:   counter("checkpoints_past_end_total", "Partitions that started from a checkpoint past their source's end (the source was created again or lost records it had not synced) and read what it stored after the checkpoint instead."),
 		stage: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "pricestream", Subsystem: "etl", Name: "stage_seconds",
 			Help: "Time in a stage: source_wait (per batch: its oldest record's ingest to the worker starting the batch), inbox (per batch: the reader having it to the worker starting it), process (per record: decode, transforms, joins, window), sink_queue (per table write: the newest row it carries waiting from its emit to the write's start), sink_write (one write), snapshot (per checkpoint: beginning its copy-on-write capture on the partition's worker, which holds up its records), snapshot_copy (a slice of that copy the worker takes between records), checkpoint (encoding and writing one checkpoint, in the background).", Buckets: prometheus.ExponentialBuckets(1e-7, 4, 14)}, []string{"job", "stage"}),
@@ -42,7 +45,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 }
 
 func (m *metrics) forget(job string) {
-	for _, c := range []*prometheus.CounterVec{m.in, m.processed, m.filtered, m.dead, m.late, m.rows, m.pastEnd} {
+	for _, c := range []*prometheus.CounterVec{m.in, m.processed, m.filtered, m.dead, m.late, m.rows, m.refused, m.retries, m.pastEnd} {
 		c.DeleteLabelValues(job)
 	}
 	m.stage.DeletePartialMatch(prometheus.Labels{"job": job})

@@ -2,6 +2,7 @@ package etl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -10,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pricestream/pricestream/internal/engine/enginetest"
+	"github.com/pricestream/pricestream/internal/table"
+	"github.com/pricestream/pricestream/internal/table/item"
 )
 
 // TestETLMetricsStages: a running job observes every stage of a record's
@@ -79,4 +82,90 @@ func TestETLMetricsStages(t *testing.T) {
 	require.NoError(t, err)
 	require.LessOrEqual(t, c["sink_queue"], c["sink_write"], "one wait per write at most")
 	require.LessOrEqual(t, c["source_wait"], uint64(3), "per batch, not more than per record")
+}
+
+// TestETLMetricsSinkRefusedAndRetried: a job counts the rows its table
+// refused (dropped, pricestream_etl_rows_refused_total) and the writes it
+// retried while the engine stored nothing (pricestream_etl_sink_retries_total),
+// so an operator sees both without reading the log; the retried rows are
+// written once the engine stores again.
+func TestETLMetricsSinkRefusedAndRetried(t *testing.T) {
+	eng := enginetest.Start(t)
+	e := newTestEnv(t, eng)
+	ctx := context.Background()
+	src, features := e.clicksAndFeatures(t, 1)
+	// A table keyed by a number: the job's string product ids are refused.
+	_, err := e.tables.Create(ctx, table.Spec{Name: "by_number", Key: item.KeySchema{Partition: item.KeyAttribute{Name: "product_id", Type: item.N}}})
+	require.NoError(t, err)
+	// The features table's stream stores nothing until the limit is lifted.
+	enginetest.LimitBytes(t, eng, eng.Name("table", "features"), 1)
+
+	reg := prometheus.NewRegistry()
+	m, err := New(Config{CheckpointInterval: 50 * time.Millisecond}, Deps{Engine: e.eng, Streams: e.streams, Tables: e.tables, Registerer: reg})
+	require.NoError(t, err)
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- m.Run(rctx) }()
+	defer func() {
+		cancel()
+		require.NoError(t, <-done)
+	}()
+	for _, doc := range []string{countJob, `
+name: copies
+source:
+  stream: clicks
+  start: trim_horizon
+  schema:
+    - {name: product_id, type: string}
+    - {name: price, type: double}
+sink: {table: by_number}
+dead_letter: clicks_dlq
+`} {
+		spec, err := Decode([]byte(doc))
+		require.NoError(t, err)
+		_, err = m.Apply(ctx, spec)
+		require.NoError(t, err)
+	}
+	put(t, src, clickAt(1, "view", "p1", 10), clickAt(2, "view", "p2", 10), clickAt(3, "purchase", "p3", 10))
+
+	counter := func(name, job string) float64 {
+		mfs, err := reg.Gather()
+		require.NoError(t, err)
+		for _, mf := range mfs {
+			if mf.GetName() != name {
+				continue
+			}
+			for _, mt := range mf.GetMetric() {
+				for _, l := range mt.GetLabel() {
+					if l.GetName() == "job" && l.GetValue() == job {
+						return mt.GetCounter().GetValue()
+					}
+				}
+			}
+		}
+		return 0
+	}
+	waitFor(t, 10*time.Second, func() error {
+		if n := counter("pricestream_etl_rows_refused_total", "copies"); n != 3 {
+			return fmt.Errorf("copies: %v rows refused, want 3", n)
+		}
+		if n := counter("pricestream_etl_sink_retries_total", "counts"); n == 0 {
+			return errors.New("counts: no write retried yet")
+		}
+		return nil
+	})
+	require.Zero(t, counter("pricestream_etl_rows_written_total", "copies"))
+	require.Zero(t, counter("pricestream_etl_rows_written_total", "counts"), "nothing stored while the stream is over its limit")
+	require.Zero(t, counter("pricestream_etl_rows_refused_total", "counts"), "retried, not refused")
+
+	enginetest.LimitBytes(t, eng, eng.Name("table", "features"), -1)
+	waitFor(t, 10*time.Second, func() error {
+		for _, id := range []string{"p1", "p2", "p3"} {
+			if it, err := features.Get(ctx, item.Key{Partition: item.StringValue(id)}, table.GetOptions{Consistent: true}); err != nil || it == nil {
+				return fmt.Errorf("%s: not written yet (err %v)", id, err)
+			}
+		}
+		return nil
+	})
+	require.NotZero(t, counter("pricestream_etl_rows_written_total", "counts"))
 }

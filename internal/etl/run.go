@@ -200,9 +200,12 @@ func (r *run) openSink(ctx context.Context, s *SinkSpec) (rowSink, []string, err
 				r.observe(stageEndToEnd, e2e)
 			}
 		}
+		refused, retries := r.m.metrics.refused.WithLabelValues(r.job), r.m.metrics.retries.WithLabelValues(r.job)
 		ts.onError = func(err error) {
+			refused.Inc()
 			r.logger.Warn("sink refused a row; dropped", "table", s.Table, "err", err)
 		}
+		ts.onRetry = func(error) { retries.Inc() }
 		return ts, ts.keys, nil
 	}
 	st, err := r.m.streams.Open(ctx, s.Stream)
@@ -214,6 +217,7 @@ func (r *run) openSink(ctx context.Context, s *SinkSpec) (rowSink, []string, err
 		r.rowsWritten.Add(uint64(n))
 		r.m.metrics.rows.WithLabelValues(r.job).Add(float64(n))
 	}
+	a.onRetry = func(n int) { r.m.metrics.retries.WithLabelValues(r.job).Add(float64(n)) }
 	return &streamSink{appender: a, keyField: s.PartitionKey}, nil, nil
 }
 

@@ -110,6 +110,9 @@ type tableSink struct {
 	onWrite func(arrival int64, queued, d time.Duration)
 	// onError reports a row the table refused (dropped).
 	onError func(err error)
+	// onRetry reports a write to be tried again, the engine having not
+	// stored the row (err says why).
+	onRetry func(err error)
 
 	// slots are the rows' slots not in use, with their buffers; encs the
 	// encoders of rows (one per emit in progress at most).
@@ -386,7 +389,7 @@ func (s *tableSink) run(ctx context.Context) error {
 			sl.start = time.Now()
 			s.t.PutEncodedAsync(sl.bin, func(_ uint64, err error) {
 				if err == nil {
-					s.finish(key, sl)
+					s.finish(key, sl, true)
 					return
 				}
 				// Not written (as far as is known): the retrier writes it,
@@ -415,20 +418,22 @@ func (s *tableSink) retrier(ctx context.Context, retry <-chan pendingWrite) {
 	for {
 		select {
 		case w := <-retry:
-			if err := s.put(ctx, &dl, w.sl.bin); err != nil {
+			stored, err := s.put(ctx, &dl, w.sl.bin)
+			if err != nil {
 				return // ctx is done
 			}
-			s.finish(w.key, w.sl)
+			s.finish(w.key, w.sl, stored)
 		case <-ctx.Done():
 			return
 		}
 	}
 }
 
-// finish ends the write of a key's row, stored (or refused by the table,
-// which put reported), and wakes run for the next.
-func (s *tableSink) finish(key string, sl *slot) {
-	if s.onWrite != nil {
+// finish ends the write of a key's row, stored or refused by the table
+// (which put reported: not stored, it is not reported written), and wakes
+// run for the next.
+func (s *tableSink) finish(key string, sl *slot, stored bool) {
+	if stored && s.onWrite != nil {
 		var wait time.Duration
 		if sl.at > 0 {
 			wait = time.Duration(max(sl.start.UnixNano()-sl.at, 0))
@@ -469,7 +474,8 @@ func (s *tableSink) written(key string, sl *slot) {
 }
 
 // put writes a binary item, retrying while the engine is unavailable or
-// busy; an item the table refuses is reported and dropped. The write
+// busy, and reports whether it was stored: an item the table refuses is
+// reported (onError) and dropped. The write
 // returns once stored, not fsynced: the rows a checkpoint covers are made
 // durable together by wait, with one sync, before it is committed. A
 // crash of the machine may lose rows written since, and the job, resuming
@@ -489,24 +495,30 @@ func (s *tableSink) written(key string, sl *slot) {
 //
 // ctx ends the writes (the sink stops); each write is bounded by a
 // deadline dl gives it instead.
-func (s *tableSink) put(ctx context.Context, dl *writeDeadline, bin []byte) error {
+func (s *tableSink) put(ctx context.Context, dl *writeDeadline, bin []byte) (stored bool, err error) {
 	backoff := 10 * time.Millisecond
 	for {
 		_, err := s.t.PutEncoded(dl.context(time.Now()), bin, table.WriteOptions{NoSync: true, Unchecked: true})
-		if err == nil || ctx.Err() != nil {
-			return err
+		if err == nil {
+			return true, nil
+		}
+		if ctx.Err() != nil {
+			return false, err
 		}
 		if !errors.Is(err, table.ErrUnavailable) && !errors.Is(err, table.ErrConflict) && !errors.Is(err, context.DeadlineExceeded) {
 			if s.onError != nil {
 				s.onError(err)
 			}
-			return nil
+			return false, nil
+		}
+		if s.onRetry != nil {
+			s.onRetry(err)
 		}
 		s.logger.Warn("sink write failed; retrying", "table", s.t.Name(), "err", err)
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
-			return ctx.Err()
+			return false, ctx.Err()
 		}
 		backoff = min(2*backoff, time.Second)
 	}
@@ -561,7 +573,10 @@ type appender struct {
 		ep    epochs
 		wake  chan struct{}
 	}
+	// onAppend reports n records appended; onRetry n records whose
+	// append failed, to be tried again.
 	onAppend func(n int)
+	onRetry  func(n int)
 }
 
 type appendEntry struct {
@@ -672,6 +687,9 @@ func (a *appender) run(ctx context.Context) error {
 			}
 			if a.onAppend != nil {
 				a.onAppend(len(entries) - len(retry))
+			}
+			if a.onRetry != nil && len(retry) > 0 {
+				a.onRetry(len(retry))
 			}
 			entries = retry
 			if len(retry) > 0 {
