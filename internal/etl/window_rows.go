@@ -390,36 +390,11 @@ func (a *aggDef) sketch(p *paneRow) **hll {
 	return &p.run.ext.hlls[p.i*p.g.nhll+a.hslot]
 }
 
-func cellNum(v record.Value) uint64 {
-	switch v.Kind() {
-	case record.KindDouble:
-		return math.Float64bits(v.Double())
-	case record.KindBool:
-		if v.Bool() {
-			return 1
-		}
-		return 0
-	}
-	return uint64(v.Long())
-}
+// cellNum and cellValue keep a fixed-width value as a cell's word and
+// give it back (record.Value.Bits, record.FromBits).
+func cellNum(v record.Value) uint64 { return v.Bits() }
 
-func cellValue(k record.Kind, n uint64) record.Value {
-	switch k {
-	case record.KindDouble:
-		return record.DoubleValue(math.Float64frombits(n))
-	case record.KindLong:
-		return record.LongValue(int64(n))
-	case record.KindInt:
-		return record.IntValue(int32(int64(n)))
-	case record.KindTimestamp:
-		return record.TimestampNanos(int64(n))
-	case record.KindDate:
-		return record.DateValue(int64(n))
-	case record.KindBool:
-		return record.BoolValue(n != 0)
-	}
-	return record.NullValue()
-}
+func cellValue(k record.Kind, n uint64) record.Value { return record.FromBits(k, n) }
 
 // partialOf returns aggregate a's state in the row in the form of version
 // 1 checkpoints (a zero partial when the group does not cover the pane).

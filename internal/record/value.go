@@ -135,6 +135,37 @@ func (v Value) Long() int64 {
 	return 0
 }
 
+// fixedKinds are the kinds whose values are their kind and 64 bits alone
+// ([Value.Bits], [FromBits]).
+const fixedKinds = 1<<KindBool | 1<<KindInt | 1<<KindLong | 1<<KindDouble | 1<<KindTimestamp | 1<<KindDate
+
+// Bits returns the 64 bits of a bool (0 or 1), int, long, double (its
+// IEEE 754 bits), timestamp (Unix nanoseconds) or date (days) value: with
+// its kind, all there is of it but a number's source text ([NumberValue]),
+// for state kept as words (FromBits gives the value back). It returns 0
+// for other kinds.
+func (v Value) Bits() uint64 {
+	if fixedKinds&(1<<v.kind) == 0 {
+		return 0
+	}
+	return v.num
+}
+
+// FromBits returns the value of kind k with bits b, as [Value.Bits]
+// returned them, for a fixed-width kind (bool, int, long, double,
+// timestamp, date); null for any other kind.
+func FromBits(k Kind, b uint64) Value {
+	switch {
+	case fixedKinds&(1<<k) == 0:
+		return Value{}
+	case k == KindBool && b > 1:
+		b = 1
+	case k == KindInt:
+		b = uint64(int64(int32(b))) // an int's bits are those of an int32
+	}
+	return Value{kind: k, num: b}
+}
+
 // Double returns the payload of a double value, and 0 for other kinds.
 func (v Value) Double() float64 {
 	if v.kind == KindDouble {
