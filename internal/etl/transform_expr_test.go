@@ -1,0 +1,73 @@
+package etl
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pricestream/pricestream/internal/record"
+)
+
+// A map of flat fields finds where its fields go once per record (each
+// where it was in the last record, or one pass over the record when one
+// is not): it sets what a record has in place and appends what it lacks,
+// a field named twice sets one field, and records of other shapes in
+// turn (fields moved, missing, or there before the map) come out as the general
+// path (a lookup of each field) makes them.
+func TestETLMapFieldPlaces(t *testing.T) {
+	specs := []FieldExprSpec{
+		{Field: "total", Expr: "price * quantity"},
+		{Field: "quantity", Expr: "quantity > 0 ? quantity : 1"},
+		{Field: "big", Expr: "total > 50"},
+		{Field: "total", Expr: "total + 1"}, // the same field again
+		{Field: "device", Expr: `device == "" ? "web" : device`},
+	}
+	def, _, err := compileMap(specs, clickSchema(t))
+	require.NoError(t, err)
+	flat := def.build(&stageEnv{ev: &exprEval{}})
+	// The general path: a dotted field among them makes a map take it.
+	gdef, _, err := compileMap(append(specs[:len(specs):len(specs)], FieldExprSpec{Field: "billing.zip", Expr: `"75001"`}), clickSchema(t))
+	require.NoError(t, err)
+	general := gdef.build(&stageEnv{ev: &exprEval{}})
+
+	mk := func(fields ...record.Field) *record.Record {
+		r := record.New(len(fields))
+		for _, f := range fields {
+			r.Append(f.Name, f.Value)
+		}
+		return r
+	}
+	f := func(name string, v record.Value) record.Field { return record.Field{Name: name, Value: v} }
+	shapes := []func() *record.Record{
+		func() *record.Record { // the schema's order, no total
+			return mk(f("event_type", record.StringValue("view")), f("price", record.DoubleValue(30)), f("quantity", record.LongValue(2)), f("device", record.StringValue("")))
+		},
+		func() *record.Record { // moved, and a total already there
+			return mk(f("total", record.DoubleValue(0)), f("device", record.StringValue("ios")), f("quantity", record.LongValue(0)), f("price", record.DoubleValue(70)))
+		},
+		func() *record.Record { // no device, big there already
+			return mk(f("big", record.BoolValue(true)), f("quantity", record.LongValue(3)), f("price", record.DoubleValue(10)))
+		},
+		func() *record.Record { return mk() }, // nothing at all
+	}
+	ctx := context.Background()
+	for round := range 3 {
+		for i, shape := range shapes {
+			got, err := flat(ctx, shape())
+			require.NoError(t, err)
+			want, err := general(ctx, shape())
+			require.NoError(t, err)
+			w := want[0]
+			w.Delete("billing") // the general map's extra field
+			require.Equal(t, w.Fields(), got[0].Fields(), "round %d, shape %d", round, i)
+		}
+	}
+	// What the first shape becomes, spelled out.
+	got, err := flat(ctx, shapes[0]())
+	require.NoError(t, err)
+	require.Equal(t, []record.Field{
+		f("event_type", record.StringValue("view")), f("price", record.DoubleValue(30)), f("quantity", record.LongValue(2)),
+		f("device", record.StringValue("web")), f("total", record.DoubleValue(61)), f("big", record.BoolValue(true)),
+	}, got[0].Fields())
+}
