@@ -283,33 +283,41 @@ func (l *Lookup) attrs() []string {
 // fieldSet is a set of field names to find in records.
 type fieldSet struct {
 	names []string
-	lens  uint64    // bit min(len, 63) of each name
-	first [4]uint64 // bit of each name's first byte
+	sig   [4]uint64 // bit nameSig(n) of each name n
+}
+
+// nameSig is a name's bit in a fieldSet's 256: of its length, first and
+// last bytes together, so that a field whose length and first byte are
+// each those of some name (price beside product_id and the like) is
+// still told apart at once.
+func nameSig(n string) uint8 {
+	if n == "" {
+		return 0
+	}
+	return uint8(len(n)*31 + int(n[0])*7 + int(n[len(n)-1]))
 }
 
 func newFieldSet(names []string) fieldSet {
 	fs := fieldSet{names: names}
 	for _, n := range names {
-		fs.lens |= 1 << min(len(n), 63)
-		if n != "" {
-			fs.first[n[0]>>6] |= 1 << (n[0] & 63)
-		}
+		b := nameSig(n)
+		fs.sig[b>>6] |= 1 << (b & 63)
 	}
 	return fs
 }
 
 // find sets at[k] to the index of the first of fields called names[k], or
 // -1. It looks at each field once, and at most fields only to see that no
-// name has its length and first byte: finding that a field is missing
-// costs a Ref a whole scan, with a string comparison for each name of the
-// same length.
+// name has its signature (length, first and last bytes): finding that a
+// field is missing costs a Ref a whole scan, with a string comparison for
+// each name of the same length.
 func (s *fieldSet) find(fields []record.Field, at []int) {
 	for k := range at {
 		at[k] = -1
 	}
 	for i := range fields {
 		name := fields[i].Name
-		if name == "" || s.lens&(1<<min(len(name), 63)) == 0 || s.first[name[0]>>6]&(1<<(name[0]&63)) == 0 {
+		if b := nameSig(name); s.sig[b>>6]&(1<<(b&63)) == 0 {
 			continue
 		}
 		for k, n := range s.names {

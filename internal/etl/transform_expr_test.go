@@ -2,6 +2,8 @@ package etl
 
 import (
 	"context"
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -70,4 +72,40 @@ func TestETLMapFieldPlaces(t *testing.T) {
 		f("event_type", record.StringValue("view")), f("price", record.DoubleValue(30)), f("quantity", record.LongValue(2)),
 		f("device", record.StringValue("web")), f("total", record.DoubleValue(61)), f("big", record.BoolValue(true)),
 	}, got[0].Fields())
+}
+
+// fieldSet.find finds what a scan of the fields for each name finds: the
+// first field of each name, or none, among fields whose names share
+// lengths, first and last bytes with the names looked for.
+func TestETLFieldSetFind(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	alphabet := "pvtc_e"
+	word := func() string {
+		b := make([]byte, 1+rng.IntN(8))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		return string(b)
+	}
+	for range 2000 {
+		names := make([]string, 1+rng.IntN(6))
+		for i := range names {
+			names[i] = word()
+		}
+		fields := make([]record.Field, rng.IntN(30))
+		for i := range fields {
+			if rng.IntN(4) == 0 {
+				fields[i].Name = names[rng.IntN(len(names))]
+			} else {
+				fields[i].Name = word()
+			}
+		}
+		set := newFieldSet(names)
+		at := make([]int, len(names))
+		set.find(fields, at)
+		for k, n := range names {
+			want := slices.IndexFunc(fields, func(f record.Field) bool { return f.Name == n })
+			require.Equal(t, want, at[k], "%q in %v", n, fields)
+		}
+	}
 }
