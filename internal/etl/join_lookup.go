@@ -68,7 +68,7 @@ type lookupRows struct {
 	kinds  []record.Kind          // each field's kind
 	stride int                    // words a slot: width+1, rounded up to a power of two up to 8
 	words  []uint64               // the slots: present bits (and rowSpilled), then each field's bits
-	spill  map[int32]record.Value // values kept whole, by slot*width+field
+	spill  map[int64]record.Value // values kept whole, by slot*width+field
 }
 
 // rowSpilled marks a row in the word layout with a value kept whole.
@@ -134,7 +134,7 @@ func (rs *lookupRows) set(key string, r *record.Record) {
 	w := rs.words[int(s)*rs.stride:][:rs.width+1]
 	if w[0]&rowSpilled != 0 {
 		for i := range rs.width {
-			delete(rs.spill, s*int32(rs.width)+int32(i))
+			delete(rs.spill, int64(s)*int64(rs.width)+int64(i))
 		}
 	}
 	var present uint64
@@ -148,9 +148,9 @@ func (rs *lookupRows) set(key string, r *record.Record) {
 			w[i+1] = cellNum(v)
 		default:
 			if rs.spill == nil {
-				rs.spill = make(map[int32]record.Value)
+				rs.spill = make(map[int64]record.Value)
 			}
-			rs.spill[s*int32(rs.width)+int32(i)] = v
+			rs.spill[int64(s)*int64(rs.width)+int64(i)] = v
 			present |= rowSpilled
 		}
 		present |= 1 << i
@@ -185,7 +185,7 @@ func (rs *lookupRows) remove(key string) {
 		w := rs.words[int(s)*rs.stride:][:rs.width+1]
 		if w[0]&rowSpilled != 0 {
 			for i := range rs.width {
-				delete(rs.spill, s*int32(rs.width)+int32(i))
+				delete(rs.spill, int64(s)*int64(rs.width)+int64(i))
 			}
 		}
 		clear(w)
@@ -214,7 +214,7 @@ func (rs *lookupRows) get(key string, dst []record.Value) bool {
 	}
 	if present&rowSpilled != 0 {
 		for i := range rs.width {
-			if v, ok := rs.spill[s*int32(rs.width)+int32(i)]; ok {
+			if v, ok := rs.spill[int64(s)*int64(rs.width)+int64(i)]; ok {
 				dst[i] = v
 			}
 		}
