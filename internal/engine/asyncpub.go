@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"context"
 	"fmt"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"time"
@@ -67,18 +69,29 @@ func NewAsyncPublisher(nc *nats.Conn, timeout time.Duration) (*AsyncPublisher, e
 	}
 	p := &AsyncPublisher{nc: nc, prefix: nc.NewRespInbox() + ".", timeout: timeout, stop: make(chan struct{})}
 	p.mu.pending = make(map[uint64]asyncWait)
-	sub, err := nc.Subscribe(p.prefix+"*", p.acknowledged)
+	// The subscription's goroutine (the client starts one per
+	// subscription) and the expiry goroutine would take the labels of the
+	// goroutine that happens to make the publisher, say one ETL job's
+	// sink, and a CPU profile would put every table's acknowledgements on
+	// that job: they get labels of their own.
+	var sub *nats.Subscription
+	var err error
+	pprof.Do(context.Background(), pprof.Labels("component", "engine", "goroutine", "async-acks"), func(context.Context) {
+		if sub, err = nc.Subscribe(p.prefix+"*", p.acknowledged); err != nil {
+			return
+		}
+		// The publishes in flight bound what waits here; a slow
+		// consumer's dropped acknowledgements would only time out.
+		if err = sub.SetPendingLimits(-1, -1); err != nil {
+			_ = sub.Unsubscribe()
+			return
+		}
+		p.wg.Go(p.expire)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("engine: subscribe to acknowledgements: %w", err)
 	}
-	// The publishes in flight bound what waits here; a slow consumer's
-	// dropped acknowledgements would only time out.
-	if err := sub.SetPendingLimits(-1, -1); err != nil {
-		_ = sub.Unsubscribe()
-		return nil, fmt.Errorf("engine: subscribe to acknowledgements: %w", err)
-	}
 	p.sub = sub
-	p.wg.Go(p.expire)
 	return p, nil
 }
 

@@ -1,9 +1,12 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -148,4 +151,42 @@ func TestEngineAsyncPublishTimeoutAndClose(t *testing.T) {
 	require.ErrorIs(t, r.err, engine.ErrClosed)
 	require.ErrorIs(t, p.Publish("silent.3", []byte("x"), engine.AnySeq, res.done("after")), engine.ErrClosed)
 	p.Close() // idempotent
+}
+
+// A publisher's goroutines (the client's for its acknowledgements, its
+// expiry) carry labels of their own, not those of the goroutine that made
+// it: a CPU profile puts the acknowledgements of every write on the
+// engine, not on whichever job's sink happened to write first.
+func TestEngineAsyncPublisherLabels(t *testing.T) {
+	e := enginetest.Start(t)
+	var p *engine.AsyncPublisher
+	pprof.Do(context.Background(), pprof.Labels("job", "first-writer"), func(context.Context) {
+		var err error
+		p, err = engine.NewAsyncPublisher(e.Conn(), 5*time.Second)
+		require.NoError(t, err)
+	})
+	defer p.Close()
+	// Once both have started (a new goroutine's stack is empty).
+	polltest.Until(t, 10*time.Second, func() error {
+		var buf bytes.Buffer
+		if err := pprof.Lookup("goroutine").WriteTo(&buf, 1); err != nil {
+			return err
+		}
+		var acks, expiry int
+		for _, g := range strings.Split(buf.String(), "\n\n") {
+			require.NotContains(t, g, "first-writer", "a goroutine with the maker's labels:\n%s", g)
+			labelled := strings.Contains(g, `"goroutine":"async-acks"`)
+			if strings.Contains(g, "AsyncPublisher).expire") {
+				require.True(t, labelled, "the expiry goroutine:\n%s", g)
+				expiry++
+			}
+			if labelled && strings.Contains(g, "waitForMsgs") {
+				acks++
+			}
+		}
+		if expiry != 1 || acks != 1 {
+			return fmt.Errorf("%d labelled expiry and %d labelled acknowledgement goroutines, want 1 and 1:\n%s", expiry, acks, buf.String())
+		}
+		return nil
+	})
 }
