@@ -24,15 +24,7 @@ func TestETLMetricsStages(t *testing.T) {
 	ctx := context.Background()
 	src, _ := e.clicksAndFeatures(t, 2)
 	reg := prometheus.NewRegistry()
-	m, err := New(Config{CheckpointInterval: 50 * time.Millisecond}, Deps{Engine: e.eng, Streams: e.streams, Tables: e.tables, Registerer: reg})
-	require.NoError(t, err)
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- m.Run(rctx) }()
-	defer func() {
-		cancel()
-		require.NoError(t, <-done)
-	}()
+	m, _ := e.startManagerWith(t, reg)
 	spec, err := Decode([]byte(countJob))
 	require.NoError(t, err)
 	_, err = m.Apply(ctx, spec)
@@ -101,15 +93,7 @@ func TestETLMetricsSinkRefusedAndRetried(t *testing.T) {
 	enginetest.LimitBytes(t, eng, eng.Name("table", "features"), 1)
 
 	reg := prometheus.NewRegistry()
-	m, err := New(Config{CheckpointInterval: 50 * time.Millisecond}, Deps{Engine: e.eng, Streams: e.streams, Tables: e.tables, Registerer: reg})
-	require.NoError(t, err)
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- m.Run(rctx) }()
-	defer func() {
-		cancel()
-		require.NoError(t, <-done)
-	}()
+	m, _ := e.startManagerWith(t, reg)
 	for _, doc := range []string{countJob, `
 name: copies
 source:

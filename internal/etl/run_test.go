@@ -55,7 +55,14 @@ func (e *testEnv) clicksAndFeatures(t testing.TB, partitions int) (*stream.Strea
 // startManager runs a manager until the returned stop is called.
 func (e *testEnv) startManager(t testing.TB) (*Manager, func()) {
 	t.Helper()
-	m, err := New(Config{CheckpointInterval: 50 * time.Millisecond}, Deps{Engine: e.eng, Streams: e.streams, Tables: e.tables, Registerer: prometheus.NewRegistry()})
+	return e.startManagerWith(t, prometheus.NewRegistry())
+}
+
+// startManagerWith runs a manager registering its metrics with reg until
+// the returned stop is called (or the test ends).
+func (e *testEnv) startManagerWith(t testing.TB, reg prometheus.Registerer) (*Manager, func()) {
+	t.Helper()
+	m, err := New(Config{CheckpointInterval: 50 * time.Millisecond}, Deps{Engine: e.eng, Streams: e.streams, Tables: e.tables, Registerer: reg})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
