@@ -474,9 +474,9 @@ func (s *tableSink) written(key string, sl *slot) {
 }
 
 // put writes a binary item, retrying while the engine is unavailable or
-// busy, and reports whether it was stored: an item the table refuses is
-// reported (onError) and dropped. The write
-// returns once stored, not fsynced: the rows a checkpoint covers are made
+// busy (each retry reported to onRetry), and reports whether it was
+// stored: an item the table refuses is reported (onError) and dropped.
+// The write returns once stored, not fsynced: the rows a checkpoint covers are made
 // durable together by wait, with one sync, before it is committed. A
 // crash of the machine may lose rows written since, and the job, resuming
 // from its last checkpoint, writes them again. Waiting for the fsync of
