@@ -1,9 +1,13 @@
 package etl
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,7 +28,7 @@ func TestETLMetricsStages(t *testing.T) {
 	ctx := context.Background()
 	src, _ := e.clicksAndFeatures(t, 2)
 	reg := prometheus.NewRegistry()
-	m, _ := e.startManagerWith(t, reg)
+	m, _ := e.startManagerWith(t, reg, nil)
 	spec, err := Decode([]byte(countJob))
 	require.NoError(t, err)
 	_, err = m.Apply(ctx, spec)
@@ -93,7 +97,8 @@ func TestETLMetricsSinkRefusedAndRetried(t *testing.T) {
 	enginetest.LimitBytes(t, eng, eng.Name("table", "features"), 1)
 
 	reg := prometheus.NewRegistry()
-	m, _ := e.startManagerWith(t, reg)
+	var log lockedBuffer
+	m, _ := e.startManagerWith(t, reg, slog.New(slog.NewTextHandler(&log, nil)))
 	for _, doc := range []string{countJob, `
 name: copies
 source:
@@ -110,7 +115,12 @@ dead_letter: clicks_dlq
 		_, err = m.Apply(ctx, spec)
 		require.NoError(t, err)
 	}
-	put(t, src, clickAt(1, "view", "p1", 10), clickAt(2, "view", "p2", 10), clickAt(3, "purchase", "p3", 10))
+	const products = 20
+	var events []string
+	for i := range products {
+		events = append(events, clickAt(i, "view", fmt.Sprintf("p%d", i), 10))
+	}
+	put(t, src, events...)
 
 	counter := func(name, job string) float64 {
 		mfs, err := reg.Gather()
@@ -130,21 +140,26 @@ dead_letter: clicks_dlq
 		return 0
 	}
 	waitFor(t, 10*time.Second, func() error {
-		if n := counter("pricestream_etl_rows_refused_total", "copies"); n != 3 {
-			return fmt.Errorf("copies: %v rows refused, want 3", n)
+		if n := counter("pricestream_etl_rows_refused_total", "copies"); n != products {
+			return fmt.Errorf("copies: %v rows refused, want %d", n, products)
 		}
 		if n := counter("pricestream_etl_sink_retries_total", "counts"); n == 0 {
 			return errors.New("counts: no write retried yet")
 		}
 		return nil
 	})
+	// Refusals are logged once a second, not each: a job whose every row
+	// is refused does not flood the log.
+	lines := strings.Count(log.String(), "sink refused rows; dropped")
+	require.True(t, lines >= 1 && lines < products, "%d lines for %d refused rows:\n%s", lines, products, log.String())
 	require.Zero(t, counter("pricestream_etl_rows_written_total", "copies"))
 	require.Zero(t, counter("pricestream_etl_rows_written_total", "counts"), "nothing stored while the stream is over its limit")
 	require.Zero(t, counter("pricestream_etl_rows_refused_total", "counts"), "retried, not refused")
 
 	enginetest.LimitBytes(t, eng, eng.Name("table", "features"), -1)
 	waitFor(t, 10*time.Second, func() error {
-		for _, id := range []string{"p1", "p2", "p3"} {
+		for i := range products {
+			id := fmt.Sprintf("p%d", i)
 			if it, err := features.Get(ctx, item.Key{Partition: item.StringValue(id)}, table.GetOptions{Consistent: true}); err != nil || it == nil {
 				return fmt.Errorf("%s: not written yet (err %v)", id, err)
 			}
@@ -152,4 +167,22 @@ dead_letter: clicks_dlq
 		return nil
 	})
 	require.NotZero(t, counter("pricestream_etl_rows_written_total", "counts"))
+}
+
+// lockedBuffer is a log's destination read while the log is written.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -201,9 +201,12 @@ func (r *run) openSink(ctx context.Context, s *SinkSpec) (rowSink, []string, err
 			}
 		}
 		refused, retries := r.m.metrics.refused.WithLabelValues(r.job), r.m.metrics.retries.WithLabelValues(r.job)
+		refusedLog := &logSampler{every: time.Second} // a job whose every row is refused logs once a second
 		ts.onError = func(err error) {
 			refused.Inc()
-			r.logger.Warn("sink refused a row; dropped", "table", s.Table, "err", err)
+			if n, ok := refusedLog.allow(time.Now()); ok {
+				r.logger.Warn("sink refused rows; dropped", "table", s.Table, "rows", n, "err", err)
+			}
 		}
 		ts.onRetry = func(error) { retries.Inc() }
 		return ts, ts.keys, nil

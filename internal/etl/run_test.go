@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -55,14 +56,15 @@ func (e *testEnv) clicksAndFeatures(t testing.TB, partitions int) (*stream.Strea
 // startManager runs a manager until the returned stop is called.
 func (e *testEnv) startManager(t testing.TB) (*Manager, func()) {
 	t.Helper()
-	return e.startManagerWith(t, prometheus.NewRegistry())
+	return e.startManagerWith(t, prometheus.NewRegistry(), nil)
 }
 
-// startManagerWith runs a manager registering its metrics with reg until
-// the returned stop is called (or the test ends).
-func (e *testEnv) startManagerWith(t testing.TB, reg prometheus.Registerer) (*Manager, func()) {
+// startManagerWith runs a manager registering its metrics with reg and
+// logging to logger (nil: nowhere) until the returned stop is called (or
+// the test ends).
+func (e *testEnv) startManagerWith(t testing.TB, reg prometheus.Registerer, logger *slog.Logger) (*Manager, func()) {
 	t.Helper()
-	m, err := New(Config{CheckpointInterval: 50 * time.Millisecond}, Deps{Engine: e.eng, Streams: e.streams, Tables: e.tables, Registerer: reg})
+	m, err := New(Config{CheckpointInterval: 50 * time.Millisecond}, Deps{Engine: e.eng, Streams: e.streams, Tables: e.tables, Registerer: reg, Logger: logger})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -113,6 +113,9 @@ type tableSink struct {
 	// onRetry reports a write to be tried again, the engine having not
 	// stored the row (err says why).
 	onRetry func(err error)
+	// retryLog samples the warning of retried writes: with the engine
+	// storing nothing, every writer retries every row.
+	retryLog logSampler
 
 	// slots are the rows' slots not in use, with their buffers; encs the
 	// encoders of rows (one per emit in progress at most).
@@ -187,6 +190,7 @@ func (s *tableSink) enqueue(key string, since int64) {
 
 func newTableSink(t *table.Table, writers, maxPending int, logger *slog.Logger) *tableSink {
 	s := &tableSink{t: t, writers: writers, max: maxPending, logger: logger}
+	s.retryLog.every = time.Second
 	ks := t.Schema()
 	s.keys = []string{ks.Partition.Name}
 	if ks.HasSort() {
@@ -514,7 +518,9 @@ func (s *tableSink) put(ctx context.Context, dl *writeDeadline, bin []byte) (sto
 		if s.onRetry != nil {
 			s.onRetry(err)
 		}
-		s.logger.Warn("sink write failed; retrying", "table", s.t.Name(), "err", err)
+		if n, ok := s.retryLog.allow(time.Now()); ok {
+			s.logger.Warn("sink writes failed; retrying", "table", s.t.Name(), "writes", n, "err", err)
+		}
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
