@@ -290,7 +290,11 @@ func (r *run) execute(ctx context.Context) error {
 	defer stopSinks()
 	goBG("dead-letters", r.dlq.run)
 	for name, s := range r.sinks {
-		goBG("sink "+name, s.run)
+		task := "sink"
+		if name != "" {
+			task += " " + name
+		}
+		goBG(task, s.run)
 	}
 	for i, j := range r.plan.joins {
 		t, err := r.m.tables.Open(ctx, j.Table)

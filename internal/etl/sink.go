@@ -139,6 +139,10 @@ type tableSink struct {
 		// writes counts the rows written (stored); synced is writes at
 		// the start of the last sync that made them durable.
 		writes, synced uint64
+		// err, once set, is why the sink stopped for good (its table is
+		// gone): emit and wait return it rather than wait for writes
+		// that will not be made.
+		err error
 	}
 }
 
@@ -248,6 +252,11 @@ func (s *tableSink) emit(ctx context.Context, row *record.Record, m srcMeta, at 
 	sl.arrival, sl.at = m.arrival, at
 	for {
 		s.mu.Lock()
+		if err := s.mu.err; err != nil {
+			s.mu.Unlock()
+			s.release(sl)
+			return &fatal{err}
+		}
 		if old := s.mu.pending[key]; old != nil {
 			// The newer row takes the waiting one's place in the queue.
 			s.mu.ep.done(old.epoch)
@@ -333,6 +342,10 @@ func (s *tableSink) barrier() uint64 {
 func (s *tableSink) wait(ctx context.Context, e uint64) error {
 	for {
 		s.mu.Lock()
+		if err := s.mu.err; err != nil {
+			s.mu.Unlock()
+			return err
+		}
 		ok := s.mu.ep.clearUpTo(e)
 		ch := s.mu.ep.change
 		writes, synced := s.mu.writes, s.mu.synced
@@ -373,12 +386,22 @@ func (s *tableSink) wait(ctx context.Context, e uint64) error {
 // queueing every other stage behind them.
 func (s *tableSink) run(ctx context.Context) error {
 	retry := make(chan pendingWrite, max(s.writers, 1)) // at most s.writers rows are in flight
+	failed := make(chan error, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Go(func() { s.retrier(ctx, retry) })
+	wg.Go(func() {
+		if err := s.retrier(ctx, retry); err != nil {
+			failed <- err
+		}
+	})
 	for {
 		select {
 		case <-s.work:
+		case err := <-failed:
+			s.fail(err)
+			return err
 		case <-ctx.Done():
 			return nil
 		}
@@ -414,9 +437,23 @@ type pendingWrite struct {
 	sl  *slot
 }
 
+// fail stops the sink for good with err: the emits and waits blocked on
+// it return err, and those after.
+func (s *tableSink) fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.err = err
+	close(s.mu.room)
+	s.mu.room = make(chan struct{})
+	close(s.mu.ep.change)
+	s.mu.ep.change = make(chan struct{})
+}
+
 // retrier writes the rows whose asynchronous write failed, one at a time,
-// retrying while the engine is unavailable (put), until ctx is done.
-func (s *tableSink) retrier(ctx context.Context, retry <-chan pendingWrite) {
+// retrying while the engine is unavailable (put), until ctx is done (it
+// then returns nil) or the table is gone (it returns that error, and the
+// sink fails: no row of the job could be written any more).
+func (s *tableSink) retrier(ctx context.Context, retry <-chan pendingWrite) error {
 	dl := writeDeadline{parent: ctx, timeout: s.t.WriteTimeout()}
 	defer dl.stop()
 	for {
@@ -424,11 +461,14 @@ func (s *tableSink) retrier(ctx context.Context, retry <-chan pendingWrite) {
 		case w := <-retry:
 			stored, err := s.put(ctx, &dl, w.sl.bin)
 			if err != nil {
-				return // ctx is done
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err // the table is gone (the error names it)
 			}
 			s.finish(w.key, w.sl, stored)
 		case <-ctx.Done():
-			return
+			return nil
 		}
 	}
 }
@@ -479,7 +519,8 @@ func (s *tableSink) written(key string, sl *slot) {
 
 // put writes a binary item, retrying while the engine is unavailable or
 // busy (each retry reported to onRetry), and reports whether it was
-// stored: an item the table refuses is reported (onError) and dropped.
+// stored: an item the table refuses is reported (onError) and dropped; a
+// table that is gone (ErrNotFound) is an error, which stops the sink.
 // The write returns once stored, not fsynced: the rows a checkpoint covers are made
 // durable together by wait, with one sync, before it is committed. A
 // crash of the machine may lose rows written since, and the job, resuming
@@ -506,8 +547,8 @@ func (s *tableSink) put(ctx context.Context, dl *writeDeadline, bin []byte) (sto
 		if err == nil {
 			return true, nil
 		}
-		if ctx.Err() != nil {
-			return false, err
+		if ctx.Err() != nil || errors.Is(err, table.ErrNotFound) {
+			return false, err // the sink stops; the table is gone
 		}
 		if !errors.Is(err, table.ErrUnavailable) && !errors.Is(err, table.ErrConflict) && !errors.Is(err, context.DeadlineExceeded) {
 			if s.onError != nil {
@@ -578,6 +619,7 @@ type appender struct {
 		queue []appendEntry
 		ep    epochs
 		wake  chan struct{}
+		err   error // why the appender stopped for good: add and wait return it
 	}
 	// onAppend reports n records appended; onRetry n records whose
 	// append failed, to be tried again.
@@ -606,6 +648,10 @@ func (a *appender) signal() {
 func (a *appender) add(ctx context.Context, e stream.Entry) error {
 	for {
 		a.mu.Lock()
+		if err := a.mu.err; err != nil {
+			a.mu.Unlock()
+			return &fatal{err}
+		}
 		if len(a.mu.queue) < a.max {
 			a.mu.queue = append(a.mu.queue, appendEntry{e: e, epoch: a.mu.ep.cur})
 			a.mu.ep.add(a.mu.ep.cur)
@@ -640,6 +686,10 @@ func (a *appender) barrier() uint64 {
 func (a *appender) wait(ctx context.Context, e uint64) error {
 	for {
 		a.mu.Lock()
+		if err := a.mu.err; err != nil {
+			a.mu.Unlock()
+			return err
+		}
 		ok := a.mu.ep.clearUpTo(e)
 		ch := a.mu.ep.change
 		a.mu.Unlock()
@@ -654,7 +704,23 @@ func (a *appender) wait(ctx context.Context, e uint64) error {
 	}
 }
 
-func (a *appender) run(ctx context.Context) error {
+// fail stops the appender for good with err: the adds and waits blocked
+// on it return err, and those after.
+func (a *appender) fail(err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.mu.err = err
+	a.signal()
+	close(a.mu.ep.change)
+	a.mu.ep.change = make(chan struct{})
+}
+
+func (a *appender) run(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			a.fail(err)
+		}
+	}()
 	for {
 		a.mu.Lock()
 		for len(a.mu.queue) == 0 {
@@ -687,6 +753,9 @@ func (a *appender) run(ctx context.Context) error {
 			}
 			var retry []stream.Entry
 			for i, r := range res {
+				if errors.Is(r.Err, stream.ErrNotFound) {
+					return fmt.Errorf("append to %s: %w", a.s.Name(), r.Err) // the stream is gone
+				}
 				if r.Err != nil {
 					retry = append(retry, entries[i])
 				}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -290,4 +291,94 @@ func TestETLSinkWriteDeadline(t *testing.T) {
 	require.NoError(t, later.Err())
 	cancel()
 	require.ErrorIs(t, later.Err(), context.Canceled, "the job's context ends the writes")
+}
+
+// TestETLSinkGoneFailsJob: a job whose sink table or stream is deleted
+// fails at once with an error saying so (its writes would otherwise wait
+// for acknowledgements that never come, or be dropped as refused), keeps
+// the rows it could not write for its next run, and once the sink exists
+// again writes them there from its last checkpoint.
+func TestETLSinkGoneFailsJob(t *testing.T) {
+	for _, kind := range []string{"table", "stream"} {
+		t.Run(kind, func(t *testing.T) {
+			e := newTestEnv(t, enginetest.Start(t))
+			ctx := context.Background()
+			src, features := e.clicksAndFeatures(t, 1)
+			const prompt = 5 * time.Second
+			require.GreaterOrEqual(t, features.WriteTimeout(), 2*prompt, "a failure within %v is not a write timing out", prompt)
+			doc := countJob
+			if kind == "stream" {
+				_, err := e.streams.Create(ctx, stream.Spec{Name: "out", Partitions: 1})
+				require.NoError(t, err)
+				doc = strings.Replace(countJob, "sink: {table: features}", "sink: {stream: out, partition_key: product_id}", 1)
+			}
+			m, _ := e.startManager(t)
+			spec, err := Decode([]byte(doc))
+			require.NoError(t, err)
+			_, err = m.Apply(ctx, spec)
+			require.NoError(t, err)
+			put(t, src, clickAt(1, "view", "p1", 10))
+			waitFor(t, 10*time.Second, func() error {
+				if st, err := m.Status(ctx, "counts"); err != nil || st.RowsWritten == 0 {
+					return fmt.Errorf("nothing written yet (%v)", err)
+				}
+				return nil
+			})
+
+			if kind == "table" {
+				require.NoError(t, e.tables.Delete(ctx, "features"))
+			} else {
+				require.NoError(t, e.streams.Delete(ctx, "out"))
+			}
+			put(t, src, clickAt(2, "view", "p2", 10), clickAt(3, "view", "p3", 10))
+			waitFor(t, prompt, func() error {
+				st, err := m.Status(ctx, "counts")
+				if err != nil {
+					return err
+				}
+				if !strings.Contains(st.Error, "not found") {
+					return fmt.Errorf("state %s, error %q: the job has not failed on its sink", st.State, st.Error)
+				}
+				return nil
+			})
+
+			// The sink again: the rows of p2 and p3 get there.
+			want := map[string]bool{"p2": true, "p3": true}
+			if kind == "table" {
+				_, err := e.tables.Create(ctx, table.Spec{Name: "features", Key: item.KeySchema{Partition: item.KeyAttribute{Name: "product_id", Type: item.S}}})
+				require.NoError(t, err)
+				again, err := e.tables.Open(ctx, "features")
+				require.NoError(t, err)
+				waitFor(t, 30*time.Second, func() error {
+					for id := range want {
+						if it, err := again.Get(ctx, item.Key{Partition: item.StringValue(id)}, table.GetOptions{Consistent: true}); err != nil || it == nil {
+							return fmt.Errorf("%s: not written yet (err %v)", id, err)
+						}
+					}
+					return nil
+				})
+				return
+			}
+			_, err = e.streams.Create(ctx, stream.Spec{Name: "out", Partitions: 1})
+			require.NoError(t, err)
+			out, err := e.streams.Open(ctx, "out")
+			require.NoError(t, err)
+			waitFor(t, 30*time.Second, func() error {
+				res, err := out.Read(ctx, 0, stream.Position{}, stream.ReadOptions{})
+				if err != nil {
+					return err
+				}
+				got := map[string]bool{}
+				for _, r := range res.Records {
+					got[r.PartitionKey] = true
+				}
+				for id := range want {
+					if !got[id] {
+						return fmt.Errorf("%s: not appended yet (have %v)", id, got)
+					}
+				}
+				return nil
+			})
+		})
+	}
 }

@@ -59,6 +59,10 @@ func (t *Table) PutEncodedAsync(data []byte, done func(seq uint64, err error)) {
 // putAsync publishes the version of PutEncodedAsync once the index holds
 // this process's last write of the key.
 func (t *Table) putAsync(key, data []byte, start time.Time, done func(uint64, error)) {
+	if err := t.deleted(); err != nil {
+		done(0, err)
+		return
+	}
 	p, err := t.m.asyncPublisher()
 	if err != nil {
 		done(0, err)

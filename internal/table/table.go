@@ -583,6 +583,16 @@ var writeBufs = sync.Pool{New: func() any { return new(writeBuf) }}
 
 type writeBuf struct{ item, msg []byte }
 
+// deleted returns ErrNotFound once this handle's table is known to be
+// deleted (by this process, or found missing by an Open): a write to its
+// stream would only wait for an acknowledgement that never comes.
+func (t *Table) deleted() error {
+	if t.ix.gone.Load() {
+		return fmt.Errorf("%w: table %q was deleted", ErrNotFound, t.name)
+	}
+	return nil
+}
+
 // write applies fn to the item at key atomically: it computes the new
 // version from the one it read and stores it only if that is still the
 // item's last version (the engine's per-subject optimistic concurrency).
@@ -603,6 +613,9 @@ func (t *Table) write(ctx context.Context, key []byte, op writeOp, blind bool, o
 		return nil, invalid("an unchecked write is a put or a delete without a condition")
 	}
 	start := time.Now()
+	if err := t.deleted(); err != nil {
+		return nil, err
+	}
 	if err := t.m.eng.CheckStorage(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}

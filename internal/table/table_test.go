@@ -163,6 +163,19 @@ func testLifecycle(t *testing.T, e *engine.Engine) {
 	require.NoError(t, m.Delete(ctx, "products.v1"))
 	_, err = m.Describe(ctx, "products.v1")
 	require.ErrorIs(t, err, table.ErrNotFound)
+	// A handle opened before says so when written through, without asking
+	// the engine (which has no stream to answer for it, or an index that
+	// stopped to wait for).
+	_, err = tb.Put(ctx, it(t, `{"pk":"b"}`), table.WriteOptions{})
+	require.ErrorIs(t, err, table.ErrNotFound)
+	require.ErrorContains(t, err, `table "products.v1" was deleted`)
+	bin, err := it(t, `{"pk":"c"}`).AppendBinary(nil)
+	require.NoError(t, err)
+	async := make(chan error, 1)
+	tb.PutEncodedAsync(bin, func(_ uint64, err error) { async <- err })
+	err = <-async
+	require.ErrorIs(t, err, table.ErrNotFound)
+	require.ErrorContains(t, err, `table "products.v1" was deleted`)
 	require.ErrorIs(t, m.Delete(ctx, "products.v1"), table.ErrNotFound)
 	_, err = m.Open(ctx, "nope")
 	require.ErrorIs(t, err, table.ErrNotFound)
