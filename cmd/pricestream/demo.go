@@ -125,6 +125,14 @@ events, and the peak resident memory.`,
 			if res.CPUMicrosPerEvent > 0 {
 				fmt.Printf("CPU %.0f µs per event (%.2f cores busy; the simulator and monitor included), %d garbage collections using %.1f%% of it\n", res.CPUMicrosPerEvent, res.CPUCores, res.GCCycles, res.GCCPUPct)
 			}
+			if len(res.Stages) > 0 {
+				fmt.Println("by hop, after the warm-up (observations, p50 / p99 ms, from the pipeline's histograms):")
+				for _, name := range demo.StageNames() {
+					if st, ok := res.Stages[name]; ok {
+						fmt.Printf("  %-19s %9d  %8.2f / %8.2f\n", name, st.Count, st.P50, st.P99)
+					}
+				}
+			}
 			if len(res.E2EWindows) > 0 {
 				fmt.Println("by decision time (s after the start: price changes, p50 / p99 ms):")
 				for _, w := range res.E2EWindows {

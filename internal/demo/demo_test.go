@@ -64,6 +64,16 @@ func TestBenchReports(t *testing.T) {
 		}
 	}
 	require.Equal(t, res.E2ESamples, n, "every change measured is in a window")
+	// Each hop's percentiles over the measured interval, from the
+	// pipeline's histograms.
+	for _, name := range []string{"ingest_put", "etl_source_wait", "etl_process", "etl_sink_write", "trigger_delivery", "trigger_invocation", "pricing_decision", "pricing_end_to_end"} {
+		st, ok := res.Stages[name]
+		require.True(t, ok, "stage %s missing from %v", name, res.Stages)
+		require.Positive(t, st.Count, name)
+		require.Positive(t, st.P50, name)
+		require.GreaterOrEqual(t, st.P99, st.P50, name)
+	}
+	require.NotContains(t, res.Stages, "engine_group_sync", "no group syncs with interval fsync")
 }
 
 func TestViolates(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"github.com/pricestream/pricestream/internal/app"
 	"github.com/pricestream/pricestream/internal/client"
 	"github.com/pricestream/pricestream/internal/cputime"
+	"github.com/pricestream/pricestream/internal/histogram"
 	"github.com/pricestream/pricestream/internal/sim"
 )
 
@@ -225,6 +226,17 @@ type BenchResult struct {
 	// cooldown's waves of price changes, which set a short run's
 	// percentiles, show in them (docs/performance.md).
 	E2EWindows []Window `json:"e2e_windows,omitempty"`
+	// Stages are the percentiles of each hop of an event's way to a
+	// price over the same interval as the CPU figures, from the
+	// pipeline's own histograms (its /metrics at the warm-up's end and at
+	// the load's): ingest_put, etl_source_wait, etl_inbox, etl_process,
+	// etl_sink_queue, etl_sink_write, trigger_delivery,
+	// trigger_invocation, pricing_decision, price_write,
+	// engine_group_sync (fsync always only) and pricing_end_to_end. A
+	// percentile is interpolated within its histogram bucket, so it is as
+	// good as the buckets are fine (a factor of 2 for the ETL's stages,
+	// 2 to 2.5 for the others).
+	Stages map[string]StageLatency `json:"stages,omitempty"`
 }
 
 // Bench drives the full pipeline at a steady rate and reports the
@@ -302,6 +314,17 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	start := time.Now()
 	var skip atomic.Int64
 	var warmCPU atomic.Pointer[cpuMark]
+	var warmStages atomic.Pointer[map[string]histogram.Histogram]
+	scrape := func() map[string]histogram.Histogram {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		h, err := scrapeStages(sctx, strings.TrimSuffix(p.URL, "/")+"/metrics", o.Token)
+		if err != nil {
+			o.Logger.Warn("bench: the pipeline's metrics could not be read; no stages reported", "err", err)
+			return nil
+		}
+		return h
+	}
 	var measure struct {
 		sync.Mutex
 		begun, ended bool
@@ -310,6 +333,9 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 		skip.Store(int64(mon.Stats(0).E2ECount))
 		sent, _ := s.Sent()
 		warmCPU.Store(&cpuMark{at: time.Now(), cpu: cputime.Process(), events: sent, gc: readGC()})
+		if h := scrape(); h != nil {
+			warmStages.Store(&h)
+		}
 		if o.Measure != nil {
 			measure.Lock()
 			if !measure.ended {
@@ -332,6 +358,10 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	warm.Stop()
 	sentEnd, _ := s.Sent()
 	end := cpuMark{at: time.Now(), cpu: cputime.Process(), events: sentEnd, gc: readGC()}
+	var endStages map[string]histogram.Histogram
+	if warmStages.Load() != nil {
+		endStages = scrape()
+	}
 	if o.Measure != nil {
 		measure.Lock()
 		if measure.begun {
@@ -364,6 +394,9 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 		Events: accepted, EventsPerSec: round2(float64(accepted) / elapsed.Seconds()), Dropped: failed,
 		PriceChanges: st.Applied, Decisions: st.Applied + st.Kept + st.Refused, E2ESamples: st.E2ECount,
 		E2EP50: round2(st.E2EP50), E2EP99: round2(st.E2EP99), E2EP999: round2(st.E2EP999), Violations: st.Violations,
+	}
+	if w := warmStages.Load(); w != nil && endStages != nil {
+		res.Stages = stageLatencies(*w, endStages)
 	}
 	for _, w := range mon.Windows(int(skip.Load()), start, o.Window) {
 		res.E2EWindows = append(res.E2EWindows, Window{At: round2(w.At), Changes: w.Changes, P50: round2(w.P50), P99: round2(w.P99)})
