@@ -338,6 +338,11 @@ func (a *App) Run(ctx context.Context) error {
 	}()
 	select {
 	case err := <-done:
+		// The stop may have begun (a signal) and ended before this saw
+		// it begin: it was clean all the same.
+		if err == nil {
+			a.logger.Info("shut down cleanly")
+		}
 		return err
 	case <-stopping:
 	}
