@@ -698,3 +698,42 @@ func TestTriggerNonRetryable(t *testing.T) {
 	require.Equal(t, "malformed event", frs[0].Error)
 	require.Zero(t, counterValue(t, e, "pricestream_trigger_retries_total"))
 }
+
+// TestTriggerDestinationGone: records that failed past the retry policy
+// wait while their destination cannot take them (deleted), with the
+// partition's status saying so, and go there once it can; none is lost.
+func TestTriggerDestinationGone(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	s := e.createStream("clicks", 1)
+	e.createStream("dlq", 1)
+	rec := &recorder{fail: func(_ int, recs []*trigger.Record) (trigger.Response, error) {
+		return trigger.Response{}, errors.New("cannot price it")
+	}}
+	require.NoError(t, e.fns.Register("rec", rec))
+	e.apply("name: gone\nsource: stream:clicks\nfunction: go:rec\nbatch_size: 5\nmax_retry_attempts: 0\ndestination: dlq\n")
+	require.NoError(t, e.streams.Delete(ctx, "dlq"))
+	e.put(s, 5, 5, keyN(1), dataN)
+	partErr := func() string {
+		st, err := e.m.Describe(ctx, "gone")
+		require.NoError(t, err)
+		require.Len(t, st.Partitions, 1)
+		return st.Partitions[0].Error
+	}
+	waitFor(t, 10*time.Second, func() error {
+		if msg := partErr(); !strings.Contains(msg, "destination write failed") {
+			return fmt.Errorf("partition error %q", msg)
+		}
+		return nil
+	})
+	dlq := e.createStream("dlq", 1)
+	waitFor(t, 10*time.Second, func() error {
+		if n := len(readAll(t, dlq)); n != 5 {
+			return fmt.Errorf("%d records in the destination", n)
+		}
+		if msg := partErr(); msg != "" {
+			return fmt.Errorf("partition error %q after the destination took them", msg)
+		}
+		return nil
+	})
+}

@@ -514,11 +514,17 @@ func (r *runner) fail(ctx context.Context, recs []*Record, cause error, attempts
 	for try := 1; ; try++ {
 		err := r.dest.Send(ctx, frs)
 		if err == nil {
+			if try > 1 {
+				r.status.set("running", nil) // no longer blocked
+			}
 			break
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		// The partition waits here (nothing after these records is done
+		// until they are sent): its status says why, as the log does.
+		r.status.set("running", fmt.Errorf("destination write failed; retrying: %w", err))
 		r.logger.Warn("destination write failed; retrying", "records", n, "err", err)
 		if err := sleep(ctx, backoff(try, r.cfg.RetryBaseDelay, r.cfg.RetryMaxDelay)); err != nil {
 			return err
