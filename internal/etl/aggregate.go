@@ -416,7 +416,7 @@ func (d *aggDef) addBare(p *paneRow, r *record.Record, eventTime int64) {
 	}
 	if d.kind == aggLast { // fold's case for a scalar (setValue owns a string it keeps)
 		if !v.IsNull() && (p.w[d.off] == 0 || eventTime >= int64(p.w[d.off+1])) {
-			if c := cellNum(v) ^ cellKey; d.direct && c > 1 {
+			if c := v.Bits() ^ cellKey; d.direct && c > 1 {
 				d.setCell(p, c)
 			} else {
 				d.setValue(p, v)
@@ -427,7 +427,7 @@ func (d *aggDef) addBare(p *paneRow, r *record.Record, eventTime int64) {
 	}
 	if (d.kind == aggMin || d.kind == aggMax) && d.direct && !v.IsNull() { // fold's case for a cell it orders
 		if d.cellOrdered() {
-			if c, old := cellNum(v)^cellKey, p.w[d.off]; c > 1 && old != 1 {
+			if c, old := v.Bits()^cellKey, p.w[d.off]; c > 1 && old != 1 {
 				if old == 0 || d.better(c^cellKey, old^cellKey) {
 					d.setCell(p, c)
 				}
@@ -438,7 +438,7 @@ func (d *aggDef) addBare(p *paneRow, r *record.Record, eventTime int64) {
 	d.fold(p, v, eventTime)
 }
 
-// bareBits returns the cell bits (cellNum) of the value addBare folds for
+// bareBits returns the cell bits (record.Value.Bits) of the value addBare folds for
 // a bare field's value v (not null) of an aggregate with direct set, and
 // false where that value is null (a NaN or an infinity read as a number).
 func (d *aggDef) bareBits(v record.Value) (uint64, bool) {
@@ -572,7 +572,7 @@ func (d *aggDef) cellExtreme(run *paneRun, g *spanGroup, lo, hi int) (record.Val
 	if !found {
 		return record.NullValue(), true
 	}
-	return cellValue(d.cell, best), true
+	return record.FromBits(d.cell, best), true
 }
 
 // cellLess reports whether the value of cell bits a orders before that of

@@ -47,7 +47,7 @@ type Lookup struct {
 // A join whose fields all have fixed-width types (numbers, booleans,
 // times: most joins of a catalog) keeps its rows as words instead of
 // values: a word of bits saying which fields are not null, then each
-// field's bits (cellNum), in a slot of a power of two words, so that a
+// field's bits (record.Value.Bits), in a slot of a power of two words, so that a
 // row of up to seven fields lies in one cache line (a large array starts
 // on a page). The Fast Sneakers job's joins take 32 bytes a row each, not
 // 120 and 80 as values (BenchmarkETLLookupRows: 62 against 177 heap bytes
@@ -84,7 +84,7 @@ func newLookupRows(types []*record.Type) lookupRows {
 	}
 	kinds := make([]record.Kind, len(types))
 	for i, t := range types {
-		if t == nil || !fixedWidth(t.Kind) {
+		if t == nil || !t.Kind.FixedWidth() {
 			return rs
 		}
 		kinds[i] = t.Kind
@@ -97,16 +97,6 @@ func newLookupRows(types []*record.Type) lookupRows {
 		}
 	}
 	return rs
-}
-
-// fixedWidth reports whether a value of kind k is its kind and bits alone
-// (see cellNum and cellValue).
-func fixedWidth(k record.Kind) bool {
-	switch k {
-	case record.KindBool, record.KindInt, record.KindLong, record.KindDouble, record.KindTimestamp, record.KindDate:
-		return true
-	}
-	return false
 }
 
 // set stores r's first width values as key's row.
@@ -146,7 +136,7 @@ func (rs *lookupRows) set(key string, r *record.Record) {
 		case v.IsNull():
 			continue
 		case v.Kind() == k && plainNumber(v):
-			w[i+1] = cellNum(v)
+			w[i+1] = v.Bits()
 		default:
 			if rs.spill == nil {
 				rs.spill = make(map[int64]record.Value)
@@ -210,7 +200,7 @@ func (rs *lookupRows) get(key string, dst []record.Value) bool {
 		if present&(1<<i) == 0 {
 			dst[i] = record.NullValue()
 		} else {
-			dst[i] = cellValue(k, w[i+1])
+			dst[i] = record.FromBits(k, w[i+1])
 		}
 	}
 	if present&rowSpilled != 0 {

@@ -184,8 +184,8 @@ func (d *windowDef) mergeRows(dst []uint64, run *paneRun, g *spanGroup, lo, hi i
 			if a.cell == record.KindNull || v.Kind() != a.cell {
 				return false
 			}
-			n := cellNum(v)
-			if cellValue(a.cell, n) != v || n^cellKey <= 1 {
+			n := v.Bits()
+			if record.FromBits(a.cell, n) != v || n^cellKey <= 1 {
 				return false
 			}
 			dst[a.off] = n ^ cellKey
@@ -331,12 +331,12 @@ func (a *aggDef) valueAt(run *paneRun, g *spanGroup, i int) record.Value {
 		if a.cell == record.KindDouble { // the common case, without a call
 			return record.DoubleValue(math.Float64frombits(c ^ cellKey))
 		}
-		return cellValue(a.cell, c^cellKey)
+		return record.FromBits(a.cell, c^cellKey)
 	}
 }
 
 // setCell sets aggregate a's cell in the row to c, a value's cell bits
-// (cellNum) xor cellKey, greater than 1: setValue's case of a value the
+// (record.Value.Bits) xor cellKey, greater than 1: setValue's case of a value the
 // cell holds, for a caller that knows the value is one (a.direct).
 func (a *aggDef) setCell(p *paneRow, c uint64) {
 	if p.w[a.off] == 1 {
@@ -354,7 +354,7 @@ func (a *aggDef) setCell(p *paneRow, c uint64) {
 // costs no allocation.
 func (a *aggDef) setValue(p *paneRow, v record.Value) {
 	if a.cell != record.KindNull && v.Kind() == a.cell {
-		if n := cellNum(v); cellValue(a.cell, n) == v && n^cellKey > 1 {
+		if n := v.Bits(); record.FromBits(a.cell, n) == v && n^cellKey > 1 {
 			a.setCell(p, n^cellKey)
 			return
 		}
@@ -389,12 +389,6 @@ func sameScalar(a, b record.Value) bool {
 func (a *aggDef) sketch(p *paneRow) **hll {
 	return &p.run.ext.hlls[p.i*p.g.nhll+a.hslot]
 }
-
-// cellNum and cellValue keep a fixed-width value as a cell's word and
-// give it back (record.Value.Bits, record.FromBits).
-func cellNum(v record.Value) uint64 { return v.Bits() }
-
-func cellValue(k record.Kind, n uint64) record.Value { return record.FromBits(k, n) }
 
 // partialOf returns aggregate a's state in the row in the form of version
 // 1 checkpoints (a zero partial when the group does not cover the pane).

@@ -258,10 +258,7 @@ func (f TimeFormat) Format(dst []byte, nanos int64) []byte {
 // location or a layout to interpret, which tables' and streams' encoders
 // pay for every timestamp of a row.
 func AppendRFC3339Nano(dst []byte, nanos int64) []byte {
-	days := floorDiv(nanos, 86400e9) // within ±106,752: int64 nanoseconds span 1677..2262
-	y, mo, d := civilFromDaysNear(int32(days))
-	rem := uint64(nanos - days*86400e9) // 0 ≤ rem < 1 day
-	secs, frac := rem/1e9, rem%1e9
+	y, mo, d, secs, frac := civilOf(nanos)
 	var b [30]byte // 2006-01-02T15:04:05.999999999Z
 	uy := uint64(y)
 	put2(b[0:], uy/100)
@@ -297,8 +294,17 @@ func AppendTimeRFC3339Nano(dst []byte, t time.Time) []byte {
 	return t.AppendFormat(dst, time.RFC3339Nano)
 }
 
-// civilFromDaysNear is civilFromDays for days within about ±12 million
-// of the epoch, as Neri and Schneider compute it ("Euclidean affine
+// civilOf splits Unix nanoseconds into the UTC date and the time of day:
+// its seconds and the nanoseconds past them.
+func civilOf(nanos int64) (y, mo, d uint32, secs, frac uint64) {
+	days := floorDiv(nanos, 86400e9) // within ±106,752: int64 nanoseconds span 1677..2262
+	y, mo, d = civilFromDaysNear(int32(days))
+	rem := uint64(nanos - days*86400e9) // 0 ≤ rem < 1 day
+	return y, mo, d, rem / 1e9, rem % 1e9
+}
+
+// civilFromDaysNear is the inverse of daysFromCivil for days within about
+// ±12 million of the epoch, as Neri and Schneider compute it ("Euclidean affine
 // functions and their application to calendar algorithms", 2022): with
 // unsigned 32-bit products and shifts where civilFromDays divides signed
 // 64-bit numbers.
@@ -358,31 +364,6 @@ func daysFromCivil(y, m, d int64) int64 {
 	doy := (153*mp+2)/5 + d - 1
 	doe := yoe*365 + yoe/4 - yoe/100 + doy
 	return era*146097 + doe - 719468
-}
-
-// civilFromDays is the inverse of daysFromCivil.
-func civilFromDays(z int64) (y, m, d int64) {
-	z += 719468
-	era := z
-	if era < 0 {
-		era -= 146096
-	}
-	era /= 146097
-	doe := z - era*146097
-	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
-	y = yoe + era*400
-	doy := doe - (365*yoe + yoe/4 - yoe/100)
-	mp := (5*doy + 2) / 153
-	d = doy - (153*mp+2)/5 + 1
-	if mp < 10 {
-		m = mp + 3
-	} else {
-		m = mp - 9
-	}
-	if m <= 2 {
-		y++
-	}
-	return y, m, d
 }
 
 func daysIn(y, m int64) int64 {
@@ -1004,13 +985,10 @@ func (f TimeFormat) parsePattern(s string) (int64, int, string) {
 }
 
 func (f TimeFormat) formatPattern(dst []byte, nanos int64) []byte {
-	days := floorDiv(nanos, 86400e9)
-	rem := nanos - days*86400e9
-	y, mo, d := civilFromDays(days)
-	secs := rem / 1e9
-	h, mi, sec, frac := secs/3600, secs/60%60, secs%60, rem%1e9
-	pad := func(n int64, w int) {
-		s := strconv.FormatInt(n, 10)
+	y, mo, d, secs, frac := civilOf(nanos)
+	h, mi, sec := secs/3600, secs/60%60, secs%60
+	pad := func(n uint64, w int) {
+		s := strconv.FormatUint(n, 10)
 		for k := len(s); k < w; k++ {
 			dst = append(dst, '0')
 		}
@@ -1021,9 +999,9 @@ func (f TimeFormat) formatPattern(dst []byte, nanos int64) []byte {
 		case tokLit:
 			dst = append(dst, t.lit...)
 		case tokYear:
-			pad(y, 4)
+			pad(uint64(y), 4)
 		case tokMonth:
-			pad(mo, t.width)
+			pad(uint64(mo), t.width)
 		case tokMonthName:
 			name := monthNames[mo-1]
 			if !t.long {
@@ -1032,7 +1010,7 @@ func (f TimeFormat) formatPattern(dst []byte, nanos int64) []byte {
 			dst = append(dst, name[0]-'a'+'A')
 			dst = append(dst, name[1:]...)
 		case tokDay:
-			pad(d, t.width)
+			pad(uint64(d), t.width)
 		case tokHour:
 			pad(h, t.width)
 		case tokHour12:
@@ -1046,7 +1024,7 @@ func (f TimeFormat) formatPattern(dst []byte, nanos int64) []byte {
 		case tokSecond:
 			pad(sec, t.width)
 		case tokFrac:
-			s := strconv.FormatInt(frac+1e9, 10)[1:] // 9 digits
+			s := strconv.FormatUint(frac+1e9, 10)[1:] // 9 digits
 			dst = append(dst, s[:t.width]...)
 		case tokAmPm:
 			if h >= 12 {
@@ -1055,7 +1033,7 @@ func (f TimeFormat) formatPattern(dst []byte, nanos int64) []byte {
 				dst = append(dst, "AM"...)
 			}
 		case tokDayName:
-			wd := (days%7 + 11) % 7 // 1970-01-01 was a Thursday
+			wd := (floorDiv(nanos, 86400e9)%7 + 11) % 7 // 1970-01-01 was a Thursday
 			name := dayNames[wd]
 			if !t.long {
 				name = name[:3]

@@ -96,6 +96,22 @@ func TestTimeFormatFormat(t *testing.T) {
 	// before the epoch
 	old := mustTime(t, "1969-12-31T23:59:59.5Z")
 	require.Equal(t, "1969-12-31 23:59:59.500", string(record.MustTimeFormat("yyyy-MM-dd HH:mm:ss.SSS").Format(nil, old)))
+	// A pattern writes what the time package writes, over the whole range
+	// of int64 nanoseconds (weekdays too).
+	pat := record.MustTimeFormat("EEE yyyy-MM-dd HH:mm:ss.SSSSSSSSS")
+	rng := rand.New(rand.NewPCG(5, 6))
+	ns := []int64{0, -1, math.MinInt64, math.MaxInt64}
+	for range 4000 {
+		n := rng.Int64() >> rng.IntN(40) // near the epoch too
+		if rng.IntN(2) == 0 {
+			n = -n
+		}
+		ns = append(ns, n)
+	}
+	for _, n := range ns {
+		want := time.Unix(0, n).UTC().Format("Mon 2006-01-02 15:04:05.000000000")
+		require.Equal(t, want, string(pat.Format(nil, n)), "%d", n)
+	}
 }
 
 func TestTimeFormatErrors(t *testing.T) {

@@ -136,8 +136,13 @@ func (v Value) Long() int64 {
 }
 
 // fixedKinds are the kinds whose values are their kind and 64 bits alone
-// ([Value.Bits], [FromBits]).
+// ([Kind.FixedWidth]).
 const fixedKinds = 1<<KindBool | 1<<KindInt | 1<<KindLong | 1<<KindDouble | 1<<KindTimestamp | 1<<KindDate
+
+// FixedWidth reports whether a value of kind k is its kind and 64 bits
+// alone (bool, int, long, double, timestamp, date): what [Value.Bits]
+// gives and [FromBits] takes.
+func (k Kind) FixedWidth() bool { return fixedKinds&(1<<k) != 0 }
 
 // Bits returns the 64 bits of a bool (0 or 1), int, long, double (its
 // IEEE 754 bits), timestamp (Unix nanoseconds) or date (days) value: with
@@ -145,7 +150,7 @@ const fixedKinds = 1<<KindBool | 1<<KindInt | 1<<KindLong | 1<<KindDouble | 1<<K
 // for state kept as words (FromBits gives the value back). It returns 0
 // for other kinds.
 func (v Value) Bits() uint64 {
-	if fixedKinds&(1<<v.kind) == 0 {
+	if !v.kind.FixedWidth() {
 		return 0
 	}
 	return v.num
@@ -156,7 +161,7 @@ func (v Value) Bits() uint64 {
 // timestamp, date); null for any other kind.
 func FromBits(k Kind, b uint64) Value {
 	switch {
-	case fixedKinds&(1<<k) == 0:
+	case !k.FixedWidth():
 		return Value{}
 	case k == KindBool && b > 1:
 		b = 1

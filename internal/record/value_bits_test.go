@@ -15,6 +15,7 @@ func TestValueBits(t *testing.T) {
 	for _, v := range []record.Value{record.BoolValue(true), record.BoolValue(false), record.IntValue(-7), record.IntValue(1 << 30),
 		record.LongValue(-1 << 62), record.DoubleValue(-0.0), record.DoubleValue(35.79), record.DoubleValue(math.Inf(-1)),
 		record.TimestampNanos(-1), record.TimestampNanos(1_700_000_000_123_456_789), record.DateValue(-719162)} {
+		require.True(t, v.Kind().FixedWidth(), "%v", v)
 		got := record.FromBits(v.Kind(), v.Bits())
 		require.True(t, v.Equal(got), "%v: %v", v, got)
 		require.Equal(t, v.Kind(), got.Kind())
@@ -24,6 +25,7 @@ func TestValueBits(t *testing.T) {
 	require.Equal(t, math.Float64bits(19.9), n.Bits())
 	require.Empty(t, record.FromBits(record.KindDouble, n.Bits()).NumberText(), "the source text is not in the bits")
 	for _, v := range []record.Value{record.StringValue("x"), record.NullValue(), record.DecimalValue(5, 1)} {
+		require.False(t, v.Kind().FixedWidth(), "%v", v)
 		require.Zero(t, v.Bits(), "%v", v)
 		require.True(t, record.FromBits(v.Kind(), 42).IsNull(), "%v", v.Kind())
 	}
