@@ -227,15 +227,12 @@ type BenchResult struct {
 	// percentiles, show in them (docs/performance.md).
 	E2EWindows []Window `json:"e2e_windows,omitempty"`
 	// Stages are the percentiles of each hop of an event's way to a
-	// price over the same interval as the CPU figures, from the
+	// price ([StageNames], in order; engine_group_sync with fsync always
+	// only) over the same interval as the CPU figures, from the
 	// pipeline's own histograms (its /metrics at the warm-up's end and at
-	// the load's): ingest_put, etl_source_wait, etl_inbox, etl_process,
-	// etl_sink_queue, etl_sink_write, trigger_delivery,
-	// trigger_invocation, pricing_decision, price_write,
-	// engine_group_sync (fsync always only) and pricing_end_to_end. A
-	// percentile is interpolated within its histogram bucket, so it is as
-	// good as the buckets are fine (a factor of 2 for the ETL's stages,
-	// 2 to 2.5 for the others).
+	// the load's). A percentile is interpolated within its histogram
+	// bucket, so it is as good as the buckets are fine (a factor of 2 for
+	// the ETL's stages, 2 to 2.5 for the others).
 	Stages map[string]StageLatency `json:"stages,omitempty"`
 }
 
