@@ -375,11 +375,25 @@ func (p *Pricer) Invoke(ctx context.Context, b *trigger.Batch) (trigger.Response
 	decided := make([]*DecisionRecord, len(b.Records))
 	again := make([]*DecisionRecord, len(b.Records))
 	errs := make([]error, len(b.Records))
-	p.each(b.Records, func(i int, r *trigger.Record) bool {
+	// A decision is made here; a price change's write waits for fn, which
+	// writes the changes of several products at once.
+	changing := make([]*decision, len(b.Records))
+	quick := func(i int, r *trigger.Record) (done, ok bool) {
 		if r.Change == nil || r.Change.NewImage == nil {
-			return true // a removed features row prices nothing
+			return true, true // a removed features row prices nothing
 		}
-		decided[i], again[i], errs[i] = p.price(ctx, products, r)
+		if changing[i], decided[i], again[i], errs[i] = p.prepare(ctx, products, r); changing[i] != nil {
+			return false, true
+		}
+		return true, errs[i] == nil
+	}
+	p.each(b.Records, quick, func(i int, r *trigger.Record) bool {
+		switch {
+		case changing[i] != nil:
+			decided[i], again[i], errs[i] = p.apply(ctx, products, changing[i])
+		case r.Change != nil && r.Change.NewImage != nil:
+			decided[i], again[i], errs[i] = p.price(ctx, products, r)
+		}
 		return errs[i] == nil
 	})
 	var recs []*DecisionRecord
@@ -480,42 +494,78 @@ type errRefused struct{ reason string }
 // each calls fn for every record, the records of one product in order and
 // up to Concurrency products at once; it stops calling fn for a product
 // after fn returned false for one of its records.
-func (p *Pricer) each(recs []*trigger.Record, fn func(i int, r *trigger.Record) bool) {
+//
+// quick, when not nil, is tried first on each record, in the caller's
+// goroutine, for the records that need not wait: it returns done (the
+// record is handled, fn is not called for it) and ok (false: stop the
+// product's records, as fn returning false does). A product's records from
+// the first quick did not finish go to fn, concurrently with the other
+// products' only when more than one product has such records. Most
+// decisions write nothing (refused by the cooldown, or keeping the price)
+// and take microseconds: a helper goroutine for each product of each
+// batch cost more than the decisions, and a change's way to its write
+// waited for the helpers to be scheduled.
+func (p *Pricer) each(recs []*trigger.Record, quick func(i int, r *trigger.Record) (done, ok bool), fn func(i int, r *trigger.Record) bool) {
 	// Group by key (the features row's key, the product), in batch order.
-	var groups map[string][]int
-	var order []string
+	var groups [][]int
 	if p.cfg.Concurrency > 1 && len(recs) > 1 {
-		groups = map[string][]int{}
+		index := make(map[string]int, len(recs))
 		for i, r := range recs {
-			if _, ok := groups[r.Key]; !ok {
-				order = append(order, r.Key)
+			g, ok := index[r.Key]
+			if !ok {
+				g = len(groups)
+				index[r.Key] = g
+				groups = append(groups, nil)
 			}
-			groups[r.Key] = append(groups[r.Key], i)
+			groups[g] = append(groups[g], i)
+		}
+	} else {
+		groups = [][]int{make([]int, len(recs))} // one at a time, in batch order
+		for i := range recs {
+			groups[0][i] = i
 		}
 	}
-	if len(order) <= 1 { // one at a time, or one product: in batch order
-		for i, r := range recs {
-			if !fn(i, r) {
+	if quick != nil {
+		left := groups[:0]
+	group:
+		for _, g := range groups {
+			for j, i := range g {
+				done, ok := quick(i, recs[i])
+				if !ok {
+					continue group
+				}
+				if !done {
+					left = append(left, g[j:])
+					continue group
+				}
+			}
+		}
+		groups = left
+	}
+	run := func(g []int) {
+		for _, i := range g {
+			if !fn(i, recs[i]) {
 				return
 			}
+		}
+	}
+	if len(groups) <= 1 || p.cfg.Concurrency <= 1 {
+		for _, g := range groups {
+			run(g)
 		}
 		return
 	}
 	work := make(chan []int)
 	var wg sync.WaitGroup
-	for range min(p.cfg.Concurrency, len(order)) {
+	for range min(p.cfg.Concurrency, len(groups)) {
 		wg.Go(func() {
-			for idx := range work {
-				for _, i := range idx {
-					if !fn(i, recs[i]) {
-						break
-					}
-				}
+			for g := range work {
+				run(g)
 			}
 		})
 	}
-	for _, k := range order {
-		work <- groups[k]
+	for _, g := range groups {
+		work <- g
 	}
 	close(work)
 	wg.Wait()
@@ -584,13 +634,42 @@ func seqNumber(s string) (item.Number, error) { return item.ParseNumber(s) }
 // and the record of the product's last applied decision when that may not
 // have been recorded (see unrecorded), to be recorded first.
 func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Record) (*DecisionRecord, *DecisionRecord, error) {
+	d, rec, again, err := p.prepare(ctx, products, r)
+	if d == nil {
+		return rec, again, err
+	}
+	return p.apply(ctx, products, d)
+}
+
+// decision is a features row's price change, decided from the product's
+// attributes and not yet written (see prepare).
+type decision struct {
+	r         *trigger.Record
+	rec       *DecisionRecord
+	again     *DecisionRecord
+	pred      Predictor
+	key       item.Key
+	seq       item.Number
+	start     time.Time
+	dec       Decision
+	changes   []time.Time
+	predicted model.Prediction
+	decided   item.Item // the attributes dec was decided from; nil: none yet
+}
+
+// prepare decides for one features row without writing: a decision that
+// changes no price (most are refused by the cooldown or keep the price)
+// ends here and its records are returned as price returns them; a price
+// change comes back as a decision for apply to write. It waits for
+// nothing but, seldom, a read of the product's whole item.
+func (p *Pricer) prepare(ctx context.Context, products *table.Table, r *trigger.Record) (*decision, *DecisionRecord, *DecisionRecord, error) {
 	start := time.Now()
 	var again *DecisionRecord
 	row := r.Change.NewImage
 	pid, ok := row[rowProductID]
 	if !ok || pid.Type() != item.S {
 		p.metrics.decisions.WithLabelValues("refused", ReasonBadFeature).Inc()
-		return nil, again, nil
+		return nil, nil, again, nil
 	}
 	pred, predErr := p.deps.Predictors(p.cfg.Endpoint)
 	// The map sized for as many features as the last decision had: grown
@@ -626,17 +705,17 @@ func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Re
 	rec.IngestTime, _ = timeAttr(row, rowIngestTime)
 	seq, err := seqNumber(r.SequenceNumber)
 	if err != nil {
-		return nil, again, fmt.Errorf("pricing: decision id %q: %w", r.SequenceNumber, err)
+		return nil, nil, again, fmt.Errorf("pricing: decision id %q: %w", r.SequenceNumber, err)
 	}
 	if why := p.deps.Controls.Blocked(rec.ProductID); why != "" {
-		return p.refuse(rec, why, nil), again, nil
+		return nil, p.refuse(rec, why, nil), again, nil
 	}
 	if predErr != nil {
-		return p.refuse(rec, ReasonModel, predErr), again, nil
+		return nil, p.refuse(rec, ReasonModel, predErr), again, nil
 	}
 	key, err := products.ParseKey(item.Item{"product_id": pid})
 	if err != nil {
-		return p.refuse(rec, ReasonNoProduct, err), again, nil
+		return nil, p.refuse(rec, ReasonNoProduct, err), again, nil
 	}
 	// A decision is made from the product's guardrail attributes and base
 	// price (decideAttrs), read without decoding the whole item: most are
@@ -647,76 +726,86 @@ func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Re
 	// Only a change goes through Modify, which applies it when the item
 	// still holds the attributes it was decided from, and decides again
 	// from the whole item otherwise.
-	var (
-		dec       Decision
-		changes   []time.Time
-		predicted model.Prediction
-		written   bool
-		decided   item.Item // the attributes dec was decided from; nil: none yet
-	)
+	d := &decision{r: r, rec: rec, pred: pred, key: key, seq: seq, start: start}
 	apply := true
 	if !p.inModify {
 		var cur item.Item
 		if cur, err = products.GetAttrs(ctx, key, decideAttrs); err != nil {
-			return nil, again, err
+			return nil, nil, again, err
 		}
-		if again = p.unrecorded(r, rec.ProductID, cur, seq); again != nil {
+		if d.again = p.unrecorded(r, rec.ProductID, cur, seq); d.again != nil {
 			// cur holds decideAttrs only: read what the change was
 			// decided with too (seldom: once per product after a resume).
-			if err := p.completeAgain(ctx, products, key, again); err != nil {
-				return nil, nil, err
+			if err := p.completeAgain(ctx, products, key, d.again); err != nil {
+				return nil, nil, nil, err
 			}
 		}
-		dec, changes, err = p.decide(ctx, pred, r, cur, rec, seq, &predicted)
-		if apply = err == nil && dec.Change; apply {
-			decided = cur
-			if p.beforeApply != nil {
-				p.beforeApply()
-			}
+		d.dec, d.changes, err = p.decide(ctx, pred, r, cur, rec, seq, &d.predicted)
+		if apply = err == nil && d.dec.Change; apply {
+			d.decided = cur
 		}
 	}
-	if apply {
-		var res *table.WriteResult
-		res, err = products.Modify(ctx, key, func(cur item.Item) (item.Item, error) {
-			if cur != nil && again == nil {
-				again = p.unrecorded(r, rec.ProductID, cur, seq)
-			}
-			if decided == nil || !sameAttrs(cur, decided, decideAttrs) {
-				var err error
-				if dec, changes, err = p.decide(ctx, pred, r, cur, rec, seq, &predicted); err != nil {
-					return nil, err
-				}
-				if !dec.Change {
-					return cur, nil // nothing to store
-				}
-			}
-			price, _ := num(cur, attrPrice)
-			next := cur.Clone()
-			next[attrPrice] = priceValue(dec.Price)
-			next[attrPrevious] = priceValue(price)
-			rev, _ := num(cur, attrRevision)
-			next[attrRevision] = item.IntValue(int64(rev) + 1)
-			next[attrUpdatedAt] = item.IntValue(ceilMillis(rec.EventTime))
-			kept := []item.Value{}
-			for _, c := range changes {
-				if rec.EventTime.Sub(c) < time.Hour {
-					kept = append(kept, item.IntValue(c.UnixMilli()))
-				}
-			}
-			next[attrChangeTimes] = item.ListValue(append(kept, item.IntValue(ceilMillis(rec.EventTime))))
-			next[attrDecision] = item.NumberValue(seq)
-			next[attrDecided] = decidedWith(seq, rec, dec, &predicted)
-			return next, nil
-		})
-		written = err == nil && res.Written
+	if !apply {
+		rec, again, err := p.conclude(ctx, products, d, err, false)
+		return nil, rec, again, err
 	}
+	return d, nil, nil, nil
+}
+
+// apply writes a price change prepare decided, conditional on the
+// product's attributes being those it was decided from (deciding again
+// from the whole item when they are not), and returns its records as
+// price does.
+func (p *Pricer) apply(ctx context.Context, products *table.Table, d *decision) (*DecisionRecord, *DecisionRecord, error) {
+	if p.beforeApply != nil && d.decided != nil {
+		p.beforeApply()
+	}
+	r, rec, seq := d.r, d.rec, d.seq
+	res, err := products.Modify(ctx, d.key, func(cur item.Item) (item.Item, error) {
+		if cur != nil && d.again == nil {
+			d.again = p.unrecorded(r, rec.ProductID, cur, seq)
+		}
+		if d.decided == nil || !sameAttrs(cur, d.decided, decideAttrs) {
+			var err error
+			if d.dec, d.changes, err = p.decide(ctx, d.pred, r, cur, rec, seq, &d.predicted); err != nil {
+				return nil, err
+			}
+			if !d.dec.Change {
+				return cur, nil // nothing to store
+			}
+		}
+		price, _ := num(cur, attrPrice)
+		next := cur.Clone()
+		next[attrPrice] = priceValue(d.dec.Price)
+		next[attrPrevious] = priceValue(price)
+		rev, _ := num(cur, attrRevision)
+		next[attrRevision] = item.IntValue(int64(rev) + 1)
+		next[attrUpdatedAt] = item.IntValue(ceilMillis(rec.EventTime))
+		kept := []item.Value{}
+		for _, c := range d.changes {
+			if rec.EventTime.Sub(c) < time.Hour {
+				kept = append(kept, item.IntValue(c.UnixMilli()))
+			}
+		}
+		next[attrChangeTimes] = item.ListValue(append(kept, item.IntValue(ceilMillis(rec.EventTime))))
+		next[attrDecision] = item.NumberValue(seq)
+		next[attrDecided] = decidedWith(seq, rec, d.dec, &d.predicted)
+		return next, nil
+	})
+	return p.conclude(ctx, products, d, err, err == nil && res.Written)
+}
+
+// conclude ends a decision: err is what deciding or writing it returned
+// and written whether its price change was stored.
+func (p *Pricer) conclude(ctx context.Context, products *table.Table, d *decision, err error, written bool) (*DecisionRecord, *DecisionRecord, error) {
+	r, rec, again, dec := d.r, d.rec, d.again, &d.dec
 	var refused *errRefused
 	switch {
 	case errors.Is(err, errDuplicate):
 		if rec.Action == "applied" {
 			// The record may have been lost with a crash: emit it again,
 			// with what the change was decided with.
-			if err := p.completeAgain(ctx, products, key, rec); err != nil {
+			if err := p.completeAgain(ctx, products, d.key, rec); err != nil {
 				return nil, again, err
 			}
 			p.handle(rec.ProductID, r.ReadAfter)
@@ -733,8 +822,8 @@ func (p *Pricer) price(ctx context.Context, products *table.Table, r *trigger.Re
 		return nil, again, err
 	}
 	committed := time.Now()
-	p.metrics.decisionSeconds.Observe(committed.Sub(start).Seconds())
-	rec.Model, rec.ModelVersion, rec.Variant, rec.Fallback = predicted.Model, predicted.Version, predicted.Variant, predicted.Fallback
+	p.metrics.decisionSeconds.Observe(committed.Sub(d.start).Seconds())
+	rec.Model, rec.ModelVersion, rec.Variant, rec.Fallback = d.predicted.Model, d.predicted.Version, d.predicted.Variant, d.predicted.Fallback
 	rec.ExpectedUnits, rec.ExpectedRevenue, rec.CurrentRevenue = dec.Units, dec.Revenue, dec.CurrentRevenue
 	if !written {
 		rec.Action, rec.Reason = "kept", dec.Reason

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -566,6 +567,81 @@ func TestPricingRecordBuffersReused(t *testing.T) {
 	require.Equal(t, want, got)
 }
 
+// TestPricingEachQuick: each tries quick on every record in the caller's
+// goroutine and hands fn a product's records from the first quick did not
+// finish, in order, the products so handed on at once (here their first
+// rows wait until each has begun); a product whose quick or fn refused a
+// record gets no more calls for it.
+func TestPricingEachQuick(t *testing.T) {
+	for _, concurrency := range []int{1, 4} {
+		t.Run(fmt.Sprintf("concurrency=%d", concurrency), func(t *testing.T) {
+			p := &Pricer{cfg: Config{Concurrency: concurrency}}
+			var recs []*trigger.Record
+			for r := range 3 {
+				for k := range 4 {
+					recs = append(recs, &trigger.Record{Key: fmt.Sprintf("p%d", k), Data: []byte(strconv.Itoa(r))})
+				}
+			}
+			var mu sync.Mutex
+			var calls []string // key/row/how, in call order
+			slow := map[string]bool{"p1/1": true, "p2/0": true}
+			quickGoroutine := goid()
+			begun := map[string]bool{}
+			allBegun := make(chan struct{})
+			p.each(recs, func(i int, r *trigger.Record) (done, ok bool) {
+				require.Equal(t, quickGoroutine, goid(), "quick runs in the caller's goroutine")
+				id := r.Key + "/" + string(r.Data)
+				calls = append(calls, id+"/quick")
+				if id == "p3/1" {
+					return true, false // p3 stops after its second row
+				}
+				return !slow[id], true
+			}, func(i int, r *trigger.Record) bool {
+				id := r.Key + "/" + string(r.Data)
+				mu.Lock()
+				calls = append(calls, id+"/fn")
+				first := !begun[r.Key]
+				begun[r.Key] = true
+				if first && len(begun) == 2 {
+					close(allBegun)
+				}
+				mu.Unlock()
+				if first && concurrency > 1 {
+					select {
+					case <-allBegun:
+					case <-time.After(10 * time.Second):
+						t.Errorf("%s: the products handed on were not priced at once", r.Key)
+					}
+				}
+				return id != "p2/1" // p2 stops after its second row
+			})
+			perKey := map[string][]string{}
+			for _, c := range calls {
+				k, rest, _ := strings.Cut(c, "/")
+				perKey[k] = append(perKey[k], rest)
+			}
+			if concurrency > 1 {
+				require.Equal(t, []string{"0/quick", "1/quick", "2/quick"}, perKey["p0"])
+				require.Equal(t, []string{"0/quick", "1/quick", "1/fn", "2/fn"}, perKey["p1"])
+				require.Equal(t, []string{"0/quick", "0/fn", "1/fn"}, perKey["p2"])
+				require.Equal(t, []string{"0/quick", "1/quick"}, perKey["p3"])
+				return
+			}
+			// One at a time: the batch in order, each record after the
+			// first handed on going to fn too, up to the first refused.
+			require.Equal(t, []string{"p0/0/quick", "p1/0/quick", "p2/0/quick", "p2/0/fn", "p3/0/fn", "p0/1/fn", "p1/1/fn", "p2/1/fn"}, calls)
+		})
+	}
+}
+
+// goid returns the calling goroutine's id (from its stack's header).
+func goid() string {
+	var buf [64]byte
+	n := runtime.Stack(buf[:], false)
+	id, _, _ := strings.Cut(strings.TrimPrefix(string(buf[:n]), "goroutine "), " ")
+	return id
+}
+
 // TestPricingEachConcurrency: each prices a product's rows in order, at
 // most Concurrency products at once, and the products of a batch at once
 // when their decisions wait (here each product's first row waits until
@@ -586,7 +662,7 @@ func TestPricingEachConcurrency(t *testing.T) {
 			begun := map[string]bool{}
 			allBegun := make(chan struct{})
 			seen := map[string][]string{}
-			p.each(recs, func(i int, r *trigger.Record) bool {
+			p.each(recs, nil, func(i int, r *trigger.Record) bool {
 				mu.Lock()
 				running++
 				most = max(most, running)
