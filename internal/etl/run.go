@@ -665,6 +665,7 @@ func (r *run) work(ctx, sinkCtx context.Context, in <-chan batch, mine []*partSt
 			if err := r.process(ctx, pr, b); err != nil {
 				return err
 			}
+			r.flushSinks()
 			if copying {
 				copying = ck.step(copyPerBatch)
 			}
@@ -682,7 +683,16 @@ func (r *run) work(ctx, sinkCtx context.Context, in <-chan batch, mine []*partSt
 					return err
 				}
 			}
+			r.flushSinks()
 		}
+	}
+}
+
+// flushSinks starts the writes of the rows the worker's last batch (or
+// window flush) emitted (see tableSink.flush).
+func (r *run) flushSinks() {
+	for _, s := range r.sinks {
+		s.flush()
 	}
 }
 

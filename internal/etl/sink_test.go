@@ -123,6 +123,62 @@ func TestETLSinkManyWriters(t *testing.T) {
 	require.Zero(t, s.pending())
 }
 
+// TestETLSinkFlushStartsWrites: flush starts the writes of the rows
+// emitted before it in the caller's goroutine, without run: the newest row
+// of each key, one write per key; with every writer busy it leaves the
+// rows queued for run.
+func TestETLSinkFlushStartsWrites(t *testing.T) {
+	e := newTestEnv(t, enginetest.Start(t))
+	ctx := context.Background()
+	tb := outTable(t, e)
+	s := newTableSink(tb, 2, 10, slog.New(slog.DiscardHandler))
+	emit := func(k string, v int64) {
+		t.Helper()
+		r := record.New(2)
+		r.Append("k", record.StringValue(k))
+		r.Append("v", record.LongValue(v))
+		require.NoError(t, s.emit(ctx, r, srcMeta{}, time.Now().UnixNano()))
+	}
+	get := func(k string) string {
+		t.Helper()
+		it, err := tb.Get(ctx, item.Key{Partition: item.StringValue(k)}, table.GetOptions{Consistent: true})
+		require.NoError(t, err)
+		require.NotNil(t, it, "item %s", k)
+		return it["v"].N().String()
+	}
+	// As if run were running, but it is not: only flush can write.
+	s.mu.Lock()
+	s.mu.running = true
+	s.mu.Unlock()
+	emit("a", 1)
+	emit("b", 1)
+	emit("a", 2) // the batch's newest row of a
+	s.flush()
+	wc, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	require.NoError(t, s.wait(wc, s.barrier()), "flush wrote the rows")
+	require.Equal(t, "2", get("a"))
+	require.Equal(t, "1", get("b"))
+	s.mu.Lock()
+	require.Equal(t, uint64(2), s.mu.writes, "one write per key")
+	// Both writers busy (writes of x and y in flight): c waits for run.
+	s.mu.inflight["x"], s.mu.inflight["y"] = true, true
+	s.mu.Unlock()
+	emit("c", 3)
+	s.flush()
+	s.mu.Lock()
+	require.NotNil(t, s.mu.pending["c"])
+	require.Len(t, s.mu.queue, 1)
+	delete(s.mu.inflight, "x")
+	delete(s.mu.inflight, "y")
+	s.mu.running = false
+	s.mu.Unlock()
+	defer runSink(t, s)()
+	s.wakeWriter()
+	require.NoError(t, s.wait(wc, s.barrier()), "run wrote the queued row")
+	require.Equal(t, "3", get("c"))
+}
+
 // TestETLSinkQueueOrder: keys wait for a writer in the order they became
 // pending; a key that got a new row while its write was in flight (a hot
 // key) goes ahead of the keys that became pending after that row, not
