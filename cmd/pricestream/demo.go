@@ -35,6 +35,7 @@ Data lives in ./pricestream-data unless --data-dir says otherwise.`,
 			if err != nil {
 				return err
 			}
+			useProcs(cfg)
 			if f.logLevel == "" && os.Getenv("PRICESTREAM_LOG_LEVEL") == "" {
 				cfg.Log.Level = "warn" // the live line says what happens
 			}
@@ -95,6 +96,7 @@ events, and the peak resident memory.`,
 			if f.http == "" {
 				cfg.HTTP.Addr = "127.0.0.1:0"
 			}
+			useProcs(cfg)
 			if cmd.Flags().Changed("server") || cmd.InheritedFlags().Changed("server") {
 				o.Server, o.Token = g.server, g.token
 			}
@@ -123,7 +125,7 @@ events, and the peak resident memory.`,
 			fmt.Printf("accepted → price committed: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms over %d price changes (%d decisions)\n", res.E2EP50, res.E2EP99, res.E2EP999, res.E2ESamples, res.Decisions)
 			fmt.Printf("peak RSS %.0f MB, guardrail violations %d\n", res.RSSMB, res.Violations)
 			if res.CPUMicrosPerEvent > 0 {
-				fmt.Printf("CPU %.0f µs per event (%.2f cores busy; the simulator and monitor included), %d garbage collections using %.1f%% of it\n", res.CPUMicrosPerEvent, res.CPUCores, res.GCCycles, res.GCCPUPct)
+				fmt.Printf("CPU %.0f µs per event (%.2f cores busy, GOMAXPROCS %d; the simulator and monitor included), %d garbage collections using %.1f%% of it\n", res.CPUMicrosPerEvent, res.CPUCores, res.Procs, res.GCCycles, res.GCCPUPct)
 			}
 			if len(res.Stages) > 0 {
 				fmt.Println("by hop, after the warm-up (observations, p50 / p99 ms, from the pipeline's histograms):")

@@ -265,6 +265,49 @@ func (s *server) log() string {
 	return s.logs.String()
 }
 
+// TestServeProcs: serve runs with the configured procs, or with the
+// GOMAXPROCS variable's value when that is set, and says which.
+func TestServeProcs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	for _, tc := range []struct {
+		env  string
+		want float64
+	}{
+		{"PRICESTREAM_PROCS=5", 5},
+		{"GOMAXPROCS=3", 3},
+	} {
+		cmd := exec.Command(binary(t), "serve", "--data-dir", t.TempDir(), "--http", "127.0.0.1:0", "--log-format", "json")
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "GOMAXPROCS=") && !strings.HasPrefix(kv, "PRICESTREAM_PROCS=") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		cmd.Env = append(cmd.Env, tc.env)
+		stderr, err := cmd.StderrPipe()
+		require.NoError(t, err)
+		require.NoError(t, cmd.Start())
+		var got float64
+		var logs strings.Builder
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			logs.WriteString(sc.Text() + "\n")
+			var l struct {
+				Msg   string
+				Procs float64
+			}
+			if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "pricestream serving" {
+				got = l.Procs
+				break
+			}
+		}
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		require.Equal(t, tc.want, got, "%s: %s", tc.env, logs.String())
+	}
+}
+
 // TestServeSIGKILLKeepsAcknowledgedRecords kills the real binary with
 // SIGKILL while clients put records, restarts it on the same data dir, and
 // checks that every acknowledged record is readable; three times.

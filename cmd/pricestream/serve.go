@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 
 	"github.com/spf13/cobra"
 
@@ -74,6 +75,15 @@ func (f *serverFlags) load() (app.Config, error) {
 	return cfg, cfg.Validate()
 }
 
+// useProcs sets how many goroutines the server process runs at once
+// (GOMAXPROCS, see app.Procs) and returns it.
+func useProcs(cfg app.Config) int {
+	_, envSet := os.LookupEnv("GOMAXPROCS")
+	n := app.Procs(cfg.Procs, envSet, runtime.GOMAXPROCS(0))
+	runtime.GOMAXPROCS(n)
+	return n
+}
+
 func newServeCmd() *cobra.Command {
 	var f serverFlags
 	cmd := &cobra.Command{
@@ -85,12 +95,13 @@ func newServeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			procs := useProcs(cfg)
 			logger := app.NewLogger(cfg.Log, os.Stderr)
 			a, err := app.New(cmd.Context(), cfg, logger)
 			if err != nil {
 				return err
 			}
-			logger.Info("pricestream serving", "version", version, "url", "http://"+a.Addr(), "engine", map[bool]string{true: "embedded", false: "external"}[a.Engine().Embedded()], "fsync", cfg.Engine.Fsync.String())
+			logger.Info("pricestream serving", "version", version, "url", "http://"+a.Addr(), "engine", map[bool]string{true: "embedded", false: "external"}[a.Engine().Embedded()], "fsync", cfg.Engine.Fsync.String(), "procs", procs)
 			return a.Run(cmd.Context())
 		},
 	}

@@ -23,6 +23,7 @@ func TestConfigGoodFile(t *testing.T) {
 	require.Equal(t, 1024, cfg.Models.AsyncQueue)
 	require.Equal(t, 10*time.Second, cfg.Models.LoadTimeout)
 	require.Equal(t, 30*time.Second, cfg.ShutdownTimeout)
+	require.Equal(t, 3, cfg.Procs)
 	// Unset keys keep their defaults.
 	require.Equal(t, DefaultConfig().HTTP.MaxBodyBytes, cfg.HTTP.MaxBodyBytes)
 }
@@ -34,11 +35,32 @@ func TestConfigBadFiles(t *testing.T) {
 	cfg, err := LoadFile("testdata/bad-values.bad.yaml")
 	require.NoError(t, err)
 	err = cfg.Validate()
-	for _, want := range []string{"engine.max_payload", "engine.namespace", "http.addr", "streams.replicas", "models.async_queue", "log.level"} {
+	for _, want := range []string{"engine.max_payload", "engine.namespace", "http.addr", "streams.replicas", "models.async_queue", "log.level", "procs: must be 0"} {
 		require.ErrorContains(t, err, want)
 	}
 	_, err = LoadFile("testdata/missing.yaml")
 	require.ErrorContains(t, err, "no such file")
+}
+
+// TestConfigProcs: a server runs with the configured procs, or with the
+// GOMAXPROCS variable's when that is set, or else with one more than the
+// runtime's choice (the cores).
+func TestConfigProcs(t *testing.T) {
+	for _, tc := range []struct {
+		procs   int
+		envSet  bool
+		runtime int
+		want    int
+	}{
+		{procs: 0, envSet: false, runtime: 2, want: 3},
+		{procs: 0, envSet: false, runtime: 16, want: 17},
+		{procs: 0, envSet: true, runtime: 2, want: 2},
+		{procs: 0, envSet: true, runtime: 5, want: 5},
+		{procs: 4, envSet: false, runtime: 2, want: 4},
+		{procs: 1, envSet: true, runtime: 8, want: 1},
+	} {
+		require.Equal(t, tc.want, Procs(tc.procs, tc.envSet, tc.runtime), "%+v", tc)
+	}
 }
 
 // TestConfigCheckReportsEverything checks that every problem of a file is

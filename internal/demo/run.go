@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/metrics"
 	"strconv"
 	"strings"
@@ -208,6 +209,9 @@ type BenchResult struct {
 	// CPUCores is that CPU time per second of the same interval: how many
 	// cores the run kept busy.
 	CPUCores float64 `json:"cpu_cores,omitempty"`
+	// Procs is the process's GOMAXPROCS during the run (app.Procs), when
+	// the pipeline is embedded.
+	Procs int `json:"procs,omitempty"`
 	// GCCycles counts the garbage collections of the same interval, and
 	// GCCPUPct is the collector's share of the process's CPU time in it
 	// (the runtime's estimate). Each collection marks the live heap for
@@ -403,6 +407,7 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	}
 	if o.Server == "" {
 		res.RSSMB = peakRSSMB()
+		res.Procs = runtime.GOMAXPROCS(0)
 		if w := warmCPU.Load(); w != nil && end.events > w.events && w.cpu > 0 {
 			cpu := end.cpu - w.cpu
 			res.CPUMicrosPerEvent = round2(float64(cpu.Microseconds()) / float64(end.events-w.events))
