@@ -67,7 +67,7 @@ type Config struct {
 // and the cores busy, each waits for a P, and one the network poller
 // readies waits until a P has nothing else to run. A spare P runs it at
 // once and leaves sharing the cores to the kernel: on 2 cores the
-// end-to-end median fell by a sixth to a third at 1,000-10,000 events/s,
+// end-to-end median fell by a ninth to a third at 1,000-10,000 events/s,
 // for up to 15% more CPU per event (docs/performance.md).
 func Procs(procs int, envSet bool, runtimeProcs int) int {
 	switch {
