@@ -24,7 +24,9 @@
 // # Concurrency
 //
 // A Pricer is safe for concurrent use; decisions about one product are
-// serialized by the product's optimistic concurrency. [Controls] follows
+// serialized by the product's optimistic concurrency. An invocation
+// decides its rows in its own goroutine and writes the price changes of
+// several products at once in helper goroutines it waits for. [Controls] follows
 // the kill switch and freezes in the engine with one goroutine, stopped by
 // Close. This package imports table, stream, model and trigger.
 package pricing

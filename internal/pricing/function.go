@@ -56,10 +56,12 @@ type Config struct {
 	MinGainPct float64 `yaml:"min_gain_pct" json:"min_gain_pct"`
 	// Candidates is the number of prices evaluated per decision. Default 9.
 	Candidates int `yaml:"candidates" json:"candidates"`
-	// Concurrency is how many products of one invocation are priced at
-	// once (each product's rows in order). Default 16: a decision waits
-	// for its price write, so pricing the products of a batch one after
-	// another makes the last wait for all the writes before it.
+	// Concurrency is how many products of one invocation have their price
+	// changes written at once (each product's rows in order); decisions
+	// that write nothing are made one after another in the invocation's
+	// goroutine. Default 16: a decision waits for its price write, so
+	// writing the changes of a batch one after another makes the last
+	// wait for all the writes before it.
 	Concurrency int `yaml:"concurrency" json:"concurrency"`
 	// Features, when set, are the features row's attributes a decision
 	// reads and records besides product_id, its times and the deployed
