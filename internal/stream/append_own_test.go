@@ -1,0 +1,64 @@
+package stream
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pricestream/pricestream/internal/engine/enginetest"
+)
+
+// TestStreamAppendWritesItsOwnBatch: an Append that finds its partition's
+// writer idle leaves no flusher goroutine to start: its Wait writes the
+// batch itself (nothing is stored before), then, with another append's
+// records queued meanwhile, hands them to a flusher goroutine; a Submit
+// (whose Wait may come much later) starts the flusher at once.
+func TestStreamAppendWritesItsOwnBatch(t *testing.T) {
+	ctx := context.Background()
+	e := enginetest.Start(t)
+	m, err := New(Config{}, Deps{Engine: e})
+	require.NoError(t, err)
+	defer m.Close()
+	_, err = m.Create(ctx, Spec{Name: "own", Partitions: 1})
+	require.NoError(t, err)
+	s, err := m.Open(ctx, "own")
+	require.NoError(t, err)
+	w := s.writers[0]
+	stored := func() int {
+		t.Helper()
+		r, err := s.Read(ctx, 0, Position{}, ReadOptions{})
+		require.NoError(t, err)
+		return len(r.Records)
+	}
+
+	a, err := s.submit([]Entry{{PartitionKey: "k", Data: []byte("a")}}, false, true)
+	require.NoError(t, err)
+	require.Same(t, w, a.own, "the idle writer is the append's to run")
+	// Another append's records queue behind it (the writer is in flight).
+	b, err := s.submit([]Entry{{PartitionKey: "k", Data: []byte("b")}}, false, true)
+	require.NoError(t, err)
+	require.Nil(t, b.own)
+	require.Zero(t, stored(), "nothing is written before the append's Wait")
+
+	res, err := a.Wait(ctx)
+	require.NoError(t, err)
+	require.NoError(t, res[0].Err)
+	require.Equal(t, uint32(0), res[0].Position.Index)
+	res, err = b.Wait(ctx) // written by the flusher a's Wait handed over to
+	require.NoError(t, err)
+	require.NoError(t, res[0].Err)
+	require.Equal(t, 2, stored())
+	w.mu.Lock()
+	require.False(t, w.mu.inflight)
+	w.mu.Unlock()
+
+	// A Submit starts the flusher: its records are stored without Wait.
+	c, err := s.Submit([]Entry{{PartitionKey: "k", Data: []byte("c")}})
+	require.NoError(t, err)
+	require.Nil(t, c.own)
+	require.Eventually(t, func() bool { return stored() == 3 }, 10*time.Second, time.Millisecond)
+	_, err = c.Wait(ctx)
+	require.NoError(t, err)
+}
