@@ -313,8 +313,9 @@ type segment struct {
 
 // partWriter stores a partition's records. Records wait in a queue while a
 // write is in flight; the next write takes everything queued, up to the batch
-// limits, as one engine message (group commit). At most one flusher
-// goroutine runs per partition at a time; it exits when the queue is empty.
+// limits, as one engine message (group commit). At most one flusher runs
+// per partition at a time: a goroutine of its own, which exits when the
+// queue is empty, or an Append waiting for its records (runOwn).
 //
 // A write ends when the engine has stored its batch, not when the batch
 // is fsynced: the flusher hands the batch to the partition's completer and
