@@ -10,6 +10,21 @@ import (
 	"github.com/pricestream/pricestream/internal/engine/enginetest"
 )
 
+// openTestStream starts an engine and a manager with cfg, and creates and
+// opens a stream of one partition; the manager closes with the test.
+func openTestStream(t *testing.T, cfg Config, name string) (*Manager, *Stream) {
+	t.Helper()
+	ctx := context.Background()
+	m, err := New(cfg, Deps{Engine: enginetest.Start(t)})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Close() })
+	_, err = m.Create(ctx, Spec{Name: name, Partitions: 1})
+	require.NoError(t, err)
+	s, err := m.Open(ctx, name)
+	require.NoError(t, err)
+	return m, s
+}
+
 // TestStreamAppendWritesItsOwnBatch: an Append that finds its partition's
 // writer idle leaves no flusher goroutine to start: its Wait writes the
 // batch itself (nothing is stored before), then, with another append's
@@ -17,14 +32,7 @@ import (
 // (whose Wait may come much later) starts the flusher at once.
 func TestStreamAppendWritesItsOwnBatch(t *testing.T) {
 	ctx := context.Background()
-	e := enginetest.Start(t)
-	m, err := New(Config{}, Deps{Engine: e})
-	require.NoError(t, err)
-	defer m.Close()
-	_, err = m.Create(ctx, Spec{Name: "own", Partitions: 1})
-	require.NoError(t, err)
-	s, err := m.Open(ctx, "own")
-	require.NoError(t, err)
+	_, s := openTestStream(t, Config{}, "own")
 	w := s.writers[0]
 	stored := func() int {
 		t.Helper()

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/pricestream/pricestream/internal/engine/enginetest"
 )
 
 // TestStreamQueueBoundThrottles holds a partition's write "in flight" so
@@ -16,14 +14,7 @@ import (
 // once the writer runs again.
 func TestStreamQueueBoundThrottles(t *testing.T) {
 	ctx := context.Background()
-	e := enginetest.Start(t)
-	m, err := New(Config{MaxQueuedBytes: 1000}, Deps{Engine: e})
-	require.NoError(t, err)
-	defer m.Close()
-	_, err = m.Create(ctx, Spec{Name: "q", Partitions: 1})
-	require.NoError(t, err)
-	s, err := m.Open(ctx, "q")
-	require.NoError(t, err)
+	m, s := openTestStream(t, Config{MaxQueuedBytes: 1000}, "q")
 	w := s.writers[0]
 	w.mu.Lock()
 	w.mu.inflight = true // as if a write were in flight
