@@ -237,9 +237,9 @@ func (s *tableSink) release(sl *slot) {
 // flush starts the writes of the rows queued while fewer than s.writers are
 // in flight, as run does, in the caller's goroutine: the worker calls it
 // after each batch, so that the batch's rows (the newest of each key)
-// leave without waiting for run, a goroutine woken first and scheduled
-// behind the others (a third of a millisecond of a row's way to the table
-// at 10,000 rows a second); run, woken by the emits, finds them taken.
+// leave without waiting for run, a goroutine woken first and, on busy
+// cores, scheduled behind the others; run, woken by the emits, finds them
+// taken.
 // Rows emitted meanwhile by other workers go too. Calling it is not
 // needed for the rows to be written.
 func (s *tableSink) flush() {
