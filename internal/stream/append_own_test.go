@@ -28,8 +28,9 @@ func openTestStream(t *testing.T, cfg Config, name string) (*Manager, *Stream) {
 // TestStreamAppendWritesItsOwnBatch: an Append that finds its partition's
 // writer idle leaves no flusher goroutine to start: its Wait writes the
 // batch itself (nothing is stored before), then, with another append's
-// records queued meanwhile, hands them to a flusher goroutine; a Submit
-// (whose Wait may come much later) starts the flusher at once.
+// records queued meanwhile, hands them to a flusher goroutine, as it does
+// when its ctx is done; a Submit (whose Wait may come much later) starts
+// the flusher at once.
 func TestStreamAppendWritesItsOwnBatch(t *testing.T) {
 	ctx := context.Background()
 	_, s := openTestStream(t, Config{}, "own")
@@ -69,4 +70,18 @@ func TestStreamAppendWritesItsOwnBatch(t *testing.T) {
 	require.Eventually(t, func() bool { return stored() == 3 }, 10*time.Second, time.Millisecond)
 	_, err = c.Wait(ctx)
 	require.NoError(t, err)
+
+	// An append whose ctx is done hands its batch to a flusher goroutine
+	// and returns ctx's error; its records are stored all the same.
+	d, err := s.submit([]Entry{{PartitionKey: "k", Data: []byte("d")}}, false, true)
+	require.NoError(t, err)
+	require.Same(t, w, d.own)
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = d.Wait(done)
+	require.ErrorIs(t, err, context.Canceled)
+	require.Eventually(t, func() bool { return stored() == 4 }, 10*time.Second, time.Millisecond)
+	res, err = d.Wait(ctx)
+	require.NoError(t, err)
+	require.NoError(t, res[0].Err)
 }

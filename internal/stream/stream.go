@@ -113,7 +113,9 @@ func (s *Stream) Partition(e *Entry) (int, error) {
 // nothing, when an entry is invalid (the error wraps ErrInvalidArgument and
 // names the entry). It returns when every record is stored (acknowledged,
 // and fsynced under the default policy) or has failed, or when ctx is done;
-// then the records may still be stored.
+// then the records may still be stored. An Append that finds a partition's
+// writer idle writes that partition's batch itself: ctx done during that
+// one engine write (bounded by Config.WriteTimeout) is seen once it ends.
 func (s *Stream) Append(ctx context.Context, entries []Entry) ([]Result, error) {
 	a, err := s.submit(entries, false, true)
 	if err != nil {
@@ -253,7 +255,7 @@ func (a *Appending) Wait(ctx context.Context) ([]Result, error) {
 		return nil, nil
 	}
 	if a.own != nil {
-		a.own.runOwn(a.ownP)
+		a.own.runOwn(ctx, a.ownP)
 		a.own, a.ownP = nil, nil
 	}
 	select {
@@ -404,9 +406,20 @@ func (w *partWriter) startFlusher(own bool) bool {
 // goroutine. The append would otherwise wait for a flusher goroutine to be
 // started and scheduled: at 10,000 events/s on two busy cores, a median of
 // 20 µs and a 99th percentile of 2 ms.
-func (w *partWriter) runOwn(p *pending) {
+//
+// With ctx done it writes nothing more (a write once started ends, for
+// the other requests' records it carries) and hands the partition to a
+// flusher goroutine, so that Wait returns ctx's error.
+func (w *partWriter) runOwn(ctx context.Context, p *pending) {
 	defer w.s.m.wg.Done()
-	for w.take() {
+	for {
+		if ctx.Err() != nil {
+			w.startFlusher(false) // inflight is still set: the queue is the goroutine's
+			return
+		}
+		if !w.take() {
+			return // nothing queued: take cleared inflight
+		}
 		w.write()
 		if p.next == len(p.recs) { // p.next is the flusher's: this goroutine's
 			w.mu.Lock()
