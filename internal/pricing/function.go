@@ -662,8 +662,9 @@ type decision struct {
 // prepare decides for one features row without writing: a decision that
 // changes no price (most are refused by the cooldown or keep the price)
 // ends here and its records are returned as price returns them; a price
-// change comes back as a decision for apply to write. It waits for
-// nothing but, seldom, a read of the product's whole item.
+// change comes back as a decision for apply to write. It writes nothing,
+// and waits only for the products' index to hold this process's writes
+// (GetAttrs) and, seldom, for a read of the product's whole item.
 func (p *Pricer) prepare(ctx context.Context, products *table.Table, r *trigger.Record) (*decision, *DecisionRecord, *DecisionRecord, error) {
 	start := time.Now()
 	var again *DecisionRecord
