@@ -288,6 +288,8 @@ func TestServeProcs(t *testing.T) {
 		stderr, err := cmd.StderrPipe()
 		require.NoError(t, err)
 		require.NoError(t, cmd.Start())
+		// A server that never says it serves is killed, which ends the scan.
+		deadline := time.AfterFunc(60*time.Second, func() { _ = cmd.Process.Kill() })
 		var got float64
 		var logs strings.Builder
 		sc := bufio.NewScanner(stderr)
@@ -302,6 +304,7 @@ func TestServeProcs(t *testing.T) {
 				break
 			}
 		}
+		deadline.Stop()
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		require.Equal(t, tc.want, got, "%s: %s", tc.env, logs.String())
