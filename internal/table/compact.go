@@ -101,25 +101,39 @@ func (m *Manager) seqAtTime(ctx context.Context, t *Table, cutoff int64) (uint64
 // compact trims t's history older than its retention, as of now.
 func (m *Manager) compact(ctx context.Context, t *Table, now time.Time) error {
 	cutoff := now.Add(-t.retention).UnixNano()
-	t.ix.mu.RLock()
-	keys := make([]string, 0, len(t.ix.mu.dirty))
-	for k := range t.ix.mu.dirty {
-		keys = append(keys, k)
-	}
-	t.ix.mu.RUnlock()
-	if len(keys) == 0 {
-		return nil
-	}
 	// A table of HistoryLatest holds one version per subject (the engine
 	// removes the one before as it stores the next): only its tombstones
 	// past the cutoff are left to trim.
 	latest := t.history == HistoryLatest
 	cutSeq := uint64(math.MaxUint64)
 	if !latest {
+		t.ix.mu.RLock()
+		n := len(t.ix.mu.dirty)
+		t.ix.mu.RUnlock()
+		if n == 0 {
+			return nil
+		}
 		var err error
 		if cutSeq, err = m.seqAtTime(ctx, t, cutoff); err != nil {
 			return err
 		}
+	}
+	// The keys with something to do: those whose subject may hold a
+	// message older than the cutoff (a version to trim, or a tombstone
+	// past it: a tombstone is its subject's newest message). The others
+	// (a table's recent changes, and a deleted item's tombstone for the
+	// retention after its deletion) are passed over without a request to
+	// the engine, so that a pass costs what it trims, not what is dirty.
+	t.ix.mu.RLock()
+	keys := make([]string, 0, min(len(t.ix.mu.dirty), 1024))
+	for k, oldest := range t.ix.mu.dirty {
+		if oldest == 0 || oldest < cutSeq {
+			keys = append(keys, k)
+		}
+	}
+	t.ix.mu.RUnlock()
+	if len(keys) == 0 {
+		return nil
 	}
 	st, err := t.StreamState(ctx)
 	if err != nil {
@@ -141,11 +155,25 @@ func (m *Manager) compact(ctx context.Context, t *Table, now time.Time) error {
 		if tombstone && e.time < cutoff && e.seq != st.LastSeq {
 			below, gone = e.seq+1, true
 		}
-		if below > 1 && (!latest || gone) {
+		t.ix.mu.RLock()
+		oldest := t.ix.mu.dirty[k]
+		t.ix.mu.RUnlock()
+		purged := false
+		if below > 1 && (!latest || gone) && (gone || oldest == 0 || oldest < below) {
 			if err := purgeSubject(ctx, m.nc, t.jsName, subj, below); err != nil {
 				return err
 			}
 			trimmed++
+			purged = true
+			if !gone {
+				// What is left may begin after below (a deleted item's
+				// tombstone, its versions before it gone): the next
+				// passes skip the key until the cutoff passes that.
+				oldest = below
+				if _, seq, err := directGetNext(ctx, m.rc, t.jsName, subj, below); err == nil {
+					oldest = seq
+				}
+			}
 		}
 		t.ix.mu.Lock()
 		if t.ix.lookup(k) == e {
@@ -155,6 +183,8 @@ func (m *Manager) compact(ctx context.Context, t *Table, now time.Time) error {
 				delete(t.ix.mu.dirty, k)
 			case e.seq < cutSeq && !tombstone:
 				delete(t.ix.mu.dirty, k) // only the current version is left
+			case purged:
+				t.ix.mu.dirty[k] = oldest
 			}
 		}
 		t.ix.mu.Unlock()

@@ -2,10 +2,12 @@ package table
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pricestream/pricestream/internal/engine/enginetest"
@@ -108,4 +110,92 @@ func TestTableCompactLatest(t *testing.T) {
 	got, err := tb.Get(ctx, k("a"), GetOptions{Consistent: true})
 	require.NoError(t, err)
 	require.Equal(t, `{"n":2,"pk":"a"}`, string(got.AppendPlainJSON(nil)))
+}
+
+// TestTableCompactPassesOverRecentChanges: a pass asks the engine to trim
+// only the keys whose subjects hold a change older than the retention (or
+// a tombstone past it), so that a table with many recent changes and
+// deletions (an orders table whose items expire) is not sent a request per
+// dirty key every pass; and a subject trimmed down to a deleted item's
+// tombstone is left alone until the tombstone's own time comes.
+func TestTableCompactPassesOverRecentChanges(t *testing.T) {
+	ctx := context.Background()
+	e := enginetest.Start(t)
+	m, err := New(Config{}, Deps{Engine: e, Registerer: prometheus.NewRegistry()})
+	require.NoError(t, err)
+	t.Cleanup(func() { m.Close() })
+	ks := item.KeySchema{Partition: item.KeyAttribute{Name: "pk", Type: item.S}}
+	_, err = m.Create(ctx, Spec{Name: "compact", Key: ks, StreamView: ViewNewImage})
+	require.NoError(t, err)
+	tb, err := m.Open(ctx, "compact")
+	require.NoError(t, err)
+	put := func(pk string) {
+		t.Helper()
+		_, err := tb.Put(ctx, item.Item{"pk": item.StringValue(pk), "at": item.IntValue(time.Now().UnixNano())}, WriteOptions{})
+		require.NoError(t, err)
+	}
+	del := func(pk string) {
+		t.Helper()
+		_, err := tb.Delete(ctx, compactKey(pk), WriteOptions{})
+		require.NoError(t, err)
+	}
+	// mark returns a time after every write so far and before the next.
+	mark := func() time.Time {
+		t.Helper()
+		require.NoError(t, tb.ix.waitFor(ctx, tb.lastWrite.Load()))
+		at := time.Now()
+		for time.Now() == at { // the next write's time is later
+		}
+		return at
+	}
+	purges := func() float64 { return testutil.ToFloat64(m.metrics.compacted.WithLabelValues("compact")) }
+	messages := func() uint64 {
+		info, err := m.Describe(ctx, "compact")
+		require.NoError(t, err)
+		return info.Messages
+	}
+	retention := tb.retention
+
+	put("old")
+	put("gone")
+	put("hot")
+	mark1 := mark()
+	const n = 10
+	for i := range n {
+		put(fmt.Sprint("fresh", i))
+		put(fmt.Sprint("fresh", i))
+		put(fmt.Sprint("del", i))
+		del(fmt.Sprint("del", i))
+	}
+	mark2 := mark()
+	put("x")
+	del("gone")
+	put("hot")
+	mark()
+	total := messages()
+	require.Equal(t, uint64(3+4*n+3), total)
+
+	// Changes before mark1 past the retention: gone's and hot's first
+	// versions go; the ten fresh and ten deleted keys, all younger, are
+	// not asked about.
+	require.NoError(t, m.compact(ctx, tb, mark1.Add(retention)))
+	require.Equal(t, 2.0, purges())
+	require.Equal(t, total-2, messages())
+
+	// Up to mark2: the fresh keys' first versions and the deleted keys'
+	// puts and tombstones go (20 requests); gone (its tombstone, from after mark2) and hot (its
+	// current version) hold nothing older and are passed over.
+	require.NoError(t, m.compact(ctx, tb, mark2.Add(retention)))
+	require.Equal(t, 22.0, purges())
+	require.Equal(t, total-2-3*n, messages())
+
+	// Two days on: gone's tombstone goes too; nothing is left to trim.
+	require.NoError(t, m.compact(ctx, tb, time.Now().Add(48*time.Hour)))
+	require.Equal(t, 23.0, purges())
+	require.Equal(t, uint64(3+n), messages(), "old, hot, x and the fresh keys' current versions")
+	tb.ix.mu.RLock()
+	require.Empty(t, tb.ix.mu.dirty)
+	tb.ix.mu.RUnlock()
+	require.NoError(t, m.compact(ctx, tb, time.Now().Add(96*time.Hour)))
+	require.Equal(t, 23.0, purges())
 }

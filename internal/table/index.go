@@ -66,8 +66,12 @@ type index struct {
 		items int64
 		bytes int64
 		// dirty holds keys whose subject has more than one message or
-		// ends in a tombstone: the compactor's work list.
-		dirty map[string]struct{}
+		// ends in a tombstone: the compactor's work list. Each maps to
+		// a sequence below which its subject holds no message (its
+		// oldest message's, as far as this index knows; 0 when unknown),
+		// so that a pass skips, without asking the engine, the keys
+		// with nothing older than the change retention.
+		dirty map[string]uint64
 		// locked holds keys whose last message is a lock marker.
 		locked map[string]struct{}
 		// last is the last message applied to the tree, with its write
@@ -118,7 +122,7 @@ func newIndex(t *Table) *index {
 	ix := &index{t: t, ready: make(chan struct{}), done: make(chan struct{})}
 	ix.mu.tree = btree.NewG(32, slotLess)
 	ix.mu.keys = make(map[string]*entry)
-	ix.mu.dirty = make(map[string]struct{})
+	ix.mu.dirty = make(map[string]uint64)
 	ix.mu.locked = make(map[string]struct{})
 	ix.ctx, ix.cancel = context.WithCancel(t.m.ctx)
 	return ix
@@ -311,7 +315,15 @@ func (ix *index) apply(seq uint64, data []byte) {
 		ix.mu.bytes += int64(len(e.item))
 	}
 	if had || e.item == nil {
-		ix.mu.dirty[e.key] = struct{}{}
+		if _, ok := ix.mu.dirty[e.key]; !ok {
+			// The subject held one message (prev, an item that was
+			// not dirty) or none before this one.
+			oldest := e.seq
+			if had {
+				oldest = prev.seq
+			}
+			ix.mu.dirty[e.key] = oldest
+		}
 	}
 	if e.lock != nil {
 		ix.mu.locked[e.key] = struct{}{}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,7 +24,7 @@ import (
 // The file, <dir>/<table id>.idx, written to a temporary name, fsynced and
 // renamed into place:
 //
-//	8 bytes  magic "PSTIDX1\n"
+//	8 bytes  magic "PSTIDX2\n"
 //	uvarint  length, table id
 //	uvarint  seq: the last message the index applied
 //	uvarint  that message's write time, Unix nanoseconds
@@ -32,6 +33,8 @@ import (
 //	entries in key order:
 //	  uvarint length, key; uvarint seq; uvarint time; byte flags
 //	  (snapItem, snapDirty, snapLock, snapFinal)
+//	  if snapDirty: uvarint, the sequence below which the key's subject
+//	               holds no message (0: unknown)
 //	  if snapItem: uvarint length, binary item
 //	  if snapLock: uvarint length, transaction id; byte final op;
 //	               if snapFinal: uvarint length, final item
@@ -46,8 +49,13 @@ import (
 // the table's change retention (the compactor removes a deletion's
 // tombstone once it is older than the retention, and a snapshot older than
 // that could bring a deleted item back).
+//
+// Version 1 ("PSTIDX1\n") had no sequence after snapDirty; it is read with
+// those unknown, so the compactor asks the engine about each such key once.
 
-const snapMagic = "PSTIDX1\n"
+const snapMagic = "PSTIDX2\n"
+
+const snapMagicV1 = "PSTIDX1\n"
 
 const (
 	snapItem  byte = 1 << 0
@@ -64,7 +72,7 @@ var errBadSnapshot = errors.New("table: bad index snapshot")
 // tree, the dirty keys, and the position.
 type snapshotState struct {
 	tree    *entryTree
-	dirty   map[string]struct{}
+	dirty   map[string]uint64
 	seq     uint64
 	seqTime int64
 }
@@ -78,10 +86,7 @@ func (ix *index) capture() (s snapshotState, ok bool) {
 		return s, false
 	}
 	s.tree = ix.mu.tree.Clone()
-	s.dirty = make(map[string]struct{}, len(ix.mu.dirty))
-	for k := range ix.mu.dirty {
-		s.dirty[k] = struct{}{}
-	}
+	s.dirty = maps.Clone(ix.mu.dirty)
 	s.seq, s.seqTime = ix.mu.last.seq, ix.mu.last.time
 	return s, true
 }
@@ -172,12 +177,13 @@ func writeSnapshotFile(path, id string, s snapshotState, now time.Time) (err err
 	return f.Sync()
 }
 
-func appendSnapEntry(dst []byte, e *entry, dirty map[string]struct{}) []byte {
+func appendSnapEntry(dst []byte, e *entry, dirty map[string]uint64) []byte {
 	var flags byte
 	if e.item != nil {
 		flags |= snapItem
 	}
-	if _, ok := dirty[e.key]; ok {
+	oldest, isDirty := dirty[e.key]
+	if isDirty {
 		flags |= snapDirty
 	}
 	if e.lock != nil {
@@ -191,6 +197,9 @@ func appendSnapEntry(dst []byte, e *entry, dirty map[string]struct{}) []byte {
 	dst = binary.AppendUvarint(dst, e.seq)
 	dst = binary.AppendUvarint(dst, uint64(e.time))
 	dst = append(dst, flags)
+	if isDirty {
+		dst = binary.AppendUvarint(dst, oldest)
+	}
 	if flags&snapItem != 0 {
 		dst = appendBytes(dst, e.item)
 	}
@@ -211,12 +220,27 @@ type snapshotFile struct {
 	seqTime int64
 	taken   time.Time
 	entries []*entry
-	dirty   []string
+	dirty   []dirtyKey
+}
+
+// dirtyKey is a key of the compactor's work list, with the sequence below
+// which its subject holds no message (0: unknown).
+type dirtyKey struct {
+	key    string
+	oldest uint64
 }
 
 // readSnapshotFile decodes a snapshot. Its entries do not alias data.
 func readSnapshotFile(data []byte) (*snapshotFile, error) {
-	if len(data) < len(snapMagic)+4 || string(data[:len(snapMagic)]) != snapMagic {
+	if len(data) < len(snapMagic)+4 {
+		return nil, fmt.Errorf("%w: not a snapshot", errBadSnapshot)
+	}
+	v1 := false
+	switch string(data[:len(snapMagic)]) {
+	case snapMagic:
+	case snapMagicV1:
+		v1 = true
+	default:
 		return nil, fmt.Errorf("%w: not a snapshot", errBadSnapshot)
 	}
 	body := data[:len(data)-4]
@@ -239,6 +263,10 @@ func readSnapshotFile(data []byte) (*snapshotFile, error) {
 		e.seq = r.uvarint()
 		e.time = int64(r.uvarint())
 		flags := r.byte()
+		var oldest uint64
+		if flags&snapDirty != 0 && !v1 {
+			oldest = r.uvarint()
+		}
 		if flags&snapItem != 0 {
 			e.item = clone(r.bytes())
 			if e.item == nil {
@@ -260,7 +288,7 @@ func readSnapshotFile(data []byte) (*snapshotFile, error) {
 		}
 		prev = e.key
 		if flags&snapDirty != 0 {
-			s.dirty = append(s.dirty, e.key)
+			s.dirty = append(s.dirty, dirtyKey{e.key, oldest})
 		}
 		s.entries = append(s.entries, e)
 	}
@@ -367,8 +395,8 @@ func (ix *index) loadSnapshot(ctx context.Context, lastSeq uint64) uint64 {
 			ix.mu.locked[e.key] = struct{}{}
 		}
 	}
-	for _, k := range s.dirty {
-		ix.mu.dirty[k] = struct{}{}
+	for _, d := range s.dirty {
+		ix.mu.dirty[d.key] = d.oldest
 	}
 	ix.mu.last.seq, ix.mu.last.time = s.seq, s.seqTime
 	ix.mu.Unlock()

@@ -2,8 +2,10 @@ package table
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,9 +41,12 @@ func indexDump(t *testing.T, tb *Table) string {
 	fmt.Fprintf(&b, "items=%d bytes=%d applied=%d last=%d\n", ix.mu.items, ix.mu.bytes, ix.applied.Load(), ix.mu.last.seq)
 	ix.mu.tree.Ascend(func(s slot) bool {
 		e := s.e
-		_, dirty := ix.mu.dirty[e.key]
+		dirty := "no"
+		if oldest, ok := ix.mu.dirty[e.key]; ok {
+			dirty = fmt.Sprint("from ", oldest) // the compactor's lower bound of the subject's messages
+		}
 		_, locked := ix.mu.locked[e.key]
-		fmt.Fprintf(&b, "%x seq=%d time=%d item=%s dirty=%v locked=%v", e.key, e.seq, e.time, hex.EncodeToString(e.item), dirty, locked)
+		fmt.Fprintf(&b, "%x seq=%d time=%d item=%s dirty=%s locked=%v", e.key, e.seq, e.time, hex.EncodeToString(e.item), dirty, locked)
 		if e.lock != nil {
 			fmt.Fprintf(&b, " lock=%s/%d/%x", e.lock.txn, e.lock.finalOp, e.lock.final)
 		}
@@ -283,12 +288,12 @@ func rewrite(t *testing.T, path string, s *snapshotFile, tb *Table, fn func(*sna
 	t.Helper()
 	ix := newIndex(tb)
 	defer ix.stop()
-	st := snapshotState{tree: ix.mu.tree, dirty: map[string]struct{}{}, seq: s.seq, seqTime: s.seqTime}
+	st := snapshotState{tree: ix.mu.tree, dirty: map[string]uint64{}, seq: s.seq, seqTime: s.seqTime}
 	for _, e := range s.entries {
 		st.tree.ReplaceOrInsert(slot{e.key, e})
 	}
-	for _, k := range s.dirty {
-		st.dirty[k] = struct{}{}
+	for _, d := range s.dirty {
+		st.dirty[d.key] = d.oldest
 	}
 	fn(&st)
 	require.NoError(t, writeSnapshotFile(path, s.id, st, taken))
@@ -307,7 +312,7 @@ func FuzzTableSnapshot(f *testing.F) {
 		ix.mu.tree.ReplaceOrInsert(slot{x.key, x})
 	}
 	path := dir + "/seed.idx"
-	if err := writeSnapshotFile(path, "id", snapshotState{tree: ix.mu.tree, dirty: map[string]struct{}{"k3": {}}, seq: 5, seqTime: 11}, time.Unix(1, 0)); err != nil {
+	if err := writeSnapshotFile(path, "id", snapshotState{tree: ix.mu.tree, dirty: map[string]uint64{"k3": 5}, seq: 5, seqTime: 11}, time.Unix(1, 0)); err != nil {
 		f.Fatal(err)
 	}
 	seed, err := os.ReadFile(path)
@@ -316,6 +321,7 @@ func FuzzTableSnapshot(f *testing.F) {
 	}
 	f.Add(seed)
 	f.Add([]byte(snapMagic))
+	f.Add([]byte(snapMagicV1))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := readSnapshotFile(data)
 		if err != nil {
@@ -366,4 +372,41 @@ func TestTableSnapshotSweep(t *testing.T) {
 	_, err := m2.Open(ctx, "keep")
 	require.NoError(t, err)
 	require.Equal(t, 1.0, testutil.ToFloat64(m2.metrics.snapshotLoads.WithLabelValues("loaded")))
+}
+
+// TestTableSnapshotDirtyOldest: a snapshot keeps each dirty key's lower
+// bound of its subject's messages for the compactor; one of version 1,
+// which had none, reads with the bounds unknown.
+func TestTableSnapshotDirtyOldest(t *testing.T) {
+	tb := &Table{m: &Manager{ctx: context.Background()}}
+	ix := newIndex(tb)
+	defer ix.stop()
+	for _, x := range []*entry{{key: "k1", seq: 7, time: 9, item: []byte{1}}, {key: "k2", seq: 8, time: 10, item: []byte{2}}, {key: "k3", seq: 9, time: 11}} {
+		ix.mu.tree.ReplaceOrInsert(slot{x.key, x})
+	}
+	path := t.TempDir() + "/s.idx"
+	st := snapshotState{tree: ix.mu.tree, dirty: map[string]uint64{"k1": 3, "k3": 0}, seq: 9, seqTime: 11}
+	require.NoError(t, writeSnapshotFile(path, "id", st, time.Unix(1, 0)))
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	s, err := readSnapshotFile(data)
+	require.NoError(t, err)
+	require.Equal(t, []dirtyKey{{"k1", 3}, {"k3", 0}}, s.dirty)
+
+	// Version 1: one entry, a tombstone on the work list.
+	v1 := []byte(snapMagicV1)
+	v1 = binary.AppendUvarint(v1, 2)
+	v1 = append(v1, "id"...)
+	for _, u := range []uint64{5, 6, 1, 1} { // seq, its time, taken, entries
+		v1 = binary.AppendUvarint(v1, u)
+	}
+	v1 = binary.AppendUvarint(v1, 1)
+	v1 = append(v1, 'k')
+	v1 = binary.AppendUvarint(v1, 5)
+	v1 = binary.AppendUvarint(v1, 6)
+	v1 = append(v1, snapDirty)
+	v1 = binary.LittleEndian.AppendUint32(v1, crc32.Checksum(v1, crcTable))
+	s, err = readSnapshotFile(v1)
+	require.NoError(t, err)
+	require.Equal(t, []dirtyKey{{"k", 0}}, s.dirty)
 }
