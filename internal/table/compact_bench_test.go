@@ -3,6 +3,7 @@ package table
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -110,5 +111,85 @@ func BenchmarkTableCompactPass(b *testing.B) {
 	})
 	if got := testutil.ToFloat64(m.metrics.compacted.WithLabelValues("orders")); got != 0 {
 		b.Fatalf("the passes trimmed %v keys", got)
+	}
+}
+
+// BenchmarkTableOrderMemory measures what an orders-like table costs the
+// process's live heap (its index and the embedded engine's state, with the
+// item in one message each) per item, and per deleted item whose
+// tombstone the change retention keeps: 100,000 orders as the simulated
+// shop writes them, put, then deleted. B/item and B/tombstone are the live
+// heap's growth, after a collection, divided by the items.
+//
+//	go test -run '^$' -bench TableOrderMemory -benchtime 1x -count 3 ./internal/table/
+func BenchmarkTableOrderMemory(b *testing.B) {
+	const items = 100_000
+	for b.Loop() {
+		ctx := context.Background()
+		e := enginetest.Start(b, enginetest.WithFsync(engine.FsyncPolicy{Interval: 100 * time.Millisecond}))
+		m, err := New(Config{}, Deps{Engine: e, Registerer: prometheus.NewRegistry()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ks := item.KeySchema{Partition: item.KeyAttribute{Name: "order_id", Type: item.S}}
+		if _, err := m.Create(ctx, Spec{Name: "orders", Key: ks, TTLAttribute: "expires_at"}); err != nil {
+			b.Fatal(err)
+		}
+		tb, err := m.Open(ctx, "orders")
+		if err != nil {
+			b.Fatal(err)
+		}
+		later := time.Now().Add(time.Hour).Unix()
+		write := func(del bool) {
+			var wg sync.WaitGroup
+			errs := make(chan error, 16)
+			for w := range 16 {
+				wg.Go(func() {
+					for i := w; i < items; i += 16 {
+						k := item.StringValue(fmt.Sprintf("o-%07d", i))
+						var err error
+						if del {
+							_, err = tb.Delete(ctx, item.Key{Partition: k}, WriteOptions{Unchecked: true, NoSync: true})
+						} else {
+							_, err = tb.Put(ctx, item.Item{
+								"order_id": k, "customer": item.StringValue("c-123456"),
+								"status": item.StringValue("placed"), "created_at": item.StringValue("2026-11-27T03:00:00.000Z"),
+								"items": item.ListValue([]item.Value{item.MapValue(map[string]item.Value{
+									"product_id": item.StringValue("p-000123"), "quantity": item.IntValue(1), "unit_price": item.IntValue(120)})}),
+								"expires_at": item.IntValue(later),
+							}, WriteOptions{Unchecked: true, NoSync: true})
+						}
+						if err != nil {
+							errs <- err
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				b.Fatal(err)
+			}
+			if err := tb.ix.waitFor(ctx, tb.lastWrite.Load()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		live := func() uint64 {
+			runtime.GC()
+			runtime.GC() // the engine's pooled block buffers go in two
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			return ms.HeapAlloc
+		}
+		before := live()
+		write(false)
+		withItems := live()
+		write(true)
+		withTombstones := live()
+		b.ReportMetric(float64(withItems-before)/items, "B/item")
+		b.ReportMetric((float64(withTombstones)-float64(before))/items, "B/tombstone")
+		m.Close()
+		e.Close()
 	}
 }
