@@ -118,12 +118,12 @@ func (m *Manager) compact(ctx context.Context, t *Table, now time.Time) error {
 			return err
 		}
 	}
-	// The keys with something to do: those whose subject may hold a
-	// message older than the cutoff (a version to trim, or a tombstone
-	// past it: a tombstone is its subject's newest message). The others
-	// (a table's recent changes, and a deleted item's tombstone for the
-	// retention after its deletion) are passed over without a request to
-	// the engine, so that a pass costs what it trims, not what is dirty.
+	// The keys with something to do: those whose sequence in the work
+	// list (an item's oldest version, a deleted item's tombstone) is
+	// older than the cutoff. The others (a table's recent changes, and a
+	// deleted item for the retention after its deletion) are passed over
+	// without a request to the engine, so that a pass costs what it
+	// trims, not what is dirty.
 	t.ix.mu.RLock()
 	keys := make([]string, 0, min(len(t.ix.mu.dirty), 1024))
 	for k, oldest := range t.ix.mu.dirty {
@@ -159,6 +159,11 @@ func (m *Manager) compact(ctx context.Context, t *Table, now time.Time) error {
 		oldest := t.ix.mu.dirty[k]
 		t.ix.mu.RUnlock()
 		purged := false
+		if tombstone && !gone {
+			// Its versions go with it, in one request, once it is past
+			// the retention.
+			below, oldest = 0, e.seq
+		}
 		if below > 1 && (!latest || gone) && (gone || oldest == 0 || oldest < below) {
 			if err := purgeSubject(ctx, m.nc, t.jsName, subj, below); err != nil {
 				return err
@@ -166,9 +171,9 @@ func (m *Manager) compact(ctx context.Context, t *Table, now time.Time) error {
 			trimmed++
 			purged = true
 			if !gone {
-				// What is left may begin after below (a deleted item's
-				// tombstone, its versions before it gone): the next
-				// passes skip the key until the cutoff passes that.
+				// What is left may begin after below (at the current
+				// version, when no other came after the cutoff): the
+				// next passes skip the key until the cutoff passes that.
 				oldest = below
 				if _, seq, err := directGetNext(ctx, m.rc, t.jsName, subj, below); err == nil {
 					oldest = seq
@@ -183,7 +188,7 @@ func (m *Manager) compact(ctx context.Context, t *Table, now time.Time) error {
 				delete(t.ix.mu.dirty, k)
 			case e.seq < cutSeq && !tombstone:
 				delete(t.ix.mu.dirty, k) // only the current version is left
-			case purged:
+			case purged || tombstone:
 				t.ix.mu.dirty[k] = oldest
 			}
 		}

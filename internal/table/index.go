@@ -67,10 +67,13 @@ type index struct {
 		bytes int64
 		// dirty holds keys whose subject has more than one message or
 		// ends in a tombstone: the compactor's work list. Each maps to
-		// a sequence below which its subject holds no message (its
-		// oldest message's, as far as this index knows; 0 when unknown),
-		// so that a pass skips, without asking the engine, the keys
-		// with nothing older than the change retention.
+		// the sequence the compactor waits for: until the cutoff of the
+		// change retention passes it, the key has nothing to trim (0:
+		// unknown, look). For an item with history, its oldest version
+		// (as far as this index knows); for a deleted item, its
+		// tombstone, which then goes with every version before it in one
+		// request. So a pass skips, without asking the engine, the keys
+		// with nothing to trim.
 		dirty map[string]uint64
 		// locked holds keys whose last message is a lock marker.
 		locked map[string]struct{}
@@ -315,7 +318,13 @@ func (ix *index) apply(seq uint64, data []byte) {
 		ix.mu.bytes += int64(len(e.item))
 	}
 	if had || e.item == nil {
-		if _, ok := ix.mu.dirty[e.key]; !ok {
+		_, ok := ix.mu.dirty[e.key]
+		switch {
+		case e.item == nil && e.lock == nil:
+			// A deletion: its tombstone and what is before it go
+			// together once it is past the retention.
+			ix.mu.dirty[e.key] = e.seq
+		case !ok:
 			// The subject held one message (prev, an item that was
 			// not dirty) or none before this one.
 			oldest := e.seq
