@@ -1,10 +1,13 @@
 package table
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math"
 	"runtime/pprof"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -126,8 +129,8 @@ func (m *Manager) compact(ctx context.Context, t *Table, now time.Time) error {
 	// trims, not what is dirty.
 	t.ix.mu.RLock()
 	keys := make([]string, 0, min(len(t.ix.mu.dirty), 1024))
-	for k, oldest := range t.ix.mu.dirty {
-		if oldest == 0 || oldest < cutSeq {
+	for k, mark := range t.ix.mu.dirty {
+		if mark.due == 0 || mark.due < cutSeq {
 			keys = append(keys, k)
 		}
 	}
@@ -139,64 +142,120 @@ func (m *Manager) compact(ctx context.Context, t *Table, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	trimmed := 0
+	// The keys' requests go out compactInFlight at once: one after
+	// another they took a millisecond or more each on a busy machine,
+	// fewer than the bench's shop's orders expire a second.
+	var (
+		trimmed atomic.Int64
+		wg      sync.WaitGroup
+		slots   = make(chan struct{}, compactInFlight)
+		mu      sync.Mutex
+		first   error
+	)
 	for _, k := range keys {
-		if ctx.Err() != nil {
-			return ctx.Err()
+		mu.Lock()
+		failed := first != nil
+		mu.Unlock()
+		if failed || ctx.Err() != nil {
+			break
 		}
-		e := t.ix.get(k)
-		if e == nil || e.lock != nil {
-			continue
-		}
-		subj := t.subject([]byte(k))
-		tombstone := e.item == nil
-		below := min(cutSeq, e.seq)
-		gone := false
-		if tombstone && e.time < cutoff && e.seq != st.LastSeq {
-			below, gone = e.seq+1, true
-		}
-		t.ix.mu.RLock()
-		oldest := t.ix.mu.dirty[k]
-		t.ix.mu.RUnlock()
-		purged := false
-		if tombstone && !gone {
-			// Its versions go with it, in one request, once it is past
-			// the retention.
-			below, oldest = 0, e.seq
-		}
-		if below > 1 && (!latest || gone) && (gone || oldest == 0 || oldest < below) {
-			if err := purgeSubject(ctx, m.nc, t.jsName, subj, below); err != nil {
-				return err
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			purged, err := m.trimKey(ctx, t, k, cutSeq, cutoff, st.LastSeq, latest)
+			if purged {
+				trimmed.Add(1)
 			}
-			trimmed++
-			purged = true
-			if !gone {
-				// What is left may begin after below (at the current
-				// version, when no other came after the cutoff): the
-				// next passes skip the key until the cutoff passes that.
-				oldest = below
-				if _, seq, err := directGetNext(ctx, m.rc, t.jsName, subj, below); err == nil {
-					oldest = seq
-				}
+			if err != nil {
+				mu.Lock()
+				first = cmp.Or(first, err)
+				mu.Unlock()
 			}
-		}
-		t.ix.mu.Lock()
-		if t.ix.lookup(k) == e {
-			switch {
-			case gone:
-				t.ix.remove(k)
-				delete(t.ix.mu.dirty, k)
-			case e.seq < cutSeq && !tombstone:
-				delete(t.ix.mu.dirty, k) // only the current version is left
-			case purged || tombstone:
-				t.ix.mu.dirty[k] = oldest
-			}
-		}
-		t.ix.mu.Unlock()
+		})
 	}
-	if trimmed > 0 {
-		m.metrics.compacted.WithLabelValues(t.name).Add(float64(trimmed))
-		m.logger.Debug("table compacted", "table", t.name, "keys", trimmed)
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
 	}
-	return nil
+	if n := trimmed.Load(); n > 0 {
+		m.metrics.compacted.WithLabelValues(t.name).Add(float64(n))
+		m.logger.Debug("table compacted", "table", t.name, "keys", n)
+	}
+	return first
+}
+
+// compactInFlight is how many of a compaction pass's requests to the
+// engine wait at once.
+var compactInFlight = 32
+
+// trimKey trims the history of t's item k, a key of the compactor's work
+// list, as of the cutoff (cutSeq, the first sequence written at or after
+// it; last, the stream's last sequence), and updates the work list. It
+// reports whether it asked the engine to purge.
+func (m *Manager) trimKey(ctx context.Context, t *Table, k string, cutSeq uint64, cutoff int64, last uint64, latest bool) (bool, error) {
+	e := t.ix.get(k)
+	if e == nil || e.lock != nil {
+		return false, nil
+	}
+	subj := t.subject([]byte(k))
+	tombstone := e.item == nil
+	below := min(cutSeq, e.seq)
+	gone := false
+	if tombstone && e.time < cutoff && e.seq != last {
+		below, gone = e.seq+1, true
+	}
+	t.ix.mu.RLock()
+	mark := t.ix.mu.dirty[k]
+	t.ix.mu.RUnlock()
+	purged := false
+	switch {
+	case gone && mark.prev != 0:
+		// The tombstone and the one version before it, by their
+		// sequences: a purge below a sequence steps through every
+		// message of the blocks the subject spans.
+		prev := mark.prev
+		if latest {
+			prev = e.seq // the engine removed the version before as it stored the tombstone
+		}
+		for _, seq := range []uint64{prev, e.seq} {
+			if err := deleteMsg(ctx, m.nc, t.jsName, seq); err != nil {
+				return false, err
+			}
+			if seq == e.seq {
+				break
+			}
+		}
+		purged = true
+	case tombstone && !gone:
+		// Its versions go with it once it is past the retention.
+		mark.due = e.seq
+	case below > 1 && (!latest || gone) && (gone || mark.due == 0 || mark.due < below):
+		if err := purgeSubject(ctx, m.nc, t.jsName, subj, below); err != nil {
+			return false, err
+		}
+		purged = true
+		if !gone {
+			// What is left may begin after below (at the current
+			// version, when no other came after the cutoff): the next
+			// passes skip the key until the cutoff passes that.
+			mark = dirtyMark{due: below}
+			if _, seq, err := directGetNext(ctx, m.rc, t.jsName, subj, below); err == nil {
+				mark.due = seq
+			}
+		}
+	}
+	t.ix.mu.Lock()
+	defer t.ix.mu.Unlock()
+	if t.ix.lookup(k) == e {
+		switch {
+		case gone:
+			t.ix.remove(k)
+			delete(t.ix.mu.dirty, k)
+		case e.seq < cutSeq && !tombstone:
+			delete(t.ix.mu.dirty, k) // only the current version is left
+		case purged || tombstone:
+			t.ix.mu.dirty[k] = mark
+		}
+	}
+	return purged, nil
 }

@@ -22,7 +22,8 @@ import (
 // history before them, so that nothing is due: pass=recent is the pass;
 // pass=ask-each makes the request per key that a pass used to make for
 // each of them (a purge below the cutoff, which finds nothing), the
-// baseline. ns/key is per dirty key.
+// baseline. ns/key is per dirty key. pass=due measures the requests of a
+// pass that has work: deleted items past the retention.
 //
 //	go test -run '^$' -bench TableCompactPass -count 6 ./internal/table/
 func BenchmarkTableCompactPass(b *testing.B) {
@@ -111,6 +112,35 @@ func BenchmarkTableCompactPass(b *testing.B) {
 	})
 	if got := testutil.ToFloat64(m.metrics.compacted.WithLabelValues("orders")); got != 0 {
 		b.Fatalf("the passes trimmed %v keys", got)
+	}
+
+	// pass=due: 5,000 deleted items past the retention, each removed with
+	// its history by one request: the pass's requests 32 at once, or one
+	// after another (inflight=1, as passes made them before).
+	const due = 5_000
+	round := 0
+	for _, inflight := range []int{32, 1} {
+		b.Run(fmt.Sprintf("pass=due,inflight=%d", inflight), func(b *testing.B) {
+			defer func(n int) { compactInFlight = n }(compactInFlight)
+			compactInFlight = inflight
+			for b.Loop() {
+				b.StopTimer()
+				write(2*keys, due, false)
+				write(2*keys, due, true)
+				write(3*keys+round, 1, false) // the stream's last message is not a tombstone
+				round++
+				before := testutil.ToFloat64(m.metrics.compacted.WithLabelValues("orders"))
+				now := time.Now().Add(2 * tb.retention)
+				b.StartTimer()
+				if err := m.compact(ctx, tb, now); err != nil {
+					b.Fatal(err)
+				}
+				if got := testutil.ToFloat64(m.metrics.compacted.WithLabelValues("orders")) - before; got < due {
+					b.Fatalf("trimmed %v keys", got)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*due), "ns/key")
+		})
 	}
 }
 

@@ -138,6 +138,40 @@ func directGetBatch(ctx context.Context, nc *nats.Conn, jsName, subject string, 
 	}
 }
 
+// deleteMsg removes the message at seq from the stream jsName (without
+// overwriting its bytes on disk); a message already gone is no error. The
+// engine finds it by its sequence, where a purge of a subject below a
+// sequence steps through the messages of the blocks the subject spans.
+func deleteMsg(ctx context.Context, nc *nats.Conn, jsName string, seq uint64) error {
+	req := strconv.AppendUint([]byte(`{"no_erase":true,"seq":`), seq, 10)
+	req = append(req, '}')
+	resp, err := nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.DELETE."+jsName, req)
+	if err != nil {
+		return err
+	}
+	var r struct {
+		Error *struct {
+			Code        int    `json:"code"`
+			ErrCode     int    `json:"err_code"`
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(resp.Data, &r); err != nil {
+		return fmt.Errorf("table: bad engine response: %w", err)
+	}
+	if r.Error != nil && r.Error.ErrCode != jsNoMessageFound && r.Error.ErrCode != jsSequenceNotFound {
+		return fmt.Errorf("table: engine: delete message: %s (%d)", r.Error.Description, r.Error.ErrCode)
+	}
+	return nil
+}
+
+// JetStream's error codes for a message that is not in the stream
+// (JSNoMessageFoundErr, JSSequenceNotFoundErrF).
+const (
+	jsNoMessageFound   = 10037
+	jsSequenceNotFound = 10043
+)
+
 // purgeSubject removes the messages on subject (a literal subject) whose
 // sequence is below below: the compactor's tool.
 func purgeSubject(ctx context.Context, nc *nats.Conn, jsName, subject string, below uint64) error {

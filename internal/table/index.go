@@ -26,6 +26,21 @@ type entry struct {
 	lock *lock  // set when the last message is a transaction's lock marker
 }
 
+// dirtyMark is what the compactor knows of a key in its work list.
+type dirtyMark struct {
+	// due is the sequence the cutoff of the change retention must pass
+	// before the key has anything to trim (0: unknown, look): for an item
+	// with history, its oldest version (as far as the index knows); for a
+	// deleted item, its tombstone, which then goes with every version
+	// before it.
+	due uint64
+	// prev, for a deleted item, is the sequence of the only message its
+	// subject holds before the tombstone (the tombstone's own when there
+	// is none), so that the two are removed by their sequences; 0 when
+	// there may be more (a purge of the subject then removes them).
+	prev uint64
+}
+
 // lock is a transaction's lock marker on an item.
 type lock struct {
 	txn     string
@@ -66,15 +81,10 @@ type index struct {
 		items int64
 		bytes int64
 		// dirty holds keys whose subject has more than one message or
-		// ends in a tombstone: the compactor's work list. Each maps to
-		// the sequence the compactor waits for: until the cutoff of the
-		// change retention passes it, the key has nothing to trim (0:
-		// unknown, look). For an item with history, its oldest version
-		// (as far as this index knows); for a deleted item, its
-		// tombstone, which then goes with every version before it in one
-		// request. So a pass skips, without asking the engine, the keys
-		// with nothing to trim.
-		dirty map[string]uint64
+		// ends in a tombstone: the compactor's work list, with what it
+		// knows of each (dirtyMark), so that a pass skips, without
+		// asking the engine, the keys with nothing to trim.
+		dirty map[string]dirtyMark
 		// locked holds keys whose last message is a lock marker.
 		locked map[string]struct{}
 		// last is the last message applied to the tree, with its write
@@ -125,7 +135,7 @@ func newIndex(t *Table) *index {
 	ix := &index{t: t, ready: make(chan struct{}), done: make(chan struct{})}
 	ix.mu.tree = btree.NewG(32, slotLess)
 	ix.mu.keys = make(map[string]*entry)
-	ix.mu.dirty = make(map[string]uint64)
+	ix.mu.dirty = make(map[string]dirtyMark)
 	ix.mu.locked = make(map[string]struct{})
 	ix.ctx, ix.cancel = context.WithCancel(t.m.ctx)
 	return ix
@@ -318,20 +328,27 @@ func (ix *index) apply(seq uint64, data []byte) {
 		ix.mu.bytes += int64(len(e.item))
 	}
 	if had || e.item == nil {
+		// Before this message the subject held one (prev, an item that
+		// was not dirty), none, or, when dirty, more.
 		_, ok := ix.mu.dirty[e.key]
 		switch {
 		case e.item == nil && e.lock == nil:
 			// A deletion: its tombstone and what is before it go
 			// together once it is past the retention.
-			ix.mu.dirty[e.key] = e.seq
+			mark := dirtyMark{due: e.seq}
+			switch {
+			case !had:
+				mark.prev = e.seq
+			case !ok:
+				mark.prev = prev.seq
+			}
+			ix.mu.dirty[e.key] = mark
 		case !ok:
-			// The subject held one message (prev, an item that was
-			// not dirty) or none before this one.
 			oldest := e.seq
 			if had {
 				oldest = prev.seq
 			}
-			ix.mu.dirty[e.key] = oldest
+			ix.mu.dirty[e.key] = dirtyMark{due: oldest}
 		}
 	}
 	if e.lock != nil {

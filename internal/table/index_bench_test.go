@@ -91,7 +91,7 @@ func newBenchIndex() *index {
 	ix := &index{}
 	ix.mu.tree = btree.NewG(32, slotLess)
 	ix.mu.keys = map[string]*entry{}
-	ix.mu.dirty = map[string]uint64{}
+	ix.mu.dirty = map[string]dirtyMark{}
 	ix.mu.locked = map[string]struct{}{}
 	return ix
 }

@@ -33,8 +33,8 @@ import (
 //	entries in key order:
 //	  uvarint length, key; uvarint seq; uvarint time; byte flags
 //	  (snapItem, snapDirty, snapLock, snapFinal)
-//	  if snapDirty: uvarint, the sequence below which the key's subject
-//	               holds no message (0: unknown)
+//	  if snapDirty: uvarint due, uvarint prev: what the compactor knows
+//	               of the key (dirtyMark; 0: unknown)
 //	  if snapItem: uvarint length, binary item
 //	  if snapLock: uvarint length, transaction id; byte final op;
 //	               if snapFinal: uvarint length, final item
@@ -50,8 +50,8 @@ import (
 // tombstone once it is older than the retention, and a snapshot older than
 // that could bring a deleted item back).
 //
-// Version 1 ("PSTIDX1\n") had no sequence after snapDirty; it is read with
-// those unknown, so the compactor asks the engine about each such key once.
+// Version 1 ("PSTIDX1\n") had nothing after snapDirty; it is read with the
+// marks unknown, so the compactor asks the engine about each such key once.
 
 const snapMagic = "PSTIDX2\n"
 
@@ -72,7 +72,7 @@ var errBadSnapshot = errors.New("table: bad index snapshot")
 // tree, the dirty keys, and the position.
 type snapshotState struct {
 	tree    *entryTree
-	dirty   map[string]uint64
+	dirty   map[string]dirtyMark
 	seq     uint64
 	seqTime int64
 }
@@ -177,12 +177,12 @@ func writeSnapshotFile(path, id string, s snapshotState, now time.Time) (err err
 	return f.Sync()
 }
 
-func appendSnapEntry(dst []byte, e *entry, dirty map[string]uint64) []byte {
+func appendSnapEntry(dst []byte, e *entry, dirty map[string]dirtyMark) []byte {
 	var flags byte
 	if e.item != nil {
 		flags |= snapItem
 	}
-	oldest, isDirty := dirty[e.key]
+	mark, isDirty := dirty[e.key]
 	if isDirty {
 		flags |= snapDirty
 	}
@@ -198,7 +198,8 @@ func appendSnapEntry(dst []byte, e *entry, dirty map[string]uint64) []byte {
 	dst = binary.AppendUvarint(dst, uint64(e.time))
 	dst = append(dst, flags)
 	if isDirty {
-		dst = binary.AppendUvarint(dst, oldest)
+		dst = binary.AppendUvarint(dst, mark.due)
+		dst = binary.AppendUvarint(dst, mark.prev)
 	}
 	if flags&snapItem != 0 {
 		dst = appendBytes(dst, e.item)
@@ -223,11 +224,10 @@ type snapshotFile struct {
 	dirty   []dirtyKey
 }
 
-// dirtyKey is a key of the compactor's work list, with the sequence below
-// which its subject holds no message (0: unknown).
+// dirtyKey is a key of the compactor's work list, with its mark.
 type dirtyKey struct {
-	key    string
-	oldest uint64
+	key  string
+	mark dirtyMark
 }
 
 // readSnapshotFile decodes a snapshot. Its entries do not alias data.
@@ -263,9 +263,9 @@ func readSnapshotFile(data []byte) (*snapshotFile, error) {
 		e.seq = r.uvarint()
 		e.time = int64(r.uvarint())
 		flags := r.byte()
-		var oldest uint64
+		var mark dirtyMark
 		if flags&snapDirty != 0 && !v1 {
-			oldest = r.uvarint()
+			mark.due, mark.prev = r.uvarint(), r.uvarint()
 		}
 		if flags&snapItem != 0 {
 			e.item = clone(r.bytes())
@@ -288,7 +288,7 @@ func readSnapshotFile(data []byte) (*snapshotFile, error) {
 		}
 		prev = e.key
 		if flags&snapDirty != 0 {
-			s.dirty = append(s.dirty, dirtyKey{e.key, oldest})
+			s.dirty = append(s.dirty, dirtyKey{e.key, mark})
 		}
 		s.entries = append(s.entries, e)
 	}
@@ -396,7 +396,7 @@ func (ix *index) loadSnapshot(ctx context.Context, lastSeq uint64) uint64 {
 		}
 	}
 	for _, d := range s.dirty {
-		ix.mu.dirty[d.key] = d.oldest
+		ix.mu.dirty[d.key] = d.mark
 	}
 	ix.mu.last.seq, ix.mu.last.time = s.seq, s.seqTime
 	ix.mu.Unlock()

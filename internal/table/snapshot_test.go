@@ -42,8 +42,8 @@ func indexDump(t *testing.T, tb *Table) string {
 	ix.mu.tree.Ascend(func(s slot) bool {
 		e := s.e
 		dirty := "no"
-		if oldest, ok := ix.mu.dirty[e.key]; ok {
-			dirty = fmt.Sprint("from ", oldest) // the compactor's lower bound of the subject's messages
+		if mark, ok := ix.mu.dirty[e.key]; ok {
+			dirty = fmt.Sprintf("due %d prev %d", mark.due, mark.prev) // what the compactor knows
 		}
 		_, locked := ix.mu.locked[e.key]
 		fmt.Fprintf(&b, "%x seq=%d time=%d item=%s dirty=%s locked=%v", e.key, e.seq, e.time, hex.EncodeToString(e.item), dirty, locked)
@@ -288,12 +288,12 @@ func rewrite(t *testing.T, path string, s *snapshotFile, tb *Table, fn func(*sna
 	t.Helper()
 	ix := newIndex(tb)
 	defer ix.stop()
-	st := snapshotState{tree: ix.mu.tree, dirty: map[string]uint64{}, seq: s.seq, seqTime: s.seqTime}
+	st := snapshotState{tree: ix.mu.tree, dirty: map[string]dirtyMark{}, seq: s.seq, seqTime: s.seqTime}
 	for _, e := range s.entries {
 		st.tree.ReplaceOrInsert(slot{e.key, e})
 	}
 	for _, d := range s.dirty {
-		st.dirty[d.key] = d.oldest
+		st.dirty[d.key] = d.mark
 	}
 	fn(&st)
 	require.NoError(t, writeSnapshotFile(path, s.id, st, taken))
@@ -312,7 +312,7 @@ func FuzzTableSnapshot(f *testing.F) {
 		ix.mu.tree.ReplaceOrInsert(slot{x.key, x})
 	}
 	path := dir + "/seed.idx"
-	if err := writeSnapshotFile(path, "id", snapshotState{tree: ix.mu.tree, dirty: map[string]uint64{"k3": 5}, seq: 5, seqTime: 11}, time.Unix(1, 0)); err != nil {
+	if err := writeSnapshotFile(path, "id", snapshotState{tree: ix.mu.tree, dirty: map[string]dirtyMark{"k3": {due: 5, prev: 2}}, seq: 5, seqTime: 11}, time.Unix(1, 0)); err != nil {
 		f.Fatal(err)
 	}
 	seed, err := os.ReadFile(path)
@@ -374,10 +374,10 @@ func TestTableSnapshotSweep(t *testing.T) {
 	require.Equal(t, 1.0, testutil.ToFloat64(m2.metrics.snapshotLoads.WithLabelValues("loaded")))
 }
 
-// TestTableSnapshotDirtyOldest: a snapshot keeps each dirty key's lower
-// bound of its subject's messages for the compactor; one of version 1,
-// which had none, reads with the bounds unknown.
-func TestTableSnapshotDirtyOldest(t *testing.T) {
+// TestTableSnapshotDirtyMarks: a snapshot keeps what the compactor knows
+// of each key in its work list; one of version 1,
+// which had none, reads with the marks unknown.
+func TestTableSnapshotDirtyMarks(t *testing.T) {
 	tb := &Table{m: &Manager{ctx: context.Background()}}
 	ix := newIndex(tb)
 	defer ix.stop()
@@ -385,13 +385,13 @@ func TestTableSnapshotDirtyOldest(t *testing.T) {
 		ix.mu.tree.ReplaceOrInsert(slot{x.key, x})
 	}
 	path := t.TempDir() + "/s.idx"
-	st := snapshotState{tree: ix.mu.tree, dirty: map[string]uint64{"k1": 3, "k3": 0}, seq: 9, seqTime: 11}
+	st := snapshotState{tree: ix.mu.tree, dirty: map[string]dirtyMark{"k1": {due: 3}, "k3": {due: 9, prev: 4}}, seq: 9, seqTime: 11}
 	require.NoError(t, writeSnapshotFile(path, "id", st, time.Unix(1, 0)))
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
 	s, err := readSnapshotFile(data)
 	require.NoError(t, err)
-	require.Equal(t, []dirtyKey{{"k1", 3}, {"k3", 0}}, s.dirty)
+	require.Equal(t, []dirtyKey{{"k1", dirtyMark{due: 3}}, {"k3", dirtyMark{due: 9, prev: 4}}}, s.dirty)
 
 	// Version 1: one entry, a tombstone on the work list.
 	v1 := []byte(snapMagicV1)
@@ -408,5 +408,5 @@ func TestTableSnapshotDirtyOldest(t *testing.T) {
 	v1 = binary.LittleEndian.AppendUint32(v1, crc32.Checksum(v1, crcTable))
 	s, err = readSnapshotFile(v1)
 	require.NoError(t, err)
-	require.Equal(t, []dirtyKey{{"k", 0}}, s.dirty)
+	require.Equal(t, []dirtyKey{{"k", dirtyMark{}}}, s.dirty)
 }
