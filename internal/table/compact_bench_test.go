@@ -4,16 +4,10 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-
-	"github.com/pricestream/pricestream/internal/engine"
-	"github.com/pricestream/pricestream/internal/engine/enginetest"
-	"github.com/pricestream/pricestream/internal/table/item"
 )
 
 // BenchmarkTableCompactPass is the compactor's trimming pass over a table
@@ -29,47 +23,13 @@ import (
 func BenchmarkTableCompactPass(b *testing.B) {
 	const keys = 20_000
 	ctx := context.Background()
-	e := enginetest.Start(b, enginetest.WithFsync(engine.FsyncPolicy{Interval: 100 * time.Millisecond}))
-	m, err := New(Config{}, Deps{Engine: e, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer m.Close()
-	ks := item.KeySchema{Partition: item.KeyAttribute{Name: "order_id", Type: item.S}}
-	if _, err := m.Create(ctx, Spec{Name: "orders", Key: ks}); err != nil {
-		b.Fatal(err)
-	}
-	tb, err := m.Open(ctx, "orders")
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, m, tb := benchOrders(b, "")
+	later := time.Now().Add(time.Hour).Unix()
 	write := func(from, n int, del bool) {
-		var wg sync.WaitGroup
-		errs := make(chan error, 16)
-		for w := range 16 {
-			wg.Go(func() {
-				for i := from + w; i < from+n; i += 16 {
-					k := fmt.Sprintf("o-%07d", i)
-					var err error
-					if del {
-						_, err = tb.Delete(ctx, item.Key{Partition: item.StringValue(k)}, WriteOptions{Unchecked: true, NoSync: true})
-					} else {
-						_, err = tb.Put(ctx, item.Item{"order_id": item.StringValue(k), "status": item.StringValue("placed")}, WriteOptions{Unchecked: true, NoSync: true})
-					}
-					if err != nil {
-						errs <- err
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			b.Fatal(err)
-		}
-		if err := tb.ix.waitFor(ctx, tb.lastWrite.Load()); err != nil {
-			b.Fatal(err)
+		if del {
+			benchWrite(b, tb, from, n, benchDelete(tb))
+		} else {
+			benchWrite(b, tb, from, n, benchPut(tb, later))
 		}
 	}
 	write(keys, 1000, false) // older history: items that stay, never dirty
@@ -155,54 +115,13 @@ func BenchmarkTableCompactPass(b *testing.B) {
 func BenchmarkTableOrderMemory(b *testing.B) {
 	const items = 100_000
 	for b.Loop() {
-		ctx := context.Background()
-		e := enginetest.Start(b, enginetest.WithFsync(engine.FsyncPolicy{Interval: 100 * time.Millisecond}))
-		m, err := New(Config{}, Deps{Engine: e, Registerer: prometheus.NewRegistry()})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ks := item.KeySchema{Partition: item.KeyAttribute{Name: "order_id", Type: item.S}}
-		if _, err := m.Create(ctx, Spec{Name: "orders", Key: ks, TTLAttribute: "expires_at"}); err != nil {
-			b.Fatal(err)
-		}
-		tb, err := m.Open(ctx, "orders")
-		if err != nil {
-			b.Fatal(err)
-		}
+		e, m, tb := benchOrders(b, "expires_at")
 		later := time.Now().Add(time.Hour).Unix()
 		write := func(del bool) {
-			var wg sync.WaitGroup
-			errs := make(chan error, 16)
-			for w := range 16 {
-				wg.Go(func() {
-					for i := w; i < items; i += 16 {
-						k := item.StringValue(fmt.Sprintf("o-%07d", i))
-						var err error
-						if del {
-							_, err = tb.Delete(ctx, item.Key{Partition: k}, WriteOptions{Unchecked: true, NoSync: true})
-						} else {
-							_, err = tb.Put(ctx, item.Item{
-								"order_id": k, "customer": item.StringValue("c-123456"),
-								"status": item.StringValue("placed"), "created_at": item.StringValue("2026-11-27T03:00:00.000Z"),
-								"items": item.ListValue([]item.Value{item.MapValue(map[string]item.Value{
-									"product_id": item.StringValue("p-000123"), "quantity": item.IntValue(1), "unit_price": item.IntValue(120)})}),
-								"expires_at": item.IntValue(later),
-							}, WriteOptions{Unchecked: true, NoSync: true})
-						}
-						if err != nil {
-							errs <- err
-							return
-						}
-					}
-				})
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				b.Fatal(err)
-			}
-			if err := tb.ix.waitFor(ctx, tb.lastWrite.Load()); err != nil {
-				b.Fatal(err)
+			if del {
+				benchWrite(b, tb, 0, items, benchDelete(tb))
+			} else {
+				benchWrite(b, tb, 0, items, benchPut(tb, later))
 			}
 		}
 		live := func() uint64 {

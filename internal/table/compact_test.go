@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/engine/enginetest"
 	"github.com/pricestream/pricestream/internal/table/item"
 )
@@ -19,15 +20,7 @@ import (
 func compactFixture(t *testing.T, history History) (*Manager, *Table) {
 	t.Helper()
 	ctx := context.Background()
-	e := enginetest.Start(t)
-	m, err := New(Config{}, Deps{Engine: e, Registerer: prometheus.NewRegistry()})
-	require.NoError(t, err)
-	t.Cleanup(func() { m.Close() })
-	ks := item.KeySchema{Partition: item.KeyAttribute{Name: "pk", Type: item.S}}
-	_, err = m.Create(ctx, Spec{Name: "compact", Key: ks, StreamView: ViewNewAndOldImgs, ChangeHistory: history})
-	require.NoError(t, err)
-	tb, err := m.Open(ctx, "compact")
-	require.NoError(t, err)
+	m, tb := pkTable(t, enginetest.Start(t), Config{}, Spec{Name: "compact", StreamView: ViewNewAndOldImgs, ChangeHistory: history})
 	put := func(pk string, n int64) {
 		_, err := tb.Put(ctx, item.Item{"pk": item.StringValue(pk), "n": item.IntValue(n)}, WriteOptions{})
 		require.NoError(t, err)
@@ -36,7 +29,7 @@ func compactFixture(t *testing.T, history History) (*Manager, *Table) {
 		put("a", int64(i))
 	}
 	put("b", 1)
-	_, err = tb.Delete(ctx, compactKey("b"), WriteOptions{})
+	_, err := tb.Delete(ctx, compactKey("b"), WriteOptions{})
 	require.NoError(t, err)
 	put("c", 1)
 	require.NoError(t, tb.ix.waitFor(ctx, tb.lastWrite.Load()))
@@ -47,6 +40,22 @@ func compactFixture(t *testing.T, history History) (*Manager, *Table) {
 }
 
 func compactKey(pk string) item.Key { return item.Key{Partition: item.StringValue(pk)} }
+
+// pkTable starts a manager of cfg on e, and creates and opens the table
+// spec describes, keyed by the string attribute pk.
+func pkTable(t *testing.T, e *engine.Engine, cfg Config, spec Spec) (*Manager, *Table) {
+	t.Helper()
+	ctx := context.Background()
+	m, err := New(cfg, Deps{Engine: e, Registerer: prometheus.NewRegistry()})
+	require.NoError(t, err)
+	t.Cleanup(func() { m.Close() })
+	spec.Key = item.KeySchema{Partition: item.KeyAttribute{Name: "pk", Type: item.S}}
+	_, err = m.Create(ctx, spec)
+	require.NoError(t, err)
+	tb, err := m.Open(ctx, spec.Name)
+	require.NoError(t, err)
+	return m, tb
+}
 
 func TestTableCompact(t *testing.T) {
 	ctx := context.Background()
@@ -121,15 +130,7 @@ func TestTableCompactLatest(t *testing.T) {
 // current version is left alone until that version's time comes.
 func TestTableCompactPassesOverRecentChanges(t *testing.T) {
 	ctx := context.Background()
-	e := enginetest.Start(t)
-	m, err := New(Config{}, Deps{Engine: e, Registerer: prometheus.NewRegistry()})
-	require.NoError(t, err)
-	t.Cleanup(func() { m.Close() })
-	ks := item.KeySchema{Partition: item.KeyAttribute{Name: "pk", Type: item.S}}
-	_, err = m.Create(ctx, Spec{Name: "compact", Key: ks, StreamView: ViewNewImage})
-	require.NoError(t, err)
-	tb, err := m.Open(ctx, "compact")
-	require.NoError(t, err)
+	m, tb := pkTable(t, enginetest.Start(t), Config{}, Spec{Name: "compact", StreamView: ViewNewImage})
 	put := func(pk string) {
 		t.Helper()
 		_, err := tb.Put(ctx, item.Item{"pk": item.StringValue(pk), "at": item.IntValue(time.Now().UnixNano())}, WriteOptions{})

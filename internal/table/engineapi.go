@@ -145,24 +145,12 @@ func directGetBatch(ctx context.Context, nc *nats.Conn, jsName, subject string, 
 func deleteMsg(ctx context.Context, nc *nats.Conn, jsName string, seq uint64) error {
 	req := strconv.AppendUint([]byte(`{"no_erase":true,"seq":`), seq, 10)
 	req = append(req, '}')
-	resp, err := nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.DELETE."+jsName, req)
-	if err != nil {
-		return err
+	err := streamRequest(ctx, nc, "$JS.API.STREAM.MSG.DELETE."+jsName, req, "delete message")
+	var apiErr *engineAPIError
+	if errors.As(err, &apiErr) && (apiErr.code == jsNoMessageFound || apiErr.code == jsSequenceNotFound) {
+		return nil
 	}
-	var r struct {
-		Error *struct {
-			Code        int    `json:"code"`
-			ErrCode     int    `json:"err_code"`
-			Description string `json:"description"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal(resp.Data, &r); err != nil {
-		return fmt.Errorf("table: bad engine response: %w", err)
-	}
-	if r.Error != nil && r.Error.ErrCode != jsNoMessageFound && r.Error.ErrCode != jsSequenceNotFound {
-		return fmt.Errorf("table: engine: delete message: %s (%d)", r.Error.Description, r.Error.ErrCode)
-	}
-	return nil
+	return err
 }
 
 // JetStream's error codes for a message that is not in the stream
@@ -179,23 +167,37 @@ func purgeSubject(ctx context.Context, nc *nats.Conn, jsName, subject string, be
 		Filter string `json:"filter"`
 		Seq    uint64 `json:"seq"`
 	}{subject, below})
-	resp, err := nc.RequestWithContext(ctx, "$JS.API.STREAM.PURGE."+jsName, req)
+	return streamRequest(ctx, nc, "$JS.API.STREAM.PURGE."+jsName, req, "purge")
+}
+
+// engineAPIError is an error a JetStream API request answered with.
+type engineAPIError struct {
+	what, description string
+	code              int // JetStream's err_code
+}
+
+func (e *engineAPIError) Error() string {
+	return fmt.Sprintf("table: engine: %s: %s (%d)", e.what, e.description, e.code)
+}
+
+// streamRequest makes the JetStream API request req on subject and
+// returns the error it answers with, an *engineAPIError naming what.
+func streamRequest(ctx context.Context, nc *nats.Conn, subject string, req []byte, what string) error {
+	resp, err := nc.RequestWithContext(ctx, subject, req)
 	if err != nil {
 		return err
 	}
 	var r struct {
 		Error *struct {
-			Code        int    `json:"code"`
 			ErrCode     int    `json:"err_code"`
 			Description string `json:"description"`
 		} `json:"error"`
-		Success bool `json:"success"`
 	}
 	if err := json.Unmarshal(resp.Data, &r); err != nil {
 		return fmt.Errorf("table: bad engine response: %w", err)
 	}
 	if r.Error != nil {
-		return fmt.Errorf("table: engine: purge: %s (%d)", r.Error.Description, r.Error.ErrCode)
+		return &engineAPIError{what: what, description: r.Error.Description, code: r.Error.ErrCode}
 	}
 	return nil
 }

@@ -20,16 +20,7 @@ var forever = time.Now().Add(time.Hour)
 
 func ttlFixture(t *testing.T, cfg Config, attr string) (*Manager, *Table) {
 	t.Helper()
-	ctx := context.Background()
-	m, err := New(cfg, Deps{Engine: enginetest.Start(t), Registerer: prometheus.NewRegistry()})
-	require.NoError(t, err)
-	t.Cleanup(func() { m.Close() })
-	ks := item.KeySchema{Partition: item.KeyAttribute{Name: "pk", Type: item.S}}
-	_, err = m.Create(ctx, Spec{Name: "ttl", Key: ks, StreamView: ViewNewAndOldImgs, TTLAttribute: attr})
-	require.NoError(t, err)
-	tb, err := m.Open(ctx, "ttl")
-	require.NoError(t, err)
-	return m, tb
+	return pkTable(t, enginetest.Start(t), cfg, Spec{Name: "ttl", StreamView: ViewNewAndOldImgs, TTLAttribute: attr})
 }
 
 func ttlPut(t *testing.T, tb *Table, pk string, exp item.Value) {
@@ -205,14 +196,7 @@ func TestTableTTLCompactorPass(t *testing.T) {
 func TestTableTTLKeepsAnItemWrittenAgain(t *testing.T) {
 	ctx := context.Background()
 	e := enginetest.Start(t)
-	m, err := New(Config{}, Deps{Engine: e, Registerer: prometheus.NewRegistry()})
-	require.NoError(t, err)
-	t.Cleanup(func() { m.Close() })
-	ks := item.KeySchema{Partition: item.KeyAttribute{Name: "pk", Type: item.S}}
-	_, err = m.Create(ctx, Spec{Name: "ttl", Key: ks, TTLAttribute: "expires_at"})
-	require.NoError(t, err)
-	tb, err := m.Open(ctx, "ttl")
-	require.NoError(t, err)
+	m, tb := pkTable(t, e, Config{}, Spec{Name: "ttl", TTLAttribute: "expires_at"})
 	now := time.Now()
 	ttlPut(t, tb, "a", item.IntValue(now.Unix()-1))
 	ttlPut(t, tb, "b", item.IntValue(now.Unix()-1))
