@@ -60,19 +60,25 @@
 //
 // # History
 //
-// Items are permanent. Change history is kept for the table's change
-// retention (default 24h): a compactor goroutine trims older versions
-// except each item's current one, and removes deletion tombstones once they
-// are older than the retention.
+// Items are permanent, unless the table has a Time to Live. Change
+// history is kept for the table's change retention (default 24h): a
+// compactor goroutine deletes the expired items, trims older versions
+// except each item's current one, and removes deletion tombstones (with
+// the versions before them) once they are older than the retention. The
+// index keeps the compactor's work list, with what it knows of each key,
+// so that a pass asks the engine only about keys with something to trim
+// (compact.go).
 //
 // # Concurrency
 //
 // [Manager], [Table], [Subscription] and [Reader] are safe for concurrent
 // use. The manager owns one goroutine per open table (the index applier),
-// the compactor, the snapshot writer and, once [Table.PutEncodedAsync] is
-// first called, an [engine.AsyncPublisher] (whose goroutines run the
-// asynchronous writes' done functions, as the index applier does for a
-// write that waited for it); [Manager.Close] stops them and
+// the compactor (whose trimming pass runs up to 32 engine requests at once
+// in goroutines it waits for), the snapshot writer and, once
+// [Table.PutEncodedAsync] or an expiry pass first writes asynchronously,
+// an [engine.AsyncPublisher] (whose goroutines run the asynchronous
+// writes' done functions, as the index applier does for a write that
+// waited for it); [Manager.Close] stops them and
 // waits, and the subscriptions then end with ErrClosed (ErrNotFound when
 // their table was deleted). Each subscription owns one goroutine, which
 // [Subscription.Stop] ends and waits for. Lock order: Manager.mu, then
