@@ -210,9 +210,9 @@ func (m *Manager) trimKey(ctx context.Context, t *Table, k string, cutSeq uint64
 	purged := false
 	switch {
 	case gone && mark.prev != 0:
-		// The tombstone and the one version before it, by their
-		// sequences: a purge below a sequence steps through every
-		// message of the blocks the subject spans.
+		// The tombstone (and the one version before it, if still
+		// there), by their sequences: a purge below a sequence steps
+		// through every message of the blocks the subject spans.
 		prev := mark.prev
 		if latest {
 			prev = e.seq // the engine removed the version before as it stored the tombstone
@@ -227,8 +227,25 @@ func (m *Manager) trimKey(ctx context.Context, t *Table, k string, cutSeq uint64
 		}
 		purged = true
 	case tombstone && !gone:
-		// Its versions go with it once it is past the retention.
-		mark.due = e.seq
+		switch {
+		case latest:
+			// The engine removed the version before as it stored the
+			// tombstone.
+			mark = dirtyMark{due: e.seq, prev: e.seq}
+		case mark.prev != 0 && mark.prev != e.seq:
+			// The one version before the deletion goes once past the
+			// retention; the tombstone later.
+			if mark.prev < cutSeq {
+				if err := deleteMsg(ctx, m.nc, t.jsName, mark.prev); err != nil {
+					return false, err
+				}
+				purged = true
+				mark = dirtyMark{due: e.seq, prev: e.seq}
+			}
+		default:
+			// A longer history goes with the tombstone.
+			mark.due = e.seq
+		}
 	case below > 1 && (!latest || gone) && (gone || mark.due == 0 || mark.due < below):
 		if err := purgeSubject(ctx, m.nc, t.jsName, subj, below); err != nil {
 			return false, err

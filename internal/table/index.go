@@ -31,13 +31,13 @@ type dirtyMark struct {
 	// due is the sequence the cutoff of the change retention must pass
 	// before the key has anything to trim (0: unknown, look): for an item
 	// with history, its oldest version (as far as the index knows); for a
-	// deleted item, its tombstone, which then goes with every version
-	// before it.
+	// deleted item, prev while it is there, else its tombstone.
 	due uint64
 	// prev, for a deleted item, is the sequence of the only message its
 	// subject holds before the tombstone (the tombstone's own when there
-	// is none), so that the two are removed by their sequences; 0 when
-	// there may be more (a purge of the subject then removes them).
+	// is none), so that each is removed by its sequence when past the
+	// retention; 0 when there may be more (they are then purged with the
+	// tombstone).
 	prev uint64
 }
 
@@ -333,14 +333,16 @@ func (ix *index) apply(seq uint64, data []byte) {
 		_, ok := ix.mu.dirty[e.key]
 		switch {
 		case e.item == nil && e.lock == nil:
-			// A deletion: its tombstone and what is before it go
-			// together once it is past the retention.
+			// A deletion. The one version before it, when that is all,
+			// goes by its sequence once past the retention, the
+			// tombstone once it is; a longer history goes with the
+			// tombstone.
 			mark := dirtyMark{due: e.seq}
 			switch {
 			case !had:
 				mark.prev = e.seq
 			case !ok:
-				mark.prev = prev.seq
+				mark.due, mark.prev = prev.seq, prev.seq
 			}
 			ix.mu.dirty[e.key] = mark
 		case !ok:
