@@ -122,8 +122,8 @@ func (m *Manager) compact(ctx context.Context, t *Table, now time.Time) error {
 		}
 	}
 	// The keys with something to do: those whose sequence in the work
-	// list (an item's oldest version, a deleted item's tombstone) is
-	// older than the cutoff. The others (a table's recent changes, and a
+	// list (an item's oldest version; a deleted item's version before it
+	// or its tombstone) is older than the cutoff. The others (a table's recent changes, and a
 	// deleted item for the retention after its deletion) are passed over
 	// without a request to the engine, so that a pass costs what it
 	// trims, not what is dirty.
@@ -185,13 +185,14 @@ func (m *Manager) compact(ctx context.Context, t *Table, now time.Time) error {
 }
 
 // compactInFlight is how many of a compaction pass's requests to the
-// engine wait at once.
+// engine wait at once (a variable for BenchmarkTableCompactPass's
+// baseline).
 var compactInFlight = 32
 
 // trimKey trims the history of t's item k, a key of the compactor's work
 // list, as of the cutoff (cutSeq, the first sequence written at or after
 // it; last, the stream's last sequence), and updates the work list. It
-// reports whether it asked the engine to purge.
+// reports whether it asked the engine to remove anything.
 func (m *Manager) trimKey(ctx context.Context, t *Table, k string, cutSeq uint64, cutoff int64, last uint64, latest bool) (bool, error) {
 	e := t.ix.get(k)
 	if e == nil || e.lock != nil {
