@@ -2,7 +2,9 @@ package table
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/pricestream/pricestream/internal/engine"
@@ -85,23 +87,85 @@ func (t *Table) putAsync(key, data []byte, start time.Time, done func(uint64, er
 			v.old = e.item
 		}
 	}
-	// The message is the index's once acknowledged (applyOwn keeps it):
-	// not a pooled buffer.
-	msg := appendVersion(make([]byte, 0, versionSize(&v)), &v)
-	err = p.Publish(t.subject(key), msg, engine.AnySeq, func(seq uint64, err error) {
+	err = t.publishAsync(p, &v, engine.AnySeq, opPutItem, start, func(seq uint64, err error) {
 		if err != nil {
-			done(0, fmt.Errorf("table %q: write: %w", t.name, classify(t.m.nc, err)))
-			return
+			err = fmt.Errorf("table %q: write: %w", t.name, classify(t.m.nc, err))
 		}
-		t.noteKeyWrite(key, seq)
-		t.ix.applyOwn(seq, msg)
-		t.writes[opPutItem].Inc()
-		t.writeTime.Observe(time.Since(start).Seconds())
-		done(seq, nil)
+		done(seq, err)
 	})
 	if err != nil {
 		done(0, fmt.Errorf("table %q: write: %w", t.name, classify(t.m.nc, err)))
 	}
+}
+
+// publishAsync publishes v through p, stored only if its subject's last
+// message is expect ([engine.AnySeq]: whatever it is), and returns at
+// once; on the acknowledgement it notes the write, applies it to the
+// index and counts it as op (started at start) before calling done with
+// its sequence, or calls done with the engine's error as it came. An
+// error returned means nothing was sent and done is not called.
+func (t *Table) publishAsync(p *engine.AsyncPublisher, v *version, expect uint64, op writeOp, start time.Time, done func(seq uint64, err error)) error {
+	// The message is the index's once acknowledged (applyOwn keeps it):
+	// not a pooled buffer.
+	msg := appendVersion(make([]byte, 0, versionSize(v)), v)
+	key := v.key
+	return p.Publish(t.subject(key), msg, expect, func(seq uint64, err error) {
+		if err != nil {
+			done(0, err)
+			return
+		}
+		t.noteKeyWrite(key, seq)
+		t.ix.applyOwn(seq, msg)
+		t.writes[op].Inc()
+		t.writeTime.Observe(time.Since(start).Seconds())
+		done(seq, nil)
+	})
+}
+
+// inflight bounds how many of a pass's requests to the engine wait at once
+// and keeps the first error one of them met. start takes a place, waiting
+// for one; finish gives it back with the request's outcome; wait waits for
+// every place to be given back.
+type inflight struct {
+	wg    sync.WaitGroup
+	slots chan struct{}
+	mu    sync.Mutex
+	err   error
+}
+
+func newInflight(n int) *inflight { return &inflight{slots: make(chan struct{}, n)} }
+
+func (f *inflight) start() {
+	f.slots <- struct{}{}
+	f.wg.Add(1)
+}
+
+func (f *inflight) finish(err error) {
+	if err != nil {
+		f.fail(err)
+	}
+	<-f.slots
+	f.wg.Done()
+}
+
+// fail keeps err when it is the first.
+func (f *inflight) fail(err error) {
+	f.mu.Lock()
+	f.err = cmp.Or(f.err, err)
+	f.mu.Unlock()
+}
+
+// failed returns the first error so far.
+func (f *inflight) failed() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err
+}
+
+// wait waits for the requests started and returns the first error.
+func (f *inflight) wait() error {
+	f.wg.Wait()
+	return f.failed()
 }
 
 // asyncPublisher returns the manager's publisher of asynchronous writes,

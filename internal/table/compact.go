@@ -1,12 +1,10 @@
 package table
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"math"
 	"runtime/pprof"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -145,35 +143,22 @@ func (m *Manager) compact(ctx context.Context, t *Table, now time.Time) error {
 	// The keys' requests go out compactInFlight at once: one after
 	// another they took a millisecond or more each on a busy machine,
 	// fewer than the bench's shop's orders expire a second.
-	var (
-		trimmed atomic.Int64
-		wg      sync.WaitGroup
-		slots   = make(chan struct{}, compactInFlight)
-		mu      sync.Mutex
-		first   error
-	)
+	var trimmed atomic.Int64
+	f := newInflight(compactInFlight)
 	for _, k := range keys {
-		mu.Lock()
-		failed := first != nil
-		mu.Unlock()
-		if failed || ctx.Err() != nil {
+		if f.failed() != nil || ctx.Err() != nil {
 			break
 		}
-		slots <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-slots }()
+		f.start()
+		go func() {
 			purged, err := m.trimKey(ctx, t, k, cutSeq, cutoff, st.LastSeq, latest)
 			if purged {
 				trimmed.Add(1)
 			}
-			if err != nil {
-				mu.Lock()
-				first = cmp.Or(first, err)
-				mu.Unlock()
-			}
-		})
+			f.finish(err)
+		}()
 	}
-	wg.Wait()
+	first := f.wait()
 	if first == nil {
 		first = ctx.Err()
 	}

@@ -1,12 +1,10 @@
 package table
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -127,26 +125,14 @@ func (t *Table) deleteExpired(ctx context.Context, keys []string, attr string, n
 	if err != nil {
 		return 0, err
 	}
-	var (
-		wg      sync.WaitGroup
-		slots   = make(chan struct{}, expireInFlight)
-		deleted atomic.Int64
-		mu      sync.Mutex
-		first   error
-	)
-	failed := func() error {
-		mu.Lock()
-		defer mu.Unlock()
-		return first
-	}
+	var deleted atomic.Int64
+	f := newInflight(expireInFlight)
 	for i, k := range keys {
-		if i > 0 && time.Now().After(until) || ctx.Err() != nil || failed() != nil {
+		if i > 0 && time.Now().After(until) || ctx.Err() != nil || f.failed() != nil {
 			break
 		}
 		if err := t.m.eng.CheckStorage(); err != nil {
-			mu.Lock()
-			first = cmp.Or(first, fmt.Errorf("%w: %w", ErrUnavailable, err))
-			mu.Unlock()
+			f.fail(fmt.Errorf("%w: %w", ErrUnavailable, err))
 			break
 		}
 		e := t.ix.get(k)
@@ -158,40 +144,26 @@ func (t *Table) deleteExpired(ctx context.Context, keys []string, attr string, n
 			v.flags |= flagOld
 			v.old = e.item
 		}
-		// The message is the index's once acknowledged (applyOwn keeps it).
-		msg := appendVersion(make([]byte, 0, versionSize(&v)), &v)
-		slots <- struct{}{}
-		wg.Add(1)
-		start := time.Now()
-		err := p.Publish(t.subject(v.key), msg, e.seq, func(seq uint64, err error) {
-			defer wg.Done()
-			defer func() { <-slots }()
+		f.start()
+		err := t.publishAsync(p, &v, e.seq, opDeleteItem, time.Now(), func(_ uint64, err error) {
 			switch {
 			case err == nil:
-				t.noteKeyWrite(v.key, seq)
-				t.ix.applyOwn(seq, msg)
-				t.writes[opDeleteItem].Inc()
-				t.writeTime.Observe(time.Since(start).Seconds())
 				deleted.Add(1)
 			case isWrongLastSeq(err):
 				t.conflicts.Inc() // written meanwhile: the next pass sees
+				err = nil
 			default:
-				mu.Lock()
-				first = cmp.Or(first, fmt.Errorf("table %q: expire: %w", t.name, classify(t.m.nc, err)))
-				mu.Unlock()
+				err = fmt.Errorf("table %q: expire: %w", t.name, classify(t.m.nc, err))
 			}
+			f.finish(err)
 		})
 		if err != nil {
-			wg.Done()
-			<-slots
-			mu.Lock()
-			first = cmp.Or(first, fmt.Errorf("table %q: expire: %w", t.name, classify(t.m.nc, err)))
-			mu.Unlock()
+			f.finish(fmt.Errorf("table %q: expire: %w", t.name, classify(t.m.nc, err)))
 			break
 		}
 	}
-	wg.Wait()
-	return int(deleted.Load()), failed()
+	err = f.wait()
+	return int(deleted.Load()), err
 }
 
 // expiredAt reports whether the binary item b holds, in the attribute
