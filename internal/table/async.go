@@ -87,12 +87,7 @@ func (t *Table) putAsync(key, data []byte, start time.Time, done func(uint64, er
 			v.old = e.item
 		}
 	}
-	err = t.publishAsync(p, &v, engine.AnySeq, opPutItem, start, func(seq uint64, err error) {
-		if err != nil {
-			err = fmt.Errorf("table %q: write: %w", t.name, classify(t.m.nc, err))
-		}
-		done(seq, err)
-	})
+	err = t.publishAsync(p, &v, engine.AnySeq, opPutItem, "write", start, done)
 	if err != nil {
 		done(0, fmt.Errorf("table %q: write: %w", t.name, classify(t.m.nc, err)))
 	}
@@ -102,16 +97,17 @@ func (t *Table) putAsync(key, data []byte, start time.Time, done func(uint64, er
 // message is expect ([engine.AnySeq]: whatever it is), and returns at
 // once; on the acknowledgement it notes the write, applies it to the
 // index and counts it as op (started at start) before calling done with
-// its sequence, or calls done with the engine's error as it came. An
-// error returned means nothing was sent and done is not called.
-func (t *Table) publishAsync(p *engine.AsyncPublisher, v *version, expect uint64, op writeOp, start time.Time, done func(seq uint64, err error)) error {
+// its sequence, or calls done with the engine's error, classified and
+// named by what ("write"). An error returned means nothing was sent and
+// done is not called.
+func (t *Table) publishAsync(p *engine.AsyncPublisher, v *version, expect uint64, op writeOp, what string, start time.Time, done func(seq uint64, err error)) error {
 	// The message is the index's once acknowledged (applyOwn keeps it):
 	// not a pooled buffer.
 	msg := appendVersion(make([]byte, 0, versionSize(v)), v)
 	key := v.key
 	return p.Publish(t.subject(key), msg, expect, func(seq uint64, err error) {
 		if err != nil {
-			done(0, err)
+			done(0, fmt.Errorf("table %q: %s: %w", t.name, what, classify(t.m.nc, err)))
 			return
 		}
 		t.noteKeyWrite(key, seq)

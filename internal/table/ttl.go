@@ -145,15 +145,13 @@ func (t *Table) deleteExpired(ctx context.Context, keys []string, attr string, n
 			v.old = e.item
 		}
 		f.start()
-		err := t.publishAsync(p, &v, e.seq, opDeleteItem, time.Now(), func(_ uint64, err error) {
+		err := t.publishAsync(p, &v, e.seq, opDeleteItem, "expire", time.Now(), func(_ uint64, err error) {
 			switch {
 			case err == nil:
 				deleted.Add(1)
 			case isWrongLastSeq(err):
 				t.conflicts.Inc() // written meanwhile: the next pass sees
 				err = nil
-			default:
-				err = fmt.Errorf("table %q: expire: %w", t.name, classify(t.m.nc, err))
 			}
 			f.finish(err)
 		})
