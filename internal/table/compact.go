@@ -118,6 +118,15 @@ func (m *Manager) compact(ctx context.Context, t *Table, now time.Time) error {
 		if cutSeq, err = m.seqAtTime(ctx, t, cutoff); err != nil {
 			return err
 		}
+		if compactFloor {
+			n, err := m.compactBelowFloor(ctx, t, cutSeq)
+			if n > 0 {
+				m.metrics.compacted.WithLabelValues(t.name).Add(float64(n))
+			}
+			if err != nil {
+				return err
+			}
+		}
 	}
 	// The keys with something to do: those whose sequence in the work
 	// list (an item's oldest version; a deleted item's version before it
@@ -207,6 +216,7 @@ func (m *Manager) trimKey(ctx context.Context, t *Table, k string, cutSeq uint64
 			if err := deleteMsg(ctx, m.nc, t.jsName, seq); err != nil {
 				return false, err
 			}
+			m.metrics.compactRequests.WithLabelValues(t.name).Inc()
 			if seq == e.seq {
 				break
 			}
@@ -225,6 +235,7 @@ func (m *Manager) trimKey(ctx context.Context, t *Table, k string, cutSeq uint64
 				if err := deleteMsg(ctx, m.nc, t.jsName, mark.prev); err != nil {
 					return false, err
 				}
+				m.metrics.compactRequests.WithLabelValues(t.name).Inc()
 				purged = true
 				mark = dirtyMark{due: e.seq, prev: e.seq}
 			}
@@ -236,6 +247,7 @@ func (m *Manager) trimKey(ctx context.Context, t *Table, k string, cutSeq uint64
 		if err := purgeSubject(ctx, m.nc, t.jsName, subj, below); err != nil {
 			return false, err
 		}
+		m.metrics.compactRequests.WithLabelValues(t.name).Inc()
 		purged = true
 		if !gone {
 			// What is left may begin after below (at the current

@@ -3,6 +3,7 @@ package table
 import (
 	"context"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/engine/enginetest"
+	"github.com/pricestream/pricestream/internal/table/expr"
 	"github.com/pricestream/pricestream/internal/table/item"
 )
 
@@ -200,4 +202,155 @@ func TestTableCompactPassesOverRecentChanges(t *testing.T) {
 	tb.ix.mu.RUnlock()
 	require.NoError(t, m.compact(ctx, tb, time.Now().Add(96*time.Hour)))
 	require.Equal(t, 23.0, purges())
+}
+
+// TestTableCompactFloor: when every message below a point of the stream
+// is a replaced or deleted version past the retention (a table whose
+// items all expire in time), a pass removes them in one request (the
+// stream below its floor) instead of one or two a key, and the index
+// forgets the deleted items as the engine does; an item never written
+// again holds the floor where it is, and a transaction's lock marker stops
+// it.
+func TestTableCompactFloor(t *testing.T) {
+	ctx := context.Background()
+	m, tb := pkTable(t, enginetest.Start(t), Config{}, Spec{Name: "orders", StreamView: ViewNewImage})
+	put := func(pk string) uint64 {
+		t.Helper()
+		res, err := tb.Put(ctx, item.Item{"pk": item.StringValue(pk)}, WriteOptions{})
+		require.NoError(t, err)
+		return res.Seq
+	}
+	del := func(pk string) {
+		t.Helper()
+		_, err := tb.Delete(ctx, compactKey(pk), WriteOptions{})
+		require.NoError(t, err)
+	}
+	mark := func() time.Time {
+		t.Helper()
+		require.NoError(t, tb.ix.waitFor(ctx, tb.lastWrite.Load()))
+		at := time.Now()
+		for time.Now() == at {
+		}
+		return at
+	}
+	requests := func() float64 { return testutil.ToFloat64(m.metrics.compactRequests.WithLabelValues("orders")) }
+	trimmed := func() float64 { return testutil.ToFloat64(m.metrics.compacted.WithLabelValues("orders")) }
+	state := func() (first, msgs uint64) {
+		t.Helper()
+		st, err := tb.StreamState(ctx)
+		require.NoError(t, err)
+		info, err := m.Describe(ctx, "orders")
+		require.NoError(t, err)
+		return st.FirstSeq, info.Messages
+	}
+
+	const n = 40
+	for i := range n {
+		put(fmt.Sprint("o", i))
+	}
+	for i := range n {
+		del(fmt.Sprint("o", i))
+	}
+	mark1 := mark()
+	live := put("live") // the one item, newer than the cutoff
+	mark()
+
+	// Within the retention nothing goes.
+	require.NoError(t, m.compact(ctx, tb, time.Now()))
+	require.Zero(t, requests())
+
+	// Past mark1's retention: every message before live is a deleted
+	// order's put or tombstone: one request removes the 80.
+	require.NoError(t, m.compact(ctx, tb, mark1.Add(tb.retention)))
+	require.Equal(t, 1.0, requests(), "one purge below the floor, not a request per order")
+	require.Equal(t, float64(n), trimmed())
+	first, msgs := state()
+	require.Equal(t, live, first)
+	require.Equal(t, uint64(1), msgs)
+	tb.ix.mu.RLock()
+	require.Empty(t, tb.ix.mu.dirty)
+	require.Len(t, tb.ix.mu.keys, 1, "the tombstones left the index")
+	tb.ix.mu.RUnlock()
+	// An order can be placed again under an old key, as new: the index
+	// and the engine agree that its subject is empty.
+	notExists, err := expr.CompileCondition("attribute_not_exists(pk)", nil, nil)
+	require.NoError(t, err)
+	_, err = tb.Put(ctx, item.Item{"pk": item.StringValue("o3")}, WriteOptions{Condition: notExists})
+	require.NoError(t, err)
+	// A pass with nothing new below the floor asks nothing.
+	require.NoError(t, m.compact(ctx, tb, mark1.Add(tb.retention)))
+	require.Equal(t, 1.0, requests())
+
+	// An item never written again holds the floor: pinned's put stays
+	// below the next orders, whose puts and tombstones then go key by
+	// key (two requests each).
+	pinned := put("pinned")
+	for i := range 3 {
+		put(fmt.Sprint("p", i))
+	}
+	for i := range 3 {
+		del(fmt.Sprint("p", i))
+	}
+	mark2 := mark()
+	put("last")
+	mark()
+	require.NoError(t, m.compact(ctx, tb, mark2.Add(tb.retention)))
+	require.Equal(t, 1.0+6, requests(), "nothing new below the floor (live); the p orders one by one")
+	first, _ = state()
+	require.LessOrEqual(t, first, pinned)
+	got, err := tb.Get(ctx, compactKey("pinned"), GetOptions{Consistent: true})
+	require.NoError(t, err)
+	require.NotNil(t, got)
+
+	// A lock marker of an undecided transaction stops the floor.
+	it := item.Item{"pk": item.StringValue("pinned")}
+	bin, err := it.MarshalBinary()
+	require.NoError(t, err)
+	kb := compactKey("pinned").AppendOrdered(nil)
+	lock := version{op: opLock, time: time.Now().UnixNano(), key: kb, item: bin, txn: []byte("t-1"), finalOp: opPut, final: bin}
+	seq, err := engine.PublishExpect(ctx, m.nc, tb.subject(kb), appendVersion(nil, &lock), pinned)
+	require.NoError(t, err)
+	require.NoError(t, tb.ix.waitFor(ctx, seq))
+	_, ok := tb.ix.floor(math.MaxUint64)
+	require.False(t, ok, "no floor while an item is locked")
+}
+
+// TestTableCompactFloorMovesMarks: a deleted item whose put lies below
+// the floor and whose tombstone above is left with its tombstone alone in
+// the work list, removed by its sequence when its time comes.
+func TestTableCompactFloorMovesMarks(t *testing.T) {
+	ctx := context.Background()
+	m, tb := pkTable(t, enginetest.Start(t), Config{}, Spec{Name: "orders", StreamView: ViewNewImage})
+	put := func(pk string) uint64 {
+		t.Helper()
+		res, err := tb.Put(ctx, item.Item{"pk": item.StringValue(pk)}, WriteOptions{})
+		require.NoError(t, err)
+		return res.Seq
+	}
+	put("q")
+	r := put("r") // never written again: the floor
+	_, err := tb.Delete(ctx, compactKey("q"), WriteOptions{})
+	require.NoError(t, err)
+	put("s")
+	require.NoError(t, tb.ix.waitFor(ctx, tb.lastWrite.Load()))
+	qk := string(compactKey("q").AppendOrdered(nil))
+	tomb := tb.ix.get(qk).seq
+
+	n, err := m.compactBelowFloor(ctx, tb, tomb+1)
+	require.NoError(t, err)
+	require.Zero(t, n, "q's tombstone is above the floor")
+	st, err := tb.StreamState(ctx)
+	require.NoError(t, err)
+	require.Equal(t, r, st.FirstSeq, "q's put went")
+	tb.ix.mu.RLock()
+	require.Equal(t, dirtyMark{due: tomb, prev: tomb}, tb.ix.mu.dirty[qk])
+	tb.ix.mu.RUnlock()
+
+	// Its time come, the tombstone goes by its sequence: one request.
+	require.NoError(t, m.compact(ctx, tb, time.Now().Add(48*time.Hour)))
+	require.Equal(t, 2.0, testutil.ToFloat64(m.metrics.compactRequests.WithLabelValues("orders")))
+	require.Nil(t, tb.ix.get(qk))
+	info, err := m.Describe(ctx, "orders")
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), info.Messages, "r and s")
 }

@@ -16,7 +16,10 @@ type metrics struct {
 	txns          *prometheus.CounterVec
 	txnSeconds    prometheus.Histogram
 	compacted     *prometheus.CounterVec
-	expired       *prometheus.CounterVec
+	// compactRequests counts the compactor's requests that remove
+	// messages.
+	compactRequests *prometheus.CounterVec
+	expired         *prometheus.CounterVec
 
 	snapshotSeconds prometheus.Histogram
 	snapshotLoads   *prometheus.CounterVec
@@ -57,6 +60,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		compacted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pricestream_table_compacted_keys_total", Help: "Item subjects whose history older than the change retention the compactor trimmed.",
 		}, []string{"table"}),
+		compactRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pricestream_table_compact_requests_total", Help: "Requests the compactor made to the engine to remove messages (a subject's history, a message, or the whole stream below its floor).",
+		}, []string{"table"}),
 		expired: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pricestream_table_expired_items_total", Help: "Items the table deleted because their TTL attribute's time had passed.",
 		}, []string{"table"}),
@@ -67,7 +73,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "pricestream_table_index_snapshot_loads_total", Help: "Index snapshots found when a table was opened, by result (loaded, or ignored and the index rebuilt from the engine).",
 		}, []string{"result"}),
 	}
-	reg.MustRegister(m.writes, m.conflicts, m.condFailures, m.writeSeconds, m.indexDelay, m.notify, m.feedFallbacks, m.txns, m.txnSeconds, m.compacted, m.expired, m.snapshotSeconds, m.snapshotLoads)
+	reg.MustRegister(m.writes, m.conflicts, m.condFailures, m.writeSeconds, m.indexDelay, m.notify, m.feedFallbacks, m.txns, m.txnSeconds, m.compacted, m.compactRequests, m.expired, m.snapshotSeconds, m.snapshotLoads)
 	return m
 }
 

@@ -36,6 +36,9 @@ type Table struct {
 	ix        *index
 
 	lastWrite atomic.Uint64 // highest sequence this process wrote
+	// floorDone is the floor below which the compactor last removed the
+	// stream's messages (compact_floor.go).
+	floorDone atomic.Uint64
 	// keyWrites holds, per key, the newest sequence this process wrote
 	// that the index may not have applied yet. A write waits only for
 	// its own key's earlier writes to be indexed (so that its expected
