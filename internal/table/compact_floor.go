@@ -24,9 +24,10 @@ import (
 // BenchmarkTableCompactFloor's baseline).
 var compactFloor = true
 
-// floorChunk is how many of the work list's keys a floor's index update
-// changes under one hold of the index's write lock, so that the applier
-// waits for a chunk, not for the whole list.
+// floorChunk is how many entries the floor's scan reads, and how many of
+// the work list's keys its index update changes, under one hold of the
+// index's lock, so that the applier waits for a chunk, not for the whole
+// table.
 const floorChunk = 1024
 
 // compactBelowFloor removes every message of t's stream below its floor as
@@ -61,20 +62,38 @@ func (m *Manager) compactBelowFloor(ctx context.Context, t *Table, cutSeq uint64
 // floor returns the first sequence of the table's stream that the index
 // may still need, as of cutSeq: no later than cutSeq (what is newer than
 // the retention's cutoff stays), than any item's current version, or than
-// the first message the index has not applied. It reports false while a
-// transaction holds a lock marker on an item (the versions a transaction
-// may still need are not worked out).
+// the first message the index had not applied when it began. It reports
+// false while a transaction holds a lock marker on an item (the versions
+// a transaction may still need are not worked out).
+//
+// It reads the entries floorChunk at a time, in key order, releasing the
+// index's lock between chunks so that the applier does not wait for a
+// whole table: what the applier applies meanwhile lies after the first
+// message not applied at the start, so it cannot lower the floor.
 func (ix *index) floor(cutSeq uint64) (uint64, bool) {
 	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	if len(ix.mu.locked) > 0 {
-		return 0, false
-	}
 	f := min(cutSeq, ix.mu.last.seq+1)
-	for _, e := range ix.mu.keys {
-		if e.item != nil && e.seq < f {
-			f = e.seq
+	ix.mu.RUnlock()
+	for from, more := "", true; more; {
+		n := 0
+		more = false
+		ix.mu.RLock()
+		if len(ix.mu.locked) > 0 {
+			ix.mu.RUnlock()
+			return 0, false
 		}
+		ix.mu.tree.AscendGreaterOrEqual(slot{key: from}, func(s slot) bool {
+			if n == floorChunk {
+				from, more = s.key, true
+				return false
+			}
+			n++
+			if s.e.item != nil && s.e.seq < f {
+				f = s.e.seq
+			}
+			return true
+		})
+		ix.mu.RUnlock()
 	}
 	return f, true
 }

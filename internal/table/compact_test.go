@@ -354,3 +354,25 @@ func TestTableCompactFloorMovesMarks(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, uint64(2), info.Messages, "r and s")
 }
+
+// TestTableIndexFloorChunks: the floor's scan reads the index a chunk at a
+// time and finds the oldest current version wherever it is in key order.
+func TestTableIndexFloorChunks(t *testing.T) {
+	ctx := context.Background()
+	_, tb := pkTable(t, enginetest.Start(t), Config{}, Spec{Name: "floor"})
+	n := 2*floorChunk + 10
+	var oldest uint64
+	for i := n - 1; i >= 0; i-- { // the first written has the last key
+		res, err := tb.Put(ctx, item.Item{"pk": item.StringValue(fmt.Sprintf("k%05d", i))}, WriteOptions{Unchecked: true, NoSync: true})
+		require.NoError(t, err)
+		if oldest == 0 {
+			oldest = res.Seq
+		}
+	}
+	require.NoError(t, tb.ix.waitFor(ctx, tb.lastWrite.Load()))
+	f, ok := tb.ix.floor(math.MaxUint64)
+	require.True(t, ok)
+	require.Equal(t, oldest, f)
+	f, _ = tb.ix.floor(3)
+	require.Equal(t, min(oldest, 3), f, "no later than the cutoff's sequence")
+}
