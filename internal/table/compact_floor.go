@@ -69,11 +69,26 @@ func (m *Manager) compactBelowFloor(ctx context.Context, t *Table, cutSeq uint64
 // It reads the entries floorChunk at a time, in key order, releasing the
 // index's lock between chunks so that the applier does not wait for a
 // whole table: what the applier applies meanwhile lies after the first
-// message not applied at the start, so it cannot lower the floor.
+// message not applied at the start, so it cannot lower the floor. It
+// reads none when the oldest current version it found last time is still
+// its item's current version (an item never written again: the floor
+// cannot have moved). Only the compactor calls it.
 func (ix *index) floor(cutSeq uint64) (uint64, bool) {
 	ix.mu.RLock()
 	f := min(cutSeq, ix.mu.last.seq+1)
+	locked := len(ix.mu.locked) > 0
+	// The oldest current version found last time, when still current,
+	// is still the oldest: writes since have later sequences.
+	hint := ix.oldest
+	still := hint.seq != 0 && ix.mu.keys[hint.key] != nil && ix.mu.keys[hint.key].seq == hint.seq
 	ix.mu.RUnlock()
+	if locked {
+		return 0, false
+	}
+	if still {
+		return min(f, hint.seq), true
+	}
+	oldest := oldestVersion{}
 	for from, more := "", true; more; {
 		n := 0
 		more = false
@@ -88,14 +103,24 @@ func (ix *index) floor(cutSeq uint64) (uint64, bool) {
 				return false
 			}
 			n++
-			if s.e.item != nil && s.e.seq < f {
-				f = s.e.seq
+			if s.e.item != nil && (oldest.seq == 0 || s.e.seq < oldest.seq) {
+				oldest = oldestVersion{s.key, s.e.seq}
 			}
 			return true
 		})
 		ix.mu.RUnlock()
 	}
+	ix.oldest = oldest
+	if oldest.seq != 0 {
+		f = min(f, oldest.seq)
+	}
 	return f, true
+}
+
+// oldestVersion is an item's key and the sequence of its current version.
+type oldestVersion struct {
+	key string
+	seq uint64
 }
 
 // dropBelow updates the index for a stream whose messages below floor are

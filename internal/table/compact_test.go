@@ -375,4 +375,11 @@ func TestTableIndexFloorChunks(t *testing.T) {
 	require.Equal(t, oldest, f)
 	f, _ = tb.ix.floor(3)
 	require.Equal(t, min(oldest, 3), f, "no later than the cutoff's sequence")
+
+	// The oldest written again, the next oldest holds the floor.
+	_, err := tb.Put(ctx, item.Item{"pk": item.StringValue(fmt.Sprintf("k%05d", n-1)), "v": item.IntValue(2)}, WriteOptions{})
+	require.NoError(t, err)
+	require.NoError(t, tb.ix.waitFor(ctx, tb.lastWrite.Load()))
+	f, _ = tb.ix.floor(math.MaxUint64)
+	require.Equal(t, oldest+1, f)
 }

@@ -95,6 +95,11 @@ type index struct {
 		}
 	}
 
+	// oldest is the item whose current version was the oldest when the
+	// compactor last looked for the stream's floor; only the compactor
+	// reads and writes it.
+	oldest oldestVersion
+
 	applied atomic.Uint64 // sequence of the last message applied
 	snapSeq atomic.Uint64 // sequence of the last snapshot written or loaded
 
