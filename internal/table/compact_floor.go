@@ -72,14 +72,14 @@ func (m *Manager) compactBelowFloor(ctx context.Context, t *Table, cutSeq uint64
 // message not applied at the start, so it cannot lower the floor. It
 // reads none when the oldest current version it found last time is still
 // its item's current version (an item never written again: the floor
-// cannot have moved). Only the compactor calls it.
+// cannot have moved).
 func (ix *index) floor(cutSeq uint64) (uint64, bool) {
 	ix.mu.RLock()
 	f := min(cutSeq, ix.mu.last.seq+1)
 	locked := len(ix.mu.locked) > 0
 	// The oldest current version found last time, when still current,
 	// is still the oldest: writes since have later sequences.
-	hint := ix.oldest
+	hint := ix.mu.oldest
 	still := hint.seq != 0 && ix.mu.keys[hint.key] != nil && ix.mu.keys[hint.key].seq == hint.seq
 	ix.mu.RUnlock()
 	if locked {
@@ -110,7 +110,9 @@ func (ix *index) floor(cutSeq uint64) (uint64, bool) {
 		})
 		ix.mu.RUnlock()
 	}
-	ix.oldest = oldest
+	ix.mu.Lock()
+	ix.mu.oldest = oldest
+	ix.mu.Unlock()
 	if oldest.seq != 0 {
 		f = min(f, oldest.seq)
 	}

@@ -87,6 +87,9 @@ type index struct {
 		dirty map[string]dirtyMark
 		// locked holds keys whose last message is a lock marker.
 		locked map[string]struct{}
+		// oldest is the item whose current version was the oldest when
+		// the compactor last looked for the stream's floor.
+		oldest oldestVersion
 		// last is the last message applied to the tree, with its write
 		// time: the position of a snapshot.
 		last struct {
@@ -94,11 +97,6 @@ type index struct {
 			time int64
 		}
 	}
-
-	// oldest is the item whose current version was the oldest when the
-	// compactor last looked for the stream's floor; only the compactor
-	// reads and writes it.
-	oldest oldestVersion
 
 	applied atomic.Uint64 // sequence of the last message applied
 	snapSeq atomic.Uint64 // sequence of the last snapshot written or loaded
