@@ -3,6 +3,7 @@ package table
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"runtime/pprof"
 	"sync/atomic"
@@ -55,6 +56,9 @@ func (m *Manager) runCompactor() {
 					}
 					if err := m.compact(ctx, t, now); err != nil && ctx.Err() == nil {
 						m.logger.Warn("table compaction", "table", t.name, "err", err)
+					}
+					if err := t.readHistory(ctx); err != nil && ctx.Err() == nil {
+						m.logger.Warn("table stream state", "table", t.name, "err", err)
 					}
 				}
 			}
@@ -273,4 +277,26 @@ func (m *Manager) trimKey(ctx context.Context, t *Table, k string, cutSeq uint64
 		}
 	}
 	return purged, nil
+}
+
+// history is what a table's engine stream holds: its messages, their
+// bytes, and the write time of the oldest.
+type history struct {
+	msgs, bytes uint64
+	first       time.Time
+}
+
+// readHistory reads what t's engine stream holds, for the metrics.
+func (t *Table) readHistory(ctx context.Context) error {
+	s, err := t.m.rjs.Stream(ctx, t.jsName)
+	if err != nil {
+		return fmt.Errorf("table %q: %w", t.name, classify(t.m.rc, err))
+	}
+	st := s.CachedInfo().State
+	h := &history{msgs: st.Msgs, bytes: st.Bytes}
+	if st.Msgs > 0 {
+		h.first = st.FirstTime
+	}
+	t.hist.Store(h)
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -383,3 +384,53 @@ func TestTableIndexFloorChunks(t *testing.T) {
 	f, _ = tb.ix.floor(math.MaxUint64)
 	require.Equal(t, oldest+1, f)
 }
+
+// TestTableHistoryMetrics: each compaction pass reads what the table's
+// stream holds, for pricestream_table_history_*.
+func TestTableHistoryMetrics(t *testing.T) {
+	ctx := context.Background()
+	m, tb := pkTable(t, enginetest.Start(t), Config{}, Spec{Name: "hist"})
+	c := &indexCollector{m}
+	require.Zero(t, testutil.CollectAndCount(c, "pricestream_table_history_messages"), "nothing before the first pass")
+	before := time.Now()
+	for _, pk := range []string{"a", "b"} {
+		_, err := tb.Put(ctx, item.Item{"pk": item.StringValue(pk)}, WriteOptions{})
+		require.NoError(t, err)
+	}
+	_, err := tb.Delete(ctx, compactKey("b"), WriteOptions{})
+	require.NoError(t, err)
+	_, err = tb.Put(ctx, item.Item{"pk": item.StringValue("c")}, WriteOptions{})
+	require.NoError(t, err)
+
+	require.NoError(t, tb.readHistory(ctx))
+	require.Equal(t, 4.0, testutil.ToFloat64(collectOne(t, c, "pricestream_table_history_messages")))
+	require.Positive(t, testutil.ToFloat64(collectOne(t, c, "pricestream_table_history_bytes")))
+	oldest := testutil.ToFloat64(collectOne(t, c, "pricestream_table_history_oldest_timestamp_seconds"))
+	require.InDelta(t, float64(before.UnixNano())/1e9, oldest, 5)
+
+	require.NoError(t, m.compact(ctx, tb, time.Now().Add(48*time.Hour)))
+	require.NoError(t, tb.readHistory(ctx))
+	require.Equal(t, 2.0, testutil.ToFloat64(collectOne(t, c, "pricestream_table_history_messages")), "b's put and tombstone went")
+}
+
+// collectOne returns the collector's metric of that name, for
+// testutil.ToFloat64.
+func collectOne(t *testing.T, c prometheus.Collector, name string) prometheus.Collector {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 16)
+	c.Collect(ch)
+	close(ch)
+	for m := range ch {
+		if strings.Contains(m.Desc().String(), `"`+name+`"`) {
+			return constCollector{m}
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return nil
+}
+
+// constCollector collects one metric.
+type constCollector struct{ m prometheus.Metric }
+
+func (c constCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.m.Desc() }
+func (c constCollector) Collect(ch chan<- prometheus.Metric) { ch <- c.m }

@@ -78,9 +78,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 }
 
 var (
-	itemsDesc   = prometheus.NewDesc("pricestream_table_items", "Items in a table, as this process's index holds them.", []string{"table"}, nil)
-	appliedDesc = prometheus.NewDesc("pricestream_table_index_applied_sequence", "Engine sequence of the last version a table's index applied.", []string{"table"}, nil)
-	ownDesc     = prometheus.NewDesc("pricestream_table_index_own_applied_total", "Asynchronous writes of this process a table's index applied from their acknowledgements, ahead of its consumer's delivery.", []string{"table"}, nil)
+	historyMsgsDesc   = prometheus.NewDesc("pricestream_table_history_messages", "Messages a table's engine stream held at the compactor's last pass: its items' current versions, their history and the tombstones of deleted items.", []string{"table"}, nil)
+	historyBytesDesc  = prometheus.NewDesc("pricestream_table_history_bytes", "Bytes of a table's engine stream at the compactor's last pass.", []string{"table"}, nil)
+	historyOldestDesc = prometheus.NewDesc("pricestream_table_history_oldest_timestamp_seconds", "Write time of the oldest message of a table's engine stream at the compactor's last pass, Unix seconds (time() minus it: how far back the stream reaches).", []string{"table"}, nil)
+	itemsDesc         = prometheus.NewDesc("pricestream_table_items", "Items in a table, as this process's index holds them.", []string{"table"}, nil)
+	appliedDesc       = prometheus.NewDesc("pricestream_table_index_applied_sequence", "Engine sequence of the last version a table's index applied.", []string{"table"}, nil)
+	ownDesc           = prometheus.NewDesc("pricestream_table_index_own_applied_total", "Asynchronous writes of this process a table's index applied from their acknowledgements, ahead of its consumer's delivery.", []string{"table"}, nil)
 )
 
 // indexCollector reports the open tables' index state when scraped.
@@ -90,6 +93,9 @@ func (c *indexCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- itemsDesc
 	ch <- appliedDesc
 	ch <- ownDesc
+	ch <- historyMsgsDesc
+	ch <- historyBytesDesc
+	ch <- historyOldestDesc
 }
 
 func (c *indexCollector) Collect(ch chan<- prometheus.Metric) {
@@ -98,5 +104,12 @@ func (c *indexCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(itemsDesc, prometheus.GaugeValue, float64(items), t.name)
 		ch <- prometheus.MustNewConstMetric(appliedDesc, prometheus.GaugeValue, float64(t.ix.applied.Load()), t.name)
 		ch <- prometheus.MustNewConstMetric(ownDesc, prometheus.CounterValue, float64(t.ix.ownApplied.Load()), t.name)
+		if h := t.hist.Load(); h != nil {
+			ch <- prometheus.MustNewConstMetric(historyMsgsDesc, prometheus.GaugeValue, float64(h.msgs), t.name)
+			ch <- prometheus.MustNewConstMetric(historyBytesDesc, prometheus.GaugeValue, float64(h.bytes), t.name)
+			if !h.first.IsZero() {
+				ch <- prometheus.MustNewConstMetric(historyOldestDesc, prometheus.GaugeValue, float64(h.first.UnixNano())/1e9, t.name)
+			}
+		}
 	}
 }
