@@ -44,6 +44,39 @@ func compactFixture(t *testing.T, history History) (*Manager, *Table) {
 
 func compactKey(pk string) item.Key { return item.Key{Partition: item.StringValue(pk)} }
 
+// compactWrites makes the writes of the compaction tests to a table keyed
+// by pk.
+type compactWrites struct {
+	t  *testing.T
+	tb *Table
+}
+
+// put writes the item pk (its attribute "at" the time) and returns its
+// sequence.
+func (w compactWrites) put(pk string) uint64 {
+	w.t.Helper()
+	res, err := w.tb.Put(context.Background(), item.Item{"pk": item.StringValue(pk), "at": item.IntValue(time.Now().UnixNano())}, WriteOptions{})
+	require.NoError(w.t, err)
+	return res.Seq
+}
+
+// del deletes the item pk.
+func (w compactWrites) del(pk string) {
+	w.t.Helper()
+	_, err := w.tb.Delete(context.Background(), compactKey(pk), WriteOptions{})
+	require.NoError(w.t, err)
+}
+
+// mark returns a time after every write so far and before the next.
+func (w compactWrites) mark() time.Time {
+	w.t.Helper()
+	require.NoError(w.t, w.tb.ix.waitFor(context.Background(), w.tb.lastWrite.Load()))
+	at := time.Now()
+	for time.Now() == at { // the next write's time is later
+	}
+	return at
+}
+
 // pkTable starts a manager of cfg on e, and creates and opens the table
 // spec describes, keyed by the string attribute pk.
 func pkTable(t *testing.T, e *engine.Engine, cfg Config, spec Spec) (*Manager, *Table) {
@@ -134,25 +167,8 @@ func TestTableCompactLatest(t *testing.T) {
 func TestTableCompactPassesOverRecentChanges(t *testing.T) {
 	ctx := context.Background()
 	m, tb := pkTable(t, enginetest.Start(t), Config{}, Spec{Name: "compact", StreamView: ViewNewImage})
-	put := func(pk string) {
-		t.Helper()
-		_, err := tb.Put(ctx, item.Item{"pk": item.StringValue(pk), "at": item.IntValue(time.Now().UnixNano())}, WriteOptions{})
-		require.NoError(t, err)
-	}
-	del := func(pk string) {
-		t.Helper()
-		_, err := tb.Delete(ctx, compactKey(pk), WriteOptions{})
-		require.NoError(t, err)
-	}
-	// mark returns a time after every write so far and before the next.
-	mark := func() time.Time {
-		t.Helper()
-		require.NoError(t, tb.ix.waitFor(ctx, tb.lastWrite.Load()))
-		at := time.Now()
-		for time.Now() == at { // the next write's time is later
-		}
-		return at
-	}
+	w := compactWrites{t, tb}
+	put, del, mark := w.put, w.del, w.mark
 	purges := func() float64 { return testutil.ToFloat64(m.metrics.compacted.WithLabelValues("compact")) }
 	messages := func() uint64 {
 		info, err := m.Describe(ctx, "compact")
@@ -215,25 +231,8 @@ func TestTableCompactPassesOverRecentChanges(t *testing.T) {
 func TestTableCompactFloor(t *testing.T) {
 	ctx := context.Background()
 	m, tb := pkTable(t, enginetest.Start(t), Config{}, Spec{Name: "orders", StreamView: ViewNewImage})
-	put := func(pk string) uint64 {
-		t.Helper()
-		res, err := tb.Put(ctx, item.Item{"pk": item.StringValue(pk)}, WriteOptions{})
-		require.NoError(t, err)
-		return res.Seq
-	}
-	del := func(pk string) {
-		t.Helper()
-		_, err := tb.Delete(ctx, compactKey(pk), WriteOptions{})
-		require.NoError(t, err)
-	}
-	mark := func() time.Time {
-		t.Helper()
-		require.NoError(t, tb.ix.waitFor(ctx, tb.lastWrite.Load()))
-		at := time.Now()
-		for time.Now() == at {
-		}
-		return at
-	}
+	w := compactWrites{t, tb}
+	put, del, mark := w.put, w.del, w.mark
 	requests := func() float64 { return testutil.ToFloat64(m.metrics.compactRequests.WithLabelValues("orders")) }
 	trimmed := func() float64 { return testutil.ToFloat64(m.metrics.compacted.WithLabelValues("orders")) }
 	state := func() (first, msgs uint64) {
@@ -322,17 +321,11 @@ func TestTableCompactFloor(t *testing.T) {
 func TestTableCompactFloorMovesMarks(t *testing.T) {
 	ctx := context.Background()
 	m, tb := pkTable(t, enginetest.Start(t), Config{}, Spec{Name: "orders", StreamView: ViewNewImage})
-	put := func(pk string) uint64 {
-		t.Helper()
-		res, err := tb.Put(ctx, item.Item{"pk": item.StringValue(pk)}, WriteOptions{})
-		require.NoError(t, err)
-		return res.Seq
-	}
-	put("q")
-	r := put("r") // never written again: the floor
-	_, err := tb.Delete(ctx, compactKey("q"), WriteOptions{})
-	require.NoError(t, err)
-	put("s")
+	w := compactWrites{t, tb}
+	w.put("q")
+	r := w.put("r") // never written again: the floor
+	w.del("q")
+	w.put("s")
 	require.NoError(t, tb.ix.waitFor(ctx, tb.lastWrite.Load()))
 	qk := string(compactKey("q").AppendOrdered(nil))
 	tomb := tb.ix.get(qk).seq
