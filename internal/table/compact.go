@@ -17,6 +17,8 @@ import (
 // message, the versions older than the table's change retention go, except
 // the item's current one; a deletion's tombstone goes once it is older than
 // the retention (the subject is then empty, as if the item never was).
+// What lies below the stream's floor goes first, in one request
+// (compact_floor.go); what is above, key by key.
 // Before trimming it deletes the items whose TTL has passed (ttl.go);
 // other items are permanent.
 
@@ -57,7 +59,7 @@ func (m *Manager) runCompactor() {
 					if err := m.compact(ctx, t, now); err != nil && ctx.Err() == nil {
 						m.logger.Warn("table compaction", "table", t.name, "err", err)
 					}
-					if err := t.readHistory(ctx); err != nil && ctx.Err() == nil {
+					if err := t.readStats(ctx); err != nil && ctx.Err() == nil {
 						m.logger.Warn("table stream state", "table", t.name, "err", err)
 					}
 				}
@@ -279,24 +281,24 @@ func (m *Manager) trimKey(ctx context.Context, t *Table, k string, cutSeq uint64
 	return purged, nil
 }
 
-// history is what a table's engine stream holds: its messages, their
+// streamStats is what a table's engine stream holds: its messages, their
 // bytes, and the write time of the oldest.
-type history struct {
+type streamStats struct {
 	msgs, bytes uint64
 	first       time.Time
 }
 
-// readHistory reads what t's engine stream holds, for the metrics.
-func (t *Table) readHistory(ctx context.Context) error {
+// readStats reads what t's engine stream holds, for the metrics.
+func (t *Table) readStats(ctx context.Context) error {
 	s, err := t.m.rjs.Stream(ctx, t.jsName)
 	if err != nil {
 		return fmt.Errorf("table %q: %w", t.name, classify(t.m.rc, err))
 	}
 	st := s.CachedInfo().State
-	h := &history{msgs: st.Msgs, bytes: st.Bytes}
+	h := &streamStats{msgs: st.Msgs, bytes: st.Bytes}
 	if st.Msgs > 0 {
 		h.first = st.FirstTime
 	}
-	t.hist.Store(h)
+	t.stats.Store(h)
 	return nil
 }

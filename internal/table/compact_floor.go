@@ -2,9 +2,6 @@ package table
 
 import (
 	"context"
-	"encoding/json"
-
-	"github.com/nats-io/nats.go"
 )
 
 // The floor of a table's stream: the first message its index still
@@ -49,7 +46,7 @@ func (m *Manager) compactBelowFloor(ctx context.Context, t *Table, cutSeq uint64
 		return 0, nil
 	}
 	if floor > st.FirstSeq {
-		if err := purgeBelow(ctx, m.nc, t.jsName, floor); err != nil {
+		if err := purgeSubject(ctx, m.nc, t.jsName, "", floor); err != nil {
 			return 0, err
 		}
 		m.metrics.compactRequests.WithLabelValues(t.name).Inc()
@@ -181,13 +178,4 @@ func (ix *index) dropBelow(floor uint64) int {
 		ix.mu.Unlock()
 	}
 	return dropped
-}
-
-// purgeBelow removes every message of the stream jsName whose sequence is
-// below below.
-func purgeBelow(ctx context.Context, nc *nats.Conn, jsName string, below uint64) error {
-	req, _ := json.Marshal(struct {
-		Seq uint64 `json:"seq"`
-	}{below})
-	return streamRequest(ctx, nc, "$JS.API.STREAM.PURGE."+jsName, req, "purge")
 }

@@ -395,14 +395,14 @@ func TestTableHistoryMetrics(t *testing.T) {
 	_, err = tb.Put(ctx, item.Item{"pk": item.StringValue("c")}, WriteOptions{})
 	require.NoError(t, err)
 
-	require.NoError(t, tb.readHistory(ctx))
+	require.NoError(t, tb.readStats(ctx))
 	require.Equal(t, 4.0, testutil.ToFloat64(collectOne(t, c, "pricestream_table_history_messages")))
 	require.Positive(t, testutil.ToFloat64(collectOne(t, c, "pricestream_table_history_bytes")))
 	oldest := testutil.ToFloat64(collectOne(t, c, "pricestream_table_history_oldest_timestamp_seconds"))
 	require.InDelta(t, float64(before.UnixNano())/1e9, oldest, 5)
 
 	require.NoError(t, m.compact(ctx, tb, time.Now().Add(48*time.Hour)))
-	require.NoError(t, tb.readHistory(ctx))
+	require.NoError(t, tb.readStats(ctx))
 	require.Equal(t, 2.0, testutil.ToFloat64(collectOne(t, c, "pricestream_table_history_messages")), "b's put and tombstone went")
 }
 

@@ -64,10 +64,12 @@
 // history is kept for the table's change retention (default 24h): a
 // compactor goroutine deletes the expired items, trims older versions
 // except each item's current one, and removes deletion tombstones (with
-// the versions before them) once they are older than the retention. The
-// index keeps the compactor's work list, with what it knows of each key,
-// so that a pass asks the engine only about keys with something to trim
-// (compact.go).
+// the versions before them) once they are older than the retention:
+// everything below the stream's floor (the first message the index still
+// needs) in one request, then what lies above key by key
+// (compact_floor.go). The index keeps the compactor's work list, with
+// what it knows of each key, so that a pass asks the engine only about
+// keys with something to trim (compact.go).
 //
 // # Concurrency
 //

@@ -160,11 +160,12 @@ const (
 	jsSequenceNotFound = 10043
 )
 
-// purgeSubject removes the messages on subject (a literal subject) whose
-// sequence is below below: the compactor's tool.
+// purgeSubject removes the messages on subject (a literal subject; "" for
+// every subject of the stream) whose sequence is below below: the
+// compactor's tool.
 func purgeSubject(ctx context.Context, nc *nats.Conn, jsName, subject string, below uint64) error {
 	req, _ := json.Marshal(struct {
-		Filter string `json:"filter"`
+		Filter string `json:"filter,omitempty"`
 		Seq    uint64 `json:"seq"`
 	}{subject, below})
 	return streamRequest(ctx, nc, "$JS.API.STREAM.PURGE."+jsName, req, "purge")

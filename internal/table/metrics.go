@@ -104,7 +104,7 @@ func (c *indexCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(itemsDesc, prometheus.GaugeValue, float64(items), t.name)
 		ch <- prometheus.MustNewConstMetric(appliedDesc, prometheus.GaugeValue, float64(t.ix.applied.Load()), t.name)
 		ch <- prometheus.MustNewConstMetric(ownDesc, prometheus.CounterValue, float64(t.ix.ownApplied.Load()), t.name)
-		if h := t.hist.Load(); h != nil {
+		if h := t.stats.Load(); h != nil {
 			ch <- prometheus.MustNewConstMetric(historyMsgsDesc, prometheus.GaugeValue, float64(h.msgs), t.name)
 			ch <- prometheus.MustNewConstMetric(historyBytesDesc, prometheus.GaugeValue, float64(h.bytes), t.name)
 			if !h.first.IsZero() {

@@ -39,9 +39,9 @@ type Table struct {
 	// floorDone is the floor below which the compactor last removed the
 	// stream's messages (compact_floor.go).
 	floorDone atomic.Uint64
-	// hist is what the table's stream held at the compactor's last pass
+	// stats is what the table's stream held at the compactor's last pass
 	// (for the metrics); nil before the first.
-	hist atomic.Pointer[history]
+	stats atomic.Pointer[streamStats]
 	// keyWrites holds, per key, the newest sequence this process wrote
 	// that the index may not have applied yet. A write waits only for
 	// its own key's earlier writes to be indexed (so that its expected
