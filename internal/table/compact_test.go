@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"strings"
 	"testing"
 	"time"
 
@@ -385,6 +384,20 @@ func TestTableHistoryMetrics(t *testing.T) {
 	m, tb := pkTable(t, enginetest.Start(t), Config{}, Spec{Name: "hist"})
 	c := &indexCollector{m}
 	require.Zero(t, testutil.CollectAndCount(c, "pricestream_table_history_messages"), "nothing before the first pass")
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	gauge := func(name string) float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		require.NoError(t, err)
+		for _, mf := range mfs {
+			if mf.GetName() == name {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatalf("no metric %s", name)
+		return 0
+	}
 	before := time.Now()
 	for _, pk := range []string{"a", "b"} {
 		_, err := tb.Put(ctx, item.Item{"pk": item.StringValue(pk)}, WriteOptions{})
@@ -396,34 +409,11 @@ func TestTableHistoryMetrics(t *testing.T) {
 	require.NoError(t, err)
 
 	require.NoError(t, tb.readStats(ctx))
-	require.Equal(t, 4.0, testutil.ToFloat64(collectOne(t, c, "pricestream_table_history_messages")))
-	require.Positive(t, testutil.ToFloat64(collectOne(t, c, "pricestream_table_history_bytes")))
-	oldest := testutil.ToFloat64(collectOne(t, c, "pricestream_table_history_oldest_timestamp_seconds"))
-	require.InDelta(t, float64(before.UnixNano())/1e9, oldest, 5)
+	require.Equal(t, 4.0, gauge("pricestream_table_history_messages"))
+	require.Positive(t, gauge("pricestream_table_history_bytes"))
+	require.InDelta(t, float64(before.UnixNano())/1e9, gauge("pricestream_table_history_oldest_timestamp_seconds"), 5)
 
 	require.NoError(t, m.compact(ctx, tb, time.Now().Add(48*time.Hour)))
 	require.NoError(t, tb.readStats(ctx))
-	require.Equal(t, 2.0, testutil.ToFloat64(collectOne(t, c, "pricestream_table_history_messages")), "b's put and tombstone went")
+	require.Equal(t, 2.0, gauge("pricestream_table_history_messages"), "b's put and tombstone went")
 }
-
-// collectOne returns the collector's metric of that name, for
-// testutil.ToFloat64.
-func collectOne(t *testing.T, c prometheus.Collector, name string) prometheus.Collector {
-	t.Helper()
-	ch := make(chan prometheus.Metric, 16)
-	c.Collect(ch)
-	close(ch)
-	for m := range ch {
-		if strings.Contains(m.Desc().String(), `"`+name+`"`) {
-			return constCollector{m}
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return nil
-}
-
-// constCollector collects one metric.
-type constCollector struct{ m prometheus.Metric }
-
-func (c constCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.m.Desc() }
-func (c constCollector) Collect(ch chan<- prometheus.Metric) { ch <- c.m }
