@@ -18,8 +18,9 @@ import (
 // steadily since the pipeline started reads as no trend (below 1: it has
 // no earlier rate to compare with, and reading its first minute against a
 // longer span made every product of a new pipeline look as if trending),
-// while a burst on a product with ten minutes of steady history reads as
-// one at once.
+// a burst on a product with ten minutes of steady history reads as one at
+// once, and a few views close together by chance at a window's start do
+// not.
 func TestFastSneakersTrendNow(t *testing.T) {
 	c := startApp(t)
 	ctx := context.Background()
@@ -39,6 +40,12 @@ func TestFastSneakersTrendNow(t *testing.T) {
 	}
 	for i := range 10 { // then ten views in two seconds
 		evs = append(evs, ev{t0.Add(600*time.Second + time.Duration(i+1)*200*time.Millisecond), "burst"})
+	}
+	for i := range 180 { // history: 0.3 views a second for ten minutes
+		evs = append(evs, ev{t0.Add(time.Duration(i) * 10 * time.Second / 3), "clustered"})
+	}
+	for i := range 5 { // then, by chance, five in the first 3 s of a window
+		evs = append(evs, ev{t0.Add(600*time.Second + time.Duration(i)*750*time.Millisecond), "clustered"})
 	}
 	// In event time order, or the job counts the later product's events
 	// as late.
@@ -87,5 +94,10 @@ func TestFastSneakersTrendNow(t *testing.T) {
 	require.Greater(t, steady.TrendNow, 0.9, "%+v", steady)
 
 	burst := read("burst", 11, 71) // the window from 600 s: the history's last view and the burst
-	require.Greater(t, burst.TrendNow, 5.0, "ten views in two seconds after ten minutes of a view every 10 s: %+v", burst)
+	require.Greater(t, burst.TrendNow, 2.0, "ten views in two seconds after ten minutes of a view every 10 s: %+v", burst)
+
+	// Five views close together at a window's start are chance, not a
+	// trend: the shipped model raises a price from a trend_now of 1.5.
+	clustered := read("clustered", 5, 185)
+	require.Less(t, clustered.TrendNow, 1.5, "five views in 3 s at a window's start, 0.3 a second before: %+v", clustered)
 }
