@@ -124,6 +124,7 @@ events, and the peak resident memory.`,
 			fmt.Printf("%.0f events/s for %.1f s (fsync %s): %d events accepted (%.0f/s), %d dropped, %d late\n", res.Rate, res.Seconds, res.Fsync, res.Events, res.EventsPerSec, res.Dropped, res.Late)
 			fmt.Printf("accepted → price committed: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms over %d price changes (%d decisions)\n", res.E2EP50, res.E2EP99, res.E2EP999, res.E2ESamples, res.Decisions)
 			fmt.Printf("peak RSS %.0f MB, guardrail violations %d\n", res.RSSMB, res.Violations)
+			fmt.Printf("simulated revenue %.2f at the pipeline's prices, %.2f at static ones (%+.2f%%)\n", res.RevenueDynamic, res.RevenueStatic, res.RevenueUpliftPct)
 			if res.CPUMicrosPerEvent > 0 {
 				fmt.Printf("CPU %.0f µs per event (%.2f cores busy, GOMAXPROCS %d; the simulator and monitor included), %d garbage collections using %.1f%% of it\n", res.CPUMicrosPerEvent, res.CPUCores, res.Procs, res.GCCycles, res.GCCPUPct)
 			}

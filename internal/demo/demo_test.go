@@ -51,6 +51,10 @@ func TestBenchReports(t *testing.T) {
 	require.Positive(t, res.AllocBytesPerEvent, "the pipeline allocates for every event")
 	require.Zero(t, res.Violations)
 	require.Equal(t, "interval:100ms", res.Fsync)
+	// The shop's revenue, at the pipeline's prices and at static ones.
+	require.Positive(t, res.RevenueStatic, "%+v", res)
+	require.Positive(t, res.RevenueDynamic, "%+v", res)
+	require.InDelta(t, 100*(res.RevenueDynamic/res.RevenueStatic-1), res.RevenueUpliftPct, 0.02, "rounded to cents and hundredths of a percent")
 	// The same changes by decision time, in windows after the warm-up.
 	require.NotEmpty(t, res.E2EWindows)
 	n := 0

@@ -225,6 +225,15 @@ type BenchResult struct {
 	// of a loaded machine does.
 	AllocBytesPerEvent uint64 `json:"alloc_bytes_per_event,omitempty"`
 	Violations         int64  `json:"guardrail_violations"`
+	// RevenueDynamic and RevenueStatic are the simulated shop's revenue
+	// over the whole run at the pipeline's prices and, for the same
+	// visitors, at the catalog's base prices; RevenueUpliftPct is the
+	// first over the second, in percent (the demo's summary has them too).
+	// The bench's shop has flat traffic and few trends: what dynamic
+	// prices can earn there is small (docs/fastsneakers.md).
+	RevenueDynamic   float64 `json:"revenue_dynamic"`
+	RevenueStatic    float64 `json:"revenue_static"`
+	RevenueUpliftPct float64 `json:"revenue_uplift_pct"`
 	// E2EWindows are the latency percentiles of the applied changes after
 	// the warm-up by when they were decided, per BenchOptions.Window: the
 	// cooldown's waves of price changes, which set a short run's
@@ -396,6 +405,8 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 		PriceChanges: st.Applied, Decisions: st.Applied + st.Kept + st.Refused, E2ESamples: st.E2ECount,
 		E2EP50: round2(st.E2EP50), E2EP99: round2(st.E2EP99), E2EP999: round2(st.E2EP999), Violations: st.Violations,
 	}
+	sc := s.Score()
+	res.RevenueDynamic, res.RevenueStatic, res.RevenueUpliftPct = round2(sc.RevenueDynamic), round2(sc.RevenueStatic), round2(sc.UpliftPct)
 	if w := warmStages.Load(); w != nil && endStages != nil {
 		res.Stages = stageLatencies(*w, endStages)
 	}
