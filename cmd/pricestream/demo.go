@@ -78,7 +78,8 @@ func newBenchCmd(g *globals) *cobra.Command {
 --server names a running server) with a simulated shop sending at a steady
 rate, and reports the accepted → price-committed latency (p50, p99, p99.9)
 from the price_changes records, the sustained events/s, dropped and late
-events, and the peak resident memory.`,
+events, the peak resident memory, and the simulated shop's revenue at the
+pipeline's prices against static ones.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.load()
