@@ -15,6 +15,10 @@
 #    not depend on the price, so the price that maximises price ×
 #    conversion is the one that maximises price × units: the policy needs
 #    no more.
+#
+# The shipped training.jsonl was recorded by an earlier version of the
+# simulator: run today, step 1 records other data and step 2 fits another
+# model, which does not ship (docs/fastsneakers.md, "Known limits").
 set -eu
 dir=examples/fastsneakers/model
 go run ./$dir/gen -out $dir/training.jsonl -seed 7 -products 24 -views-per-second 4 -trends-per-day 96 -duration 24h
