@@ -125,7 +125,7 @@ pipeline's prices against static ones.`,
 			fmt.Printf("%.0f events/s for %.1f s (fsync %s): %d events accepted (%.0f/s), %d dropped, %d late\n", res.Rate, res.Seconds, res.Fsync, res.Events, res.EventsPerSec, res.Dropped, res.Late)
 			fmt.Printf("accepted → price committed: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms over %d price changes (%d decisions)\n", res.E2EP50, res.E2EP99, res.E2EP999, res.E2ESamples, res.Decisions)
 			fmt.Printf("peak RSS %.0f MB, guardrail violations %d\n", res.RSSMB, res.Violations)
-			fmt.Printf("simulated revenue %.2f at the pipeline's prices, %.2f at static ones (%+.2f%%)\n", res.RevenueDynamic, res.RevenueStatic, res.RevenueUpliftPct)
+			fmt.Printf("simulated revenue %.2f at the pipeline's prices, %.2f at static ones (%+.2f%%), %d orders\n", res.RevenueDynamic, res.RevenueStatic, res.RevenueUpliftPct, res.Orders)
 			if res.CPUMicrosPerEvent > 0 {
 				fmt.Printf("CPU %.0f µs per event (%.2f cores busy, GOMAXPROCS %d; the simulator and monitor included), %d garbage collections using %.1f%% of it\n", res.CPUMicrosPerEvent, res.CPUCores, res.Procs, res.GCCycles, res.GCCPUPct)
 			}
@@ -153,6 +153,7 @@ pipeline's prices against static ones.`,
 	fl.DurationVar(&o.Warmup, "warmup", 3*time.Second, "left out of the latency figures")
 	fl.DurationVar(&o.Window, "window", 5*time.Second, "the interval of the latency figures by decision time (e2e_windows in --json)")
 	fl.IntVar(&o.Products, "products", 10_000, "products in the simulated catalog")
+	fl.Float64Var(&o.IntentShare, "intent-share", demo.BenchIntentShare, "share of the simulated shop's views by visitors who would buy: the default makes 1.3% of the events purchases, as in a real clickstream; 0.3 (the demo's shop) makes 10%")
 	fl.StringVar(&o.API, "api", "native", "how events are sent: native or kinesis")
 	fl.BoolVar(&asJSON, "json", false, "print the results as a JSON object")
 	fl.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the load after the warm-up to this file (read it with go tool pprof)")
@@ -214,6 +215,7 @@ applied first (pricestream apply -f examples/fastsneakers/).`,
 	fl.StringVar(&o.API, "api", "native", "how events are sent: native or kinesis")
 	fl.BoolVar(&o.Flat, "flat", false, "steady traffic, no daily curve")
 	fl.Float64Var(&o.TrendsPerDay, "trends-per-day", 4, "random demand shocks per simulated day")
+	fl.Float64Var(&o.IntentShare, "intent-share", 0.3, "share of views by visitors who would buy at an acceptable price (0.3 makes about one event in ten a purchase, 0.03 one in 75)")
 	fl.DurationVar(&o.OrderTTL, "order-ttl", sim.DefaultOrderTTL, "wall-clock time an order stays in the orders table (its expires_at, for the table's Time to Live; 0: the default); negative: orders never expire")
 	fl.BoolVar(&asJSON, "json", false, "print the score as JSON")
 	return cmd

@@ -55,6 +55,10 @@ func TestBenchReports(t *testing.T) {
 	require.Positive(t, res.RevenueStatic, "%+v", res)
 	require.Positive(t, res.RevenueDynamic, "%+v", res)
 	require.InDelta(t, 100*(res.RevenueDynamic/res.RevenueStatic-1), res.RevenueUpliftPct, 0.02, "rounded to cents and hundredths of a percent")
+	// Its orders: about one event in 75 by default, as in a real shop
+	// (the demo's shop, 0.3, makes one in ten).
+	require.Positive(t, res.Orders, "%+v", res)
+	require.Less(t, float64(res.Orders), 0.05*float64(res.Events), "%+v", res)
 	// The same changes by decision time, in windows after the warm-up.
 	require.NotEmpty(t, res.E2EWindows)
 	n := 0

@@ -229,6 +229,26 @@ func TestWorldViewsFollowTheRates(t *testing.T) {
 	}
 }
 
+// IntentShare sets how many views end in a purchase: the demo's default
+// of 0.3 makes about one event in ten a purchase, the bench's 0.03 about
+// one in 75 (a real clickstream's share), and the views stay the same.
+func TestWorldIntentShareSetsThePurchases(t *testing.T) {
+	var views int64
+	for _, c := range []struct {
+		share    float64
+		min, max float64 // purchases per event
+	}{{0, 0.09, 0.11}, {0.3, 0.09, 0.11}, {0.03, 0.011, 0.015}} {
+		w, _ := run(t, Config{Seed: 5, Products: 200, ViewsPerSecond: 200, Flat: true, IntentShare: c.share}, 10*time.Minute, nil)
+		sc := w.Score()
+		share := float64(sc.Purchases) / float64(sc.Events)
+		require.True(t, share >= c.min && share <= c.max, "intent share %g: purchases per event %.4f, want %g-%g", c.share, share, c.min, c.max)
+		if views == 0 {
+			views = sc.Views
+		}
+		require.Equal(t, views, sc.Views, "the same visitors")
+	}
+}
+
 // A trend multiplies its product's views by its boost, which decays by its
 // half-life, and leaves the other products' views alone: a boost above 1
 // (two trends on one product, the second before the first has decayed) and
