@@ -8,9 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/pricestream/pricestream/internal/cputime"
 	"github.com/pricestream/pricestream/internal/engine"
 	"github.com/pricestream/pricestream/internal/engine/enginetest"
+	"github.com/pricestream/pricestream/internal/stream"
 	"github.com/pricestream/pricestream/internal/table"
 	"github.com/pricestream/pricestream/internal/table/item"
 )
@@ -239,5 +242,75 @@ func BenchmarkTableRowSinkWrites(b *testing.B) {
 				})
 			}
 		}
+	}
+}
+
+// BenchmarkTableRowBatchBaseline is BenchmarkTableRowSinkWrites's
+// baseline: the same rows' bytes stored as stream record batches (one
+// engine message of many records, four batches in flight, acknowledged
+// when stored, the engine fsyncing always as there), the whole process's
+// CPU per row. It is what a table storing the rows of many keys in one
+// engine message could cost per row, against one message per row
+// (batch=1) in the same run:
+//
+//	go test -run '^$' -bench 'TableRowSinkWrites/history=latest/writers=128/ctx=writer|TableRowBatchBaseline' -benchtime 60000x -count 4 ./internal/table/
+func BenchmarkTableRowBatchBaseline(b *testing.B) {
+	const products = 10000
+	for _, size := range []int{1, 25, 100} {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+			e := enginetest.Start(b)
+			m, err := stream.New(stream.Config{}, stream.Deps{Engine: e, Registerer: prometheus.NewRegistry()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close()
+			ctx := context.Background()
+			if _, err := m.Create(ctx, stream.Spec{Name: "features", Partitions: 1}); err != nil {
+				b.Fatal(err)
+			}
+			s, err := m.Open(ctx, "features")
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows := make([]stream.Entry, products)
+			for i := range rows {
+				r := rowItem(b, i%64)
+				r["product_id"] = item.StringValue(fmt.Sprintf("p-%06d", i))
+				data, err := r.AppendBinary(nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rows[i] = stream.Entry{PartitionKey: fmt.Sprintf("p-%06d", i), Data: data}
+			}
+			const inFlight = 4
+			write := func(total int) {
+				var pending []*stream.Appending
+				for n := 0; n < total; n += size {
+					from := n % products
+					a, err := s.SubmitNoSync(rows[from:min(from+size, products)])
+					if err != nil {
+						b.Fatal(err)
+					}
+					if pending = append(pending, a); len(pending) == inFlight {
+						if _, err := pending[0].Wait(ctx); err != nil {
+							b.Fatal(err)
+						}
+						pending = pending[1:]
+					}
+				}
+				for _, a := range pending {
+					if _, err := a.Wait(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			write(products)
+			b.ResetTimer()
+			cpu := startCPU()
+			start := time.Now()
+			write(b.N)
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "writes/s")
+			cpu.report(b, b.N)
+		})
 	}
 }
