@@ -51,6 +51,29 @@ func writeDemandData(t *testing.T, dir string, n int) (csvFile, jsonFile string)
 
 // TestCLITrain trains a demand model from a CSV and a JSON lines file,
 // registers the file with no --features, deploys it and invokes it.
+// The shipped Fast Sneakers model is what train.sh's second step makes of
+// the shipped training data: the same file, byte for byte. A change to the
+// trainer that would fit another model from the same data fails here
+// (and the shipped model, then, is to be fitted again and checked with
+// the outcome test, or the change reconsidered).
+func TestCLITrainShippedModel(t *testing.T) {
+	const dir = "../../examples/fastsneakers/model/"
+	out := filepath.Join(t.TempDir(), "pricing-model.json")
+	// The arguments of train.sh's second step.
+	_, err := cli(t, "train", "--data", dir+"training.jsonl", "--label", "conversion",
+		"--features", "trend_now,price_ratio", "--monotone", "price_ratio=-1,trend_now=1",
+		"--trees", "300", "--depth", "4", "--eta", "0.05", "--min-child-weight", "20", "--seed", "1", "--out", out)
+	require.NoError(t, err)
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	want, err := os.ReadFile(dir + "pricing-model.json")
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(want, got), "train.sh's second step no longer makes the shipped model (%d bytes against %d)", len(got), len(want))
+	script, err := os.ReadFile(dir + "train.sh")
+	require.NoError(t, err)
+	require.Contains(t, string(script), "--trees 300 --depth 4 --eta 0.05 --min-child-weight 20 --seed 1", "train.sh and this test name the same fit")
+}
+
 func TestCLITrain(t *testing.T) {
 	dir := t.TempDir()
 	csvFile, jsonFile := writeDemandData(t, dir, 2000)

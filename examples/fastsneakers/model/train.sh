@@ -16,9 +16,24 @@
 #    conversion is the one that maximises price × units: the policy needs
 #    no more.
 #
-# The shipped training.jsonl was recorded by an earlier version of the
-# simulator: run today, step 1 records other data and step 2 fits another
-# model, which does not ship (docs/fastsneakers.md, "Known limits").
+# Step 2 makes the shipped pricing-model.json from the shipped
+# training.jsonl byte for byte (TestCLITrainShippedModel holds it). The
+# shipped training.jsonl was recorded by the simulator and job of commit
+# 56b6c06: run there, step 1 records the same 14,723 windows (in another
+# order, and with the last digits of 13 revenue sums other, which no
+# feature reads), so the data is reproduced by
+#
+#   git worktree add /tmp/ps-56b6c06 56b6c06
+#   (cd /tmp/ps-56b6c06 && go run ./examples/fastsneakers/model/gen \
+#       -out training.jsonl -seed 7 -products 24 -views-per-second 4 \
+#       -trends-per-day 96 -duration 24h)
+#
+# and its rows, sorted, are the shipped file's, sorted, but for those 13
+# revenue sums (checked on 2026-11-28). The trainer reads
+# the rows in file order, so a file in another order fits a slightly
+# different model. Run today, step 1 records other data (the simulator
+# and the job changed since) and step 2 fits another model, which does
+# not ship (docs/fastsneakers.md, "Known limits").
 set -eu
 dir=examples/fastsneakers/model
 go run ./$dir/gen -out $dir/training.jsonl -seed 7 -products 24 -views-per-second 4 -trends-per-day 96 -duration 24h
