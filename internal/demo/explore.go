@@ -1,12 +1,14 @@
 package demo
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -43,7 +45,11 @@ type ExploreOptions struct {
 // and writes one JSON line per product and closed 100-second window with
 // at least MinTrainingViews views: the features the pricing function reads
 // and the window's purchases and conversion, which is what `pricestream
-// train` fits the demand model on.
+// train` fits the demand model on. It writes them when the run ends, by
+// window start and then product id: the job closes the windows of its
+// source partitions concurrently, and the trainer's model depends on the
+// order of its rows, so that the same configuration makes the same file
+// (and model) on any machine.
 func Explore(ctx context.Context, o ExploreOptions, out io.Writer) (sim.Score, error) {
 	if o.Duration == 0 {
 		o.Duration = 24 * time.Hour
@@ -83,8 +89,8 @@ func Explore(ctx context.Context, o ExploreOptions, out io.Writer) (sim.Score, e
 	tailCtx, stopTail := context.WithCancel(ctx)
 	defer stopTail()
 	rows := make(chan error, 1)
-	enc := json.NewEncoder(out)
-	var n atomic.Int64 // rows read from the training stream
+	var kept []map[string]any // the tail's until it ends, then ours
+	var n atomic.Int64        // rows read from the training stream
 	go func() {
 		rows <- p.Client.Tail(tailCtx, trainingStream, "trim_horizon", -1, func(r *client.Record) error {
 			var row map[string]any
@@ -95,7 +101,8 @@ func Explore(ctx context.Context, o ExploreOptions, out io.Writer) (sim.Score, e
 			if views, _ := row["views"].(float64); views < MinTrainingViews {
 				return nil
 			}
-			return enc.Encode(trainingRow(row))
+			kept = append(kept, trainingRow(row))
+			return nil
 		})
 	}()
 	score, err := s.Run(ctx)
@@ -119,7 +126,24 @@ func Explore(ctx context.Context, o ExploreOptions, out io.Writer) (sim.Score, e
 	if err := <-rows; err != nil && !errors.Is(err, context.Canceled) {
 		return score, err
 	}
+	slices.SortStableFunc(kept, func(a, b map[string]any) int {
+		return cmp.Or(cmp.Compare(rowText(a, "window_start"), rowText(b, "window_start")), cmp.Compare(rowText(a, "product_id"), rowText(b, "product_id")))
+	})
+	enc := json.NewEncoder(out)
+	for _, row := range kept {
+		if err := enc.Encode(row); err != nil {
+			return score, err
+		}
+	}
 	return score, nil
+}
+
+// rowText returns a row's text column k ("" when it has none): window
+// starts are RFC 3339 times in UTC, which order as text as they do as
+// times.
+func rowText(row map[string]any, k string) string {
+	s, _ := row[k].(string)
+	return s
 }
 
 // MinTrainingViews is the fewest views a window needs to be a training

@@ -17,7 +17,8 @@ import (
 // half a simulated hour: the shop tests a new random price within each
 // product's bounds every five simulated minutes while pricing is off, and
 // Explore writes one JSON line per product and closed window with at least
-// MinTrainingViews views, holding the training columns only.
+// MinTrainingViews views, holding the training columns only, by window
+// start and then product id.
 func TestDemoExplore(t *testing.T) {
 	var out bytes.Buffer
 	score, err := Explore(context.Background(), ExploreOptions{
@@ -36,6 +37,7 @@ func TestDemoExplore(t *testing.T) {
 		columns[c] = true
 	}
 	windows := map[string]bool{} // product and window start
+	var last [2]string           // the previous row's window start and product
 	ratios := map[string]map[float64]bool{}
 	sc := bufio.NewScanner(&out)
 	for sc.Scan() {
@@ -49,6 +51,8 @@ func TestDemoExplore(t *testing.T) {
 		ws, _ := row["window_start"].(string)
 		require.NotEmpty(t, id, sc.Text())
 		require.False(t, windows[id+" "+ws], "a window written twice: %s", sc.Text())
+		require.True(t, ws > last[0] || (ws == last[0] && id > last[1]), "a row out of order after %v: %s", last, sc.Text())
+		last = [2]string{ws, id}
 		windows[id+" "+ws] = true
 		r, _ := row["price_ratio"].(float64)
 		require.True(t, r >= 0.7-1e-9 && r <= 1.4+1e-9, "price outside the product's bounds (70%%-140%% of base): %s", sc.Text())

@@ -29,11 +29,13 @@
 #       -trends-per-day 96 -duration 24h)
 #
 # and its rows, sorted, are the shipped file's, sorted, but for those 13
-# revenue sums (checked on 2026-11-28). The trainer reads
-# the rows in file order, so a file in another order fits a slightly
-# different model. Run today, step 1 records other data (the simulator
-# and the job changed since) and step 2 fits another model, which does
-# not ship (docs/fastsneakers.md, "Known limits").
+# revenue sums (checked on 2026-11-28). The trainer reads the rows in
+# file order, so a file in another order fits a slightly different model:
+# step 1 now writes its rows by window start and then product id, the
+# same on any machine (the shipped file is in the order they were
+# recorded). Run today, step 1 records other data (the simulator and the
+# job changed since) and step 2 fits another model, which does not ship
+# (docs/fastsneakers.md, "Known limits").
 set -eu
 dir=examples/fastsneakers/model
 go run ./$dir/gen -out $dir/training.jsonl -seed 7 -products 24 -views-per-second 4 -trends-per-day 96 -duration 24h
