@@ -49,8 +49,6 @@ func writeDemandData(t *testing.T, dir string, n int) (csvFile, jsonFile string)
 	return csvFile, jsonFile
 }
 
-// TestCLITrain trains a demand model from a CSV and a JSON lines file,
-// registers the file with no --features, deploys it and invokes it.
 // The shipped Fast Sneakers model is what train.sh's second step makes of
 // the shipped training data: the same file, byte for byte. A change to the
 // trainer that would fit another model from the same data fails here
@@ -74,6 +72,8 @@ func TestCLITrainShippedModel(t *testing.T) {
 	require.Contains(t, string(script), "--trees 300 --depth 4 --eta 0.05 --min-child-weight 20 --seed 1", "train.sh and this test name the same fit")
 }
 
+// TestCLITrain trains a demand model from a CSV and a JSON lines file,
+// registers the file with no --features, deploys it and invokes it.
 func TestCLITrain(t *testing.T) {
 	dir := t.TempDir()
 	csvFile, jsonFile := writeDemandData(t, dir, 2000)
