@@ -207,9 +207,12 @@ func waitRunning(t testing.TB, e *env, name string) {
 		if err != nil {
 			return err
 		}
+		if len(st.Partitions) == 0 {
+			return fmt.Errorf("no partitions yet (trigger %s: %s)", st.State, st.Error)
+		}
 		for _, p := range st.Partitions {
 			if p.State != "running" {
-				return fmt.Errorf("partition %d is %s", p.Partition, p.State)
+				return fmt.Errorf("partition %d is %s (trigger %s: %s)", p.Partition, p.State, st.State, st.Error)
 			}
 		}
 		return nil

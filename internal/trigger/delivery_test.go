@@ -712,6 +712,10 @@ func TestTriggerDestinationGone(t *testing.T) {
 	}}
 	require.NoError(t, e.fns.Register("rec", rec))
 	e.apply("name: gone\nsource: stream:clicks\nfunction: go:rec\nbatch_size: 5\nmax_retry_attempts: 0\ndestination: dlq\n")
+	// The trigger opens its destination as it starts, in the background:
+	// deleted before that, the destination fails the start instead (the
+	// trigger's own error, retried), which is not the case here.
+	waitRunning(t, e, "gone")
 	require.NoError(t, e.streams.Delete(ctx, "dlq"))
 	e.put(s, 5, 5, keyN(1), dataN)
 	partErr := func() string {
