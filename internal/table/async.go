@@ -46,6 +46,10 @@ func (t *Table) PutEncodedAsync(data []byte, done func(seq uint64, err error)) {
 	}
 	start := time.Now()
 	kb := key.AppendOrdered(nil)
+	if t.batched {
+		t.putBatchedAsync(kb, data, done)
+		return
+	}
 	if t.ix.whenApplied(t.keyWrite(kb), func(err error) {
 		if err != nil {
 			done(0, err)

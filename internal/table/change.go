@@ -32,8 +32,10 @@ const (
 // that changed an item is exactly one Change; the changes of one item come
 // in the order they were made (the engine sequence).
 type Change struct {
-	// Seq is the change's engine sequence: it increases along the table's
-	// change stream. DynamoDB Streams shows it as the SequenceNumber.
+	// Seq is the change's engine sequence (in a table of batched writes,
+	// its position: the table's changes counted from 1): it increases
+	// along the table's change stream. DynamoDB Streams shows it as the
+	// SequenceNumber.
 	Seq   uint64
 	Event EventName
 	// Keys holds the key attributes of the item.
@@ -148,12 +150,16 @@ func (p Position) String() string {
 // StreamState is the extent of a table's change stream.
 type StreamState struct {
 	// FirstSeq is the oldest sequence kept and LastSeq the newest written
-	// (0 when nothing was ever written).
+	// (0 when nothing was ever written). In a table of batched writes
+	// they are positions: FirstSeq is LastSeq+1 when nothing is kept.
 	FirstSeq, LastSeq uint64
 }
 
 // StreamState returns the extent of the table's change stream.
 func (t *Table) StreamState(ctx context.Context) (StreamState, error) {
+	if t.batched {
+		return t.batchStreamState(ctx)
+	}
 	s, err := t.m.rjs.Stream(ctx, t.jsName)
 	if err != nil {
 		return StreamState{}, fmt.Errorf("table %q: %w", t.name, classify(t.m.rc, err))
@@ -162,8 +168,15 @@ func (t *Table) StreamState(ctx context.Context) (StreamState, error) {
 	return StreamState{FirstSeq: st.FirstSeq, LastSeq: st.LastSeq}, nil
 }
 
-// Resolve turns a position into the first sequence to read.
+// Resolve turns a position into the first sequence to read (in a table
+// of batched writes, the first position).
 func (t *Table) Resolve(ctx context.Context, p Position) (uint64, error) {
+	if t.batched && p.Kind == Latest {
+		if err := t.syncRead(ctx, true); err != nil {
+			return 0, err
+		}
+		return t.ix.lastPos.Load() + 1, nil
+	}
 	switch p.Kind {
 	case TrimHorizon:
 		return 1, nil
@@ -192,6 +205,9 @@ const maxReadBytes = 1 << 20
 func (t *Table) ReadChanges(ctx context.Context, from uint64, max int) ([]*Change, uint64, error) {
 	if max <= 0 {
 		max = 1000
+	}
+	if t.batched {
+		return t.readBatchChanges(ctx, from, max)
 	}
 	var out []*Change
 	next := from
@@ -266,6 +282,14 @@ type Subscription struct {
 	notify     prometheus.Observer
 	fallbacks  prometheus.Counter
 
+	// In a table of batched writes: min is the first position to
+	// deliver (the entries before it in the first batch read are
+	// skipped), and pend holds the changes of a batch that the reader's
+	// calls have not yet returned.
+	min  uint64
+	pmu  sync.Mutex
+	pend []*Change
+
 	fd struct { // guarded by t.ix.feed.mu
 		attached bool
 		// next is the first change the feed gives the subscription while
@@ -290,8 +314,18 @@ func (t *Table) Subscribe(ctx context.Context, p Position, opts ...SubscribeOpti
 }
 
 func (t *Table) subscribeFrom(ctx context.Context, from uint64, engineOnly bool, cfg subscribeConfig) (*Subscription, error) {
+	var first uint64
+	if t.batched {
+		// from is a position: read from the batch that holds it.
+		first = max(from, 1)
+		var err error
+		if from, err = t.locate(ctx, first); err != nil {
+			return nil, err
+		}
+	}
 	s := &Subscription{
-		t: t, ch: make(chan rawChange, subscriptionBuffer), stop: make(chan struct{}), done: make(chan struct{}),
+		min: first,
+		t:   t, ch: make(chan rawChange, subscriptionBuffer), stop: make(chan struct{}), done: make(chan struct{}),
 		behind: make(chan struct{}, 1), engineOnly: engineOnly, proj: cfg.proj,
 		notify:    t.m.metrics.notify.WithLabelValues(t.name),
 		fallbacks: t.m.metrics.feedFallbacks.WithLabelValues(t.name),
@@ -410,7 +444,7 @@ func (s *Subscription) readEngine(ctx context.Context, it jetstream.MessagesCont
 			continue
 		}
 		next = seq + 1
-		if data := msg.Data(); isChange(data) {
+		if data := msg.Data(); s.t.isChange(data) {
 			select {
 			case s.ch <- rawChange{seq, data}:
 			case <-ctx.Done():
@@ -426,7 +460,10 @@ func (s *Subscription) readEngine(ctx context.Context, it jetstream.MessagesCont
 // isChange reports whether a message is a change (a put or a delete)
 // rather than a lock marker or its release; a message that does not
 // decode counts as a change, so that its reader reports it.
-func isChange(data []byte) bool {
+func (t *Table) isChange(data []byte) bool {
+	if t.batched {
+		return batchHasChange(data)
+	}
 	var v version
 	if err := decodeVersion(data, &v); err != nil {
 		return true
@@ -440,6 +477,9 @@ func isChange(data []byte) bool {
 func (s *Subscription) Next(ctx context.Context) (*Change, error) {
 	if err := s.stoppedOrFailed(); err != nil {
 		return nil, err
+	}
+	if c := s.pending(); c != nil {
+		return c, nil
 	}
 	for {
 		var r rawChange
@@ -477,6 +517,10 @@ func (s *Subscription) NextBatch(ctx context.Context, limit int) ([]*Change, err
 	}
 	out := []*Change{c}
 	for len(out) < limit {
+		if c := s.pending(); c != nil {
+			out = append(out, c)
+			continue
+		}
 		select {
 		case r := <-s.ch:
 			c, err := s.decode(r)
@@ -507,7 +551,13 @@ func (s *Subscription) stoppedOrFailed() error {
 // decode decodes a buffered change and counts its delivery; a change that
 // does not decode fails the subscription.
 func (s *Subscription) decode(r rawChange) (*Change, error) {
-	c, err := s.t.decodeChange(r.seq, r.data, s.proj)
+	var c *Change
+	var err error
+	if s.t.batched {
+		c, err = s.decodeBatch(r)
+	} else {
+		c, err = s.t.decodeChange(r.seq, r.data, s.proj)
+	}
 	if err != nil {
 		s.failMu.Lock()
 		if s.failed == nil {
@@ -521,6 +571,42 @@ func (s *Subscription) decode(r rawChange) (*Change, error) {
 		s.notify.Observe(max(0, time.Since(c.Time).Seconds()))
 	}
 	return c, nil
+}
+
+// decodeBatch decodes a buffered batch of a table of batched writes: it
+// returns its first change (nil when it holds none from s.min on) and
+// keeps the others for the next calls.
+func (s *Subscription) decodeBatch(r rawChange) (*Change, error) {
+	cs, err := s.t.decodeBatchChanges(r.seq, r.data, s.proj, s.min, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	for _, c := range cs[1:] {
+		s.notify.Observe(max(0, time.Since(c.Time).Seconds()))
+	}
+	s.pmu.Lock()
+	s.pend = append(s.pend, cs[1:]...)
+	s.pmu.Unlock()
+	return cs[0], nil
+}
+
+// pending returns the next change of a batch already decoded, or nil.
+func (s *Subscription) pending() *Change {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	if len(s.pend) == 0 {
+		return nil
+	}
+	c := s.pend[0]
+	s.pend[0] = nil
+	s.pend = s.pend[1:]
+	if len(s.pend) == 0 {
+		s.pend = nil
+	}
+	return c
 }
 
 // Stop ends the subscription and waits for its reading goroutine; a
@@ -545,7 +631,7 @@ func (t *Table) Follow(ctx context.Context, load func(item.Item) error, opts ...
 	if err := t.ix.waitFor(ctx, t.lastWrite.Load()); err != nil {
 		return nil, err
 	}
-	tree, seq := t.ix.snapshot()
+	tree, seq, pos := t.ix.snapshot()
 	var ferr error
 	tree.Ascend(func(s slot) bool {
 		e := s.e
@@ -569,6 +655,9 @@ func (t *Table) Follow(ctx context.Context, load func(item.Item) error, opts ...
 	})
 	if ferr != nil {
 		return nil, ferr
+	}
+	if t.batched {
+		seq = pos // the changes after the snapshot, by position
 	}
 	return t.subscribeFrom(ctx, seq+1, false, cfg)
 }

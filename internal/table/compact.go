@@ -107,6 +107,9 @@ func (m *Manager) seqAtTime(ctx context.Context, t *Table, cutoff int64) (uint64
 
 // compact trims t's history older than its retention, as of now.
 func (m *Manager) compact(ctx context.Context, t *Table, now time.Time) error {
+	if t.batched {
+		return m.compactBatched(ctx, t, now)
+	}
 	cutoff := now.Add(-t.retention).UnixNano()
 	// A table of HistoryLatest holds one version per subject (the engine
 	// removes the one before as it stores the next): only its tombstones

@@ -16,6 +16,18 @@
 // reader names with [ImageAttrs]). Table definitions live in a key-value bucket, as
 // stream definitions do.
 //
+// A table of batched writes ([WritesBatched]) stores many item versions in
+// one engine message, on one subject (message_batch.go): its batcher
+// (batch.go) keeps one batch in flight and puts the writes that come
+// meanwhile in the next (group commit), built against the index once it
+// holds the batch before and published expecting the subject's last
+// message to be that one. Its changes are numbered by position, and its
+// compactor removes whole batches from the front of the stream after
+// writing again the current versions they hold (compact_batch.go). It
+// takes unconditional puts and deletes only. After a conflict (another
+// process's batch stored first) the batcher asks the engine for the
+// stream's last sequence on a goroutine the manager waits for.
+//
 // A single-item write ([Table.Put], [Table.Update], [Table.Delete]) reads
 // the item's current version, evaluates its condition and computes the new
 // item, and publishes it with the engine's expected-last-subject-sequence
@@ -89,7 +101,10 @@
 // it start, whose done functions may run then), then index.mu, then
 // index.nmu; the decision cache's mutex, the feed's mutex, the
 // asynchronous publisher's and a subscription's own are never held with
-// another, nor while a done function runs.
+// another, nor while a done function runs; a batcher's mutex is never
+// held with another either (a batch is built under index.mu alone, from
+// the applier's goroutine with index.amu held, when the batch before it
+// was applied there).
 //
 // This package imports engine, table/item and table/expr; nothing in it
 // knows HTTP. Errors wrap the sentinels in errors.go; the item and expr

@@ -99,6 +99,14 @@ type index struct {
 	}
 
 	applied atomic.Uint64 // sequence of the last message applied
+	// lastPos is, in a table of batched writes, the position of the last
+	// entry applied; stored before applied, under amu.
+	lastPos atomic.Uint64
+	// marks are, in a table of batched writes, a batch applied per second
+	// of write time (its sequence, first position and time), oldest
+	// first: where the compactor cuts, without reading old batches from
+	// the engine. Guarded by mu.
+	marks   []batchMark
 	snapSeq atomic.Uint64 // sequence of the last snapshot written or loaded
 
 	nmu    sync.Mutex
@@ -177,9 +185,11 @@ func (ix *index) markReady() {
 	case <-ix.ready:
 	default:
 		ix.loadTime = time.Since(ix.started)
+		items, _ := ix.size() // before ready: applyOwn applies too once it is
+		seq := ix.applied.Load()
 		close(ix.ready)
 		ix.t.m.kickCompactor()
-		ix.t.m.logger.Info("table index ready", "table", ix.t.name, "items", ix.mu.items, "seq", ix.applied.Load(), "took", ix.loadTime.Round(time.Millisecond))
+		ix.t.m.logger.Info("table index ready", "table", ix.t.name, "items", items, "seq", seq, "took", ix.loadTime.Round(time.Millisecond))
 	}
 }
 
@@ -300,6 +310,10 @@ func (ix *index) stopApplying() {
 // apply applies one message of the table's stream; ix.amu is held, or the
 // index is not ready yet (applyOwn then applies nothing).
 func (ix *index) apply(seq uint64, data []byte) {
+	if ix.t.batched {
+		ix.applyBatch(seq, data)
+		return
+	}
 	var v version
 	if err := decodeVersion(data, &v); err != nil {
 		ix.t.m.logger.Error("table index: corrupt message skipped", "table", ix.t.name, "seq", seq, "err", err)
@@ -632,9 +646,10 @@ func (ix *index) descend(from, to string, fn func(*entry) bool) {
 }
 
 // snapshot returns a copy-on-write copy of the tree and the sequence it
-// reflects.
-func (ix *index) snapshot() (*entryTree, uint64) {
+// reflects (in a table of batched writes, the position of its last entry
+// too).
+func (ix *index) snapshot() (tree *entryTree, seq, pos uint64) {
 	ix.mu.Lock() // Clone needs exclusive access to mark nodes shared
 	defer ix.mu.Unlock()
-	return ix.mu.tree.Clone(), ix.applied.Load()
+	return ix.mu.tree.Clone(), ix.applied.Load(), ix.lastPos.Load()
 }

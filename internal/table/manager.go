@@ -163,6 +163,23 @@ func (m *Manager) Close() error {
 	return nil
 }
 
+// goRun runs fn on a goroutine the manager waits for, or calls closed
+// instead when the manager is closed.
+func (m *Manager) goRun(fn, closed func()) {
+	m.mu.Lock()
+	if m.mu.closed {
+		m.mu.Unlock()
+		closed()
+		return
+	}
+	m.wg.Add(1)
+	m.mu.Unlock()
+	go func() {
+		defer m.wg.Done()
+		fn()
+	}()
+}
+
 // ViewType says which images a table's change stream carries, as
 // DynamoDB's StreamViewType.
 type ViewType string
@@ -219,6 +236,44 @@ func ParseHistory(s string) (History, error) {
 	return "", invalid("change history %q: want all or latest", s)
 }
 
+// WriteMode says how a table stores its writes.
+type WriteMode string
+
+// The write modes.
+const (
+	// WritesItem (the default; "" reads as it) stores each write as one
+	// engine message on its item's subject: every write can be
+	// conditional (the engine checks the item's last version), and
+	// transactions, UpdateItem, Time to Live and HistoryLatest work.
+	WritesItem WriteMode = "item"
+	// WritesBatched stores the writes that come while the table's
+	// previous write is being stored as one engine message (group
+	// commit), for a table one writer fills fast with whole items (an ETL
+	// job's sink): a write then costs a fraction of an engine message
+	// (BenchmarkTableRowSinkWrites). Only unconditional puts and deletes
+	// are taken (PutItem, DeleteItem, BatchWriteItem); conditions,
+	// UpdateItem, transactions and Time to Live are refused with
+	// ErrInvalidArgument, and the change history is HistoryAll. A
+	// change's sequence number counts the table's changes one by one.
+	// The change retention is kept by rewriting, before a batch is
+	// removed, the items whose current version it still holds
+	// (compact_batch.go); the rewrites are not changes. Which of two
+	// processes writing one key at once wins is not defined; the change
+	// stream shows both writes in the order stored.
+	WritesBatched WriteMode = "batched"
+)
+
+// ParseWriteMode parses a write mode name; "" gives WritesItem.
+func ParseWriteMode(s string) (WriteMode, error) {
+	switch w := WriteMode(strings.ToLower(s)); w {
+	case "", WritesItem:
+		return WritesItem, nil
+	case WritesBatched:
+		return w, nil
+	}
+	return "", invalid("writes %q: want item or batched", s)
+}
+
 // needsOld reports whether the view type carries old images, which writes
 // then store.
 func (v ViewType) needsOld() bool { return v == ViewOldImage || v == ViewNewAndOldImgs }
@@ -246,6 +301,9 @@ type Spec struct {
 	// or whose attribute is not a number, never expire. Empty: none.
 	// [Manager.UpdateTTL] changes it.
 	TTLAttribute string
+	// Writes says how writes are stored: WritesItem (the default) or
+	// WritesBatched. It cannot change once the table exists.
+	Writes WriteMode
 }
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]{3,255}$`)
@@ -283,6 +341,19 @@ func (s *Spec) normalize() error {
 	if err := validateTTLAttribute(s.TTLAttribute); err != nil {
 		errs = append(errs, err)
 	}
+	if w, err := ParseWriteMode(string(s.Writes)); err != nil {
+		errs = append(errs, err)
+	} else {
+		s.Writes = w
+	}
+	if s.Writes == WritesBatched {
+		if s.ChangeHistory == HistoryLatest {
+			errs = append(errs, invalid("writes batched: the change history must be all, not latest (a batch holds many items' versions, which the engine cannot remove one by one)"))
+		}
+		if s.TTLAttribute != "" {
+			errs = append(errs, invalid("writes batched: a table of batched writes has no Time to Live"))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -305,7 +376,9 @@ type Info struct {
 	// TTLAttribute is the attribute whose time expires an item; empty
 	// when the table has none ([Spec.TTLAttribute]).
 	TTLAttribute string
-	Created      time.Time
+	// Writes says how the table stores its writes ([Spec.Writes]).
+	Writes  WriteMode
+	Created time.Time
 	// ID tells apart tables that had the same name at different times; it
 	// labels the DynamoDB stream ARN.
 	ID string
@@ -330,6 +403,7 @@ type definition struct {
 	ChangeRetention time.Duration `json:"change_retention"`
 	ChangeHistory   History       `json:"change_history,omitempty"` // "" for tables made before it existed: all
 	TTLAttribute    string        `json:"ttl_attribute,omitempty"`
+	Writes          WriteMode     `json:"writes,omitempty"` // "" for tables made before it existed: item
 	Created         time.Time     `json:"created"`
 	ID              string        `json:"id"`
 }
@@ -358,7 +432,16 @@ func (d *definition) schema() (item.KeySchema, error) {
 
 func (d *definition) info() *Info {
 	ks, _ := d.schema()
-	return &Info{Name: d.Name, Key: ks, StreamView: d.StreamView, ChangeRetention: d.ChangeRetention, ChangeHistory: d.history(), TTLAttribute: d.TTLAttribute, Created: d.Created, ID: d.ID}
+	return &Info{Name: d.Name, Key: ks, StreamView: d.StreamView, ChangeRetention: d.ChangeRetention, ChangeHistory: d.history(), TTLAttribute: d.TTLAttribute, Writes: d.writes(), Created: d.Created, ID: d.ID}
+}
+
+// writes is the table's write mode, WritesItem for definitions that
+// predate the setting.
+func (d *definition) writes() WriteMode {
+	if d.Writes == "" {
+		return WritesItem
+	}
+	return d.Writes
 }
 
 // history is the table's change history, HistoryAll for definitions that
@@ -436,6 +519,9 @@ func (m *Manager) Create(ctx context.Context, spec Spec) (*Info, error) {
 		Name: spec.Name, Partition: keyAttrJSON{spec.Key.Partition.Name, spec.Key.Partition.Type.String()},
 		StreamView: spec.StreamView, ChangeRetention: spec.ChangeRetention, ChangeHistory: spec.ChangeHistory, TTLAttribute: spec.TTLAttribute, Created: time.Now().UTC(), ID: newID(),
 	}
+	if spec.Writes == WritesBatched {
+		d.Writes = WritesBatched // item tables keep the definition they had
+	}
 	if spec.Key.HasSort() {
 		d.Sort = &keyAttrJSON{spec.Key.Sort.Name, spec.Key.Sort.Type.String()}
 	}
@@ -462,7 +548,7 @@ func (m *Manager) Create(ctx context.Context, spec Spec) (*Info, error) {
 	if err := m.eng.SyncAll(ctx); err != nil {
 		return nil, fmt.Errorf("create table %q: %w", spec.Name, err)
 	}
-	m.logger.Info("table created", "table", spec.Name, "stream_view", string(spec.StreamView), "change_retention", spec.ChangeRetention, "change_history", string(spec.ChangeHistory))
+	m.logger.Info("table created", "table", spec.Name, "stream_view", string(spec.StreamView), "change_retention", spec.ChangeRetention, "change_history", string(spec.ChangeHistory), "writes", string(spec.Writes))
 	return d.info(), nil
 }
 

@@ -16,6 +16,7 @@ type metrics struct {
 	txns          *prometheus.CounterVec
 	txnSeconds    prometheus.Histogram
 	compacted     *prometheus.CounterVec
+	rewritten     *prometheus.CounterVec
 	// compactRequests counts the compactor's requests that remove
 	// messages.
 	compactRequests *prometheus.CounterVec
@@ -60,6 +61,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		compacted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pricestream_table_compacted_keys_total", Help: "Item subjects whose history older than the change retention the compactor trimmed.",
 		}, []string{"table"}),
+		rewritten: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pricestream_table_rewritten_items_total", Help: "Items of a table of batched writes that the compactor wrote again before removing the old batches that held their current versions.",
+		}, []string{"table"}),
 		compactRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pricestream_table_compact_requests_total", Help: "Requests the compactor made to the engine to remove messages (a subject's history, a message, or the whole stream below its floor).",
 		}, []string{"table"}),
@@ -73,7 +77,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "pricestream_table_index_snapshot_loads_total", Help: "Index snapshots found when a table was opened, by result (loaded, or ignored and the index rebuilt from the engine).",
 		}, []string{"result"}),
 	}
-	reg.MustRegister(m.writes, m.conflicts, m.condFailures, m.writeSeconds, m.indexDelay, m.notify, m.feedFallbacks, m.txns, m.txnSeconds, m.compacted, m.compactRequests, m.expired, m.snapshotSeconds, m.snapshotLoads)
+	reg.MustRegister(m.writes, m.conflicts, m.condFailures, m.writeSeconds, m.indexDelay, m.notify, m.feedFallbacks, m.txns, m.txnSeconds, m.compacted, m.rewritten, m.compactRequests, m.expired, m.snapshotSeconds, m.snapshotLoads)
 	return m
 }
 

@@ -180,20 +180,29 @@ func BenchmarkTableRowChanges(b *testing.B) {
 // context without a deadline, for which the table makes one per write; ctx=writer
 // with a context whose deadline is the write timeout away, as the sink's
 // writers give theirs (one per writer, renewed every half timeout).
+// writes=batched is a table of batched writes (history all), whose
+// writers' rows share engine messages.
 //
 //	go test -run '^$' -bench TableRowSinkWrites -benchtime 60000x -count 4 ./internal/table/
 func BenchmarkTableRowSinkWrites(b *testing.B) {
 	const products = 10000
-	for _, hist := range []table.History{table.HistoryAll, table.HistoryLatest} {
+	for _, mode := range []string{"history=all", "history=latest", "writes=batched"} {
+		spec := table.Spec{Name: "features", Key: rowKey, StreamView: table.ViewNewImage}
+		switch mode {
+		case "history=latest":
+			spec.ChangeHistory = table.HistoryLatest
+		case "writes=batched":
+			spec.Writes = table.WritesBatched
+		}
 		for _, writers := range []int{16, 128} {
 			for _, ctxKind := range []string{"own", "writer"} {
-				b.Run(fmt.Sprintf("history=%s/writers=%d/ctx=%s", hist, writers, ctxKind), func(b *testing.B) {
+				b.Run(fmt.Sprintf("%s/writers=%d/ctx=%s", mode, writers, ctxKind), func(b *testing.B) {
 					m := newManager(b, enginetest.Start(b))
 					// Cancelable, as a job's context is: a context made per
 					// write registers with it.
 					ctx, cancel := context.WithCancel(context.Background())
 					defer cancel()
-					if _, err := m.Create(ctx, table.Spec{Name: "features", Key: rowKey, StreamView: table.ViewNewImage, ChangeHistory: hist}); err != nil {
+					if _, err := m.Create(ctx, spec); err != nil {
 						b.Fatal(err)
 					}
 					tb, err := m.Open(ctx, "features")

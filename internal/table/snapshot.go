@@ -377,9 +377,18 @@ func (ix *index) loadSnapshot(ctx context.Context, lastSeq uint64) uint64 {
 	if err != nil || got != s.seq {
 		return ignore("its last message is gone from the engine", "seq", s.seq)
 	}
-	var v version
-	if err := decodeVersion(msg.Data, &v); err != nil || v.time != s.seqTime {
-		return ignore("its last message differs from the engine's", "seq", s.seq)
+	var lastPos uint64
+	if t.batched {
+		first, n, last, err := batchLastTime(msg.Data)
+		if err != nil || last != s.seqTime {
+			return ignore("its last message differs from the engine's", "seq", s.seq)
+		}
+		lastPos = first + n - 1
+	} else {
+		var v version
+		if err := decodeVersion(msg.Data, &v); err != nil || v.time != s.seqTime {
+			return ignore("its last message differs from the engine's", "seq", s.seq)
+		}
 	}
 	ix.mu.Lock()
 	if len(ix.mu.keys) == 0 {
@@ -399,6 +408,7 @@ func (ix *index) loadSnapshot(ctx context.Context, lastSeq uint64) uint64 {
 		ix.mu.dirty[d.key] = d.mark
 	}
 	ix.mu.last.seq, ix.mu.last.time = s.seq, s.seqTime
+	ix.lastPos.Store(lastPos)
 	ix.mu.Unlock()
 	ix.snapSeq.Store(s.seq)
 	ix.advance(s.seq)

@@ -34,6 +34,10 @@ type Table struct {
 	history   History
 	created   time.Time
 	ix        *index
+	// batched is set for a table of batched writes ([WritesBatched]),
+	// whose writes bat stores.
+	batched bool
+	bat     batcher
 
 	lastWrite atomic.Uint64 // highest sequence this process wrote
 	// floorDone is the floor below which the compactor last removed the
@@ -75,6 +79,8 @@ func newTable(m *Manager, d *definition) (*Table, error) {
 		t.writes[op] = m.metrics.writes.WithLabelValues(d.Name, name)
 	}
 	t.ix = newIndex(t)
+	t.batched = d.writes() == WritesBatched
+	t.bat.t = t
 	return t, nil
 }
 
@@ -108,7 +114,11 @@ func (t *Table) StreamView() ViewType { return t.view }
 // Info returns the table's definition and the index's counts.
 func (t *Table) Info() *Info {
 	items, bytes := t.ix.size()
-	return &Info{Name: t.name, Key: t.schema, StreamView: t.view, ChangeRetention: t.retention, ChangeHistory: t.history, Created: t.created, ID: t.id, Items: items, Bytes: bytes}
+	info := &Info{Name: t.name, Key: t.schema, StreamView: t.view, ChangeRetention: t.retention, ChangeHistory: t.history, Writes: WritesItem, Created: t.created, ID: t.id, Items: items, Bytes: bytes}
+	if t.batched {
+		info.Writes = WritesBatched
+	}
+	return info
 }
 
 // IndexLoadTime returns how long the index took to catch up with the
@@ -263,12 +273,19 @@ type GetOptions struct {
 func (t *Table) Get(ctx context.Context, key item.Key, opts GetOptions) (item.Item, error) {
 	kb := key.AppendOrdered(nil)
 	var e *entry
-	if opts.Consistent {
+	switch {
+	case opts.Consistent && t.batched:
+		// Every batch stored before the read, applied by the index.
+		if err := t.syncRead(ctx, true); err != nil {
+			return nil, err
+		}
+		e = t.ix.get(string(kb))
+	case opts.Consistent:
 		var err error
 		if e, err = t.readTip(ctx, t.subject(kb)); err != nil {
 			return nil, err
 		}
-	} else {
+	default:
 		if err := t.ix.waitFor(ctx, t.lastWrite.Load()); err != nil {
 			return nil, err
 		}
@@ -305,7 +322,11 @@ func (t *Table) Get(ctx context.Context, key item.Key, opts GetOptions) (item.It
 // the same key, without waiting on writes to other items.
 func (t *Table) GetAttrs(ctx context.Context, key item.Key, names []string) (item.Item, error) {
 	kb := key.AppendOrdered(nil)
-	if err := t.ix.waitFor(ctx, t.keyWrite(kb)); err != nil {
+	seq := t.keyWrite(kb)
+	if t.batched {
+		seq = t.lastWrite.Load() // its writes are not noted by key
+	}
+	if err := t.ix.waitFor(ctx, seq); err != nil {
 		return nil, err
 	}
 	b, err := t.visible(ctx, t.ix.get(string(kb)))
@@ -462,6 +483,19 @@ func (t *Table) PutEncoded(ctx context.Context, data []byte, opts WriteOptions) 
 // put stores it, or the item whose binary form is bin when bin is not nil
 // (checked by the caller).
 func (t *Table) put(ctx context.Context, key item.Key, it item.Item, bin []byte, opts WriteOptions) (*WriteResult, error) {
+	if t.batched {
+		if bin == nil {
+			var err error
+			if bin, err = it.AppendBinary(nil); err != nil {
+				return nil, err
+			}
+		}
+		r, err := t.writeBatched(ctx, opPut, key.AppendOrdered(nil), bin, opts)
+		if err == nil {
+			r.New = it
+		}
+		return r, err
+	}
 	if opts.Condition == nil {
 		// The write replaces whatever is there: the current item need not
 		// be decoded.
@@ -485,6 +519,9 @@ func (t *Table) Update(ctx context.Context, key item.Key, u *expr.Update, opts W
 	}
 	if err := u.CheckKey(t.schema); err != nil {
 		return nil, err
+	}
+	if t.batched {
+		return nil, t.refuseBatched("UpdateItem")
 	}
 	return t.write(ctx, key.AppendOrdered(nil), opUpdateItem, false, opts, nil, func(cur item.Item) (item.Item, bool, error) {
 		return t.applyUpdate(key, u, opts.Condition, cur)
@@ -517,6 +554,9 @@ func (t *Table) applyUpdate(key item.Key, u *expr.Update, cond *expr.Condition, 
 // an error stores nothing and is returned as it is (so a caller can refuse a
 // change with its own error). fn may run several times and must not keep cur.
 func (t *Table) Modify(ctx context.Context, key item.Key, fn func(cur item.Item) (item.Item, error)) (*WriteResult, error) {
+	if t.batched {
+		return nil, t.refuseBatched("a read-modify-write (Modify)")
+	}
 	kb := key.AppendOrdered(nil)
 	return t.write(ctx, kb, opUpdateItem, false, WriteOptions{}, nil, func(cur item.Item) (item.Item, bool, error) {
 		next, err := fn(cur)
@@ -543,6 +583,9 @@ func (t *Table) Modify(ctx context.Context, key item.Key, fn func(cur item.Item)
 // Delete deletes the item with the given key; deleting a missing item
 // stores nothing.
 func (t *Table) Delete(ctx context.Context, key item.Key, opts WriteOptions) (*WriteResult, error) {
+	if t.batched {
+		return t.writeBatched(ctx, opDelete, key.AppendOrdered(nil), nil, opts)
+	}
 	return t.write(ctx, key.AppendOrdered(nil), opDeleteItem, false, opts, nil, func(cur item.Item) (item.Item, bool, error) {
 		if err := checkCondition(opts.Condition, cur); err != nil {
 			return nil, false, err
@@ -991,6 +1034,9 @@ func (t *Table) BatchWrite(ctx context.Context, reqs []WriteRequest) (int, error
 			return 0, invalid("Provided list of item keys contains duplicates")
 		}
 		seen[kb] = true
+	}
+	if t.batched {
+		return t.batchWriteBatched(ctx, reqs)
 	}
 	applied := 0
 	var werr error

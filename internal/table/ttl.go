@@ -41,6 +41,9 @@ func (m *Manager) UpdateTTL(ctx context.Context, name, attr string) (*Info, erro
 		if d.TTLAttribute == attr {
 			return d.info(), nil
 		}
+		if d.writes() == WritesBatched && attr != "" {
+			return nil, invalid("table %q takes batched writes (writes: batched): it has no Time to Live", name)
+		}
 		d.TTLAttribute = attr
 		b, _ := json.Marshal(d)
 		reg, err := m.registry(ctx) // made by definitionEntry: no wait

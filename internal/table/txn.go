@@ -322,6 +322,9 @@ func (m *Manager) TransactWrite(ctx context.Context, actions []TransactAction) e
 		if a.Table == nil {
 			return invalid("action %d: no table", i)
 		}
+		if a.Table.batched {
+			return a.Table.refuseBatched("a transaction")
+		}
 		var key item.Key
 		switch a.Kind {
 		case TransactPut:
