@@ -41,14 +41,14 @@ func parseKeyFlag(s string) (api.KeyAttr, error) {
 }
 
 func tableCreateCmd(g *globals) *cobra.Command {
-	var pk, sk, view, retention, history, ttl string
+	var pk, sk, view, retention, history, ttl, writes string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "create NAME --partition-key NAME[:TYPE]",
 		Short: "Create a table",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			spec := api.TableSpec{Name: args[0], StreamView: view, ChangeRetention: retention, ChangeHistory: history, TTLAttribute: ttl}
+			spec := api.TableSpec{Name: args[0], StreamView: view, ChangeRetention: retention, ChangeHistory: history, TTLAttribute: ttl, Writes: writes}
 			var err error
 			if spec.PartitionKey, err = parseKeyFlag(pk); err != nil {
 				return err
@@ -71,6 +71,9 @@ func tableCreateCmd(g *globals) *cobra.Command {
 			if info.TTLAttribute != "" {
 				fmt.Fprintf(cmd.OutOrStdout(), ", ttl attribute %s", info.TTLAttribute)
 			}
+			if info.Writes == "batched" {
+				fmt.Fprint(cmd.OutOrStdout(), ", batched writes")
+			}
 			fmt.Fprintln(cmd.OutOrStdout())
 			return nil
 		},
@@ -81,6 +84,7 @@ func tableCreateCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&view, "stream-view", "", "images in the change stream: KEYS_ONLY, NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES (default) or NONE")
 	cmd.Flags().StringVar(&retention, "change-retention", "", "how long change history is kept (default 24h)")
 	cmd.Flags().StringVar(&history, "change-history", "", "which versions the change stream keeps: all (default: every change for the retention) or latest (each item's newest only)")
+	cmd.Flags().StringVar(&writes, "writes", "", "how writes are stored: item (default: one engine message each) or batched (writes made at once share messages; only unconditional puts and deletes)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the table as JSON")
 	_ = cmd.MarkFlagRequired("partition-key")
 	return cmd

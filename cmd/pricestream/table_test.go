@@ -76,6 +76,22 @@ func TestCLITable(t *testing.T) {
 	require.Contains(t, out, "ttl attribute expires_at")
 	_, err = cli(t, "--server", url, "table", "create", "bad", "--partition-key", "id", "--change-history", "newest")
 	require.ErrorContains(t, err, `change history "newest": want all or latest (400 invalid_argument)`)
+	// A table of batched writes: made, described, refusing what it does
+	// not take with a 400, and compared by apply.
+	out = run("create", "rows", "--partition-key", "id", "--writes", "batched")
+	require.Contains(t, out, "batched writes")
+	rows, err := client.New(url).DescribeTable(context.Background(), "rows")
+	require.NoError(t, err)
+	require.Equal(t, "batched", rows.Writes)
+	require.Equal(t, "item", features.Writes)
+	run("put", "rows", `{"id":"a","n":1}`)
+	require.Contains(t, run("get", "rows", "a"), `"n":1`)
+	_, err = cli(t, "--server", url, "table", "create", "bad", "--partition-key", "id", "--writes", "batched", "--change-history", "latest")
+	require.ErrorContains(t, err, "writes batched: the change history must be all")
+	require.NoError(t, os.WriteFile(tables, []byte("kind: table\nname: rows\npartition_key: {name: id, type: S}\n"), 0o644))
+	out, err = cli(t, "--server", url, "apply", "-f", tables)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "table rows: exists, but differs from the file (writes batched here, item in the file)")
 
 	if _, err := os.Stat(rees46); err == nil {
 		out = run("load", "products", "--file", rees46)

@@ -59,6 +59,10 @@ type TableSpec struct {
 	// TTLAttribute names the attribute whose time (seconds since the Unix
 	// epoch) expires an item, as DynamoDB's Time to Live; empty: none.
 	TTLAttribute string `json:"ttl_attribute,omitempty"`
+	// Writes is item (the default: one engine message per write) or
+	// batched (the writes made at once share engine messages; only
+	// unconditional puts and deletes).
+	Writes string `json:"writes,omitempty"`
 }
 
 // TableTTL is the body of PUT /v1/tables/{table}/ttl: the TTL attribute,
@@ -76,6 +80,7 @@ type TableInfo struct {
 	ChangeRetention string    `json:"change_retention"`
 	ChangeHistory   string    `json:"change_history"`
 	TTLAttribute    string    `json:"ttl_attribute,omitempty"`
+	Writes          string    `json:"writes"`
 	Created         time.Time `json:"created"`
 	ID              string    `json:"id"`
 	Items           int64     `json:"items"`
@@ -86,7 +91,7 @@ type TableInfo struct {
 
 func tableInfo(i *table.Info) TableInfo {
 	out := TableInfo{Name: i.Name, PartitionKey: KeyAttr{i.Key.Partition.Name, i.Key.Partition.Type.String()}, StreamView: string(i.StreamView),
-		ChangeRetention: i.ChangeRetention.String(), ChangeHistory: string(i.ChangeHistory), TTLAttribute: i.TTLAttribute, Created: i.Created, ID: i.ID, Items: i.Items, Bytes: i.Bytes, Messages: i.Messages, StreamBytes: i.StreamBytes}
+		ChangeRetention: i.ChangeRetention.String(), ChangeHistory: string(i.ChangeHistory), TTLAttribute: i.TTLAttribute, Writes: string(i.Writes), Created: i.Created, ID: i.ID, Items: i.Items, Bytes: i.Bytes, Messages: i.Messages, StreamBytes: i.StreamBytes}
 	if out.StreamView == "" {
 		out.StreamView = "NONE"
 	}
@@ -159,6 +164,10 @@ func (s *Server) createTable(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if ts.ChangeHistory, err = table.ParseHistory(spec.ChangeHistory); err != nil {
+		WriteError(w, r, s.logger, err)
+		return
+	}
+	if ts.Writes, err = table.ParseWriteMode(spec.Writes); err != nil {
 		WriteError(w, r, s.logger, err)
 		return
 	}

@@ -382,6 +382,7 @@ func existingTable(ctx context.Context, c *client.Client, want api.TableSpec) (s
 		}
 	}
 	differ("change_history", got.ChangeHistory, strings.ToLower(cmp.Or(want.ChangeHistory, "all")))
+	differ("writes", cmp.Or(got.Writes, "item"), strings.ToLower(cmp.Or(want.Writes, "item")))
 	status := "exists"
 	if got.TTLAttribute != want.TTLAttribute {
 		// The one setting a table takes at run time, as DynamoDB's
