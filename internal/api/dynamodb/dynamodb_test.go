@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,6 +30,7 @@ import (
 	"github.com/pricestream/pricestream/internal/engine/enginetest"
 	"github.com/pricestream/pricestream/internal/polltest"
 	"github.com/pricestream/pricestream/internal/table"
+	"github.com/pricestream/pricestream/internal/table/item"
 )
 
 func TestMain(m *testing.M) {
@@ -39,6 +41,7 @@ type fixture struct {
 	url string
 	db  *ddb.Client
 	st  *dynamodbstreams.Client
+	tm  *table.Manager
 }
 
 // start serves the DynamoDB APIs on a loopback port over a fresh engine
@@ -73,7 +76,7 @@ func startWith(t testing.TB, tc table.Config) *fixture {
 		require.NoError(t, <-done)
 		tm.Close()
 	})
-	f := &fixture{url: "http://" + srv.Addr().String()}
+	f := &fixture{url: "http://" + srv.Addr().String(), tm: tm}
 	cfg := aws.Config{
 		Region:           "eu-west-1",
 		Credentials:      credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
@@ -438,6 +441,71 @@ func TestDynamoDBSDKStreams(t *testing.T) {
 	var rnf *stypes.ResourceNotFoundException
 	require.True(t, errors.As(err, &rnf), "%v", err)
 }
+
+// A table of batched writes through the SDK (made through the native
+// API: DynamoDB has no such setting): BatchWriteItem and PutItem work,
+// UpdateItem and a condition are refused as invalid, and the stream's
+// records carry positions without gaps, from which an iterator
+// continues.
+func TestDynamoDBSDKBatchedTable(t *testing.T) {
+	f := start(t)
+	ctx := context.Background()
+	_, err := f.tm.Create(ctx, table.Spec{Name: "rows", Key: item.KeySchema{Partition: item.KeyAttribute{Name: "id", Type: item.S}},
+		StreamView: table.ViewNewImage, Writes: table.WritesBatched})
+	require.NoError(t, err)
+	var reqs []types.WriteRequest
+	for i := range 25 {
+		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
+			"id": &types.AttributeValueMemberS{Value: fmt.Sprintf("r%02d", i)}, "n": &types.AttributeValueMemberN{Value: fmt.Sprint(i)}}}})
+	}
+	bw, err := f.db.BatchWriteItem(ctx, &ddb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{"rows": reqs}})
+	require.NoError(t, err)
+	require.Empty(t, bw.UnprocessedItems["rows"])
+	key := map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: "r03"}}
+	_, err = f.db.UpdateItem(ctx, &ddb.UpdateItemInput{TableName: aws.String("rows"), Key: key, UpdateExpression: aws.String("SET n = :n"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":n": &types.AttributeValueMemberN{Value: "9"}}})
+	require.Equal(t, "ValidationException", errCode(t, err))
+	require.ErrorContains(t, err, "batched")
+	_, err = f.db.PutItem(ctx, &ddb.PutItemInput{TableName: aws.String("rows"), Item: key, ConditionExpression: aws.String("attribute_not_exists(id)")})
+	require.Equal(t, "ValidationException", errCode(t, err))
+	got, err := f.db.GetItem(ctx, &ddb.GetItemInput{TableName: aws.String("rows"), Key: key, ConsistentRead: aws.Bool(true)})
+	require.NoError(t, err)
+	require.Equal(t, "3", got.Item["n"].(*types.AttributeValueMemberN).Value)
+
+	ls, err := f.st.ListStreams(ctx, &dynamodbstreams.ListStreamsInput{TableName: aws.String("rows")})
+	require.NoError(t, err)
+	require.Len(t, ls.Streams, 1)
+	arn := ls.Streams[0].StreamArn
+	ds, err := f.st.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: arn})
+	require.NoError(t, err)
+	shard := ds.StreamDescription.Shards[0].ShardId
+	require.Equal(t, "1", trimSeq(aws.ToString(ds.StreamDescription.Shards[0].SequenceNumberRange.StartingSequenceNumber)))
+	it, err := f.st.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{StreamArn: arn, ShardId: shard, ShardIteratorType: stypes.ShardIteratorTypeTrimHorizon})
+	require.NoError(t, err)
+	var seqs []string
+	next := it.ShardIterator
+	for len(seqs) < 25 {
+		recs, err := f.st.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: next, Limit: aws.Int32(10)})
+		require.NoError(t, err)
+		require.NotEmpty(t, recs.Records)
+		for _, r := range recs.Records {
+			seqs = append(seqs, trimSeq(aws.ToString(r.Dynamodb.SequenceNumber)))
+		}
+		next = recs.NextShardIterator
+	}
+	for i, s := range seqs {
+		require.Equal(t, fmt.Sprint(i+1), s)
+	}
+	it, err = f.st.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{StreamArn: arn, ShardId: shard, ShardIteratorType: stypes.ShardIteratorTypeAtSequenceNumber,
+		SequenceNumber: aws.String("13")})
+	require.NoError(t, err)
+	at, err := f.st.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it.ShardIterator, Limit: aws.Int32(1)})
+	require.NoError(t, err)
+	require.Equal(t, "r12", at.Records[0].Dynamodb.Keys["id"].(*stypes.AttributeValueMemberS).Value)
+}
+
+// trimSeq drops a sequence number's leading zeros.
+func trimSeq(s string) string { return strings.TrimLeft(s, "0") }
 
 // Time to Live through the SDK: turned on, described, refused where
 // DynamoDB refuses; an item whose time has passed is deleted, and its
