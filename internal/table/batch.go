@@ -88,20 +88,25 @@ func (b *batcher) addAll(ws []*batchWrite) {
 // inflight when nothing is.
 func (b *batcher) next() {
 	b.mu.Lock()
-	q := b.mu.queue
-	if len(q) == 0 {
+	if len(b.mu.queue) == 0 {
 		b.mu.inflight = false
 		b.mu.Unlock()
 		return
 	}
-	// Take up to maxBatchEntries writes, the rest stay queued.
+	b.take()
+	b.mu.Unlock()
+	b.build()
+}
+
+// take moves up to maxBatchEntries queued writes to b.taken (the rest
+// stay queued); b.mu is held.
+func (b *batcher) take() {
+	q := b.mu.queue
 	n := min(len(q), maxBatchEntries)
 	b.taken = append(b.taken[:0], q[:n]...)
 	rest := copy(q, q[n:])
 	clear(q[rest:])
 	b.mu.queue = q[:rest]
-	b.mu.Unlock()
-	b.build()
 }
 
 // build waits for the index to hold this process's last batch, then
@@ -315,12 +320,7 @@ func (b *batcher) catchUp() {
 	}
 	b.prev = max(b.prev, seq)
 	b.mu.Lock()
-	q := b.mu.queue
-	n := min(len(q), maxBatchEntries)
-	b.taken = append(b.taken[:0], q[:n]...)
-	rest := copy(q, q[n:])
-	clear(q[rest:])
-	b.mu.queue = q[:rest]
+	b.take() // the requeued batch at least
 	b.mu.Unlock()
 	b.build()
 }
@@ -418,14 +418,7 @@ func (ix *index) applyBatch(seq uint64, data []byte) {
 		}
 		ne := &entry{key: key, seq: e.pos, time: e.time, item: clone(e.item)}
 		prev, had := ix.put(ne)
-		if had && prev.item != nil {
-			ix.mu.items--
-			ix.mu.bytes -= int64(len(prev.item))
-		}
-		if ne.item != nil {
-			ix.mu.items++
-			ix.mu.bytes += int64(len(ne.item))
-		}
+		ix.count(prev, had, ne)
 	}
 	if br.failed() {
 		change = true // a subscription reports it
@@ -496,10 +489,5 @@ func (t *Table) batchWriteBatched(ctx context.Context, reqs []WriteRequest) (int
 		}
 		applied++
 	}
-	if applied > 0 {
-		if err := t.Sync(ctx); err != nil {
-			return 0, err
-		}
-	}
-	return applied, werr
+	return t.syncApplied(ctx, applied, werr)
 }

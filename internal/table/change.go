@@ -66,26 +66,32 @@ func (t *Table) decodeChange(seq uint64, data []byte, proj projection) (*Change,
 	if v.op != opPut && v.op != opDelete {
 		return nil, nil
 	}
-	k, err := t.schema.DecodeKey(v.key)
+	return t.newChange(seq, seq, v.op, v.flags, v.time, v.key, v.item, v.old, proj)
+}
+
+// newChange makes the Change of a put or delete (op) at position pos of
+// the message at seq, with its images decoded as proj selects.
+func (t *Table) newChange(seq, pos uint64, op, flags byte, wtime int64, key, newItem, oldItem []byte, proj projection) (*Change, error) {
+	k, err := t.schema.DecodeKey(key)
 	if err != nil {
 		return nil, fmt.Errorf("table %q message %d: key: %w", t.name, seq, err)
 	}
-	c := &Change{Seq: seq, Keys: k.Item(t.schema), Time: time.Unix(0, v.time), Size: len(v.item) + len(v.old) + len(v.key), Expired: v.flags&flagExpired != 0}
+	c := &Change{Seq: pos, Keys: k.Item(t.schema), Time: time.Unix(0, wtime), Size: len(newItem) + len(oldItem) + len(key), Expired: flags&flagExpired != 0}
 	switch {
-	case v.op == opDelete:
+	case op == opDelete:
 		c.Event = EventRemove
-	case v.flags&flagExisted != 0:
+	case flags&flagExisted != 0:
 		c.Event = EventModify
 	default:
 		c.Event = EventInsert
 	}
-	if v.op == opPut {
-		if c.New, err = proj.decode(v.item); err != nil {
+	if op == opPut {
+		if c.New, err = proj.decode(newItem); err != nil {
 			return nil, err
 		}
 	}
-	if v.flags&flagOld != 0 {
-		if c.Old, err = proj.decode(v.old); err != nil {
+	if flags&flagOld != 0 {
+		if c.Old, err = proj.decode(oldItem); err != nil {
 			return nil, err
 		}
 	}
@@ -210,38 +216,57 @@ func (t *Table) ReadChanges(ctx context.Context, from uint64, max int) ([]*Chang
 		return t.readBatchChanges(ctx, from, max)
 	}
 	var out []*Change
-	next := from
 	bytes := 0
-	var derr error
-	for len(out) < max && bytes < maxReadBytes {
-		before := next
-		err := directGetBatch(ctx, t.m.rc, t.jsName, t.wildcard, next, max-len(out), maxReadBytes-bytes, func(seq uint64, data []byte) bool {
-			next = seq + 1
-			c, err := t.decodeChange(seq, data, projection{})
-			if err != nil {
-				derr = err
-				return false
-			}
-			if c != nil {
-				out = append(out, c)
-				bytes += c.Size
-			}
-			return len(out) < max && bytes < maxReadBytes
-		})
-		if derr != nil {
-			return nil, 0, derr
-		}
-		if errors.Is(err, errNoMessage) {
-			break
-		}
+	next, err := t.scanMessages(ctx, from, func() (int, int) { return max - len(out), maxReadBytes - bytes }, func(seq uint64, data []byte) (bool, error) {
+		c, err := t.decodeChange(seq, data, projection{})
 		if err != nil {
-			return nil, 0, fmt.Errorf("table %q: read changes: %w", t.name, classify(t.m.rc, err))
+			return false, err
 		}
-		if next == before {
-			break // an empty batch: nothing more
+		if c != nil {
+			out = append(out, c)
+			bytes += c.Size
 		}
+		return len(out) < max && bytes < maxReadBytes, nil
+	})
+	if err != nil {
+		return nil, 0, err
 	}
 	return out, next, nil
+}
+
+// scanMessages calls fn for the messages of t's stream from sequence seq
+// on, in order, reading them in batches of as many messages and bytes as
+// room says are left (one request for each, not one per message), until
+// room says none, fn returns false or an error, or the stream ends. It
+// returns the sequence after the last message fn was given, or fn's
+// error.
+func (t *Table) scanMessages(ctx context.Context, seq uint64, room func() (msgs, bytes int), fn func(seq uint64, data []byte) (bool, error)) (uint64, error) {
+	for {
+		n, b := room()
+		if n <= 0 || b <= 0 {
+			return seq, nil
+		}
+		before := seq
+		var ferr error
+		more := true
+		err := directGetBatch(ctx, t.m.rc, t.jsName, t.wildcard, seq, n, b, func(s uint64, data []byte) bool {
+			seq = s + 1
+			more, ferr = fn(s, data)
+			return more && ferr == nil
+		})
+		if ferr != nil {
+			return 0, ferr
+		}
+		if errors.Is(err, errNoMessage) || !more {
+			return seq, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("table %q: read changes: %w", t.name, classify(t.m.rc, err))
+		}
+		if seq == before {
+			return seq, nil // an empty batch: nothing more
+		}
+	}
 }
 
 // Subscription delivers a table's changes as they are stored, from a

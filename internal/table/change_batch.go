@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 )
 
 // The change stream of a table of batched writes: its changes are the
@@ -41,30 +40,7 @@ func (t *Table) decodeBatchChanges(seq uint64, data []byte, proj projection, fro
 // entryChange turns a put or delete entry of the batch at seq into a
 // Change.
 func (t *Table) entryChange(seq uint64, e *batchEntry, proj projection) (*Change, error) {
-	k, err := t.schema.DecodeKey(e.key)
-	if err != nil {
-		return nil, fmt.Errorf("table %q message %d: key: %w", t.name, seq, err)
-	}
-	c := &Change{Seq: e.pos, Keys: k.Item(t.schema), Time: time.Unix(0, e.time), Size: len(e.item) + len(e.old) + len(e.key)}
-	switch {
-	case e.op == opDelete:
-		c.Event = EventRemove
-	case e.flags&flagExisted != 0:
-		c.Event = EventModify
-	default:
-		c.Event = EventInsert
-	}
-	if e.op == opPut {
-		if c.New, err = proj.decode(e.item); err != nil {
-			return nil, err
-		}
-	}
-	if e.flags&flagOld != 0 {
-		if c.Old, err = proj.decode(e.old); err != nil {
-			return nil, err
-		}
-	}
-	return c, nil
+	return t.newChange(seq, e.pos, e.op, e.flags, e.time, e.key, e.item, e.old, proj)
 }
 
 // batchStreamState is StreamState of a table of batched writes: the
@@ -169,53 +145,36 @@ func (t *Table) readBatchChanges(ctx context.Context, from uint64, max int) ([]*
 	var out []*Change
 	next := from
 	bytes := 0
-	var derr error
-	for len(out) < max && bytes < maxReadBytes {
-		before := seq
-		err := directGetBatch(ctx, t.m.rc, t.jsName, t.wildcard, seq, max-len(out), maxReadBytes-bytes, func(s uint64, data []byte) bool {
-			seq = s + 1
-			br, err := readBatch(data)
-			if err != nil {
-				derr = fmt.Errorf("table %q message %d: %w", t.name, s, err)
-				return false
-			}
-			var e batchEntry
-			for br.entry(&e) {
-				if e.pos < next {
-					continue
-				}
-				if e.op != opRestore {
-					if len(out) >= max || bytes >= maxReadBytes {
-						return false // next is e.pos: the rest of the batch is read again
-					}
-					c, err := t.entryChange(s, &e, projection{})
-					if err != nil {
-						derr = err
-						return false
-					}
-					out = append(out, c)
-					bytes += c.Size
-				}
-				next = e.pos + 1
-			}
-			if br.failed() {
-				derr = fmt.Errorf("table %q message %d: entry at position %d: %w", t.name, s, br.next, errCorruptMessage)
-				return false
-			}
-			return len(out) < max && bytes < maxReadBytes
-		})
-		if derr != nil {
-			return nil, 0, derr
-		}
-		if errors.Is(err, errNoMessage) {
-			break
-		}
+	_, err = t.scanMessages(ctx, seq, func() (int, int) { return max - len(out), maxReadBytes - bytes }, func(s uint64, data []byte) (bool, error) {
+		br, err := readBatch(data)
 		if err != nil {
-			return nil, 0, fmt.Errorf("table %q: read changes: %w", t.name, classify(t.m.rc, err))
+			return false, fmt.Errorf("table %q message %d: %w", t.name, s, err)
 		}
-		if seq == before {
-			break
+		var e batchEntry
+		for br.entry(&e) {
+			if e.pos < next {
+				continue
+			}
+			if e.op != opRestore {
+				if len(out) >= max || bytes >= maxReadBytes {
+					return false, nil // next is e.pos: the rest of the batch is read again
+				}
+				c, err := t.entryChange(s, &e, projection{})
+				if err != nil {
+					return false, err
+				}
+				out = append(out, c)
+				bytes += c.Size
+			}
+			next = e.pos + 1
 		}
+		if br.failed() {
+			return false, fmt.Errorf("table %q message %d: entry at position %d: %w", t.name, s, br.next, errCorruptMessage)
+		}
+		return len(out) < max && bytes < maxReadBytes, nil
+	})
+	if err != nil {
+		return nil, 0, err
 	}
 	return out, next, nil
 }

@@ -84,7 +84,18 @@ func (m *Manager) seqAtTime(ctx context.Context, t *Table, cutoff int64) (uint64
 	if err != nil {
 		return 0, err
 	}
-	lo, hi := max(st.FirstSeq, 1), st.LastSeq+1
+	return m.firstAtTime(ctx, t, max(st.FirstSeq, 1), st.LastSeq+1, cutoff, func(data []byte) (int64, bool) {
+		var v version
+		err := decodeVersion(data, &v)
+		return v.time, err == nil
+	})
+}
+
+// firstAtTime returns the first sequence in [lo, hi) of t's stream whose
+// message was written at or after cutoff, as at reads its write time (a
+// message at cannot read counts as older), or hi when there is none, by
+// binary search: the messages' times rise with their sequence.
+func (m *Manager) firstAtTime(ctx context.Context, t *Table, lo, hi uint64, cutoff int64, at func(data []byte) (int64, bool)) (uint64, error) {
 	for lo < hi {
 		mid := lo + (hi-lo)/2
 		msg, seq, err := directGetNext(ctx, m.rc, t.jsName, t.wildcard, mid)
@@ -95,8 +106,7 @@ func (m *Manager) seqAtTime(ctx context.Context, t *Table, cutoff int64) (uint64
 		if err != nil {
 			return 0, classify(m.rc, err)
 		}
-		var v version
-		if err := decodeVersion(msg.Data, &v); err != nil || v.time < cutoff {
+		if wt, ok := at(msg.Data); !ok || wt < cutoff {
 			lo = seq + 1
 		} else {
 			hi = mid

@@ -2,7 +2,6 @@ package table
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"sync/atomic"
@@ -164,26 +163,12 @@ func (ix *index) dropMarks(seq uint64) {
 // last, written at or after cutoff (last when none is), by binary search
 // over the batches' write times.
 func (m *Manager) batchAtTime(ctx context.Context, t *Table, first, last uint64, cutoff int64) (uint64, error) {
-	lo, hi := first, last
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		msg, got, err := directGetNext(ctx, m.rc, t.jsName, t.wildcard, mid)
-		if errors.Is(err, errNoMessage) {
-			hi = mid
-			continue
-		}
-		if err != nil {
-			return 0, fmt.Errorf("table %q: compact: %w", t.name, classify(m.rc, err))
-		}
-		_, _, at, err := batchLastTime(msg.Data)
-		if err != nil {
-			return 0, fmt.Errorf("table %q message %d: %w", t.name, got, err)
-		}
-		if at < cutoff {
-			lo = got + 1
-		} else {
-			hi = mid
-		}
+	seq, err := m.firstAtTime(ctx, t, first, last, cutoff, func(data []byte) (int64, bool) {
+		_, _, wt, err := batchLastTime(data)
+		return wt, err == nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("table %q: compact: %w", t.name, err)
 	}
-	return lo, nil
+	return seq, nil
 }

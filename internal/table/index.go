@@ -336,14 +336,7 @@ func (ix *index) apply(seq uint64, data []byte) {
 	}
 	ix.mu.Lock()
 	prev, had := ix.put(e)
-	if had && prev.item != nil {
-		ix.mu.items--
-		ix.mu.bytes -= int64(len(prev.item))
-	}
-	if e.item != nil {
-		ix.mu.items++
-		ix.mu.bytes += int64(len(e.item))
-	}
+	ix.count(prev, had, e)
 	if had || e.item == nil {
 		// Before this message the subject held one (prev, an item that
 		// was not dirty), none, or, when dirty, more.
@@ -391,6 +384,19 @@ func (ix *index) put(e *entry) (prev *entry, had bool) {
 	ix.mu.keys[e.key] = e
 	s, had := ix.mu.tree.ReplaceOrInsert(slot{e.key, e})
 	return s.e, had
+}
+
+// count moves the index's item and byte counts from prev (when had) to
+// e; the caller holds mu for writing.
+func (ix *index) count(prev *entry, had bool, e *entry) {
+	if had && prev.item != nil {
+		ix.mu.items--
+		ix.mu.bytes -= int64(len(prev.item))
+	}
+	if e.item != nil {
+		ix.mu.items++
+		ix.mu.bytes += int64(len(e.item))
+	}
 }
 
 // remove removes the entry of key; the caller holds mu for writing.

@@ -1051,6 +1051,12 @@ func (t *Table) BatchWrite(ctx context.Context, reqs []WriteRequest) (int, error
 		}
 		applied++
 	}
+	return t.syncApplied(ctx, applied, werr)
+}
+
+// syncApplied makes a batch write's applied requests durable and returns
+// what BatchWrite returns: none applied when the sync fails.
+func (t *Table) syncApplied(ctx context.Context, applied int, werr error) (int, error) {
 	if applied > 0 {
 		if err := t.Sync(ctx); err != nil {
 			return 0, err
