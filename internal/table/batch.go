@@ -149,9 +149,10 @@ func (b *batcher) publish() {
 		b.next()
 		return
 	}
-	// The index's last applied message and its last position, read in
-	// the order applyBatch stores them in reverse: a message applied in
-	// between makes the publish conflict rather than reuse positions.
+	// The index's last applied message, then its last position:
+	// applyBatch stores the position first, so a batch applied in
+	// between leaves expect behind the stream, and the publish conflicts
+	// rather than reuse that batch's positions.
 	expect := ix.applied.Load()
 	first := ix.lastPos.Load() + 1
 	if b.seen == nil {
