@@ -90,10 +90,13 @@ func (t *Table) batchAt(ctx context.Context, seq uint64) (first, n uint64, err e
 // the stream's last message when pos lies beyond it.
 func (t *Table) locate(ctx context.Context, pos uint64) (uint64, error) {
 	ix := t.ix
-	// Read in the order opposite to applyBatch's stores: a batch applied
-	// in between makes applied newer, which only starts the read earlier.
-	lp := ix.lastPos.Load()
+	// applied first, then the last position: applyBatch stores them the
+	// other way round, so a batch applied in between leaves applied
+	// behind lp (the read then starts earlier than it need, which the
+	// reader's skip of the entries before pos makes right), and never lp
+	// behind applied (pos inside that batch would start after it).
 	applied := ix.applied.Load()
+	lp := ix.lastPos.Load()
 	if pos > lp {
 		return applied + 1, nil // not yet applied: after what the index holds
 	}
